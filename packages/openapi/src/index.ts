@@ -1,0 +1,13 @@
+export { buildCatalog, categoryOf, levelOf } from "./catalog";
+export { compileMatcher, type RequestMatcher, splitRequest, UNMATCHED_REASONS } from "./matcher";
+export { KUBERNETES_QUERY_PARAMETERS, kubernetesQuery } from "./query";
+export {
+  getWithKubeconfig,
+  type LoadedSpec,
+  type LoadSpecOptions,
+  loadSpec,
+  parseSpec,
+  releaseFromName,
+  specSourceKind,
+} from "./spec-source";
+export * from "./types";

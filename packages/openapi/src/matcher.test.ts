@@ -1,0 +1,203 @@
+import { describe, expect, it } from "vitest";
+import { compileMatcher, splitRequest } from "./matcher";
+import { sharedCatalog } from "./testing";
+
+const matcher = compileMatcher(sharedCatalog("1.34"));
+
+/** [method, url, expected operationId, expected detail] */
+type Case = [string, string, string, string?];
+
+function expectMatches(cases: Case[]): void {
+  for (const [method, url, operationId, detail] of cases) {
+    const result = matcher.match(method, url);
+    expect({ method, url, ...result }).toEqual({ method, url, operationId, ...(detail ? { detail } : {}) });
+  }
+}
+
+function expectUnmatched(cases: [string, string, string][]): void {
+  for (const [method, url, reason] of cases) {
+    expect({ method, url, ...matcher.match(method, url) }).toEqual({
+      method,
+      url,
+      operationId: null,
+      reason,
+    });
+  }
+}
+
+describe("compileMatcher", () => {
+  it("matches the common reads, lists and writes", () => {
+    expectMatches([
+      ["GET", "/api/v1/namespaces/default/pods", "listCoreV1NamespacedPod"],
+      ["GET", "/api/v1/namespaces/default/pods/web-0", "readCoreV1NamespacedPod"],
+      ["POST", "/api/v1/namespaces/default/configmaps", "createCoreV1NamespacedConfigMap"],
+      ["PUT", "/api/v1/namespaces/kube-system/secrets/token", "replaceCoreV1NamespacedSecret"],
+      ["PATCH", "/apis/apps/v1/namespaces/default/deployments/web", "patchAppsV1NamespacedDeployment"],
+      [
+        "DELETE",
+        "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/lock",
+        "deleteCoordinationV1NamespacedLease",
+      ],
+      ["DELETE", "/api/v1/namespaces/default/pods", "deleteCoreV1CollectionNamespacedPod"],
+      ["GET", "/api/v1/pods", "listCoreV1PodForAllNamespaces"],
+      ["get", "/api/v1/nodes/node-1", "readCoreV1Node"],
+      [
+        "PUT",
+        "/apis/apps/v1/namespaces/default/deployments/web/scale",
+        "replaceAppsV1NamespacedDeploymentScale",
+      ],
+    ]);
+  });
+
+  it("treats ?watch=true on a list path as a watch of the list", () => {
+    expectMatches([
+      ["GET", "/api/v1/namespaces/default/pods?watch=true", "listCoreV1NamespacedPod", "watch"],
+      [
+        "GET",
+        "/api/v1/pods?resourceVersion=10&watch=1&timeoutSeconds=30",
+        "listCoreV1PodForAllNamespaces",
+        "watch",
+      ],
+      ["GET", "/api/v1/namespaces/default/pods?watch=false", "listCoreV1NamespacedPod"],
+      ["GET", "/api/v1/namespaces/default/pods?watcher=true", "listCoreV1NamespacedPod"],
+      ["GET", "/api/v1/namespaces/default/pods/web-0?watch=true", "readCoreV1NamespacedPod"],
+    ]);
+  });
+
+  it("matches the deprecated /watch/ paths to their watch operations", () => {
+    expectMatches([
+      [
+        "GET",
+        "/api/v1/watch/namespaces/default/pods",
+        "watchCoreV1NamespacedPodList",
+        "deprecated watch path",
+      ],
+      [
+        "GET",
+        "/api/v1/watch/namespaces/default/pods/web-0",
+        "watchCoreV1NamespacedPod",
+        "deprecated watch path",
+      ],
+      [
+        "GET",
+        "/apis/apps/v1/watch/deployments",
+        "watchAppsV1DeploymentListForAllNamespaces",
+        "deprecated watch path",
+      ],
+    ]);
+  });
+
+  it("lets the proxy {path} span slashes, and matches every proxy method", () => {
+    expectMatches([
+      ["GET", "/api/v1/namespaces/default/pods/web-0/proxy", "connectCoreV1GetNamespacedPodProxy"],
+      [
+        "GET",
+        "/api/v1/namespaces/default/pods/web-0/proxy/metrics",
+        "connectCoreV1GetNamespacedPodProxyWithPath",
+      ],
+      [
+        "POST",
+        "/api/v1/namespaces/default/services/http:web:8080/proxy/api/v2/items/7",
+        "connectCoreV1PostNamespacedServiceProxyWithPath",
+      ],
+      [
+        "GET",
+        "/api/v1/namespaces/default/services/web/proxy/",
+        "connectCoreV1GetNamespacedServiceProxyWithPath",
+      ],
+      ["HEAD", "/api/v1/nodes/node-1/proxy/stats/summary", "connectCoreV1HeadNodeProxyWithPath"],
+      ["OPTIONS", "/api/v1/nodes/node-1/proxy", "connectCoreV1OptionsNodeProxy"],
+      [
+        "GET",
+        "/api/v1/namespaces/default/pods/web-0/proxy/a/status",
+        "connectCoreV1GetNamespacedPodProxyWithPath",
+      ],
+    ]);
+  });
+
+  it("tells namespace status and finalize apart from namespaces so named", () => {
+    expectMatches([
+      ["GET", "/api/v1/namespaces/default/status", "readCoreV1NamespaceStatus"],
+      ["PUT", "/api/v1/namespaces/default/finalize", "replaceCoreV1NamespaceFinalize"],
+      ["GET", "/api/v1/namespaces/status", "readCoreV1Namespace"],
+      ["GET", "/api/v1/namespaces/pods", "readCoreV1Namespace"],
+      ["GET", "/api/v1/namespaces/pods/pods", "listCoreV1NamespacedPod"],
+      ["GET", "/api/v1/namespaces/status/status", "readCoreV1NamespaceStatus"],
+      ["GET", "/api/v1/namespaces/default/pods/status", "readCoreV1NamespacedPod"],
+      ["PATCH", "/api/v1/namespaces/default/pods/status/status", "patchCoreV1NamespacedPodStatus"],
+      ["GET", "/api/v1/namespaces/finalize/pods/log/log", "readCoreV1NamespacedPodLog"],
+    ]);
+  });
+
+  it("tolerates a trailing slash both ways", () => {
+    expectMatches([
+      ["GET", "/api/v1/namespaces/default/pods/", "listCoreV1NamespacedPod"],
+      ["GET", "/apis/apps", "getAppsAPIGroup"],
+      ["GET", "/apis/apps/", "getAppsAPIGroup"],
+      ["GET", "/apis/apps/v1", "getAppsV1APIResources"],
+      ["GET", "/apis/apps/v1/", "getAppsV1APIResources"],
+      ["GET", "/version", "getCodeVersion"],
+      ["GET", "/version/", "getCodeVersion"],
+    ]);
+  });
+
+  it("decodes each segment on its own", () => {
+    expectMatches([
+      ["GET", "/api/v1/namespaces/default/configmaps/my%2Dconfig", "readCoreV1NamespacedConfigMap"],
+      [
+        "GET",
+        "/api/v1/namespaces/default/services/http%3Aweb%3A8080/proxy",
+        "connectCoreV1GetNamespacedServiceProxy",
+      ],
+      ["GET", "/api/v1/namespaces/default/secrets/a%2Fb", "readCoreV1NamespacedSecret"],
+      ["GET", "/api/v1/namespaces/default/secrets/bad%zzescape", "readCoreV1NamespacedSecret"],
+      ["GET", "/api/v1/namespaces/%64efault/pods", "listCoreV1NamespacedPod"],
+    ]);
+    expect(splitRequest("/api/v1/namespaces/default/secrets/a%2Fb").segments).toEqual([
+      "api",
+      "v1",
+      "namespaces",
+      "default",
+      "secrets",
+      "a/b",
+    ]);
+  });
+
+  it("matches discovery and non-resource paths", () => {
+    expectMatches([
+      ["GET", "/api", "getCoreAPIVersions"],
+      ["GET", "/api/", "getCoreAPIVersions"],
+      ["GET", "/api/v1", "getCoreV1APIResources"],
+      ["GET", "/apis", "getAPIVersions"],
+      ["GET", "/apis/rbac.authorization.k8s.io/v1/", "getRbacAuthorizationV1APIResources"],
+      ["GET", "/logs/", "logFileListHandler"],
+      ["GET", "/logs/kube-apiserver.log", "logFileHandler"],
+      ["GET", "/logs/pods/ns_pod_uid/container/0.log", "logFileHandler"],
+      ["GET", "/.well-known/openid-configuration", "getServiceAccountIssuerOpenIDConfiguration"],
+      ["GET", "/openid/v1/jwks", "getServiceAccountIssuerOpenIDKeyset"],
+    ]);
+  });
+
+  it("accepts absolute URLs as a forward proxy sees them, and ignores fragments", () => {
+    expectMatches([
+      ["GET", "https://10.96.0.1:443/api/v1/namespaces/default/pods?limit=500", "listCoreV1NamespacedPod"],
+      ["GET", "/api/v1/namespaces/default/pods#frag", "listCoreV1NamespacedPod"],
+    ]);
+  });
+
+  it("reports unknown calls with a reason", () => {
+    expectUnmatched([
+      ["GET", "/apis/stable.example.com/v1/namespaces/default/crontabs", "group not served by this spec"],
+      ["GET", "/apis/apps/v2/deployments", "version not served by this spec"],
+      ["GET", "/api/v2/pods", "version not served by this spec"],
+      ["GET", "/healthz", "no such path"],
+      ["GET", "/api/v1/namespaces/default/widgets", "no such path"],
+      ["GET", "/", "no such path"],
+      ["POST", "/api/v1/namespaces/default/pods/web-0", "method not allowed"],
+      ["TRACE", "/api/v1/pods", "method not allowed"],
+      ["HEAD", "/api/v1/namespaces/default/pods", "method not allowed"],
+      ["OPTIONS", "/api/v1/namespaces/default/pods", "method not allowed"],
+      ["PUT", "/version", "method not allowed"],
+    ]);
+  });
+});

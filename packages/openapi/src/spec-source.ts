@@ -1,0 +1,193 @@
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import https from "node:https";
+import { homedir } from "node:os";
+import path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { KubeConfig } from "@kubernetes/client-node";
+import type { SwaggerSpec } from "./types";
+
+/** Where a spec comes from: "live" (the kubeconfig's cluster), an http(s) URL, or a file path. */
+export type SpecSourceKind = "live" | "url" | "file";
+
+export interface LoadSpecOptions {
+  /** Kubeconfig file for "live"; default: $KUBECONFIG or ~/.kube/config, as kubectl does. */
+  kubeconfig?: string;
+  /** Context for "live"; default: the kubeconfig's current context. */
+  context?: string;
+  /** Directory for downloaded specs, keyed by URL; default ~/.cache/apisnoop/specs. */
+  cacheDir?: string;
+  /** Download progress for URLs: bytes so far and the total when the server says it. */
+  onProgress?: (received: number, total: number | null) => void;
+}
+
+/** A loaded spec and what is known about where it came from. */
+export interface LoadedSpec {
+  spec: SwaggerSpec;
+  /** "1.34" when known: from the live cluster's /version, or a `v1.34` / `1.34.0` in the file name or URL. */
+  release: string | null;
+  /** A human-readable origin: the file, the URL, or the cluster's server address. */
+  origin: string;
+}
+
+/** Classifies a `--spec` argument. */
+export function specSourceKind(source: string): SpecSourceKind {
+  if (source === "live") return "live";
+  if (/^https?:\/\//i.test(source)) return "url";
+  return "file";
+}
+
+/**
+ * Loads a Kubernetes swagger v2 spec from a file (plain or gzip), an http(s) URL (cached on disk by URL),
+ * or "live" from a cluster's `/openapi/v2` with the kubeconfig's credentials.
+ * Throws an Error with a one-line message when the source cannot be read or is not a swagger v2 spec.
+ */
+export async function loadSpec(source: string, options: LoadSpecOptions = {}): Promise<LoadedSpec> {
+  switch (specSourceKind(source)) {
+    case "live":
+      return loadLiveSpec(options);
+    case "url": {
+      const body = await downloadCached(source, options);
+      return { spec: parseSpec(body, source), release: releaseFromName(source), origin: source };
+    }
+    case "file": {
+      let body: Buffer;
+      try {
+        body = await readFile(source);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const why =
+          code === "ENOENT"
+            ? "no such file"
+            : code === "EACCES"
+              ? "permission denied"
+              : (code ?? String(error));
+        throw new Error(`cannot read spec file ${source}: ${why}`);
+      }
+      return {
+        spec: parseSpec(body, source),
+        release: releaseFromName(source),
+        origin: path.resolve(source),
+      };
+    }
+  }
+}
+
+/** Parses a spec body (JSON, optionally gzip-compressed) and checks it is swagger v2 with paths. */
+export function parseSpec(body: Buffer, origin: string): SwaggerSpec {
+  let text: string;
+  try {
+    text = (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString("utf8");
+  } catch {
+    throw new Error(`spec ${origin} is not valid gzip`);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`spec ${origin} is not valid JSON (${(error as Error).message})`);
+  }
+  const spec = document as Partial<SwaggerSpec> | null;
+  if (
+    !spec ||
+    typeof spec !== "object" ||
+    spec.swagger !== "2.0" ||
+    typeof spec.paths !== "object" ||
+    !spec.paths
+  ) {
+    throw new Error(
+      `spec ${origin} is not a swagger 2.0 document with paths (is it the Kubernetes /openapi/v2?)`,
+    );
+  }
+  return spec as SwaggerSpec;
+}
+
+/** "1.34" from names like `v1.34.swagger.json.gz`, `.../v1.34.0/api/...` or `1.34.0.json`. */
+export function releaseFromName(name: string): string | null {
+  const found =
+    /(?:^|[^\d.])v?1\.(\d{1,2})(?:\.\d+)?(?=[^\d]|$)/.exec(path.basename(name)) ??
+    /\/v1\.(\d{1,2})\.\d+\//.exec(name);
+  return found ? `1.${found[1]}` : null;
+}
+
+async function downloadCached(url: string, options: LoadSpecOptions): Promise<Buffer> {
+  const cacheDir = options.cacheDir ?? path.join(homedir(), ".cache", "apisnoop", "specs");
+  const file = path.join(cacheDir, `${createHash("sha256").update(url).digest("hex").slice(0, 32)}.json`);
+  try {
+    return await readFile(file);
+  } catch {
+    // not cached yet
+  }
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: { accept: "application/json" } });
+  } catch (error) {
+    throw new Error(`cannot download spec ${url}: ${(error as Error).cause ?? (error as Error).message}`);
+  }
+  if (!response.ok || !response.body) throw new Error(`cannot download spec ${url}: HTTP ${response.status}`);
+  const total = Number(response.headers.get("content-length")) || null;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of response.body) {
+    chunks.push(Buffer.from(chunk));
+    received += chunk.length;
+    options.onProgress?.(received, total);
+  }
+  const body = Buffer.concat(chunks);
+  parseSpec(body, url); // never cache something that is not a spec
+  await mkdir(cacheDir, { recursive: true });
+  await writeFile(`${file}.tmp`, body);
+  await rename(`${file}.tmp`, file);
+  return body;
+}
+
+async function loadLiveSpec(options: LoadSpecOptions): Promise<LoadedSpec> {
+  const config = new KubeConfig();
+  try {
+    if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
+    else config.loadFromDefault();
+  } catch (error) {
+    throw new Error(
+      `cannot load kubeconfig ${options.kubeconfig ?? "(default)"}: ${(error as Error).message}`,
+    );
+  }
+  if (options.context) config.setCurrentContext(options.context);
+  const cluster = config.getCurrentCluster();
+  if (!cluster) throw new Error(`kubeconfig ${options.kubeconfig ?? "(default)"} has no current cluster`);
+  const [specBody, versionBody] = await Promise.all([
+    getWithKubeconfig(config, cluster.server, "/openapi/v2"),
+    getWithKubeconfig(config, cluster.server, "/version").catch(() => null),
+  ]);
+  let release: string | null = null;
+  if (versionBody) {
+    const version = JSON.parse(versionBody.toString("utf8")) as { major?: string; minor?: string };
+    const minor = version.minor?.replace(/\D+$/, "");
+    if (version.major && minor) release = `${version.major}.${minor}`;
+  }
+  return { spec: parseSpec(specBody, `${cluster.server}/openapi/v2`), release, origin: cluster.server };
+}
+
+/** GET `server + apiPath` with the kubeconfig's TLS settings and credentials. */
+export async function getWithKubeconfig(
+  config: KubeConfig,
+  server: string,
+  apiPath: string,
+): Promise<Buffer> {
+  // Relative to the server URL so a path prefix in `server` (`https://host/k8s`) is kept.
+  const url = new URL(apiPath.replace(/^\//, ""), server.endsWith("/") ? server : `${server}/`);
+  const options: https.RequestOptions = { method: "GET", headers: { accept: "application/json" } };
+  await config.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    const request = https.request(url, options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => {
+        if (response.statusCode === 200) resolve(Buffer.concat(chunks));
+        else reject(new Error(`GET ${url.pathname} on ${server} answered HTTP ${response.statusCode}`));
+      });
+      response.on("error", reject);
+    });
+    request.on("error", (error) => reject(new Error(`cannot reach ${server}: ${error.message}`)));
+    request.end();
+  });
+}
