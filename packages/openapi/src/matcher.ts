@@ -17,61 +17,136 @@ export const UNMATCHED_REASONS = {
 /** Template parameters that span slashes: the proxy sub-path and the log file path. */
 const GREEDY_PARAMETERS = new Set(["{path}", "{logpath}"]);
 
+/** Most segments a request may have; longer paths (only possible under a greedy {path}) are cut there. */
+const MAX_SEGMENTS = 256;
+
 /** One node of the segment trie; operations hang off the node where their template ends. */
 class TrieNode {
-  literals = new Map<string, TrieNode>();
+  /** Literal children bucketed by (length, first char), so a lookup compares in place, without slicing. */
+  literals = new Map<number, [literal: string, child: TrieNode][]>();
   parameter: TrieNode | null = null;
   /** Operations whose last segment is a slash-spanning parameter, by method. */
   greedy: Map<string, Endpoint> | null = null;
   /** Operations whose template ends here, by method. */
   operations: Map<string, Endpoint> | null = null;
+
+  child(literal: string): TrieNode {
+    const key = bucketKey(literal.length, literal.charCodeAt(0));
+    const bucket = this.literals.get(key) ?? [];
+    this.literals.set(key, bucket);
+    const found = bucket.find(([l]) => l === literal);
+    if (found) return found[1];
+    const node = new TrieNode();
+    bucket.push([literal, node]);
+    return node;
+  }
 }
 
-interface Found {
-  endpoint: Endpoint | null;
-  /** A path matched but not with this method. */
-  pathMatched: boolean;
+function bucketKey(length: number, firstChar: number): number {
+  return length * 65536 + firstChar;
 }
 
 /**
- * Compiles a catalog into a segment trie: a match walks the request's segments once (literal child first,
- * then the parameter child, backtracking on a dead end), never scanning the endpoint list.
+ * Compiles a catalog into a segment trie. A match scans the URL once for segment boundaries, then walks the
+ * trie (literal child first, then the parameter child, backtracking on a dead end): no scan over the
+ * endpoint list, no substring per segment, and a frozen result shared per endpoint.
  */
 export function compileMatcher(catalog: EndpointCatalog): RequestMatcher {
   const root = new TrieNode();
   const groupVersions = new Map<string, Set<string>>();
+  const coreVersions = new Set<string>();
+  const results = new Map<Endpoint, MatchResult>();
+  const watchResults = new Map<Endpoint, MatchResult>();
   for (const endpoint of catalog.byOperationId.values()) {
     insert(root, endpoint);
-    const segments = splitTemplate(endpoint.path);
-    if (segments[0] === "apis" && segments[1] !== undefined) {
-      const versions = groupVersions.get(segments[1]) ?? new Set<string>();
-      if (segments[2] !== undefined) versions.add(segments[2]);
-      groupVersions.set(segments[1], versions);
+    const detail = endpoint.watchOperation ? { detail: "deprecated watch path" } : {};
+    results.set(endpoint, Object.freeze({ operationId: endpoint.operationId, ...detail }));
+    if (endpoint.action === "list") {
+      watchResults.set(endpoint, Object.freeze({ operationId: endpoint.operationId, detail: "watch" }));
+    }
+    const [top, group, version] = splitTemplate(endpoint.path);
+    if (top === "apis" && group !== undefined) {
+      const versions = groupVersions.get(group) ?? new Set<string>();
+      if (version !== undefined) versions.add(version);
+      groupVersions.set(group, versions);
+    } else if (top === "api" && group !== undefined) {
+      coreVersions.add(group);
     }
   }
-  const coreVersions = new Set(
-    [...catalog.byOperationId.values()]
-      .map((e) => splitTemplate(e.path))
-      .filter((s) => s[0] === "api" && s[1])
-      .map((s) => s[1] as string),
-  );
+
+  // Scratch state of the current match; matching is synchronous, so one set per matcher is enough.
+  const path = new RequestPath();
+  let method = "";
+  let pathMatched = false;
+
+  function walk(node: TrieNode, index: number): Endpoint | null {
+    if (index === path.count) {
+      const endpoint = node.operations?.get(method);
+      // `.../proxy/` asks the proxied server for "/": the {path} operation with an empty path, unless the
+      // spec has a template with that very trailing slash (`/logs/` is the log list, not `/logs/{logpath}`).
+      if (path.trailingSlash && node.greedy && !endpoint?.path.endsWith("/")) {
+        pathMatched = true;
+        const greedy = node.greedy.get(method);
+        if (greedy) return greedy;
+      }
+      if (node.operations) pathMatched = true;
+      return endpoint ?? null;
+    }
+    const start = path.starts[index] as number;
+    const length = (path.ends[index] as number) - start;
+    const bucket = node.literals.get(bucketKey(length, path.text.charCodeAt(start)));
+    if (bucket) {
+      for (const [literal, child] of bucket) {
+        if (path.text.startsWith(literal, start)) {
+          const found = walk(child, index + 1);
+          if (found) return found;
+          break;
+        }
+      }
+    }
+    if (node.parameter) {
+      const found = walk(node.parameter, index + 1);
+      if (found) return found;
+    }
+    if (node.greedy) {
+      pathMatched = true;
+      return node.greedy.get(method) ?? null;
+    }
+    return null;
+  }
 
   return {
-    match(method, url) {
-      const { segments, trailingSlash, query } = splitRequest(url);
-      const upper = method.toUpperCase();
-      const found = walk(root, segments, 0, upper, trailingSlash);
-      if (found.endpoint) {
-        const detail = detailOf(found.endpoint, query);
-        return detail
-          ? { operationId: found.endpoint.operationId, detail }
-          : { operationId: found.endpoint.operationId };
+    match(rawMethod, url) {
+      const query = path.parse(url);
+      method = CANONICAL_METHODS[rawMethod] ?? rawMethod.toUpperCase();
+      pathMatched = false;
+      const endpoint = walk(root, 0);
+      if (endpoint) {
+        if (query !== "" && endpoint.action === "list" && WATCH_TRUE.test(query)) {
+          return watchResults.get(endpoint) as MatchResult;
+        }
+        return results.get(endpoint) as MatchResult;
       }
-      if (found.pathMatched) return { operationId: null, reason: UNMATCHED_REASONS.methodNotAllowed };
-      return { operationId: null, reason: unservedReason(segments, groupVersions, coreVersions) };
+      if (pathMatched) return { operationId: null, reason: UNMATCHED_REASONS.methodNotAllowed };
+      return { operationId: null, reason: unservedReason(path.segments(), groupVersions, coreVersions) };
     },
   };
 }
+
+const CANONICAL_METHODS: Record<string, string> = {
+  GET: "GET",
+  get: "GET",
+  POST: "POST",
+  post: "POST",
+  PUT: "PUT",
+  put: "PUT",
+  PATCH: "PATCH",
+  patch: "PATCH",
+  DELETE: "DELETE",
+  delete: "DELETE",
+  HEAD: "HEAD",
+  OPTIONS: "OPTIONS",
+};
 
 function insert(root: TrieNode, endpoint: Endpoint): void {
   let node = root;
@@ -87,79 +162,28 @@ function insert(root: TrieNode, endpoint: Endpoint): void {
       node.parameter ??= new TrieNode();
       node = node.parameter;
     } else {
-      let next = node.literals.get(segment);
-      if (!next) {
-        next = new TrieNode();
-        node.literals.set(segment, next);
-      }
-      node = next;
+      node = node.child(segment);
     }
   }
   node.operations ??= new Map();
   node.operations.set(endpoint.method, endpoint);
 }
 
-function walk(
-  node: TrieNode,
-  segments: string[],
-  index: number,
-  method: string,
-  trailingSlash: boolean,
-): Found {
-  if (index === segments.length) {
-    const endpoint = node.operations?.get(method);
-    // `.../proxy/` asks the proxied server for "/": the {path} operation with an empty path, unless the
-    // spec has a template with that very trailing slash (`/logs/` is the log list, not `/logs/{logpath}`).
-    if (trailingSlash && node.greedy && !endpoint?.path.endsWith("/")) {
-      const greedy = node.greedy.get(method);
-      if (greedy) return { endpoint: greedy, pathMatched: true };
-    }
-    if (node.operations) return { endpoint: endpoint ?? null, pathMatched: true };
-    if (node.greedy && trailingSlash) return { endpoint: null, pathMatched: true };
-    return { endpoint: null, pathMatched: false };
-  }
-  const segment = segments[index] as string;
-  let pathMatched = false;
-  const literal = node.literals.get(segment);
-  if (literal) {
-    const found = walk(literal, segments, index + 1, method, trailingSlash);
-    if (found.endpoint) return found;
-    pathMatched ||= found.pathMatched;
-  }
-  if (node.parameter) {
-    const found = walk(node.parameter, segments, index + 1, method, trailingSlash);
-    if (found.endpoint) return found;
-    pathMatched ||= found.pathMatched;
-  }
-  if (node.greedy) {
-    const endpoint = node.greedy.get(method);
-    if (endpoint) return { endpoint, pathMatched: true };
-    pathMatched = true;
-  }
-  return { endpoint: null, pathMatched };
-}
-
 /** `?watch=true` on a list is a watch of that list (Go's ParseBool spellings of true). */
 const WATCH_TRUE = /(?:^|&)watch=(?:true|1|t|T|TRUE|True)(?:&|$)/;
-
-function detailOf(endpoint: Endpoint, query: string): string | undefined {
-  if (endpoint.watchOperation) return "deprecated watch path";
-  if (query !== "" && endpoint.action === "list" && WATCH_TRUE.test(query)) return "watch";
-  return undefined;
-}
 
 function unservedReason(
   segments: string[],
   groupVersions: Map<string, Set<string>>,
   coreVersions: Set<string>,
 ): string {
-  const [root, group, version] = segments;
-  if (root === "apis" && group !== undefined) {
+  const [top, group, version] = segments;
+  if (top === "apis" && group !== undefined) {
     const versions = groupVersions.get(group);
     if (!versions) return UNMATCHED_REASONS.groupNotServed;
     if (version !== undefined && !versions.has(version)) return UNMATCHED_REASONS.versionNotServed;
   }
-  if (root === "api" && group !== undefined && !coreVersions.has(group))
+  if (top === "api" && group !== undefined && !coreVersions.has(group))
     return UNMATCHED_REASONS.versionNotServed;
   return UNMATCHED_REASONS.noSuchPath;
 }
@@ -170,30 +194,78 @@ function splitTemplate(path: string): string[] {
 }
 
 /**
- * Splits a request URL into percent-decoded path segments (each decoded on its own, so `%2F` stays inside
- * its segment) and the raw query. Accepts an absolute URL too (a forward proxy's request line).
+ * The path of one request as segment boundaries over a text: the URL itself when nothing is
+ * percent-encoded (the common case, no copying), else the decoded segments joined (each decoded on its
+ * own, so `%2F` stays inside its segment). Empty segments (`//`) are skipped.
  */
-export function splitRequest(url: string): { segments: string[]; trailingSlash: boolean; query: string } {
-  let start = 0;
-  if (url.charCodeAt(0) !== 47 /* / */) {
-    const scheme = url.indexOf("://");
-    if (scheme !== -1) {
-      const slash = url.indexOf("/", scheme + 3);
-      start = slash === -1 ? url.length : slash;
+class RequestPath {
+  text = "";
+  starts = new Int32Array(MAX_SEGMENTS);
+  ends = new Int32Array(MAX_SEGMENTS);
+  count = 0;
+  trailingSlash = false;
+
+  /** Parses `url` (a path with optional query, or an absolute URL); returns the raw query. */
+  parse(url: string): string {
+    let start = 0;
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      const scheme = url.indexOf("://");
+      if (scheme !== -1) {
+        const slash = url.indexOf("/", scheme + 3);
+        start = slash === -1 ? url.length : slash;
+      }
     }
+    let end = url.indexOf("#", start);
+    if (end === -1) end = url.length;
+    let pathEnd = url.indexOf("?", start);
+    const query = pathEnd === -1 || pathEnd > end ? "" : url.slice(pathEnd + 1, end);
+    if (pathEnd === -1 || pathEnd > end) pathEnd = end;
+    this.trailingSlash = pathEnd - start > 1 && url.charCodeAt(pathEnd - 1) === 47;
+    this.text = url;
+    this.count = 0;
+    let from = start;
+    let encoded = false;
+    while (from < pathEnd && this.count < MAX_SEGMENTS) {
+      let slash = url.indexOf("/", from);
+      if (slash === -1 || slash > pathEnd) slash = pathEnd;
+      if (slash > from) {
+        this.starts[this.count] = from;
+        this.ends[this.count] = slash;
+        this.count++;
+      }
+      from = slash + 1;
+    }
+    const percent = url.indexOf("%", start);
+    if (percent !== -1 && percent < pathEnd) encoded = true;
+    if (encoded) this.decode();
+    return query;
   }
-  const hash = url.indexOf("#", start);
-  const end = hash === -1 ? url.length : hash;
-  const mark = url.indexOf("?", start);
-  const pathEnd = mark === -1 || mark > end ? end : mark;
-  const query = mark === -1 || mark > end ? "" : url.slice(mark + 1, end);
-  const raw = url.slice(start, pathEnd);
-  const segments: string[] = [];
-  for (const part of raw.split("/")) {
-    if (part === "") continue;
-    segments.push(part.includes("%") ? decodeSegment(part) : part);
+
+  /** The segments as strings (allocates: only for the rare unmatched path and for tests). */
+  segments(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.count; i++) out.push(this.text.slice(this.starts[i], this.ends[i]));
+    return out;
   }
-  return { segments, trailingSlash: raw.length > 1 && raw.endsWith("/"), query };
+
+  private decode(): void {
+    const decoded = this.segments().map(decodeSegment);
+    let offset = 0;
+    for (let i = 0; i < decoded.length; i++) {
+      this.starts[i] = offset;
+      offset += (decoded[i] as string).length;
+      this.ends[i] = offset;
+      offset += 1;
+    }
+    this.text = decoded.join("/");
+  }
+}
+
+/** The percent-decoded path segments, trailing-slash flag and raw query of a request URL. */
+export function splitRequest(url: string): { segments: string[]; trailingSlash: boolean; query: string } {
+  const path = new RequestPath();
+  const query = path.parse(url);
+  return { segments: path.segments(), trailingSlash: path.trailingSlash, query };
 }
 
 function decodeSegment(segment: string): string {

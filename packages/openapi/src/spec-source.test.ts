@@ -1,0 +1,102 @@
+import { readFileSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSpec, releaseFromName, specSourceKind } from "./spec-source";
+import { sharedSpecPath } from "./testing";
+
+const gzipped = readFileSync(sharedSpecPath("1.30"));
+const plain = gunzipSync(gzipped);
+
+describe("loadSpec from files", () => {
+  it("reads gzip and plain JSON specs alike", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "apisnoop-spec-"));
+    const file = path.join(dir, "swagger.json");
+    await writeFile(file, plain);
+    const fromGzip = await loadSpec(sharedSpecPath("1.30"));
+    const fromPlain = await loadSpec(file);
+    expect(Object.keys(fromPlain.spec.paths)).toEqual(Object.keys(fromGzip.spec.paths));
+    expect(fromGzip.release).toBe("1.30");
+    expect(fromPlain.release).toBeNull();
+  });
+
+  it("says clearly what is wrong with a bad file", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "apisnoop-spec-"));
+    await writeFile(path.join(dir, "broken.json"), "{ not json");
+    await writeFile(path.join(dir, "broken.json.gz"), Buffer.from([0x1f, 0x8b, 1, 2, 3]));
+    await writeFile(path.join(dir, "openapi3.json"), JSON.stringify({ openapi: "3.0.0", paths: {} }));
+    await expect(loadSpec(path.join(dir, "missing.json"))).rejects.toThrow(/missing\.json: no such file$/);
+    await expect(loadSpec(path.join(dir, "broken.json"))).rejects.toThrow(/broken\.json is not valid JSON/);
+    await expect(loadSpec(path.join(dir, "broken.json.gz"))).rejects.toThrow(/is not valid gzip$/);
+    await expect(loadSpec(path.join(dir, "openapi3.json"))).rejects.toThrow(/is not a swagger 2\.0 document/);
+  });
+});
+
+describe("loadSpec from URLs", () => {
+  let server: Server;
+  let base: string;
+  let requests = 0;
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      requests++;
+      if (request.url === "/v1.30.0/api/openapi-spec/swagger.json") {
+        response.writeHead(200, { "content-type": "application/json", "content-length": plain.length });
+        response.end(plain);
+      } else if (request.url === "/not-a-spec.json") {
+        response.end("[]");
+      } else {
+        response.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it("downloads with progress, caches by URL, and serves the cache afterwards", async () => {
+    const cacheDir = await mkdtemp(path.join(tmpdir(), "apisnoop-cache-"));
+    const url = `${base}/v1.30.0/api/openapi-spec/swagger.json`;
+    const progress: [number, number | null][] = [];
+    const first = await loadSpec(url, {
+      cacheDir,
+      onProgress: (received, total) => progress.push([received, total]),
+    });
+    expect(first.release).toBe("1.30");
+    expect(Object.keys(first.spec.paths).length).toBeGreaterThan(400);
+    expect(progress.at(-1)).toEqual([plain.length, plain.length]);
+    const before = requests;
+    const second = await loadSpec(url, { cacheDir });
+    expect(requests).toBe(before);
+    expect(Object.keys(second.spec.paths)).toEqual(Object.keys(first.spec.paths));
+  });
+
+  it("reports HTTP errors and refuses to cache what is not a spec", async () => {
+    const cacheDir = await mkdtemp(path.join(tmpdir(), "apisnoop-cache-"));
+    await expect(loadSpec(`${base}/missing.json`, { cacheDir })).rejects.toThrow(/HTTP 404$/);
+    await expect(loadSpec(`${base}/not-a-spec.json`, { cacheDir })).rejects.toThrow(
+      /not a swagger 2\.0 document/,
+    );
+    const before = requests;
+    await expect(loadSpec(`${base}/not-a-spec.json`, { cacheDir })).rejects.toThrow();
+    expect(requests).toBe(before + 1);
+  });
+});
+
+describe("spec source names", () => {
+  it("classifies sources and reads releases from names", () => {
+    expect(specSourceKind("live")).toBe("live");
+    expect(specSourceKind("https://example.com/swagger.json")).toBe("url");
+    expect(specSourceKind("./v1.34.swagger.json.gz")).toBe("file");
+    expect(releaseFromName("v1.34.swagger.json.gz")).toBe("1.34");
+    expect(releaseFromName("1.36.0.json")).toBe("1.36");
+    expect(releaseFromName("https://raw.example/kubernetes/v1.29.0/api/openapi-spec/swagger.json")).toBe(
+      "1.29",
+    );
+    expect(releaseFromName("swagger.json")).toBeNull();
+  });
+});
