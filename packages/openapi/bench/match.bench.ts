@@ -43,7 +43,10 @@ function buildCorpus(endpoints: Map<string, Endpoint>, all: Endpoint[]): [string
     if (random() < 0.7) {
       let roll = random() * total;
       const entry =
-        COMMON.find(([, weight]) => (roll -= weight) < 0) ?? (COMMON[0] as (typeof COMMON)[number]);
+        COMMON.find(([, weight]) => {
+          roll -= weight;
+          return roll < 0;
+        }) ?? (COMMON[0] as (typeof COMMON)[number]);
       const endpoint = endpoints.get(entry[0]) as Endpoint;
       const url = instantiateTemplate(endpoint.path, random);
       corpus.push([endpoint.method, entry[2] ? `${url}?${entry[2]}` : url]);
