@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds etcd, kube-apiserver (and optionally kube-controller-manager) and helm from their Go modules into
+# a per-version cache outside the repository:
+#
+#   ${APISNOOP_KUBE_CACHE:-~/.cache/apisnoop/kube}/<KUBE_VERSION>/bin/{etcd,kube-apiserver,helm}
+#
+# Warm (same versions.env, go.mod/go.sum and Go version as the last successful build): returns in about a
+# second. Cold: prints one progress line per component plus packages compiled, and the total time.
+# Set RIG_BUILD_KCM=1 to also build kube-controller-manager (namespace finalization, GC, CSR signing).
+# Needs only Go (>= 1.24) and network access to the Go module proxy; no Debian packages.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache_root="${APISNOOP_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/apisnoop/kube}"
+dir="$cache_root/$KUBE_VERSION"
+bin="$dir/bin"
+mkdir -p "$bin"
+
+components=(etcd kube-apiserver helm)
+[[ "${RIG_BUILD_KCM:-0}" == "1" ]] && components+=(kube-controller-manager)
+
+# The stamp captures every input that changes the binaries.
+stamp="$(cat "$here/versions.env" "$here/go.mod" "$here/go.sum" "$here/helm/go.mod" "$here/helm/go.sum" \
+  <(go version) | sha256sum | cut -c1-16)"
+
+missing=()
+for c in "${components[@]}"; do
+  if [[ ! -x "$bin/$c" || "$(cat "$bin/.$c.stamp" 2>/dev/null)" != "$stamp" ]]; then missing+=("$c"); fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "kube build: warm, ${components[*]} up to date in $bin"
+  exit 0
+fi
+
+# The version the binaries report (/version, kubectl version) — upstream's hack/lib/version.sh sets the same.
+major="${KUBE_VERSION#v}"; major="${major%%.*}"
+minor="${KUBE_VERSION#v*.}"; minor="${minor%%.*}"
+kube_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+  kube_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
+
+log="$dir/build.log"
+: >"$log"
+total_start=$SECONDS
+echo "kube build: cold build of ${missing[*]} into $bin (log: $log)"
+i=0
+for c in "${missing[@]}"; do
+  i=$((i + 1))
+  case "$c" in
+    etcd) moddir="$here"; pkg=go.etcd.io/etcd/server/v3; ldflags="-s -w" ;;
+    kube-apiserver | kube-controller-manager) moddir="$here"; pkg="k8s.io/kubernetes/cmd/$c"; ldflags="$kube_ldflags" ;;
+    helm) moddir="$here/helm"; pkg=helm.sh/helm/v3/cmd/helm
+      ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+  esac
+  start=$SECONDS
+  echo "  [$i/${#missing[@]}] $c ($pkg) ..."
+  # -v lists each package as it is compiled (cached ones are silent): count them as progress.
+  if ! (cd "$moddir" && go build -v -ldflags "$ldflags" -o "$bin/.$c.tmp" "$pkg") 2>&1 | tee -a "$log" |
+    awk '{ n++; if (n % 200 == 0) { printf "        %d packages compiled\n", n; fflush() } }'; then
+    echo "kube build: $c FAILED; last lines of $log:" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+  mv -f "$bin/.$c.tmp" "$bin/$c"
+  echo "$stamp" >"$bin/.$c.stamp"
+  echo "      done in $((SECONDS - start))s"
+done
+echo "kube build: total $((SECONDS - total_start))s for ${missing[*]}"

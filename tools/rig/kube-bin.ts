@@ -1,0 +1,44 @@
+/** Locates (and, when missing, builds) the etcd / kube-apiserver / helm binaries built by tools/kube/build.sh. */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "./rig";
+
+const kubeToolsDir = join(repoRoot, "tools", "kube");
+
+/** The pinned versions from tools/kube/versions.env (the same file build.sh sources). */
+export function kubeVersions(): { kube: string; helm: string } {
+  const env = Object.fromEntries(
+    readFileSync(join(kubeToolsDir, "versions.env"), "utf8")
+      .split("\n")
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => line.split("=", 2) as [string, string]),
+  );
+  if (!env.KUBE_VERSION || !env.HELM_VERSION)
+    throw new Error("tools/kube/versions.env lacks KUBE_VERSION/HELM_VERSION");
+  return { kube: env.KUBE_VERSION, helm: env.HELM_VERSION };
+}
+
+/** `<cache>/<KUBE_VERSION>/bin`, mirroring build.sh (APISNOOP_KUBE_CACHE, XDG_CACHE_HOME, ~/.cache). */
+export function kubeBinDir(): string {
+  const cacheRoot =
+    process.env.APISNOOP_KUBE_CACHE ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "apisnoop", "kube");
+  return join(cacheRoot, kubeVersions().kube, "bin");
+}
+
+/**
+ * Runs tools/kube/build.sh (about a second when warm, a cold build prints its progress) and returns the bin dir.
+ * @throws Error when the build fails.
+ */
+export function ensureKubeBinaries(): string {
+  const result = spawnSync("bash", [join(kubeToolsDir, "build.sh")], { stdio: "inherit" });
+  if (result.status !== 0)
+    throw new Error(`tools/kube/build.sh failed (exit ${result.status ?? result.signal})`);
+  const bin = kubeBinDir();
+  for (const name of ["etcd", "kube-apiserver"]) {
+    if (!existsSync(join(bin, name))) throw new Error(`build.sh finished but ${join(bin, name)} is missing`);
+  }
+  return bin;
+}

@@ -1,0 +1,74 @@
+/**
+ * The test rig's public surface: where its files live and how to read what `rig:up` started.
+ * Tests import this module only; starting and stopping live in lifecycle.ts.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Identities in the rig's static token file. All are in `system:masters`; they differ so audit events can be filtered by who sent them. */
+export const RIG_TOKEN_USERS = ["admin", "workload", "e2e"] as const;
+export type RigTokenUser = (typeof RIG_TOKEN_USERS)[number];
+/** A kubeconfig user: a token identity, or `admin-cert` (client certificate CN=admin-cert, O=system:masters). */
+export type RigUser = RigTokenUser | "admin-cert";
+
+/** What `rig:up` writes to `.rig/state.json`. */
+export interface RigState {
+  /** Kubernetes version the binaries were built from, e.g. `v1.34.4`. */
+  kubeVersion: string;
+  /** `https://127.0.0.1:<port>` */
+  server: string;
+  ports: { apiserver: number; etcd: number; etcdPeer: number };
+  /** PIDs of the processes rig:up started (each the leader of its own process group). */
+  pids: { etcd: number; apiserver: number; controllerManager?: number };
+  kubeconfigs: Record<RigUser, string>;
+  tokensFile: string;
+  caFile: string;
+  auditLog: string;
+  /** `group/resource` pairs logged at RequestResponse level (core group written as bare resource). */
+  auditRequestResponse: string[];
+  binDir: string;
+  startedAt: string;
+}
+
+/** The repository root (two levels above this file). */
+export const repoRoot: string = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The rig's working directory: `RIG_DIR` or `<repo>/.rig` (git-ignored). */
+export function rigDir(): string {
+  return process.env.RIG_DIR ?? join(repoRoot, ".rig");
+}
+
+/** Path of the state file `rig:up` writes and `rig:down` consumes. */
+export function rigStatePath(): string {
+  return join(rigDir(), "state.json");
+}
+
+/**
+ * Reads `.rig/state.json`.
+ * @throws Error naming the command to run when the rig has not been started.
+ */
+export function readRigState(): RigState {
+  const path = rigStatePath();
+  if (!existsSync(path)) {
+    throw new Error(`the kube rig is not up (no ${path}); start it with \`npm run rig:up\``);
+  }
+  return JSON.parse(readFileSync(path, "utf8")) as RigState;
+}
+
+/** Path of the kubeconfig for `user`, e.g. `.rig/kubeconfig` for `admin`, `.rig/kubeconfig-workload`. */
+export function rigKubeconfigPath(user: RigUser = "admin"): string {
+  return join(
+    rigDir(),
+    user === "admin" ? "kubeconfig" : `kubeconfig-${user === "admin-cert" ? "cert" : user}`,
+  );
+}
+
+/** The bearer token of a token user, read from the rig's token file (`token,user,uid,"groups"` lines). */
+export function rigToken(user: RigTokenUser): string {
+  const lines = readFileSync(readRigState().tokensFile, "utf8").split("\n");
+  const line = lines.find((l) => l.split(",")[1] === user);
+  const token = line?.split(",")[0];
+  if (!token) throw new Error(`no token for user ${user} in the rig's token file`);
+  return token;
+}
