@@ -61,20 +61,23 @@ function randomSubPath(random: () => number): string {
   return Array.from({ length: count }, () => pick(parts, random)).join("/");
 }
 
-/** Percent-encodes one character of a segment now and then, as some clients do. */
-function maybeEncode(segment: string, random: () => number): string {
-  if (random() > 0.15 || segment.length === 0) return encodeURIComponent(segment);
+/** Percent-encodes one character of a segment with probability `rate`, as some clients do. */
+function maybeEncode(segment: string, random: () => number, rate: number): string {
+  if (random() >= rate || segment.length === 0) return encodeURIComponent(segment);
   const at = Math.floor(random() * segment.length);
   const char = segment.charCodeAt(at).toString(16).toUpperCase().padStart(2, "0");
   return `${encodeURIComponent(segment.slice(0, at))}%${char}${encodeURIComponent(segment.slice(at + 1))}`;
 }
 
-/** Fills a path template's parameters with random realistic values. */
-export function instantiateTemplate(template: string, random: () => number): string {
+/**
+ * Fills a path template's parameters with random realistic values; `encodeRate` is the share of names
+ * that get one needlessly percent-encoded character.
+ */
+export function instantiateTemplate(template: string, random: () => number, encodeRate = 0.15): string {
   const proxy = template.includes("/proxy");
   return template.replace(/\{(\w+)\}/g, (_whole, parameter: string) => {
     if (parameter === "path" || parameter === "logpath") return randomSubPath(random);
-    if (parameter === "name" && proxy) return maybeEncode(randomProxyName(random), random);
-    return maybeEncode(randomName(random), random);
+    if (parameter === "name" && proxy) return maybeEncode(randomProxyName(random), random, encodeRate);
+    return maybeEncode(randomName(random), random, encodeRate);
   });
 }
