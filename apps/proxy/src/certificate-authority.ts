@@ -1,0 +1,201 @@
+import { generateKeyPair, randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import path from "node:path";
+import { promisify } from "node:util";
+import { CA } from "http-mitm-proxy/dist/lib/ca.js";
+import forge from "node-forge";
+
+const { pki, md } = forge;
+const generateRsaKeyPair = promisify(generateKeyPair);
+
+/** A leaf certificate and its private key, PEM. */
+export interface LeafCertificate {
+  cert: string;
+  key: string;
+  hosts: string[];
+}
+
+/** Names in-cluster clients use for the apiserver; every leaf for the upstream covers them. */
+export const IN_CLUSTER_HOSTS = [
+  "kubernetes",
+  "kubernetes.default",
+  "kubernetes.default.svc",
+  "kubernetes.default.svc.cluster.local",
+];
+
+const CA_SUBJECT = [
+  { name: "commonName", value: "apisnoop proxy CA" },
+  { name: "organizationName", value: "apisnoop" },
+];
+
+/**
+ * The proxy's certificate authority, built on http-mitm-proxy's `CA` (same on-disk layout:
+ * `certs/ca.pem`, `keys/ca.private.key`, `keys/ca.public.key`) with its pitfalls fixed:
+ * - serial numbers are always positive (its random ones are negative half the time; Go rejects them);
+ * - the CA directory is 0700 and the keys 0600 (it writes them world-readable);
+ * - keys come from Node's native, asynchronous generator and leaf certificates are issued ahead of time
+ *   (it generates them synchronously in JavaScript on the request path, 100–500 ms each).
+ * All leaves share one key pair made per process: a leaf then costs one signature, not a key generation.
+ * Leaves are kept in memory only; just the CA is written to disk.
+ */
+export class CertificateAuthority extends CA {
+  private leafKeys: {
+    privateKey: forge.pki.rsa.PrivateKey;
+    publicKey: forge.pki.rsa.PublicKey;
+    pem: string;
+  } | null = null;
+  private readonly leaves = new Map<string, LeafCertificate>();
+
+  /** Loads the CA from `caDir`, or creates it there (once) when it does not exist or has expired. */
+  static async open(caDir: string): Promise<CertificateAuthority> {
+    const ca = new CertificateAuthority();
+    ca.baseCAFolder = caDir;
+    ca.certsFolder = path.join(caDir, "certs");
+    ca.keysFolder = path.join(caDir, "keys");
+    await mkdir(ca.certsFolder, { recursive: true, mode: 0o700 });
+    await mkdir(ca.keysFolder, { recursive: true, mode: 0o700 });
+    // mkdir's mode does not apply to directories that already exist (or to a parent made by recursion).
+    await Promise.all([chmod(caDir, 0o700), chmod(ca.keysFolder, 0o700), chmod(ca.certsFolder, 0o700)]);
+    let loaded = false;
+    try {
+      const [certPem, keyPem] = await Promise.all([
+        readFile(path.join(ca.certsFolder, "ca.pem"), "utf8"),
+        readFile(path.join(ca.keysFolder, "ca.private.key"), "utf8"),
+      ]);
+      const cert = pki.certificateFromPem(certPem);
+      if (cert.validity.notAfter.getTime() > Date.now() + 24 * 3600 * 1000) {
+        const privateKey = pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+        ca.CAcert = cert;
+        ca.CAkeys = { privateKey, publicKey: cert.publicKey as forge.pki.rsa.PublicKey };
+        loaded = true;
+        await chmod(path.join(ca.keysFolder, "ca.private.key"), 0o600);
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    if (!loaded) await ca.createOnDisk();
+    return ca;
+  }
+
+  /** A positive serial: 16 random bytes with the sign bit of the first byte clear (RFC 5280 §4.1.2.2). */
+  override randomSerialNumber(): string {
+    const bytes = randomBytes(16);
+    bytes[0] = ((bytes[0] as number) & 0x7f) | 0x01;
+    return bytes.toString("hex");
+  }
+
+  /** The CA certificate, PEM: what clients must trust (a kubeconfig's `certificate-authority-data`). */
+  get certificatePem(): string {
+    return pki.certificateToPem(this.CAcert);
+  }
+
+  /** Issues leaves for these host sets ahead of time so no TLS handshake waits for one. */
+  async prepareLeaves(hostSets: string[][]): Promise<void> {
+    for (const hosts of hostSets) await this.leafFor(hosts);
+  }
+
+  /**
+   * The leaf certificate for `hosts` (first one is the common name), issued once and cached.
+   * Costs one RSA signature; the key generation is shared and asynchronous.
+   */
+  async leafFor(hosts: string[]): Promise<LeafCertificate> {
+    const cacheKey = hosts.join(",");
+    const cached = this.leaves.get(cacheKey);
+    if (cached) return cached;
+    const keys = await this.sharedLeafKeys();
+    const existing = this.leaves.get(cacheKey); // another caller may have issued it while we waited
+    if (existing) return existing;
+    const leaf = { cert: pki.certificateToPem(this.signLeaf(hosts, keys.publicKey)), key: keys.pem, hosts };
+    this.leaves.set(cacheKey, leaf);
+    return leaf;
+  }
+
+  /** The cached leaf for exactly `host`, if one was issued that covers it. */
+  cachedLeafCovering(host: string): LeafCertificate | null {
+    for (const leaf of this.leaves.values()) if (leaf.hosts.includes(host)) return leaf;
+    return null;
+  }
+
+  private async createOnDisk(): Promise<void> {
+    const { privateKey, publicKey } = await nativeRsaKeyPair();
+    const cert = pki.createCertificate();
+    cert.publicKey = publicKey;
+    cert.serialNumber = this.randomSerialNumber();
+    cert.validity.notBefore = new Date(Date.now() - 24 * 3600 * 1000);
+    cert.validity.notAfter = new Date(Date.now() + 5 * 365 * 24 * 3600 * 1000);
+    cert.setSubject(CA_SUBJECT);
+    cert.setIssuer(CA_SUBJECT);
+    cert.setExtensions([
+      { name: "basicConstraints", cA: true, critical: true },
+      { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+      { name: "subjectKeyIdentifier" },
+    ]);
+    cert.sign(privateKey, md.sha256.create());
+    this.CAcert = cert;
+    this.CAkeys = { privateKey, publicKey };
+    const keyFile = path.join(this.keysFolder, "ca.private.key");
+    // The key is written 0600 from the first byte (mode applies at creation; chmod covers an old file).
+    await writeFile(keyFile, pki.privateKeyToPem(privateKey), { mode: 0o600 });
+    await chmod(keyFile, 0o600);
+    await writeFile(path.join(this.keysFolder, "ca.public.key"), pki.publicKeyToPem(publicKey), {
+      mode: 0o600,
+    });
+    await writeFile(path.join(this.certsFolder, "ca.pem"), pki.certificateToPem(cert), { mode: 0o644 });
+  }
+
+  private leafKeysPromise: Promise<{
+    privateKey: forge.pki.rsa.PrivateKey;
+    publicKey: forge.pki.rsa.PublicKey;
+    pem: string;
+  }> | null = null;
+
+  private sharedLeafKeys() {
+    if (this.leafKeys) return Promise.resolve(this.leafKeys);
+    this.leafKeysPromise ??= nativeRsaKeyPair().then((keys) => {
+      this.leafKeys = { ...keys, pem: pki.privateKeyToPem(keys.privateKey) };
+      return this.leafKeys;
+    });
+    return this.leafKeysPromise;
+  }
+
+  private signLeaf(hosts: string[], publicKey: forge.pki.rsa.PublicKey): forge.pki.Certificate {
+    const cert = pki.createCertificate();
+    cert.publicKey = publicKey;
+    cert.serialNumber = this.randomSerialNumber();
+    cert.validity.notBefore = new Date(Date.now() - 24 * 3600 * 1000);
+    cert.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600 * 1000);
+    cert.setSubject([
+      { name: "commonName", value: hosts[0] ?? "apisnoop" },
+      { name: "organizationName", value: "apisnoop" },
+    ]);
+    cert.setIssuer(this.CAcert.subject.attributes);
+    cert.setExtensions([
+      { name: "basicConstraints", cA: false },
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: "extKeyUsage", serverAuth: true },
+      {
+        name: "subjectAltName",
+        altNames: hosts.map((host) => (isIP(host) ? { type: 7, ip: host } : { type: 2, value: host })),
+      },
+    ]);
+    cert.sign(this.CAkeys.privateKey, md.sha256.create());
+    return cert;
+  }
+}
+
+/** An RSA-2048 key pair from Node's native generator (libuv thread pool: the event loop stays free). */
+async function nativeRsaKeyPair(): Promise<{
+  privateKey: forge.pki.rsa.PrivateKey;
+  publicKey: forge.pki.rsa.PublicKey;
+}> {
+  const { privateKey, publicKey } = await generateRsaKeyPair("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  return {
+    privateKey: pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey,
+    publicKey: pki.publicKeyFromPem(publicKey) as forge.pki.rsa.PublicKey,
+  };
+}

@@ -1,0 +1,62 @@
+import type { MatchResult } from "@apisnoop/openapi";
+
+/** How a client reached the proxy: its kubeconfig `server` points at us, or it tunnelled through CONNECT. */
+export type ProxyMode = "reverse" | "forward";
+
+/** The request half of a flow: only what analysis may keep. Headers are never copied here (GUIDE §4). */
+export interface FlowRequest {
+  method: string;
+  /** Path plus query string exactly as the client sent it (the matcher's input). */
+  url: string;
+  /** The `User-Agent` header: the one header-derived value apisnoop keeps. */
+  userAgent: string | null;
+  /** The request asked to switch protocols (exec/attach/portforward over SPDY or WebSocket). */
+  upgrade: boolean;
+}
+
+/** The response half of a flow, once the upstream answered. */
+export interface FlowResponse {
+  status: number;
+}
+
+/** Why a flow failed: the upstream could not be reached, or a side hung up mid-stream. */
+export interface FlowError {
+  /** "upstream": the proxy could not get an answer (the client got a 502 Status). "aborted": a side closed early. */
+  kind: "upstream" | "aborted";
+  message: string;
+}
+
+/**
+ * One client request passing through the proxy, as mitmproxy's `HTTPFlow`: addons read it and add their
+ * findings (`match`), in chain order.
+ */
+export interface Flow {
+  /** Process-unique, increasing. */
+  id: number;
+  mode: ProxyMode;
+  /** Wall-clock start, epoch milliseconds. */
+  startedAt: number;
+  request: FlowRequest;
+  response: FlowResponse | null;
+  error: FlowError | null;
+  /** Request start to last response byte (or to the error), milliseconds. Set before `done`. */
+  durationMs: number | null;
+  /** Set by the match-operation addon. */
+  match: MatchResult | null;
+}
+
+let nextFlowId = 1;
+
+/** A fresh flow for a request that just arrived. */
+export function createFlow(mode: ProxyMode, request: FlowRequest, startedAt = Date.now()): Flow {
+  return {
+    id: nextFlowId++,
+    mode,
+    startedAt,
+    request,
+    response: null,
+    error: null,
+    durationMs: null,
+    match: null,
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Header handling for forwarding. Works on Node's `rawHeaders` (flat `[name, value, ...]`) so names keep
+ * their case and order and repeated headers (Warning, Set-Cookie) survive. Values are copied, never read,
+ * except `Connection`, `Host` and `User-Agent`.
+ */
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are not forwarded. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "upgrade",
+]);
+
+/**
+ * The headers to send upstream for a client request: hop-by-hop headers (and those the client's
+ * `Connection` names) dropped, `Host` set to the upstream, `Expect` dropped (Node already answered it).
+ * With `keepUpgrade`, `Connection`/`Upgrade` stay: the request is a protocol switch (exec over SPDY or
+ * WebSocket) tunnelled as bytes. `Transfer-Encoding` stays so Node re-frames a chunked body as chunked.
+ */
+export function requestHeadersForUpstream(
+  rawHeaders: string[],
+  upstreamAuthority: string,
+  keepUpgrade = false,
+): string[] {
+  const dropped = connectionTokens(rawHeaders);
+  const out: string[] = [];
+  let hostSet = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const lower = name.toLowerCase();
+    if (lower === "host") {
+      if (!hostSet) out.push(name, upstreamAuthority);
+      hostSet = true;
+      continue;
+    }
+    if (lower === "expect") continue;
+    if (
+      keepUpgrade
+        ? lower === "proxy-connection" || lower === "proxy-authorization"
+        : HOP_BY_HOP.has(lower) || dropped?.has(lower)
+    )
+      continue;
+    out.push(name, rawHeaders[i + 1] as string);
+  }
+  if (!hostSet) out.unshift("Host", upstreamAuthority);
+  return out;
+}
+
+/** The upstream's response headers minus hop-by-hop ones; the proxy keeps its own client connection. */
+export function responseHeadersForClient(rawHeaders: string[]): string[] {
+  const dropped = connectionTokens(rawHeaders);
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
+    out.push(name, rawHeaders[i + 1] as string);
+  }
+  return out;
+}
+
+/** Whether the raw headers carry `name` (lower-case). */
+export function hasHeader(rawHeaders: string[], name: string): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2)
+    if ((rawHeaders[i] as string).toLowerCase() === name) return true;
+  return false;
+}
+
+/** Extra header names a `Connection` header lists (`Connection: close, X-Foo`), besides the standard ones. */
+function connectionTokens(rawHeaders: string[]): Set<string> | null {
+  let tokens: Set<string> | null = null;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() !== "connection") continue;
+    for (const token of (rawHeaders[i + 1] as string).split(",")) {
+      const t = token.trim().toLowerCase();
+      if (!t || t === "close" || t === "keep-alive" || t === "upgrade") continue;
+      tokens ??= new Set();
+      tokens.add(t);
+    }
+  }
+  return tokens;
+}

@@ -1,0 +1,33 @@
+export { type Addon, AddonChain, type AddonFailureHandler, type FlowHook } from "./addon-chain";
+export {
+  type DefaultAddonDeps,
+  defaultAddons,
+  type Hit,
+  type HitSink,
+  hitFromFlow,
+  matchOperation,
+  record,
+} from "./addons";
+export { CertificateAuthority, IN_CLUSTER_HOSTS, type LeafCertificate } from "./certificate-authority";
+export {
+  createFlow,
+  type Flow,
+  type FlowError,
+  type FlowRequest,
+  type FlowResponse,
+  type ProxyMode,
+} from "./flow";
+export { HitsFile } from "./hits-file";
+export {
+  DEFAULT_CA_DIR,
+  expectedHosts,
+  type ListenAddress,
+  type ProxyOptions,
+  parseListenAddress,
+  type RunningProxy,
+  startProxy,
+} from "./main";
+export { ProxyMetrics } from "./metrics";
+export { type ClientMode, type ProxiedKubeconfigOptions, proxiedKubeconfig } from "./proxied-kubeconfig";
+export { PROXY_USER_AGENT, SpecRefresher } from "./spec-refresher";
+export { resolveUpstream, type Upstream } from "./upstream";

@@ -1,0 +1,164 @@
+import { homedir, hostname } from "node:os";
+import path from "node:path";
+import { type Addon, AddonChain } from "./addon-chain";
+import { defaultAddons } from "./addons";
+import { createAdminServer, listenOn } from "./admin-server";
+import { CertificateAuthority, IN_CLUSTER_HOSTS } from "./certificate-authority";
+import { HitsFile } from "./hits-file";
+import { ProxyMetrics } from "./metrics";
+import { ProxyServer } from "./proxy-server";
+import { SpecRefresher } from "./spec-refresher";
+import { resolveUpstream, type Upstream } from "./upstream";
+
+/** Where the CA lives unless `--ca-dir` says otherwise. */
+export const DEFAULT_CA_DIR = path.join(homedir(), ".apisnoop", "ca");
+
+/** A `host:port` to listen on. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface ProxyOptions {
+  /** Kubeconfig of the upstream; default $KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
+  kubeconfig?: string;
+  context?: string;
+  listen: ListenAddress;
+  /** The admin port (/healthz, /metrics); null: none. */
+  adminListen: ListenAddress | null;
+  /** "live" (default), a file or an http(s) URL. */
+  spec?: string;
+  /** Reload a live spec this often besides on CRD changes (ms). Default 10 minutes. */
+  specRefreshIntervalMs?: number;
+  /** Append hits to this JSON-lines file. */
+  out?: string;
+  caDir?: string;
+  /** Replaces the default addon chain (tests). */
+  addons?: (deps: { currentMatcher: SpecRefresher["current"] }) => Addon[];
+  /** Operational messages; default: none. Never given headers or bodies. */
+  log?: (line: string) => void;
+}
+
+/** A running proxy. */
+export interface RunningProxy {
+  /** `https://host:port` of the proxy port (both modes). */
+  url: string;
+  /** `http://host:port` of the admin port, when there is one. */
+  adminUrl: string | null;
+  upstream: Upstream;
+  ca: CertificateAuthority;
+  metrics: ProxyMetrics;
+  spec: SpecRefresher;
+  close(): Promise<void>;
+}
+
+/** Parses `host:port`, `[v6]:port` or `:port` (host 127.0.0.1). Throws a one-line error otherwise. */
+export function parseListenAddress(value: string): ListenAddress {
+  const found = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  const port = Number(found?.[3]);
+  if (!found || port > 65535) throw new Error(`'${value}' is not host:port`);
+  return { host: found[1] ?? (found[2] || "127.0.0.1"), port };
+}
+
+/**
+ * Starts the proxy: opens the CA and issues the leaves for every expected host, loads the spec, then
+ * listens. Resolves once it serves; every failure before that rejects with a one-line message.
+ */
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  const log = options.log ?? (() => {});
+  const upstream = resolveUpstream({ kubeconfig: options.kubeconfig, context: options.context });
+  const ca = await CertificateAuthority.open(options.caDir ?? DEFAULT_CA_DIR);
+  const defaultLeaf = await ca.leafFor(expectedHosts(upstream, options.listen.host));
+  const metrics = new ProxyMetrics();
+
+  const spec = new SpecRefresher({
+    source: options.spec ?? "live",
+    kubeconfig: options.kubeconfig,
+    context: options.context,
+    upstream,
+    intervalMs: options.specRefreshIntervalMs ?? 10 * 60_000,
+    onLoaded: ({ operations, release, origin }) => {
+      metrics.specOperations = operations;
+      metrics.countSpecRefresh("ok");
+      log(`spec loaded from ${origin}: ${operations} operations${release ? ` (release ${release})` : ""}`);
+    },
+    onError: (message) => {
+      metrics.countSpecRefresh("error");
+      log(message);
+    },
+  });
+  await spec.start();
+
+  const hits = options.out ? new HitsFile(options.out) : null;
+  const addons = options.addons
+    ? options.addons({ currentMatcher: () => spec.current() })
+    : defaultAddons({ currentMatcher: () => spec.current(), hits });
+  const chain = new AddonChain(addons, (addon, hook, error) => {
+    metrics.countAnalysisFailure(addon.name, hook);
+    log(`addon ${addon.name} failed in ${hook}: ${(error as Error)?.message ?? error}`);
+  });
+
+  const server = new ProxyServer({
+    upstream,
+    ca,
+    defaultLeaf,
+    chain,
+    metrics,
+    interceptHosts: interceptedHosts(upstream),
+    log,
+  });
+  let serving = false;
+  const address = await server.listen(options.listen.host, options.listen.port);
+  const admin = options.adminListen ? createAdminServer(metrics, () => serving) : null;
+  const adminAddress =
+    admin && options.adminListen
+      ? await listenOn(admin, options.adminListen.host, options.adminListen.port)
+      : null;
+  serving = true;
+
+  return {
+    url: `https://${formatHost(address.address)}:${address.port}`,
+    adminUrl: adminAddress ? `http://${formatHost(adminAddress.address)}:${adminAddress.port}` : null,
+    upstream,
+    ca,
+    metrics,
+    spec,
+    async close() {
+      spec.stop();
+      admin?.closeAllConnections();
+      await Promise.all([
+        server.close(),
+        new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve())),
+      ]);
+      await hits?.close();
+    },
+  };
+}
+
+/**
+ * Every name a client may use for the proxy or the apiserver behind it: loopback, the listen host, the
+ * upstream host and `tls-server-name`, `kubernetes.default.svc` and its variants, the in-cluster service IP.
+ * One leaf covers them all; it is issued at start-up, never during a handshake.
+ */
+export function expectedHosts(upstream: Upstream, listenHost: string): string[] {
+  const hosts = ["127.0.0.1", "localhost", "::1", ...IN_CLUSTER_HOSTS, hostname()];
+  for (const extra of [upstream.host, upstream.serverName, listenHost, process.env.KUBERNETES_SERVICE_HOST]) {
+    if (extra && extra !== "0.0.0.0" && extra !== "::") hosts.push(extra);
+  }
+  return [...new Set(hosts)];
+}
+
+/**
+ * Hosts whose CONNECT tunnels are decrypted in forward mode (besides the upstream's own host:port): the
+ * names in-cluster clients use for the apiserver. Anything else is tunnelled untouched.
+ */
+function interceptedHosts(upstream: Upstream): Set<string> {
+  const hosts = new Set(IN_CLUSTER_HOSTS);
+  if (upstream.serverName) hosts.add(upstream.serverName);
+  if (process.env.KUBERNETES_SERVICE_HOST) hosts.add(process.env.KUBERNETES_SERVICE_HOST);
+  return hosts;
+}
+
+function formatHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}

@@ -1,0 +1,106 @@
+import type { Flow } from "./flow";
+
+/** Upper bounds (seconds) of the request latency histogram; long watches land in +Inf. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * The proxy's own counters, rendered as Prometheus text on the admin port. Plain maps instead of a client
+ * library: the hot path does one map increment per request.
+ */
+export class ProxyMetrics {
+  private readonly requests = new Map<string, number>();
+  private readonly latencyCounts = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
+  private latencySum = 0;
+  private latencyCount = 0;
+  private readonly analysisFailures = new Map<string, number>();
+  private readonly specRefreshes = new Map<string, number>();
+  upstreamErrors = 0;
+  inFlight = 0;
+  specOperations = 0;
+
+  /** Counts a finished flow: by method, status and whether it matched an operation; and its latency. */
+  countFlow(flow: Flow): void {
+    const matched = flow.match?.operationId ? "true" : "false";
+    const key = `method="${flow.request.method}",code="${flow.response?.status ?? 0}",matched="${matched}"`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+    const seconds = (flow.durationMs ?? 0) / 1000;
+    let bucket = 0;
+    while (bucket < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[bucket] as number)) bucket++;
+    this.latencyCounts[bucket] = (this.latencyCounts[bucket] ?? 0) + 1;
+    this.latencySum += seconds;
+    this.latencyCount++;
+  }
+
+  /** Counts an addon that threw: analysis failed, the request did not. */
+  countAnalysisFailure(addon: string, hook: string): void {
+    const key = `addon="${addon}",hook="${hook}"`;
+    this.analysisFailures.set(key, (this.analysisFailures.get(key) ?? 0) + 1);
+  }
+
+  /** Counts a spec (re)load attempt. */
+  countSpecRefresh(result: "ok" | "error"): void {
+    this.specRefreshes.set(result, (this.specRefreshes.get(result) ?? 0) + 1);
+  }
+
+  /** Total analysis failures, for tests and logs. */
+  get analysisFailureTotal(): number {
+    let total = 0;
+    for (const n of this.analysisFailures.values()) total += n;
+    return total;
+  }
+
+  /** Prometheus text exposition format 0.0.4. */
+  render(): string {
+    const lines: string[] = [];
+    const family = (name: string, type: string, help: string) =>
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+
+    family(
+      "apisnoop_proxy_requests_total",
+      "counter",
+      "Requests proxied, by method, status code and whether an operation matched.",
+    );
+    for (const [labels, n] of this.requests) lines.push(`apisnoop_proxy_requests_total{${labels}} ${n}`);
+
+    family("apisnoop_proxy_request_duration_seconds", "histogram", "Request start to last response byte.");
+    let cumulative = 0;
+    LATENCY_BUCKETS.forEach((le, i) => {
+      cumulative += this.latencyCounts[i] ?? 0;
+      lines.push(`apisnoop_proxy_request_duration_seconds_bucket{le="${le}"} ${cumulative}`);
+    });
+    lines.push(`apisnoop_proxy_request_duration_seconds_bucket{le="+Inf"} ${this.latencyCount}`);
+    lines.push(`apisnoop_proxy_request_duration_seconds_sum ${this.latencySum}`);
+    lines.push(`apisnoop_proxy_request_duration_seconds_count ${this.latencyCount}`);
+
+    family(
+      "apisnoop_proxy_upstream_errors_total",
+      "counter",
+      "Requests the upstream could not answer (the client got a 502 Status).",
+    );
+    lines.push(`apisnoop_proxy_upstream_errors_total ${this.upstreamErrors}`);
+
+    family(
+      "apisnoop_proxy_analysis_failures_total",
+      "counter",
+      "Addon hooks that threw; the requests themselves were not affected.",
+    );
+    if (this.analysisFailures.size === 0) lines.push("apisnoop_proxy_analysis_failures_total 0");
+    for (const [labels, n] of this.analysisFailures)
+      lines.push(`apisnoop_proxy_analysis_failures_total{${labels}} ${n}`);
+
+    family(
+      "apisnoop_proxy_in_flight_requests",
+      "gauge",
+      "Requests (and upgraded connections) currently open.",
+    );
+    lines.push(`apisnoop_proxy_in_flight_requests ${this.inFlight}`);
+
+    family("apisnoop_proxy_spec_refreshes_total", "counter", "Spec loads, by result.");
+    for (const [result, n] of this.specRefreshes)
+      lines.push(`apisnoop_proxy_spec_refreshes_total{result="${result}"} ${n}`);
+
+    family("apisnoop_proxy_spec_operations", "gauge", "Operations in the spec requests are matched against.");
+    lines.push(`apisnoop_proxy_spec_operations ${this.specOperations}`);
+    return `${lines.join("\n")}\n`;
+  }
+}
