@@ -1,4 +1,11 @@
 export { buildCatalog, categoryOf, levelOf } from "./catalog";
+export {
+  emptyFieldReport,
+  type FieldLimits,
+  type FieldReport,
+  FieldSchema,
+  type WalkOptions,
+} from "./fields";
 export { compileMatcher, type RequestMatcher, splitRequest, UNMATCHED_REASONS } from "./matcher";
 export { KUBERNETES_QUERY_PARAMETERS, kubernetesQuery } from "./query";
 export {

@@ -1,0 +1,203 @@
+import type { SwaggerSchema } from "./types";
+
+/**
+ * Field coverage: which fields of an operation's schema a body used (GUIDE §3 field paths,
+ * `<definition>:<dotted.path>`, `[]` for array items, `{}` for map values) and which fields it sent that
+ * the schema does not have. Only paths are kept, never values (GUIDE §4).
+ */
+export interface FieldReport {
+  /** Every field path present in the body, objects and leaves alike. */
+  fields: Set<string>;
+  /** Fields present in the body but absent from the schema. */
+  unknown: Set<string>;
+  /** The body hit a limit (depth or field count) and was not walked entirely. */
+  truncated: boolean;
+}
+
+/** Limits that keep a hostile or huge body from costing unbounded time or memory. */
+export interface FieldLimits {
+  maxDepth: number;
+  maxFields: number;
+}
+
+const DEFAULT_LIMITS: FieldLimits = { maxDepth: 64, maxFields: 10_000 };
+
+/** Creates an empty report. */
+export function emptyFieldReport(): FieldReport {
+  return { fields: new Set(), unknown: new Set(), truncated: false };
+}
+
+/** How a body is to be read against its schema. */
+export interface WalkOptions {
+  /** Strategic-merge-patch directives (`$patch`, `$setElementOrder/...`, ...) are not fields. */
+  strategicMergePatch?: boolean;
+}
+
+/**
+ * Walks bodies against the schema definitions of one spec, resolving `$ref`s. Maps,
+ * `x-kubernetes-preserve-unknown-fields`, and free-form types (IntOrString, Quantity, RawExtension, JSON,
+ * FieldsV1: schemas with no properties) are never unknown.
+ */
+export class FieldSchema {
+  constructor(
+    private readonly definitions: Record<string, SwaggerSchema>,
+    private readonly limits: FieldLimits = DEFAULT_LIMITS,
+  ) {}
+
+  /** The definition name of a `#/definitions/...` ref (`io.k8s.api.core.v1.Pod`). */
+  static definitionName(ref: string): string {
+    return ref.startsWith("#/definitions/") ? ref.slice("#/definitions/".length) : ref;
+  }
+
+  /** The ref of a list definition's item type (`PodList` -> `Pod`), or null if it is not a list. */
+  listItemRef(listRef: string): string | null {
+    const items = this.definitions[FieldSchema.definitionName(listRef)]?.properties?.items;
+    return items?.type === "array" && items.items?.$ref ? items.items.$ref : null;
+  }
+
+  /** Adds the fields of `body`, read as an instance of definition `ref`, to `report`. */
+  walk(ref: string, body: unknown, report: FieldReport, options: WalkOptions = {}): FieldReport {
+    const root = FieldSchema.definitionName(ref);
+    const schema = this.definitions[root];
+    if (!schema) return report;
+    this.visit(schema, body, `${root}:`, "", 0, report, options);
+    return report;
+  }
+
+  /**
+   * Adds the fields a JSON patch (RFC 6902) touches: each operation's `path` (and `from`) followed through
+   * the schema, plus the fields of its `value`.
+   */
+  walkJsonPatch(ref: string, operations: unknown, report: FieldReport): FieldReport {
+    const root = FieldSchema.definitionName(ref);
+    const schema = this.definitions[root];
+    if (!schema || !Array.isArray(operations)) return report;
+    for (const operation of operations.slice(0, this.limits.maxFields)) {
+      if (!operation || typeof operation !== "object") continue;
+      const { path, from, value } = operation as { path?: unknown; from?: unknown; value?: unknown };
+      for (const pointer of [path, from]) {
+        if (typeof pointer !== "string") continue;
+        const target = this.followPointer(schema, root, pointer, report);
+        if (target && pointer === path && value !== undefined) {
+          this.visit(target.schema, value, `${root}:`, target.path, target.depth, report, {});
+        }
+      }
+    }
+    return report;
+  }
+
+  private followPointer(
+    schema: SwaggerSchema,
+    root: string,
+    pointer: string,
+    report: FieldReport,
+  ): { schema: SwaggerSchema; path: string; depth: number } | null {
+    const tokens = pointer.split("/").slice(1);
+    let current: SwaggerSchema | undefined = this.resolve(schema);
+    let path = "";
+    for (let depth = 0; depth < tokens.length; depth++) {
+      if (!current || depth >= this.limits.maxDepth) return null;
+      const token = (tokens[depth] as string).replace(/~1/g, "/").replace(/~0/g, "~");
+      if (current.type === "array" && current.items) {
+        path += "[]";
+        current = this.resolve(current.items);
+      } else if (current.properties) {
+        const property: SwaggerSchema | undefined = current.properties[token];
+        if (!property) {
+          if (!isFreeForm(current)) report.unknown.add(`${root}:${join(path, token)}`);
+          return null;
+        }
+        path = join(path, token);
+        current = this.resolve(property);
+      } else if (typeof current.additionalProperties === "object") {
+        path += "{}";
+        current = this.resolve(current.additionalProperties);
+      } else {
+        return null; // inside a free-form value: nothing more to name
+      }
+      this.add(report.fields, `${root}:${path}`, report);
+    }
+    return current ? { schema: current, path, depth: tokens.length } : null;
+  }
+
+  private visit(
+    schema: SwaggerSchema,
+    value: unknown,
+    prefix: string,
+    path: string,
+    depth: number,
+    report: FieldReport,
+    options: WalkOptions,
+  ): void {
+    if (depth > this.limits.maxDepth) {
+      report.truncated = true;
+      return;
+    }
+    const resolved = this.resolve(schema);
+    if (!resolved || value === null || typeof value !== "object") return;
+    if (Array.isArray(value)) {
+      if (resolved.type !== "array" || !resolved.items) return;
+      const itemPath = `${path}[]`;
+      for (const item of value) {
+        if (item !== null && typeof item === "object") {
+          this.add(report.fields, prefix + itemPath, report);
+          this.visit(resolved.items, item, prefix, itemPath, depth + 1, report, options);
+        }
+      }
+      return;
+    }
+    if (resolved["x-kubernetes-preserve-unknown-fields"] || isFreeForm(resolved)) return;
+    const properties = resolved.properties;
+    const mapValues =
+      typeof resolved.additionalProperties === "object" ? resolved.additionalProperties : null;
+    for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+      if (options.strategicMergePatch && key.startsWith("$")) continue;
+      if (report.fields.size >= this.limits.maxFields) {
+        report.truncated = true;
+        return;
+      }
+      const property = properties?.[key];
+      if (property) {
+        const childPath = join(path, key);
+        this.add(report.fields, prefix + childPath, report);
+        this.visit(property, child, prefix, childPath, depth + 1, report, options);
+      } else if (mapValues) {
+        const childPath = `${path}{}`;
+        this.add(report.fields, prefix + childPath, report);
+        this.visit(mapValues, child, prefix, childPath, depth + 1, report, options);
+      } else if (resolved.additionalProperties !== true) {
+        this.add(report.unknown, prefix + join(path, key), report);
+      }
+    }
+  }
+
+  private add(set: Set<string>, path: string, report: FieldReport): void {
+    if (report.fields.size + report.unknown.size >= this.limits.maxFields) report.truncated = true;
+    else set.add(path);
+  }
+
+  /** Follows `$ref` and single-element `allOf` wrappers to the schema itself. */
+  private resolve(schema: SwaggerSchema | undefined): SwaggerSchema | undefined {
+    let current = schema;
+    for (let hops = 0; current && hops < 16; hops++) {
+      if (current.$ref) current = this.definitions[FieldSchema.definitionName(current.$ref)];
+      else if (current.allOf?.length === 1) current = current.allOf[0];
+      else return current;
+    }
+    return current;
+  }
+}
+
+/** A schema that says nothing about its fields: any field inside is fine (IntOrString, RawExtension, JSON). */
+function isFreeForm(schema: SwaggerSchema): boolean {
+  return (
+    !schema.properties &&
+    schema.additionalProperties === undefined &&
+    !schema.items &&
+    (schema.type === undefined || schema.type === "object" || schema.format === "int-or-string")
+  );
+}
+
+function join(path: string, key: string): string {
+  return path === "" ? key : `${path}.${key}`;
+}
