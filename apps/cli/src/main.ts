@@ -1,10 +1,12 @@
 import { CliError } from "./cli-error";
 import type { Command, CommandIO } from "./command";
+import { kubeconfigCommand } from "./commands/kubeconfig";
 import { matchCommand } from "./commands/match";
+import { proxyCommand } from "./commands/proxy";
 import { specCommand } from "./commands/spec";
 
 /** Every sub-command, in the order `apisnoop --help` lists them. */
-export const COMMANDS: Command[] = [specCommand, matchCommand];
+export const COMMANDS: Command[] = [specCommand, matchCommand, proxyCommand, kubeconfigCommand];
 
 const USAGE = `apisnoop — which parts of the Kubernetes API a workload uses and a test suite exercises
 

@@ -1,0 +1,119 @@
+import path from "node:path";
+import { DEFAULT_CA_DIR, parseListenAddress, type RunningProxy, startProxy } from "@apisnoop/proxy";
+import { CliError } from "../cli-error";
+import type { Command, CommandIO } from "../command";
+import { parseOptions } from "../parse-options";
+
+const OPTIONS = {
+  kubeconfig: { type: "string" },
+  context: { type: "string" },
+  listen: { type: "string", default: "127.0.0.1:8443" },
+  "admin-listen": { type: "string", default: "127.0.0.1:8444" },
+  spec: { type: "string", default: "live" },
+  "spec-refresh": { type: "string", default: "600" },
+  out: { type: "string" },
+  "ca-dir": { type: "string" },
+} as const;
+
+/** Parses a host:port option into a usage error when malformed. */
+function listenOption(name: string, value: string) {
+  try {
+    return parseListenAddress(value);
+  } catch (error) {
+    throw new CliError(`--${name}: ${(error as Error).message}`, 2);
+  }
+}
+
+/** What the user needs to point clients at the proxy. */
+export function proxyBanner(
+  proxy: RunningProxy,
+  values: { kubeconfig?: string; out?: string; caDir: string },
+): string {
+  const from = values.kubeconfig ?? "~/.kube/config";
+  return [
+    `apisnoop proxy: listening on ${proxy.url} (reverse and forward), upstream ${proxy.upstream.server}`,
+    proxy.adminUrl ? `  admin: ${proxy.adminUrl}/healthz, ${proxy.adminUrl}/metrics` : null,
+    values.out
+      ? `  hits: appended to ${path.resolve(values.out)}`
+      : "  hits: not recorded (add --out hits.jsonl)",
+    `  CA: ${path.join(values.caDir, "certs", "ca.pem")}`,
+    "Point clients at it:",
+    `  reverse: apisnoop kubeconfig --from ${from} --proxy ${proxy.url} > proxied.yaml`,
+    `  forward: apisnoop kubeconfig --from ${from} --proxy ${proxy.url} --mode forward > proxied.yaml`,
+    "  then: kubectl --kubeconfig proxied.yaml get pods",
+  ]
+    .filter((line) => line !== null)
+    .join("\n");
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve(signal);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+export const proxyCommand: Command = {
+  name: "proxy",
+  summary: "run the MITM proxy between Kubernetes clients and the apiserver, recording every call",
+  help: `Usage: apisnoop proxy [--kubeconfig FILE] [--context NAME] [--listen HOST:PORT] [--admin-listen HOST:PORT|none]
+                      [--spec live|FILE|URL] [--out hits.jsonl] [--ca-dir DIR]
+
+Forwards every request to the cluster of the kubeconfig context (or, without a kubeconfig, the in-cluster
+apiserver of the pod's service account), streaming both ways, and matches each call to its endpoint
+(operationId) in the cluster's OpenAPI spec. One port serves both ways in: TLS from clients whose server
+is the proxy (reverse) and CONNECT from clients whose proxy-url is the proxy (forward); see
+'apisnoop kubeconfig'. Bearer tokens pass through to the apiserver. If the kubeconfig has a client
+certificate, the proxy presents it upstream for clients that bring no token (the local single-user case);
+in a cluster, clients authenticate with service-account bearer tokens, which pass through untouched.
+
+Options:
+  --kubeconfig FILE        upstream cluster (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
+  --context NAME           kubeconfig context (default: the current context)
+  --listen HOST:PORT       proxy port, both modes (default: 127.0.0.1:8443)
+  --admin-listen HOST:PORT /healthz and /metrics, or 'none' (default: 127.0.0.1:8444)
+  --spec live|FILE|URL     spec to match against (default: live, the upstream's /openapi/v2, reloaded
+                           when CustomResourceDefinitions change and every --spec-refresh seconds)
+  --spec-refresh SECONDS   periodic reload of a live spec, 0 for none (default: 600)
+  --out FILE               append one JSON line per request: {"ts","method","path","query","status",
+                           "durationMs","operationId","reason"?,"userAgent"}; no other header, ever
+  --ca-dir DIR             the proxy's CA, created once with its key 0600 (default: ${DEFAULT_CA_DIR})`,
+  async run(args, io: CommandIO) {
+    const { values } = parseOptions("proxy", args, OPTIONS);
+    const listen = listenOption("listen", values.listen);
+    const adminListen =
+      values["admin-listen"] === "none" ? null : listenOption("admin-listen", values["admin-listen"]);
+    const refreshSeconds = Number(values["spec-refresh"]);
+    if (!Number.isFinite(refreshSeconds) || refreshSeconds < 0) {
+      throw new CliError(`--spec-refresh must be a number of seconds, not '${values["spec-refresh"]}'`, 2);
+    }
+    const caDir = values["ca-dir"] ?? DEFAULT_CA_DIR;
+    let proxy: RunningProxy;
+    try {
+      proxy = await startProxy({
+        kubeconfig: values.kubeconfig,
+        context: values.context,
+        listen,
+        adminListen,
+        spec: values.spec,
+        specRefreshIntervalMs: refreshSeconds * 1000,
+        out: values.out,
+        caDir,
+        log: (line) => io.stderr.write(`apisnoop proxy: ${line}\n`),
+      });
+    } catch (error) {
+      throw new CliError((error as Error).message);
+    }
+    io.stdout.write(`${proxyBanner(proxy, { kubeconfig: values.kubeconfig, out: values.out, caDir })}\n`);
+    const signal = await untilSignal();
+    io.stderr.write(`apisnoop proxy: ${signal}, shutting down\n`);
+    await proxy.close();
+    return 0;
+  },
+};
