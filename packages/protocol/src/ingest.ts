@@ -1,0 +1,124 @@
+import { z } from "zod";
+import { SourceSchema } from "./source";
+
+/** Bumped on any incompatible change of the ingest schemas; the web app refuses other versions. */
+export const PROTOCOL_VERSION = 1;
+
+/** Status classes a hit is counted under; "error" means no response came back (upstream failure). */
+export const STATUS_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+
+/** The status class of an HTTP status, or "error" when there was none. */
+export function statusClassOf(status: number | null): StatusClass {
+  if (status === null || status < 100 || status > 599) return "error";
+  return `${Math.floor(status / 100)}xx` as StatusClass;
+}
+
+const count = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const sourceIndex = z.number().int().nonnegative();
+/** Epoch minutes (hits) or epoch hours (fields): the time bucket of a rollup row. */
+const bucket = z.number().int().nonnegative();
+
+/**
+ * Hits of one endpoint by one source with one status class within one minute. `details` counts the facts
+ * that matter for coverage: "watch", "dryRun", "deprecated watch path", "patch:<type>", "protobuf", ...
+ */
+export const HitRollupSchema = z.object({
+  source: sourceIndex,
+  operationId: z.string().min(1).max(256),
+  method: z.string().min(1).max(16),
+  statusClass: z.enum(STATUS_CLASSES),
+  minute: bucket,
+  count,
+  details: z.record(z.string().max(128), count).default({}),
+});
+export type HitRollup = z.infer<typeof HitRollupSchema>;
+
+/** Calls that matched no endpoint, with an example path (never a query string or a header). */
+export const UnknownCallSchema = z.object({
+  source: sourceIndex,
+  method: z.string().min(1).max(16),
+  path: z.string().max(2048),
+  reason: z.string().max(128),
+  statusClass: z.enum(STATUS_CLASSES),
+  minute: bucket,
+  count,
+});
+export type UnknownCall = z.infer<typeof UnknownCallSchema>;
+
+/** Uses of one field path (GUIDE §3) of one endpoint's request or response body, per hour. */
+export const FieldCountSchema = z.object({
+  source: sourceIndex,
+  operationId: z.string().min(1).max(256),
+  direction: z.enum(["request", "response"]),
+  field: z.string().min(1).max(2048),
+  /** The field is not in the schema. */
+  unknown: z.boolean(),
+  hour: bucket,
+  count,
+});
+export type FieldCount = z.infer<typeof FieldCountSchema>;
+
+/**
+ * One batch of pre-aggregated hits from a proxy. `batchId` makes delivery idempotent: the web app stores a
+ * batch once, however often it is replayed.
+ */
+export const IngestBatchSchema = z.object({
+  protocol: z.literal(PROTOCOL_VERSION),
+  batchId: z.uuid(),
+  proxyId: z.string().min(1).max(128),
+  /** Release of the spec the proxy matched against ("1.34"), when known. */
+  release: z.string().max(32).nullable(),
+  sentAt: z.number().int().nonnegative(),
+  sources: z.array(SourceSchema).max(100_000),
+  hits: z.array(HitRollupSchema).max(1_000_000),
+  unknownCalls: z.array(UnknownCallSchema).max(1_000_000).default([]),
+  fields: z.array(FieldCountSchema).max(1_000_000).default([]),
+});
+export type IngestBatch = z.infer<typeof IngestBatchSchema>;
+
+/** The web app's answer to a batch, sent only after the batch's transaction committed (or failed). */
+export type IngestAck =
+  | { ok: true; batchId: string; duplicate: boolean }
+  | { ok: false; batchId: string | null; error: string; retry: boolean };
+
+/**
+ * Validates a batch as received; source indexes must point into `sources`. Returns the batch or a one-line
+ * error, never throws.
+ */
+export function decodeIngestBatch(
+  input: unknown,
+): { ok: true; batch: IngestBatch } | { ok: false; error: string } {
+  const parsed = IngestBatchSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, error: `invalid batch: ${issue?.path.join(".") || "(root)"}: ${issue?.message}` };
+  }
+  const batch = parsed.data;
+  const sources = batch.sources.length;
+  for (const rows of [batch.hits, batch.unknownCalls, batch.fields]) {
+    for (const row of rows) {
+      if (row.source >= sources)
+        return { ok: false, error: `invalid batch: source index ${row.source} out of range` };
+    }
+  }
+  return { ok: true, batch };
+}
+
+/** Socket.IO handshake `auth` of the ingest namespace. */
+export interface IngestAuth {
+  token: string;
+  proxyId: string;
+  protocol: number;
+}
+
+/** Events the proxy sends on the ingest namespace. */
+export interface IngestClientToServerEvents {
+  batch: (batch: IngestBatch, ack: (result: IngestAck) => void) => void;
+}
+
+/** Events the web app sends on the ingest namespace (none yet). */
+export type IngestServerToClientEvents = Record<string, never>;
+
+/** The ingest namespace's path. */
+export const INGEST_NAMESPACE = "/ingest";

@@ -1,0 +1,68 @@
+import { z } from "zod";
+
+/**
+ * Who made a call (GUIDE §2): what the client sent (user agent, e2e test, `X-Apisnoop-Source`) and, when
+ * the proxy runs in a cluster, the pod behind the connection. Unknown parts are null, never guessed.
+ */
+export const SourceSchema = z.object({
+  userAgent: z.string().max(512),
+  /** The e2e test name, from a user agent `e2e.test/... -- <test name>` (GUIDE §3). */
+  e2eTest: z.string().max(1024).nullable(),
+  /** The e2e test is a conformance test (`[Conformance]` in its name). */
+  conformance: z.boolean(),
+  /** An explicit source name: the `X-Apisnoop-Source` header or the pod's `apisnoop.io/source` annotation. */
+  name: z.string().max(253).nullable(),
+  namespace: z.string().max(253).nullable(),
+  pod: z.string().max(253).nullable(),
+  serviceAccount: z.string().max(253).nullable(),
+  /** Helm chart as `helm.sh/chart` says it (`name-version`). */
+  chart: z.string().max(253).nullable(),
+  /** Helm release (`app.kubernetes.io/instance`). */
+  release: z.string().max(253).nullable(),
+  /** `app.kubernetes.io/managed-by`. */
+  managedBy: z.string().max(253).nullable(),
+});
+export type Source = z.infer<typeof SourceSchema>;
+
+const E2E_PREFIX = "e2e.test";
+const TEST_SEPARATOR = " -- ";
+
+/**
+ * The source of a request as far as its user agent tells: an e2e test name after ` -- ` for user agents
+ * starting with `e2e.test`, `[Conformance]` in it marking a conformance test (GUIDE §3).
+ */
+export function sourceFromUserAgent(userAgent: string, name: string | null = null): Source {
+  let e2eTest: string | null = null;
+  if (userAgent.startsWith(E2E_PREFIX)) {
+    const cut = userAgent.indexOf(TEST_SEPARATOR);
+    if (cut !== -1) e2eTest = userAgent.slice(cut + TEST_SEPARATOR.length).trim() || null;
+  }
+  return {
+    userAgent: userAgent.slice(0, 512),
+    e2eTest: e2eTest?.slice(0, 1024) ?? null,
+    conformance: e2eTest?.includes("[Conformance]") ?? false,
+    name: name?.slice(0, 253) || null,
+    namespace: null,
+    pod: null,
+    serviceAccount: null,
+    chart: null,
+    release: null,
+    managedBy: null,
+  };
+}
+
+/** A stable identity for a source: equal sources give equal keys, whatever the field order. */
+export function sourceKey(source: Source): string {
+  return JSON.stringify([
+    source.userAgent,
+    source.e2eTest,
+    source.conformance,
+    source.name,
+    source.namespace,
+    source.pod,
+    source.serviceAccount,
+    source.chart,
+    source.release,
+    source.managedBy,
+  ]);
+}
