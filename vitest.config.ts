@@ -1,11 +1,30 @@
 import { defineConfig } from "vitest/config";
 
+const roots = ["packages/*/src", "apps/*/src", "tools"];
+
 export default defineConfig({
   test: {
-    include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "tools/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Starts the kube rig (tools/rig) unless it is already up; RIG_SKIP=1 skips it.
-    globalSetup: ["tools/rig/global-setup.ts"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: roots.map((root) => `${root}/**/*.test.ts`),
+          exclude: ["**/node_modules/**", "**/*.rig.test.ts"],
+        },
+      },
+      {
+        // `*.rig.test.ts` run against the real kube-apiserver of tools/rig. Vitest calls a project's
+        // globalSetup only when one of its files is queued, so unit-only runs never start the rig.
+        extends: true,
+        test: {
+          name: "rig",
+          include: roots.map((root) => `${root}/**/*.rig.test.ts`),
+          globalSetup: ["tools/rig/global-setup.ts"],
+        },
+      },
+    ],
   },
 });

@@ -15,7 +15,7 @@ async function main(command: string | undefined): Promise<number> {
     }
     case "up": {
       const started = Date.now();
-      const { state, started: didStart, startMs } = await startRig();
+      const { state, started: didStart, startMs } = await startRig("cli");
       const total = ((Date.now() - started) / 1000).toFixed(1);
       console.log(
         didStart

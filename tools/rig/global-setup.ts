@@ -1,16 +1,14 @@
 /**
- * vitest globalSetup: makes sure the kube rig is up before any test file runs, and stops it at teardown
- * only when this run started it (a rig started by `npm run rig:up` or CI stays up).
- * Set RIG_SKIP=1 to run unit tests without a rig; tests that need it then fail with readRigState's message.
+ * vitest globalSetup of the `rig` project (`*.rig.test.ts`): makes sure the kube rig is up before those
+ * files run. At teardown it stops the rig only if a test run started it and no other run still uses it;
+ * a rig started with `npm run rig:up` (as CI does) stays up.
  */
-import { startRig, stopRig } from "./lifecycle";
+import { releaseRig, startRig } from "./lifecycle";
 
-export default async function setup(): Promise<(() => Promise<void>) | undefined> {
-  if (process.env.RIG_SKIP === "1") return undefined;
-  const { started, state } = await startRig((line) => console.log(line));
-  if (!started) return undefined;
-  console.log(`kube rig started for this test run at ${state.server}`);
+export default async function setup(): Promise<() => Promise<void>> {
+  const { started, state } = await startRig("global-setup", (line) => console.log(line));
+  if (started) console.log(`kube rig started for this test run at ${state.server}`);
   return async () => {
-    await stopRig();
+    if (await releaseRig()) console.log("kube rig stopped (started by this test run)");
   };
 }

@@ -4,7 +4,16 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { request } from "node:https";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -75,6 +84,96 @@ export function isRigProcess(pid: number | undefined, component: Component, binD
   }
 }
 
+/** Signals a process group (each rig process leads its own); a process that is already gone is fine. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, signal);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Runs `fn` holding `.rig/lock`, so concurrent `rig:up`, `rig:down` and vitest runs sharing one checkout
+ * never start two rigs or stop one half-way through another's start. A lock whose holder died is taken over.
+ */
+async function withRigLock<T>(fn: () => Promise<T>): Promise<T> {
+  mkdirSync(rigDir(), { recursive: true, mode: 0o700 });
+  const lock = join(rigDir(), "lock");
+  // Generous: the holder may be running a cold build.
+  const deadline = Date.now() + 30 * 60_000;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: "wx" });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = Number(readFileSync(lock, "utf8").trim() || "0");
+      if (!holder || !pidAlive(holder)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`rig: ${lock} held by pid ${holder} for too long`);
+      await sleep(200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function clientsDir(): string {
+  return join(rigDir(), "clients");
+}
+
+/** Records that process `pid` (a vitest run) uses the rig, so another run's teardown leaves it up. */
+function registerRigClient(pid: number = process.pid): void {
+  mkdirSync(clientsDir(), { recursive: true });
+  writeFileSync(join(clientsDir(), String(pid)), "");
+}
+
+/** Removes `pid`'s client record; returns the PIDs of other live clients. */
+export function unregisterRigClient(pid: number = process.pid): number[] {
+  rmSync(join(clientsDir(), String(pid)), { force: true });
+  if (!existsSync(clientsDir())) return [];
+  const others: number[] = [];
+  for (const name of readdirSync(clientsDir())) {
+    const other = Number(name);
+    if (pidAlive(other)) others.push(other);
+    else rmSync(join(clientsDir(), name), { force: true });
+  }
+  return others;
+}
+
+/**
+ * Stops the rig when a test run started it and no other run still uses it. A rig started by `rig:up`
+ * (owner "cli") is left alone: whoever ran rig:up runs rig:down.
+ * @returns true when it stopped the rig.
+ */
+export async function releaseRig(): Promise<boolean> {
+  return withRigLock(async () => {
+    const others = unregisterRigClient();
+    const { state } = rigStatus();
+    if (state?.owner !== "global-setup" || others.length > 0) return false;
+    await stopRigLocked();
+    return true;
+  });
+}
+
 /** GET `path` on the rig's apiserver with the admin token; resolves with status and body, never rejects. */
 export function apiserverGet(
   state: Pick<RigState, "server" | "caFile">,
@@ -138,26 +237,21 @@ export async function isRigUp(): Promise<boolean> {
  * @returns the components that were running.
  */
 export async function stopRig(): Promise<Component[]> {
+  return withRigLock(stopRigLocked);
+}
+
+async function stopRigLocked(): Promise<Component[]> {
   const { state, running } = rigStatus();
   if (!state) return [];
   const stopped: Component[] = [];
   for (const component of STOP_ORDER) {
     const pid = state.pids[component];
     if (!pid || !running[component]) continue;
-    // Each was spawned detached, so its PID is also its process-group id.
-    try {
-      process.kill(-pid, "SIGTERM");
-    } catch {
-      process.kill(pid, "SIGTERM");
-    }
+    signalGroup(pid, "SIGTERM");
     const deadline = Date.now() + 15_000;
     while (isRigProcess(pid, component, state.binDir) && Date.now() < deadline) await sleep(100);
     if (isRigProcess(pid, component, state.binDir)) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        process.kill(pid, "SIGKILL");
-      }
+      signalGroup(pid, "SIGKILL");
       while (isRigProcess(pid, component, state.binDir)) await sleep(50);
     }
     stopped.push(component);
@@ -236,12 +330,30 @@ function spawnDetached(binary: string, args: string[], logFile: string): ChildPr
  * `configmaps,apps/deployments`), RIG_FEATURE_GATES (default: the gates the published spec is built with).
  * @throws Error with the tail of the failing component's log when it does not become ready.
  */
-export async function startRig(log: (line: string) => void = console.log): Promise<StartResult> {
+export async function startRig(
+  owner: RigState["owner"] = "cli",
+  log: (line: string) => void = console.log,
+): Promise<StartResult> {
+  return withRigLock(async () => {
+    const result = await startRigLocked(owner, log);
+    // Registered under the lock, so no other run's teardown can stop the rig in between.
+    if (owner === "global-setup") registerRigClient();
+    return result;
+  });
+}
+
+async function startRigLocked(owner: RigState["owner"], log: (line: string) => void): Promise<StartResult> {
   if (await isRigUp()) {
-    return { state: rigStatus().state as RigState, started: false, startMs: 0 };
+    const state = rigStatus().state as RigState;
+    // rig:up adopts a rig a test run started, so that run's teardown leaves it up.
+    if (owner === "cli" && state.owner !== "cli") {
+      state.owner = "cli";
+      writeSecret(rigStatePath(), `${JSON.stringify(state, null, 2)}\n`);
+    }
+    return { state, started: false, startMs: 0 };
   }
   // Anything left from a half-dead rig is stopped before starting afresh.
-  await stopRig();
+  await stopRigLocked();
 
   const binDir = ensureKubeBinaries();
   const dir = rigDir();
@@ -372,6 +484,7 @@ export async function startRig(log: (line: string) => void = console.log): Promi
     auditRequestResponse,
     binDir,
     startedAt: new Date().toISOString(),
+    owner,
   };
   // Written before waiting so that rig:down can clean up a rig that never became ready.
   writeSecret(rigStatePath(), `${JSON.stringify(state, null, 2)}\n`);
@@ -413,7 +526,7 @@ async function waitReady(state: RigState, token: string, dir: string): Promise<v
     for (const component of ["etcd", "apiserver"] as const) {
       if (!isRigProcess(state.pids[component], component, state.binDir)) {
         const logFile = join(dir, component === "etcd" ? "etcd.log" : "kube-apiserver.log");
-        await stopRig();
+        await stopRigLocked();
         throw new Error(
           `rig: ${BINARY[component]} exited during start; last lines of ${logFile}:\n${tail(logFile)}`,
         );
@@ -424,7 +537,7 @@ async function waitReady(state: RigState, token: string, dir: string): Promise<v
     last = `${status} ${body.slice(0, 300)}`;
     await sleep(250);
   }
-  await stopRig();
+  await stopRigLocked();
   throw new Error(
     `rig: kube-apiserver not ready after ${READY_TIMEOUT_MS / 1000}s (last /readyz: ${last}); last lines of the log:\n${tail(join(dir, "kube-apiserver.log"))}`,
   );

@@ -29,6 +29,8 @@ export interface RigState {
   auditRequestResponse: string[];
   binDir: string;
   startedAt: string;
+  /** Who started it: `cli` (rig:up; only rig:down stops it) or `global-setup` (the last test run out stops it). */
+  owner: "cli" | "global-setup";
 }
 
 /** The repository root (two levels above this file). */
