@@ -8,6 +8,7 @@ export {
 } from "./fields";
 export { compileMatcher, type RequestMatcher, splitRequest, UNMATCHED_REASONS } from "./matcher";
 export { KUBERNETES_QUERY_PARAMETERS, kubernetesQuery } from "./query";
+export { normaliseRelease, type ReleaseSources, releaseSources } from "./release-specs";
 export {
   getWithKubeconfig,
   type LoadedSpec,

@@ -1,0 +1,46 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+
+/**
+ * Where the published data of a Kubernetes release lives: a local reference folder laid out like
+ * `../shared/k8s` (set by APISNOOP_REFERENCE_DIR; tests and CI use it) or else the public URLs
+ * (downloaded once and cached by `loadSpec`).
+ */
+export interface ReleaseSources {
+  /** The swagger v2 spec: a file in the reference folder or the kubernetes/kubernetes URL. */
+  spec: string;
+  /** apisnoop's published coverage JSON for the release. */
+  apisnoopCoverage: string;
+}
+
+const RELEASE = /^1\.(\d{1,2})$/;
+
+/** Normalises "1.34", "v1.34", "1.34.0" to "1.34"; throws a one-line error otherwise. */
+export function normaliseRelease(release: string): string {
+  const short = release.replace(/^v/, "").replace(/\.0$/, "");
+  if (!RELEASE.test(short)) throw new Error(`not a Kubernetes release: '${release}' (expected e.g. 1.34)`);
+  return short;
+}
+
+/**
+ * The sources of a release's spec and apisnoop coverage: files from `referenceDir` when present there,
+ * else the public URLs.
+ */
+export function releaseSources(
+  release: string,
+  referenceDir = process.env.APISNOOP_REFERENCE_DIR,
+): ReleaseSources {
+  const short = normaliseRelease(release);
+  const localSpec = referenceDir ? path.join(referenceDir, "openapi", `v${short}.swagger.json.gz`) : null;
+  const localCoverage = referenceDir ? path.join(referenceDir, "apisnoop", `${short}.0.json.gz`) : null;
+  return {
+    spec:
+      localSpec && existsSync(localSpec)
+        ? localSpec
+        : `https://raw.githubusercontent.com/kubernetes/kubernetes/v${short}.0/api/openapi-spec/swagger.json`,
+    apisnoopCoverage:
+      localCoverage && existsSync(localCoverage)
+        ? localCoverage
+        : `https://raw.githubusercontent.com/kubernetes-sigs/apisnoop/main/resources/coverage/${short}.0.json`,
+  };
+}
