@@ -1,0 +1,3 @@
+export * from "./apisnoop-coverage";
+export * from "./eligibility";
+export * from "./release-diff";
