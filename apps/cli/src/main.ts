@@ -1,12 +1,19 @@
 import { CliError } from "./cli-error";
 import type { Command, CommandIO } from "./command";
+import { compareCommand } from "./commands/compare";
 import { kubeconfigCommand } from "./commands/kubeconfig";
 import { matchCommand } from "./commands/match";
 import { proxyCommand } from "./commands/proxy";
 import { specCommand } from "./commands/spec";
 
 /** Every sub-command, in the order `apisnoop --help` lists them. */
-export const COMMANDS: Command[] = [specCommand, matchCommand, proxyCommand, kubeconfigCommand];
+export const COMMANDS: Command[] = [
+  specCommand,
+  matchCommand,
+  proxyCommand,
+  kubeconfigCommand,
+  compareCommand,
+];
 
 const USAGE = `apisnoop — which parts of the Kubernetes API a workload uses and a test suite exercises
 
