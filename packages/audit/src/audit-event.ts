@@ -1,5 +1,5 @@
 import type { RequestMatcher } from "@apisnoop/openapi";
-import { type Hit, sourceFromUserAgent } from "@apisnoop/protocol";
+import { type Hit, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 
 /** Audit verbs as HTTP methods: resource verbs (RequestInfo) and the lower-cased methods of non-resource requests. */
 const VERB_METHODS: Record<string, string> = {
@@ -16,6 +16,20 @@ const VERB_METHODS: Record<string, string> = {
   head: "HEAD",
   options: "OPTIONS",
 };
+
+/** Sources by user agent and name: a log has few clients, so hits share Source objects (cheap to fold). */
+const sourceCache = new Map<string, Source>();
+
+function sourceOf(userAgent: string, name: string | null): Source {
+  const key = name === null ? userAgent : `${userAgent}\u0000${name}`;
+  let source = sourceCache.get(key);
+  if (!source) {
+    if (sourceCache.size >= 10_000) sourceCache.clear();
+    source = sourceFromUserAgent(userAgent, name);
+    sourceCache.set(key, source);
+  }
+  return source;
+}
 
 /** What became of one audit event. */
 export type AuditOutcome =
@@ -62,7 +76,7 @@ export function auditEventToHit(
       ...(match.reason ? { reason: match.reason } : {}),
       path: query === -1 ? uri : uri.slice(0, query),
       status: typeof code === "number" ? code : e.stage === "Panic" ? 500 : null,
-      source: sourceFromUserAgent(typeof e.userAgent === "string" ? e.userAgent : "", sourceName),
+      source: sourceOf(typeof e.userAgent === "string" ? e.userAgent : "", sourceName),
       details,
     },
   };

@@ -1,2 +1,3 @@
 export * from "./audit-event";
+export * from "./import-audit";
 export * from "./json-objects";

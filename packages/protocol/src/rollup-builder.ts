@@ -41,6 +41,7 @@ const HOUR = 3_600_000;
  */
 export class RollupBuilder {
   private sources = new Map<string, number>();
+  private sourcesByIdentity = new Map<Source, number>();
   private sourceList: Source[] = [];
   private hits = new Map<string, HitRollup>();
   private unknownCalls = new Map<string, UnknownCall>();
@@ -121,6 +122,7 @@ export class RollupBuilder {
       fields: [...this.fields.values()],
     };
     this.sources = new Map();
+    this.sourcesByIdentity = new Map();
     this.sourceList = [];
     this.hits = new Map();
     this.unknownCalls = new Map();
@@ -130,13 +132,17 @@ export class RollupBuilder {
   }
 
   private sourceIndex(source: Source): number {
+    // Callers reuse Source objects per client, so identity finds most of them without building the key.
+    let index = this.sourcesByIdentity.get(source);
+    if (index !== undefined) return index;
     const key = sourceKey(source);
-    let index = this.sources.get(key);
+    index = this.sources.get(key);
     if (index === undefined) {
       index = this.sourceList.length;
       this.sourceList.push(source);
       this.sources.set(key, index);
     }
+    this.sourcesByIdentity.set(source, index);
     return index;
   }
 

@@ -1,0 +1,75 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { compileMatcher } from "@apisnoop/openapi";
+import { SHARED_K8S, sharedCatalog } from "@apisnoop/openapi/testing";
+import type { IngestBatch } from "@apisnoop/protocol";
+import { describe, expect, it } from "vitest";
+import { importAuditLogs } from "./import-audit";
+
+describe("importAuditLogs", () => {
+  it("imports every shared sample: valid events counted, malformed ones listed with file and line", async () => {
+    const samples = [
+      "audit_event.json",
+      "audit_event_bad_verb.json",
+      "audit_event_dummy_request.json",
+      "audit_event_part_count_too_high.json",
+      "bad_audit_event.json",
+    ].map((name) => path.join(SHARED_K8S, "audit-samples", name));
+    const batches: IngestBatch[] = [];
+    const summary = await importAuditLogs(samples, {
+      matcher: compileMatcher(sharedCatalog("1.34")),
+      release: "1.34",
+      onBatch: async (batch) => {
+        batches.push(batch);
+      },
+    });
+    expect(summary).toMatchObject({
+      events: 5,
+      hits: 1,
+      unknownCalls: 2,
+      skipped: 0,
+      malformedCount: 2,
+      batches: 1,
+    });
+    expect(summary.malformed).toEqual([
+      { file: samples[1], line: 1, error: "unknown verb 'calebiscool'" },
+      { file: samples[4], line: 1, error: "unknown verb 'calebiscool'" },
+    ]);
+    expect(batches[0]?.hits).toEqual([
+      expect.objectContaining({ operationId: "readCoreV1Node", statusClass: "4xx", count: 1 }),
+    ]);
+    expect(batches[0]?.unknownCalls.map((c) => c.reason)).toEqual(["no such path", "no such path"]);
+  });
+
+  it("ships batches as distinct keys pile up, losing no event", async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      lines.push(
+        JSON.stringify({
+          kind: "Event",
+          apiVersion: "audit.k8s.io/v1",
+          stage: "ResponseComplete",
+          verb: "get",
+          requestURI: `/api/v1/namespaces/ns-${i % 50}/pods/p-${i}`,
+          userAgent: `client-${i % 300}`,
+          stageTimestamp: new Date(Date.UTC(2026, 10, 28) + i * 1000).toISOString(),
+          responseStatus: { code: 200 },
+        }),
+      );
+    }
+    const file = path.join(await mkdtemp(path.join(tmpdir(), "apisnoop-audit-")), "audit.log");
+    await writeFile(file, `${lines.join("\n")}\n`);
+    let counted = 0;
+    const summary = await importAuditLogs([file], {
+      matcher: compileMatcher(sharedCatalog("1.34")),
+      release: "1.34",
+      maxKeys: 500,
+      onBatch: async (batch) => {
+        counted += batch.hits.reduce((sum, row) => sum + row.count, 0);
+      },
+    });
+    expect(summary.batches).toBeGreaterThan(5);
+    expect(counted).toBe(5000);
+  });
+});

@@ -1,0 +1,87 @@
+import type { RequestMatcher } from "@apisnoop/openapi";
+import { type IngestBatch, RollupBuilder } from "@apisnoop/protocol";
+import { auditEventToHit } from "./audit-event";
+import { openLog, readJsonObjects } from "./json-objects";
+
+/** What an import saw. Malformed records keep their file and line, so a user can look at them. */
+export interface AuditImportSummary {
+  events: number;
+  hits: number;
+  unknownCalls: number;
+  /** Events of other stages than ResponseComplete (counted once, at completion). */
+  skipped: number;
+  malformed: { file: string; line: number; error: string }[];
+  /** Malformed records beyond the first `maxMalformedListed` are only counted. */
+  malformedCount: number;
+  batches: number;
+}
+
+export interface AuditImportOptions {
+  matcher: RequestMatcher;
+  /** Release label of the spec the events were matched against. */
+  release: string | null;
+  /** `--source NAME`: an explicit source name for every hit. */
+  sourceName?: string | null;
+  /** Receives each batch; the import waits for it (e.g. the database commit) before reading on. */
+  onBatch: (batch: IngestBatch) => Promise<void>;
+  /** Called every `progressEvery` events with the running summary and the current file. */
+  onProgress?: (summary: AuditImportSummary, file: string) => void;
+  /** Ship a batch once this many distinct rollup rows are pending (default 20,000). */
+  maxKeys?: number;
+  maxMalformedListed?: number;
+  progressEvery?: number;
+}
+
+/**
+ * Imports audit logs (JSON lines or pretty-printed, plain or .gz, streamed: any size) into rollups, in
+ * batches handed to `onBatch` — the same batches the proxy ships, so both land in the same tables.
+ * Malformed records are counted and listed with their line numbers, never fatal.
+ */
+export async function importAuditLogs(
+  files: string[],
+  options: AuditImportOptions,
+): Promise<AuditImportSummary> {
+  const builder = new RollupBuilder("audit-import", options.release);
+  const maxKeys = options.maxKeys ?? 20_000;
+  const maxListed = options.maxMalformedListed ?? 100;
+  const progressEvery = options.progressEvery ?? 10_000;
+  const summary: AuditImportSummary = {
+    events: 0,
+    hits: 0,
+    unknownCalls: 0,
+    skipped: 0,
+    malformed: [],
+    malformedCount: 0,
+    batches: 0,
+  };
+  const flush = async () => {
+    const batch = builder.drain();
+    if (!batch) return;
+    await options.onBatch(batch);
+    summary.batches++;
+  };
+  for (const file of files) {
+    for await (const record of readJsonObjects(openLog(file))) {
+      summary.events++;
+      const outcome =
+        "error" in record
+          ? { kind: "malformed" as const, error: record.error }
+          : auditEventToHit(record.value, options.matcher, options.sourceName ?? null);
+      if (outcome.kind === "hit") {
+        builder.add(outcome.hit);
+        if (outcome.hit.operationId === null) summary.unknownCalls++;
+        else summary.hits++;
+        if (builder.keyCount >= maxKeys) await flush();
+      } else if (outcome.kind === "skipped") {
+        summary.skipped++;
+      } else {
+        summary.malformedCount++;
+        if (summary.malformed.length < maxListed)
+          summary.malformed.push({ file, line: record.line, error: outcome.error });
+      }
+      if (options.onProgress && summary.events % progressEvery === 0) options.onProgress(summary, file);
+    }
+  }
+  await flush();
+  return summary;
+}
