@@ -1,2 +1,4 @@
 export * from "./ingest";
+export * from "./live";
+export * from "./rollup-builder";
 export * from "./source";

@@ -1,0 +1,21 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { NextConfig } from "next";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+const config: NextConfig = {
+  reactStrictMode: true,
+  poweredByHeader: false,
+  devIndicators: false,
+  // The workspace packages are TypeScript sources (their `exports` point at src/*.ts).
+  transpilePackages: ["@apisnoop/protocol"],
+  // The root `npm run typecheck` checks this app (tsc -p apps/web); a second check in `next build` would
+  // only cost CI time on two cores.
+  typescript: { ignoreBuildErrors: true },
+  // npm workspaces hoist dependencies to the repository root.
+  turbopack: { root },
+  outputFileTracingRoot: root,
+};
+
+export default config;

@@ -1,0 +1,154 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { FieldTree } from "../../../components/FieldTree";
+import { FilterBar } from "../../../components/FilterBar";
+import { FilterError } from "../../../components/FilterError";
+import { LevelBadge } from "../../../components/LevelBadge";
+import { filtersToQuery } from "../../../filters/dashboard-filters";
+import { type PageProps, toSearchParams } from "../../../http/search-params";
+import { dashboardData } from "../../../server/app-context";
+
+export const dynamic = "force-dynamic";
+
+/** `/endpoints/[operationId]`: what an endpoint is, who hit it, with which outcome and which fields. */
+export default async function EndpointPage({ params, searchParams }: PageProps<{ operationId: string }>) {
+  const { operationId } = await params;
+  const id = decodeURIComponent(operationId);
+  const data = dashboardData();
+  const parsed = data.parseFilters(toSearchParams(await searchParams));
+  if (!parsed.ok) return <FilterError error={parsed.error} path={`/endpoints/${operationId}`} />;
+  const [releases, facets, detail] = await Promise.all([
+    data.releases(),
+    data.sourceFacets(),
+    data.endpoint(id, parsed.filters),
+  ]);
+  if (!detail) notFound();
+  const { endpoint } = detail;
+  const query = filtersToQuery(parsed.filters);
+  const gvk = [endpoint.group || "core", endpoint.version, endpoint.kind].filter(Boolean).join("/");
+  return (
+    <>
+      <FilterBar filters={parsed.filters} releases={releases} facets={facets} />
+      <div className="page-title">
+        <h1 data-testid="endpoint-title">{endpoint.operationId}</h1>
+        <p className="mono">
+          {endpoint.method} {endpoint.path}
+        </p>
+      </div>
+      <div className="detail-grid">
+        <section className="panel">
+          <h2>Endpoint</h2>
+          <dl className="facts">
+            <dt>release</dt>
+            <dd>{detail.release}</dd>
+            <dt>level</dt>
+            <dd>
+              <LevelBadge level={endpoint.level} deprecated={endpoint.deprecated} />
+            </dd>
+            <dt>category</dt>
+            <dd>{endpoint.category}</dd>
+            <dt>group/version/kind</dt>
+            <dd className="mono">{gvk || "—"}</dd>
+            <dt>action</dt>
+            <dd>{endpoint.action ?? "—"}</dd>
+            <dt>conformance</dt>
+            <dd>
+              {endpoint.conformanceEligible
+                ? "eligible"
+                : `not eligible${endpoint.ineligibleReason ? ` (${endpoint.ineligibleReason})` : ""}`}
+            </dd>
+            <dt>upstream e2e</dt>
+            <dd>
+              {endpoint.upstreamTested === null
+                ? "no data imported"
+                : endpoint.upstreamTested
+                  ? `tested (${detail.upstreamTests.length} tests)`
+                  : "not tested"}
+            </dd>
+            <dt>description</dt>
+            <dd>{endpoint.description ?? "—"}</dd>
+          </dl>
+        </section>
+        <section className="panel">
+          <h2>Hits</h2>
+          <dl className="facts">
+            <dt>hits</dt>
+            <dd data-testid="endpoint-hits">{detail.hits.toLocaleString("en")}</dd>
+            <dt>first seen</dt>
+            <dd>{detail.firstSeen ?? "never"}</dd>
+            <dt>last seen</dt>
+            <dd>{detail.lastSeen ?? "never"}</dd>
+            <dt>status codes</dt>
+            <dd>
+              {detail.statusClasses.length === 0
+                ? "—"
+                : detail.statusClasses
+                    .map((s) => `${s.statusClass}: ${s.hits.toLocaleString("en")}`)
+                    .join(" · ")}
+            </dd>
+          </dl>
+          <h3 style={{ marginTop: "1rem" }}>Sources</h3>
+          {detail.sources.length === 0 ? (
+            <p className="empty">Nobody in this selection called it.</p>
+          ) : (
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>source</th>
+                  <th>chart</th>
+                  <th className="num">hits</th>
+                </tr>
+              </thead>
+              <tbody>
+                {detail.sources.map((row) => (
+                  <tr key={row.key}>
+                    <td>{row.label}</td>
+                    <td>
+                      {row.source.chart ? (
+                        <Link href={`/charts/${encodeURIComponent(row.source.chart)}?${query}`}>
+                          {row.source.chart}
+                        </Link>
+                      ) : (
+                        "—"
+                      )}
+                    </td>
+                    <td className="num">{row.hits.toLocaleString("en")}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+        <section className="panel">
+          <h2>e2e tests</h2>
+          {detail.e2eTests.length === 0 ? (
+            <p className="empty">No e2e test in this selection called it.</p>
+          ) : (
+            <ul>
+              {detail.e2eTests.map((test) => (
+                <li key={test.test}>
+                  {test.test} {test.conformance && <span className="badge badge-stable">conformance</span>} ·{" "}
+                  {test.hits}
+                </li>
+              ))}
+            </ul>
+          )}
+          {detail.upstreamTests.length > 0 && (
+            <>
+              <h3>Upstream e2e tests (apisnoop)</h3>
+              <ul>
+                {detail.upstreamTests.slice(0, 50).map((test) => (
+                  <li key={test}>{test}</li>
+                ))}
+              </ul>
+            </>
+          )}
+        </section>
+        <section className="panel">
+          <h2>Fields</h2>
+          <FieldTree fields={detail.fields} />
+        </section>
+      </div>
+    </>
+  );
+}

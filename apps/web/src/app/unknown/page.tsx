@@ -1,0 +1,41 @@
+import { FilterBar } from "../../components/FilterBar";
+import { FilterError } from "../../components/FilterError";
+import { UnknownCallsTable, UnknownFieldsTable } from "../../components/UnknownTables";
+import { type PageProps, toSearchParams } from "../../http/search-params";
+import { dashboardData } from "../../server/app-context";
+
+export const dynamic = "force-dynamic";
+
+/** `/unknown`: calls that matched no endpoint and fields absent from the schema, with their sources. */
+export default async function UnknownPage({ searchParams }: PageProps) {
+  const data = dashboardData();
+  const parsed = data.parseFilters(toSearchParams(await searchParams));
+  if (!parsed.ok) return <FilterError error={parsed.error} path="/unknown" />;
+  const [releases, facets, report] = await Promise.all([
+    data.releases(),
+    data.sourceFacets(),
+    data.unknown(parsed.filters),
+  ]);
+  return (
+    <>
+      <FilterBar filters={parsed.filters} releases={releases} facets={facets} />
+      <div className="page-title">
+        <h1>Unknown calls and fields</h1>
+        <p>
+          Requests that matched no endpoint of the release (a CRD, an aggregated API, a typo, a removed
+          version), and body fields the schema does not have.
+        </p>
+      </div>
+      <div className="detail-grid">
+        <section className="panel">
+          <h2>Unknown calls</h2>
+          <UnknownCallsTable calls={report.calls} />
+        </section>
+        <section className="panel">
+          <h2>Unknown fields</h2>
+          <UnknownFieldsTable fields={report.fields} />
+        </section>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,253 @@
+"use client";
+
+import type { Level } from "@apisnoop/openapi";
+import type { LiveDelta } from "@apisnoop/protocol";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { tally } from "../coverage/tally";
+import type { CoverageReport, EndpointCoverage, SourceSummaryRow, Tally } from "../data/dashboard-data";
+import { LiveIndicator } from "./LiveIndicator";
+import { Sunburst } from "./Sunburst";
+import { useLiveDeltas } from "./use-live-deltas";
+
+const FLASH_MS = 1600;
+
+/**
+ * The overview's live part: coverage figures, the sunburst and the sources, starting from the server's
+ * report and adding live deltas as they arrive (arcs of freshly hit endpoints light up).
+ */
+export function OverviewLive({ report, query }: { report: CoverageReport; query: string }) {
+  const router = useRouter();
+  const [endpoints, setEndpoints] = useState<EndpointCoverage[]>(report.endpoints);
+  const [hits, setHits] = useState(report.totals.hits);
+  const [unknownCalls, setUnknownCalls] = useState(report.totals.unknownCalls);
+  const [liveSources, setLiveSources] = useState<Map<string, string>>(new Map());
+  const [flashing, setFlashing] = useState<ReadonlySet<string>>(new Set());
+  const flashTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
+
+  // A new server report (navigation, refresh) replaces what live deltas added.
+  useEffect(() => {
+    setEndpoints(report.endpoints);
+    setHits(report.totals.hits);
+    setUnknownCalls(report.totals.unknownCalls);
+    setLiveSources(new Map());
+  }, [report]);
+
+  useEffect(() => {
+    const timers = flashTimers.current;
+    return () => {
+      for (const timer of timers.values()) clearTimeout(timer);
+    };
+  }, []);
+
+  const onDelta = useCallback((delta: LiveDelta) => {
+    const added = delta.endpoints;
+    setEndpoints((current) =>
+      current.map((endpoint) => {
+        const more = added[endpoint.operationId];
+        return more ? { ...endpoint, hits: endpoint.hits + more } : endpoint;
+      }),
+    );
+    setHits((n) => n + delta.hits);
+    setUnknownCalls((n) => n + delta.unknownCalls);
+    if (delta.sources.length > 0) {
+      setLiveSources((current) => {
+        const next = new Map(current);
+        for (const { key, label } of delta.sources) next.set(key, label);
+        return next;
+      });
+    }
+    const ids = Object.keys(added);
+    if (ids.length === 0) return;
+    setFlashing((current) => new Set([...current, ...ids]));
+    for (const id of ids) {
+      const timers = flashTimers.current;
+      const previous = timers.get(id);
+      if (previous) clearTimeout(previous);
+      timers.set(
+        id,
+        setTimeout(() => {
+          timers.delete(id);
+          setFlashing((current) => {
+            const next = new Set(current);
+            next.delete(id);
+            return next;
+          });
+        }, FLASH_MS),
+      );
+    }
+  }, []);
+
+  const onGap = useCallback(() => router.refresh(), [router]);
+  const live = useLiveDeltas(query, onDelta, onGap);
+
+  const tallies = useMemo(() => tally(endpoints), [endpoints]);
+  const knownSources = useMemo(() => new Set(report.sources.map((s) => s.key)), [report.sources]);
+  const newSources = [...liveSources].filter(([key]) => !knownSources.has(key));
+  const suffix = query ? `?${query}` : "";
+  const endpointHref = useCallback(
+    (operationId: string) => `/endpoints/${encodeURIComponent(operationId)}${suffix}`,
+    [suffix],
+  );
+
+  return (
+    <div className="overview">
+      <section className="summary" aria-label="Coverage">
+        <div className="summary-head">
+          <h2>
+            Release <span data-testid="release">{report.release}</span>
+          </h2>
+          <LiveIndicator status={live.status} lastDeltaAt={live.lastDeltaAt} />
+        </div>
+        <dl className="figures">
+          <Figure label="endpoints hit" tally={tallies.all} testId="figure-all" />
+          <Figure label="conformance-eligible hit" tally={tallies.eligible} testId="figure-eligible" />
+          {(["stable", "beta", "alpha"] as const).map((level) =>
+            tallies.byLevel[level].total > 0 ? (
+              <Figure
+                key={level}
+                label={`${level} hit`}
+                tally={tallies.byLevel[level]}
+                testId={`figure-${level}`}
+                level={level}
+              />
+            ) : null,
+          )}
+          <div className="figure">
+            <dt>hits</dt>
+            <dd data-testid="figure-hits">{hits.toLocaleString("en")}</dd>
+          </div>
+          <div className="figure">
+            <dt>
+              <Link href={`/unknown${suffix}`}>unknown calls</Link>
+            </dt>
+            <dd data-testid="figure-unknown">{unknownCalls.toLocaleString("en")}</dd>
+          </div>
+          <div className="figure">
+            <dt>sources</dt>
+            <dd data-testid="figure-sources">
+              {(report.sourceCount + newSources.length).toLocaleString("en")}
+            </dd>
+          </div>
+        </dl>
+      </section>
+      <section className="chart-panel" aria-label="Sunburst">
+        <Sunburst
+          endpoints={endpoints}
+          flashing={flashing}
+          endpointHref={endpointHref}
+          onOpenEndpoint={(operationId) => router.push(endpointHref(operationId))}
+        />
+      </section>
+      <SourcesTable sources={report.sources} newSources={newSources} query={query} />
+    </div>
+  );
+}
+
+function Figure({
+  label,
+  tally,
+  testId,
+  level,
+}: {
+  label: string;
+  tally: Tally;
+  testId: string;
+  level?: Level;
+}) {
+  const share = tally.total === 0 ? 0 : tally.hit / tally.total;
+  return (
+    <div className={`figure${level ? ` figure-${level}` : ""}`}>
+      <dt>{label}</dt>
+      <dd data-testid={testId}>
+        <span className="figure-percent">{(share * 100).toFixed(1)}%</span>{" "}
+        <span className="figure-count">
+          {tally.hit} / {tally.total}
+        </span>
+      </dd>
+      <div className="meter" aria-hidden="true">
+        <div className="meter-fill" style={{ width: `${share * 100}%` }} />
+      </div>
+    </div>
+  );
+}
+
+function SourcesTable({
+  sources,
+  newSources,
+  query,
+}: {
+  sources: SourceSummaryRow[];
+  newSources: Array<[string, string]>;
+  query: string;
+}) {
+  const withFilter = (name: string, value: string) => {
+    const params = new URLSearchParams(query);
+    params.set(name, value);
+    return `/?${params}`;
+  };
+  return (
+    <section className="sources" aria-label="Sources">
+      <h2>Sources</h2>
+      {sources.length === 0 && newSources.length === 0 ? (
+        <p className="empty">No calls recorded for this selection yet.</p>
+      ) : (
+        <table className="table">
+          <thead>
+            <tr>
+              <th>source</th>
+              <th>chart</th>
+              <th>namespace / pod</th>
+              <th className="num">endpoints</th>
+              <th className="num">hits</th>
+            </tr>
+          </thead>
+          <tbody>
+            {newSources.map(([key, label]) => (
+              <tr key={key} className="row-new">
+                <td>{label}</td>
+                <td colSpan={4} className="muted">
+                  new — reload for figures
+                </td>
+              </tr>
+            ))}
+            {sources.map((row) => (
+              <tr key={row.key}>
+                <td>
+                  {row.source.e2eTest ? (
+                    <Link href={withFilter("e2eTest", row.source.e2eTest)}>{row.label}</Link>
+                  ) : (
+                    <Link href={withFilter("userAgent", row.source.userAgent)}>{row.label}</Link>
+                  )}
+                </td>
+                <td>
+                  {row.source.chart ? (
+                    <Link href={`/charts/${encodeURIComponent(row.source.chart)}`}>{row.source.chart}</Link>
+                  ) : (
+                    "—"
+                  )}
+                </td>
+                <td>
+                  {row.source.namespace ? (
+                    <Link href={withFilter("namespace", row.source.namespace)}>{row.source.namespace}</Link>
+                  ) : (
+                    "—"
+                  )}
+                  {row.source.pod ? (
+                    <>
+                      {" / "}
+                      <Link href={withFilter("pod", row.source.pod)}>{row.source.pod}</Link>
+                    </>
+                  ) : null}
+                </td>
+                <td className="num">{row.endpoints}</td>
+                <td className="num">{row.hits.toLocaleString("en")}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

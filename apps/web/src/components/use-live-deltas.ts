@@ -1,0 +1,56 @@
+"use client";
+
+import {
+  LIVE_NAMESPACE,
+  type LiveClientToServerEvents,
+  type LiveDelta,
+  type LiveServerToClientEvents,
+} from "@apisnoop/protocol";
+import { useEffect, useRef, useState } from "react";
+import { io, type Socket } from "socket.io-client";
+
+/** connecting: not yet subscribed; live: receiving deltas; offline: connection lost; refused: bad filters. */
+export type LiveStatus = "connecting" | "live" | "offline" | "refused";
+
+/**
+ * Subscribes to the live namespace with the page's filters (its query string) and calls `onDelta` for
+ * each delta. Re-subscribes when the query changes and after reconnects; `onGap` is called when a delta
+ * was missed (or the connection dropped), so the page can reload its figures from the server.
+ */
+export function useLiveDeltas(
+  query: string,
+  onDelta: (delta: LiveDelta) => void,
+  onGap: () => void,
+): { status: LiveStatus; lastDeltaAt: number | null } {
+  const [status, setStatus] = useState<LiveStatus>("connecting");
+  const [lastDeltaAt, setLastDeltaAt] = useState<number | null>(null);
+  const handlers = useRef({ onDelta, onGap });
+  handlers.current = { onDelta, onGap };
+
+  useEffect(() => {
+    const socket: Socket<LiveServerToClientEvents, LiveClientToServerEvents> = io(LIVE_NAMESPACE, {
+      transports: ["websocket", "polling"],
+    });
+    let expected = 1;
+    let everConnected = false;
+    socket.on("connect", () => {
+      if (everConnected) handlers.current.onGap();
+      everConnected = true;
+      expected = 1;
+      socket.emit("subscribe", { query }, (answer) => setStatus(answer.ok ? "live" : "refused"));
+    });
+    socket.on("disconnect", () => setStatus("offline"));
+    socket.on("connect_error", () => setStatus("offline"));
+    socket.on("delta", (delta) => {
+      if (delta.seq !== expected) handlers.current.onGap();
+      expected = delta.seq + 1;
+      setLastDeltaAt(Date.now());
+      handlers.current.onDelta(delta);
+    });
+    return () => {
+      socket.disconnect();
+    };
+  }, [query]);
+
+  return { status, lastDeltaAt };
+}

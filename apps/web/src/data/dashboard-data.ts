@@ -1,0 +1,172 @@
+import type { Level } from "@apisnoop/openapi";
+import type { Source } from "@apisnoop/protocol";
+
+/**
+ * What the pages and the HTTP API read, in the shapes they render. The server (server.ts) provides an
+ * implementation over packages/db; Next's bundles only ever see these types, so the Prisma client, the
+ * connection pool and the live hub exist once per process, in the custom server.
+ */
+export interface DashboardData {
+  /** Parses the filters of a page or API URL; a bad value is an error naming the parameter. */
+  parseFilters(query: URLSearchParams): FilterResult;
+  /** Releases whose spec is loaded, the default one first. */
+  releases(): Promise<ReleaseSummary[]>;
+  /** Coverage of the filtered selection, with every endpoint of the release. */
+  coverage(filters: DashboardFilters): Promise<CoverageReport>;
+  /** One endpoint: what it is and who hit it under the filters; null when the release has no such endpoint. */
+  endpoint(operationId: string, filters: DashboardFilters): Promise<EndpointDetail | null>;
+  /** One Helm chart's usage; null when no source of that chart was ever seen. */
+  chart(name: string, filters: DashboardFilters): Promise<ChartReport | null>;
+  /** Calls that matched no endpoint and fields absent from the schema. */
+  unknown(filters: DashboardFilters): Promise<UnknownReport>;
+  /** Distinct values of the source filters, for suggestions. */
+  sourceFacets(): Promise<SourceFacets>;
+}
+
+/** The filters every view shares; all of them live in the URL. */
+export interface DashboardFilters {
+  /** The release whose endpoints are counted; null: the default release. */
+  release: string | null;
+  chart: string | null;
+  namespace: string | null;
+  pod: string | null;
+  serviceAccount: string | null;
+  userAgent: string | null;
+  e2eTest: string | null;
+  /** Only hits in the last N minutes; null: all time. */
+  windowMinutes: number | null;
+  outcome: "any" | "2xx";
+  /** Count only endpoints of this level; null: all levels. */
+  level: Level | null;
+}
+
+export type FilterResult = { ok: true; filters: DashboardFilters } | { ok: false; error: string };
+
+export interface ReleaseSummary {
+  name: string;
+  origin: string;
+  isDefault: boolean;
+  endpoints: number;
+}
+
+/** One endpoint of the release with its hits under the filters. */
+export interface EndpointCoverage {
+  operationId: string;
+  method: string;
+  path: string;
+  level: Level;
+  category: string;
+  group: string | null;
+  version: string | null;
+  kind: string | null;
+  deprecated: boolean;
+  conformanceEligible: boolean;
+  hits: number;
+  /** Tested by upstream e2e per apisnoop's published coverage; null when not imported. */
+  upstreamTested: boolean | null;
+}
+
+/** Endpoints and how many of them were hit. */
+export interface Tally {
+  total: number;
+  hit: number;
+}
+
+export interface SourceSummaryRow {
+  key: string;
+  label: string;
+  source: Source;
+  hits: number;
+  endpoints: number;
+  lastSeen: string | null;
+}
+
+export interface CoverageReport {
+  release: string;
+  filters: DashboardFilters;
+  endpoints: EndpointCoverage[];
+  totals: {
+    all: Tally;
+    byLevel: Record<Level, Tally>;
+    conformanceEligible: Tally;
+    hits: number;
+    unknownCalls: number;
+  };
+  /** Sources of the selection, most hits first (at most 50). */
+  sources: SourceSummaryRow[];
+  /** Distinct sources of the selection. */
+  sourceCount: number;
+}
+
+export interface EndpointDetail {
+  release: string;
+  endpoint: EndpointCoverage & {
+    description: string | null;
+    action: string | null;
+    ineligibleReason: string | null;
+  };
+  hits: number;
+  firstSeen: string | null;
+  lastSeen: string | null;
+  statusClasses: Array<{ statusClass: string; hits: number }>;
+  sources: SourceSummaryRow[];
+  e2eTests: Array<{ test: string; conformance: boolean; hits: number }>;
+  fields: Array<{ direction: "request" | "response"; field: string; unknown: boolean; hits: number }>;
+  /** Upstream e2e tests that exercise this endpoint (apisnoop's data), when imported. */
+  upstreamTests: string[];
+}
+
+export interface ChartReport {
+  chart: string;
+  release: string;
+  endpoints: EndpointCoverage[];
+  byLevel: Record<Level, Tally>;
+  deprecated: EndpointCoverage[];
+  unknownCalls: UnknownCallRow[];
+  unknownFields: UnknownFieldRow[];
+  /** Field paths seen per kind: how many distinct fields of each kind the chart's requests and responses used. */
+  fieldsByKind: Array<{ kind: string; fields: number; unknown: number }>;
+  pods: Array<{ namespace: string | null; pod: string | null; hits: number; endpoints: number }>;
+}
+
+export interface UnknownCallRow {
+  method: string;
+  path: string;
+  reason: string;
+  hits: number;
+  sources: string[];
+  lastSeen: string | null;
+}
+
+export interface UnknownFieldRow {
+  operationId: string;
+  direction: "request" | "response";
+  field: string;
+  hits: number;
+  sources: string[];
+}
+
+export interface UnknownReport {
+  calls: UnknownCallRow[];
+  fields: UnknownFieldRow[];
+}
+
+export interface SourceFacets {
+  chart: string[];
+  namespace: string[];
+  pod: string[];
+  serviceAccount: string[];
+  userAgent: string[];
+  e2eTest: string[];
+}
+
+/** A request the data layer cannot answer because of what was asked: 400 (bad value) or 404 (no such thing). */
+export class DataError extends Error {
+  constructor(
+    readonly status: 400 | 404,
+    message: string,
+  ) {
+    super(message);
+    this.name = "DataError";
+  }
+}

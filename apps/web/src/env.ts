@@ -1,0 +1,45 @@
+import { z } from "zod";
+
+/**
+ * Every setting of the dashboard, read from the environment once, here and nowhere else (GUIDE §6).
+ * Unset or empty values take the defaults; a malformed one stops the start with a one-line message.
+ */
+const EnvSchema = z.object({
+  /** Port of the one HTTP server (pages, HTTP API, Socket.IO). 0 picks a free port (tests). */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Address to listen on; loopback unless you mean to expose the dashboard. */
+  HOST: z.string().min(1).default("127.0.0.1"),
+  /** Any PostgreSQL; without it an embedded PostgreSQL runs under APISNOOP_DATA_DIR. */
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /** Data directory of the embedded PostgreSQL (default `.apisnoop/` beside the checkout). */
+  APISNOOP_DATA_DIR: z.string().min(1).optional(),
+  /** Shared secret proxies present to the ingest namespace; without it ingest is refused. */
+  APISNOOP_INGEST_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /**
+   * A folder laid out like `../shared/k8s` (openapi/v1.NN.swagger.json.gz, apisnoop/1.NN.0.json.gz,
+   * apisnoop/ineligible_endpoints.json) to read reference releases from instead of downloading them.
+   */
+  APISNOOP_REFERENCE_DIR: z.string().min(1).optional(),
+  /** Reference releases to load at start when no cluster answers ("1.36" or "1.34,1.36"). */
+  APISNOOP_RELEASES: z
+    .string()
+    .regex(/^1\.\d{1,2}(,1\.\d{1,2})*$/, "must look like 1.36 or 1.34,1.36")
+    .default("1.36"),
+  /** Where downloaded specs and coverage files are cached. */
+  APISNOOP_CACHE_DIR: z.string().min(1).optional(),
+  /** `development` runs Next in dev mode (hot reload); anything else serves the production build. */
+  NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
+});
+
+export type DashboardEnv = z.infer<typeof EnvSchema>;
+
+/** Parses and checks the dashboard's settings; throws one line naming the bad variable. */
+export function readEnv(source: NodeJS.ProcessEnv = process.env): DashboardEnv {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`bad setting ${issue?.path.join(".")}: ${issue?.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,148 @@
+import { randomUUID } from "node:crypto";
+import {
+  type IngestBatch,
+  type LiveDelta,
+  PROTOCOL_VERSION,
+  type StatusClass,
+  sourceFromUserAgent,
+} from "@apisnoop/protocol";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { LiveHub, type LiveScope } from "./live-hub";
+
+const kubectl = sourceFromUserAgent("kubectl/v1.34.0 (linux/amd64) kubernetes/abc");
+const nginx = { ...sourceFromUserAgent("nginx-controller/1.0"), chart: "ingress-nginx-4.0.0", pod: "ctl-0" };
+
+function batch(
+  hits: Array<[source: number, operationId: string, count: number, statusClass?: StatusClass]>,
+  unknown = 0,
+): IngestBatch {
+  return {
+    protocol: PROTOCOL_VERSION,
+    batchId: randomUUID(),
+    proxyId: "proxy-a",
+    release: "1.34",
+    sentAt: Date.now(),
+    sources: [kubectl, nginx],
+    hits: hits.map(([source, operationId, count, statusClass = "2xx"]) => ({
+      source,
+      operationId,
+      method: "GET",
+      statusClass,
+      minute: 29_000_000,
+      count,
+      details: {},
+    })),
+    unknownCalls: unknown
+      ? [
+          {
+            source: 0,
+            method: "GET",
+            path: "/apis/x.io/v1/y",
+            reason: "no such path",
+            statusClass: "4xx",
+            minute: 29_000_000,
+            count: unknown,
+          },
+        ]
+      : [],
+    fields: [],
+  };
+}
+
+const everything: LiveScope = { acceptsEndpoint: () => true, acceptsSource: () => true, successOnly: false };
+
+describe("LiveHub", () => {
+  beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => vi.useRealTimers());
+
+  it("sends the first hit at once and coalesces the rest to at most 4 deltas per second", () => {
+    const hub = new LiveHub();
+    const deltas: LiveDelta[] = [];
+    hub.subscribe("a", everything, (delta) => deltas.push(delta));
+
+    hub.publish(batch([[0, "listCoreV1Pod", 1]]));
+    vi.advanceTimersByTime(0);
+    expect(deltas).toHaveLength(1);
+    expect(deltas[0]).toMatchObject({ seq: 1, hits: 1, endpoints: { listCoreV1Pod: 1 } });
+
+    // 100 batches over one second: 4 deltas at most, and no hit lost.
+    for (let i = 0; i < 100; i++) {
+      hub.publish(batch([[i % 2, i % 3 ? "listCoreV1Pod" : "readCoreV1Namespace", 2]]));
+      vi.advanceTimersByTime(10);
+    }
+    vi.advanceTimersByTime(1000);
+    const after = deltas.slice(1);
+    expect(after.length).toBeLessThanOrEqual(5);
+    expect(after.map((d) => d.seq)).toEqual(after.map((_, i) => i + 2));
+    expect(after.reduce((sum, d) => sum + d.hits, 0)).toBe(200);
+    expect(new Set(after.flatMap((d) => d.sources.map((s) => s.label)))).toEqual(
+      new Set(["kubectl/v1.34.0", "ctl-0"]),
+    );
+  });
+
+  it("never sends two deltas less than 250 ms apart", () => {
+    const hub = new LiveHub();
+    const sentAt: number[] = [];
+    hub.subscribe("a", everything, () => sentAt.push(Date.now()));
+    for (let i = 0; i < 500; i++) {
+      hub.publish(batch([[0, "listCoreV1Pod", 1]]));
+      vi.advanceTimersByTime(7);
+    }
+    vi.advanceTimersByTime(1000);
+    for (let i = 1; i < sentAt.length; i++) {
+      expect((sentAt[i] ?? 0) - (sentAt[i - 1] ?? 0)).toBeGreaterThanOrEqual(250);
+    }
+    expect(sentAt.length).toBeGreaterThanOrEqual(14);
+  });
+
+  it("scopes each subscriber to its filters", () => {
+    const hub = new LiveHub();
+    const chartOnly: LiveDelta[] = [];
+    const stableOk: LiveDelta[] = [];
+    hub.subscribe(
+      "chart",
+      { ...everything, acceptsSource: (source) => source.chart === "ingress-nginx-4.0.0" },
+      (delta) => chartOnly.push(delta),
+    );
+    hub.subscribe(
+      "stable-2xx",
+      { ...everything, acceptsEndpoint: (id) => id !== "alphaThing", successOnly: true },
+      (delta) => stableOk.push(delta),
+    );
+    hub.publish(
+      batch(
+        [
+          [0, "listCoreV1Pod", 1],
+          [1, "listCoreV1Pod", 2],
+          [1, "alphaThing", 4],
+          [0, "readCoreV1Namespace", 8, "4xx"],
+        ],
+        16,
+      ),
+    );
+    vi.advanceTimersByTime(0);
+    expect(chartOnly).toEqual([
+      expect.objectContaining({ hits: 6, endpoints: { listCoreV1Pod: 2, alphaThing: 4 }, unknownCalls: 0 }),
+    ]);
+    expect(stableOk).toEqual([
+      expect.objectContaining({ hits: 3, endpoints: { listCoreV1Pod: 3 }, unknownCalls: 0 }),
+    ]);
+  });
+
+  it("sends nothing for batches a scope rejects, and nothing after unsubscribe", () => {
+    const hub = new LiveHub();
+    const deltas: LiveDelta[] = [];
+    hub.subscribe("a", { ...everything, acceptsSource: () => false }, (delta) => deltas.push(delta));
+    hub.publish(batch([[0, "listCoreV1Pod", 1]]));
+    vi.advanceTimersByTime(1000);
+    expect(deltas).toEqual([]);
+    hub.subscribe("b", everything, (delta) => deltas.push(delta));
+    hub.publish(batch([[0, "listCoreV1Pod", 1]]));
+    hub.unsubscribe("b");
+    vi.advanceTimersByTime(1000);
+    expect(deltas).toEqual([]);
+    expect(hub.size).toBe(1);
+    hub.close();
+    expect(hub.size).toBe(0);
+  });
+});

@@ -1,0 +1,100 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { IngestBatch } from "@apisnoop/protocol";
+import next from "next";
+import { Server } from "socket.io";
+import type { DashboardData } from "../data/dashboard-data";
+import { setupIngest } from "../realtime/ingest";
+import { type ScopeResolver, setupLive } from "../realtime/live";
+import { LiveHub } from "../realtime/live-hub";
+import { provideDashboardData } from "./app-context";
+
+/** apps/web: where Next finds its app and its build. */
+export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface DashboardServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Next in dev mode (compiles on demand, hot reload) instead of serving the production build. */
+  dev: boolean;
+  data: DashboardData;
+  /** The ingest namespace's shared secret; null refuses all ingest. */
+  ingestToken: string | null;
+  recordBatch: (batch: IngestBatch) => Promise<{ duplicate: boolean }>;
+  resolveScope: ScopeResolver;
+  log: (line: string) => void;
+}
+
+export interface RunningDashboard {
+  /** `http://host:port` */
+  url: string;
+  port: number;
+  hub: LiveHub;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the one HTTP server of the dashboard: Socket.IO (ingest and live namespaces) and Next's handler
+ * for pages and the HTTP API, on the same port (GUIDE §6; `next start` alone cannot carry Socket.IO).
+ */
+export async function startDashboardServer(options: DashboardServerOptions): Promise<RunningDashboard> {
+  process.env.NEXT_TELEMETRY_DISABLED = "1";
+  provideDashboardData(options.data);
+  const httpServer = createServer();
+  const app = next({
+    dev: options.dev,
+    dir: WEB_DIR,
+    hostname: options.host,
+    port: options.port,
+    httpServer,
+  });
+  await app.prepare();
+  const handle = app.getRequestHandler();
+  httpServer.on("request", (request, response) => {
+    handle(request, response).catch((error: Error) => {
+      options.log(`request failed: ${error.message}`);
+      if (!response.headersSent) response.writeHead(500).end();
+    });
+  });
+
+  // Socket.IO puts its listener first, so /socket.io/ never reaches Next.
+  const io = new Server(httpServer, {
+    serveClient: false,
+    maxHttpBufferSize: 64 * 1024 * 1024,
+    // Upgrades for other paths (Next's dev hot reload) are not ours to end.
+    destroyUpgrade: false,
+  });
+  const hub = new LiveHub();
+  setupIngest(io, {
+    token: options.ingestToken,
+    recordBatch: options.recordBatch,
+    onCommitted: (batch, receivedAt) => hub.publish(batch, receivedAt),
+    log: options.log,
+  });
+  setupLive(io, { hub, resolveScope: options.resolveScope });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(options.port, options.host, () => {
+      httpServer.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${port}`,
+    port,
+    hub,
+    async close() {
+      hub.close();
+      io.disconnectSockets(true);
+      httpServer.closeAllConnections();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await app.close();
+    },
+  };
+}

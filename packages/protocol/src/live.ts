@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+/** The live namespace's path: read-only, browsers subscribe to deltas of what they show. */
+export const LIVE_NAMESPACE = "/live";
+
+/** The web app pushes at most this many deltas per second to one subscriber; hits in between coalesce. */
+export const LIVE_MAX_DELTAS_PER_SECOND = 4;
+
+/**
+ * What a page subscribes to: its filters as the URL's query string (`release=1.34&chart=nginx&outcome=2xx`),
+ * so the page, the HTTP API and the live namespace share one parser and cannot drift.
+ */
+export const LiveSubscriptionSchema = z.object({
+  query: z.string().max(4096),
+});
+export type LiveSubscription = z.infer<typeof LiveSubscriptionSchema>;
+
+/** The answer to `subscribe`: the release the filters resolved to, or why they were refused. */
+export type LiveSubscribeAck = { ok: true; release: string | null } | { ok: false; error: string };
+
+const count = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Hits that arrived since the previous delta and match the subscriber's filters. Counts add to what the
+ * page already shows; nothing is ever subtracted (a time window slides only on reload).
+ */
+export const LiveDeltaSchema = z.object({
+  /** 1, 2, 3, ... per subscription: a gap means a delta was lost and the page should reload its data. */
+  seq: z.number().int().positive(),
+  /** When the first hit of this delta was received by the web app (epoch ms): hit-to-pixel latency. */
+  firstReceivedAt: z.number().int().nonnegative(),
+  /** Hits per operationId. */
+  endpoints: z.record(z.string().max(256), count),
+  /** Matched hits in this delta (the sum of `endpoints`). */
+  hits: z.number().int().nonnegative(),
+  /** Calls that matched no endpoint. */
+  unknownCalls: z.number().int().nonnegative(),
+  /** Sources seen in this delta, by their stable key, with a short label. */
+  sources: z.array(z.object({ key: z.string(), label: z.string() })),
+});
+export type LiveDelta = z.infer<typeof LiveDeltaSchema>;
+
+/** Events a browser sends on the live namespace. */
+export interface LiveClientToServerEvents {
+  subscribe: (subscription: LiveSubscription, ack: (result: LiveSubscribeAck) => void) => void;
+}
+
+/** Events the web app sends on the live namespace. */
+export interface LiveServerToClientEvents {
+  delta: (delta: LiveDelta) => void;
+}
