@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { fakeFlow } from "../testing";
+import { type Hit, hitFromFlow, record } from "./record";
+
+describe("hitFromFlow", () => {
+  it("writes exactly the fields of issue 4 §7, path without query, only Kubernetes query parameters", () => {
+    const flow = fakeFlow(
+      {
+        method: "GET",
+        url: "/api/v1/namespaces/default/pods?watch=true&access_token=secret&labelSelector=app%3Dweb",
+      },
+      {
+        response: { status: 200 },
+        durationMs: 1.23456,
+        match: { operationId: "listCoreV1NamespacedPod", detail: "watch" },
+      },
+    );
+    expect(hitFromFlow(flow)).toEqual({
+      ts: "2026-01-02T03:04:05.678Z",
+      method: "GET",
+      path: "/api/v1/namespaces/default/pods",
+      query: "watch=true&labelSelector=app%3Dweb",
+      status: 200,
+      durationMs: 1.235,
+      operationId: "listCoreV1NamespacedPod",
+      userAgent: "kubectl/v1.34.0",
+    });
+  });
+
+  it("gives unmatched hits their reason and a status 0 when the client left before an answer", () => {
+    const flow = fakeFlow(
+      { url: "/apis/nope.example.com/v1/things", userAgent: null },
+      { durationMs: 5, match: { operationId: null, reason: "group not served by this spec" } },
+    );
+    const hit = hitFromFlow(flow);
+    expect(hit).toMatchObject({
+      status: 0,
+      operationId: null,
+      reason: "group not served by this spec",
+      userAgent: null,
+      query: "",
+    });
+  });
+
+  it("says 'not matched' when no analysis ran (a failed match addon)", () => {
+    expect(hitFromFlow(fakeFlow({}, { response: { status: 200 }, durationMs: 1 })).reason).toBe(
+      "not matched",
+    );
+  });
+});
+
+describe("record", () => {
+  it("writes one hit per finished flow to its sink", () => {
+    const hits: Hit[] = [];
+    const addon = record({ write: (hit) => hits.push(hit) });
+    addon.done?.(fakeFlow({}, { response: { status: 201 }, durationMs: 2, match: { operationId: "x" } }));
+    expect(hits.map((h) => [h.status, h.operationId])).toEqual([[201, "x"]]);
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { hasHeader, requestHeadersForUpstream, responseHeadersForClient } from "./http-headers";
+
+describe("requestHeadersForUpstream", () => {
+  it("drops hop-by-hop headers, sets Host to the upstream and keeps the rest in order and case", () => {
+    const raw = [
+      "Host",
+      "127.0.0.1:8443",
+      "User-Agent",
+      "kubectl/v1.32",
+      "Authorization",
+      "Bearer t",
+      "Connection",
+      "keep-alive, X-Private",
+      "X-Private",
+      "drop me",
+      "Proxy-Connection",
+      "keep-alive",
+      "Accept",
+      "application/json",
+      "Accept",
+      "*/*",
+      "Expect",
+      "100-continue",
+      "Transfer-Encoding",
+      "chunked",
+    ];
+    expect(requestHeadersForUpstream(raw, "10.0.0.1:6443")).toEqual([
+      "Host",
+      "10.0.0.1:6443",
+      "User-Agent",
+      "kubectl/v1.32",
+      "Authorization",
+      "Bearer t",
+      "Accept",
+      "application/json",
+      "Accept",
+      "*/*",
+      "Transfer-Encoding",
+      "chunked",
+    ]);
+  });
+
+  it("keeps Connection and Upgrade for a protocol switch and adds Host when missing", () => {
+    const raw = [
+      "Connection",
+      "Upgrade",
+      "Upgrade",
+      "SPDY/3.1",
+      "X-Stream-Protocol-Version",
+      "v4.channel.k8s.io",
+    ];
+    expect(requestHeadersForUpstream(raw, "api:6443", true)).toEqual(["Host", "api:6443", ...raw]);
+  });
+});
+
+describe("responseHeadersForClient", () => {
+  it("drops the upstream's connection management and keeps repeated headers", () => {
+    const raw = [
+      "Audit-Id",
+      "1",
+      "Connection",
+      "close",
+      "Warning",
+      "a",
+      "Warning",
+      "b",
+      "Keep-Alive",
+      "timeout=5",
+    ];
+    expect(responseHeadersForClient(raw)).toEqual(["Audit-Id", "1", "Warning", "a", "Warning", "b"]);
+    expect(hasHeader(raw, "warning")).toBe(true);
+    expect(hasHeader(raw, "content-length")).toBe(false);
+  });
+});
