@@ -74,7 +74,7 @@ describe("proxiedKubeconfig", () => {
         caPem,
       }),
     ) as Kubeconfig;
-    expect(out.clusters[0].cluster).toEqual({
+    expect(out.clusters[0]?.cluster).toEqual({
       server: "https://10.1.2.3:6443",
       "certificate-authority-data": Buffer.from(caPem).toString("base64"),
       "proxy-url": "http://127.0.0.1:8443",
