@@ -35,7 +35,6 @@ let upstream: https.Server;
 let upstreamPort: number;
 let proxy: RunningProxy;
 let proxyCa: string;
-let clientCertPem: { cert: string; key: string };
 
 const SPEC = {
   swagger: "2.0",
@@ -73,7 +72,7 @@ function fakeApiserver(req: http.IncomingMessage, res: http.ServerResponse): voi
       url: req.url ?? "",
       host: req.headers.host,
       authorization: req.headers.authorization,
-      clientCertCN: peer?.subject?.CN ?? null,
+      clientCertCN: (peer?.subject?.CN as string | undefined) ?? null,
       bodySha: hash.digest("hex"),
       bodyLength: length,
     };
@@ -105,7 +104,14 @@ function fakeApiserver(req: http.IncomingMessage, res: http.ServerResponse): voi
       return;
     }
     if (url.pathname === "/status/409") {
-      res.writeHead(409, { "content-type": "application/json", warning: ['299 - "a"', '299 - "b"'] });
+      res.writeHead(409, [
+        "Content-Type",
+        "application/json",
+        "Warning",
+        '299 - "a"',
+        "Warning",
+        '299 - "b"',
+      ]);
       res.end('{"kind":"Status","code":409}');
       return;
     }
@@ -123,7 +129,6 @@ beforeAll(async () => {
   const upstreamCa = await CertificateAuthority.open(path.join(dir, "upstream-ca"));
   const serving = await upstreamCa.leafFor(["127.0.0.1"]);
   const clientLeaf = await upstreamCa.leafFor(["admin-cert"]);
-  clientCertPem = { cert: clientLeaf.cert, key: clientLeaf.key };
   upstream = https.createServer(
     { key: serving.key, cert: serving.cert, requestCert: true, rejectUnauthorized: false },
     fakeApiserver,
