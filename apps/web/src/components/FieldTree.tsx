@@ -2,7 +2,7 @@ import type { EndpointDetail } from "../data/dashboard-data";
 
 /**
  * Field paths seen in request and response bodies (`io.k8s.api.core.v1.Pod:spec.containers[].image`),
- * grouped by direction and definition, indented by depth; unknown ones marked.
+ * grouped by direction and definition; unknown ones marked.
  */
 export function FieldTree({ fields }: { fields: EndpointDetail["fields"] }) {
   if (fields.length === 0) return <p className="empty">No body fields recorded for this selection.</p>;
@@ -22,16 +22,17 @@ export function FieldTree({ fields }: { fields: EndpointDetail["fields"] }) {
           <ul style={{ listStyle: "none", paddingLeft: "0.5rem", margin: 0 }}>
             {[...rows]
               .sort((a, b) => (a.field < b.field ? -1 : 1))
-              .map((row) => {
-                const path = row.field.slice(row.field.indexOf(":") + 1);
-                const depth = path.split(".").length - 1;
-                return (
-                  <li key={row.field} style={{ paddingLeft: `${depth}rem` }}>
-                    {path.split(".").at(-1)} <span className="muted">×{row.hits}</span>
-                    {row.unknown && <span className="badge badge-alpha">unknown</span>}
-                  </li>
-                );
-              })}
+              .map((row) => (
+                <li key={row.field}>
+                  {row.field.slice(row.field.indexOf(":") + 1)} <span className="muted">×{row.hits}</span>
+                  {row.unknown && (
+                    <>
+                      {" "}
+                      <span className="badge badge-alpha">unknown</span>
+                    </>
+                  )}
+                </li>
+              ))}
           </ul>
         </details>
       ))}

@@ -7,6 +7,7 @@ import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { tally } from "../coverage/tally";
 import type { CoverageReport, EndpointCoverage, SourceSummaryRow, Tally } from "../data/dashboard-data";
+import { chartName } from "../filters/dashboard-filters";
 import { LiveIndicator } from "./LiveIndicator";
 import { Sunburst } from "./Sunburst";
 import { useLiveDeltas } from "./use-live-deltas";
@@ -223,7 +224,9 @@ function SourcesTable({
                 </td>
                 <td>
                   {row.source.chart ? (
-                    <Link href={`/charts/${encodeURIComponent(row.source.chart)}`}>{row.source.chart}</Link>
+                    <Link href={`/charts/${encodeURIComponent(chartName(row.source.chart))}`}>
+                      {row.source.chart}
+                    </Link>
                   ) : (
                     "—"
                   )}

@@ -13,7 +13,10 @@ import type { Namespace, Server } from "socket.io";
 export interface IngestDeps {
   /** The shared secret proxies present as `auth.token`; null refuses every connection. */
   token: string | null;
-  /** Stores a batch in one transaction; resolves after commit. Idempotent by batch id. */
+  /**
+   * Stores a batch in one transaction; resolves after commit. Idempotent by batch id. An error named
+   * InvalidBatchError means the batch can never be stored; any other error is worth a retry.
+   */
   recordBatch: (batch: IngestBatch) => Promise<{ duplicate: boolean }>;
   /** Called after a new (not duplicate) batch committed, with when it was received. */
   onCommitted?: (batch: IngestBatch, receivedAt: number) => void;
@@ -70,8 +73,13 @@ export function setupIngest(io: Server, deps: IngestDeps): void {
         const { duplicate } = await deps.recordBatch(batch);
         answer = { ok: true, batchId: batch.batchId, duplicate };
       } catch (error) {
-        log(`ingest: batch ${batch.batchId} from ${proxyId} not stored: ${(error as Error).message}`);
-        answer = { ok: false, batchId: batch.batchId, error: "storage unavailable", retry: true };
+        const message = (error as Error).message;
+        log(`ingest: batch ${batch.batchId} from ${proxyId} not stored: ${message}`);
+        // The database refuses this batch for good (e.g. a time bucket out of range): retrying cannot help.
+        answer =
+          (error as Error).name === "InvalidBatchError"
+            ? { ok: false, batchId: batch.batchId, error: message, retry: false }
+            : { ok: false, batchId: batch.batchId, error: "storage unavailable", retry: true };
       }
       reply(answer);
       if (answer.ok && !answer.duplicate) {

@@ -49,7 +49,12 @@ function batch(
   };
 }
 
-const everything: LiveScope = { acceptsEndpoint: () => true, acceptsSource: () => true, successOnly: false };
+const everything: LiveScope = {
+  acceptsRelease: (release) => release === "1.34",
+  acceptsEndpoint: () => true,
+  acceptsSource: () => true,
+  successOnly: false,
+};
 
 describe("LiveHub", () => {
   beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
@@ -132,6 +137,10 @@ describe("LiveHub", () => {
   it("sends nothing for batches a scope rejects, and nothing after unsubscribe", () => {
     const hub = new LiveHub();
     const deltas: LiveDelta[] = [];
+    hub.subscribe("other-release", { ...everything, acceptsRelease: () => false }, (delta) =>
+      deltas.push(delta),
+    );
+    hub.publish(batch([[0, "listCoreV1Pod", 1]]));
     hub.subscribe("a", { ...everything, acceptsSource: () => false }, (delta) => deltas.push(delta));
     hub.publish(batch([[0, "listCoreV1Pod", 1]]));
     vi.advanceTimersByTime(1000);
@@ -141,7 +150,7 @@ describe("LiveHub", () => {
     hub.unsubscribe("b");
     vi.advanceTimersByTime(1000);
     expect(deltas).toEqual([]);
-    expect(hub.size).toBe(1);
+    expect(hub.size).toBe(2);
     hub.close();
     expect(hub.size).toBe(0);
   });

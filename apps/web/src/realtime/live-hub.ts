@@ -12,6 +12,8 @@ import { sourceLabel } from "../sources/source-label";
  * page's filters by the caller, so the hub knows nothing about URLs or the database.
  */
 export interface LiveScope {
+  /** Hits of a batch stored under this release (null: the batch names none) belong to the page. */
+  acceptsRelease(release: string | null): boolean;
   /** The endpoint is one the page counts (in its release, at its level). */
   acceptsEndpoint(operationId: string): boolean;
   /** The source is one the page's source filters select. */
@@ -87,6 +89,7 @@ export class LiveHub {
 
   private collect(subscriber: Subscriber, batch: IngestBatch, receivedAt: number): void {
     const { scope } = subscriber;
+    if (!scope.acceptsRelease(batch.release)) return;
     const accepted = batch.sources.map((source) => scope.acceptsSource(source));
     let pending = subscriber.pending;
     const take = (): Pending => {

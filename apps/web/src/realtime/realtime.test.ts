@@ -72,6 +72,7 @@ describe("ingest and live namespaces", () => {
               ok: true,
               release: "1.34",
               scope: {
+                acceptsRelease: () => true,
                 acceptsEndpoint: (id) => !query.includes("only=") || query.includes(id),
                 acceptsSource: () => true,
                 successOnly: false,

@@ -4,7 +4,7 @@ import { FieldTree } from "../../../components/FieldTree";
 import { FilterBar } from "../../../components/FilterBar";
 import { FilterError } from "../../../components/FilterError";
 import { LevelBadge } from "../../../components/LevelBadge";
-import { filtersToQuery } from "../../../filters/dashboard-filters";
+import { chartName, filtersToQuery } from "../../../filters/dashboard-filters";
 import { type PageProps, toSearchParams } from "../../../http/search-params";
 import { dashboardData } from "../../../server/app-context";
 
@@ -105,7 +105,7 @@ export default async function EndpointPage({ params, searchParams }: PageProps<{
                     <td>{row.label}</td>
                     <td>
                       {row.source.chart ? (
-                        <Link href={`/charts/${encodeURIComponent(row.source.chart)}?${query}`}>
+                        <Link href={`/charts/${encodeURIComponent(chartName(row.source.chart))}?${query}`}>
                           {row.source.chart}
                         </Link>
                       ) : (

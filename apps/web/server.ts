@@ -1,0 +1,26 @@
+/**
+ * The dashboard's server: `tsx apps/web/server.ts` (or `npm start -w apps/web`). Serves the production
+ * build (`next build` first) unless NODE_ENV=development. For the whole stack with the proxy and an
+ * embedded database, use the repository's `npm start`.
+ */
+import { readEnv } from "./src/env";
+import { startWebApp } from "./src/server/web-app";
+
+const log = (line: string) => process.stderr.write(`apisnoop web: ${line}\n`);
+
+try {
+  const env = readEnv();
+  const app = await startWebApp({ env, cluster: null, log });
+  log(`releases: ${app.releases.map((r) => `${r.release} (${r.endpoints} endpoints)`).join(", ")}`);
+  log(`serving ${app.url}${env.APISNOOP_INGEST_TOKEN ? "" : " (ingest disabled: no APISNOOP_INGEST_TOKEN)"}`);
+  const stop = async (signal: NodeJS.Signals) => {
+    log(`${signal}, shutting down`);
+    await app.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+} catch (error) {
+  log((error as Error).message);
+  process.exit(1);
+}

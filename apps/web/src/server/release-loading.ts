@@ -1,0 +1,103 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { type ApisnoopCoverage, parseApisnoopCoverage } from "@apisnoop/coverage";
+import type { PrismaClient } from "@apisnoop/db";
+import { buildCatalog, type EndpointCatalog, loadSpec, releaseSources } from "@apisnoop/openapi";
+import { loadRelease } from "./db-functions";
+import { readReferenceJson } from "./reference-files";
+
+const INELIGIBLE_URL =
+  "https://raw.githubusercontent.com/kubernetes-sigs/apisnoop/main/resources/coverage/ineligible_endpoints.json";
+
+export interface ReleaseLoadingOptions {
+  /** A folder laid out like ../shared/k8s; files missing there are downloaded. */
+  referenceDir?: string | undefined;
+  /** Where downloads are cached. */
+  cacheDir: string;
+  log: (line: string) => void;
+}
+
+/** A release now in the database, and apisnoop's published coverage of it when that could be read. */
+export interface LoadedRelease {
+  release: string;
+  endpoints: number;
+  origin: string;
+  upstream: ApisnoopCoverage | null;
+}
+
+/**
+ * Loads a published release (spec, ineligible endpoints, apisnoop's e2e coverage) from the reference
+ * folder or the public URLs into the database. The coverage JSON is optional: without it the dashboard
+ * just has no "tested upstream" marks.
+ */
+export async function loadPublishedRelease(
+  prisma: PrismaClient,
+  release: string,
+  options: ReleaseLoadingOptions & { isDefault?: boolean },
+): Promise<LoadedRelease> {
+  const sources = releaseSources(release, options.referenceDir);
+  const loaded = await loadSpec(sources.spec, { cacheDir: path.join(options.cacheDir, "specs") });
+  return storeRelease(prisma, buildCatalog(loaded.spec, release), loaded.origin, options);
+}
+
+/**
+ * Loads the spec of the kubeconfig's current cluster as its release, made the default. Rejects with a
+ * one-line message when the cluster cannot be reached.
+ */
+export async function loadClusterRelease(
+  prisma: PrismaClient,
+  cluster: { kubeconfig?: string | undefined; context?: string | undefined },
+  options: ReleaseLoadingOptions,
+): Promise<LoadedRelease> {
+  const loaded = await loadSpec("live", { kubeconfig: cluster.kubeconfig, context: cluster.context });
+  const release = loaded.release ?? "cluster";
+  return storeRelease(prisma, buildCatalog(loaded.spec, release), `cluster ${loaded.origin}`, {
+    ...options,
+    isDefault: true,
+  });
+}
+
+async function storeRelease(
+  prisma: PrismaClient,
+  catalog: EndpointCatalog,
+  origin: string,
+  options: ReleaseLoadingOptions & { isDefault?: boolean },
+): Promise<LoadedRelease> {
+  const release = catalog.release as string;
+  const [ineligible, upstream] = await Promise.all([
+    readIneligible(options).catch((error: Error) => {
+      options.log(
+        `ineligible endpoints not read (${error.message}); every stable endpoint counts as eligible`,
+      );
+      return [];
+    }),
+    readUpstreamCoverage(release, options).catch((error: Error) => {
+      options.log(`apisnoop's e2e coverage of ${release} not read (${error.message})`);
+      return null;
+    }),
+  ]);
+  await loadRelease(prisma, catalog, { origin, ineligible, isDefault: options.isDefault ?? false });
+  return { release, endpoints: catalog.endpoints.length, origin, upstream };
+}
+
+async function readIneligible(
+  options: ReleaseLoadingOptions,
+): Promise<Array<{ endpoint: string; reason?: string }>> {
+  const local = options.referenceDir
+    ? path.join(options.referenceDir, "apisnoop", "ineligible_endpoints.json")
+    : null;
+  const json = await readReferenceJson(local && existsSync(local) ? local : INELIGIBLE_URL, options.cacheDir);
+  if (!Array.isArray(json)) throw new Error("ineligible_endpoints.json is not an array");
+  return json.filter(
+    (entry): entry is { endpoint: string; reason?: string } => typeof entry?.endpoint === "string",
+  );
+}
+
+async function readUpstreamCoverage(
+  release: string,
+  options: ReleaseLoadingOptions,
+): Promise<ApisnoopCoverage | null> {
+  if (!/^1\.\d+$/.test(release)) return null;
+  const location = releaseSources(release, options.referenceDir).apisnoopCoverage;
+  return parseApisnoopCoverage(await readReferenceJson(location, options.cacheDir));
+}

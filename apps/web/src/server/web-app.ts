@@ -1,0 +1,109 @@
+import { homedir } from "node:os";
+import path from "node:path";
+import type { ApisnoopCoverage } from "@apisnoop/coverage";
+import { type Database, openDatabase } from "@apisnoop/db";
+import type { DashboardEnv } from "../env";
+import { type RunningDashboard, startDashboardServer } from "./dashboard-server";
+import { createDatabaseDashboardData, type DatabaseDashboardData } from "./database-dashboard-data";
+import { recordBatch } from "./db-functions";
+import { liveScopeResolver } from "./live-scope";
+import { type LoadedRelease, loadClusterRelease, loadPublishedRelease } from "./release-loading";
+
+export interface WebAppOptions {
+  env: DashboardEnv;
+  /** Load the spec of this kubeconfig's cluster as the default release (null: published releases only). */
+  cluster: { kubeconfig?: string | undefined; context?: string | undefined } | null;
+  /** The ingest token (overrides APISNOOP_INGEST_TOKEN, e.g. one made up by `npm start`). */
+  ingestToken?: string | null;
+  log: (line: string) => void;
+}
+
+/** The running web app: database, loaded releases and the server. */
+export interface RunningWebApp {
+  url: string;
+  database: Database;
+  data: DatabaseDashboardData;
+  dashboard: RunningDashboard;
+  releases: LoadedRelease[];
+  /** Why the cluster's spec could not be loaded, when a cluster was asked for. */
+  clusterError: string | null;
+  /** Loads another published release while running (tests, the demo). */
+  loadRelease(release: string): Promise<LoadedRelease>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the dashboard: opens (and migrates) the database, embedded when there is no DATABASE_URL;
+ * loads the cluster's release when asked and reachable, and the published releases of APISNOOP_RELEASES
+ * (from APISNOOP_REFERENCE_DIR or the public URLs, cached); then serves pages, API and Socket.IO.
+ */
+export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp> {
+  const { env, log } = options;
+  const database = await openDatabase({
+    databaseUrl: env.DATABASE_URL,
+    dataDir: env.APISNOOP_DATA_DIR,
+    log: (line) => log(`postgres: ${line}`),
+  });
+  try {
+    const upstream = new Map<string, ApisnoopCoverage>();
+    const loading = {
+      referenceDir: env.APISNOOP_REFERENCE_DIR,
+      cacheDir: env.APISNOOP_CACHE_DIR ?? path.join(homedir(), ".cache", "apisnoop"),
+      log,
+    };
+    const releases: LoadedRelease[] = [];
+    const remember = (loaded: LoadedRelease) => {
+      releases.push(loaded);
+      if (loaded.upstream) upstream.set(loaded.release, loaded.upstream);
+      return loaded;
+    };
+    let clusterError: string | null = null;
+    if (options.cluster) {
+      try {
+        remember(await loadClusterRelease(database.prisma, options.cluster, loading));
+      } catch (error) {
+        clusterError = (error as Error).message;
+      }
+    }
+    for (const release of env.APISNOOP_RELEASES.split(",")) {
+      if (releases.some((loaded) => loaded.release === release)) continue;
+      remember(await loadPublishedRelease(database.prisma, release, loading));
+    }
+
+    const data = createDatabaseDashboardData({ sql: database.prisma, upstream });
+    const dashboard = await startDashboardServer({
+      host: env.HOST,
+      port: env.PORT,
+      dev: env.NODE_ENV === "development",
+      data,
+      ingestToken: options.ingestToken ?? env.APISNOOP_INGEST_TOKEN ?? null,
+      recordBatch: async (batch) => {
+        const result = await recordBatch(database.prisma, batch);
+        if (!result.duplicate) data.invalidate();
+        return result;
+      },
+      resolveScope: liveScopeResolver(data),
+      log,
+    });
+    return {
+      url: dashboard.url,
+      database,
+      data,
+      dashboard,
+      releases,
+      clusterError,
+      async loadRelease(release) {
+        const loaded = remember(await loadPublishedRelease(database.prisma, release, loading));
+        data.invalidate();
+        return loaded;
+      },
+      async close() {
+        await dashboard.close();
+        await database.stop();
+      },
+    };
+  } catch (error) {
+    await database.stop();
+    throw error;
+  }
+}
