@@ -1,7 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { type IngestBatch, PROTOCOL_VERSION, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 import pg from "pg";
 import { type Database, openDatabase } from "./database";
 
@@ -71,4 +72,53 @@ export async function createScratchDatabase(
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/**
+ * Every row of every table in the database's public schema as text, one line per row prefixed by its
+ * table: what a privacy test greps for secrets (GUIDE §4).
+ */
+export async function dumpDatabaseText(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = await client.query<{ table: string }>(
+      `SELECT table_name AS table FROM information_schema.tables
+       WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
+    );
+    const lines: string[] = [];
+    for (const { table } of tables.rows) {
+      const rows = await client.query<{ row: string }>(`SELECT t::text AS row FROM "${table}" t`);
+      for (const { row } of rows.rows) lines.push(`${table}\t${row}`);
+    }
+    return lines.join("\n");
+  } finally {
+    await client.end();
+  }
+}
+
+/** A source for tests: the user agent's attribution plus `overrides`. */
+export function testSource(userAgent: string, overrides: Partial<Source> = {}): Source {
+  return { ...sourceFromUserAgent(userAgent), ...overrides };
+}
+
+/** An ingest batch for tests, with a fresh id and empty row lists unless given. */
+export function testBatch(parts: Partial<IngestBatch> = {}): IngestBatch {
+  return {
+    protocol: PROTOCOL_VERSION,
+    batchId: randomUUID(),
+    proxyId: "test-proxy",
+    release: "1.34",
+    sentAt: Date.UTC(2026, 10, 28, 12, 0),
+    sources: [],
+    hits: [],
+    unknownCalls: [],
+    fields: [],
+    ...parts,
+  };
+}
+
+/** Epoch minute of a UTC date-time, as batches carry it. */
+export function epochMinute(iso: string): number {
+  return Math.floor(Date.parse(iso) / 60_000);
 }

@@ -1,0 +1,134 @@
+import type { PrismaClient } from "./client";
+import { type CoverageFilters, LEVELS, type Level, type Outcome } from "./filters";
+import { resolveRelease } from "./releases";
+import {
+  hasWindow,
+  outcomeCondition,
+  SqlParams,
+  sourceRestriction,
+  windowRestriction,
+} from "./selection-sql";
+
+/** One endpoint of a release with the hits of the selection. */
+export interface EndpointCoverage {
+  operationId: string;
+  method: string;
+  path: string;
+  level: Level;
+  category: string;
+  group: string | null;
+  version: string | null;
+  kind: string | null;
+  action: string | null;
+  description: string | null;
+  deprecated: boolean;
+  conformanceEligible: boolean;
+  /** Hits with any response. */
+  hits: number;
+  /** Hits with a 2xx response. */
+  hits2xx: number;
+  /** Distinct sources with hits that count under the outcome. */
+  sources: number;
+  /** Hit under the outcome: the endpoint is covered. */
+  tested: boolean;
+  /** Start of the first and last minute with hits that count under the outcome. */
+  firstSeen: Date | null;
+  lastSeen: Date | null;
+}
+
+/** Endpoints and how many of them are tested, with their hits. */
+export interface CoverageTotal {
+  endpoints: number;
+  tested: number;
+  hits: number;
+}
+
+/** Coverage of a release by a selection of sources, time window and outcome. */
+export interface Coverage {
+  release: string;
+  outcome: Outcome;
+  /** The release's endpoints (of `level`, when filtered), by level, category and operationId. */
+  endpoints: EndpointCoverage[];
+  totals: {
+    all: CoverageTotal;
+    byLevel: Record<Level, CoverageTotal>;
+    /** Stable, not deprecated, not ineligible endpoints (GUIDE §3). */
+    conformanceEligible: CoverageTotal;
+  };
+}
+
+interface Row extends Omit<EndpointCoverage, "tested" | "level"> {
+  level: string;
+}
+
+/**
+ * Coverage of a release (default: the default release) by the sources, time window and outcome of
+ * `filters`: every endpoint with its hits, and totals by level and for conformance-eligible endpoints.
+ * Without a time window it reads the all-time totals, so the dashboard's first view never scans the
+ * per-minute rollups. Deprecated `/watch/` operations are outside every count (GUIDE §3).
+ */
+export async function getCoverage(prisma: PrismaClient, filters: CoverageFilters): Promise<Coverage> {
+  const release = await resolveRelease(prisma, filters.release);
+  const params = new SqlParams();
+  const releaseParam = params.add(release);
+  const counted = outcomeCondition(filters.outcome, `h."statusClass"`);
+  const windowed = hasWindow(filters);
+  const table = windowed ? `"HitRollup"` : `"HitTotal"`;
+  const first = windowed ? `h."minute"` : `h."firstSeen"`;
+  const last = windowed ? `h."minute"` : `h."lastSeen"`;
+  const where =
+    `h."release" = ${releaseParam}` +
+    sourceRestriction(filters, params, `h."sourceId"`) +
+    (windowed ? windowRestriction(filters, params, `h."minute"`, "minute") : "");
+  const level = filters.level ? ` AND e."level" = ${params.add(filters.level)}` : "";
+  const rows = await prisma.$queryRawUnsafe<Row[]>(
+    `WITH hits AS (
+       SELECT h."operationId",
+              sum(h."count")::float8 AS hits,
+              coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0)::float8 AS hits2xx,
+              count(DISTINCT h."sourceId") FILTER (WHERE ${counted})::int AS sources,
+              min(${first}) FILTER (WHERE ${counted}) AS "firstSeen",
+              max(${last}) FILTER (WHERE ${counted}) AS "lastSeen"
+       FROM ${table} h
+       WHERE ${where}
+       GROUP BY h."operationId"
+     )
+     SELECT e."operationId", e."method", e."path", e."level", e."category", e."group", e."version", e."kind",
+            e."action", e."description", e."deprecated", e."conformanceEligible",
+            coalesce(hits.hits, 0) AS hits, coalesce(hits.hits2xx, 0) AS hits2xx,
+            coalesce(hits.sources, 0) AS sources, hits."firstSeen", hits."lastSeen"
+     FROM "Endpoint" e LEFT JOIN hits ON hits."operationId" = e."operationId"
+     WHERE e."release" = ${releaseParam} AND NOT e."watchOperation"${level}
+     ORDER BY array_position(ARRAY['stable', 'beta', 'alpha'], e."level"), e."category", e."operationId"`,
+    ...params.values,
+  );
+  const endpoints = rows.map(
+    (row): EndpointCoverage => ({
+      ...row,
+      level: row.level as Level,
+      tested: (filters.outcome === "2xx" ? row.hits2xx : row.hits) > 0,
+    }),
+  );
+  return { release, outcome: filters.outcome, endpoints, totals: coverageTotals(endpoints) };
+}
+
+/** Totals of a list of endpoint coverages: all, by level, and conformance-eligible. */
+export function coverageTotals(endpoints: readonly EndpointCoverage[]): Coverage["totals"] {
+  const empty = (): CoverageTotal => ({ endpoints: 0, tested: 0, hits: 0 });
+  const totals = {
+    all: empty(),
+    byLevel: Object.fromEntries(LEVELS.map((level) => [level, empty()])) as Record<Level, CoverageTotal>,
+    conformanceEligible: empty(),
+  };
+  const add = (total: CoverageTotal, endpoint: EndpointCoverage) => {
+    total.endpoints++;
+    if (endpoint.tested) total.tested++;
+    total.hits += endpoint.hits;
+  };
+  for (const endpoint of endpoints) {
+    add(totals.all, endpoint);
+    add(totals.byLevel[endpoint.level], endpoint);
+    if (endpoint.conformanceEligible) add(totals.conformanceEligible, endpoint);
+  }
+  return totals;
+}

@@ -1,0 +1,295 @@
+import { decodeIngestBatch, type HitRollup } from "@apisnoop/protocol";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Database } from "./database";
+import { InvalidBatchError } from "./errors";
+import { recordBatch, sourceIdentity, UNKNOWN_RELEASE } from "./record-batch";
+import { dumpDatabaseText, epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
+
+let db: Database;
+
+beforeAll(async () => {
+  db = await openTestDatabase();
+});
+afterAll(async () => {
+  await db?.stop();
+});
+beforeEach(async () => {
+  await db.prisma.$executeRawUnsafe(
+    `TRUNCATE "Release", "Endpoint", "Source", "HitRollup", "HitTotal", "UnknownCall", "FieldCount", "IngestBatch" RESTART IDENTITY`,
+  );
+});
+
+const minute = epochMinute("2026-11-28T12:00:00Z");
+const kubectl = testSource("kubectl/v1.34.0 (linux/amd64) kubernetes/abc", { namespace: "default" });
+const e2e = testSource("e2e.test/v1.34.0 -- [sig-apps] Deployment should work [Conformance]");
+
+function hit(parts: Partial<HitRollup> = {}): HitRollup {
+  return {
+    source: 0,
+    operationId: "listCoreV1NamespacedPod",
+    method: "GET",
+    statusClass: "2xx",
+    minute,
+    count: 1,
+    details: {},
+    ...parts,
+  };
+}
+
+const hitRows = () =>
+  db.prisma.hitRollup.findMany({ orderBy: [{ operationId: "asc" }, { sourceId: "asc" }, { minute: "asc" }] });
+
+describe("recordBatch", () => {
+  it("stores sources, hits, totals, unknown calls and field counts of a batch", async () => {
+    const batch = testBatch({
+      sources: [kubectl, e2e],
+      hits: [
+        hit({ count: 3, details: { watch: 1 } }),
+        hit({ source: 1, statusClass: "4xx", count: 2 }),
+        hit({ source: 1, minute: minute + 5, count: 4 }),
+      ],
+      unknownCalls: [
+        {
+          source: 0,
+          method: "GET",
+          path: "/apis/nope/v1/things",
+          reason: "no such path",
+          statusClass: "4xx",
+          minute,
+          count: 2,
+        },
+      ],
+      fields: [
+        {
+          source: 0,
+          operationId: "createCoreV1NamespacedPod",
+          direction: "request",
+          field: "io.k8s.api.core.v1.Pod:spec.containers[].image",
+          unknown: false,
+          hour: Math.floor(minute / 60),
+          count: 5,
+        },
+      ],
+    });
+    const result = await recordBatch(db.prisma, batch);
+    expect(result).toMatchObject({
+      duplicate: false,
+      release: "1.34",
+      rows: { hits: 3, unknownCalls: 1, fields: 1 },
+    });
+    expect(result.sourceIds).toHaveLength(2);
+
+    const sources = await db.prisma.source.findMany({ orderBy: { id: "asc" } });
+    expect(sources.map((source) => source.key).sort()).toEqual(
+      [sourceIdentity(kubectl), sourceIdentity(e2e)].sort(),
+    );
+    const e2eRow = sources.find((source) => source.id === result.sourceIds[1]);
+    expect(e2eRow).toMatchObject({
+      userAgent: e2e.userAgent,
+      e2eTest: "[sig-apps] Deployment should work [Conformance]",
+      conformance: true,
+      firstSeen: new Date(minute * 60_000),
+      lastSeen: new Date((minute + 5) * 60_000),
+    });
+
+    const hits = await hitRows();
+    expect(
+      hits.map((row) => [row.sourceId, row.statusClass, row.minute.toISOString(), row.count, row.details]),
+    ).toEqual([
+      [result.sourceIds[0], "2xx", "2026-11-28T12:00:00.000Z", 3n, { watch: 1 }],
+      [result.sourceIds[1], "4xx", "2026-11-28T12:00:00.000Z", 2n, {}],
+      [result.sourceIds[1], "2xx", "2026-11-28T12:05:00.000Z", 4n, {}],
+    ]);
+    const totals = await db.prisma.hitTotal.findMany({
+      orderBy: [{ sourceId: "asc" }, { statusClass: "asc" }],
+    });
+    expect(totals.map((row) => [row.sourceId, row.statusClass, row.count])).toEqual([
+      [result.sourceIds[0], "2xx", 3n],
+      [result.sourceIds[1], "2xx", 4n],
+      [result.sourceIds[1], "4xx", 2n],
+    ]);
+    expect(await db.prisma.unknownCall.findMany()).toMatchObject([
+      { path: "/apis/nope/v1/things", reason: "no such path", count: 2n, minute: new Date(minute * 60_000) },
+    ]);
+    expect(await db.prisma.fieldCount.findMany()).toMatchObject([
+      {
+        field: "io.k8s.api.core.v1.Pod:spec.containers[].image",
+        count: 5n,
+        hour: new Date("2026-11-28T12:00:00Z"),
+      },
+    ]);
+    expect(await db.prisma.ingestBatch.findUnique({ where: { batchId: batch.batchId } })).toMatchObject({
+      proxyId: "test-proxy",
+      release: "1.34",
+      sources: 2,
+      hitRows: 3,
+      hits: 9n,
+      unknownCalls: 1,
+      fieldRows: 1,
+      sentAt: new Date(batch.sentAt),
+    });
+  });
+
+  it("stores a replayed batch once: the replay is a duplicate and changes nothing", async () => {
+    const batch = testBatch({
+      sources: [kubectl],
+      hits: [hit({ count: 7, details: { dryRun: 1 } })],
+      unknownCalls: [
+        {
+          source: 0,
+          method: "GET",
+          path: "/x",
+          reason: "no such path",
+          statusClass: "4xx",
+          minute,
+          count: 1,
+        },
+      ],
+    });
+    expect((await recordBatch(db.prisma, batch)).duplicate).toBe(false);
+    const before = await dumpDatabaseText(db.url);
+    const replay = await recordBatch(db.prisma, structuredClone(batch));
+    expect(replay).toMatchObject({ duplicate: true, batchId: batch.batchId, sourceIds: [] });
+    expect(await dumpDatabaseText(db.url)).toBe(before);
+  });
+
+  it("stores concurrent replays of one batch once", async () => {
+    const batch = testBatch({ sources: [kubectl], hits: [hit({ count: 5 })] });
+    const results = await Promise.all([1, 2, 3, 4].map(() => recordBatch(db.prisma, structuredClone(batch))));
+    expect(results.filter((result) => !result.duplicate)).toHaveLength(1);
+    expect((await hitRows()).map((row) => row.count)).toEqual([5n]);
+  });
+
+  it("adds later batches to stored rows: counts, details, first and last seen", async () => {
+    await recordBatch(
+      db.prisma,
+      testBatch({ sources: [kubectl], hits: [hit({ count: 2, details: { watch: 2 } })] }),
+    );
+    await recordBatch(
+      db.prisma,
+      testBatch({
+        sources: [kubectl],
+        hits: [hit({ count: 3, details: { watch: 1, dryRun: 1 } }), hit({ minute: minute - 10, count: 1 })],
+      }),
+    );
+    const hits = await hitRows();
+    expect(hits.map((row) => [row.minute.toISOString(), row.count, row.details])).toEqual([
+      ["2026-11-28T11:50:00.000Z", 1n, {}],
+      ["2026-11-28T12:00:00.000Z", 5n, { watch: 3, dryRun: 1 }],
+    ]);
+    const [total] = await db.prisma.hitTotal.findMany();
+    expect(total).toMatchObject({
+      count: 6n,
+      firstSeen: new Date((minute - 10) * 60_000),
+      lastSeen: new Date(minute * 60_000),
+    });
+    const [source] = await db.prisma.source.findMany();
+    expect(source).toMatchObject({
+      firstSeen: new Date((minute - 10) * 60_000),
+      lastSeen: new Date(minute * 60_000),
+    });
+  });
+
+  it("folds equal sources and equal keys within one batch", async () => {
+    const result = await recordBatch(
+      db.prisma,
+      testBatch({
+        sources: [kubectl, { ...kubectl }, e2e],
+        hits: [
+          hit({ source: 0, count: 1, details: { watch: 1 } }),
+          hit({ source: 1, count: 2, details: { watch: 1 } }),
+        ],
+      }),
+    );
+    expect(result.sourceIds[0]).toBe(result.sourceIds[1]);
+    expect(await db.prisma.source.count()).toBe(2);
+    expect((await hitRows()).map((row) => [row.count, row.details])).toEqual([[3n, { watch: 2 }]]);
+  });
+
+  it("stores hits of a batch without a release under the default release, else 'unknown'", async () => {
+    const first = await recordBatch(
+      db.prisma,
+      testBatch({ release: null, sources: [kubectl], hits: [hit()] }),
+    );
+    expect(first.release).toBe(UNKNOWN_RELEASE);
+    await db.prisma.release.create({ data: { name: "1.33", origin: "test", isDefault: true } });
+    await db.prisma.release.create({ data: { name: "1.35", origin: "test" } });
+    const second = await recordBatch(
+      db.prisma,
+      testBatch({ release: null, sources: [kubectl], hits: [hit()] }),
+    );
+    expect(second.release).toBe("1.33");
+  });
+
+  it("rejects a bucket PostgreSQL cannot store, storing nothing", async () => {
+    const batch = testBatch({ sources: [kubectl], hits: [hit({ minute: 10 ** 12 })] });
+    await expect(recordBatch(db.prisma, batch)).rejects.toThrow(InvalidBatchError);
+    expect(await db.prisma.ingestBatch.count()).toBe(0);
+  });
+
+  it("clips multi-byte paths that would overflow a key and stores them", async () => {
+    const path = `/api/v1/${"ü".repeat(2000)}`;
+    await recordBatch(
+      db.prisma,
+      testBatch({
+        sources: [kubectl],
+        unknownCalls: [
+          { source: 0, method: "GET", path, reason: "no such path", statusClass: "4xx", minute, count: 1 },
+        ],
+      }),
+    );
+    const [call] = await db.prisma.unknownCall.findMany();
+    expect(Buffer.byteLength(call?.path ?? "")).toBeLessThanOrEqual(2048);
+    expect(path.startsWith(call?.path ?? "-")).toBe(true);
+  });
+
+  it("stores 100,000 hit rows of one batch in bulk", async () => {
+    const sources = Array.from({ length: 200 }, (_, i) => testSource(`client-${i}/1.0`, { pod: `pod-${i}` }));
+    const hits = Array.from({ length: 100_000 }, (_, i) =>
+      hit({
+        source: i % 200,
+        operationId: `op${Math.floor(i / 200) % 900}`,
+        statusClass: i % 7 === 0 ? "4xx" : "2xx",
+        minute: minute + Math.floor(i / 180_000),
+        count: 1 + (i % 5),
+        details: i % 10 === 0 ? { watch: 1 } : {},
+      }),
+    );
+    const expected = hits.reduce((sum, row) => sum + BigInt(row.count), 0n);
+    const started = performance.now();
+    const result = await recordBatch(db.prisma, testBatch({ sources, hits }));
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `recordBatch: 100,000 hit rows (${expected} hits) in ${seconds.toFixed(2)} s = ${Math.round(100_000 / seconds)} rows/s`,
+    );
+    expect(result.rows.hits).toBe(100_000);
+    const [sum] = await db.prisma.$queryRawUnsafe<Array<{ rows: bigint; hits: bigint }>>(
+      `SELECT count(*) AS rows, sum(count)::bigint AS hits FROM "HitRollup"`,
+    );
+    expect(sum).toEqual({ rows: 100_000n, hits: expected });
+    const [totals] = await db.prisma.$queryRawUnsafe<Array<{ hits: bigint }>>(
+      `SELECT sum(count)::bigint AS hits FROM "HitTotal"`,
+    );
+    expect(totals?.hits).toBe(expected);
+  });
+
+  it("stores no bearer token that came along with a batch (GUIDE §4)", async () => {
+    const token = "sha256~Tok3nThatMustNeverBeStored0123456789abcdef";
+    // What a careless client might send: headers beside the rows, the token in a source's fields.
+    const decoded = decodeIngestBatch({
+      ...testBatch({ sources: [kubectl], hits: [hit({ count: 2 })] }),
+      headers: { authorization: `Bearer ${token}` },
+      sources: [
+        { ...kubectl, authorization: `Bearer ${token}`, headers: { Authorization: `Bearer ${token}` } },
+      ],
+      hits: [{ ...hit({ count: 2 }), token }],
+    });
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok) return;
+    await recordBatch(db.prisma, decoded.batch);
+    const dump = await dumpDatabaseText(db.url);
+    expect(dump).toContain("listCoreV1NamespacedPod");
+    expect(dump).not.toContain(token);
+    expect(dump.toLowerCase()).not.toContain("bearer");
+  });
+});

@@ -1,0 +1,356 @@
+import { createHash } from "node:crypto";
+import { type IngestBatch, type Source, sourceKey } from "@apisnoop/protocol";
+import type { PrismaClient } from "./client";
+import { InvalidBatchError } from "./errors";
+import { booleanArray, numberArray, textArray } from "./pg-arrays";
+import { defaultReleaseName } from "./releases";
+
+/** Release name that hits are stored under when neither the batch nor the database names one. */
+export const UNKNOWN_RELEASE = "unknown";
+
+/** The last epoch minute PostgreSQL timestamps and our buckets agree on (9999-12-31). */
+const MAX_MINUTE = Math.floor(253_402_300_799 / 60);
+
+/**
+ * Longest path or field path stored, in UTF-8 bytes: both are part of a primary key, and a btree entry
+ * must stay under ~2.7 kB. The protocol allows 2048 characters, which multi-byte text can exceed.
+ */
+const MAX_KEY_TEXT_BYTES = 2048;
+
+/** What `recordBatch` did. */
+export interface RecordBatchResult {
+  batchId: string;
+  /** The batch id was stored before: nothing changed. */
+  duplicate: boolean;
+  /** The release the hits were stored under. */
+  release: string;
+  /** Database ids of `batch.sources`, by index (empty for a duplicate). */
+  sourceIds: number[];
+  /** Rows written per table after folding equal keys (0 for a duplicate). */
+  rows: { hits: number; unknownCalls: number; fields: number };
+}
+
+type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
+
+/**
+ * Stores one ingest batch in one transaction, idempotent by `batchId`: a replay (even a concurrent one)
+ * returns `duplicate: true` and changes nothing. Sources are upserted by identity (sha256 of
+ * `sourceKey()`); hit rollups, all-time hit totals, unknown calls and field counts are added to what is
+ * stored (`count = count + excluded.count`) with one bulk statement per table, never a round trip per row.
+ * Hits of a batch without a release go to the default release (else "unknown").
+ *
+ * The batch must have passed `decodeIngestBatch`; values that still cannot be stored (a time bucket past
+ * year 9999) throw InvalidBatchError, and nothing is stored.
+ */
+export async function recordBatch(prisma: PrismaClient, batch: IngestBatch): Promise<RecordBatchResult> {
+  checkBuckets(batch);
+  return prisma.$transaction(async (tx) => {
+    const release = batch.release ?? (await defaultReleaseName(tx)) ?? UNKNOWN_RELEASE;
+    const hitTotal = batch.hits.reduce((sum, hit) => sum + BigInt(hit.count), 0n);
+    const inserted = await tx.$queryRawUnsafe<unknown[]>(
+      `INSERT INTO "IngestBatch" ("batchId", "proxyId", "release", "sentAt", "sources", "hitRows", "hits", "unknownCalls", "fieldRows")
+       VALUES ($1::uuid, $2, $3, to_timestamp($4::double precision / 1000), $5, $6, $7::bigint, $8, $9)
+       ON CONFLICT ("batchId") DO NOTHING RETURNING 1`,
+      batch.batchId,
+      batch.proxyId,
+      release,
+      batch.sentAt,
+      batch.sources.length,
+      batch.hits.length,
+      hitTotal.toString(),
+      batch.unknownCalls.length,
+      batch.fields.length,
+    );
+    if (inserted.length === 0) {
+      return {
+        batchId: batch.batchId,
+        duplicate: true,
+        release,
+        sourceIds: [],
+        rows: { hits: 0, unknownCalls: 0, fields: 0 },
+      };
+    }
+    const sourceIds = await upsertSources(tx, batch);
+    const rows = {
+      hits: await upsertHits(tx, release, batch, sourceIds),
+      unknownCalls: await upsertUnknownCalls(tx, batch, sourceIds),
+      fields: await upsertFields(tx, release, batch, sourceIds),
+    };
+    return { batchId: batch.batchId, duplicate: false, release, sourceIds, rows };
+  });
+}
+
+function checkBuckets(batch: IngestBatch): void {
+  for (const row of [...batch.hits, ...batch.unknownCalls]) {
+    if (row.minute > MAX_MINUTE) throw new InvalidBatchError(`minute ${row.minute} is past year 9999`);
+  }
+  for (const row of batch.fields) {
+    if (row.hour * 60 > MAX_MINUTE) throw new InvalidBatchError(`hour ${row.hour} is past year 9999`);
+  }
+}
+
+/** The stored identity of a source: sha256 of `sourceKey()`, fixed-size for the unique index. */
+export function sourceIdentity(source: Source): string {
+  return createHash("sha256").update(sourceKey(source)).digest("hex");
+}
+
+/**
+ * Upserts the batch's sources (equal ones once), widening first/last seen to the minutes of the rows that
+ * name them. Returns the database id of each `batch.sources` entry.
+ */
+async function upsertSources(tx: Tx, batch: IngestBatch): Promise<number[]> {
+  const keys = batch.sources.map(sourceIdentity);
+  const fallback = Math.floor(batch.sentAt / 60_000);
+  const seen = new Map<string, { source: Source; first: number; last: number }>();
+  const widen = (index: number, minute: number) => {
+    const key = keys[index] as string;
+    const entry = seen.get(key);
+    if (entry) {
+      entry.first = Math.min(entry.first, minute);
+      entry.last = Math.max(entry.last, minute);
+    } else seen.set(key, { source: batch.sources[index] as Source, first: minute, last: minute });
+  };
+  for (const hit of batch.hits) widen(hit.source, hit.minute);
+  for (const call of batch.unknownCalls) widen(call.source, call.minute);
+  for (const field of batch.fields) widen(field.source, field.hour * 60);
+  for (let index = 0; index < keys.length; index++) {
+    if (!seen.has(keys[index] as string)) widen(index, fallback);
+  }
+  // Sorted by key so concurrent batches lock shared rows in the same order (no deadlocks).
+  const entries = [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const column = (pick: (source: Source) => string | null) =>
+    textArray(entries.map(([, e]) => pick(e.source)));
+  const stored = await tx.$queryRawUnsafe<Array<{ id: number; key: string }>>(
+    `INSERT INTO "Source" AS s ("key", "userAgent", "e2eTest", "conformance", "name", "namespace", "pod",
+       "serviceAccount", "chart", "helmRelease", "managedBy", "firstSeen", "lastSeen")
+     SELECT t.key, t.ua, t.e2e, t.conf, t.name, t.ns, t.pod, t.sa, t.chart, t.rel, t.mb,
+            to_timestamp(t.first * 60), to_timestamp(t.last * 60)
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[],
+                 $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[])
+       AS t(key, ua, e2e, conf, name, ns, pod, sa, chart, rel, mb, first, last)
+     ON CONFLICT ("key") DO UPDATE SET
+       "firstSeen" = LEAST(s."firstSeen", excluded."firstSeen"),
+       "lastSeen" = GREATEST(s."lastSeen", excluded."lastSeen")
+     RETURNING "id", "key"`,
+    textArray(entries.map(([key]) => key)),
+    column((source) => source.userAgent),
+    column((source) => source.e2eTest),
+    booleanArray(entries.map(([, e]) => e.source.conformance)),
+    column((source) => source.name),
+    column((source) => source.namespace),
+    column((source) => source.pod),
+    column((source) => source.serviceAccount),
+    column((source) => source.chart),
+    column((source) => source.release),
+    column((source) => source.managedBy),
+    numberArray(entries.map(([, e]) => e.first)),
+    numberArray(entries.map(([, e]) => e.last)),
+  );
+  const idByKey = new Map(stored.map((row) => [row.key, row.id]));
+  return keys.map((key) => idByKey.get(key) as number);
+}
+
+/** Sorts folded rows by their key, for a lock order every concurrent batch shares. */
+function sortedValues<T>(rows: Map<string, T>): T[] {
+  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+}
+
+async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds: number[]): Promise<number> {
+  if (batch.hits.length === 0) return 0;
+  interface Row {
+    operationId: string;
+    sourceId: number;
+    method: string;
+    statusClass: string;
+    minute: number;
+    count: number;
+    details: Record<string, number>;
+  }
+  interface Total {
+    operationId: string;
+    sourceId: number;
+    statusClass: string;
+    count: number;
+    first: number;
+    last: number;
+  }
+  // Fold equal keys first: one INSERT ... ON CONFLICT may not touch the same row twice.
+  const rollups = new Map<string, Row>();
+  const totals = new Map<string, Total>();
+  for (const hit of batch.hits) {
+    const sourceId = sourceIds[hit.source] as number;
+    const key = `${hit.operationId}\u0000${sourceId}\u0000${hit.method}\u0000${hit.statusClass}\u0000${hit.minute}`;
+    const row = rollups.get(key);
+    if (row) {
+      row.count += hit.count;
+      for (const [detail, count] of Object.entries(hit.details)) {
+        row.details[detail] = (row.details[detail] ?? 0) + count;
+      }
+    } else {
+      rollups.set(key, {
+        operationId: hit.operationId,
+        sourceId,
+        method: hit.method,
+        statusClass: hit.statusClass,
+        minute: hit.minute,
+        count: hit.count,
+        details: { ...hit.details },
+      });
+    }
+    const totalKey = `${hit.operationId}\u0000${sourceId}\u0000${hit.statusClass}`;
+    const total = totals.get(totalKey);
+    if (total) {
+      total.count += hit.count;
+      total.first = Math.min(total.first, hit.minute);
+      total.last = Math.max(total.last, hit.minute);
+    } else {
+      totals.set(totalKey, {
+        operationId: hit.operationId,
+        sourceId,
+        statusClass: hit.statusClass,
+        count: hit.count,
+        first: hit.minute,
+        last: hit.minute,
+      });
+    }
+  }
+  const rows = sortedValues(rollups);
+  await tx.$executeRawUnsafe(
+    `INSERT INTO "HitRollup" AS h ("release", "operationId", "sourceId", "method", "statusClass", "minute", "count", "details")
+     SELECT $1, t.op, t.source, t.method, t.status, to_timestamp(t.minute * 60), t.count, t.details
+     FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::jsonb[])
+       AS t(op, source, method, status, minute, count, details)
+     ON CONFLICT ("release", "operationId", "sourceId", "method", "statusClass", "minute") DO UPDATE SET
+       "count" = h."count" + excluded."count",
+       "details" = CASE WHEN excluded."details" = '{}' THEN h."details"
+                        ELSE apisnoop_add_counts(h."details", excluded."details") END`,
+    release,
+    textArray(rows.map((row) => row.operationId)),
+    numberArray(rows.map((row) => row.sourceId)),
+    textArray(rows.map((row) => row.method)),
+    textArray(rows.map((row) => row.statusClass)),
+    numberArray(rows.map((row) => row.minute)),
+    numberArray(rows.map((row) => row.count)),
+    textArray(rows.map((row) => JSON.stringify(row.details))),
+  );
+  const sums = sortedValues(totals);
+  await tx.$executeRawUnsafe(
+    `INSERT INTO "HitTotal" AS h ("release", "operationId", "sourceId", "statusClass", "count", "firstSeen", "lastSeen")
+     SELECT $1, t.op, t.source, t.status, t.count, to_timestamp(t.first * 60), to_timestamp(t.last * 60)
+     FROM unnest($2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
+       AS t(op, source, status, count, first, last)
+     ON CONFLICT ("release", "operationId", "sourceId", "statusClass") DO UPDATE SET
+       "count" = h."count" + excluded."count",
+       "firstSeen" = LEAST(h."firstSeen", excluded."firstSeen"),
+       "lastSeen" = GREATEST(h."lastSeen", excluded."lastSeen")`,
+    release,
+    textArray(sums.map((sum) => sum.operationId)),
+    numberArray(sums.map((sum) => sum.sourceId)),
+    textArray(sums.map((sum) => sum.statusClass)),
+    numberArray(sums.map((sum) => sum.count)),
+    numberArray(sums.map((sum) => sum.first)),
+    numberArray(sums.map((sum) => sum.last)),
+  );
+  return rows.length;
+}
+
+async function upsertUnknownCalls(tx: Tx, batch: IngestBatch, sourceIds: number[]): Promise<number> {
+  if (batch.unknownCalls.length === 0) return 0;
+  const folded = new Map<
+    string,
+    {
+      sourceId: number;
+      method: string;
+      path: string;
+      reason: string;
+      statusClass: string;
+      minute: number;
+      count: number;
+    }
+  >();
+  for (const call of batch.unknownCalls) {
+    const sourceId = sourceIds[call.source] as number;
+    const path = clipUtf8(call.path, MAX_KEY_TEXT_BYTES);
+    const key = `${sourceId}\u0000${call.method}\u0000${path}\u0000${call.reason}\u0000${call.statusClass}\u0000${call.minute}`;
+    const row = folded.get(key);
+    if (row) row.count += call.count;
+    else folded.set(key, { ...call, sourceId, path });
+  }
+  const rows = sortedValues(folded);
+  await tx.$executeRawUnsafe(
+    `INSERT INTO "UnknownCall" AS u ("sourceId", "method", "path", "reason", "statusClass", "minute", "count")
+     SELECT t.source, t.method, t.path, t.reason, t.status, to_timestamp(t.minute * 60), t.count
+     FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
+       AS t(source, method, path, reason, status, minute, count)
+     ON CONFLICT ("sourceId", "method", "path", "reason", "statusClass", "minute") DO UPDATE SET
+       "count" = u."count" + excluded."count"`,
+    numberArray(rows.map((row) => row.sourceId)),
+    textArray(rows.map((row) => row.method)),
+    textArray(rows.map((row) => row.path)),
+    textArray(rows.map((row) => row.reason)),
+    textArray(rows.map((row) => row.statusClass)),
+    numberArray(rows.map((row) => row.minute)),
+    numberArray(rows.map((row) => row.count)),
+  );
+  return rows.length;
+}
+
+async function upsertFields(
+  tx: Tx,
+  release: string,
+  batch: IngestBatch,
+  sourceIds: number[],
+): Promise<number> {
+  if (batch.fields.length === 0) return 0;
+  const folded = new Map<
+    string,
+    {
+      operationId: string;
+      sourceId: number;
+      direction: string;
+      field: string;
+      unknown: boolean;
+      hour: number;
+      count: number;
+    }
+  >();
+  for (const use of batch.fields) {
+    const sourceId = sourceIds[use.source] as number;
+    const field = clipUtf8(use.field, MAX_KEY_TEXT_BYTES);
+    const key = `${use.operationId}\u0000${use.direction}\u0000${field}\u0000${sourceId}\u0000${use.hour}`;
+    const row = folded.get(key);
+    if (row) {
+      row.count += use.count;
+      row.unknown ||= use.unknown;
+    } else folded.set(key, { ...use, sourceId, field });
+  }
+  const rows = sortedValues(folded);
+  await tx.$executeRawUnsafe(
+    `INSERT INTO "FieldCount" AS f ("release", "operationId", "sourceId", "direction", "field", "unknown", "hour", "count")
+     SELECT $1, t.op, t.source, t.direction, t.field, t.unknown, to_timestamp(t.hour * 3600), t.count
+     FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::bigint[], $8::bigint[])
+       AS t(op, source, direction, field, unknown, hour, count)
+     ON CONFLICT ("release", "operationId", "direction", "field", "sourceId", "hour") DO UPDATE SET
+       "count" = f."count" + excluded."count",
+       "unknown" = f."unknown" OR excluded."unknown"`,
+    release,
+    textArray(rows.map((row) => row.operationId)),
+    numberArray(rows.map((row) => row.sourceId)),
+    textArray(rows.map((row) => row.direction)),
+    textArray(rows.map((row) => row.field)),
+    booleanArray(rows.map((row) => row.unknown)),
+    numberArray(rows.map((row) => row.hour)),
+    numberArray(rows.map((row) => row.count)),
+  );
+  return rows.length;
+}
+
+/** `text` cut to at most `maxBytes` of UTF-8, on a character boundary. */
+function clipUtf8(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes) return text;
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString("utf8");
+}

@@ -1,0 +1,128 @@
+import type { EndpointCatalog } from "@apisnoop/openapi";
+import type { PrismaClient } from "./client";
+import { NotFoundError } from "./errors";
+
+/** One entry of apisnoop's `ineligible_endpoints.json`. */
+export interface IneligibleEndpoint {
+  endpoint: string;
+  reason?: string;
+  link?: string;
+}
+
+/** A loaded release, as listed for the release picker. */
+export interface ReleaseSummary {
+  name: string;
+  origin: string;
+  loadedAt: Date;
+  isDefault: boolean;
+  /** Endpoints counted by coverage (watch operations excluded). */
+  endpoints: number;
+}
+
+/**
+ * Stores a release's endpoint catalog, replacing what was stored for it before. An endpoint is
+ * conformance-eligible when stable, not deprecated and not in `ineligible` (GUIDE §3); the deprecated
+ * `/watch/` operations are stored too, flagged, outside every coverage count. `isDefault` makes it the
+ * release the dashboard shows first (the cluster's), taking that flag from any other.
+ */
+export async function loadRelease(
+  prisma: PrismaClient,
+  catalog: EndpointCatalog,
+  options: {
+    origin: string;
+    release?: string;
+    ineligible?: readonly IneligibleEndpoint[];
+    isDefault?: boolean;
+  },
+): Promise<{ release: string; endpoints: number; watchOperations: number }> {
+  const release = options.release ?? catalog.release;
+  if (!release) throw new Error("loadRelease: the catalog names no release; pass options.release");
+  const ineligible = new Map((options.ineligible ?? []).map((entry) => [entry.endpoint, entry.reason ?? ""]));
+  const rows = [...catalog.endpoints, ...catalog.watchOperations].map((endpoint) => ({
+    release,
+    operationId: endpoint.operationId,
+    method: endpoint.method,
+    path: endpoint.path,
+    level: endpoint.level,
+    category: endpoint.category,
+    group: endpoint.group,
+    version: endpoint.version,
+    kind: endpoint.kind,
+    action: endpoint.action,
+    description: endpoint.description,
+    deprecated: endpoint.deprecated,
+    conformanceEligible:
+      !endpoint.watchOperation &&
+      endpoint.level === "stable" &&
+      !endpoint.deprecated &&
+      !ineligible.has(endpoint.operationId),
+    ineligibleReason: ineligible.get(endpoint.operationId) ?? null,
+    watchOperation: endpoint.watchOperation,
+  }));
+  await prisma.$transaction(async (tx) => {
+    if (options.isDefault)
+      await tx.release.updateMany({ where: { isDefault: true }, data: { isDefault: false } });
+    const isDefault = options.isDefault ?? undefined;
+    await tx.release.upsert({
+      where: { name: release },
+      create: { name: release, origin: options.origin, isDefault: isDefault ?? false },
+      update: { origin: options.origin, loadedAt: new Date(), ...(isDefault ? { isDefault } : {}) },
+    });
+    await tx.endpoint.deleteMany({ where: { release } });
+    await tx.endpoint.createMany({ data: rows });
+  });
+  return { release, endpoints: catalog.endpoints.length, watchOperations: catalog.watchOperations.length };
+}
+
+/** The loaded releases, newest first. */
+export async function listReleases(prisma: PrismaClient): Promise<ReleaseSummary[]> {
+  const [releases, counts] = await Promise.all([
+    prisma.release.findMany(),
+    prisma.endpoint.groupBy({ by: ["release"], where: { watchOperation: false }, _count: { _all: true } }),
+  ]);
+  const byRelease = new Map(counts.map((count) => [count.release, count._count._all]));
+  return releases
+    .map((release) => ({ ...release, endpoints: byRelease.get(release.name) ?? 0 }))
+    .sort((a, b) => compareReleaseNames(b.name, a.name));
+}
+
+/**
+ * The release a query is about: `name` when loaded, else the default release, else the newest loaded.
+ * Throws NotFoundError for a release that is not loaded, or when none is.
+ */
+export async function resolveRelease(prisma: PrismaClient, name?: string): Promise<string> {
+  if (name !== undefined) {
+    const found = await prisma.release.findUnique({ where: { name }, select: { name: true } });
+    if (!found) throw new NotFoundError(`release ${name} is not loaded`);
+    return name;
+  }
+  const fallback = await defaultReleaseName(prisma);
+  if (fallback === null) throw new NotFoundError("no release is loaded");
+  return fallback;
+}
+
+/** The default release's name, else the newest loaded one's, else null. */
+export async function defaultReleaseName(prisma: Pick<PrismaClient, "release">): Promise<string | null> {
+  const releases = await prisma.release.findMany({ select: { name: true, isDefault: true } });
+  const preferred = releases.find((release) => release.isDefault);
+  if (preferred) return preferred.name;
+  const newest = releases.map((release) => release.name).sort((a, b) => compareReleaseNames(b, a))[0];
+  return newest ?? null;
+}
+
+/** Orders release names by version ("1.9" < "1.10"); names that are not versions sort after, by text. */
+export function compareReleaseNames(a: string, b: string): number {
+  const parse = (name: string) => (/^\d+(\.\d+)*$/.test(name) ? name.split(".").map(Number) : null);
+  const pa = parse(a);
+  const pb = parse(b);
+  if (pa && pb) {
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+      const diff = (pa[i] ?? 0) - (pb[i] ?? 0);
+      if (diff !== 0) return diff;
+    }
+    return 0;
+  }
+  if (pa) return -1;
+  if (pb) return 1;
+  return a.localeCompare(b);
+}

@@ -1,0 +1,75 @@
+import type { CoverageFilters, SourceFilters } from "./filters";
+
+/**
+ * SQL fragments of a filtered selection, shared by the query functions: which sources, which time
+ * window, which outcome. Values always travel as parameters, never inside the SQL text.
+ */
+
+/** Positional parameters of one statement: `add(value)` returns its placeholder ("$3"). */
+export class SqlParams {
+  readonly values: unknown[] = [];
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/**
+ * Conditions on `"Source"` (aliased `alias`) for the source filters, or null when there are none.
+ * Matching rules are those documented on SourceFilters.
+ */
+export function sourceConditions(filters: SourceFilters, params: SqlParams, alias = "s"): string | null {
+  const conditions: string[] = [];
+  const column = (name: string) => `${alias}."${name}"`;
+  for (const name of ["namespace", "pod", "serviceAccount", "e2eTest", "name"] as const) {
+    const value = filters[name];
+    if (value !== undefined) conditions.push(`${column(name)} = ${params.add(value)}`);
+  }
+  if (filters.userAgent !== undefined) {
+    conditions.push(`starts_with(${column("userAgent")}, ${params.add(filters.userAgent)})`);
+  }
+  if (filters.chart !== undefined) {
+    const chart = params.add(filters.chart);
+    // helm.sh/chart is "<name>-<version>": the name alone matches every version, and only that chart.
+    conditions.push(
+      `(${column("chart")} = ${chart} OR (starts_with(${column("chart")}, ${chart} || '-') AND substr(${column("chart")}, length(${chart}) + 2) ~ '^v?[0-9]'))`,
+    );
+  }
+  return conditions.length > 0 ? conditions.join(" AND ") : null;
+}
+
+/**
+ * `AND "<sourceColumn>" IN (the filtered sources)`, or "" without source filters.
+ */
+export function sourceRestriction(filters: SourceFilters, params: SqlParams, sourceColumn: string): string {
+  const conditions = sourceConditions(filters, params);
+  return conditions ? ` AND ${sourceColumn} IN (SELECT s."id" FROM "Source" s WHERE ${conditions})` : "";
+}
+
+/**
+ * `AND` conditions keeping buckets that overlap the window [from, to): `bucketColumn` holds the start of a
+ * minute or an hour (`unit`).
+ */
+export function windowRestriction(
+  filters: Pick<CoverageFilters, "from" | "to">,
+  params: SqlParams,
+  bucketColumn: string,
+  unit: "minute" | "hour",
+): string {
+  let sql = "";
+  if (filters.from)
+    sql += ` AND ${bucketColumn} >= date_trunc('${unit}', ${params.add(filters.from)}::timestamptz)`;
+  if (filters.to) sql += ` AND ${bucketColumn} < ${params.add(filters.to)}::timestamptz`;
+  return sql;
+}
+
+/** Whether a selection has a time window (and so must read per-minute rollups, not all-time totals). */
+export function hasWindow(filters: Pick<CoverageFilters, "from" | "to">): boolean {
+  return filters.from !== undefined || filters.to !== undefined;
+}
+
+/** SQL condition on a `"statusClass"` column for hits that count under the outcome. */
+export function outcomeCondition(outcome: CoverageFilters["outcome"], statusColumn: string): string {
+  return outcome === "2xx" ? `${statusColumn} = '2xx'` : "TRUE";
+}
