@@ -1,0 +1,230 @@
+/**
+ * Agreement with the apiserver's own record: a scripted workload of more than 40 distinct endpoints, sent
+ * through the proxy with the rig's `workload` credential. The multiset of (method, path, operationId)
+ * in hits.jsonl must equal the one derived from the rig's audit log for user "workload" (verb and
+ * requestURI through the same matcher). The proxy's own calls (spec, CRD watch) use the admin credential,
+ * so they are outside both sides by construction.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import https from "node:https";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AuditEvent, readAuditEvents } from "../../../tools/rig/audit";
+import { readRigState, rigToken } from "../../../tools/rig/rig";
+import { type RigProxy, startRigProxy } from "./rig-proxy";
+
+let rig: RigProxy;
+const ns = `proxy-audit-${Date.now().toString(36)}`;
+const USER_AGENT = "apisnoop-audit-agreement/1.0";
+
+beforeAll(async () => {
+  rig = await startRigProxy("admin");
+});
+afterAll(async () => {
+  await rig?.close();
+});
+
+/** One request through the proxy as the workload user; resolves with the status, never rejects on HTTP errors. */
+function send(
+  method: string,
+  url: string,
+  body?: unknown,
+  contentType = "application/json",
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = https.request(
+      new URL(url, rig.proxy.url),
+      {
+        method,
+        ca: rig.proxy.ca.certificatePem,
+        headers: {
+          authorization: `Bearer ${rigToken("workload")}`,
+          "user-agent": USER_AGENT,
+          accept: "application/json",
+          ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+const cm = (name: string, data: Record<string, string> = { a: "1" }) => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name, namespace: ns },
+  data,
+});
+
+/** The workload: method, URL and body of each call, in order. */
+function workload(): [string, string, unknown?, string?][] {
+  const n = `/api/v1/namespaces/${ns}`;
+  const apps = `/apis/apps/v1/namespaces/${ns}`;
+  const deployment = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "web", namespace: ns },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: "web" } },
+      template: {
+        metadata: { labels: { app: "web" } },
+        spec: { containers: [{ name: "c", image: "pause" }] },
+      },
+    },
+  };
+  return [
+    ["GET", "/version"],
+    ["GET", "/api"],
+    ["GET", "/apis"],
+    ["GET", "/api/v1"],
+    ["GET", "/apis/apps/v1"],
+    ["POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }],
+    ["GET", n],
+    ["GET", "/api/v1/namespaces?limit=5"],
+    ["POST", `${n}/configmaps`, cm("one")],
+    ["POST", `${n}/configmaps?dryRun=All`, cm("dry")],
+    ["GET", `${n}/configmaps/one`],
+    ["PUT", `${n}/configmaps/one`, cm("one", { a: "2" })],
+    ["PATCH", `${n}/configmaps/one`, { data: { b: "3" } }, "application/merge-patch+json"],
+    [
+      "PATCH",
+      `${n}/configmaps/one?fieldManager=audit-test`,
+      cm("one", { c: "4" }),
+      "application/apply-patch+yaml",
+    ],
+    ["GET", `${n}/configmaps?labelSelector=x%3Dy`],
+    ["GET", `${n}/configmaps?watch=true&timeoutSeconds=1`],
+    ["GET", "/api/v1/configmaps?limit=1"],
+    ["DELETE", `${n}/configmaps/one`],
+    ["POST", `${n}/configmaps`, cm("two")],
+    ["DELETE", `${n}/configmaps`],
+    [
+      "POST",
+      `${n}/secrets`,
+      { apiVersion: "v1", kind: "Secret", metadata: { name: "s" }, stringData: { k: "v" } },
+    ],
+    ["GET", `${n}/secrets`],
+    ["GET", "/api/v1/secrets?limit=1"],
+    ["POST", `${n}/serviceaccounts`, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "sa" } }],
+    ["GET", `${n}/serviceaccounts/sa`],
+    ["GET", `${n}/serviceaccounts`],
+    [
+      "POST",
+      `${n}/services`,
+      { apiVersion: "v1", kind: "Service", metadata: { name: "svc" }, spec: { ports: [{ port: 80 }] } },
+    ],
+    ["GET", `${n}/services/svc`],
+    ["GET", `${n}/services`],
+    ["GET", "/api/v1/services"],
+    ["GET", `${n}/pods`],
+    ["GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dnone"],
+    ["GET", `${n}/pods/missing`],
+    ["GET", `${n}/endpoints`],
+    ["GET", `${n}/events`],
+    ["GET", "/api/v1/nodes"],
+    ["GET", `${n}/limitranges`],
+    ["GET", `${n}/resourcequotas`],
+    ["GET", `${n}/persistentvolumeclaims`],
+    ["GET", "/api/v1/persistentvolumes"],
+    ["POST", `${apps}/deployments`, deployment],
+    ["GET", `${apps}/deployments/web`],
+    ["GET", `${apps}/deployments/web/scale`],
+    ["PATCH", `${apps}/deployments/web/scale`, { spec: { replicas: 2 } }, "application/merge-patch+json"],
+    ["GET", `${apps}/deployments/web/status`],
+    ["GET", `${apps}/deployments`],
+    ["GET", "/apis/apps/v1/deployments"],
+    ["GET", `${apps}/statefulsets`],
+    ["GET", `${apps}/daemonsets`],
+    ["GET", `${apps}/replicasets`],
+    ["DELETE", `${apps}/deployments/web`],
+    ["GET", `/apis/batch/v1/namespaces/${ns}/jobs`],
+    ["GET", `/apis/batch/v1/namespaces/${ns}/cronjobs`],
+    [
+      "POST",
+      `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`,
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "r" }, rules: [] },
+    ],
+    ["GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles/r`],
+    ["GET", `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`],
+    ["GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles?limit=2"],
+    ["GET", `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`],
+    ["GET", "/apis/storage.k8s.io/v1/storageclasses"],
+    ["GET", `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`],
+    ["GET", `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies`],
+    ["GET", `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses`],
+    ["GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`],
+    ["GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"],
+    ["GET", "/apis/nope.example.com/v1/things"],
+    ["DELETE", n],
+  ];
+}
+
+const VERB_METHOD: Record<string, string> = {
+  get: "GET",
+  list: "GET",
+  watch: "GET",
+  create: "POST",
+  update: "PUT",
+  patch: "PATCH",
+  delete: "DELETE",
+  deletecollection: "DELETE",
+};
+
+function tally(triples: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of triples) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return counts;
+}
+
+describe("hits.jsonl agrees with the apiserver's audit log", () => {
+  it("has the same multiset of (method, path, operationId) for a 40+ endpoint workload", async () => {
+    const calls = workload();
+    for (const [method, url, body, contentType] of calls) await send(method, url, body, contentType);
+
+    const hits = await rig.hits(calls.length);
+    expect(hits).toHaveLength(calls.length);
+    const fromHits = hits.map((hit) => `${hit.method} ${hit.path} ${hit.operationId}`);
+    const distinct = new Set(hits.map((hit) => hit.operationId).filter(Boolean));
+    expect(distinct.size).toBeGreaterThanOrEqual(40);
+
+    const matcher = rig.proxy.spec.current();
+    if (!matcher) throw new Error("no spec loaded");
+    const complete = (events: AuditEvent[]) =>
+      events.filter(
+        (e) => e.user.username === "workload" && e.stage === "ResponseComplete" && e.userAgent === USER_AGENT,
+      );
+    let audited: AuditEvent[] = [];
+    for (let i = 0; i < 100 && audited.length < calls.length; i++) {
+      audited = complete(readAuditEvents(readRigState().auditLog));
+      if (audited.length < calls.length) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const fromAudit = audited.map((event) => {
+      const method = VERB_METHOD[event.verb] ?? event.verb.toUpperCase();
+      const pathOnly = event.requestURI.split("?")[0];
+      return `${method} ${pathOnly} ${matcher.match(method, event.requestURI).operationId}`;
+    });
+    expect(tally(fromHits)).toEqual(tally(fromAudit));
+  });
+
+  it("keeps the workload's and the proxy's tokens out of hits.jsonl, the log and the CA directory", () => {
+    const files = [rig.hitsPath, rig.logPath];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const file = path.join(dir, name);
+        if (statSync(file).isDirectory()) walk(file);
+        else files.push(file);
+      }
+    };
+    walk(path.join(rig.dir, "ca"));
+    for (const token of [rigToken("workload"), rigToken("admin")]) {
+      for (const file of files) expect(readFileSync(file, "utf8").includes(token), file).toBe(false);
+    }
+  });
+});
