@@ -82,3 +82,22 @@ describe("apisnoop's published coverage", () => {
     expect(() => parseIneligible({})).toThrow("ineligible endpoints: expected a JSON array");
   });
 });
+
+describe("upstreamE2eBatch", () => {
+  it("turns apisnoop's 1.36 coverage into one valid batch whose endpoints are exactly the tested ones", async () => {
+    const { decodeIngestBatch } = await import("@apisnoop/protocol");
+    const { upstreamE2eBatch } = await import("./upstream-batch");
+    const published = coverage("1.36");
+    const batch = upstreamE2eBatch(published, sharedCatalog("1.36"), Date.UTC(2026, 3, 22));
+    expect(decodeIngestBatch(JSON.parse(JSON.stringify(batch)))).toMatchObject({ ok: true });
+    expect(new Set(batch.hits.map((h) => h.operationId)).size).toBe(591);
+    expect(batch.sources.every((s) => s.name === "upstream-e2e")).toBe(true);
+    const conformanceOnly = new Set(
+      batch.hits.filter((h) => batch.sources[h.source]?.conformance).map((h) => h.operationId),
+    );
+    expect(conformanceOnly.size).toBe([...published.endpoints.values()].filter((e) => e.confTested).length);
+    expect(upstreamE2eBatch(published, sharedCatalog("1.36"), Date.UTC(2026, 3, 22)).batchId).toBe(
+      batch.batchId,
+    );
+  });
+});

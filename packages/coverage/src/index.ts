@@ -1,3 +1,4 @@
 export * from "./apisnoop-coverage";
 export * from "./eligibility";
 export * from "./release-diff";
+export * from "./upstream-batch";

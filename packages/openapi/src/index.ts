@@ -8,13 +8,14 @@ export {
 } from "./fields";
 export { compileMatcher, type RequestMatcher, splitRequest, UNMATCHED_REASONS } from "./matcher";
 export { KUBERNETES_QUERY_PARAMETERS, kubernetesQuery } from "./query";
-export { normaliseRelease, type ReleaseSources, releaseSources } from "./release-specs";
+export { ineligibleEndpointsSource, normaliseRelease, type ReleaseSources, releaseSources } from "./release-specs";
 export {
   getWithKubeconfig,
   type LoadedSpec,
   type LoadSpecOptions,
   loadSpec,
   parseSpec,
+  readSource,
   releaseFromName,
   specSourceKind,
 } from "./spec-source";

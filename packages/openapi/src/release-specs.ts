@@ -3,7 +3,7 @@ import path from "node:path";
 
 /**
  * Where the published data of a Kubernetes release lives: a local reference folder laid out like
- * `../shared/k8s` (set by APISNOOP_REFERENCE_DIR; tests and CI use it) or else the public URLs
+ * `../shared/k8s` (the apps' APISNOOP_REFERENCE_DIR setting; tests and CI use it) or else the public URLs
  * (downloaded once and cached by `loadSpec`).
  */
 export interface ReleaseSources {
@@ -43,4 +43,12 @@ export function releaseSources(
         ? localCoverage
         : `https://raw.githubusercontent.com/kubernetes-sigs/apisnoop/main/resources/coverage/${short}.0.json`,
   };
+}
+
+/** apisnoop's list of conformance-ineligible endpoints: from `referenceDir` when there, else its public URL. */
+export function ineligibleEndpointsSource(referenceDir?: string): string {
+  const local = referenceDir ? path.join(referenceDir, "apisnoop", "ineligible_endpoints.json") : null;
+  return local && existsSync(local)
+    ? local
+    : "https://raw.githubusercontent.com/kubernetes-sigs/apisnoop/main/resources/coverage/ineligible_endpoints.json";
 }

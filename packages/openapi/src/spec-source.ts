@@ -4,7 +4,7 @@ import https from "node:https";
 import { homedir } from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { SwaggerSpec } from "./types";
 
 /** Where a spec comes from: "live" (the kubeconfig's cluster), an http(s) URL, or a file path. */
@@ -43,33 +43,41 @@ export function specSourceKind(source: string): SpecSourceKind {
  * Throws an Error with a one-line message when the source cannot be read or is not a swagger v2 spec.
  */
 export async function loadSpec(source: string, options: LoadSpecOptions = {}): Promise<LoadedSpec> {
-  switch (specSourceKind(source)) {
-    case "live":
-      return loadLiveSpec(options);
-    case "url": {
-      const body = await downloadCached(source, options);
-      return { spec: parseSpec(body, source), release: releaseFromName(source), origin: source };
-    }
-    case "file": {
-      let body: Buffer;
-      try {
-        body = await readFile(source);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        const why =
-          code === "ENOENT"
-            ? "no such file"
-            : code === "EACCES"
-              ? "permission denied"
-              : (code ?? String(error));
-        throw new Error(`cannot read spec file ${source}: ${why}`);
-      }
-      return {
-        spec: parseSpec(body, source),
-        release: releaseFromName(source),
-        origin: path.resolve(source),
-      };
-    }
+  if (specSourceKind(source) === "live") return loadLiveSpec(options);
+  const body = await readSource(source, { ...options, label: "spec file", validate: (b) => parseSpec(b, source) });
+  const origin = specSourceKind(source) === "file" ? path.resolve(source) : source;
+  return { spec: parseSpec(body, source), release: releaseFromName(source), origin };
+}
+
+/**
+ * The bytes of a file or an http(s) URL (gunzipped when gzip), downloads cached on disk by URL with
+ * progress reported. `validate` throws for content that must not be cached. One-line errors.
+ */
+export async function readSource(
+  source: string,
+  options: Pick<LoadSpecOptions, "cacheDir" | "onProgress"> & {
+    validate?: (body: Buffer) => unknown;
+    /** What the file is, for error messages ("spec file"). */
+    label?: string;
+  } = {},
+): Promise<Buffer> {
+  if (specSourceKind(source) === "url") return gunzipIfNeeded(await downloadCached(source, options), source);
+  try {
+    return gunzipIfNeeded(await readFile(source), source);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!code) throw error;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code;
+    throw new Error(`cannot read ${options.label ?? "file"} ${source}: ${why}`);
+  }
+}
+
+function gunzipIfNeeded(body: Buffer, origin: string): Buffer {
+  if (body[0] !== 0x1f || body[1] !== 0x8b) return body;
+  try {
+    return gunzipSync(body);
+  } catch {
+    throw new Error(`${origin} is not valid gzip`);
   }
 }
 
@@ -77,7 +85,7 @@ export async function loadSpec(source: string, options: LoadSpecOptions = {}): P
 export function parseSpec(body: Buffer, origin: string): SwaggerSpec {
   let text: string;
   try {
-    text = (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString("utf8");
+    text = gunzipIfNeeded(body, origin).toString("utf8");
   } catch {
     throw new Error(`spec ${origin} is not valid gzip`);
   }
@@ -110,7 +118,10 @@ export function releaseFromName(name: string): string | null {
   return found ? `1.${found[1]}` : null;
 }
 
-async function downloadCached(url: string, options: LoadSpecOptions): Promise<Buffer> {
+async function downloadCached(
+  url: string,
+  options: Pick<LoadSpecOptions, "cacheDir" | "onProgress"> & { validate?: (body: Buffer) => unknown },
+): Promise<Buffer> {
   const cacheDir = options.cacheDir ?? path.join(homedir(), ".cache", "apisnoop", "specs");
   const file = path.join(cacheDir, `${createHash("sha256").update(url).digest("hex").slice(0, 32)}.json`);
   try {
@@ -122,9 +133,9 @@ async function downloadCached(url: string, options: LoadSpecOptions): Promise<Bu
   try {
     response = await fetch(url, { headers: { accept: "application/json" } });
   } catch (error) {
-    throw new Error(`cannot download spec ${url}: ${(error as Error).cause ?? (error as Error).message}`);
+    throw new Error(`cannot download ${url}: ${(error as Error).cause ?? (error as Error).message}`);
   }
-  if (!response.ok || !response.body) throw new Error(`cannot download spec ${url}: HTTP ${response.status}`);
+  if (!response.ok || !response.body) throw new Error(`cannot download ${url}: HTTP ${response.status}`);
   const total = Number(response.headers.get("content-length")) || null;
   const chunks: Buffer[] = [];
   let received = 0;
@@ -134,7 +145,7 @@ async function downloadCached(url: string, options: LoadSpecOptions): Promise<Bu
     options.onProgress?.(received, total);
   }
   const body = Buffer.concat(chunks);
-  parseSpec(body, url); // never cache something that is not a spec
+  options.validate?.(body); // never cache what is not what the caller wants
   await mkdir(cacheDir, { recursive: true });
   await writeFile(`${file}.tmp`, body);
   await rename(`${file}.tmp`, file);
@@ -142,6 +153,8 @@ async function downloadCached(url: string, options: LoadSpecOptions): Promise<Bu
 }
 
 async function loadLiveSpec(options: LoadSpecOptions): Promise<LoadedSpec> {
+  // client-node takes seconds to import: only "live" pays for it.
+  const { KubeConfig } = await import("@kubernetes/client-node");
   const config = new KubeConfig();
   try {
     if (options.kubeconfig) config.loadFromFile(options.kubeconfig);

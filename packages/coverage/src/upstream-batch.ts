@@ -1,0 +1,90 @@
+import { createHash } from "node:crypto";
+import type { EndpointCatalog } from "@apisnoop/openapi";
+import { type IngestBatch, PROTOCOL_VERSION, type Source } from "@apisnoop/protocol";
+import type { ApisnoopCoverage } from "./apisnoop-coverage";
+
+/** The source name upstream e2e coverage is stored under. */
+export const UPSTREAM_E2E = "upstream-e2e";
+
+/** A UUID (version 5 layout) derived from content, so importing the same data twice is one batch. */
+export function contentBatchId(...parts: string[]): string {
+  const hex = createHash("sha256").update(parts.join("\u0000")).digest("hex");
+  const variant = ((Number.parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+function upstreamSource(test: string | null, conformance: boolean): Source {
+  return {
+    userAgent: "e2e.test",
+    e2eTest: test,
+    conformance,
+    name: UPSTREAM_E2E,
+    namespace: null,
+    pod: null,
+    serviceAccount: null,
+    chart: null,
+    release: null,
+    managedBy: null,
+  };
+}
+
+/**
+ * apisnoop's published coverage of a release as one ingest batch of the source `upstream-e2e`: one hit
+ * per (endpoint, e2e test) that apisnoop saw, dated at `at`. Endpoints apisnoop marks tested without
+ * naming a test count once, for a source without a test name. The batch id derives from the data, so a
+ * re-import changes nothing.
+ */
+export function upstreamE2eBatch(
+  coverage: ApisnoopCoverage,
+  catalog: EndpointCatalog,
+  at: number,
+): IngestBatch {
+  const sources: Source[] = [];
+  const index = new Map<string, number>();
+  const sourceIndex = (test: string | null) => {
+    const key = test ?? "";
+    let i = index.get(key);
+    if (i === undefined) {
+      i = sources.length;
+      const conformance =
+        test !== null && (coverage.conformanceTests.has(test) || test.includes("[Conformance]"));
+      sources.push(upstreamSource(test, conformance));
+      index.set(key, i);
+    }
+    return i;
+  };
+  const minute = Math.floor(at / 60_000);
+  const hits: IngestBatch["hits"] = [];
+  for (const [operationId, endpoint] of coverage.endpoints) {
+    if (!endpoint.tested) continue;
+    const method = catalog.byOperationId.get(operationId)?.method ?? "GET";
+    const tests = endpoint.tests.length > 0 ? [...new Set(endpoint.tests)] : [null];
+    for (const test of tests) {
+      hits.push({
+        source: sourceIndex(test),
+        operationId,
+        method,
+        statusClass: "2xx",
+        minute,
+        count: 1,
+        details: {},
+      });
+    }
+  }
+  return {
+    protocol: PROTOCOL_VERSION,
+    batchId: contentBatchId(
+      UPSTREAM_E2E,
+      coverage.release,
+      JSON.stringify(hits.map((h) => [h.operationId, h.source])),
+      JSON.stringify(sources),
+    ),
+    proxyId: UPSTREAM_E2E,
+    release: coverage.release,
+    sentAt: at,
+    sources,
+    hits,
+    unknownCalls: [],
+    fields: [],
+  };
+}
