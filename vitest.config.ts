@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: roots.map((root) => `${root}/**/*.test.ts`),
-          exclude: ["**/node_modules/**", "**/*.rig.test.ts"],
+          exclude: ["**/node_modules/**", "**/*.rig.test.ts", "**/*.stack.test.ts"],
         },
       },
       {
@@ -23,6 +23,16 @@ export default defineConfig({
           name: "rig",
           include: roots.map((root) => `${root}/**/*.rig.test.ts`),
           globalSetup: ["tools/rig/global-setup.ts"],
+        },
+      },
+      {
+        // `*.stack.test.ts` drive the dashboard's production build (made once per source change by the
+        // global setup) on a real PostgreSQL, some through Chromium.
+        extends: true,
+        test: {
+          name: "stack",
+          include: ["apps/web/src/**/*.stack.test.ts"],
+          globalSetup: ["apps/web/src/testing/global-setup.ts"],
         },
       },
     ],

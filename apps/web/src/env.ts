@@ -27,6 +27,11 @@ const EnvSchema = z.object({
     .default("1.36"),
   /** Where downloaded specs and coverage files are cached. */
   APISNOOP_CACHE_DIR: z.string().min(1).optional(),
+  /** Print PostgreSQL's log and stack traces. */
+  APISNOOP_DEBUG: z
+    .enum(["0", "1", "true", "false"])
+    .optional()
+    .transform((value) => value === "1" || value === "true"),
   /** `development` runs Next in dev mode (hot reload); anything else serves the production build. */
   NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
 });

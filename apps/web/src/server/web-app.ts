@@ -15,6 +15,8 @@ export interface WebAppOptions {
   cluster: { kubeconfig?: string | undefined; context?: string | undefined } | null;
   /** The ingest token (overrides APISNOOP_INGEST_TOKEN, e.g. one made up by `npm start`). */
   ingestToken?: string | null;
+  /** An open database to use instead of opening one from the env (tests); closed with the app. */
+  database?: Database;
   log: (line: string) => void;
 }
 
@@ -39,11 +41,14 @@ export interface RunningWebApp {
  */
 export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp> {
   const { env, log } = options;
-  const database = await openDatabase({
-    databaseUrl: env.DATABASE_URL,
-    dataDir: env.APISNOOP_DATA_DIR,
-    log: (line) => log(`postgres: ${line}`),
-  });
+  const database =
+    options.database ??
+    (await openDatabase({
+      databaseUrl: env.DATABASE_URL,
+      dataDir: env.APISNOOP_DATA_DIR,
+      // PostgreSQL's own chatter only on request: it drowns what a newcomer needs to read.
+      ...(env.APISNOOP_DEBUG ? { log: (line: string) => log(`postgres: ${line.trimEnd()}`) } : {}),
+    }));
   try {
     const upstream = new Map<string, ApisnoopCoverage>();
     const loading = {
