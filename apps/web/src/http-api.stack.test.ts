@@ -1,0 +1,161 @@
+import { sharedCatalog } from "@apisnoop/openapi/testing";
+import { type Source, sourceFromUserAgent } from "@apisnoop/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CoverageReport } from "./data/dashboard-data";
+import { hitBatch, startTestStack, type TestStack } from "./testing/test-stack";
+
+const kubectl = sourceFromUserAgent("kubectl/v1.34.0 (linux/amd64) kubernetes/abc");
+const nginx: Source = {
+  ...sourceFromUserAgent("nginx-ingress-controller/v1.10.0"),
+  chart: "ingress-nginx-4.10.0",
+  namespace: "ingress",
+  pod: "ingress-nginx-controller-0",
+  serviceAccount: "ingress-nginx",
+};
+const e2e = sourceFromUserAgent("e2e.test/v1.34.0 -- [sig-apps] Deployment should scale [Conformance]");
+const alpha = sharedCatalog("1.34").endpoints.find((e) => e.level === "alpha")?.operationId as string;
+
+describe("the HTTP API", () => {
+  let stack: TestStack;
+  const get = (path: string) => fetch(`${stack.url}${path}`);
+  const coverage = async (query: string): Promise<CoverageReport> => {
+    const response = await get(`/api/v1/coverage?${query}`);
+    expect(response.status, await response.clone().text()).toBe(200);
+    return (await response.json()) as CoverageReport;
+  };
+  const hitIds = (report: CoverageReport) =>
+    report.endpoints
+      .filter((e) => e.hits > 0)
+      .map((e) => e.operationId)
+      .sort();
+
+  beforeAll(async () => {
+    stack = await startTestStack("1.34,1.36");
+    const now = hitBatch(
+      [kubectl, nginx, e2e],
+      [
+        [0, "listCoreV1Node", 4],
+        [0, "deleteCoreV1NamespacedPod", 1, "4xx"],
+        [1, "listCoreV1NamespacedPod", 2],
+        [1, alpha, 1],
+        [2, "createAppsV1NamespacedDeployment", 3],
+      ],
+    );
+    now.unknownCalls = [
+      {
+        source: 0,
+        method: "GET",
+        path: "/apis/example.com/v1/widgets",
+        reason: "group not served by this spec",
+        statusClass: "4xx",
+        minute: now.hits[0]?.minute ?? 0,
+        count: 2,
+      },
+    ];
+    const earlier = hitBatch([kubectl], [[0, "readCoreV1Namespace", 7]]);
+    for (const hit of earlier.hits) hit.minute -= 180; // three hours ago
+    for (const batch of [now, earlier]) expect(await stack.ingest(batch)).toMatchObject({ ok: true });
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("reports every endpoint of the default release with its hits", async () => {
+    const report = await coverage("");
+    expect(report.release).toBe("1.36"); // the newest loaded; hits above were for 1.34
+    const r134 = await coverage("release=1.34");
+    expect(r134.endpoints).toHaveLength(859);
+    expect(hitIds(r134)).toEqual(
+      [
+        "listCoreV1Node",
+        "deleteCoreV1NamespacedPod",
+        "listCoreV1NamespacedPod",
+        alpha,
+        "createAppsV1NamespacedDeployment",
+        "readCoreV1Namespace",
+      ].sort(),
+    );
+    expect(r134.totals).toMatchObject({ hits: 18, unknownCalls: 2, all: { total: 859, hit: 6 } });
+    expect(r134.sourceCount).toBe(3);
+    expect(hitIds(await coverage("release=1.36"))).toEqual([]);
+  });
+
+  it.each([
+    ["chart=ingress-nginx", ["listCoreV1NamespacedPod", alpha]],
+    ["chart=ingress-nginx-4.10.0", ["listCoreV1NamespacedPod", alpha]],
+    ["chart=ingress", []],
+    ["namespace=ingress", ["listCoreV1NamespacedPod", alpha]],
+    ["pod=ingress-nginx-controller-0", ["listCoreV1NamespacedPod", alpha]],
+    ["serviceAccount=ingress-nginx", ["listCoreV1NamespacedPod", alpha]],
+    ["userAgent=kubectl", ["deleteCoreV1NamespacedPod", "listCoreV1Node", "readCoreV1Namespace"]],
+    ["e2eTest=%5Bsig-apps%5D", ["createAppsV1NamespacedDeployment"]],
+    ["window=1h&userAgent=kubectl", ["deleteCoreV1NamespacedPod", "listCoreV1Node"]],
+    ["window=6h&userAgent=kubectl", ["deleteCoreV1NamespacedPod", "listCoreV1Node", "readCoreV1Namespace"]],
+    ["outcome=2xx&userAgent=kubectl", ["listCoreV1Node", "readCoreV1Namespace"]],
+    ["level=alpha", [alpha]],
+  ])("filters by %s", async (query, expected) => {
+    const report = await coverage(`release=1.34&${query}`);
+    expect(hitIds(report)).toEqual([...expected].sort());
+  });
+
+  it("counts only the filtered level's endpoints", async () => {
+    const report = await coverage("release=1.34&level=stable");
+    const stable = sharedCatalog("1.34").endpoints.filter((e) => e.level === "stable").length;
+    expect(report.endpoints).toHaveLength(stable);
+    expect(report.totals.all.total).toBe(stable);
+    expect(report.totals.byLevel.alpha).toEqual({ total: 0, hit: 0 });
+  });
+
+  it.each([
+    ["release=1.x", "release must look like 1.34, not '1.x'"],
+    ["window=forever", "window must be like 15m, 6h or 7d (at most 366d), not 'forever'"],
+    ["outcome=5xx", "outcome must be any or 2xx, not '5xx'"],
+    ["level=gamma", "level must be stable, beta or alpha, not 'gamma'"],
+    ["colour=red", expect.stringContaining("unknown filter 'colour'")],
+    ["pod=a&pod=b", "filter 'pod' is given more than once"],
+  ])("answers 400 for %s, with the reason in JSON", async (query, error) => {
+    for (const route of ["/api/v1/coverage", "/api/v1/coverage.csv", "/api/v1/badge.svg"]) {
+      const response = await get(`${route}?${query}`);
+      expect(response.status).toBe(400);
+      expect(response.headers.get("content-type")).toContain("application/json");
+      expect(await response.json()).toEqual({ error });
+    }
+  });
+
+  it("answers 404 for a release that is not loaded", async () => {
+    const response = await get("/api/v1/coverage?release=1.20");
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({ error: "release 1.20 is not loaded (loaded: 1.36, 1.34)" });
+  });
+
+  it("serves the coverage as CSV, one row per endpoint", async () => {
+    const response = await get("/api/v1/coverage.csv?release=1.34&userAgent=kubectl");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    const lines = (await response.text()).trimEnd().split("\r\n");
+    expect(lines[0]).toBe(
+      "operationId,method,path,level,category,group,version,kind,deprecated,conformanceEligible,hits,upstreamTested",
+    );
+    expect(lines).toHaveLength(860);
+    expect(lines).toContain("listCoreV1Node,GET,/api/v1/nodes,stable,core,,v1,Node,false,true,4,true");
+  });
+
+  it("draws a badge of the selection's coverage", async () => {
+    const response = await get("/api/v1/badge.svg?release=1.34");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("image/svg+xml; charset=utf-8");
+    const svg = await response.text();
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(svg).toContain("k8s API coverage: 0.7% (6/859)");
+    const stable = await (await get("/api/v1/badge.svg?release=1.34&metric=stable&label=my%20chart")).text();
+    expect(stable).toContain("my chart: 0.8% (5/650)");
+    const eligible = await (
+      await get("/api/v1/badge.svg?release=1.34&metric=eligible&chart=ingress-nginx")
+    ).text();
+    expect(eligible).toMatch(/k8s API coverage: 0\.\d% \(1\/\d+\)/);
+    const bad = await get("/api/v1/badge.svg?metric=most");
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: "metric must be one of all, stable, eligible, not 'most'" });
+  });
+});
