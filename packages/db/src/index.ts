@@ -1,3 +1,10 @@
+export {
+  type ChartPod,
+  type ChartReport,
+  type DefinitionFieldUse,
+  getChart,
+  type OtherOperationUse,
+} from "./chart";
 export { createPrismaClient, type PrismaClient } from "./client";
 export {
   type Coverage,
@@ -8,6 +15,14 @@ export {
 } from "./coverage";
 export { type Database, DEFAULT_DATA_DIR, type OpenDatabaseOptions, openDatabase } from "./database";
 export { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres";
+export {
+  type EndpointDetail,
+  type EndpointE2eTest,
+  type EndpointField,
+  type EndpointInfo,
+  type EndpointSource,
+  getEndpointDetail,
+} from "./endpoint-detail";
 export { InvalidBatchError, NotFoundError } from "./errors";
 export * from "./filters";
 export {
@@ -27,3 +42,5 @@ export {
   type ReleaseSummary,
   resolveRelease,
 } from "./releases";
+export { listSources, type SourceActivity, type SourceSummary, sourcesById } from "./sources";
+export { getUnknown, type UnknownCallSummary, type UnknownFieldSummary, type UnknownReport } from "./unknown";

@@ -73,7 +73,7 @@ export async function recordBatch(prisma: PrismaClient, batch: IngestBatch): Pro
     const sourceIds = await upsertSources(tx, batch);
     const rows = {
       hits: await upsertHits(tx, release, batch, sourceIds),
-      unknownCalls: await upsertUnknownCalls(tx, batch, sourceIds),
+      unknownCalls: await upsertUnknownCalls(tx, release, batch, sourceIds),
       fields: await upsertFields(tx, release, batch, sourceIds),
     };
     return { batchId: batch.batchId, duplicate: false, release, sourceIds, rows };
@@ -254,7 +254,12 @@ async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds
   return rows.length;
 }
 
-async function upsertUnknownCalls(tx: Tx, batch: IngestBatch, sourceIds: number[]): Promise<number> {
+async function upsertUnknownCalls(
+  tx: Tx,
+  release: string,
+  batch: IngestBatch,
+  sourceIds: number[],
+): Promise<number> {
   if (batch.unknownCalls.length === 0) return 0;
   const folded = new Map<
     string,
@@ -278,12 +283,13 @@ async function upsertUnknownCalls(tx: Tx, batch: IngestBatch, sourceIds: number[
   }
   const rows = sortedValues(folded);
   await tx.$executeRawUnsafe(
-    `INSERT INTO "UnknownCall" AS u ("sourceId", "method", "path", "reason", "statusClass", "minute", "count")
-     SELECT t.source, t.method, t.path, t.reason, t.status, to_timestamp(t.minute * 60), t.count
-     FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
+    `INSERT INTO "UnknownCall" AS u ("release", "sourceId", "method", "path", "reason", "statusClass", "minute", "count")
+     SELECT $1, t.source, t.method, t.path, t.reason, t.status, to_timestamp(t.minute * 60), t.count
+     FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
        AS t(source, method, path, reason, status, minute, count)
-     ON CONFLICT ("sourceId", "method", "path", "reason", "statusClass", "minute") DO UPDATE SET
+     ON CONFLICT ("release", "sourceId", "method", "path", "reason", "statusClass", "minute") DO UPDATE SET
        "count" = u."count" + excluded."count"`,
+    release,
     numberArray(rows.map((row) => row.sourceId)),
     textArray(rows.map((row) => row.method)),
     textArray(rows.map((row) => row.path)),

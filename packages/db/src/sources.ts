@@ -1,0 +1,84 @@
+import type { PrismaClient } from "./client";
+import type { CoverageFilters } from "./filters";
+import { resolveRelease } from "./releases";
+import { hasWindow, outcomeCondition, SqlParams, sourceConditions, windowRestriction } from "./selection-sql";
+
+/** A source as stored (protocol `Source`; its Helm release is `helmRelease`). */
+export interface SourceSummary {
+  id: number;
+  userAgent: string;
+  e2eTest: string | null;
+  conformance: boolean;
+  name: string | null;
+  namespace: string | null;
+  pod: string | null;
+  serviceAccount: string | null;
+  chart: string | null;
+  helmRelease: string | null;
+  managedBy: string | null;
+  /** First and last minute the source was seen, in any release. */
+  firstSeen: Date;
+  lastSeen: Date;
+}
+
+/** A source with its hits in a selection (release, time window, outcome). */
+export interface SourceActivity extends SourceSummary {
+  hits: number;
+  hits2xx: number;
+  /** Distinct endpoints with hits that count under the outcome. */
+  endpoints: number;
+  /** First and last minute with hits in the selection; null without any. */
+  firstHit: Date | null;
+  lastHit: Date | null;
+}
+
+const SOURCE_COLUMNS = `s."id", s."userAgent", s."e2eTest", s."conformance", s."name", s."namespace", s."pod",
+  s."serviceAccount", s."chart", s."helmRelease", s."managedBy", s."firstSeen", s."lastSeen"`;
+
+/**
+ * The sources that match the source filters, each with its hits in the release (default: the default
+ * release) and time window of `filters`, most hits first. Sources without hits in the selection are
+ * listed too (with zeros), so pickers can offer every source there is.
+ */
+export async function listSources(prisma: PrismaClient, filters: CoverageFilters): Promise<SourceActivity[]> {
+  const release = await resolveRelease(prisma, filters.release);
+  const params = new SqlParams();
+  const windowed = hasWindow(filters);
+  const counted = outcomeCondition(filters.outcome, `h."statusClass"`);
+  const where =
+    `h."release" = ${params.add(release)}` +
+    (windowed ? windowRestriction(filters, params, `h."minute"`, "minute") : "");
+  const conditions = sourceConditions(filters, params);
+  return prisma.$queryRawUnsafe<SourceActivity[]>(
+    `WITH activity AS (
+       SELECT h."sourceId",
+              sum(h."count")::float8 AS hits,
+              coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0)::float8 AS hits2xx,
+              count(DISTINCT h."operationId") FILTER (WHERE ${counted})::int AS endpoints,
+              min(${windowed ? `h."minute"` : `h."firstSeen"`}) AS "firstHit",
+              max(${windowed ? `h."minute"` : `h."lastSeen"`}) AS "lastHit"
+       FROM ${windowed ? `"HitRollup"` : `"HitTotal"`} h
+       WHERE ${where}
+       GROUP BY h."sourceId"
+     )
+     SELECT ${SOURCE_COLUMNS}, coalesce(a.hits, 0) AS hits, coalesce(a.hits2xx, 0) AS hits2xx,
+            coalesce(a.endpoints, 0) AS endpoints, a."firstHit", a."lastHit"
+     FROM "Source" s LEFT JOIN activity a ON a."sourceId" = s."id"
+     ${conditions ? `WHERE ${conditions}` : ""}
+     ORDER BY hits DESC, s."id"`,
+    ...params.values,
+  );
+}
+
+/** The stored sources with these ids, by id. */
+export async function sourcesById(
+  prisma: PrismaClient,
+  ids: readonly number[],
+): Promise<Map<number, SourceSummary>> {
+  if (ids.length === 0) return new Map();
+  const rows = await prisma.source.findMany({
+    where: { id: { in: [...new Set(ids)] } },
+    omit: { key: true },
+  });
+  return new Map(rows.map((row) => [row.id, row]));
+}

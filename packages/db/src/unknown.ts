@@ -1,0 +1,109 @@
+import type { PrismaClient } from "./client";
+import type { CoverageFilters } from "./filters";
+import { resolveRelease } from "./releases";
+import { SqlParams, sourceRestriction, windowRestriction } from "./selection-sql";
+import { type SourceSummary, sourcesById } from "./sources";
+
+/** Calls with one method and example path that matched nothing in the release's spec, for one reason. */
+export interface UnknownCallSummary {
+  method: string;
+  path: string;
+  /** "no such path", "method not allowed", "group not served by this spec", ... */
+  reason: string;
+  count: number;
+  /** Calls by status class. */
+  statusClasses: Record<string, number>;
+  /** Ids of the sources that made them (see `sources`). */
+  sourceIds: number[];
+  firstSeen: Date;
+  lastSeen: Date;
+}
+
+/** Uses of a field path that the endpoint's schema does not have. */
+export interface UnknownFieldSummary {
+  operationId: string;
+  direction: "request" | "response";
+  field: string;
+  count: number;
+  sourceIds: number[];
+  /** Start of the first and last hour with uses. */
+  firstSeen: Date;
+  lastSeen: Date;
+}
+
+/** Unknown calls and unknown fields of a selection, and the sources behind them. */
+export interface UnknownReport {
+  release: string;
+  calls: UnknownCallSummary[];
+  fields: UnknownFieldSummary[];
+  /** Every source named in `calls` and `fields`, by id. */
+  sources: SourceSummary[];
+}
+
+/**
+ * Unknown calls and unknown fields (GUIDE §3) of a release (default: the default release) by the sources
+ * and in the time window of `filters`, most frequent first, with the sources that made them. `outcome`
+ * and `level` do not apply.
+ */
+export async function getUnknown(prisma: PrismaClient, filters: CoverageFilters): Promise<UnknownReport> {
+  const release = await resolveRelease(prisma, filters.release);
+  const callParams = new SqlParams();
+  const callRows = await prisma.$queryRawUnsafe<
+    Array<{
+      method: string;
+      path: string;
+      reason: string;
+      statusClass: string;
+      count: number;
+      sourceIds: number[];
+      firstSeen: Date;
+      lastSeen: Date;
+    }>
+  >(
+    `SELECT u."method", u."path", u."reason", u."statusClass", sum(u."count")::float8 AS count,
+            array_agg(DISTINCT u."sourceId") AS "sourceIds", min(u."minute") AS "firstSeen", max(u."minute") AS "lastSeen"
+     FROM "UnknownCall" u
+     WHERE u."release" = ${callParams.add(release)}${sourceRestriction(filters, callParams, `u."sourceId"`)}${windowRestriction(filters, callParams, `u."minute"`, "minute")}
+     GROUP BY u."method", u."path", u."reason", u."statusClass"`,
+    ...callParams.values,
+  );
+  const calls = new Map<string, UnknownCallSummary>();
+  for (const row of callRows) {
+    const key = `${row.method}\u0000${row.path}\u0000${row.reason}`;
+    const call = calls.get(key) ?? {
+      method: row.method,
+      path: row.path,
+      reason: row.reason,
+      count: 0,
+      statusClasses: {},
+      sourceIds: [],
+      firstSeen: row.firstSeen,
+      lastSeen: row.lastSeen,
+    };
+    call.count += row.count;
+    call.statusClasses[row.statusClass] = (call.statusClasses[row.statusClass] ?? 0) + row.count;
+    call.sourceIds = [...new Set([...call.sourceIds, ...row.sourceIds])].sort((a, b) => a - b);
+    if (row.firstSeen < call.firstSeen) call.firstSeen = row.firstSeen;
+    if (row.lastSeen > call.lastSeen) call.lastSeen = row.lastSeen;
+    calls.set(key, call);
+  }
+
+  const fieldParams = new SqlParams();
+  const fields = await prisma.$queryRawUnsafe<UnknownFieldSummary[]>(
+    `SELECT f."operationId", f."direction", f."field", sum(f."count")::float8 AS count,
+            array_agg(DISTINCT f."sourceId" ORDER BY f."sourceId") AS "sourceIds",
+            min(f."hour") AS "firstSeen", max(f."hour") AS "lastSeen"
+     FROM "FieldCount" f
+     WHERE f."release" = ${fieldParams.add(release)} AND f."unknown"${sourceRestriction(filters, fieldParams, `f."sourceId"`)}${windowRestriction(filters, fieldParams, `f."hour"`, "hour")}
+     GROUP BY f."operationId", f."direction", f."field"
+     ORDER BY count DESC, f."operationId", f."direction", f."field"`,
+    ...fieldParams.values,
+  );
+
+  const byFrequency = [...calls.values()].sort(
+    (a, b) => b.count - a.count || a.path.localeCompare(b.path) || a.method.localeCompare(b.method),
+  );
+  const ids = [...byFrequency, ...fields].flatMap((row) => row.sourceIds);
+  const sources = [...(await sourcesById(prisma, ids)).values()].sort((a, b) => a.id - b.id);
+  return { release, calls: byFrequency, fields, sources };
+}
