@@ -1,8 +1,6 @@
 /** One `apisnoop` sub-command: a thin layer over the packages. */
 export interface Command {
   name: string;
-  /** One line for the command list. */
-  summary: string;
   /** Full `--help` text. */
   help: string;
   /** Runs the command; resolves to the exit code. */

@@ -1,18 +1,41 @@
 import { CliError } from "./cli-error";
 import type { Command, CommandIO } from "./command";
-import { compareCommand } from "./commands/compare";
-import { kubeconfigCommand } from "./commands/kubeconfig";
-import { matchCommand } from "./commands/match";
-import { proxyCommand } from "./commands/proxy";
-import { specCommand } from "./commands/spec";
 
-/** Every sub-command, in the order `apisnoop --help` lists them. */
-export const COMMANDS: Command[] = [
-  specCommand,
-  matchCommand,
-  proxyCommand,
-  kubeconfigCommand,
-  compareCommand,
+/**
+ * Every sub-command, in the order `apisnoop --help` lists them. Each loads its module only when run, so
+ * `apisnoop match` does not pay for the proxy's or the database's imports.
+ */
+export const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
+  {
+    name: "spec",
+    summary: "print a release's endpoints (apisnoop's shape, watch operations excluded)",
+    load: async () => (await import("./commands/spec")).specCommand,
+  },
+  {
+    name: "match",
+    summary: "match requests (JSON lines on stdin) to their endpoints",
+    load: async () => (await import("./commands/match")).matchCommand,
+  },
+  {
+    name: "proxy",
+    summary: "run the MITM proxy between Kubernetes clients and the apiserver, recording every call",
+    load: async () => (await import("./commands/proxy")).proxyCommand,
+  },
+  {
+    name: "kubeconfig",
+    summary: "write a kubeconfig that sends a client's traffic through the apisnoop proxy",
+    load: async () => (await import("./commands/kubeconfig")).kubeconfigCommand,
+  },
+  {
+    name: "compare",
+    summary: "compare two releases' endpoints: added, removed, promoted, newly deprecated",
+    load: async () => (await import("./commands/compare")).compareCommand,
+  },
+  {
+    name: "import",
+    summary: "import audit logs or apisnoop's published coverage into the database",
+    load: async () => (await import("./commands/import")).importCommand,
+  },
 ];
 
 const USAGE = `apisnoop — which parts of the Kubernetes API a workload uses and a test suite exercises
@@ -36,16 +59,17 @@ export async function main(argv: string[], io: CommandIO = process): Promise<num
     io.stdout.write(`${USAGE}\n`);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     io.stderr.write(`apisnoop: unknown command '${name}' (see 'apisnoop --help')\n`);
     return 2;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
-    io.stdout.write(`${command.help}\n`);
-    return 0;
-  }
   try {
+    const command = await entry.load();
+    if (rest.includes("--help") || rest.includes("-h")) {
+      io.stdout.write(`${command.help}\n`);
+      return 0;
+    }
     return await command.run(rest, io);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -2,6 +2,7 @@ import { diffReleases, type ReleaseDiff } from "@apisnoop/coverage";
 import { buildCatalog, type Endpoint, loadSpec, normaliseRelease, releaseSources } from "@apisnoop/openapi";
 import { CliError } from "../cli-error";
 import type { Command } from "../command";
+import { readEnv } from "../env";
 import { parseOptions } from "../parse-options";
 
 /** A release ("1.34") resolved through the reference folder or public URLs, or a spec file/URL as given. */
@@ -10,7 +11,7 @@ async function loadRelease(value: string) {
   let source = value;
   try {
     release = normaliseRelease(value);
-    source = releaseSources(release).spec;
+    source = releaseSources(release, readEnv().APISNOOP_REFERENCE_DIR).spec;
   } catch {
     // not a release number: a spec file or URL
   }
@@ -65,7 +66,6 @@ export function formatDiffJson(diff: ReleaseDiff): string {
 
 export const compareCommand: Command = {
   name: "compare",
-  summary: "compare two releases' endpoints: added, removed, promoted, newly deprecated",
   help: `Usage: apisnoop compare --from 1.NN|SPEC --to 1.NN|SPEC [--format text|json]
 
 Compares the endpoint sets of two releases (watch operations excluded, as apisnoop counts): endpoints

@@ -13,7 +13,6 @@ const OPTIONS = {
 
 export const kubeconfigCommand: Command = {
   name: "kubeconfig",
-  summary: "write a kubeconfig that sends a client's traffic through the apisnoop proxy",
   help: `Usage: apisnoop kubeconfig --from FILE [--context NAME] --proxy https://127.0.0.1:PORT [--mode reverse|forward] [--ca-dir DIR] > proxied.yaml
 
 Writes (to stdout) a kubeconfig with one context whose traffic goes through 'apisnoop proxy', credentials

@@ -35,7 +35,6 @@ async function writeLines(io: CommandIO, matcher: RequestMatcher): Promise<void>
 
 export const matchCommand: Command = {
   name: "match",
-  summary: "match requests (JSON lines on stdin) to their endpoints",
   help: `Usage: apisnoop match [--spec live|FILE|URL] [--kubeconfig FILE] [--context NAME] < requests.jsonl
 
 Reads JSON lines {"method": "GET", "url": "/api/v1/namespaces/default/pods?watch=true"} on stdin and writes

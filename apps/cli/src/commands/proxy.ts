@@ -61,7 +61,6 @@ function untilSignal(): Promise<NodeJS.Signals> {
 
 export const proxyCommand: Command = {
   name: "proxy",
-  summary: "run the MITM proxy between Kubernetes clients and the apiserver, recording every call",
   help: `Usage: apisnoop proxy [--kubeconfig FILE] [--context NAME] [--listen HOST:PORT] [--admin-listen HOST:PORT|none]
                       [--spec live|FILE|URL] [--out hits.jsonl] [--ca-dir DIR]
 

@@ -21,7 +21,6 @@ export function toApisnoopEndpoint(endpoint: Endpoint) {
 
 export const specCommand: Command = {
   name: "spec",
-  summary: "print a release's endpoints (apisnoop's shape, watch operations excluded)",
   help: `Usage: apisnoop spec [--spec live|FILE|URL] [--kubeconfig FILE] [--context NAME]
 
 Prints a JSON array of the spec's endpoints as apisnoop counts them: objects with endpoint (operationId),

@@ -1,0 +1,104 @@
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import type { Database } from "@apisnoop/db";
+import { openTestDatabase } from "@apisnoop/db/testing";
+import { SHARED_K8S } from "@apisnoop/openapi/testing";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../main";
+
+async function run(args: string[]) {
+  const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
+  let stdout = "";
+  let stderr = "";
+  io.stdout.on("data", (c) => {
+    stdout += c;
+  });
+  io.stderr.on("data", (c) => {
+    stderr += c;
+  });
+  const code = await main(args, io);
+  return { code, stdout, stderr };
+}
+
+const samples = [
+  "audit_event.json",
+  "audit_event_bad_verb.json",
+  "audit_event_dummy_request.json",
+  "audit_event_part_count_too_high.json",
+  "bad_audit_event.json",
+].map((name) => path.join(SHARED_K8S, "audit-samples", name));
+
+describe("apisnoop import", () => {
+  let db: Database;
+  beforeAll(async () => {
+    vi.stubEnv("APISNOOP_REFERENCE_DIR", SHARED_K8S);
+    db = await openTestDatabase();
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await db?.stop();
+  });
+
+  it("imports the shared audit samples: valid events stored, malformed ones reported by line", async () => {
+    const { code, stdout, stderr } = await run([
+      "import",
+      "audit",
+      ...samples,
+      "--release",
+      "1.34",
+      "--database-url",
+      db.url,
+    ]);
+    expect(code).toBe(0);
+    expect(stderr).toContain(`${samples[1]}:1: unknown verb 'calebiscool'`);
+    expect(stderr).toContain(`${samples[4]}:1: unknown verb 'calebiscool'`);
+    expect(stdout).toMatch(
+      /imported 5 events from 5 file\(s\) .* against 1\.34: 1 hits, 2 unknown calls, 0 other-stage events skipped, 2 malformed/,
+    );
+    const hits = await db.prisma.hitRollup.findMany();
+    expect(hits.map((h) => [h.operationId, h.statusClass, Number(h.count)])).toEqual([
+      ["readCoreV1Node", "4xx", 1],
+    ]);
+    expect(await db.prisma.unknownCall.count()).toBe(2);
+    expect(await db.prisma.endpoint.count({ where: { release: "1.34", watchOperation: false } })).toBe(859);
+  });
+
+  it("imports apisnoop's published coverage once, as the source upstream-e2e", async () => {
+    const first = await run(["import", "apisnoop", "--release", "1.36", "--database-url", db.url]);
+    expect(first.stderr).toBe("");
+    expect(first.stdout).toMatch(
+      /^imported apisnoop coverage of 1\.36 as source upstream-e2e: 591 of 908 endpoints tested by \d+ e2e tests\n$/,
+    );
+    const second = await run(["import", "apisnoop", "--release", "1.36", "--database-url", db.url]);
+    expect(second.stdout).toMatch(/^already imported/);
+    const tested = await db.prisma.hitRollup.groupBy({ by: ["operationId"], where: { release: "1.36" } });
+    expect(tested).toHaveLength(591);
+    expect(await db.prisma.endpoint.count({ where: { release: "1.36", conformanceEligible: true } })).toBe(
+      563,
+    );
+  });
+
+  it("refuses unclear input with one line", async () => {
+    expect(await run(["import", "audit", samples[0] as string, "--database-url", db.url])).toMatchObject({
+      code: 2,
+      stderr:
+        "apisnoop import: say which release the data is from: --release 1.NN, or --spec FILE|URL|live\n",
+    });
+    expect(
+      await run([
+        "import",
+        "apisnoop",
+        "--release",
+        "1.36",
+        "--file",
+        path.join(SHARED_K8S, "apisnoop", "1.35.0.json.gz"),
+        "--database-url",
+        db.url,
+      ]),
+    ).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("is apisnoop coverage of 1.35, not 1.36"),
+    });
+    expect(await run(["import", "logs"])).toMatchObject({ code: 2 });
+  });
+});

@@ -1,0 +1,25 @@
+import { z } from "zod";
+
+/**
+ * The settings the CLI reads from the environment, validated in this one place (GUIDE §6). Flags given on
+ * the command line win over these.
+ */
+const EnvSchema = z.object({
+  /** Any PostgreSQL; when unset, commands that store data start the embedded one. */
+  DATABASE_URL: z.string().url().optional(),
+  /** A folder laid out like `../shared/k8s` with specs and apisnoop's coverage; else public URLs. */
+  APISNOOP_REFERENCE_DIR: z.string().min(1).optional(),
+  /** Data dir of the embedded PostgreSQL (default `.apisnoop/pgdata` in the checkout). */
+  APISNOOP_DATA_DIR: z.string().min(1).optional(),
+});
+export type CliEnv = z.infer<typeof EnvSchema>;
+
+/** Reads and validates the environment; a bad value is a one-line error naming the variable. */
+export function readEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
+  const parsed = EnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`environment variable ${issue?.path.join(".")}: ${issue?.message}`);
+  }
+  return parsed.data;
+}
