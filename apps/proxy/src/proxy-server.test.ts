@@ -78,6 +78,13 @@ function fakeApiserver(req: http.IncomingMessage, res: http.ServerResponse): voi
     };
     seen.push(entry);
     const url = new URL(req.url ?? "/", "https://x");
+    if (url.searchParams.get("watch") === "quiet") {
+      // A watch with nothing to say yet: only headers, the first event much later.
+      res.writeHead(200, { "content-type": "application/json" });
+      res.flushHeaders();
+      setTimeout(() => res.end(`${JSON.stringify({ type: "ADDED", sent: Date.now() })}\n`), 1000);
+      return;
+    }
     if (url.searchParams.get("watch") === "true") {
       // A watch: headers and one event now, a second event later, then the end.
       res.writeHead(200, { "content-type": "application/json" });
@@ -308,6 +315,23 @@ describe("the proxy in front of a local HTTPS upstream", () => {
     });
     expect(arrivals.map((a) => a.type)).toEqual(["ADDED", "MODIFIED"]);
     for (const arrival of arrivals) expect(arrival.lagMs).toBeLessThan(100);
+  });
+
+  it("sends a watch's headers at once, before its first event (client-go and client-node wait for them)", async () => {
+    const started = Date.now();
+    const headersAfterMs = await new Promise<number>((resolve, reject) => {
+      const req = https.request(
+        new URL("/api/v1/namespaces/default/configmaps?watch=quiet", proxy.url),
+        { agent: sharedAgent, headers: { authorization: `Bearer ${token}` } },
+        (res) => {
+          resolve(Date.now() - started);
+          res.resume();
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    expect(headersAfterMs).toBeLessThan(500);
   });
 
   it("passes a 3 MiB request body and a 20 MiB response intact", async () => {

@@ -196,9 +196,14 @@ export class ProxyServer {
       if (chain.has("response")) chain.run("response", flow);
       res.writeHead(status, answer.statusMessage, responseHeadersForClient(answer.rawHeaders));
       // A watch sends its headers long before its first event: flush them unless the body is right behind.
+      // (`headersSent` is already true after writeHead: Node only buffers them, so track the body instead.)
       if (!hasHeader(answer.rawHeaders, "content-length")) {
+        let bodyStarted = false;
+        answer.once("data", () => {
+          bodyStarted = true;
+        });
         setImmediate(() => {
-          if (!res.headersSent && !res.destroyed) res.flushHeaders();
+          if (!bodyStarted && !res.destroyed && !res.writableEnded) res.flushHeaders();
         });
       }
       answer.pipe(res);
