@@ -274,7 +274,7 @@ describe("kubectl exec through the proxy", () => {
     expect(expected.out).toContain("does not have a host assigned");
     const before = (await rig.hits()).length;
     for (const mode of ["reverse", "forward"] as const) {
-      for (const env of [{}, { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: "false" }]) {
+      for (const env of [{}, { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: "false" }] as Record<string, string>[]) {
         const viaProxy = await kubectl(rig.kubeconfig("admin", mode), args, env);
         expect({ mode, env, ...viaProxy }).toEqual({ mode, env, ...expected });
       }
