@@ -102,3 +102,33 @@ describe("apisnoop import", () => {
     expect(await run(["import", "logs"])).toMatchObject({ code: 2 });
   });
 });
+
+describe("apisnoop spec add", () => {
+  let db: Database;
+  beforeAll(async () => {
+    vi.stubEnv("APISNOOP_REFERENCE_DIR", SHARED_K8S);
+    db = await openTestDatabase();
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await db?.stop();
+  });
+
+  it("stores a release from the reference folder, and from a file given explicitly", async () => {
+    const added = await run(["spec", "add", "--release", "1.33", "--database-url", db.url]);
+    expect(added).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^stored release 1\.33: 843 endpoints \(\+\d+ watch operations\)/),
+    });
+    const file = path.join(SHARED_K8S, "openapi", "v1.29.swagger.json.gz");
+    expect(await run(["spec", "add", "--file", file, "--default", "--database-url", db.url])).toMatchObject({
+      code: 0,
+    });
+    const releases = await db.prisma.release.findMany({ orderBy: { name: "asc" } });
+    expect(releases.map((r) => [r.name, r.isDefault])).toEqual([
+      ["1.29", true],
+      ["1.33", false],
+    ]);
+    expect(await db.prisma.endpoint.count({ where: { release: "1.29", watchOperation: false } })).toBe(717);
+  });
+});
