@@ -36,6 +36,11 @@ export const COMMANDS: { name: string; summary: string; load: () => Promise<Comm
     summary: "import audit logs or apisnoop's published coverage into the database",
     load: async () => (await import("./commands/import")).importCommand,
   },
+  {
+    name: "report",
+    summary: "deprecated and removed endpoints a workload calls, with CI exit codes",
+    load: async () => (await import("./commands/report")).reportCommand,
+  },
 ];
 
 const USAGE = `apisnoop — which parts of the Kubernetes API a workload uses and a test suite exercises

@@ -2,3 +2,4 @@ export * from "./apisnoop-coverage";
 export * from "./eligibility";
 export * from "./release-diff";
 export * from "./upstream-batch";
+export * from "./usage-report";

@@ -44,3 +44,4 @@ export {
 } from "./releases";
 export { listSources, type SourceActivity, type SourceSummary, sourcesById } from "./sources";
 export { getUnknown, type UnknownCallSummary, type UnknownFieldSummary, type UnknownReport } from "./unknown";
+export { type Caller, getUsage, type OperationUsage } from "./usage";
