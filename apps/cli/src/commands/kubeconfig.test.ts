@@ -1,0 +1,135 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { load } from "js-yaml";
+import { describe, expect, it } from "vitest";
+import { main } from "../main";
+
+async function run(args: string[]) {
+  const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
+  let stdout = "";
+  let stderr = "";
+  io.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  io.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  io.stdin.end();
+  const code = await main(args, io);
+  return { code, stdout, stderr };
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-cli-kc-"));
+const from = path.join(dir, "config");
+writeFileSync(
+  from,
+  `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://10.0.0.1:6443"}}]
+users: [{name: u, user: {token: t0ken}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`,
+);
+const caDir = path.join(dir, "ca");
+
+describe("apisnoop kubeconfig", () => {
+  it("writes a reverse-mode kubeconfig trusting the proxy's CA (created on first use)", async () => {
+    const { code, stdout, stderr } = await run([
+      "kubeconfig",
+      "--from",
+      from,
+      "--proxy",
+      "https://127.0.0.1:8443",
+      "--ca-dir",
+      caDir,
+    ]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const config = load(stdout) as {
+      clusters: { cluster: Record<string, string> }[];
+      users: { user: Record<string, string> }[];
+    };
+    expect(config.clusters[0]?.cluster.server).toBe("https://127.0.0.1:8443");
+    expect(
+      Buffer.from(config.clusters[0]?.cluster["certificate-authority-data"] ?? "", "base64").toString(),
+    ).toContain("BEGIN CERTIFICATE");
+    expect(config.users[0]?.user.token).toBe("t0ken");
+  });
+
+  it("writes proxy-url in forward mode", async () => {
+    const { stdout } = await run([
+      "kubeconfig",
+      "--from",
+      from,
+      "--proxy",
+      "https://127.0.0.1:8443",
+      "--mode",
+      "forward",
+      "--ca-dir",
+      caDir,
+    ]);
+    const config = load(stdout) as { clusters: { cluster: Record<string, string> }[] };
+    expect(config.clusters[0]?.cluster).toMatchObject({
+      server: "https://10.0.0.1:6443",
+      "proxy-url": "http://127.0.0.1:8443",
+    });
+  });
+
+  it.each([
+    [["--proxy", "https://127.0.0.1:8443"], "--from FILE is required"],
+    [["--from", from], "--proxy https://HOST:PORT is required"],
+    [["--from", from, "--proxy", "http://127.0.0.1:8443"], "--proxy must be https://HOST:PORT"],
+    [
+      ["--from", from, "--proxy", "https://127.0.0.1:8443", "--mode", "sideways"],
+      "--mode must be reverse or forward",
+    ],
+  ])("rejects bad usage with one line and exit 2: %j", async (args, message) => {
+    const { code, stderr } = await run(["kubeconfig", ...args, "--ca-dir", caDir]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("names a missing context in one line", async () => {
+    const { code, stderr } = await run([
+      "kubeconfig",
+      "--from",
+      from,
+      "--context",
+      "nope",
+      "--proxy",
+      "https://127.0.0.1:1",
+      "--ca-dir",
+      caDir,
+    ]);
+    expect(code).toBe(1);
+    expect(stderr).toBe(`apisnoop kubeconfig: kubeconfig ${from} has no context 'nope'\n`);
+  });
+});
+
+describe("apisnoop proxy", () => {
+  it("rejects a malformed --listen with exit 2", async () => {
+    const { code, stderr } = await run(["proxy", "--listen", "nowhere"]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("--listen: 'nowhere' is not host:port");
+  });
+
+  it("fails in one line when the kubeconfig cannot be read", async () => {
+    const { code, stderr } = await run([
+      "proxy",
+      "--kubeconfig",
+      path.join(dir, "missing"),
+      "--listen",
+      "127.0.0.1:0",
+      "--admin-listen",
+      "none",
+      "--ca-dir",
+      caDir,
+    ]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^apisnoop proxy: cannot load kubeconfig .*missing/);
+  });
+});
