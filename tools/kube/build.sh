@@ -7,11 +7,21 @@
 # Warm (same versions.env, go.mod/go.sum and Go version as the last successful build): returns in about a
 # second. Cold: prints one progress line per component plus packages compiled, and the total time.
 # Set RIG_BUILD_KCM=1 to also build kube-controller-manager (namespace finalization, GC, CSR signing).
-# Needs only Go (>= 1.24) and network access to the Go module proxy; no Debian packages.
+# Needs only Go (>= 1.24) and network access to the Go module proxy; no Debian packages, no C compiler.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
+
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then export PATH="/usr/local/go/bin:$PATH"; fi
+command -v go >/dev/null || { echo "kube build: Go >= 1.24 is required and not on PATH" >&2; exit 1; }
+go_minor="$(go env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+if [[ -z "$go_minor" || "$go_minor" -lt 24 ]]; then
+  echo "kube build: Go >= 1.24 is required (kubernetes v1.34 needs it); found $(go env GOVERSION)" >&2
+  exit 1
+fi
+# Static binaries like upstream's release builds; no C toolchain needed, same result with or without gcc.
+export CGO_ENABLED=0
 
 cache_root="${APISNOOP_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/apisnoop/kube}"
 dir="$cache_root/$KUBE_VERSION"
@@ -22,8 +32,8 @@ components=(etcd kube-apiserver helm)
 [[ "${RIG_BUILD_KCM:-0}" == "1" ]] && components+=(kube-controller-manager)
 
 # The stamp captures every input that changes the binaries.
-stamp="$(cat "$here/versions.env" "$here/go.mod" "$here/go.sum" "$here/helm/go.mod" "$here/helm/go.sum" \
-  <(go version) | sha256sum | cut -c1-16)"
+stamp="$(cat "$here/build.sh" "$here/versions.env" "$here/go.mod" "$here/go.sum" "$here/helm/go.mod" \
+  "$here/helm/go.sum" <(go version) | sha256sum | cut -c1-16)"
 
 missing=()
 for c in "${components[@]}"; do
@@ -54,18 +64,26 @@ for c in "${missing[@]}"; do
     etcd) moddir="$here"; pkg=go.etcd.io/etcd/server/v3; ldflags="-s -w" ;;
     kube-apiserver | kube-controller-manager) moddir="$here"; pkg="k8s.io/kubernetes/cmd/$c"; ldflags="$kube_ldflags" ;;
     helm) moddir="$here/helm"; pkg=helm.sh/helm/v3/cmd/helm
-      ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+      # As helm's Makefile: the default .Capabilities.KubeVersion follows the k8s.io/client-go it is built with
+      # (v0.34.x -> 1.34); unset, helm would template for Kubernetes v1.20.
+      cg="$(cd "$moddir" && go list -m -f '{{.Version}}' k8s.io/client-go)"; cg="${cg#v0.}"; cg_minor="${cg%%.*}"
+      ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+      for p in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+        ldflags+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$cg_minor"
+      done ;;
   esac
   start=$SECONDS
   echo "  [$i/${#missing[@]}] $c ($pkg) ..."
-  # -v lists each package as it is compiled (cached ones are silent): count them as progress.
-  if ! (cd "$moddir" && go build -v -ldflags "$ldflags" -o "$bin/.$c.tmp" "$pkg") 2>&1 | tee -a "$log" |
-    awk '{ n++; if (n % 200 == 0) { printf "        %d packages compiled\n", n; fflush() } }'; then
+  # -v lists each package as it is compiled (cached ones are silent): count them, and module downloads, as progress.
+  if ! (cd "$moddir" && go build -v -buildvcs=false -ldflags "$ldflags" -o "$bin/.$c.tmp.$$" "$pkg") 2>&1 |
+    tee -a "$log" |
+    awk '/^go: downloading/ { d++; if (d % 50 == 0) { printf "        %d modules downloaded\n", d; fflush() }; next }
+         { n++; if (n % 200 == 0) { printf "        %d packages compiled\n", n; fflush() } }'; then
     echo "kube build: $c FAILED; last lines of $log:" >&2
     tail -n 30 "$log" >&2
     exit 1
   fi
-  mv -f "$bin/.$c.tmp" "$bin/$c"
+  mv -f "$bin/.$c.tmp.$$" "$bin/$c"
   echo "$stamp" >"$bin/.$c.stamp"
   echo "      done in $((SECONDS - start))s"
 done
