@@ -104,9 +104,14 @@ async function chartPods(prisma: PrismaClient, filters: CoverageFilters): Promis
   const params = new SqlParams();
   const windowed = hasWindow(filters);
   const conditions = sourceConditions(filters, params);
+  const counted = windowed
+    ? outcomeCondition(filters.outcome, `h."statusClass"`)
+    : filters.outcome === "2xx"
+      ? `h."hits2xx" > 0`
+      : "TRUE";
   return prisma.$queryRawUnsafe<ChartPod[]>(
-    `SELECT s."namespace", s."pod", sum(h."count")::float8 AS hits,
-            count(DISTINCT h."operationId") FILTER (WHERE ${outcomeCondition(filters.outcome, `h."statusClass"`)})::int AS endpoints
+    `SELECT s."namespace", s."pod", sum(h."${windowed ? "count" : "hits"}")::float8 AS hits,
+            count(DISTINCT h."operationId") FILTER (WHERE ${counted})::int AS endpoints
      FROM ${windowed ? `"HitRollup"` : `"HitTotal"`} h JOIN "Source" s ON s."id" = h."sourceId"
      WHERE h."release" = ${params.add(filters.release)}${conditions ? ` AND ${conditions}` : ""}${windowed ? windowRestriction(filters, params, `h."minute"`, "minute") : ""}
      GROUP BY s."namespace", s."pod" ORDER BY hits DESC, s."namespace", s."pod"`,
@@ -122,7 +127,8 @@ async function otherOperationUses(
   const windowed = hasWindow(filters);
   const releaseParam = params.add(filters.release);
   return prisma.$queryRawUnsafe<OtherOperationUse[]>(
-    `SELECT h."operationId", sum(h."count")::float8 AS hits, coalesce(bool_or(e."watchOperation"), false) AS "watchOperation"
+    `SELECT h."operationId", sum(h."${windowed ? "count" : "hits"}")::float8 AS hits,
+            coalesce(bool_or(e."watchOperation"), false) AS "watchOperation"
      FROM ${windowed ? `"HitRollup"` : `"HitTotal"`} h
      LEFT JOIN "Endpoint" e ON e."release" = h."release" AND e."operationId" = h."operationId"
      WHERE h."release" = ${releaseParam}${sourceRestriction(filters, params, `h."sourceId"`)}${windowed ? windowRestriction(filters, params, `h."minute"`, "minute") : ""}

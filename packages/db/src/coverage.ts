@@ -1,13 +1,7 @@
 import type { PrismaClient } from "./client";
 import { type CoverageFilters, LEVELS, type Level, type Outcome } from "./filters";
 import { resolveRelease } from "./releases";
-import {
-  hasWindow,
-  outcomeCondition,
-  SqlParams,
-  sourceRestriction,
-  windowRestriction,
-} from "./selection-sql";
+import { endpointHitsSql, SqlParams } from "./selection-sql";
 
 /** One endpoint of a release with the hits of the selection. */
 export interface EndpointCoverage {
@@ -64,35 +58,17 @@ interface Row extends Omit<EndpointCoverage, "tested" | "level"> {
 /**
  * Coverage of a release (default: the default release) by the sources, time window and outcome of
  * `filters`: every endpoint with its hits, and totals by level and for conformance-eligible endpoints.
- * Without a time window it reads the all-time totals, so the dashboard's first view never scans the
- * per-minute rollups. Deprecated `/watch/` operations are outside every count (GUIDE §3).
+ * Without a time window it reads all-time totals (per endpoint without source filters), so the
+ * dashboard's first view never scans per-source or per-minute rows. Deprecated `/watch/` operations are outside every count (GUIDE §3).
  */
 export async function getCoverage(prisma: PrismaClient, filters: CoverageFilters): Promise<Coverage> {
   const release = await resolveRelease(prisma, filters.release);
   const params = new SqlParams();
   const releaseParam = params.add(release);
-  const counted = outcomeCondition(filters.outcome, `h."statusClass"`);
-  const windowed = hasWindow(filters);
-  const table = windowed ? `"HitRollup"` : `"HitTotal"`;
-  const first = windowed ? `h."minute"` : `h."firstSeen"`;
-  const last = windowed ? `h."minute"` : `h."lastSeen"`;
-  const where =
-    `h."release" = ${releaseParam}` +
-    sourceRestriction(filters, params, `h."sourceId"`) +
-    (windowed ? windowRestriction(filters, params, `h."minute"`, "minute") : "");
+  const hits = endpointHitsSql(filters, params, releaseParam);
   const level = filters.level ? ` AND e."level" = ${params.add(filters.level)}` : "";
   const rows = await prisma.$queryRawUnsafe<Row[]>(
-    `WITH hits AS (
-       SELECT h."operationId",
-              sum(h."count")::float8 AS hits,
-              coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0)::float8 AS hits2xx,
-              count(DISTINCT h."sourceId") FILTER (WHERE ${counted})::int AS sources,
-              min(${first}) FILTER (WHERE ${counted}) AS "firstSeen",
-              max(${last}) FILTER (WHERE ${counted}) AS "lastSeen"
-       FROM ${table} h
-       WHERE ${where}
-       GROUP BY h."operationId"
-     )
+    `WITH hits AS (${hits})
      SELECT e."operationId", e."method", e."path", e."level", e."category", e."group", e."version", e."kind",
             e."action", e."description", e."deprecated", e."conformanceEligible",
             coalesce(hits.hits, 0) AS hits, coalesce(hits.hits2xx, 0) AS hits2xx,

@@ -12,6 +12,7 @@ import { loadRelease } from "./releases";
 import { listSources } from "./sources";
 import { epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
 import { getUnknown } from "./unknown";
+import { getUsage } from "./usage";
 
 /** One scenario for the drill-down queries: endpoint detail, chart, unknown, sources. */
 
@@ -370,5 +371,34 @@ describe("getChart", () => {
     expect(late.pods).toEqual([{ namespace: "web", pod: "nginx-1", hits: 1, endpoints: 1 }]);
     const beta = await getChart(db.prisma, "nginx", filters("level=beta"));
     expect(beta.endpoints).toEqual([]);
+  });
+});
+
+describe("getUsage", () => {
+  it("lists every operation called, watch operations and unknown ones included, with callers", async () => {
+    const usage = await getUsage(db.prisma, filters("chart=nginx"));
+    expect(
+      Object.fromEntries(usage.operations.map((operation) => [operation.operationId, operation.hits])),
+    ).toEqual({
+      listCoreV1NamespacedPod: 4,
+      patchAppsV1NamespacedDeployment: 2,
+      [watchOp]: 1,
+      listFooV1Bars: 1,
+      [deprecatedOp]: 1,
+    });
+    const list = usage.operations.find((operation) => operation.operationId === "listCoreV1NamespacedPod");
+    expect(list?.callers.map((caller) => [caller.pod, caller.hits])).toEqual([
+      ["nginx-0", 3],
+      ["nginx-1", 1],
+    ]);
+  });
+
+  it("counts under the outcome, from totals or from the time window", async () => {
+    const ok = await getUsage(db.prisma, filters("outcome=2xx&chart=nginx-ingress"));
+    expect(ok.operations).toEqual([]);
+    const windowed = await getUsage(db.prisma, filters("from=2026-11-28T13:01:00Z&outcome=2xx"));
+    expect(windowed.operations.map((operation) => [operation.operationId, operation.hits])).toEqual([
+      ["listCoreV1NamespacedPod", 1],
+    ]);
   });
 });

@@ -15,9 +15,9 @@ export function textArray(values: readonly (string | null)[]): string {
   return `${literal}}`;
 }
 
-/** An `int[]` / `bigint[]` literal. */
-export function numberArray(values: readonly (number | bigint)[]): string {
-  return `{${values.join(",")}}`;
+/** An `int[]` / `bigint[]` literal; null elements become SQL NULL. */
+export function numberArray(values: readonly (number | bigint | null)[]): string {
+  return `{${values.map((value) => (value === null ? "NULL" : value)).join(",")}}`;
 }
 
 /** A `boolean[]` literal. */

@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await db.prisma.$executeRawUnsafe(
-    `TRUNCATE "Release", "Endpoint", "Source", "HitRollup", "HitTotal", "UnknownCall", "FieldCount", "IngestBatch" RESTART IDENTITY`,
+    `TRUNCATE "Release", "Endpoint", "Source", "HitRollup", "HitTotal", "EndpointTotal", "UnknownCall", "FieldCount", "IngestBatch" RESTART IDENTITY`,
   );
 });
 
@@ -100,13 +100,24 @@ describe("recordBatch", () => {
       [result.sourceIds[1], "4xx", "2026-11-28T12:00:00.000Z", 2n, {}],
       [result.sourceIds[1], "2xx", "2026-11-28T12:05:00.000Z", 4n, {}],
     ]);
-    const totals = await db.prisma.hitTotal.findMany({
-      orderBy: [{ sourceId: "asc" }, { statusClass: "asc" }],
-    });
-    expect(totals.map((row) => [row.sourceId, row.statusClass, row.count])).toEqual([
-      [result.sourceIds[0], "2xx", 3n],
-      [result.sourceIds[1], "2xx", 4n],
-      [result.sourceIds[1], "4xx", 2n],
+    const totals = await db.prisma.hitTotal.findMany({ orderBy: { sourceId: "asc" } });
+    expect(totals.map((row) => [row.sourceId, row.hits, row.hits2xx, row.first2xx, row.last2xx])).toEqual([
+      [result.sourceIds[0], 3n, 3n, new Date(minute * 60_000), new Date(minute * 60_000)],
+      [result.sourceIds[1], 6n, 4n, new Date((minute + 5) * 60_000), new Date((minute + 5) * 60_000)],
+    ]);
+    expect(await db.prisma.endpointTotal.findMany()).toEqual([
+      {
+        release: "1.34",
+        operationId: "listCoreV1NamespacedPod",
+        hits: 9n,
+        hits2xx: 7n,
+        sources: 2,
+        sources2xx: 2,
+        firstSeen: new Date(minute * 60_000),
+        lastSeen: new Date((minute + 5) * 60_000),
+        first2xx: new Date(minute * 60_000),
+        last2xx: new Date((minute + 5) * 60_000),
+      },
     ]);
     expect(await db.prisma.unknownCall.findMany()).toMatchObject([
       { path: "/apis/nope/v1/things", reason: "no such path", count: 2n, minute: new Date(minute * 60_000) },
@@ -179,7 +190,7 @@ describe("recordBatch", () => {
     ]);
     const [total] = await db.prisma.hitTotal.findMany();
     expect(total).toMatchObject({
-      count: 6n,
+      hits: 6n,
       firstSeen: new Date((minute - 10) * 60_000),
       lastSeen: new Date(minute * 60_000),
     });
@@ -188,6 +199,45 @@ describe("recordBatch", () => {
       firstSeen: new Date((minute - 10) * 60_000),
       lastSeen: new Date(minute * 60_000),
     });
+  });
+
+  it("keeps per-endpoint totals equal to the rollups, across concurrent batches", async () => {
+    const clients = Array.from({ length: 6 }, (_, i) => testSource(`client-${i}/1.0`));
+    const operations = ["listCoreV1NamespacedPod", "readCoreV1NamespacedPod", "createCoreV1Namespace"];
+    const statuses = ["2xx", "4xx", "5xx"] as const;
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const batch = () =>
+      testBatch({
+        sources: clients,
+        hits: Array.from({ length: 40 }, () =>
+          hit({
+            source: next(6),
+            operationId: operations[next(3)] as string,
+            statusClass: statuses[next(3)] as (typeof statuses)[number],
+            minute: minute + next(5),
+            count: 1 + next(4),
+          }),
+        ),
+      });
+    for (let round = 0; round < 3; round++) {
+      await Promise.all([batch(), batch(), batch(), batch()].map((one) => recordBatch(db.prisma, one)));
+    }
+    const fromRollups = await db.prisma.$queryRawUnsafe(
+      `SELECT "operationId", sum(count)::bigint AS hits, coalesce(sum(count) FILTER (WHERE "statusClass" = '2xx'), 0)::bigint AS hits2xx,
+              count(DISTINCT "sourceId")::int AS sources, count(DISTINCT "sourceId") FILTER (WHERE "statusClass" = '2xx')::int AS sources2xx,
+              min(minute) AS "firstSeen", max(minute) AS "lastSeen",
+              min(minute) FILTER (WHERE "statusClass" = '2xx') AS "first2xx", max(minute) FILTER (WHERE "statusClass" = '2xx') AS "last2xx"
+       FROM "HitRollup" GROUP BY "operationId" ORDER BY "operationId"`,
+    );
+    const kept = await db.prisma.endpointTotal.findMany({
+      orderBy: { operationId: "asc" },
+      omit: { release: true },
+    });
+    expect(kept).toEqual(fromRollups);
   });
 
   it("folds equal sources and equal keys within one batch", async () => {
@@ -268,7 +318,7 @@ describe("recordBatch", () => {
     );
     expect(sum).toEqual({ rows: 100_000n, hits: expected });
     const [totals] = await db.prisma.$queryRawUnsafe<Array<{ hits: bigint }>>(
-      `SELECT sum(count)::bigint AS hits FROM "HitTotal"`,
+      `SELECT sum(hits)::bigint AS hits FROM "EndpointTotal"`,
     );
     expect(totals?.hits).toBe(expected);
   });

@@ -166,17 +166,9 @@ async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds
     count: number;
     details: Record<string, number>;
   }
-  interface Total {
-    operationId: string;
-    sourceId: number;
-    statusClass: string;
-    count: number;
-    first: number;
-    last: number;
-  }
   // Fold equal keys first: one INSERT ... ON CONFLICT may not touch the same row twice.
   const rollups = new Map<string, Row>();
-  const totals = new Map<string, Total>();
+  const totals = new Map<string, PairTotal>();
   for (const hit of batch.hits) {
     const sourceId = sourceIds[hit.source] as number;
     const key = `${hit.operationId}\u0000${sourceId}\u0000${hit.method}\u0000${hit.statusClass}\u0000${hit.minute}`;
@@ -197,21 +189,26 @@ async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds
         details: { ...hit.details },
       });
     }
-    const totalKey = `${hit.operationId}\u0000${sourceId}\u0000${hit.statusClass}`;
-    const total = totals.get(totalKey);
-    if (total) {
-      total.count += hit.count;
-      total.first = Math.min(total.first, hit.minute);
-      total.last = Math.max(total.last, hit.minute);
-    } else {
-      totals.set(totalKey, {
+    const totalKey = `${hit.operationId}\u0000${sourceId}`;
+    let total = totals.get(totalKey);
+    if (!total) {
+      total = {
         operationId: hit.operationId,
         sourceId,
-        statusClass: hit.statusClass,
-        count: hit.count,
+        hits: 0,
+        hits2xx: 0,
         first: hit.minute,
         last: hit.minute,
-      });
+      };
+      totals.set(totalKey, total);
+    }
+    total.hits += hit.count;
+    total.first = Math.min(total.first, hit.minute);
+    total.last = Math.max(total.last, hit.minute);
+    if (hit.statusClass === "2xx") {
+      total.hits2xx += hit.count;
+      total.first2xx = Math.min(total.first2xx ?? hit.minute, hit.minute);
+      total.last2xx = Math.max(total.last2xx ?? hit.minute, hit.minute);
     }
   }
   const rows = sortedValues(rollups);
@@ -233,25 +230,80 @@ async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds
     numberArray(rows.map((row) => row.count)),
     textArray(rows.map((row) => JSON.stringify(row.details))),
   );
-  const sums = sortedValues(totals);
-  await tx.$executeRawUnsafe(
-    `INSERT INTO "HitTotal" AS h ("release", "operationId", "sourceId", "statusClass", "count", "firstSeen", "lastSeen")
-     SELECT $1, t.op, t.source, t.status, t.count, to_timestamp(t.first * 60), to_timestamp(t.last * 60)
-     FROM unnest($2::text[], $3::int[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
-       AS t(op, source, status, count, first, last)
-     ON CONFLICT ("release", "operationId", "sourceId", "statusClass") DO UPDATE SET
-       "count" = h."count" + excluded."count",
-       "firstSeen" = LEAST(h."firstSeen", excluded."firstSeen"),
-       "lastSeen" = GREATEST(h."lastSeen", excluded."lastSeen")`,
-    release,
-    textArray(sums.map((sum) => sum.operationId)),
-    numberArray(sums.map((sum) => sum.sourceId)),
-    textArray(sums.map((sum) => sum.statusClass)),
-    numberArray(sums.map((sum) => sum.count)),
-    numberArray(sums.map((sum) => sum.first)),
-    numberArray(sums.map((sum) => sum.last)),
-  );
+  await upsertTotals(tx, release, sortedValues(totals));
   return rows.length;
+}
+
+/** All-time hits of one endpoint by one source in a batch. */
+interface PairTotal {
+  operationId: string;
+  sourceId: number;
+  hits: number;
+  hits2xx: number;
+  first: number;
+  last: number;
+  first2xx?: number;
+  last2xx?: number;
+}
+
+/**
+ * Adds a batch's per endpoint x source totals to HitTotal and, in the same statement, its per-endpoint
+ * totals to EndpointTotal. A pair counts as a new source of its endpoint when its stored hits equal this
+ * batch's (nothing was there before); likewise for 2xx. That test reads the row as upserted, so two
+ * concurrent batches with the same new pair count it once.
+ */
+async function upsertTotals(tx: Tx, release: string, pairs: PairTotal[]): Promise<void> {
+  await tx.$executeRawUnsafe(
+    `WITH input AS (
+       SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
+         AS t(op, source, hits, hits2xx, first, last, first2xx, last2xx)
+     ),
+     pairs AS (
+       INSERT INTO "HitTotal" AS h ("release", "operationId", "sourceId", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx")
+       SELECT $1, i.op, i.source, i.hits, i.hits2xx, to_timestamp(i.first * 60), to_timestamp(i.last * 60),
+              to_timestamp(i.first2xx * 60), to_timestamp(i.last2xx * 60)
+       FROM input i
+       ON CONFLICT ("release", "operationId", "sourceId") DO UPDATE SET
+         "hits" = h."hits" + excluded."hits",
+         "hits2xx" = h."hits2xx" + excluded."hits2xx",
+         "firstSeen" = LEAST(h."firstSeen", excluded."firstSeen"),
+         "lastSeen" = GREATEST(h."lastSeen", excluded."lastSeen"),
+         "first2xx" = LEAST(h."first2xx", excluded."first2xx"),
+         "last2xx" = GREATEST(h."last2xx", excluded."last2xx")
+       RETURNING h."operationId", h."sourceId", h."hits", h."hits2xx"
+     ),
+     endpoints AS (
+       SELECT i.op, sum(i.hits) AS hits, sum(i.hits2xx) AS hits2xx,
+              count(*) FILTER (WHERE p."hits" = i.hits) AS sources,
+              count(*) FILTER (WHERE i.hits2xx > 0 AND p."hits2xx" = i.hits2xx) AS sources2xx,
+              min(i.first) AS first, max(i.last) AS last, min(i.first2xx) AS first2xx, max(i.last2xx) AS last2xx
+       FROM input i JOIN pairs p ON p."operationId" = i.op AND p."sourceId" = i.source
+       GROUP BY i.op
+     )
+     INSERT INTO "EndpointTotal" AS e ("release", "operationId", "hits", "hits2xx", "sources", "sources2xx",
+                                       "firstSeen", "lastSeen", "first2xx", "last2xx")
+     SELECT $1, n.op, n.hits, n.hits2xx, n.sources, n.sources2xx, to_timestamp(n.first * 60), to_timestamp(n.last * 60),
+            to_timestamp(n.first2xx * 60), to_timestamp(n.last2xx * 60)
+     FROM endpoints n ORDER BY n.op COLLATE "C"
+     ON CONFLICT ("release", "operationId") DO UPDATE SET
+       "hits" = e."hits" + excluded."hits",
+       "hits2xx" = e."hits2xx" + excluded."hits2xx",
+       "sources" = e."sources" + excluded."sources",
+       "sources2xx" = e."sources2xx" + excluded."sources2xx",
+       "firstSeen" = LEAST(e."firstSeen", excluded."firstSeen"),
+       "lastSeen" = GREATEST(e."lastSeen", excluded."lastSeen"),
+       "first2xx" = LEAST(e."first2xx", excluded."first2xx"),
+       "last2xx" = GREATEST(e."last2xx", excluded."last2xx")`,
+    release,
+    textArray(pairs.map((pair) => pair.operationId)),
+    numberArray(pairs.map((pair) => pair.sourceId)),
+    numberArray(pairs.map((pair) => pair.hits)),
+    numberArray(pairs.map((pair) => pair.hits2xx)),
+    numberArray(pairs.map((pair) => pair.first)),
+    numberArray(pairs.map((pair) => pair.last)),
+    numberArray(pairs.map((pair) => pair.first2xx ?? null)),
+    numberArray(pairs.map((pair) => pair.last2xx ?? null)),
+  );
 }
 
 async function upsertUnknownCalls(

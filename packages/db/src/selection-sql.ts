@@ -73,3 +73,42 @@ export function hasWindow(filters: Pick<CoverageFilters, "from" | "to">): boolea
 export function outcomeCondition(outcome: CoverageFilters["outcome"], statusColumn: string): string {
   return outcome === "2xx" ? `${statusColumn} = '2xx'` : "TRUE";
 }
+
+/** Whether any source filter is set. */
+export function hasSourceFilter(filters: SourceFilters): boolean {
+  return sourceConditions(filters, new SqlParams()) !== null;
+}
+
+/**
+ * A SELECT of the hits per endpoint of a selection: columns "operationId", hits, hits2xx, sources (distinct
+ * sources with hits that count under the outcome), "firstSeen" and "lastSeen" (of those hits). It reads
+ * the cheapest table that answers: per-endpoint totals without source filters or window, per endpoint x
+ * source totals with source filters only, per-minute rollups with a time window.
+ */
+export function endpointHitsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
+  const ok = filters.outcome === "2xx";
+  if (hasWindow(filters)) {
+    const counted = outcomeCondition(filters.outcome, `h."statusClass"`);
+    return `SELECT h."operationId",
+              sum(h."count")::float8 AS hits,
+              coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0)::float8 AS hits2xx,
+              count(DISTINCT h."sourceId") FILTER (WHERE ${counted})::int AS sources,
+              min(h."minute") FILTER (WHERE ${counted}) AS "firstSeen",
+              max(h."minute") FILTER (WHERE ${counted}) AS "lastSeen"
+       FROM "HitRollup" h
+       WHERE h."release" = ${releaseParam}${sourceRestriction(filters, params, `h."sourceId"`)}${windowRestriction(filters, params, `h."minute"`, "minute")}
+       GROUP BY h."operationId"`;
+  }
+  if (hasSourceFilter(filters)) {
+    return `SELECT h."operationId", sum(h."hits")::float8 AS hits, sum(h."hits2xx")::float8 AS hits2xx,
+              count(*) FILTER (WHERE ${ok ? `h."hits2xx" > 0` : "TRUE"})::int AS sources,
+              min(h."${ok ? "first2xx" : "firstSeen"}") AS "firstSeen", max(h."${ok ? "last2xx" : "lastSeen"}") AS "lastSeen"
+       FROM "HitTotal" h
+       WHERE h."release" = ${releaseParam}${sourceRestriction(filters, params, `h."sourceId"`)}
+       GROUP BY h."operationId"`;
+  }
+  return `SELECT t."operationId", t."hits"::float8 AS hits, t."hits2xx"::float8 AS hits2xx,
+            t."${ok ? "sources2xx" : "sources"}" AS sources,
+            t."${ok ? "first2xx" : "firstSeen"}" AS "firstSeen", t."${ok ? "last2xx" : "lastSeen"}" AS "lastSeen"
+     FROM "EndpointTotal" t WHERE t."release" = ${releaseParam}`;
+}

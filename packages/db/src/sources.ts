@@ -43,24 +43,23 @@ const SOURCE_COLUMNS = `s."id", s."userAgent", s."e2eTest", s."conformance", s."
 export async function listSources(prisma: PrismaClient, filters: CoverageFilters): Promise<SourceActivity[]> {
   const release = await resolveRelease(prisma, filters.release);
   const params = new SqlParams();
-  const windowed = hasWindow(filters);
-  const counted = outcomeCondition(filters.outcome, `h."statusClass"`);
-  const where =
-    `h."release" = ${params.add(release)}` +
-    (windowed ? windowRestriction(filters, params, `h."minute"`, "minute") : "");
+  const releaseParam = params.add(release);
+  const activity = hasWindow(filters)
+    ? `SELECT h."sourceId", sum(h."count")::float8 AS hits,
+              coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0)::float8 AS hits2xx,
+              count(DISTINCT h."operationId") FILTER (WHERE ${outcomeCondition(filters.outcome, `h."statusClass"`)})::int AS endpoints,
+              min(h."minute") AS "firstHit", max(h."minute") AS "lastHit"
+       FROM "HitRollup" h
+       WHERE h."release" = ${releaseParam}${windowRestriction(filters, params, `h."minute"`, "minute")}
+       GROUP BY h."sourceId"`
+    : `SELECT h."sourceId", sum(h."hits")::float8 AS hits, sum(h."hits2xx")::float8 AS hits2xx,
+              count(*) FILTER (WHERE ${filters.outcome === "2xx" ? `h."hits2xx" > 0` : "TRUE"})::int AS endpoints,
+              min(h."firstSeen") AS "firstHit", max(h."lastSeen") AS "lastHit"
+       FROM "HitTotal" h WHERE h."release" = ${releaseParam}
+       GROUP BY h."sourceId"`;
   const conditions = sourceConditions(filters, params);
   return prisma.$queryRawUnsafe<SourceActivity[]>(
-    `WITH activity AS (
-       SELECT h."sourceId",
-              sum(h."count")::float8 AS hits,
-              coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0)::float8 AS hits2xx,
-              count(DISTINCT h."operationId") FILTER (WHERE ${counted})::int AS endpoints,
-              min(${windowed ? `h."minute"` : `h."firstSeen"`}) AS "firstHit",
-              max(${windowed ? `h."minute"` : `h."lastSeen"`}) AS "lastHit"
-       FROM ${windowed ? `"HitRollup"` : `"HitTotal"`} h
-       WHERE ${where}
-       GROUP BY h."sourceId"
-     )
+    `WITH activity AS (${activity})
      SELECT ${SOURCE_COLUMNS}, coalesce(a.hits, 0) AS hits, coalesce(a.hits2xx, 0) AS hits2xx,
             coalesce(a.endpoints, 0) AS endpoints, a."firstHit", a."lastHit"
      FROM "Source" s LEFT JOIN activity a ON a."sourceId" = s."id"

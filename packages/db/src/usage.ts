@@ -14,6 +14,7 @@ export interface Caller {
   userAgent: string;
   name: string | null;
   e2eTest: string | null;
+  conformance: boolean;
   namespace: string | null;
   pod: string | null;
   serviceAccount: string | null;
@@ -53,7 +54,7 @@ export async function getUsage(
     sourceRestriction(filters, params, `h."sourceId"`) +
     (windowed ? windowRestriction(filters, params, `h."minute"`, "minute") : "");
   const rows = await prisma.$queryRawUnsafe<(Omit<Caller, "hits"> & { operationId: string; hits: number })[]>(
-    `SELECT h."operationId", sum(${hits})::float8 AS hits, s."userAgent", s."name", s."e2eTest", s."namespace",
+    `SELECT h."operationId", sum(${hits})::float8 AS hits, s."userAgent", s."name", s."e2eTest", s."conformance", s."namespace",
             s."pod", s."serviceAccount", s."chart"
      FROM ${windowed ? `"HitRollup"` : `"HitTotal"`} h JOIN "Source" s ON s."id" = h."sourceId"
      WHERE ${where}
