@@ -9,7 +9,7 @@ const config: NextConfig = {
   poweredByHeader: false,
   devIndicators: false,
   // The workspace packages are TypeScript sources (their `exports` point at src/*.ts).
-  transpilePackages: ["@apisnoop/protocol"],
+  transpilePackages: ["@apisnoop/protocol", "@apisnoop/db"],
   // The root `npm run typecheck` checks this app (tsc -p apps/web); a second check in `next build` would
   // only cost CI time on two cores.
   typescript: { ignoreBuildErrors: true },

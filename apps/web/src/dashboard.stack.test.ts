@@ -93,11 +93,11 @@ describe("the dashboard in Chromium", () => {
 
   it("shows the same selection when a filtered URL is reloaded", async () => {
     const { page } = browser;
-    const url = `${stack.url}/?release=1.34&chart=ingress-nginx&window=1h&outcome=2xx&level=stable`;
+    const url = `${stack.url}/?release=1.34&chart=ingress-nginx&from=1h&outcome=2xx&level=stable`;
     await page.goto(url);
     const read = async () => ({
       chart: await page.locator('input[name="chart"]').inputValue(),
-      window: await page.locator('select[name="window"]').inputValue(),
+      window: await page.locator('select[name="from"]').inputValue(),
       outcome: await page.locator('select[name="outcome"]').inputValue(),
       level: await page.locator('select[name="level"]').inputValue(),
       figure: await page.getByTestId("figure-all").textContent(),

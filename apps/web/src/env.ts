@@ -25,6 +25,15 @@ const EnvSchema = z.object({
     .string()
     .regex(/^1\.\d{1,2}(,1\.\d{1,2})*$/, "must look like 1.36 or 1.34,1.36")
     .default("1.36"),
+  /** Kubeconfig of the cluster `npm start` puts the proxy in front of (default ~/.kube/config). */
+  KUBECONFIG: z.string().min(1).optional(),
+  /** Its context (default: the kubeconfig's current context). */
+  APISNOOP_CONTEXT: z.string().min(1).optional(),
+  /** Where `npm start` runs the proxy (both modes on one port). */
+  APISNOOP_PROXY_LISTEN: z
+    .string()
+    .regex(/^.*:\d{1,5}$/, "must be host:port")
+    .default("127.0.0.1:8443"),
   /** Where downloaded specs and coverage files are cached. */
   APISNOOP_CACHE_DIR: z.string().min(1).optional(),
   /** Print PostgreSQL's log and stack traces. */

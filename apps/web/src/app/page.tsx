@@ -2,7 +2,8 @@ import { FilterBar } from "../components/FilterBar";
 import { FilterError } from "../components/FilterError";
 import { NoRelease } from "../components/NoRelease";
 import { OverviewLive } from "../components/OverviewLive";
-import { filtersToQuery } from "../filters/dashboard-filters";
+import { filterQuery } from "../filters/dashboard-filters";
+import { loadForPage } from "../http/page-data";
 import { type PageProps, toSearchParams } from "../http/search-params";
 import { dashboardData } from "../server/app-context";
 
@@ -11,15 +12,18 @@ export const dynamic = "force-dynamic";
 /** `/`: coverage of the selection, the sunburst, the sources; live. */
 export default async function OverviewPage({ searchParams }: PageProps) {
   const data = dashboardData();
-  const parsed = data.parseFilters(toSearchParams(await searchParams));
+  const params = toSearchParams(await searchParams);
+  const parsed = data.parseFilters(params);
   if (!parsed.ok) return <FilterError error={parsed.error} path="/" />;
   const [releases, facets] = await Promise.all([data.releases(), data.sourceFacets()]);
   if (releases.length === 0) return <NoRelease />;
-  const report = await data.coverage(parsed.filters);
+  const loaded = await loadForPage(() => data.coverage(parsed.filters));
+  if (!loaded.ok) return <FilterError error={loaded.error} path="/" />;
+  const report = loaded.value;
   return (
     <>
-      <FilterBar filters={parsed.filters} releases={releases} facets={facets} />
-      <OverviewLive report={report} query={filtersToQuery(parsed.filters).toString()} />
+      <FilterBar releases={releases} facets={facets} />
+      <OverviewLive report={report} query={filterQuery(params)} />
     </>
   );
 }

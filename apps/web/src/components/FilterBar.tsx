@@ -1,63 +1,54 @@
 "use client";
 
-import { usePathname, useRouter } from "next/navigation";
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useEffect, useState } from "react";
-import type { DashboardFilters, ReleaseSummary, SourceFacets } from "../data/dashboard-data";
-import {
-  filtersToQuery,
-  formatWindow,
-  NO_FILTERS,
-  SOURCE_FILTERS,
-  type SourceFilter,
-  WINDOW_CHOICES,
-  windowMinutes,
-} from "../filters/dashboard-filters";
+import type { ReleaseSummary, SourceFacets } from "../data/dashboard-data";
+import { filterQuery, type SourceFilterName, WINDOW_CHOICES } from "../filters/dashboard-filters";
 
-const SOURCE_LABELS: Record<SourceFilter, string> = {
-  chart: "chart",
-  namespace: "namespace",
-  pod: "pod",
-  serviceAccount: "service account",
-  userAgent: "user agent",
-  e2eTest: "e2e test",
-};
+/** The source filters the bar offers (db also knows `name`, reachable through the URL). */
+const SOURCE_FIELDS: Array<[keyof SourceFacets & SourceFilterName, string]> = [
+  ["chart", "chart"],
+  ["namespace", "namespace"],
+  ["pod", "pod"],
+  ["serviceAccount", "service account"],
+  ["userAgent", "user agent"],
+  ["e2eTest", "e2e test"],
+];
 
 /**
- * The filters every view shares. Each change navigates to the same page with the new query, so the
- * address bar always holds the whole view; "copy link" copies it.
+ * The filters every view shares. The bar edits the URL's own parameters (a relative `from=1h` stays
+ * relative) and navigates, so the address bar always holds the whole view; "copy link" copies it.
  */
-export function FilterBar({
-  filters,
-  releases,
-  facets,
-  showRelease = true,
-}: {
-  filters: DashboardFilters;
-  releases: ReleaseSummary[];
-  facets: SourceFacets;
-  showRelease?: boolean;
-}) {
+export function FilterBar({ releases, facets }: { releases: ReleaseSummary[]; facets: SourceFacets }) {
   const router = useRouter();
   const pathname = usePathname();
-  const [draft, setDraft] = useState(filters);
+  const searchParams = useSearchParams();
+  const current = new URLSearchParams(filterQuery(new URLSearchParams(searchParams.toString())));
+  const [draft, setDraft] = useState<Record<string, string>>(() => Object.fromEntries(current));
   const [copied, setCopied] = useState(false);
-  useEffect(() => setDraft(filters), [filters]);
+  const currentQuery = current.toString();
+  useEffect(() => setDraft(Object.fromEntries(new URLSearchParams(currentQuery))), [currentQuery]);
 
-  const go = (next: DashboardFilters) => {
-    const query = filtersToQuery(next).toString();
+  const go = (changes: Record<string, string | null>) => {
+    const next = new URLSearchParams(currentQuery);
+    for (const [name, value] of Object.entries(changes)) {
+      if (value) next.set(name, value);
+      else next.delete(name);
+    }
+    const query = filterQuery(next);
     router.push(query ? `${pathname}?${query}` : pathname);
   };
-  const set = <K extends keyof DashboardFilters>(name: K, value: DashboardFilters[K]) =>
-    go({ ...filters, [name]: value });
-  const anySet = filtersToQuery({ ...filters, release: null }).toString() !== "";
+  const value = (name: string) => current.get(name) ?? "";
+  const windowValue = value("from");
+  const anySet = [...current.keys()].some((name) => name !== "release");
 
   const copyLink = async () => {
     try {
-      await navigator.clipboard.writeText(window.location.href);
+      await navigator.clipboard.writeText(globalThis.location.href);
       setCopied(true);
       setTimeout(() => setCopied(false), 1500);
     } catch {
-      window.prompt("Copy this link:", window.location.href);
+      globalThis.prompt("Copy this link:", globalThis.location.href);
     }
   };
 
@@ -67,42 +58,40 @@ export function FilterBar({
       aria-label="Filters"
       onSubmit={(event) => {
         event.preventDefault();
-        go(draft);
+        go(Object.fromEntries(SOURCE_FIELDS.map(([name]) => [name, draft[name]?.trim() || null])));
       }}
     >
-      {showRelease && (
-        <label>
-          <span>release</span>
-          <select
-            name="release"
-            value={filters.release ?? ""}
-            onChange={(event) => set("release", event.target.value || null)}
-          >
-            {releases.map((release) => (
-              <option key={release.name} value={release.isDefault ? "" : release.name}>
-                {release.name}
-                {release.isDefault ? " (default)" : ""} · {release.endpoints} endpoints
-              </option>
-            ))}
-          </select>
-        </label>
-      )}
-      {SOURCE_FILTERS.map((name) => (
+      <label>
+        <span>release</span>
+        <select
+          name="release"
+          value={value("release")}
+          onChange={(event) => go({ release: event.target.value })}
+        >
+          {releases.map((release) => (
+            <option key={release.name} value={release === releases[0] ? "" : release.name}>
+              {release.name}
+              {release.isDefault ? " (cluster)" : ""} · {release.endpoints} endpoints
+            </option>
+          ))}
+        </select>
+      </label>
+      {SOURCE_FIELDS.map(([name, label]) => (
         <label key={name}>
-          <span>{SOURCE_LABELS[name]}</span>
+          <span>{label}</span>
           <input
             name={name}
             list={`facet-${name}`}
             value={draft[name] ?? ""}
             placeholder="any"
-            onChange={(event) => setDraft({ ...draft, [name]: event.target.value || null })}
+            onChange={(event) => setDraft({ ...draft, [name]: event.target.value })}
             onBlur={() => {
-              if ((draft[name] ?? null) !== (filters[name] ?? null)) go(draft);
+              if ((draft[name]?.trim() ?? "") !== value(name)) go({ [name]: draft[name]?.trim() || null });
             }}
           />
           <datalist id={`facet-${name}`}>
-            {facets[name].slice(0, 200).map((value) => (
-              <option key={value} value={value} />
+            {facets[name].slice(0, 200).map((option) => (
+              <option key={option} value={option} />
             ))}
           </datalist>
         </label>
@@ -110,14 +99,9 @@ export function FilterBar({
       <label>
         <span>time window</span>
         <select
-          name="window"
-          value={filters.windowMinutes === null ? "" : formatWindow(filters.windowMinutes)}
-          onChange={(event) => {
-            const value = event.target.value;
-            const choices: readonly string[] = WINDOW_CHOICES;
-            const minutes = value ? windowMinutes(value) : null;
-            if (value === "" || choices.includes(value)) set("windowMinutes", minutes);
-          }}
+          name="from"
+          value={windowValue}
+          onChange={(event) => go({ from: event.target.value, to: null })}
         >
           <option value="">all time</option>
           {WINDOW_CHOICES.map((choice) => (
@@ -125,20 +109,17 @@ export function FilterBar({
               last {choice}
             </option>
           ))}
-          {filters.windowMinutes !== null &&
-            !(WINDOW_CHOICES as readonly string[]).includes(formatWindow(filters.windowMinutes)) && (
-              <option value={formatWindow(filters.windowMinutes)}>
-                last {formatWindow(filters.windowMinutes)}
-              </option>
-            )}
+          {windowValue && !(WINDOW_CHOICES as readonly string[]).includes(windowValue) && (
+            <option value={windowValue}>since {windowValue}</option>
+          )}
         </select>
       </label>
       <label>
         <span>outcome</span>
         <select
           name="outcome"
-          value={filters.outcome}
-          onChange={(event) => set("outcome", event.target.value as "any" | "2xx")}
+          value={value("outcome") || "any"}
+          onChange={(event) => go({ outcome: event.target.value === "any" ? null : event.target.value })}
         >
           <option value="any">any response</option>
           <option value="2xx">2xx only</option>
@@ -146,11 +127,7 @@ export function FilterBar({
       </label>
       <label>
         <span>level</span>
-        <select
-          name="level"
-          value={filters.level ?? ""}
-          onChange={(event) => set("level", (event.target.value || null) as DashboardFilters["level"])}
-        >
+        <select name="level" value={value("level")} onChange={(event) => go({ level: event.target.value })}>
           <option value="">all levels</option>
           <option value="stable">stable</option>
           <option value="beta">beta</option>
@@ -165,7 +142,10 @@ export function FilterBar({
           <button
             type="button"
             className="button button-quiet"
-            onClick={() => go({ ...NO_FILTERS, release: filters.release })}
+            onClick={() => {
+              const release = value("release");
+              router.push(release ? `${pathname}?release=${encodeURIComponent(release)}` : pathname);
+            }}
           >
             clear
           </button>

@@ -1,3 +1,4 @@
+import type { CoverageFilters } from "@apisnoop/db/filters";
 import type { Level } from "@apisnoop/openapi";
 import type { Source } from "@apisnoop/protocol";
 
@@ -23,22 +24,8 @@ export interface DashboardData {
   sourceFacets(): Promise<SourceFacets>;
 }
 
-/** The filters every view shares; all of them live in the URL. */
-export interface DashboardFilters {
-  /** The release whose endpoints are counted; null: the default release. */
-  release: string | null;
-  chart: string | null;
-  namespace: string | null;
-  pod: string | null;
-  serviceAccount: string | null;
-  userAgent: string | null;
-  e2eTest: string | null;
-  /** Only hits in the last N minutes; null: all time. */
-  windowMinutes: number | null;
-  outcome: "any" | "2xx";
-  /** Count only endpoints of this level; null: all levels. */
-  level: Level | null;
-}
+/** The filters every view shares, all in the URL: packages/db's CoverageFilters, parsed by db. */
+export type DashboardFilters = CoverageFilters;
 
 export type FilterResult = { ok: true; filters: DashboardFilters } | { ok: false; error: string };
 
@@ -158,15 +145,4 @@ export interface SourceFacets {
   serviceAccount: string[];
   userAgent: string[];
   e2eTest: string[];
-}
-
-/** A request the data layer cannot answer because of what was asked: 400 (bad value) or 404 (no such thing). */
-export class DataError extends Error {
-  constructor(
-    readonly status: 400 | 404,
-    message: string,
-  ) {
-    super(message);
-    this.name = "DataError";
-  }
 }

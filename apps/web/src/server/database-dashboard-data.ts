@@ -1,136 +1,127 @@
 import type { ApisnoopCoverage } from "@apisnoop/coverage";
-import type { Level } from "@apisnoop/openapi";
+import {
+  type EndpointCoverage as DbEndpointCoverage,
+  getChart,
+  getCoverage,
+  getEndpointDetail,
+  getUnknown,
+  listReleases,
+  listSources,
+  type PrismaClient,
+  resolveRelease,
+  type SourceSummary,
+} from "@apisnoop/db";
+import { type CoverageFilters, type Level, parseCoverageFilters } from "@apisnoop/db/filters";
+import type { Source } from "@apisnoop/protocol";
 import { tally } from "../coverage/tally";
-import {
-  type ChartReport,
-  type CoverageReport,
-  type DashboardData,
-  type DashboardFilters,
-  DataError,
-  type EndpointCoverage,
-  type ReleaseSummary,
+import type {
+  ChartReport,
+  CoverageReport,
+  DashboardData,
+  EndpointCoverage,
+  SourceSummaryRow,
+  UnknownReport,
 } from "../data/dashboard-data";
-import { parseDashboardFilters } from "../filters/dashboard-filters";
-import {
-  chartExists,
-  endpointCoverage,
-  endpointRow,
-  fieldsByKind,
-  fieldUses,
-  podBreakdown,
-  type SqlClient,
-  seenRange,
-  sourceFacetValues,
-  sourceSummary,
-  statusClasses,
-  unknownCallCount,
-  unknownCalls,
-} from "./queries/dashboard-queries";
+import { chartName } from "../filters/dashboard-filters";
+import { sourceLabel } from "../sources/source-label";
 
 export interface DatabaseDashboardDataOptions {
-  sql: SqlClient;
+  prisma: PrismaClient;
   /** apisnoop's published coverage per release, for the "tested by upstream e2e" marks. */
   upstream: ReadonlyMap<string, ApisnoopCoverage>;
-  now?: () => Date;
 }
 
-/** The dashboard's data layer over the database; `invalidate()` after every committed batch. */
+/** The dashboard's data layer over packages/db; `invalidate()` after every committed batch. */
 export interface DatabaseDashboardData extends DashboardData {
   /** Forgets cached reports: new hits were stored. */
   invalidate(): void;
-  /** The release a filter set resolves to (the default one when it names none). */
-  resolveRelease(name: string | null): Promise<string>;
+  /** The release a filter set resolves to (the default one when it names none); throws NotFoundError. */
+  resolveRelease(name: string | undefined): Promise<string>;
   /** Operation ids of a release (at a level), for live scoping. */
-  endpointIds(release: string, level: Level | null): Promise<Set<string>>;
+  endpointIds(release: string, level: Level | undefined): Promise<Set<string>>;
 }
 
 /**
- * Builds the data layer the pages and the HTTP API read. Coverage reports are cached per filter set
- * until the next ingest commit (and per minute for time windows), so page loads and API polls cost one
- * query per change of data, not per request.
+ * The pages' and HTTP API's data: each view is one of packages/db's query functions, shaped for
+ * rendering. Coverage reports are cached per filter set until the next ingest commit (a relative time
+ * window for the current minute only), so page loads and API polls cost one query per change of data.
  */
 export function createDatabaseDashboardData(options: DatabaseDashboardDataOptions): DatabaseDashboardData {
-  const { sql, upstream } = options;
-  const now = options.now ?? (() => new Date());
+  const { prisma, upstream } = options;
   const coverageCache = new Map<string, Promise<CoverageReport>>();
-  let releaseCache: Promise<ReleaseSummary[]> | null = null;
-
-  const releases = (): Promise<ReleaseSummary[]> => {
-    releaseCache ??= sql
-      .$queryRawUnsafe<ReleaseSummary[]>(
-        `SELECT r."name", r."origin", r."isDefault",
-                (SELECT COUNT(*) FROM "Endpoint" e WHERE e."release" = r."name" AND NOT e."watchOperation")::int AS endpoints
-         FROM "Release" r`,
-      )
-      .then((rows) =>
-        rows.sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || compareReleases(b.name, a.name)),
-      )
-      .catch((error) => {
-        releaseCache = null;
-        throw error;
-      });
-    return releaseCache;
-  };
-
-  const resolveRelease = async (name: string | null): Promise<string> => {
-    const loaded = await releases();
-    if (loaded.length === 0) throw new DataError(404, "no release is loaded yet");
-    if (name === null) return (loaded[0] as ReleaseSummary).name;
-    if (!loaded.some((release) => release.name === name)) {
-      throw new DataError(
-        404,
-        `release ${name} is not loaded (loaded: ${loaded.map((r) => r.name).join(", ")})`,
-      );
-    }
-    return name;
-  };
 
   const withUpstream = (
     release: string,
-    rows: Omit<EndpointCoverage, "upstreamTested">[],
+    rows: DbEndpointCoverage[],
+    filters: CoverageFilters,
   ): EndpointCoverage[] => {
     const published = upstream.get(release);
     return rows.map((row) => ({
-      ...row,
+      operationId: row.operationId,
+      method: row.method,
+      path: row.path,
+      level: row.level,
+      category: row.category,
+      group: row.group,
+      version: row.version,
+      kind: row.kind,
+      deprecated: row.deprecated,
+      conformanceEligible: row.conformanceEligible,
+      // Under "2xx only" a hit is a successful call: the figure and the arc agree with `tested`.
+      hits: filters.outcome === "2xx" ? row.hits2xx : row.hits,
       upstreamTested: published ? (published.endpoints.get(row.operationId)?.tested ?? false) : null,
     }));
   };
 
-  const buildCoverage = async (filters: DashboardFilters): Promise<CoverageReport> => {
-    const release = await resolveRelease(filters.release);
-    const at = now();
-    const [rows, sources, unknown] = await Promise.all([
-      endpointCoverage(sql, release, filters, at),
-      sourceSummary(sql, release, filters, at),
-      unknownCallCount(sql, filters, at),
-    ]);
-    const endpoints = withUpstream(release, rows);
+  const buildCoverage = async (filters: CoverageFilters): Promise<CoverageReport> => {
+    const coverage = await getCoverage(prisma, filters);
+    const scoped = { ...filters, release: coverage.release };
+    const [sources, unknown] = await Promise.all([listSources(prisma, scoped), getUnknown(prisma, scoped)]);
+    const endpoints = withUpstream(coverage.release, coverage.endpoints, filters);
     const tallies = tally(endpoints);
+    const active = sources.filter((source) => (filters.outcome === "2xx" ? source.hits2xx : source.hits) > 0);
     return {
-      release,
-      filters: { ...filters, release },
+      release: coverage.release,
+      filters: scoped,
       endpoints,
       totals: {
         all: tallies.all,
         byLevel: tallies.byLevel,
         conformanceEligible: tallies.eligible,
         hits: endpoints.reduce((sum, endpoint) => sum + endpoint.hits, 0),
-        unknownCalls: unknown,
+        unknownCalls: unknown.calls.reduce((sum, call) => sum + call.count, 0),
       },
-      sources: sources.rows,
-      sourceCount: sources.count,
+      sources: active
+        .slice(0, 50)
+        .map((source) =>
+          sourceRow(
+            source,
+            filters.outcome === "2xx" ? source.hits2xx : source.hits,
+            source.endpoints,
+            source.lastHit,
+          ),
+        ),
+      sourceCount: active.length,
     };
   };
 
   return {
-    parseFilters: parseDashboardFilters,
-    releases,
-    resolveRelease,
+    parseFilters: (query) => parseCoverageFilters(query),
+
+    async releases() {
+      const releases = await listReleases(prisma);
+      const fallback = await resolveRelease(prisma).catch(() => null);
+      // The release a URL without `release=` shows comes first (the picker's empty value).
+      return releases
+        .map((r) => ({ name: r.name, origin: r.origin, isDefault: r.isDefault, endpoints: r.endpoints }))
+        .sort((a, b) => Number(b.name === fallback) - Number(a.name === fallback));
+    },
+
+    resolveRelease: (name) => resolveRelease(prisma, name),
 
     coverage(filters) {
-      // A window moves with the clock: cache it for the current minute only.
-      const minute = filters.windowMinutes === null ? "" : String(Math.floor(now().getTime() / 60_000));
-      const key = `${JSON.stringify(filters)}|${minute}`;
+      const relative = filters.from !== undefined || filters.to !== undefined;
+      const key = `${JSON.stringify(filters)}|${relative ? Math.floor(Date.now() / 60_000) : ""}`;
       let report = coverageCache.get(key);
       if (!report) {
         report = buildCoverage(filters);
@@ -142,112 +133,172 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     },
 
     async endpoint(operationId, filters) {
-      const release = await resolveRelease(filters.release);
-      const row = await endpointRow(sql, release, operationId);
-      if (!row) return null;
-      if (filters.level && row.level !== filters.level) return null;
-      const at = now();
-      const [sources, statuses, seen, fields] = await Promise.all([
-        sourceSummary(sql, release, filters, at, { operationId, limit: 200 }),
-        statusClasses(sql, release, operationId, filters, at),
-        seenRange(sql, release, operationId, filters, at),
-        fieldUses(sql, release, filters, at, { operationId }),
-      ]);
-      const hits = statuses.reduce((sum, s) => sum + s.hits, 0);
-      const tests = new Map<string, { test: string; conformance: boolean; hits: number }>();
-      for (const row of sources.rows) {
-        const test = row.source.e2eTest;
-        if (!test) continue;
-        const entry = tests.get(test) ?? { test, conformance: row.source.conformance, hits: 0 };
-        entry.hits += row.hits;
-        tests.set(test, entry);
+      let detail: Awaited<ReturnType<typeof getEndpointDetail>>;
+      try {
+        detail = await getEndpointDetail(prisma, operationId, filters);
+      } catch (error) {
+        if ((error as Error).name === "NotFoundError" && / has no endpoint /.test((error as Error).message))
+          return null;
+        throw error;
       }
-      const [endpoint] = withUpstream(release, [{ ...row, hits }]);
-      const published = upstream.get(release)?.endpoints.get(operationId);
+      const info = detail.endpoint;
+      if (!info || info.watchOperation) return null;
+      const published = upstream.get(detail.release);
+      const twoxx = filters.outcome === "2xx";
       return {
-        release,
+        release: detail.release,
         endpoint: {
-          ...(endpoint as EndpointCoverage),
-          description: row.description,
-          action: row.action,
-          ineligibleReason: row.ineligibleReason,
+          operationId: info.operationId,
+          method: info.method,
+          path: info.path,
+          level: info.level,
+          category: info.category,
+          group: info.group,
+          version: info.version,
+          kind: info.kind,
+          deprecated: info.deprecated,
+          conformanceEligible: info.conformanceEligible,
+          hits: twoxx ? detail.hits2xx : detail.hits,
+          upstreamTested: published ? (published.endpoints.get(operationId)?.tested ?? false) : null,
+          description: info.description,
+          action: info.action,
+          ineligibleReason: info.ineligibleReason,
         },
-        hits,
-        firstSeen: seen.firstSeen?.toISOString() ?? null,
-        lastSeen: seen.lastSeen?.toISOString() ?? null,
-        statusClasses: statuses,
-        sources: sources.rows,
-        e2eTests: [...tests.values()].sort((a, b) => b.hits - a.hits),
-        fields: fields.map((f) => ({
+        hits: twoxx ? detail.hits2xx : detail.hits,
+        firstSeen: detail.firstSeen?.toISOString() ?? null,
+        lastSeen: detail.lastSeen?.toISOString() ?? null,
+        statusClasses: Object.entries(detail.statusClasses)
+          .map(([statusClass, hits]) => ({ statusClass, hits }))
+          .sort((a, b) => a.statusClass.localeCompare(b.statusClass)),
+        sources: detail.sources.map((s) => sourceRow(s, twoxx ? s.hits2xx : s.hits, 1, s.lastHit)),
+        e2eTests: detail.e2eTests.map((t) => ({
+          test: t.name,
+          conformance: t.conformance,
+          hits: twoxx ? t.hits2xx : t.hits,
+        })),
+        fields: detail.fields.map((f) => ({
           direction: f.direction,
           field: f.field,
           unknown: f.unknown,
-          hits: f.hits,
+          hits: f.count,
         })),
-        upstreamTests: published?.tests ?? [],
+        upstreamTests: published?.endpoints.get(operationId)?.tests ?? [],
       };
     },
 
     async chart(name, filters): Promise<ChartReport | null> {
-      if (!(await chartExists(sql, name))) return null;
-      const scoped = { ...filters, chart: name };
-      const release = await resolveRelease(filters.release);
-      const at = now();
-      const [rows, calls, fields, kinds, pods] = await Promise.all([
-        endpointCoverage(sql, release, scoped, at),
-        unknownCalls(sql, scoped, at),
-        fieldUses(sql, release, scoped, at, { unknownOnly: true, limit: 500 }),
-        fieldsByKind(sql, release, scoped),
-        podBreakdown(sql, release, scoped, at),
-      ]);
-      const all = withUpstream(release, rows);
-      const used = all.filter((endpoint) => endpoint.hits > 0);
+      const report = await getChart(prisma, name, filters);
+      if (report.sources.length === 0) return null;
+      const unknown = unknownRows({
+        release: report.release,
+        calls: report.unknownCalls,
+        fields: report.unknownFields,
+        sources: report.sources,
+      });
+      const byLevel = tally(withUpstream(report.release, report.endpoints, filters)).byLevel;
       return {
         chart: name,
-        release,
-        endpoints: used,
-        byLevel: tally(all).byLevel,
-        deprecated: used.filter((endpoint) => endpoint.deprecated),
-        unknownCalls: calls,
-        unknownFields: fields,
-        fieldsByKind: kinds,
-        pods,
+        release: report.release,
+        endpoints: withUpstream(report.release, report.endpoints, { ...filters, outcome: "any" }),
+        byLevel,
+        deprecated: withUpstream(report.release, report.deprecated, { ...filters, outcome: "any" }),
+        unknownCalls: unknown.calls,
+        unknownFields: unknown.fields,
+        fieldsByKind: report.fieldsByDefinition.map((d) => ({
+          kind: d.definition.split(".").at(-1) ?? d.definition,
+          fields: d.fields,
+          unknown: d.unknownFields,
+        })),
+        pods: report.pods,
       };
     },
 
     async unknown(filters) {
-      const release = await resolveRelease(filters.release);
-      const at = now();
-      const [calls, fields] = await Promise.all([
-        unknownCalls(sql, filters, at),
-        fieldUses(sql, release, filters, at, { unknownOnly: true, limit: 1000 }),
-      ]);
-      return { calls, fields };
+      return unknownRows(await getUnknown(prisma, filters));
     },
 
-    sourceFacets: () => sourceFacetValues(sql),
+    async sourceFacets() {
+      const sources = await listSources(prisma, { outcome: "any" }).catch(() => []);
+      const distinct = (values: Array<string | null>) =>
+        [...new Set(values.filter((v): v is string => Boolean(v)))].sort().slice(0, 500);
+      return {
+        chart: distinct(sources.map((s) => (s.chart ? chartName(s.chart) : null))),
+        namespace: distinct(sources.map((s) => s.namespace)),
+        pod: distinct(sources.map((s) => s.pod)),
+        serviceAccount: distinct(sources.map((s) => s.serviceAccount)),
+        userAgent: distinct(sources.map((s) => s.userAgent.split(" ", 1)[0] ?? null)),
+        e2eTest: distinct(sources.map((s) => s.e2eTest)),
+      };
+    },
 
     async endpointIds(release, level) {
-      const rows = await sql.$queryRawUnsafe<Array<{ operationId: string }>>(
-        `SELECT "operationId" FROM "Endpoint" WHERE "release" = $1 AND NOT "watchOperation"${level ? ` AND "level" = $2` : ""}`,
-        ...(level ? [release, level] : [release]),
-      );
+      const rows = await prisma.endpoint.findMany({
+        where: { release, watchOperation: false, ...(level ? { level } : {}) },
+        select: { operationId: true },
+      });
       return new Set(rows.map((row) => row.operationId));
     },
 
     invalidate() {
       coverageCache.clear();
-      releaseCache = null;
     },
   };
 }
 
-/** "1.9" < "1.10". */
-function compareReleases(a: string, b: string): number {
-  const [pa, pb] = [a, b].map((name) => name.split(".").map(Number));
-  for (let i = 0; i < Math.max(pa?.length ?? 0, pb?.length ?? 0); i++) {
-    const diff = (pa?.[i] ?? 0) - (pb?.[i] ?? 0);
-    if (diff !== 0) return diff;
-  }
-  return a.localeCompare(b);
+/** The protocol's Source of a stored source row. */
+function sourceOf(row: SourceSummary): Source {
+  return {
+    userAgent: row.userAgent,
+    e2eTest: row.e2eTest,
+    conformance: row.conformance,
+    name: row.name,
+    namespace: row.namespace,
+    pod: row.pod,
+    serviceAccount: row.serviceAccount,
+    chart: row.chart,
+    release: row.helmRelease,
+    managedBy: row.managedBy,
+  };
+}
+
+function label(row: SourceSummary): string {
+  return sourceLabel(sourceOf(row));
+}
+
+function sourceRow(
+  row: SourceSummary,
+  hits: number,
+  endpoints: number,
+  lastHit: Date | null,
+): SourceSummaryRow {
+  return {
+    key: String(row.id),
+    label: label(row),
+    source: sourceOf(row),
+    hits,
+    endpoints,
+    lastSeen: lastHit ? lastHit.toISOString() : null,
+  };
+}
+
+function unknownRows(report: Awaited<ReturnType<typeof getUnknown>>): UnknownReport {
+  const labels = new Map(report.sources.map((source) => [source.id, label(source)]));
+  const names = (ids: number[]) => [...new Set(ids.map((id) => labels.get(id) ?? `source ${id}`))].sort();
+  return {
+    calls: report.calls.map((call) => ({
+      method: call.method,
+      path: call.path,
+      reason: call.reason,
+      hits: call.count,
+      sources: names(call.sourceIds),
+      lastSeen: call.lastSeen.toISOString(),
+    })),
+    fields: report.fields.map((field) => ({
+      operationId: field.operationId,
+      direction: field.direction,
+      field: field.field,
+      hits: field.count,
+      sources: names(field.sourceIds),
+    })),
+  };
 }

@@ -1,15 +1,16 @@
-import { DataError } from "../data/dashboard-data";
-import { parseDashboardFilters, sourceMatches } from "../filters/dashboard-filters";
+import { parseCoverageFilters } from "@apisnoop/db/filters";
+import { sourceMatches } from "../filters/dashboard-filters";
 import type { ScopeResolver } from "../realtime/live";
 import type { DatabaseDashboardData } from "./database-dashboard-data";
 
 /**
- * Resolves a page's query string into its live scope with the same parser and source semantics as the
- * page's own data, so a live delta adds exactly what a reload would show.
+ * Resolves a page's query string into its live scope with db's parser and the same source rules as db's
+ * SQL, so a live delta adds exactly what a reload would show. The time window is not checked: live hits
+ * are always inside a window that ends now.
  */
 export function liveScopeResolver(data: DatabaseDashboardData): ScopeResolver {
   return async (query) => {
-    const parsed = parseDashboardFilters(new URLSearchParams(query));
+    const parsed = parseCoverageFilters(new URLSearchParams(query));
     if (!parsed.ok) return parsed;
     const { filters } = parsed;
     let release: string;
@@ -17,10 +18,10 @@ export function liveScopeResolver(data: DatabaseDashboardData): ScopeResolver {
     try {
       [release, defaultRelease] = await Promise.all([
         data.resolveRelease(filters.release),
-        data.resolveRelease(null),
+        data.resolveRelease(undefined),
       ]);
     } catch (error) {
-      if (error instanceof DataError) return { ok: false, error: error.message };
+      if ((error as Error).name === "NotFoundError") return { ok: false, error: (error as Error).message };
       throw error;
     }
     const endpoints = await data.endpointIds(release, filters.level);

@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { type ApisnoopCoverage, parseApisnoopCoverage } from "@apisnoop/coverage";
-import type { PrismaClient } from "@apisnoop/db";
+import { loadRelease, type PrismaClient } from "@apisnoop/db";
 import { buildCatalog, type EndpointCatalog, loadSpec, releaseSources } from "@apisnoop/openapi";
-import { loadRelease } from "./db-functions";
 import { readReferenceJson } from "./reference-files";
 
 const INELIGIBLE_URL =

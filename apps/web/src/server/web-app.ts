@@ -1,11 +1,11 @@
 import { homedir } from "node:os";
 import path from "node:path";
 import type { ApisnoopCoverage } from "@apisnoop/coverage";
-import { type Database, openDatabase } from "@apisnoop/db";
+import { type Database, openDatabase, recordBatch } from "@apisnoop/db";
 import type { DashboardEnv } from "../env";
 import { type RunningDashboard, startDashboardServer } from "./dashboard-server";
 import { createDatabaseDashboardData, type DatabaseDashboardData } from "./database-dashboard-data";
-import { recordBatch } from "./db-functions";
+
 import { liveScopeResolver } from "./live-scope";
 import { type LoadedRelease, loadClusterRelease, loadPublishedRelease } from "./release-loading";
 
@@ -65,7 +65,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     let clusterError: string | null = null;
     if (options.cluster) {
       try {
-        remember(await loadClusterRelease(database.prisma, options.cluster, loading));
+        remember(await withTimeout(loadClusterRelease(database.prisma, options.cluster, loading), 15_000));
       } catch (error) {
         clusterError = (error as Error).message;
       }
@@ -75,7 +75,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       remember(await loadPublishedRelease(database.prisma, release, loading));
     }
 
-    const data = createDatabaseDashboardData({ sql: database.prisma, upstream });
+    const data = createDatabaseDashboardData({ prisma: database.prisma, upstream });
     const dashboard = await startDashboardServer({
       host: env.HOST,
       port: env.PORT,
@@ -111,4 +111,21 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     await database.stop();
     throw error;
   }
+}
+
+/** Rejects when `promise` takes longer than `ms` (an unreachable cluster can take minutes to fail). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }

@@ -1,6 +1,7 @@
 import { FilterBar } from "../../components/FilterBar";
 import { FilterError } from "../../components/FilterError";
 import { UnknownCallsTable, UnknownFieldsTable } from "../../components/UnknownTables";
+import { loadForPage } from "../../http/page-data";
 import { type PageProps, toSearchParams } from "../../http/search-params";
 import { dashboardData } from "../../server/app-context";
 
@@ -9,16 +10,19 @@ export const dynamic = "force-dynamic";
 /** `/unknown`: calls that matched no endpoint and fields absent from the schema, with their sources. */
 export default async function UnknownPage({ searchParams }: PageProps) {
   const data = dashboardData();
-  const parsed = data.parseFilters(toSearchParams(await searchParams));
+  const params = toSearchParams(await searchParams);
+  const parsed = data.parseFilters(params);
   if (!parsed.ok) return <FilterError error={parsed.error} path="/unknown" />;
-  const [releases, facets, report] = await Promise.all([
+  const [releases, facets, loaded] = await Promise.all([
     data.releases(),
     data.sourceFacets(),
-    data.unknown(parsed.filters),
+    loadForPage(() => data.unknown(parsed.filters)),
   ]);
+  if (!loaded.ok) return <FilterError error={loaded.error} path={"/unknown"} />;
+  const report = loaded.value;
   return (
     <>
-      <FilterBar filters={parsed.filters} releases={releases} facets={facets} />
+      <FilterBar releases={releases} facets={facets} />
       <div className="page-title">
         <h1>Unknown calls and fields</h1>
         <p>

@@ -3,7 +3,8 @@ import { EndpointTable } from "../../../components/EndpointTable";
 import { FilterBar } from "../../../components/FilterBar";
 import { FilterError } from "../../../components/FilterError";
 import { UnknownCallsTable, UnknownFieldsTable } from "../../../components/UnknownTables";
-import { filtersToQuery } from "../../../filters/dashboard-filters";
+import { filterQuery } from "../../../filters/dashboard-filters";
+import { loadForPage } from "../../../http/page-data";
 import { type PageProps, toSearchParams } from "../../../http/search-params";
 import { dashboardData } from "../../../server/app-context";
 
@@ -14,18 +15,23 @@ export default async function ChartPage({ params, searchParams }: PageProps<{ na
   const { name } = await params;
   const chart = decodeURIComponent(name);
   const data = dashboardData();
-  const parsed = data.parseFilters(toSearchParams(await searchParams));
+  const query = toSearchParams(await searchParams);
+  const parsed = data.parseFilters(query);
   if (!parsed.ok) return <FilterError error={parsed.error} path={`/charts/${name}`} />;
-  const [releases, facets, report] = await Promise.all([
+  const [releases, facets, loaded] = await Promise.all([
     data.releases(),
     data.sourceFacets(),
-    data.chart(chart, parsed.filters),
+    loadForPage(() => data.chart(chart, parsed.filters)),
   ]);
+  if (!loaded.ok) return <FilterError error={loaded.error} path={`/charts/${name}`} />;
+  const report = loaded.value;
   if (!report) notFound();
-  const query = filtersToQuery({ ...parsed.filters, chart }).toString();
+  const withChart = new URLSearchParams(query);
+  withChart.set("chart", chart);
+  const chartQuery = filterQuery(withChart);
   return (
     <>
-      <FilterBar filters={parsed.filters} releases={releases} facets={facets} />
+      <FilterBar releases={releases} facets={facets} />
       <div className="page-title">
         <h1>
           Chart <span data-testid="chart-name">{report.chart}</span>
@@ -35,17 +41,17 @@ export default async function ChartPage({ params, searchParams }: PageProps<{ na
           {(["stable", "beta", "alpha"] as const)
             .map((level) => `${report.byLevel[level].hit} ${level}`)
             .join(", ")}
-          . <a href={`/?${query}`}>Show on the sunburst</a>
+          . <a href={`/?${chartQuery}`}>Show on the sunburst</a>
         </p>
       </div>
       <div className="detail-grid">
         <section className="panel">
           <h2>Endpoints used</h2>
-          <EndpointTable endpoints={report.endpoints} query={query} testId="chart-endpoints" />
+          <EndpointTable endpoints={report.endpoints} query={chartQuery} testId="chart-endpoints" />
         </section>
         <section className="panel">
           <h2>Deprecated endpoints used</h2>
-          <EndpointTable endpoints={report.deprecated} query={query} />
+          <EndpointTable endpoints={report.deprecated} query={chartQuery} />
           <h2 style={{ marginTop: "1rem" }}>Pods</h2>
           {report.pods.length === 0 ? (
             <p className="empty">No pod identified.</p>

@@ -4,7 +4,8 @@ import { FieldTree } from "../../../components/FieldTree";
 import { FilterBar } from "../../../components/FilterBar";
 import { FilterError } from "../../../components/FilterError";
 import { LevelBadge } from "../../../components/LevelBadge";
-import { chartName, filtersToQuery } from "../../../filters/dashboard-filters";
+import { chartName, filterQuery } from "../../../filters/dashboard-filters";
+import { loadForPage } from "../../../http/page-data";
 import { type PageProps, toSearchParams } from "../../../http/search-params";
 import { dashboardData } from "../../../server/app-context";
 
@@ -15,20 +16,23 @@ export default async function EndpointPage({ params, searchParams }: PageProps<{
   const { operationId } = await params;
   const id = decodeURIComponent(operationId);
   const data = dashboardData();
-  const parsed = data.parseFilters(toSearchParams(await searchParams));
+  const query = toSearchParams(await searchParams);
+  const parsed = data.parseFilters(query);
   if (!parsed.ok) return <FilterError error={parsed.error} path={`/endpoints/${operationId}`} />;
-  const [releases, facets, detail] = await Promise.all([
+  const [releases, facets, loaded] = await Promise.all([
     data.releases(),
     data.sourceFacets(),
-    data.endpoint(id, parsed.filters),
+    loadForPage(() => data.endpoint(id, parsed.filters)),
   ]);
+  if (!loaded.ok) return <FilterError error={loaded.error} path={`/endpoints/${operationId}`} />;
+  const detail = loaded.value;
   if (!detail) notFound();
   const { endpoint } = detail;
-  const query = filtersToQuery(parsed.filters);
+  const linkQuery = filterQuery(query);
   const gvk = [endpoint.group || "core", endpoint.version, endpoint.kind].filter(Boolean).join("/");
   return (
     <>
-      <FilterBar filters={parsed.filters} releases={releases} facets={facets} />
+      <FilterBar releases={releases} facets={facets} />
       <div className="page-title">
         <h1 data-testid="endpoint-title">{endpoint.operationId}</h1>
         <p className="mono">
@@ -105,7 +109,9 @@ export default async function EndpointPage({ params, searchParams }: PageProps<{
                     <td>{row.label}</td>
                     <td>
                       {row.source.chart ? (
-                        <Link href={`/charts/${encodeURIComponent(chartName(row.source.chart))}?${query}`}>
+                        <Link
+                          href={`/charts/${encodeURIComponent(chartName(row.source.chart))}?${linkQuery}`}
+                        >
                           {row.source.chart}
                         </Link>
                       ) : (

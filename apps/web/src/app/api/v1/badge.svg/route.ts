@@ -10,7 +10,7 @@ export const dynamic = "force-dynamic";
  */
 export function GET(request: Request): Promise<Response> {
   return answer(async () => {
-    const parsed = filtersOf(request, ["metric", "label"]);
+    const parsed = filtersOf(request);
     if (!parsed.ok) return parsed.response;
     const metric = parsed.params.get("metric") ?? "all";
     if (!BADGE_METRICS.includes(metric as BadgeMetric)) {
