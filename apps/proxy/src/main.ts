@@ -89,7 +89,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   });
   await spec.start();
 
-  const hits = options.out ? new HitsFile(options.out) : null;
+  const hits = options.out
+    ? new HitsFile(options.out, (error) => {
+        metrics.countAnalysisFailure("record", "write");
+        log(`cannot write hits to ${options.out}: ${error.message}`);
+      })
+    : null;
   const addons = options.addons
     ? options.addons({ currentMatcher: () => spec.current() })
     : defaultAddons({ currentMatcher: () => spec.current(), hits });
@@ -130,6 +135,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         server.close(),
         new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve())),
       ]);
+      // Flows that ended with the connections run their `done` hooks one turn later: let them record.
+      await new Promise((resolve) => setImmediate(resolve));
       await hits?.close();
     },
   };

@@ -109,6 +109,7 @@ export function upstreamAgent(upstream: Upstream, withClientCertificate: boolean
     ...upstreamTlsOptions(upstream, withClientCertificate),
     keepAlive: true,
     keepAliveMsecs: 30_000,
+    noDelay: true,
     scheduling: "lifo",
     maxFreeSockets: 256,
   });

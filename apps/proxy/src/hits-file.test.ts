@@ -1,0 +1,44 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import type { Hit } from "./addons/record";
+import { HitsFile } from "./hits-file";
+
+const hit = (n: number): Hit => ({
+  ts: "2026-01-01T00:00:00.000Z",
+  method: "GET",
+  path: `/api/v1/namespaces/n${n}`,
+  query: "",
+  status: 200,
+  durationMs: 1,
+  operationId: "readCoreV1Namespace",
+  userAgent: null,
+});
+
+describe("HitsFile", () => {
+  it("appends one JSON line per hit, batched, and drops hits after close", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "apisnoop-hits-")), "hits.jsonl");
+    const hits = new HitsFile(file);
+    for (let i = 0; i < 3; i++) hits.write(hit(i));
+    await new Promise((resolve) => setImmediate(resolve));
+    hits.write(hit(3));
+    await hits.close();
+    hits.write(hit(4));
+    const lines = readFileSync(file, "utf8").trim().split("\n");
+    expect(lines.map((line) => (JSON.parse(line) as Hit).path)).toEqual(
+      [0, 1, 2, 3].map((n) => `/api/v1/namespaces/n${n}`),
+    );
+  });
+
+  it("reports an unwritable file instead of crashing the proxy", async () => {
+    const errors: string[] = [];
+    const hits = new HitsFile("/nonexistent-dir/hits.jsonl", (error) =>
+      errors.push((error as NodeJS.ErrnoException).code ?? ""),
+    );
+    hits.write(hit(0));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(errors).toEqual(["ENOENT"]);
+    await hits.close();
+  });
+});
