@@ -41,6 +41,11 @@ export const COMMANDS: { name: string; summary: string; load: () => Promise<Comm
     summary: "deprecated and removed endpoints a workload calls, with CI exit codes",
     load: async () => (await import("./commands/report")).reportCommand,
   },
+  {
+    name: "export",
+    summary: "export coverage in apisnoop's JSON format or as JUnit",
+    load: async () => (await import("./commands/export")).exportCommand,
+  },
 ];
 
 const USAGE = `apisnoop — which parts of the Kubernetes API a workload uses and a test suite exercises

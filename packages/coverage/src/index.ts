@@ -1,4 +1,5 @@
 export * from "./apisnoop-coverage";
+export * from "./apisnoop-export";
 export * from "./eligibility";
 export * from "./release-diff";
 export * from "./upstream-batch";

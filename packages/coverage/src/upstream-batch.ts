@@ -58,7 +58,9 @@ export function upstreamE2eBatch(
   for (const [operationId, endpoint] of coverage.endpoints) {
     if (!endpoint.tested) continue;
     const method = catalog.byOperationId.get(operationId)?.method ?? "GET";
-    const tests = endpoint.tests.length > 0 ? [...new Set(endpoint.tests)] : [null];
+    // apisnoop lists "" (or null) for hits it could not tie to a test: one source without a test name.
+    const named = [...new Set(endpoint.tests.map((t) => t || null))];
+    const tests = named.length > 0 ? named : [null];
     for (const test of tests) {
       hits.push({
         source: sourceIndex(test),
