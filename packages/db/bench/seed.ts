@@ -1,0 +1,98 @@
+import type { EndpointCatalog } from "@apisnoop/openapi";
+import type { HitRollup, IngestBatch, Source } from "@apisnoop/protocol";
+import { sourceFromUserAgent } from "@apisnoop/protocol";
+import type { PrismaClient } from "../src/client";
+import { recordBatch } from "../src/record-batch";
+import { epochMinute, testBatch } from "../src/testing";
+
+/** A deterministic pseudo-random generator (mulberry32), so every run seeds the same data. */
+export function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `count` sources spread over charts, namespaces, pods, service accounts and e2e tests. */
+export function benchSources(count: number): Source[] {
+  return Array.from({ length: count }, (_, i) => {
+    if (i % 10 === 9) return sourceFromUserAgent(`e2e.test/v1.34.0 -- [sig-bench] test ${i} [Conformance]`);
+    const chart = `chart-${i % 20}`;
+    return {
+      ...sourceFromUserAgent(`client-${i % 7}/1.0 (linux/amd64)`),
+      chart: `${chart}-1.${i % 3}.0`,
+      release: chart,
+      managedBy: "Helm",
+      namespace: `ns-${i % 25}`,
+      pod: `${chart}-pod-${i}`,
+      serviceAccount: `sa-${i % 40}`,
+    };
+  });
+}
+
+/**
+ * Seeds rollups that represent `totalHits` hits of `sources` sources over the catalog's endpoints across
+ * `hours` hours: each source uses a random subset of endpoints in a few random minutes, mostly with 2xx.
+ * Returns the number of hit rows written.
+ */
+export async function seedRollups(
+  prisma: PrismaClient,
+  catalog: EndpointCatalog,
+  options: {
+    sources: number;
+    totalHits: number;
+    endpointsPerSource: number;
+    minutesPerPair: number;
+    hours: number;
+  },
+): Promise<{ rows: number; hits: number }> {
+  const next = random(42);
+  const sources = benchSources(options.sources);
+  const operations = catalog.endpoints.map((endpoint) => [endpoint.operationId, endpoint.method] as const);
+  const start = epochMinute("2026-11-28T00:00:00Z");
+  const pairs = options.sources * options.endpointsPerSource;
+  const rowsWanted = pairs * options.minutesPerPair;
+  const perRow = Math.max(1, Math.round(options.totalHits / rowsWanted));
+  let rows = 0;
+  let hits = 0;
+  let batch: HitRollup[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const ingest: IngestBatch = testBatch({ sources, hits: batch });
+    await recordBatch(prisma, ingest);
+    batch = [];
+  };
+  for (let source = 0; source < options.sources; source++) {
+    const used = new Set<number>();
+    while (used.size < Math.min(options.endpointsPerSource, operations.length)) {
+      used.add(Math.floor(next() * operations.length));
+    }
+    for (const operation of used) {
+      const [operationId, method] = operations[operation] as readonly [string, string];
+      const minutes = new Set<number>();
+      while (minutes.size < options.minutesPerPair) minutes.add(Math.floor(next() * options.hours * 60));
+      for (const minute of minutes) {
+        const count = Math.max(1, Math.round(perRow * (0.5 + next())));
+        const roll = next();
+        batch.push({
+          source,
+          operationId,
+          method,
+          statusClass: roll < 0.85 ? "2xx" : roll < 0.97 ? "4xx" : "5xx",
+          minute: start + minute,
+          count,
+          details: roll < 0.1 ? { watch: count } : {},
+        });
+        rows++;
+        hits += count;
+        if (batch.length >= 50_000) await flush();
+      }
+    }
+  }
+  await flush();
+  return { rows, hits };
+}
