@@ -21,7 +21,7 @@ describe("HitsFile", () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), "apisnoop-hits-")), "hits.jsonl");
     const hits = new HitsFile(file);
     for (let i = 0; i < 3; i++) hits.write(hit(i));
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 80));
     hits.write(hit(3));
     await hits.close();
     hits.write(hit(4));
