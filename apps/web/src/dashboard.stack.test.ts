@@ -1,6 +1,6 @@
-import { mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { sharedCatalog } from "@apisnoop/openapi/testing";
+import { sharedApisnoopCoverage, sharedCatalog } from "@apisnoop/openapi/testing";
 import { type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEB_DIR } from "./server/dashboard-server";
@@ -174,6 +174,36 @@ describe("the dashboard in Chromium", () => {
     expect(await page.getByTestId("endpoint-title").textContent()).toBe("listCoreV1Node");
     expect(await page.getByTestId("endpoint-hits").textContent()).toBe("4");
     expect((await page.goto(`${stack.url}/endpoints/noSuchOperation?release=1.34`))?.status()).toBe(404);
+  });
+
+  it("draws the README's screenshot: an e2e run's coverage, live", async () => {
+    // What apisnoop says the upstream conformance tests exercise in 1.34, as if an e2e run went through.
+    const published = sharedApisnoopCoverage("1.34").endpoints.filter((e) => e.conf_tested);
+    const e2e = sourceFromUserAgent("e2e.test/v1.34.0 -- [sig-architecture] Conformance run [Conformance]");
+    const ack = await stack.ingest(
+      hitBatch(
+        [e2e],
+        published.map((e, i): [number, string, number] => [0, e.endpoint, 1 + (i % 7)]),
+      ),
+    );
+    expect(ack.ok).toBe(true);
+    const { page } = browser;
+    await page.goto(`${stack.url}/?release=1.34`);
+    await page.locator('[data-testid="live-indicator"][data-status="live"]').waitFor();
+    await stack.ingest(hitBatch([kubectl], [[0, "listCoreV1PersistentVolume", 1]]));
+    await page.locator('path[data-operation-id="listCoreV1PersistentVolume"].arc-flash').waitFor();
+    await page.mouse.move(0, 0);
+    // The page as a 1400 x 1300 screen shows it, at 70%: small enough for a README, with the whole sunburst.
+    await page.setViewportSize({ width: 980, height: 910 });
+    await page.evaluate(() => {
+      document.body.style.zoom = "0.7";
+    });
+    const file = path.join(SCREENSHOTS, "dashboard.png");
+    await page.screenshot({ path: file });
+    await page.setViewportSize({ width: 1280, height: 900 });
+    // Refresh the committed copy on request: APISNOOP_README_SCREENSHOT=1 npx vitest run --project stack
+    if (process.env.APISNOOP_README_SCREENSHOT === "1")
+      copyFileSync(file, path.join(WEB_DIR, "docs", "dashboard.png"));
   });
 
   it("logged no console errors", () => {

@@ -89,7 +89,10 @@ describe("the HTTP API", () => {
     ["pod=ingress-nginx-controller-0", ["listCoreV1NamespacedPod", alpha]],
     ["serviceAccount=ingress-nginx", ["listCoreV1NamespacedPod", alpha]],
     ["userAgent=kubectl", ["deleteCoreV1NamespacedPod", "listCoreV1Node", "readCoreV1Namespace"]],
-    ["e2eTest=%5Bsig-apps%5D Deployment should scale %5BConformance%5D", ["createAppsV1NamespacedDeployment"]],
+    [
+      "e2eTest=%5Bsig-apps%5D Deployment should scale %5BConformance%5D",
+      ["createAppsV1NamespacedDeployment"],
+    ],
     ["e2eTest=%5Bsig-apps%5D", []],
     ["from=1h&userAgent=kubectl", ["deleteCoreV1NamespacedPod", "listCoreV1Node"]],
     ["from=6h&userAgent=kubectl", ["deleteCoreV1NamespacedPod", "listCoreV1Node", "readCoreV1Namespace"]],

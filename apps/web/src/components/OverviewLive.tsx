@@ -198,8 +198,6 @@ function SourcesTable({
           <thead>
             <tr>
               <th>source</th>
-              <th>chart</th>
-              <th>namespace / pod</th>
               <th className="num">endpoints</th>
               <th className="num">hits</th>
             </tr>
@@ -207,10 +205,12 @@ function SourcesTable({
           <tbody>
             {newSources.map(([key, label]) => (
               <tr key={key} className="row-new">
-                <td>{label}</td>
-                <td colSpan={4} className="muted">
-                  new — reload for figures
+                <td>
+                  {label}
+                  <div className="muted small">new — reload for its figures</div>
                 </td>
+                <td />
+                <td />
               </tr>
             ))}
             {sources.map((row) => (
@@ -221,28 +221,27 @@ function SourcesTable({
                   ) : (
                     <Link href={withFilter("userAgent", row.source.userAgent)}>{row.label}</Link>
                   )}
-                </td>
-                <td>
-                  {row.source.chart ? (
-                    <Link href={`/charts/${encodeURIComponent(chartName(row.source.chart))}`}>
-                      {row.source.chart}
-                    </Link>
-                  ) : (
-                    "—"
+                  {(row.source.chart || row.source.namespace) && (
+                    <div className="muted small">
+                      {row.source.chart && (
+                        <Link href={`/charts/${encodeURIComponent(chartName(row.source.chart))}`}>
+                          chart {row.source.chart}
+                        </Link>
+                      )}
+                      {row.source.chart && row.source.namespace ? " · " : ""}
+                      {row.source.namespace && (
+                        <Link href={withFilter("namespace", row.source.namespace)}>
+                          {row.source.namespace}
+                        </Link>
+                      )}
+                      {row.source.pod && (
+                        <>
+                          {" / "}
+                          <Link href={withFilter("pod", row.source.pod)}>{row.source.pod}</Link>
+                        </>
+                      )}
+                    </div>
                   )}
-                </td>
-                <td>
-                  {row.source.namespace ? (
-                    <Link href={withFilter("namespace", row.source.namespace)}>{row.source.namespace}</Link>
-                  ) : (
-                    "—"
-                  )}
-                  {row.source.pod ? (
-                    <>
-                      {" / "}
-                      <Link href={withFilter("pod", row.source.pod)}>{row.source.pod}</Link>
-                    </>
-                  ) : null}
                 </td>
                 <td className="num">{row.endpoints}</td>
                 <td className="num">{row.hits.toLocaleString("en")}</td>

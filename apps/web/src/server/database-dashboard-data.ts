@@ -12,7 +12,7 @@ import {
   type SourceSummary,
 } from "@apisnoop/db";
 import { type CoverageFilters, type Level, parseCoverageFilters } from "@apisnoop/db/filters";
-import type { Source } from "@apisnoop/protocol";
+import { type Source, sourceKey } from "@apisnoop/protocol";
 import { tally } from "../coverage/tally";
 import type {
   ChartReport,
@@ -272,7 +272,8 @@ function sourceRow(
   lastHit: Date | null,
 ): SourceSummaryRow {
   return {
-    key: String(row.id),
+    // The protocol's key, so a live delta's source is recognised as one the table already lists.
+    key: sourceKey(sourceOf(row)),
     label: label(row),
     source: sourceOf(row),
     hits,

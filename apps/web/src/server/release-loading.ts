@@ -2,7 +2,14 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { type ApisnoopCoverage, parseApisnoopCoverage } from "@apisnoop/coverage";
 import { loadRelease, type PrismaClient } from "@apisnoop/db";
-import { buildCatalog, type EndpointCatalog, loadSpec, releaseSources } from "@apisnoop/openapi";
+import {
+  buildCatalog,
+  type EndpointCatalog,
+  getWithKubeconfig,
+  loadSpec,
+  releaseSources,
+} from "@apisnoop/openapi";
+import { KubeConfig } from "@kubernetes/client-node";
 import { readReferenceJson } from "./reference-files";
 
 const INELIGIBLE_URL =
@@ -48,11 +55,48 @@ export async function loadClusterRelease(
   cluster: { kubeconfig?: string | undefined; context?: string | undefined },
   options: ReleaseLoadingOptions,
 ): Promise<LoadedRelease> {
-  const loaded = await loadSpec("live", { kubeconfig: cluster.kubeconfig, context: cluster.context });
+  await probeCluster(cluster);
+  // A busy apiserver takes a while to assemble /openapi/v2 (several MB) the first time.
+  const loaded = await withTimeout(
+    loadSpec("live", { kubeconfig: cluster.kubeconfig, context: cluster.context }),
+    180_000,
+    "the cluster's /openapi/v2",
+  );
   const release = loaded.release ?? "cluster";
   return storeRelease(prisma, buildCatalog(loaded.spec, release), `cluster ${loaded.origin}`, {
     ...options,
     isDefault: true,
+  });
+}
+
+/** Rejects within 10 s when the kubeconfig's cluster does not answer /version (or the kubeconfig is bad). */
+async function probeCluster(cluster: {
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+}): Promise<void> {
+  const config = new KubeConfig();
+  if (cluster.kubeconfig) config.loadFromFile(cluster.kubeconfig);
+  else config.loadFromDefault();
+  if (cluster.context) config.setCurrentContext(cluster.context);
+  const server = config.getCurrentCluster()?.server;
+  if (!server) throw new Error("the kubeconfig has no current cluster");
+  await withTimeout(getWithKubeconfig(config, server, "/version"), 10_000, `${server}/version`);
+}
+
+/** Rejects when `promise` takes longer than `ms` (an unreachable cluster can take minutes to fail). */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer from ${what} within ${ms / 1000} s`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
 }
 

@@ -65,7 +65,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     let clusterError: string | null = null;
     if (options.cluster) {
       try {
-        remember(await withTimeout(loadClusterRelease(database.prisma, options.cluster, loading), 15_000));
+        remember(await loadClusterRelease(database.prisma, options.cluster, loading));
       } catch (error) {
         clusterError = (error as Error).message;
       }
@@ -111,21 +111,4 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     await database.stop();
     throw error;
   }
-}
-
-/** Rejects when `promise` takes longer than `ms` (an unreachable cluster can take minutes to fail). */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
