@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver (and optionally kube-controller-manager) and helm from their Go modules into
-# a per-version cache outside the repository:
+# Builds etcd, kube-apiserver, kube-controller-manager and helm from their Go modules into a per-version
+# cache outside the repository:
 #
-#   ${APISNOOP_KUBE_CACHE:-~/.cache/apisnoop/kube}/<KUBE_VERSION>/bin/{etcd,kube-apiserver,helm}
+#   ${APISNOOP_KUBE_CACHE:-~/.cache/apisnoop/kube}/<KUBE_VERSION>/bin/{etcd,kube-apiserver,kube-controller-manager,helm}
 #
 # Warm (same versions.env, go.mod/go.sum and Go version as the last successful build): returns in about a
 # second. Cold: prints one progress line per component plus packages compiled, and the total time.
-# Set RIG_BUILD_KCM=1 to also build kube-controller-manager (namespace finalization, GC, CSR signing).
+# RIG_BUILD_KCM=0 skips kube-controller-manager (then namespaces never finish deleting, no GC, no default
+# service accounts).
 # Needs only Go (>= 1.24) and network access to the Go module proxy; no Debian packages, no C compiler.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,15 +30,19 @@ bin="$dir/bin"
 mkdir -p "$bin"
 
 components=(etcd kube-apiserver helm)
-[[ "${RIG_BUILD_KCM:-0}" == "1" ]] && components+=(kube-controller-manager)
+[[ "${RIG_BUILD_KCM:-1}" == "0" ]] || components+=(kube-controller-manager)
 
-# The stamp captures every input that changes the binaries.
-stamp="$(cat "$here/build.sh" "$here/versions.env" "$here/go.mod" "$here/go.sum" "$here/helm/go.mod" \
-  "$here/helm/go.sum" <(go version) | sha256sum | cut -c1-16)"
+# A component's stamp captures every input that changes its binary: this script, the versions, its
+# module's go.mod/go.sum and the Go version.
+stamp_of() {
+  local mod="$here"
+  [[ "$1" == helm ]] && mod="$here/helm"
+  cat "$here/build.sh" "$here/versions.env" "$mod/go.mod" "$mod/go.sum" <(go version) | sha256sum | cut -c1-16
+}
 
 missing=()
 for c in "${components[@]}"; do
-  if [[ ! -x "$bin/$c" || "$(cat "$bin/.$c.stamp" 2>/dev/null)" != "$stamp" ]]; then missing+=("$c"); fi
+  if [[ ! -x "$bin/$c" || "$(cat "$bin/.$c.stamp" 2>/dev/null)" != "$(stamp_of "$c")" ]]; then missing+=("$c"); fi
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "kube build: warm, ${components[*]} up to date in $bin"
@@ -84,7 +89,7 @@ for c in "${missing[@]}"; do
     exit 1
   fi
   mv -f "$bin/.$c.tmp.$$" "$bin/$c"
-  echo "$stamp" >"$bin/.$c.stamp"
+  stamp_of "$c" >"$bin/.$c.stamp"
   echo "      done in $((SECONDS - start))s"
 done
 echo "kube build: total $((SECONDS - total_start))s for ${missing[*]}"

@@ -8,4 +8,6 @@ import (
 	// etcd at the version kubernetes itself requires (go.etcd.io/etcd/server/v3 is the etcd main package).
 	_ "go.etcd.io/etcd/server/v3"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	// Optional (RIG_BUILD_KCM=1): namespace finalization, garbage collection, service-account controllers.
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 )

@@ -1,5 +1,5 @@
 /**
- * Starts, inspects and stops the rig: etcd + kube-apiserver (+ kube-controller-manager when built) on
+ * Starts, inspects and stops the rig: etcd + kube-apiserver + kube-controller-manager (when built) on
  * 127.0.0.1, detached from the starting process, logging to `.rig/*.log`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -323,7 +323,7 @@ function spawnDetached(binary: string, args: string[], logFile: string): ChildPr
 
 /**
  * Starts etcd and kube-apiserver (and kube-controller-manager when it was built and RIG_KCM is not "0")
- * on 127.0.0.1 unless the rig is already up, and waits for /readyz.
+ * on 127.0.0.1 unless the rig is already up, and waits for /readyz (and for the controllers to run).
  *
  * Environment: RIG_APISERVER_PORT, RIG_ETCD_PORT, RIG_ETCD_PEER_PORT (default: free ports),
  * RIG_AUDIT_REQUEST_RESPONSE (comma-separated `resource` or `group/resource`, default
@@ -515,8 +515,34 @@ async function startRigLocked(owner: RigState["owner"], log: (line: string) => v
     state.pids.controllerManager = kcm.pid ?? 0;
     writeSecret(rigStatePath(), `${JSON.stringify(state, null, 2)}\n`);
     log(`rig: kube-controller-manager pid ${state.pids.controllerManager}`);
+    await waitControllers(state, tokens.admin, dir);
   }
   return { state, started: true, startMs: Date.now() - started };
+}
+
+/**
+ * Waits until kube-controller-manager's controllers run: the service-account controller has created
+ * `default/default`. Tests creating pods need that account (the ServiceAccount admission plugin checks it).
+ */
+async function waitControllers(state: RigState, token: string, dir: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const pid = state.pids.controllerManager;
+  while (Date.now() < deadline) {
+    if (!isRigProcess(pid, "controllerManager", state.binDir)) {
+      const logFile = join(dir, "kube-controller-manager.log");
+      await stopRigLocked();
+      throw new Error(
+        `rig: kube-controller-manager exited during start; last lines of ${logFile}:\n${tail(logFile)}`,
+      );
+    }
+    const { status } = await apiserverGet(state, token, "/api/v1/namespaces/default/serviceaccounts/default");
+    if (status === 200) return;
+    await sleep(250);
+  }
+  await stopRigLocked();
+  throw new Error(
+    `rig: kube-controller-manager did not create default/default within ${READY_TIMEOUT_MS / 1000}s`,
+  );
 }
 
 async function waitReady(state: RigState, token: string, dir: string): Promise<void> {
