@@ -1,0 +1,32 @@
+/** The webhook's process: settings from the environment, in-cluster credentials, serve until SIGTERM. */
+import { KubeConfig } from "@kubernetes/client-node";
+import { caBundle, kubeCaBundlePublisher } from "./ca-bundle";
+import { readWebhookEnv } from "./webhook-env";
+import { startWebhookServer } from "./webhook-server";
+
+const env = readWebhookEnv();
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromDefault();
+const log = (line: string) => process.stderr.write(`apisnoop webhook: ${line}\n`);
+const server = await startWebhookServer({
+  host: env.host,
+  port: env.port,
+  cert: env.cert,
+  key: env.key,
+  settings: env.settings,
+  publisher: kubeCaBundlePublisher(
+    kubeConfig,
+    env.settings.caBundleConfigMap,
+    caBundle(env.clusterCaPem, env.proxyCaPem),
+  ),
+  log,
+});
+log(
+  `listening on ${server.url}, routing opted-in pods to ${env.settings.proxyHost}:${env.settings.proxyPort}`,
+);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    log(`${signal}, shutting down`);
+    void server.close();
+  });
+}

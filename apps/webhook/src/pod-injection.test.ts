@@ -1,0 +1,146 @@
+import { describe, expect, it } from "vitest";
+import { reviewAdmission } from "./admission-review";
+import { type InjectionSettings, type PodLike, podInjectionPatch, shouldSnoop } from "./pod-injection";
+
+const settings: InjectionSettings = {
+  proxyHost: "apisnoop-proxy.apisnoop.svc",
+  proxyPort: 8443,
+  caBundleConfigMap: "apisnoop-ca-bundle",
+};
+
+/** A Pod as the apiserver hands it to webhooks: the ServiceAccount plugin has added its projected volume. */
+function fakePod(
+  annotations?: Record<string, string>,
+  env?: Array<{ name: string; value: string }>,
+): PodLike {
+  return {
+    metadata: { name: "addon", namespace: "addons", ...(annotations ? { annotations } : {}) },
+    spec: {
+      initContainers: [{ name: "init" }],
+      containers: [{ name: "manager", ...(env ? { env } : {}) }],
+      volumes: [
+        {
+          name: "kube-api-access-abcde",
+          projected: {
+            sources: [
+              { configMap: undefined },
+              { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+function fakeReview(pod: PodLike, overrides: Record<string, unknown> = {}) {
+  return {
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: {
+      uid: "705ab4f5-6393-11e8-b7cc-42010a800002",
+      kind: { group: "", version: "v1", kind: "Pod" },
+      namespace: "addons",
+      operation: "CREATE",
+      object: pod,
+      ...overrides,
+    },
+  };
+}
+
+function decodePatch(patch: string | undefined): unknown {
+  return JSON.parse(Buffer.from(patch ?? "", "base64").toString("utf8"));
+}
+
+describe("shouldSnoop", () => {
+  it("takes annotated pods anywhere, every pod of a labelled namespace unless it opts out", () => {
+    expect(shouldSnoop(fakePod({ "apisnoop.io/snoop": "true" }), "pod")).toBe(true);
+    expect(shouldSnoop(fakePod(), "pod")).toBe(false);
+    expect(shouldSnoop(fakePod({ "apisnoop.io/snoop": "false" }), "pod")).toBe(false);
+    expect(shouldSnoop(fakePod(), "namespace")).toBe(true);
+    expect(shouldSnoop(fakePod({ "apisnoop.io/snoop": "false" }), "namespace")).toBe(false);
+  });
+
+  it("never takes a pod twice or one of apisnoop's own", () => {
+    expect(shouldSnoop(fakePod({ "apisnoop.io/snoop": "true", "apisnoop.io/injected": "true" }), "pod")).toBe(
+      false,
+    );
+    const own = fakePod({ "apisnoop.io/snoop": "true" });
+    own.metadata = { ...own.metadata, labels: { "app.kubernetes.io/part-of": "apisnoop" } };
+    expect(shouldSnoop(own, "pod")).toBe(false);
+  });
+});
+
+describe("podInjectionPatch", () => {
+  it("points every container at the proxy, swaps the projected ca.crt for the bundle, marks the pod", () => {
+    const pod = fakePod({ "apisnoop.io/snoop": "true", "apisnoop.io/source": "cert-manager" }, [
+      { name: "KUBERNETES_SERVICE_HOST", value: "10.0.0.1" },
+      { name: "LOG_LEVEL", value: "debug" },
+    ]);
+    const proxied = [
+      { name: "KUBERNETES_SERVICE_HOST", value: "apisnoop-proxy.apisnoop.svc" },
+      { name: "KUBERNETES_SERVICE_PORT", value: "8443" },
+      { name: "KUBERNETES_SERVICE_PORT_HTTPS", value: "8443" },
+      { name: "APISNOOP_SOURCE", value: "cert-manager" },
+    ];
+    expect(podInjectionPatch(pod, settings)).toEqual([
+      { op: "add", path: "/spec/initContainers/0/env", value: proxied },
+      {
+        op: "replace",
+        path: "/spec/containers/0/env",
+        value: [{ name: "LOG_LEVEL", value: "debug" }, ...proxied],
+      },
+      {
+        op: "replace",
+        path: "/spec/volumes/0/projected/sources/1/configMap/name",
+        value: "apisnoop-ca-bundle",
+      },
+      { op: "add", path: "/metadata/annotations/apisnoop.io~1injected", value: "true" },
+    ]);
+  });
+
+  it("adds the annotations map when the pod has none and leaves pods without a token volume without one", () => {
+    const pod: PodLike = { metadata: {}, spec: { containers: [{ name: "c" }] } };
+    const patch = podInjectionPatch(pod, settings);
+    expect(patch.map((operation) => operation.path)).toEqual([
+      "/spec/containers/0/env",
+      "/metadata/annotations",
+    ]);
+    expect(patch[1]?.value).toEqual({ "apisnoop.io/injected": "true" });
+  });
+});
+
+describe("reviewAdmission", () => {
+  it("answers with the patch and names the namespace that needs the CA bundle", () => {
+    const decision = reviewAdmission(fakeReview(fakePod({ "apisnoop.io/snoop": "true" })), "pod", settings);
+    expect(decision.review.response).toMatchObject({
+      uid: "705ab4f5-6393-11e8-b7cc-42010a800002",
+      allowed: true,
+      patchType: "JSONPatch",
+    });
+    expect(decodePatch(decision.review.response.patch)).toHaveLength(4);
+    expect(decision.mutatedNamespace).toBe("addons");
+  });
+
+  it("allows untouched what does not opt in, is not a Pod CREATE, or is a dry run (no side effect)", () => {
+    for (const [pod, overrides] of [
+      [fakePod(), {}],
+      [fakePod({ "apisnoop.io/snoop": "true" }), { operation: "UPDATE" }],
+      [fakePod({ "apisnoop.io/snoop": "true" }), { kind: { group: "", version: "v1", kind: "Binding" } }],
+    ] as const) {
+      const decision = reviewAdmission(fakeReview(pod, overrides), "pod", settings);
+      expect(decision.review.response).toEqual({
+        uid: "705ab4f5-6393-11e8-b7cc-42010a800002",
+        allowed: true,
+      });
+      expect(decision.mutatedNamespace).toBeUndefined();
+    }
+    const dryRun = reviewAdmission(fakeReview(fakePod(), { dryRun: true }), "namespace", settings);
+    expect(dryRun.review.response.patchType).toBe("JSONPatch");
+    expect(dryRun.mutatedNamespace).toBeUndefined();
+  });
+
+  it("rejects what is not an AdmissionReview v1", () => {
+    expect(() => reviewAdmission({ kind: "Pod" }, "pod", settings)).toThrow(/AdmissionReview/);
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * What the opt-in webhook does to a Pod, as pure functions: decide whether it opts in, and build the JSON
+ * patch (RFC 6902) that sends its in-cluster Kubernetes clients through the apisnoop proxy and makes them
+ * trust it.
+ *
+ * Routing is reverse mode: `KUBERNETES_SERVICE_HOST/PORT` point at the proxy Service. client-go's
+ * in-cluster config (and every other official client) builds the apiserver URL from exactly these two
+ * variables, so only Kubernetes API traffic moves; `HTTPS_PROXY` would also capture every other HTTPS
+ * destination of the pod unless `NO_PROXY` listed them all (it cannot say "everything but the apiserver"),
+ * and clients that ignore proxy variables would bypass it silently.
+ */
+
+/** Annotation (on a Pod) or label (on a Namespace) that opts in. */
+export const SNOOP_KEY = "apisnoop.io/snoop";
+/** Annotation naming the source the Pod's hits are counted under (e.g. the addon's chart name). */
+export const SOURCE_ANNOTATION = "apisnoop.io/source";
+/** Annotation the webhook sets, so a second webhook entry (or a re-invocation) never patches twice. */
+export const INJECTED_ANNOTATION = "apisnoop.io/injected";
+/** Environment variable carrying the source name into the pod, for clients that send `X-Apisnoop-Source`. */
+export const SOURCE_ENV = "APISNOOP_SOURCE";
+/** The ConfigMap every service-account volume projects `ca.crt` from. */
+export const CLUSTER_CA_CONFIGMAP = "kube-root-ca.crt";
+
+/** Which webhook entry called: every pod of a labelled namespace, or annotated pods anywhere. */
+export type AdmissionScope = "namespace" | "pod";
+
+/** Where the proxy is and which ConfigMap holds the cluster CA + proxy CA bundle. */
+export interface InjectionSettings {
+  proxyHost: string;
+  proxyPort: number;
+  caBundleConfigMap: string;
+}
+
+/** The parts of a Pod the webhook reads (a structural subset of core/v1 Pod). */
+export interface PodLike {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
+  spec?: {
+    containers?: ContainerLike[];
+    initContainers?: ContainerLike[];
+    volumes?: Array<{
+      name: string;
+      projected?: {
+        sources?: Array<{ configMap?: { name?: string; items?: Array<{ key: string; path: string }> } }>;
+      };
+    }>;
+  };
+}
+
+interface ContainerLike {
+  name: string;
+  env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+}
+
+/** One RFC 6902 operation. */
+export interface JsonPatchOperation {
+  op: "add" | "replace";
+  path: string;
+  value: unknown;
+}
+
+/** Whether the pod should be mutated for this webhook entry. */
+export function shouldSnoop(pod: PodLike, scope: AdmissionScope): boolean {
+  const annotations = pod.metadata?.annotations ?? {};
+  if (annotations[INJECTED_ANNOTATION] === "true") return false;
+  // Defence in depth: the chart's objectSelector already excludes apisnoop's own pods.
+  if (pod.metadata?.labels?.["app.kubernetes.io/part-of"] === "apisnoop") return false;
+  const podChoice = annotations[SNOOP_KEY];
+  if (scope === "namespace") return podChoice !== "false";
+  return podChoice === "true";
+}
+
+/** Escapes a key for a JSON pointer segment (RFC 6901). */
+function pointerSegment(key: string): string {
+  return key.replaceAll("~", "~0").replaceAll("/", "~1");
+}
+
+/** The environment the injected containers get (existing entries of the same names are replaced). */
+export function injectedEnv(
+  pod: PodLike,
+  settings: InjectionSettings,
+): Array<{ name: string; value: string }> {
+  const env = [
+    { name: "KUBERNETES_SERVICE_HOST", value: settings.proxyHost },
+    { name: "KUBERNETES_SERVICE_PORT", value: String(settings.proxyPort) },
+    { name: "KUBERNETES_SERVICE_PORT_HTTPS", value: String(settings.proxyPort) },
+  ];
+  const source = pod.metadata?.annotations?.[SOURCE_ANNOTATION];
+  if (source) env.push({ name: SOURCE_ENV, value: source });
+  return env;
+}
+
+/**
+ * The JSON patch for one opted-in pod: the proxy's address in every (init) container's environment, the
+ * service-account volume's `ca.crt` taken from the bundle ConfigMap instead of `kube-root-ca.crt`, and the
+ * injected marker annotation.
+ */
+export function podInjectionPatch(pod: PodLike, settings: InjectionSettings): JsonPatchOperation[] {
+  const patch: JsonPatchOperation[] = [];
+  const added = injectedEnv(pod, settings);
+  const addedNames = new Set(added.map((entry) => entry.name));
+  for (const kind of ["initContainers", "containers"] as const) {
+    (pod.spec?.[kind] ?? []).forEach((container, index) => {
+      const kept = (container.env ?? []).filter((entry) => !addedNames.has(entry.name));
+      patch.push({
+        op: container.env ? "replace" : "add",
+        path: `/spec/${kind}/${index}/env`,
+        value: [...kept, ...added],
+      });
+    });
+  }
+  (pod.spec?.volumes ?? []).forEach((volume, volumeIndex) => {
+    (volume.projected?.sources ?? []).forEach((source, sourceIndex) => {
+      const configMap = source.configMap;
+      if (configMap?.name !== CLUSTER_CA_CONFIGMAP) return;
+      if (!(configMap.items ?? []).some((item) => item.path === "ca.crt")) return;
+      patch.push({
+        op: "replace",
+        path: `/spec/volumes/${volumeIndex}/projected/sources/${sourceIndex}/configMap/name`,
+        value: settings.caBundleConfigMap,
+      });
+    });
+  });
+  if (pod.metadata?.annotations) {
+    patch.push({
+      op: "add",
+      path: `/metadata/annotations/${pointerSegment(INJECTED_ANNOTATION)}`,
+      value: "true",
+    });
+  } else {
+    patch.push({ op: "add", path: "/metadata/annotations", value: { [INJECTED_ANNOTATION]: "true" } });
+  }
+  return patch;
+}
