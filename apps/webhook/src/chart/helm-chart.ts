@@ -1,0 +1,55 @@
+/** Runs the real `helm` (built by tools/kube/build.sh) against charts/apisnoop, for the chart's tests. */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { kubeBinDir } from "../../../../tools/rig/kube-bin";
+import { repoRoot } from "../../../../tools/rig/rig";
+
+/** The chart directory. */
+export const chartDir = join(repoRoot, "charts", "apisnoop");
+
+/** `<kube cache>/<version>/bin/helm`, whether or not it has been built. */
+export function helmPath(): string {
+  return join(kubeBinDir(), "helm");
+}
+
+/** Whether the helm binary exists (CI builds it with `npm run rig:build`). */
+export function helmAvailable(): boolean {
+  return existsSync(helmPath());
+}
+
+/** Runs helm with `args`, returning stdout; throws with helm's stderr on failure. */
+export function runHelm(args: string[]): string {
+  try {
+    return execFileSync(helmPath(), args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? "";
+    throw new Error(`helm ${args.join(" ")} failed: ${stderr.trim()}`);
+  }
+}
+
+/** `helm template` of the chart as release `release` in `namespace`, with extra helm flags. */
+export function renderChart(release: string, namespace: string, flags: string[] = []): string {
+  return runHelm(["template", release, chartDir, "--namespace", namespace, ...flags]);
+}
+
+const GENERATED_KEYS = [
+  "ca.crt",
+  "ca.key",
+  "ingest-token",
+  "webhook-tls.crt",
+  "webhook-tls.key",
+  "postgres-password",
+  "database-url",
+  "caBundle",
+  "checksum/ca",
+];
+
+/**
+ * The rendering with every value generated at install (keys, certificates, token, password and what
+ * derives from them) replaced by `<generated>`, so golden files compare the structure deterministically.
+ */
+export function withoutGenerated(manifests: string): string {
+  const keys = GENERATED_KEYS.map((key) => key.replaceAll(".", "\\.")).join("|");
+  return manifests.replace(new RegExp(`^(\\s+)(${keys}): .+$`, "gm"), "$1$2: <generated>");
+}
