@@ -15,7 +15,8 @@ import { type RigProxy, startRigProxy } from "./rig-proxy";
 
 let rig: RigProxy;
 const ns = `proxy-audit-${Date.now().toString(36)}`;
-const USER_AGENT = "apisnoop-audit-agreement/1.0";
+/** Unique per run: the audit log keeps earlier runs' events of the same user. */
+const USER_AGENT = `apisnoop-audit-agreement/${Date.now().toString(36)}`;
 
 beforeAll(async () => {
   rig = await startRigProxy("admin");
