@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rigKubeconfigPath } from "../../../../tools/rig/rig";
+import { uniqueNamespace } from "../../../../tools/rig/test-objects";
+import { rigApply, rigKubectl } from "../rig-kubectl";
+import { chartDir, helmAvailable, renderChart } from "./helm-chart";
+
+describe.skipIf(!helmAvailable())("charts/apisnoop against the rig", () => {
+  const namespace = uniqueNamespace("chart");
+  // A release name per run: ClusterRoles and the webhook configuration are cluster-scoped.
+  const release = `r${namespace.slice(-8)}`;
+
+  beforeAll(() => rigApply({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }));
+  afterAll(() => {
+    rigKubectl(["delete", "namespace", namespace, "--wait=false", "--ignore-not-found"]);
+  });
+
+  it("server-side dry-runs every rendered object, with default and non-default values", () => {
+    for (const flags of [[], ["-f", `${chartDir}/tests/custom-values.yaml`]]) {
+      const output = rigKubectl(
+        ["apply", "--dry-run=server", "-n", namespace, "-f", "-"],
+        renderChart(release, namespace, flags),
+      );
+      expect(output).toMatch(
+        /mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/\S+ created \(server dry run\)/,
+      );
+      expect(output).not.toMatch(/error/i);
+    }
+  });
+
+  it("keeps the CA, serving certificate, token and password on upgrade (lookup of the installed Secret)", () => {
+    // Install the Secret as `helm install` would, then render again the way `helm upgrade` does: with a
+    // cluster to look up (`--dry-run=server`). Plain `helm template` has no cluster and would generate anew.
+    const installed = renderChart(release, namespace, ["--show-only", "templates/secret.yaml"]);
+    rigKubectl(["apply", "-n", namespace, "-f", "-"], installed);
+    const upgraded = renderChart(release, namespace, [
+      "--show-only",
+      "templates/secret.yaml",
+      "--dry-run=server",
+      "--kubeconfig",
+      rigKubeconfigPath("admin"),
+    ]);
+    expect(upgraded).toBe(installed);
+    const webhooks = renderChart(release, namespace, [
+      "--show-only",
+      "templates/webhook.yaml",
+      "--dry-run=server",
+      "--kubeconfig",
+      rigKubeconfigPath("admin"),
+    ]);
+    const caCrt = /ca\.crt: (\S+)/.exec(installed)?.[1];
+    expect(caCrt).toBeTruthy();
+    expect(webhooks.match(/caBundle: (\S+)/g)).toEqual([`caBundle: ${caCrt}`, `caBundle: ${caCrt}`]);
+  });
+});
