@@ -48,7 +48,7 @@ const EnvSchema = z.object({
 export type DashboardEnv = z.infer<typeof EnvSchema>;
 
 /** Parses and checks the dashboard's settings; throws one line naming the bad variable. */
-export function readEnv(source: NodeJS.ProcessEnv = process.env): DashboardEnv {
+export function readEnv(source: Record<string, string | undefined> = process.env): DashboardEnv {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
   const parsed = EnvSchema.safeParse(cleaned);
   if (!parsed.success) {

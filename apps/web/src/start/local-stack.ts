@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import path from "node:path";
+import type { Database } from "@apisnoop/db";
 import {
   defaultAddons,
   parseListenAddress,
@@ -18,6 +19,10 @@ export interface LocalStackOptions {
   env: DashboardEnv;
   /** Where to write `apisnoop.kubeconfig` for clients (the directory `npm start` runs in). */
   workDir: string;
+  /** An open database instead of the env's (tests). */
+  database?: Database;
+  /** Where the proxy keeps its CA (default ~/.apisnoop/ca). */
+  caDir?: string;
   log: (line: string) => void;
 }
 
@@ -49,7 +54,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     : null;
   // One token per run unless one is configured: only this process's proxy can ingest.
   const token = env.APISNOOP_INGEST_TOKEN ?? randomBytes(24).toString("hex");
-  const web = await startWebApp({ env, cluster, ingestToken: token, log });
+  const web = await startWebApp({
+    env,
+    cluster,
+    ingestToken: token,
+    log,
+    ...(options.database ? { database: options.database } : {}),
+  });
 
   let proxy: RunningProxy | null = null;
   let uplink: ProxyUplink | null = null;
@@ -69,6 +80,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         listen: parseListenAddress(env.APISNOOP_PROXY_LISTEN),
         adminListen: null,
         spec: "live",
+        ...(options.caDir ? { caDir: options.caDir } : {}),
         addons: ({ currentMatcher }) => defaultAddons({ currentMatcher, hits: sink }),
         log: (line) => log(`proxy: ${line}`),
       });
