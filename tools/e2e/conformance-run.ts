@@ -1,0 +1,124 @@
+/**
+ * One conformance run through the proxy: e2e.test (built if needed) -> apisnoop proxy -> the e2e rig's
+ * kube-apiserver, every request recorded to hits.jsonl with e2e.test's user agent (`… -- <test name>`).
+ */
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { EndpointCatalog } from "@apisnoop/openapi";
+import { proxiedKubeconfig, startProxy } from "@apisnoop/proxy";
+import { ginkgoFocus } from "./conformance-tests";
+import { ensureE2eBinary } from "./e2e-binary";
+import { e2eWorkDir, startE2eRig } from "./e2e-rig";
+import { runE2eSuite } from "./e2e-suite";
+import type { SpecResult } from "./ginkgo-report";
+import { type ObservedEndpoints, observedEndpointsByTest, readHits } from "./test-endpoints";
+
+export interface ConformanceRunOptions {
+  tests: readonly string[];
+  /** Catalog of the release the proxy's operationIds are classified with (stable or not). */
+  catalog: EndpointCatalog;
+  /** Output directory, emptied first (default `.rig/e2e/last`). */
+  outDir?: string;
+  log?: (line: string) => void;
+}
+
+/** Wall-clock seconds of each phase. */
+export interface RunDurations {
+  build: number;
+  rig: number;
+  suite: number;
+  total: number;
+}
+
+export interface ConformanceRun {
+  outDir: string;
+  hitsPath: string;
+  specs: SpecResult[];
+  /** e2e.test's exit code (non-zero when a spec failed). */
+  exitCode: number;
+  observed: ObservedEndpoints;
+  hitCount: number;
+  rigStartedHere: boolean;
+  durations: RunDurations;
+}
+
+const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
+
+/**
+ * Builds e2e.test if needed, starts the e2e rig (with kube-controller-manager) if it is down, starts the
+ * proxy in front of it, runs `tests` with a kubeconfig pointing through the proxy, then stops what it started.
+ * @throws Error when a component cannot start; failing tests are results, see `specs`.
+ */
+export async function runConformanceThroughProxy(options: ConformanceRunOptions): Promise<ConformanceRun> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const outDir = options.outDir ?? join(e2eWorkDir(), "last");
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  const runStart = Date.now();
+
+  const binary = ensureE2eBinary();
+  const build = seconds(runStart);
+
+  const rigStart = Date.now();
+  const rig = await startE2eRig(log);
+  const rigSeconds = seconds(rigStart);
+  log(`e2e: rig ${rig.started ? "started" : "already up"} at ${rig.state.server} (${rigSeconds}s)`);
+
+  const hitsPath = join(outDir, "hits.jsonl");
+  const proxyLog = join(outDir, "proxy.log");
+  writeFileSync(proxyLog, "");
+  let suiteSeconds = 0;
+  let suite: Awaited<ReturnType<typeof runE2eSuite>>;
+  try {
+    const proxy = await startProxy({
+      kubeconfig: rig.state.kubeconfigs.admin,
+      listen: { host: "127.0.0.1", port: 0 },
+      adminListen: null,
+      spec: "live",
+      out: hitsPath,
+      caDir: join(outDir, "ca"),
+      log: (line) => appendFileSync(proxyLog, `${line}\n`),
+    });
+    try {
+      // The e2e identity's token, with the server swapped for the proxy (the file is 0600, under .rig/).
+      const kubeconfig = join(outDir, "kubeconfig-e2e-proxied.yaml");
+      writeFileSync(
+        kubeconfig,
+        proxiedKubeconfig({
+          from: rig.state.kubeconfigs.e2e,
+          proxyUrl: proxy.url,
+          mode: "reverse",
+          caPem: proxy.ca.certificatePem,
+        }),
+        { mode: 0o600 },
+      );
+      log(`e2e: proxy ${proxy.url} -> ${rig.state.server}; running ${options.tests.length} tests`);
+      const suiteStart = Date.now();
+      let done = 0;
+      suite = await runE2eSuite({
+        binary,
+        kubeconfig,
+        focus: ginkgoFocus(options.tests),
+        dir: outDir,
+        onProgress: (line) => log(`e2e: [${++done}/${options.tests.length}] ${line}`),
+      });
+      suiteSeconds = seconds(suiteStart);
+    } finally {
+      await proxy.close();
+    }
+  } finally {
+    await rig.release();
+  }
+
+  const hits = readHits(hitsPath);
+  return {
+    outDir,
+    hitsPath,
+    specs: suite.specs,
+    exitCode: suite.exitCode,
+    observed: observedEndpointsByTest(hits, options.catalog),
+    hitCount: hits.length,
+    rigStartedHere: rig.started,
+    durations: { build, rig: rigSeconds, suite: suiteSeconds, total: seconds(runStart) },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * The rig the conformance run uses: a kube rig of its own (`.rig/e2e/rig`, or `E2E_RIG_DIR`) with
+ * kube-controller-manager. Its own, because the e2e tests create cluster-scoped objects (CRDs, flow
+ * schemas, admission policies, namespaces) that would change what other rig tests see (e.g. /openapi/v2)
+ * while they run; with kube-controller-manager, because every e2e test waits for its namespace's default
+ * ServiceAccount and kube-root-ca.crt, and the quota tests need the resource-quota controller.
+ */
+import { join } from "node:path";
+import { releaseRig, startRig } from "../rig/lifecycle";
+import { type RigState, repoRoot } from "../rig/rig";
+
+/** Where conformance runs keep their rig and outputs (git-ignored, under `.rig/`). */
+export function e2eWorkDir(): string {
+  return process.env.E2E_WORK_DIR ?? join(repoRoot, ".rig", "e2e");
+}
+
+/** The e2e rig's RIG_DIR. */
+export function e2eRigDir(): string {
+  return process.env.E2E_RIG_DIR ?? join(e2eWorkDir(), "rig");
+}
+
+export interface E2eRig {
+  state: RigState;
+  /** This run started the rig (it stops again on release unless another run still uses it). */
+  started: boolean;
+  release(): Promise<void>;
+}
+
+/** Sets (or, for undefined, removes) environment variables and returns a function that restores them. */
+function withEnv(values: Record<string, string | undefined>): () => void {
+  const saved = Object.fromEntries(Object.keys(values).map((key) => [key, process.env[key]]));
+  const apply = (entries: Record<string, string | undefined>) => {
+    for (const [key, value] of Object.entries(entries)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+  apply(values);
+  return () => apply(saved);
+}
+
+const E2E_RIG_ENV = () => ({ RIG_DIR: e2eRigDir(), RIG_BUILD_KCM: "1", RIG_KCM: undefined });
+
+/**
+ * Starts the e2e rig unless it is up, building kube-controller-manager first if missing. The rig functions
+ * read RIG_DIR on every call, so it is pointed at the e2e rig only while they run and restored after (a
+ * vitest worker runs other rig test files in the same process later).
+ * @throws Error when the rig is up without kube-controller-manager (started with RIG_KCM=0).
+ */
+export async function startE2eRig(log: (line: string) => void): Promise<E2eRig> {
+  const restore = withEnv(E2E_RIG_ENV());
+  try {
+    // "global-setup": counted as a user, stopped by the last run out; `rig:up` with this RIG_DIR adopts it.
+    const { state, started } = await startRig("global-setup", log);
+    if (!state.pids.controllerManager) {
+      await releaseRig();
+      throw new Error(
+        `the e2e rig at ${state.server} runs without kube-controller-manager; stop it (RIG_DIR=${e2eRigDir()} npm run rig:down) and retry`,
+      );
+    }
+    return {
+      state,
+      started,
+      release: async () => {
+        const restoreAgain = withEnv(E2E_RIG_ENV());
+        try {
+          await releaseRig();
+        } finally {
+          restoreAgain();
+        }
+      },
+    };
+  } finally {
+    restore();
+  }
+}

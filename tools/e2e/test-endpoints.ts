@@ -1,0 +1,82 @@
+/**
+ * Per-test endpoint sets, both sides of the comparison: what the proxy attributed to each e2e test, and what
+ * apisnoop's published coverage lists for it. Only stable endpoints of the release count on either side.
+ */
+import { readFileSync } from "node:fs";
+import type { EndpointCatalog } from "@apisnoop/openapi";
+import type { ApisnoopEndpoint } from "@apisnoop/openapi/testing";
+import { sourceFromUserAgent } from "@apisnoop/protocol";
+import type { Hit } from "@apisnoop/proxy";
+
+/** Test name -> operationIds. */
+export type EndpointsByTest = Map<string, Set<string>>;
+
+/** What the proxy saw, per test, plus what stayed outside the comparison and why. */
+export interface ObservedEndpoints {
+  byTest: EndpointsByTest;
+  /** Hits with no e2e test in the user agent (suite setup, the proxy's own spec loads). */
+  unattributedHits: number;
+  /** Per test, matched operations that are not stable endpoints of the release (alpha/beta, custom resources). */
+  nonStableByTest: Map<string, Set<string>>;
+  /** Per test, requests that matched no operation of the live spec, as `METHOD path (reason)`. */
+  unmatchedByTest: Map<string, Set<string>>;
+}
+
+/** The hits of a `--out hits.jsonl` file, one JSON object a line. */
+export function readHits(file: string): Hit[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Hit);
+}
+
+function add(map: Map<string, Set<string>>, key: string, value: string): void {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
+  set.add(value);
+}
+
+/**
+ * Groups hits by the e2e test named in their user agent (GUIDE §3) into the stable endpoints of `catalog`.
+ * A watch (`?watch=true`) counts for its list endpoint, as the proxy's matcher already reports it; every
+ * status counts, as a request is a hit whatever the answer (apisnoop counts audit events the same way).
+ */
+export function observedEndpointsByTest(hits: Iterable<Hit>, catalog: EndpointCatalog): ObservedEndpoints {
+  const observed: ObservedEndpoints = {
+    byTest: new Map(),
+    unattributedHits: 0,
+    nonStableByTest: new Map(),
+    unmatchedByTest: new Map(),
+  };
+  for (const hit of hits) {
+    const test = hit.userAgent ? sourceFromUserAgent(hit.userAgent).e2eTest : null;
+    if (!test) {
+      observed.unattributedHits++;
+      continue;
+    }
+    if (!hit.operationId) {
+      add(observed.unmatchedByTest, test, `${hit.method} ${hit.path} (${hit.reason ?? "not matched"})`);
+      continue;
+    }
+    const endpoint = catalog.byOperationId.get(hit.operationId);
+    if (endpoint && !endpoint.watchOperation && endpoint.level === "stable") {
+      add(observed.byTest, test, hit.operationId);
+    } else {
+      add(observed.nonStableByTest, test, hit.operationId);
+    }
+  }
+  return observed;
+}
+
+/** apisnoop's stable endpoints per test: its `endpoints[].tests` lists, inverted. */
+export function publishedEndpointsByTest(endpoints: readonly ApisnoopEndpoint[]): EndpointsByTest {
+  const byTest: EndpointsByTest = new Map();
+  for (const endpoint of endpoints) {
+    if (endpoint.level !== "stable") continue;
+    for (const test of endpoint.tests) if (test) add(byTest, test, endpoint.endpoint);
+  }
+  return byTest;
+}
