@@ -226,7 +226,13 @@ export class ProxyServer {
       res.writeHead(502, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
       res.end(body);
     });
-    req.pipe(upstreamRequest);
+    if (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined) {
+      // No body (GET, most DELETEs): send at once rather than one tick later on the request's 'end'.
+      upstreamRequest.end();
+      req.resume();
+    } else {
+      req.pipe(upstreamRequest);
+    }
     req.on("error", () => upstreamRequest.destroy());
     res.on("close", () => {
       if (!res.writableFinished) {
