@@ -1,33 +1,16 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { SHARED_RELEASES, sharedApisnoopCoverage, sharedSpecPath } from "@apisnoop/openapi/testing";
 import { describe, expect, it } from "vitest";
-import { main } from "./main";
+import { runCli } from "./run-cli.test-support";
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), "../../../..");
 
-/** Runs the CLI in-process with the given stdin; returns exit code and both outputs. */
-async function run(args: string[], stdin = "") {
-  const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
-  let stdout = "";
-  let stderr = "";
-  io.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  io.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  io.stdin.end(stdin);
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
-
 describe("apisnoop spec", () => {
   it.each(SHARED_RELEASES)("prints apisnoop's endpoint catalog for %s", async (release) => {
-    const { code, stdout, stderr } = await run(["spec", "--spec", sharedSpecPath(release)]);
+    const { code, stdout, stderr } = await runCli(["spec", "--spec", sharedSpecPath(release)]);
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const ours = JSON.parse(stdout) as Record<string, unknown>[];
@@ -51,21 +34,21 @@ describe("apisnoop spec", () => {
   });
 
   it("fails with one line and exit 1 on a missing spec file", async () => {
-    const { code, stdout, stderr } = await run(["spec", "--spec", "/nonexistent/spec.json"]);
+    const { code, stdout, stderr } = await runCli(["spec", "--spec", "/nonexistent/spec.json"]);
     expect(code).toBe(1);
     expect(stdout).toBe("");
     expect(stderr).toBe("apisnoop spec: cannot read spec file /nonexistent/spec.json: no such file\n");
   });
 
   it("rejects a file that is not a swagger spec", async () => {
-    const { code, stderr } = await run(["spec", "--spec", path.join(ROOT, "package.json")]);
+    const { code, stderr } = await runCli(["spec", "--spec", path.join(ROOT, "package.json")]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/^apisnoop spec: spec .*package\.json is not a swagger 2\.0 document/);
     expect(stderr.trim().split("\n")).toHaveLength(1);
   });
 
   it("rejects unknown options with exit 2", async () => {
-    const { code, stderr } = await run(["spec", "--sepc", "x"]);
+    const { code, stderr } = await runCli(["spec", "--sepc", "x"]);
     expect(code).toBe(2);
     expect(stderr).toBe("apisnoop spec: Unknown option '--sepc' (see 'apisnoop spec --help')\n");
   });
@@ -83,7 +66,7 @@ describe("apisnoop match", () => {
     ]
       .map((line) => (typeof line === "string" ? line : JSON.stringify(line)))
       .join("\n");
-    const { code, stdout, stderr } = await run(["match", "--spec", sharedSpecPath("1.34")], `${input}\n`);
+    const { code, stdout, stderr } = await runCli(["match", "--spec", sharedSpecPath("1.34")], `${input}\n`);
     expect(stderr).toBe("");
     expect(code).toBe(0);
     expect(
@@ -117,7 +100,7 @@ describe("apisnoop match", () => {
   });
 
   it("fails with one line on a missing spec, before reading stdin", async () => {
-    const { code, stderr } = await run(["match", "--spec", "missing.json.gz"], "{}\n");
+    const { code, stderr } = await runCli(["match", "--spec", "missing.json.gz"], "{}\n");
     expect(code).toBe(1);
     expect(stderr).toBe("apisnoop match: cannot read spec file missing.json.gz: no such file\n");
   });
@@ -125,19 +108,19 @@ describe("apisnoop match", () => {
 
 describe("apisnoop", () => {
   it("prints help for the tool and for each command", async () => {
-    const top = await run(["--help"]);
+    const top = await runCli(["--help"]);
     expect(top.code).toBe(0);
     expect(top.stdout).toContain("spec");
     expect(top.stdout).toContain("match");
     for (const command of ["spec", "match"]) {
-      const help = await run([command, "--help"]);
+      const help = await runCli([command, "--help"]);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^Usage: apisnoop ${command}`));
     }
   });
 
   it("rejects an unknown command with exit 2", async () => {
-    const { code, stderr } = await run(["frobnicate"]);
+    const { code, stderr } = await runCli(["frobnicate"]);
     expect(code).toBe(2);
     expect(stderr).toBe("apisnoop: unknown command 'frobnicate' (see 'apisnoop --help')\n");
   });

@@ -1,28 +1,13 @@
-import { PassThrough } from "node:stream";
 import { SHARED_K8S, sharedSpecPath } from "@apisnoop/openapi/testing";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "../main";
-
-async function run(args: string[]) {
-  const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
-  let stdout = "";
-  let stderr = "";
-  io.stdout.on("data", (c) => {
-    stdout += c;
-  });
-  io.stderr.on("data", (c) => {
-    stderr += c;
-  });
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
+import { runCli } from "../run-cli.test-support";
 
 describe("apisnoop compare", () => {
   afterEach(() => vi.unstubAllEnvs());
 
   it("diffs two releases from the reference folder as JSON", async () => {
     vi.stubEnv("APISNOOP_REFERENCE_DIR", SHARED_K8S);
-    const { code, stdout, stderr } = await run([
+    const { code, stdout, stderr } = await runCli([
       "compare",
       "--from",
       "1.33",
@@ -45,7 +30,7 @@ describe("apisnoop compare", () => {
   });
 
   it("accepts spec files and prints text", async () => {
-    const { code, stdout } = await run([
+    const { code, stdout } = await runCli([
       "compare",
       "--from",
       sharedSpecPath("1.35"),
@@ -58,11 +43,11 @@ describe("apisnoop compare", () => {
   });
 
   it("says what is missing", async () => {
-    expect(await run(["compare", "--from", "1.33"])).toMatchObject({
+    expect(await runCli(["compare", "--from", "1.33"])).toMatchObject({
       code: 2,
       stderr: "apisnoop compare: --from and --to are required (see 'apisnoop compare --help')\n",
     });
-    expect(await run(["compare", "--from", "1.33", "--to", "1.34", "--format", "xml"])).toMatchObject({
+    expect(await runCli(["compare", "--from", "1.33", "--to", "1.34", "--format", "xml"])).toMatchObject({
       code: 2,
     });
   });

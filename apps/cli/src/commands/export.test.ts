@@ -1,26 +1,11 @@
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import type { Database } from "@apisnoop/db";
 import { openTestDatabase } from "@apisnoop/db/testing";
 import { SHARED_K8S, sharedApisnoopCoverage } from "@apisnoop/openapi/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../main";
-
-async function run(args: string[]) {
-  const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
-  let stdout = "";
-  let stderr = "";
-  io.stdout.on("data", (c) => {
-    stdout += c;
-  });
-  io.stderr.on("data", (c) => {
-    stderr += c;
-  });
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
+import { runCli } from "../run-cli.test-support";
 
 type Exported = { endpoint: string; tested: boolean; conf_tested: boolean; tests: string[] };
 
@@ -37,12 +22,12 @@ describe("apisnoop export", () => {
   });
 
   it("round-trips apisnoop's format: published -> import -> export -> import -> export, same coverage", async () => {
-    expect((await run(["import", "apisnoop", "--release", "1.35", "--database-url", first.url])).code).toBe(
-      0,
-    );
+    expect(
+      (await runCli(["import", "apisnoop", "--release", "1.35", "--database-url", first.url])).code,
+    ).toBe(0);
     const dir = await mkdtemp(path.join(tmpdir(), "apisnoop-export-"));
     const once = path.join(dir, "once.json");
-    const exported = await run([
+    const exported = await runCli([
       "export",
       "--format",
       "apisnoop",
@@ -73,10 +58,20 @@ describe("apisnoop export", () => {
     expect(shape(ours.endpoints)).toEqual(shape(published.endpoints as unknown as Exported[]));
 
     expect(
-      (await run(["import", "apisnoop", "--release", "1.35", "--file", once, "--database-url", second.url]))
-        .code,
+      (
+        await runCli([
+          "import",
+          "apisnoop",
+          "--release",
+          "1.35",
+          "--file",
+          once,
+          "--database-url",
+          second.url,
+        ])
+      ).code,
     ).toBe(0);
-    const twice = await run([
+    const twice = await runCli([
       "export",
       "--format",
       "apisnoop",
@@ -89,7 +84,7 @@ describe("apisnoop export", () => {
   });
 
   it("writes JUnit with untested endpoints skipped", async () => {
-    const { code, stdout } = await run([
+    const { code, stdout } = await runCli([
       "export",
       "--format",
       "junit",
@@ -105,7 +100,7 @@ describe("apisnoop export", () => {
   });
 
   it("requires a known format", async () => {
-    expect(await run(["export", "--database-url", first.url])).toMatchObject({
+    expect(await runCli(["export", "--database-url", first.url])).toMatchObject({
       code: 2,
       stderr: "apisnoop export: --format must be apisnoop or junit\n",
     });

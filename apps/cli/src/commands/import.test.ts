@@ -1,24 +1,9 @@
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import type { Database } from "@apisnoop/db";
 import { openTestDatabase } from "@apisnoop/db/testing";
 import { SHARED_K8S } from "@apisnoop/openapi/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../main";
-
-async function run(args: string[]) {
-  const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
-  let stdout = "";
-  let stderr = "";
-  io.stdout.on("data", (c) => {
-    stdout += c;
-  });
-  io.stderr.on("data", (c) => {
-    stderr += c;
-  });
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
+import { runCli } from "../run-cli.test-support";
 
 const samples = [
   "audit_event.json",
@@ -40,7 +25,7 @@ describe("apisnoop import", () => {
   });
 
   it("imports the shared audit samples: valid events stored, malformed ones reported by line", async () => {
-    const { code, stdout, stderr } = await run([
+    const { code, stdout, stderr } = await runCli([
       "import",
       "audit",
       ...samples,
@@ -64,12 +49,12 @@ describe("apisnoop import", () => {
   });
 
   it("imports apisnoop's published coverage once, as the source upstream-e2e", async () => {
-    const first = await run(["import", "apisnoop", "--release", "1.36", "--database-url", db.url]);
+    const first = await runCli(["import", "apisnoop", "--release", "1.36", "--database-url", db.url]);
     expect(first.stderr).toBe("");
     expect(first.stdout).toMatch(
       /^imported apisnoop coverage of 1\.36 as source upstream-e2e: 591 of 908 endpoints tested by \d+ e2e tests\n$/,
     );
-    const second = await run(["import", "apisnoop", "--release", "1.36", "--database-url", db.url]);
+    const second = await runCli(["import", "apisnoop", "--release", "1.36", "--database-url", db.url]);
     expect(second.stdout).toMatch(/^already imported/);
     const tested = await db.prisma.hitRollup.groupBy({ by: ["operationId"], where: { release: "1.36" } });
     expect(tested).toHaveLength(591);
@@ -79,13 +64,13 @@ describe("apisnoop import", () => {
   });
 
   it("refuses unclear input with one line", async () => {
-    expect(await run(["import", "audit", samples[0] as string, "--database-url", db.url])).toMatchObject({
+    expect(await runCli(["import", "audit", samples[0] as string, "--database-url", db.url])).toMatchObject({
       code: 2,
       stderr:
         "apisnoop import: say which release the data is from: --release 1.NN, or --spec FILE|URL|live\n",
     });
     expect(
-      await run([
+      await runCli([
         "import",
         "apisnoop",
         "--release",
@@ -99,7 +84,7 @@ describe("apisnoop import", () => {
       code: 2,
       stderr: expect.stringContaining("is apisnoop coverage of 1.35, not 1.36"),
     });
-    expect(await run(["import", "logs"])).toMatchObject({ code: 2 });
+    expect(await runCli(["import", "logs"])).toMatchObject({ code: 2 });
   });
 });
 
@@ -115,13 +100,15 @@ describe("apisnoop spec add", () => {
   });
 
   it("stores a release from the reference folder, and from a file given explicitly", async () => {
-    const added = await run(["spec", "add", "--release", "1.33", "--database-url", db.url]);
+    const added = await runCli(["spec", "add", "--release", "1.33", "--database-url", db.url]);
     expect(added).toMatchObject({
       code: 0,
       stdout: expect.stringMatching(/^stored release 1\.33: 843 endpoints \(\+\d+ watch operations\)/),
     });
     const file = path.join(SHARED_K8S, "openapi", "v1.29.swagger.json.gz");
-    expect(await run(["spec", "add", "--file", file, "--default", "--database-url", db.url])).toMatchObject({
+    expect(
+      await runCli(["spec", "add", "--file", file, "--default", "--database-url", db.url]),
+    ).toMatchObject({
       code: 0,
     });
     const releases = await db.prisma.release.findMany({ orderBy: { name: "asc" } });

@@ -1,24 +1,9 @@
-import { PassThrough } from "node:stream";
 import { type Database, recordBatch } from "@apisnoop/db";
 import { openTestDatabase } from "@apisnoop/db/testing";
 import { SHARED_K8S } from "@apisnoop/openapi/testing";
 import { RollupBuilder, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../main";
-
-async function run(args: string[]) {
-  const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
-  let stdout = "";
-  let stderr = "";
-  io.stdout.on("data", (c) => {
-    stdout += c;
-  });
-  io.stderr.on("data", (c) => {
-    stderr += c;
-  });
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
+import { runCli } from "../run-cli.test-support";
 
 /** A chart's operator on 1.28 that lists FlowSchemas with flowcontrol v1beta2 (gone in 1.29) and watches pods the old way. */
 const chart: Source = {
@@ -36,7 +21,7 @@ describe("apisnoop report", () => {
     vi.stubEnv("APISNOOP_REFERENCE_DIR", SHARED_K8S);
     db = await openTestDatabase();
     base = ["--database-url", db.url];
-    expect((await run(["spec", "add", "--release", "1.28", ...base])).code).toBe(0);
+    expect((await runCli(["spec", "add", "--release", "1.28", ...base])).code).toBe(0);
     const builder = new RollupBuilder("test", "1.28");
     const at = Date.UTC(2026, 10, 28, 12);
     const hit = (source: Source, operationId: string, method = "GET") =>
@@ -58,7 +43,7 @@ describe("apisnoop report", () => {
   });
 
   it("exits 3 when a source uses an endpoint the target release removed, naming the replacement", async () => {
-    const { code, stdout } = await run([
+    const { code, stdout } = await runCli([
       "report",
       "--source",
       "chart=my-chart",
@@ -87,13 +72,13 @@ describe("apisnoop report", () => {
   });
 
   it("exits 2 for deprecated endpoints without a target, and says so in every format", async () => {
-    const text = await run(["report", "--source", "chart=my-chart", "--release", "1.28", ...base]);
+    const text = await runCli(["report", "--source", "chart=my-chart", "--release", "1.28", ...base]);
     expect(text.code).toBe(2);
     expect(text.stdout).toContain(
       "watchCoreV1NamespacedPodList (GET /api/v1/watch/namespaces/{namespace}/pods), 1 hits: deprecated",
     );
     expect(text.stdout).toContain("called by my-chart-1.2.3 (1)");
-    const junit = await run([
+    const junit = await runCli([
       "report",
       "--source",
       "chart=my-chart",
@@ -104,7 +89,7 @@ describe("apisnoop report", () => {
       ...base,
     ]);
     expect(junit.stdout).toMatch(/<testsuite name="apisnoop 1\.28" tests="2" failures="1">/);
-    const markdown = await run([
+    const markdown = await runCli([
       "report",
       "--source",
       "chart=my-chart",
@@ -118,7 +103,7 @@ describe("apisnoop report", () => {
   });
 
   it("exits 4 below --min-coverage and 0 when clean", async () => {
-    const low = await run([
+    const low = await runCli([
       "report",
       "--source",
       "userAgent=kubectl",
@@ -130,17 +115,17 @@ describe("apisnoop report", () => {
     ]);
     expect(low.code).toBe(4);
     expect(low.stdout).toMatch(/conformance-eligible coverage: 3\/457 \(0\.7%\), minimum 50%/);
-    expect((await run(["report", "--source", "userAgent=kubectl", "--release", "1.28", ...base])).code).toBe(
-      0,
-    );
+    expect(
+      (await runCli(["report", "--source", "userAgent=kubectl", "--release", "1.28", ...base])).code,
+    ).toBe(0);
   });
 
   it("exits 1 on bad arguments, never with a finding's code", async () => {
-    expect(await run(["report", "--source", "color=blue", ...base])).toMatchObject({
+    expect(await runCli(["report", "--source", "color=blue", ...base])).toMatchObject({
       code: 1,
       stderr: expect.stringContaining("--source takes FIELD=VALUE"),
     });
-    expect((await run(["report", "--min-coverage", "150", ...base])).code).toBe(1);
-    expect((await run(["report", "--format", "yaml", ...base])).code).toBe(1);
+    expect((await runCli(["report", "--min-coverage", "150", ...base])).code).toBe(1);
+    expect((await runCli(["report", "--format", "yaml", ...base])).code).toBe(1);
   });
 });
