@@ -9,7 +9,9 @@ export type { PrismaClient } from "./generated/prisma/client";
  */
 export function createPrismaClient(databaseUrl: string): PrismaClient {
   return new PrismaClient({
-    adapter: new PrismaPg({ connectionString: databaseUrl, max: 10 }),
+    // Coverage over a time window aggregates tens of thousands of rollups: enough work_mem keeps that a
+    // hash aggregate in memory instead of a sort spilling to disk (the default is 4 MB).
+    adapter: new PrismaPg({ connectionString: databaseUrl, max: 10, options: "-c work_mem=32MB" }),
     // Bulk ingest of a large batch is one transaction; the default 5 s would cut it short.
     transactionOptions: { maxWait: 10_000, timeout: 120_000 },
   });

@@ -88,16 +88,19 @@ export function hasSourceFilter(filters: SourceFilters): boolean {
 export function endpointHitsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
   const ok = filters.outcome === "2xx";
   if (hasWindow(filters)) {
+    // Per endpoint x source first, then per endpoint: two hash aggregates instead of a sort for DISTINCT.
     const counted = outcomeCondition(filters.outcome, `h."statusClass"`);
-    return `SELECT h."operationId",
-              sum(h."count")::float8 AS hits,
-              coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0)::float8 AS hits2xx,
-              count(DISTINCT h."sourceId") FILTER (WHERE ${counted})::int AS sources,
-              min(h."minute") FILTER (WHERE ${counted}) AS "firstSeen",
-              max(h."minute") FILTER (WHERE ${counted}) AS "lastSeen"
-       FROM "HitRollup" h
-       WHERE h."release" = ${releaseParam}${sourceRestriction(filters, params, `h."sourceId"`)}${windowRestriction(filters, params, `h."minute"`, "minute")}
-       GROUP BY h."operationId"`;
+    return `SELECT p."operationId", sum(p.hits)::float8 AS hits, sum(p.hits2xx)::float8 AS hits2xx,
+              count(p.first)::int AS sources, min(p.first) AS "firstSeen", max(p.last) AS "lastSeen"
+       FROM (
+         SELECT h."operationId", h."sourceId", sum(h."count") AS hits,
+                coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0) AS hits2xx,
+                min(h."minute") FILTER (WHERE ${counted}) AS first, max(h."minute") FILTER (WHERE ${counted}) AS last
+         FROM "HitRollup" h
+         WHERE h."release" = ${releaseParam}${sourceRestriction(filters, params, `h."sourceId"`)}${windowRestriction(filters, params, `h."minute"`, "minute")}
+         GROUP BY h."operationId", h."sourceId"
+       ) p
+       GROUP BY p."operationId"`;
   }
   if (hasSourceFilter(filters)) {
     return `SELECT h."operationId", sum(h."hits")::float8 AS hits, sum(h."hits2xx")::float8 AS hits2xx,
