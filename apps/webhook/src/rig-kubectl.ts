@@ -1,22 +1,27 @@
-/** kubectl against the kube rig, for the webhook's and chart's rig tests. */
-import { execFileSync } from "node:child_process";
+/**
+ * kubectl against the kube rig, for the webhook's and chart's rig tests. Asynchronous on purpose: the
+ * webhook server under test runs in the same process and must keep answering while kubectl waits.
+ */
+import { execFile } from "node:child_process";
 import { rigKubeconfigPath } from "../../../tools/rig/rig";
 
-/** Runs `kubectl --kubeconfig <rig admin> ...args` with optional stdin; returns stdout or throws with stderr. */
-export function rigKubectl(args: string[], input?: string): string {
-  try {
-    return execFileSync("kubectl", ["--kubeconfig", rigKubeconfigPath("admin"), ...args], {
-      encoding: "utf8",
-      input,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? "";
-    throw new Error(`kubectl ${args.join(" ")} failed: ${stderr.trim()}`);
-  }
+/** Runs `kubectl --kubeconfig <rig admin> ...args` with optional stdin; resolves stdout, rejects with stderr. */
+export function rigKubectl(args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      "kubectl",
+      ["--kubeconfig", rigKubeconfigPath("admin"), ...args],
+      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`kubectl ${args.join(" ")} failed: ${stderr.trim()}`));
+        else resolve(stdout);
+      },
+    );
+    child.stdin?.end(input ?? "");
+  });
 }
 
 /** Applies one object given as JSON. */
-export function rigApply(object: unknown): void {
-  rigKubectl(["apply", "-f", "-"], JSON.stringify(object));
+export async function rigApply(object: unknown): Promise<void> {
+  await rigKubectl(["apply", "-f", "-"], JSON.stringify(object));
 }

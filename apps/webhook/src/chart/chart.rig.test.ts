@@ -9,14 +9,16 @@ describe.skipIf(!helmAvailable())("charts/apisnoop against the rig", () => {
   // A release name per run: ClusterRoles and the webhook configuration are cluster-scoped.
   const release = `r${namespace.slice(-8)}`;
 
-  beforeAll(() => rigApply({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }));
-  afterAll(() => {
-    rigKubectl(["delete", "namespace", namespace, "--wait=false", "--ignore-not-found"]);
+  beforeAll(
+    async () => await rigApply({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }),
+  );
+  afterAll(async () => {
+    await rigKubectl(["delete", "namespace", namespace, "--wait=false", "--ignore-not-found"]);
   });
 
-  it("server-side dry-runs every rendered object, with default and non-default values", () => {
+  it("server-side dry-runs every rendered object, with default and non-default values", async () => {
     for (const flags of [[], ["-f", `${chartDir}/tests/custom-values.yaml`]]) {
-      const output = rigKubectl(
+      const output = await rigKubectl(
         ["apply", "--dry-run=server", "-n", namespace, "-f", "-"],
         renderChart(release, namespace, flags),
       );
@@ -27,11 +29,11 @@ describe.skipIf(!helmAvailable())("charts/apisnoop against the rig", () => {
     }
   });
 
-  it("keeps the CA, serving certificate, token and password on upgrade (lookup of the installed Secret)", () => {
+  it("keeps the CA, serving certificate, token and password on upgrade (lookup of the installed Secret)", async () => {
     // Install the Secret as `helm install` would, then render again the way `helm upgrade` does: with a
     // cluster to look up (`--dry-run=server`). Plain `helm template` has no cluster and would generate anew.
     const installed = renderChart(release, namespace, ["--show-only", "templates/secret.yaml"]);
-    rigKubectl(["apply", "-n", namespace, "-f", "-"], installed);
+    await rigKubectl(["apply", "-n", namespace, "-f", "-"], installed);
     const upgraded = renderChart(release, namespace, [
       "--show-only",
       "templates/secret.yaml",
