@@ -1,0 +1,36 @@
+import { sharedApisnoopCoverage } from "@apisnoop/openapi/testing";
+import { describe, expect, it } from "vitest";
+import { CONFORMANCE_TESTS, ginkgoFocus, RIG_TEST_SUBSET, SLOW_TESTS } from "./conformance-tests";
+
+describe("the selected conformance tests", () => {
+  it("are distinct conformance tests, at least 20 of them also in the rig test", () => {
+    expect(new Set(CONFORMANCE_TESTS).size).toBe(CONFORMANCE_TESTS.length);
+    for (const name of CONFORMANCE_TESTS) expect(name).toMatch(/^\[sig-[a-z-]+\] .* \[Conformance\]$/);
+    expect(RIG_TEST_SUBSET.length).toBeGreaterThanOrEqual(20);
+    for (const name of SLOW_TESTS) expect(CONFORMANCE_TESTS).toContain(name);
+    expect(RIG_TEST_SUBSET.length + SLOW_TESTS.length).toBe(CONFORMANCE_TESTS.length);
+  });
+
+  it("are conformance tests in apisnoop's 1.34.0 data, unless [Serial] (its source job skips those)", () => {
+    const published = new Set(
+      sharedApisnoopCoverage("1.34")
+        .endpoints.flatMap((e) => e.tests)
+        .filter(Boolean),
+    );
+    const absent = CONFORMANCE_TESTS.filter((name) => !published.has(name));
+    expect(absent.length).toBeLessThan(CONFORMANCE_TESTS.length / 10);
+    for (const name of absent) expect(name).toContain("[Serial]");
+  });
+});
+
+describe("ginkgoFocus", () => {
+  it("matches each name literally, at the end of ginkgo's text", () => {
+    const names = ["[sig-a] X (v1.2) should work [Conformance]", "[sig-b] Y|Z * [Conformance]"];
+    const focus = new RegExp(ginkgoFocus(names));
+    expect(focus.test(`Kubernetes e2e suite ${names[0]}`)).toBe(true);
+    expect(focus.test(names[1] as string)).toBe(true);
+    expect(focus.test("[sig-a] X (v1x2) should work [Conformance]")).toBe(false);
+    expect(focus.test(`${names[0]} and more`)).toBe(false);
+    expect(focus.test("[sig-b] Y")).toBe(false);
+  });
+});
