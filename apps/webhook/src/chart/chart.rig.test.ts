@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigKubeconfigPath } from "../../../../tools/rig/rig";
 import { uniqueNamespace } from "../../../../tools/rig/test-objects";
 import { rigApply, rigKubectl } from "../rig-kubectl";
-import { chartDir, helmAvailable, renderChart } from "./helm-chart";
+import { chartDir, helmAvailable, renderChart, runHelm } from "./helm-chart";
 
 describe.skipIf(!helmAvailable())("charts/apisnoop against the rig", () => {
   const namespace = uniqueNamespace("chart");
@@ -13,6 +13,15 @@ describe.skipIf(!helmAvailable())("charts/apisnoop against the rig", () => {
     async () => await rigApply({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }),
   );
   afterAll(async () => {
+    runHelm([
+      "uninstall",
+      `${release}i`,
+      "-n",
+      namespace,
+      "--kubeconfig",
+      rigKubeconfigPath("admin"),
+      "--ignore-not-found",
+    ]);
     await rigKubectl(["delete", "namespace", namespace, "--wait=false", "--ignore-not-found"]);
   });
 
@@ -52,5 +61,40 @@ describe.skipIf(!helmAvailable())("charts/apisnoop against the rig", () => {
     const caCrt = /ca\.crt: (\S+)/.exec(installed)?.[1];
     expect(caCrt).toBeTruthy();
     expect(webhooks.match(/caBundle: (\S+)/g)).toEqual([`caBundle: ${caCrt}`, `caBundle: ${caCrt}`]);
+  });
+
+  it("helm install, then helm upgrade with other values, keeps the Secret byte for byte", async () => {
+    // A second release (suffix i) so this test's objects never meet the dry-run ones; the webhook stays off
+    // so the shared rig gets no cluster-wide webhook pointing at a Service without endpoints.
+    const kubeconfig = ["--kubeconfig", rigKubeconfigPath("admin"), "-n", namespace];
+    const name = `${release}i`;
+    runHelm(["install", name, chartDir, ...kubeconfig, "--set", "webhook.enabled=false"]);
+    const secretOf = async () =>
+      JSON.parse(await rigKubectl(["get", "secret", `${name}-apisnoop`, "-n", namespace, "-o", "json"])).data;
+    const installed = await secretOf();
+    expect(Object.keys(installed).sort()).toEqual([
+      "ca.crt",
+      "ca.key",
+      "database-url",
+      "ingest-token",
+      "postgres-password",
+      "webhook-tls.crt",
+      "webhook-tls.key",
+    ]);
+    runHelm([
+      "upgrade",
+      name,
+      chartDir,
+      ...kubeconfig,
+      "--set",
+      "webhook.enabled=false",
+      "--set",
+      "proxy.replicas=2",
+    ]);
+    expect(await secretOf()).toEqual(installed);
+    const proxy = JSON.parse(
+      await rigKubectl(["get", "deploy", `${name}-apisnoop-proxy`, "-n", namespace, "-o", "json"]),
+    );
+    expect(proxy.spec.replicas).toBe(2);
   });
 });
