@@ -1,6 +1,7 @@
 /**
  * `npm run bench:proxy`: direct vs apisnoop vs mitmproxy (`mitmdump --mode reverse:...`) in one run, on
- * loopback, against the same local HTTPS upstream (bench/upstream.ts, its own process). For a PodList GET
+ * loopback, against the same local HTTPS upstream (bench/upstream.ts, its own process). A bare Node.js
+ * proxy (bench/bare-proxy.ts) runs too: the floor any Node proxy stands on. For a PodList GET
  * and a small ConfigMap GET: p50/p99 latency at a low rate (one request in flight, paced) and req/s at
  * saturation (keep-alive connections, fixed duration). Prints ratios to direct. Every process runs on
  * this machine's cores; the figures are for comparison within the run, not absolute.
@@ -204,6 +205,13 @@ current-context: bench
     /listening on https:\/\/127\.0\.0\.1:(\d+)/,
   );
   targets.push({ name: "apisnoop", port: Number(apisnoopPort) });
+
+  const [, bareJson] = await start(
+    tsx,
+    [path.join(here, "bare-proxy.ts"), String(upstream.port), path.join(scratch, "bare-ca")],
+    /^(\{.*\})$/m,
+  );
+  targets.push({ name: "bare Node proxy", port: (JSON.parse(bareJson as string) as { port: number }).port });
 
   const mitmdump = spawnSync("sh", ["-c", "command -v mitmdump"], { encoding: "utf8" }).stdout.trim();
   if (process.env.BENCH_SKIP_MITMPROXY !== "1" && mitmdump) {
