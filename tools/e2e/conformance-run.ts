@@ -17,7 +17,7 @@ export interface ConformanceRunOptions {
   tests: readonly string[];
   /** Catalog of the release the proxy's operationIds are classified with (stable or not). */
   catalog: EndpointCatalog;
-  /** Output directory, emptied first (default `.rig/e2e/last`). */
+  /** Output directory (default `.rig/e2e/last`); the files of a previous run in it are replaced. */
   outDir?: string;
   log?: (line: string) => void;
 }
@@ -42,6 +42,18 @@ export interface ConformanceRun {
   durations: RunDurations;
 }
 
+/** The files a run writes into its output directory (the proxy appends to hits.jsonl, so it must go first). */
+export const RUN_FILES = [
+  "hits.jsonl",
+  "proxy.log",
+  "e2e.log",
+  "ginkgo-report.json",
+  "kubeconfig-e2e-proxied.yaml",
+  "report.txt",
+  "report.md",
+  "report.json",
+] as const;
+
 const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 
 /**
@@ -52,8 +64,9 @@ const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 export async function runConformanceThroughProxy(options: ConformanceRunOptions): Promise<ConformanceRun> {
   const log = options.log ?? ((line: string) => console.log(line));
   const outDir = options.outDir ?? join(e2eWorkDir(), "last");
-  rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  // Only this run's own files go, never the directory: --out may name one that holds other things.
+  for (const file of RUN_FILES) rmSync(join(outDir, file), { force: true });
   const runStart = Date.now();
 
   const binary = ensureE2eBinary();
