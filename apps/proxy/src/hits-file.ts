@@ -6,8 +6,9 @@ const MAX_PENDING_LINES = 1000;
 
 /**
  * Appends hits to a JSON-lines file. Lines are gathered for up to 50 ms (or 1,000 lines) and written at
- * once: under load one file write serves hundreds of requests instead of one each. A failing file (disk full, removed directory) is reported
- * to `onError` and never takes the proxy down: recording is analysis, not traffic.
+ * once: under load one file write serves hundreds of requests instead of one each. A failing file (disk
+ * full, removed directory) is reported to `onError` and never takes the proxy down: recording is
+ * analysis, not traffic.
  */
 export class HitsFile implements HitSink {
   private readonly stream: WriteStream;
