@@ -3,6 +3,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
 import { describe, expect, it } from "vitest";
+import { repoRoot } from "../../../../tools/rig/rig";
+import { proxyCommand } from "../../../cli/src/commands/proxy";
 import { chartDir, helmAvailable, helmPath, renderChart, runHelm, withoutGenerated } from "./helm-chart";
 
 interface Manifest {
@@ -112,6 +114,19 @@ describe.skipIf(!helmAvailable())(`charts/apisnoop with ${helmPath()}`, () => {
     expect(again.data?.["ca.crt"]).toBe(first.data?.["ca.crt"]);
     expect(again.data?.["ca.key"]).toBe(first.data?.["ca.key"]);
     expect(secretValue(again, "ingest-token")).toBe("given-ingest-token-0123456789");
+  });
+
+  it("passes the proxy only flags `apisnoop proxy` has and the web app only variables env.ts reads", () => {
+    const docs = parse(renderChart("apisnoop", "apisnoop"));
+    type PodSpec = { containers: Array<{ args?: string[]; env?: Array<{ name: string }> }> };
+    const podOf = (name: string) =>
+      (find(docs, "Deployment", name).spec as { template: { spec: PodSpec } }).template.spec;
+    const proxyArgs = podOf("apisnoop-proxy").containers[0]?.args ?? [];
+    expect(proxyArgs[0]).toBe("proxy");
+    for (const arg of proxyArgs.slice(1)) expect(proxyCommand.help).toContain(`${arg.split("=")[0]} `);
+    const envSource = readFileSync(join(repoRoot, "apps/web/src/env.ts"), "utf8");
+    for (const { name } of podOf("apisnoop-web").containers[0]?.env ?? [])
+      expect(envSource, `env.ts reads ${name}`).toContain(`  ${name}:`);
   });
 
   it("grants the proxy only what it needs", () => {
