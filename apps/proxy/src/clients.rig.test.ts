@@ -205,7 +205,7 @@ describe("large payloads through the proxy", () => {
       createHash("sha256").update(itemsJson(viaDirect.body)).digest("hex"),
     );
     expect(viaProxy.body.length).toBeGreaterThan(1024 * 1024);
-  });
+  }, 240_000);
 
   it("passes a 3 MiB request body intact (the apiserver echoes it back on a dry run)", async () => {
     // A Deployment: ConfigMaps and Secrets cap their data at 1 MiB, an env value has no cap of its own, and a

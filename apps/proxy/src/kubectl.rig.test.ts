@@ -159,7 +159,7 @@ describe("kubectl through the proxy", () => {
     expect(direct.join("\n")).toContain("configmap/cm1 created");
     expect(await scenario("reverse")).toEqual(direct);
     expect(await scenario("forward")).toEqual(direct);
-  });
+  }, 180_000);
 
   it("streams a watch in both modes", async () => {
     const direct = await watchScenario("direct");
