@@ -48,11 +48,8 @@ export async function startEmbeddedPostgres(options: {
 }): Promise<EmbeddedPostgres> {
   const dataDir = path.resolve(options.dataDir);
   const passwordFile = `${dataDir}.password`;
-  const running = runningServer(dataDir);
-  if (running !== null) {
-    const url = urlFor(running.port, readFileSync(passwordFile, "utf8").trim());
-    return { url, owned: false, stop: async () => {} };
-  }
+  const joined = await joinRunningServer(dataDir, passwordFile);
+  if (joined) return joined;
   const binaries = await loadBinaries();
   const owner = userInfo().uid === 0 ? postgresSystemUser() : null;
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
@@ -61,7 +58,15 @@ export async function startEmbeddedPostgres(options: {
   const password = readFileSync(passwordFile, "utf8").trim();
   const port = await freePort();
   const settings = options.volatile ? VOLATILE_SETTINGS : [];
-  const server = await startServer(binaries, dataDir, port, settings, owner, options.log);
+  let server: ChildProcess;
+  try {
+    server = await startServer(binaries, dataDir, port, settings, owner, options.log);
+  } catch (error) {
+    // Another process may have started a server on this data dir in the meantime: use that one.
+    const other = await joinRunningServer(dataDir, passwordFile);
+    if (other) return other;
+    throw error;
+  }
   const url = urlFor(port, password);
   try {
     await ensureDatabase(port, password);
@@ -70,6 +75,24 @@ export async function startEmbeddedPostgres(options: {
     throw error;
   }
   return { url, owned: true, stop: () => stopServer(server) };
+}
+
+/** The server another process runs on `dataDir`, once it accepts connections; null when there is none. */
+async function joinRunningServer(dataDir: string, passwordFile: string): Promise<EmbeddedPostgres | null> {
+  const running = runningServer(dataDir);
+  if (running === null) return null;
+  const password = readFileSync(passwordFile, "utf8").trim();
+  // It may still be starting up: wait for it a little.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await ensureDatabase(running.port, password);
+      break;
+    } catch (error) {
+      if (attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  return { url: urlFor(running.port, password), owned: false, stop: async () => {} };
 }
 
 function urlFor(port: number, password: string): string {
