@@ -5,7 +5,7 @@ import { compileMatcher } from "@apisnoop/openapi";
 import { SHARED_K8S, sharedCatalog } from "@apisnoop/openapi/testing";
 import type { IngestBatch } from "@apisnoop/protocol";
 import { describe, expect, it } from "vitest";
-import { importAuditLogs } from "./import-audit";
+import { importAuditLogs, importHitFiles } from "./import-audit";
 
 describe("importAuditLogs", () => {
   it("imports every shared sample: valid events counted, malformed ones listed with file and line", async () => {
@@ -71,5 +71,52 @@ describe("importAuditLogs", () => {
     });
     expect(summary.batches).toBeGreaterThan(5);
     expect(counted).toBe(5000);
+  });
+});
+
+describe("importHitFiles", () => {
+  it("re-matches the proxy's hits lines and keeps the e2e test from the user agent", async () => {
+    const lines = [
+      {
+        ts: "2026-11-28T17:53:55.713Z",
+        method: "GET",
+        path: "/api/v1/namespaces/a/pods",
+        query: "watch=true",
+        status: 200,
+        durationMs: 3,
+        operationId: "x",
+        userAgent: "e2e.test/v1.34.4 -- [sig-node] Pods should list [Conformance]",
+      },
+      {
+        ts: "2026-11-28T17:53:56.000Z",
+        method: "POST",
+        path: "/apis/x.io/v1/widgets",
+        query: "",
+        status: 404,
+        durationMs: 1,
+        operationId: null,
+        userAgent: "kubectl",
+      },
+      { ts: "bad", method: "GET", path: "/api" },
+    ];
+    const file = path.join(await mkdtemp(path.join(tmpdir(), "apisnoop-hits-")), "hits.jsonl");
+    await writeFile(file, `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
+    const batches: IngestBatch[] = [];
+    const summary = await importHitFiles([file], {
+      matcher: compileMatcher(sharedCatalog("1.34")),
+      release: "1.34",
+      onBatch: async (batch) => {
+        batches.push(batch);
+      },
+    });
+    expect(summary).toMatchObject({ events: 3, hits: 1, unknownCalls: 1, malformedCount: 1 });
+    expect(summary.malformed).toEqual([{ file, line: 3, error: "no ts" }]);
+    expect(batches[0]?.hits).toEqual([
+      expect.objectContaining({ operationId: "listCoreV1NamespacedPod", details: { watch: 1 } }),
+    ]);
+    expect(batches[0]?.sources[0]).toMatchObject({
+      e2eTest: "[sig-node] Pods should list [Conformance]",
+      conformance: true,
+    });
   });
 });

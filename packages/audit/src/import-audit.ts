@@ -1,6 +1,7 @@
 import type { RequestMatcher } from "@apisnoop/openapi";
 import { type IngestBatch, RollupBuilder } from "@apisnoop/protocol";
-import { auditEventToHit } from "./audit-event";
+import { type AuditOutcome, auditEventToHit } from "./audit-event";
+import { hitLineToHit } from "./hit-line";
 import { openLog, readJsonObjects } from "./json-objects";
 
 /** What an import saw. Malformed records keep their file and line, so a user can look at them. */
@@ -37,11 +38,30 @@ export interface AuditImportOptions {
  * batches handed to `onBatch` — the same batches the proxy ships, so both land in the same tables.
  * Malformed records are counted and listed with their line numbers, never fatal.
  */
-export async function importAuditLogs(
+export function importAuditLogs(files: string[], options: AuditImportOptions): Promise<AuditImportSummary> {
+  return importLogs(files, options, "audit-import", (value) =>
+    auditEventToHit(value, options.matcher, options.sourceName ?? null),
+  );
+}
+
+/**
+ * Imports files the proxy wrote with `--out` (one JSON line per request: ts, method, path, query, status,
+ * userAgent) into rollups, re-matching each request against `options.matcher`'s release.
+ */
+export function importHitFiles(files: string[], options: AuditImportOptions): Promise<AuditImportSummary> {
+  return importLogs(files, options, "hits-import", (value) =>
+    hitLineToHit(value, options.matcher, options.sourceName ?? null),
+  );
+}
+
+/** Streams records of `files` through `convert` into RollupBuilder batches handed to `onBatch`. */
+async function importLogs(
   files: string[],
   options: AuditImportOptions,
+  importer: string,
+  convert: (value: unknown) => AuditOutcome,
 ): Promise<AuditImportSummary> {
-  const builder = new RollupBuilder("audit-import", options.release);
+  const builder = new RollupBuilder(importer, options.release);
   const maxKeys = options.maxKeys ?? 20_000;
   const maxListed = options.maxMalformedListed ?? 100;
   const progressEvery = options.progressEvery ?? 10_000;
@@ -64,9 +84,7 @@ export async function importAuditLogs(
     for await (const record of readJsonObjects(openLog(file))) {
       summary.events++;
       const outcome =
-        "error" in record
-          ? { kind: "malformed" as const, error: record.error }
-          : auditEventToHit(record.value, options.matcher, options.sourceName ?? null);
+        "error" in record ? { kind: "malformed" as const, error: record.error } : convert(record.value);
       if (outcome.kind === "hit") {
         builder.add(outcome.hit);
         if (outcome.hit.operationId === null) summary.unknownCalls++;

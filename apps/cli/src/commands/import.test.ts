@@ -1,3 +1,5 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Database } from "@apisnoop/db";
 import { openTestDatabase } from "@apisnoop/db/testing";
@@ -61,6 +63,41 @@ describe("apisnoop import", () => {
     expect(await db.prisma.endpoint.count({ where: { release: "1.36", conformanceEligible: true } })).toBe(
       563,
     );
+  });
+
+  it("imports a proxy hits file, re-matched against the release", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "apisnoop-hits-"));
+    const file = path.join(dir, "hits.jsonl");
+    const line = (test: string) =>
+      JSON.stringify({
+        ts: "2026-11-28T17:53:55.713Z",
+        method: "GET",
+        path: "/api/v1/namespaces/a/configmaps",
+        query: "",
+        status: 200,
+        durationMs: 2,
+        operationId: "listCoreV1NamespacedConfigMap",
+        userAgent: `e2e.test/v1.34.4 -- ${test}`,
+      });
+    await writeFile(
+      file,
+      `${line("[sig-node] ConfigMap should list [Conformance]")}\n${line("[sig-node] ConfigMap should list [Conformance]")}\n`,
+    );
+    const { code, stdout } = await runCli([
+      "import",
+      "hits",
+      file,
+      "--release",
+      "1.34",
+      "--database-url",
+      db.url,
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/imported 2 events from 1 file\(s\) .*: 2 hits, 0 unknown calls/);
+    const source = await db.prisma.source.findFirst({
+      where: { e2eTest: "[sig-node] ConfigMap should list [Conformance]" },
+    });
+    expect(source?.conformance).toBe(true);
   });
 
   it("refuses unclear input with one line", async () => {

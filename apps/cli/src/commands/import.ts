@@ -1,4 +1,4 @@
-import { importAuditLogs } from "@apisnoop/audit";
+import { importAuditLogs, importHitFiles } from "@apisnoop/audit";
 import { parseApisnoopCoverage, upstreamE2eBatch } from "@apisnoop/coverage";
 import { recordBatch } from "@apisnoop/db";
 import { compileMatcher, readSource, releaseSources } from "@apisnoop/openapi";
@@ -18,7 +18,7 @@ const AUDIT_OPTIONS = {
   ...DATABASE_OPTIONS,
 } as const;
 
-async function importAudit(args: string[], io: CommandIO): Promise<number> {
+async function importAudit(args: string[], io: CommandIO, kind: "audit" | "hits"): Promise<number> {
   const { values, positionals } = parseOptionsWithFiles(args);
   if (positionals.length === 0)
     throw new CliError("name at least one audit log file (see 'apisnoop import --help')", 2);
@@ -28,7 +28,7 @@ async function importAudit(args: string[], io: CommandIO): Promise<number> {
   const started = Date.now();
   const summary = await withDatabase(values, io, async (db) => {
     await storeRelease(db, resolved);
-    return importAuditLogs(positionals, {
+    return (kind === "audit" ? importAuditLogs : importHitFiles)(positionals, {
       matcher,
       release: resolved.release,
       sourceName: values.source ?? null,
@@ -117,12 +117,16 @@ async function importApisnoop(args: string[], io: CommandIO): Promise<number> {
 export const importCommand: Command = {
   name: "import",
   help: `Usage: apisnoop import audit <file…> (--release 1.NN | --spec FILE|URL|live) [--source NAME]
+       apisnoop import hits <hits.jsonl…> (--release 1.NN | --spec FILE|URL|live) [--source NAME]
        apisnoop import apisnoop --release 1.NN [--file F | --url U]
 
 import audit: reads Kubernetes audit logs (audit.k8s.io/v1 JSON lines, or pretty-printed events; plain
 or .gz; streamed, any size) into the same rollups as proxy hits: verb + requestURI through the matcher,
 the e2e test from the user agent. Only ResponseComplete events count (once per request). Malformed
 records are reported with file and line and never stop the import.
+
+import hits: reads files the proxy wrote with --out (e.g. an e2e run's hits.jsonl) the same way, each
+request re-matched against the release named here.
 
 import apisnoop: loads apisnoop's published coverage of a release as the source "upstream-e2e" — which
 endpoints upstream e2e and conformance tests hit, and by which tests. Default location:
@@ -140,7 +144,7 @@ Example:
   APISNOOP_REFERENCE_DIR=../shared/k8s apisnoop import audit .rig/audit.log --release 1.34`,
   async run(args, io) {
     const [what, ...rest] = args;
-    if (what === "audit") return importAudit(rest, io);
+    if (what === "audit" || what === "hits") return importAudit(rest, io, what);
     if (what === "apisnoop") return importApisnoop(rest, io);
     throw new CliError(
       `import what? 'audit' or 'apisnoop', not '${what ?? ""}' (see 'apisnoop import --help')`,
