@@ -8,7 +8,12 @@ export {
 } from "./fields";
 export { compileMatcher, type RequestMatcher, splitRequest, UNMATCHED_REASONS } from "./matcher";
 export { KUBERNETES_QUERY_PARAMETERS, kubernetesQuery } from "./query";
-export { ineligibleEndpointsSource, normaliseRelease, type ReleaseSources, releaseSources } from "./release-specs";
+export {
+  ineligibleEndpointsSource,
+  normaliseRelease,
+  type ReleaseSources,
+  releaseSources,
+} from "./release-specs";
 export {
   getWithKubeconfig,
   type LoadedSpec,

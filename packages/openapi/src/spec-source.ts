@@ -44,7 +44,11 @@ export function specSourceKind(source: string): SpecSourceKind {
  */
 export async function loadSpec(source: string, options: LoadSpecOptions = {}): Promise<LoadedSpec> {
   if (specSourceKind(source) === "live") return loadLiveSpec(options);
-  const body = await readSource(source, { ...options, label: "spec file", validate: (b) => parseSpec(b, source) });
+  const body = await readSource(source, {
+    ...options,
+    label: "spec file",
+    validate: (b) => parseSpec(b, source),
+  });
   const origin = specSourceKind(source) === "file" ? path.resolve(source) : source;
   return { spec: parseSpec(body, source), release: releaseFromName(source), origin };
 }
