@@ -48,6 +48,7 @@ export class ProxyServer {
   private readonly certAgent: https.Agent;
   private readonly sockets = new Set<Duplex>();
   private readonly sniContexts = new Map<string, Promise<SecureContext>>();
+  private lastUpstreamErrorLog = 0;
 
   constructor(private readonly options: ProxyServerOptions) {
     const { upstream, defaultLeaf } = options;
@@ -215,7 +216,7 @@ export class ProxyServer {
         res.destroy();
         return;
       }
-      metrics.upstreamErrors++;
+      this.countUpstreamError(error);
       flow.error = { kind: "upstream", message: error.message };
       flow.response = { status: 502 };
       const body = statusBody(
@@ -283,7 +284,7 @@ export class ProxyServer {
     socket.pipe(remote);
     remote.on("error", (error) => {
       if (!answered) {
-        metrics.upstreamErrors++;
+        this.countUpstreamError(error);
         flow.error = { kind: "upstream", message: error.message };
         flow.response = { status: 502 };
         const body = statusBody(
@@ -307,6 +308,15 @@ export class ProxyServer {
     };
     remote.once("close", onClose);
     socket.once("close", onClose);
+  }
+
+  /** Counts an upstream failure; logs at most one line every 10 s so an outage does not flood the log. */
+  private countUpstreamError(error: Error): void {
+    this.options.metrics.upstreamErrors++;
+    const now = Date.now();
+    if (now - this.lastUpstreamErrorLog < 10_000) return;
+    this.lastUpstreamErrorLog = now;
+    this.options.log?.(`upstream ${this.options.upstream.server} failed: ${error.message} (answering 502)`);
   }
 
   /** Ends a flow once: timing, then the `error`/`done` hooks and metrics after the current I/O. */
