@@ -4,6 +4,7 @@ import { arc as d3arc } from "d3-shape";
 import {
   type KeyboardEvent,
   type MouseEvent,
+  memo,
   type PointerEvent,
   useEffect,
   useMemo,
@@ -24,6 +25,7 @@ import {
   layoutSunburst,
   type ProjectedArc,
   project,
+  shapeKeyOf,
   type ZoomFrame,
 } from "../sunburst/sunburst-layout";
 import {
@@ -58,8 +60,11 @@ export interface SunburstProps {
  */
 export function Sunburst({ endpoints, flashing, endpointHref, onOpenEndpoint }: SunburstProps) {
   const tree = useMemo(() => buildSunburstTree(endpoints), [endpoints]);
-  const arcs = useMemo(() => layoutSunburst(tree), [tree]);
-  const byId = useMemo(() => new Map(arcs.map((a) => [a.node.id, a])), [arcs]);
+  // Live hits change counts, not the shape: geometry and paths are kept until the shape changes, and
+  // arcs are memoised on their own values, so a delta re-renders only the arcs it touched.
+  const arcs = useShapeLayout(tree);
+  const byId = useMemo(() => new Map(arcs.map((a) => [a.id, a])), [arcs]);
+  const nodes = useMemo(() => nodeIndex(tree), [tree]);
 
   const [focusId, setFocusId] = useState("");
   const [cursorId, setCursorId] = useState<string | null>(null);
@@ -143,27 +148,30 @@ export function Sunburst({ endpoints, flashing, endpointHref, onOpenEndpoint }: 
     else setHover({ id, x: event.clientX - box.left, y: event.clientY - box.top });
   };
 
-  const ringWidth = (OUTER - CENTRE) / Math.max(1, RINGS - frame.ring);
-  const radius = (ring: number) => CENTRE + ring * ringWidth;
-  const arcPath = d3arc<ProjectedArc>()
-    .startAngle((d) => d.startAngle)
-    .endAngle((d) => d.endAngle)
-    .innerRadius((d) => radius(d.ring - 1))
-    .outerRadius((d) => Math.max(radius(d.ring - 1), radius(d.ring) - 1))
-    .padAngle((d) => Math.min(0.004, (d.endAngle - d.startAngle) / 6))
-    .padRadius(OUTER);
-  const rimPath = d3arc<ProjectedArc>()
-    .startAngle((d) => d.startAngle)
-    .endAngle((d) => d.endAngle)
-    .innerRadius(OUTER + 2)
-    .outerRadius(OUTER + 2 + RIM);
-
-  const visible: Array<{ geometry: ArcGeometry; projected: ProjectedArc }> = [];
-  for (const geometry of arcs) {
-    const projected = project(geometry, frame);
-    if (projected.ring < 0.999 || projected.endAngle - projected.startAngle < 1e-9) continue;
-    visible.push({ geometry, projected });
-  }
+  const radius = radiusOf(frame);
+  // Paths change with the zoom frame only; a live delta reuses them.
+  const visible = useMemo(() => {
+    const ringRadius = radiusOf(frame);
+    const arcPath = d3arc<ProjectedArc>()
+      .startAngle((d) => d.startAngle)
+      .endAngle((d) => d.endAngle)
+      .innerRadius((d) => ringRadius(d.ring - 1))
+      .outerRadius((d) => Math.max(ringRadius(d.ring - 1), ringRadius(d.ring) - 1))
+      .padAngle((d) => Math.min(0.004, (d.endAngle - d.startAngle) / 6))
+      .padRadius(OUTER);
+    const rimPath = d3arc<ProjectedArc>()
+      .startAngle((d) => d.startAngle)
+      .endAngle((d) => d.endAngle)
+      .innerRadius(OUTER + 2)
+      .outerRadius(OUTER + 2 + RIM);
+    const shown: Array<{ geometry: ArcGeometry; projected: ProjectedArc; d: string; rim: string }> = [];
+    for (const geometry of arcs) {
+      const projected = project(geometry, frame);
+      if (projected.ring < 0.999 || projected.endAngle - projected.startAngle < 1e-9) continue;
+      shown.push({ geometry, projected, d: arcPath(projected) ?? "", rim: rimPath(projected) ?? "" });
+    }
+    return shown;
+  }, [arcs, frame]);
   const hovered = hover ? (pathTo(tree, hover.id).at(-1) ?? null) : null;
 
   return (
@@ -201,49 +209,49 @@ export function Sunburst({ endpoints, flashing, endpointHref, onOpenEndpoint }: 
           onPointerLeave={() => setHover(null)}
         >
           <g>
-            {visible.map(({ geometry, projected }) => {
-              const { node } = geometry;
-              const fill = arcColor(node);
+            {visible.map(({ geometry, d }) => {
+              const node = nodes.get(geometry.id);
+              if (!node) return null;
               const classes = ["arc"];
               if (node.endpoint && flashing.has(node.endpoint.operationId)) classes.push("arc-flash");
               if (cursor?.id === node.id) classes.push("arc-cursor");
               if (hover?.id === node.id) classes.push("arc-hover");
               return (
-                <path
+                <Arc
                   key={node.id}
-                  d={arcPath(projected) ?? ""}
-                  fill={fill}
+                  id={node.id}
+                  d={d}
+                  fill={arcColor(node)}
                   className={classes.join(" ")}
-                  data-arc={node.id}
-                  data-ring={node.ring}
-                  data-operation-id={node.endpoint?.operationId}
-                  data-hits={node.hits}
+                  ring={node.ring}
+                  operationId={node.endpoint?.operationId}
+                  hits={node.hits}
                 />
               );
             })}
           </g>
           <g>
-            {visible.map(({ geometry, projected }) =>
-              geometry.node.endpoint?.upstreamTested ? (
-                <path
-                  key={geometry.node.id}
-                  d={rimPath(projected) ?? ""}
-                  fill={UPSTREAM_COLOR}
-                  data-upstream=""
-                />
+            {visible.map(({ geometry, rim }) =>
+              nodes.get(geometry.id)?.endpoint?.upstreamTested ? (
+                <path key={geometry.id} d={rim} fill={UPSTREAM_COLOR} data-upstream="" />
               ) : null,
             )}
           </g>
           <g pointerEvents="none">
-            {visible.map(({ geometry, projected }) => (
-              <ArcLabel
-                key={geometry.node.id}
-                node={geometry.node}
-                projected={projected}
-                inner={radius(projected.ring - 1)}
-                outer={radius(projected.ring)}
-              />
-            ))}
+            {visible.map(({ geometry, projected }) => {
+              const node = nodes.get(geometry.id);
+              return node && node.ring !== "endpoint" ? (
+                <ArcLabel
+                  key={geometry.id}
+                  name={node.name}
+                  fill={arcColor(node)}
+                  startAngle={projected.startAngle}
+                  endAngle={projected.endAngle}
+                  inner={radius(projected.ring - 1)}
+                  outer={radius(projected.ring)}
+                />
+              ) : null;
+            })}
           </g>
           <g className="sunburst-centre" data-centre="">
             <circle r={CENTRE - 2} fill="#fff" />
@@ -268,23 +276,50 @@ export function Sunburst({ endpoints, flashing, endpointHref, onOpenEndpoint }: 
   );
 }
 
-function ArcLabel({
-  node,
-  projected,
+/** One arc; memoised on its values, so only arcs whose fill, class or hits changed re-render. */
+const Arc = memo(function Arc(props: {
+  id: string;
+  d: string;
+  fill: string;
+  className: string;
+  ring: string;
+  operationId: string | undefined;
+  hits: number;
+}) {
+  return (
+    <path
+      d={props.d}
+      fill={props.fill}
+      className={props.className}
+      data-arc={props.id}
+      data-ring={props.ring}
+      data-operation-id={props.operationId}
+      data-hits={props.hits}
+    />
+  );
+});
+
+/** An arc's name, along the arc when it fits, across the ring when that fits, else nothing. */
+const ArcLabel = memo(function ArcLabel({
+  name,
+  fill,
+  startAngle,
+  endAngle,
   inner,
   outer,
 }: {
-  node: SunburstNode;
-  projected: ProjectedArc;
+  name: string;
+  fill: string;
+  startAngle: number;
+  endAngle: number;
   inner: number;
   outer: number;
 }) {
-  if (node.ring === "endpoint") return null;
   const middle = (inner + outer) / 2;
-  const angle = (projected.startAngle + projected.endAngle) / 2;
-  const arcLength = (projected.endAngle - projected.startAngle) * middle;
+  const angle = (startAngle + endAngle) / 2;
+  const arcLength = (endAngle - startAngle) * middle;
   const height = outer - inner;
-  const text = node.name;
+  const text = name;
   const width = text.length * 6.4;
   const degrees = (angle * 180) / Math.PI;
   const x = Math.sin(angle) * middle;
@@ -300,17 +335,11 @@ function ArcLabel({
     transform = `translate(${x},${y}) rotate(${degrees - 90 + flip})`;
   } else return null;
   return (
-    <text
-      transform={transform}
-      textAnchor="middle"
-      dy="0.35em"
-      className="arc-label"
-      fill={labelColor(arcColor(node))}
-    >
+    <text transform={transform} textAnchor="middle" dy="0.35em" className="arc-label" fill={labelColor(fill)}>
       {text}
     </text>
   );
-}
+});
 
 function ArcTooltip({
   node,
@@ -384,6 +413,34 @@ function SunburstLegend() {
       <li className="legend-note">inner rings: paler = less covered</li>
     </ul>
   );
+}
+
+/**
+ * The layout of the tree's shape, recomputed only when the shape changes (a new release, another level
+ * filter), not when hits do.
+ */
+function useShapeLayout(tree: SunburstNode): ArcGeometry[] {
+  const cache = useRef<{ key: string; arcs: ArcGeometry[] } | null>(null);
+  const key = shapeKeyOf(tree);
+  if (cache.current?.key !== key) cache.current = { key, arcs: layoutSunburst(tree) };
+  return cache.current.arcs;
+}
+
+/** Ring radii in a zoom frame: the rings below the focus share the space outside the centre. */
+function radiusOf(frame: ZoomFrame): (ring: number) => number {
+  const ringWidth = (OUTER - CENTRE) / Math.max(1, RINGS - frame.ring);
+  return (ring) => CENTRE + ring * ringWidth;
+}
+
+/** Every node of the tree by id. */
+function nodeIndex(root: SunburstNode): Map<string, SunburstNode> {
+  const index = new Map<string, SunburstNode>();
+  const visit = (node: SunburstNode) => {
+    index.set(node.id, node);
+    for (const child of node.children) visit(child);
+  };
+  visit(root);
+  return index;
 }
 
 /** The frame that shows `geometry` filling the circle (the whole sunburst when undefined). */

@@ -3,7 +3,8 @@ import type { SunburstNode } from "./sunburst-tree";
 
 /** One arc in unit space: angles in radians, rings counted from the root (ring 1 = levels). */
 export interface ArcGeometry {
-  node: SunburstNode;
+  /** The node's id: geometry depends on the tree's shape only, never on hits. */
+  id: string;
   /** Parent's id ("" for the levels). */
   parentId: string;
   x0: number;
@@ -11,7 +12,7 @@ export interface ArcGeometry {
   ring: number;
 }
 
-/** The arcs of the whole tree, outermost last, computed once per tree shape (d3 partition). */
+/** The arcs of the whole tree, outermost last (d3 partition: every endpoint the same angle). */
 export function layoutSunburst(root: SunburstNode): ArcGeometry[] {
   const tree = hierarchy(root, (n) => n.children).sum((n) => (n.endpoint ? 1 : 0));
   partition<SunburstNode>().size([2 * Math.PI, 1])(tree);
@@ -19,7 +20,7 @@ export function layoutSunburst(root: SunburstNode): ArcGeometry[] {
   for (const d of tree.descendants()) {
     if (d.depth === 0) continue;
     const laid = d as typeof d & { x0: number; x1: number };
-    arcs.push({ node: d.data, parentId: d.parent?.data.id ?? "", x0: laid.x0, x1: laid.x1, ring: d.depth });
+    arcs.push({ id: d.data.id, parentId: d.parent?.data.id ?? "", x0: laid.x0, x1: laid.x1, ring: d.depth });
   }
   return arcs;
 }
@@ -56,4 +57,15 @@ export function interpolateFrame(from: ZoomFrame, to: ZoomFrame, t: number): Zoo
     x1: from.x1 + (to.x1 - from.x1) * t,
     ring: from.ring + (to.ring - from.ring) * t,
   };
+}
+
+/** A string that changes exactly when the tree's shape (its ids, in order) changes. */
+export function shapeKeyOf(root: SunburstNode): string {
+  const ids: string[] = [];
+  const visit = (node: SunburstNode) => {
+    ids.push(node.id);
+    for (const child of node.children) visit(child);
+  };
+  visit(root);
+  return ids.join("\n");
 }

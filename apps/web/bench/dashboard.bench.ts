@@ -1,0 +1,277 @@
+/**
+ * `npm run bench:dashboard`: the dashboard under issue 6's load — rollups of 10,000,000 hits over the
+ * ~900 endpoints of 1.36 and 200 sources, in a real PostgreSQL (embedded, or a scratch database on
+ * DATABASE_URL's server), stored through the real ingest namespace. Prints:
+ *  - /api/v1/coverage latency with filters the cache has not seen (every request a query) and cached,
+ *    against the same server answering a bad filter (400: routing without data) as the baseline;
+ *  - the first page load in Chromium (navigation to a drawn sunburst), against loading /icon.svg;
+ *  - hit-to-pixel: from emitting a batch to the arc's new value painted in Chromium, while other batches
+ *    stream in.
+ * A script, not a test: it prints figures and never fails on them.
+ */
+import { sharedCatalog } from "@apisnoop/openapi/testing";
+import { type IngestBatch, PROTOCOL_VERSION, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
+import { ensureNextBuild } from "../src/server/next-build";
+import { launchBrowser } from "../src/testing/browser";
+import { startTestStack } from "../src/testing/test-stack";
+
+const TOTAL_HITS = 10_000_000;
+const SOURCES = 200;
+const ENDPOINTS_PER_SOURCE = 150;
+const MINUTES = 12;
+const ROWS_PER_BATCH = 20_000;
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+/** 200 sources: charts' pods, operators, kubectl users and e2e tests, like a busy cluster's. */
+function makeSources(): Source[] {
+  return Array.from({ length: SOURCES }, (_, i) => {
+    const kind = i % 4;
+    if (kind === 0) {
+      return {
+        ...sourceFromUserAgent(`controller-${i}/v1.${i % 9}.0 (linux/amd64)`),
+        chart: `chart-${i % 40}-1.${i % 5}.0`,
+        namespace: `ns-${i % 25}`,
+        pod: `pod-${i}`,
+        serviceAccount: `sa-${i % 30}`,
+      };
+    }
+    if (kind === 1) return sourceFromUserAgent(`e2e.test/v1.36.0 -- [sig-apps] test ${i} [Conformance]`);
+    if (kind === 2)
+      return { ...sourceFromUserAgent(`operator-${i}/2.0`), namespace: `ns-${i % 25}`, pod: `op-${i}` };
+    return sourceFromUserAgent(`kubectl/v1.36.${i % 4} (linux/amd64) kubernetes/abc`);
+  });
+}
+
+/** The seed: every source hits 150 endpoints in each of 12 hourly minutes, counts summing to 10M. */
+function* seedBatches(sources: Source[], operationIds: string[]): Generator<IngestBatch> {
+  const now = Math.floor(Date.now() / 60_000);
+  const rows = SOURCES * ENDPOINTS_PER_SOURCE * MINUTES;
+  const perRow = Math.floor(TOTAL_HITS / rows);
+  let remainder = TOTAL_HITS - perRow * rows;
+  let batch: IngestBatch | null = null;
+  for (let s = 0; s < SOURCES; s++) {
+    for (let e = 0; e < ENDPOINTS_PER_SOURCE; e++) {
+      const operationId = operationIds[(s * 37 + e * 11) % operationIds.length] as string;
+      for (let m = 0; m < MINUTES; m++) {
+        batch ??= {
+          protocol: PROTOCOL_VERSION,
+          batchId: crypto.randomUUID(),
+          proxyId: "bench",
+          release: "1.36",
+          sentAt: Date.now(),
+          sources,
+          hits: [],
+          unknownCalls: [],
+          fields: [],
+        };
+        const extra = remainder > 0 ? 1 : 0;
+        remainder -= extra;
+        batch.hits.push({
+          source: s,
+          operationId,
+          method: "GET",
+          statusClass: (s + e + m) % 10 === 0 ? "4xx" : "2xx",
+          minute: now - m * 60,
+          count: perRow + extra,
+          details: {},
+        });
+        if (batch.hits.length >= ROWS_PER_BATCH) {
+          yield batch;
+          batch = null;
+        }
+      }
+    }
+  }
+  if (batch) yield batch;
+}
+
+async function main(): Promise<void> {
+  await ensureNextBuild(log);
+  log("starting the dashboard on a fresh database…");
+  const stack = await startTestStack("1.36");
+  const browser = await launchBrowser();
+  try {
+    const catalog = sharedCatalog("1.36");
+    const operationIds = catalog.endpoints.map((e) => e.operationId);
+    const sources = makeSources();
+
+    // Seed through the ingest namespace, as proxies would.
+    let rows = 0;
+    let batches = 0;
+    const seedMs = await timed(async () => {
+      for (const batch of seedBatches(sources, operationIds)) {
+        const ack = await stack.ingest(batch);
+        if (!ack.ok) throw new Error(`seed batch refused: ${ack.error}`);
+        rows += batch.hits.length;
+        batches++;
+      }
+    });
+    log(
+      `\nbench:dashboard — ${TOTAL_HITS.toLocaleString("en")} hits in ${rows.toLocaleString("en")} rollup rows ` +
+        `(${operationIds.length} endpoints of 1.36 × ${SOURCES} sources × ${MINUTES} minutes)`,
+    );
+    log(
+      `  seed via ingest: ${batches} batches in ${(seedMs / 1000).toFixed(1)} s ` +
+        `(${Math.round(rows / (seedMs / 1000)).toLocaleString("en")} rollup rows/s, acked after commit)`,
+    );
+
+    // /api/v1/coverage: a distinct filter set per request, so each one is a query.
+    const queries: string[] = [];
+    for (let i = 0; i < SOURCES; i++) {
+      const source = sources[i] as Source;
+      const filter = source.chart
+        ? `chart=${encodeURIComponent(source.chart.replace(/-1\.\d\.0$/, ""))}`
+        : source.e2eTest
+          ? `e2eTest=${encodeURIComponent(source.e2eTest)}`
+          : `userAgent=${encodeURIComponent(source.userAgent.split(" ")[0] ?? "")}`;
+      const variants = ["", "&outcome=2xx", "&level=stable", "&from=6h", "&from=1h&outcome=2xx"];
+      queries.push(`${filter}${variants[i % variants.length]}`);
+    }
+    queries.push("", "outcome=2xx", "level=beta", "from=24h", "from=3h&to=1h");
+    const get = async (path: string) => {
+      const response = await fetch(`${stack.url}${path}`);
+      await response.arrayBuffer();
+      return response.status;
+    };
+    for (let i = 0; i < 5; i++) await get(`/api/v1/coverage?release=1.36&level=${["stable", "beta"][i % 2]}`);
+    const uncached: number[] = [];
+    for (const query of queries) {
+      stack.app.data.invalidate(); // as after an ingest commit: the next request queries PostgreSQL
+      uncached.push(await timed(() => get(`/api/v1/coverage?release=1.36&${query}`)));
+    }
+    const cached: number[] = [];
+    for (let i = 0; i < 200; i++)
+      cached.push(await timed(() => get("/api/v1/coverage?release=1.36&outcome=2xx")));
+    const baseline: number[] = [];
+    for (let i = 0; i < 200; i++) baseline.push(await timed(() => get("/api/v1/coverage?level=nope")));
+    const base95 = percentile(baseline, 95);
+    log("  /api/v1/coverage (target p95 ≤ 50 ms):");
+    log(
+      `    uncached, ${uncached.length} distinct filter sets: p50 ${ms(percentile(uncached, 50))}, p95 ${ms(percentile(uncached, 95))}` +
+        ` (${(percentile(uncached, 95) / base95).toFixed(1)}× baseline)`,
+    );
+    log(
+      `    cached (same filters, no ingest in between): p50 ${ms(percentile(cached, 50))}, p95 ${ms(percentile(cached, 95))}` +
+        ` (${(percentile(cached, 95) / base95).toFixed(1)}× baseline)`,
+    );
+    log(`    baseline, a 400 for a bad filter (routing, no query): p95 ${ms(base95)}`);
+
+    // First page load in Chromium: navigation until the sunburst has all its arcs.
+    const { page, context } = browser;
+    const loads: number[] = [];
+    const iconLoads: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      await context.clearCookies();
+      await page.goto("about:blank");
+      const cdp = await context.newCDPSession(page);
+      await cdp.send("Network.clearBrowserCache");
+      await cdp.detach();
+      iconLoads.push(await timed(() => page.goto(`${stack.url}/icon.svg?i=${i}`)));
+      await page.goto("about:blank");
+      loads.push(
+        await timed(async () => {
+          await page.goto(`${stack.url}/?release=1.36&from=${i + 2}h`);
+          await page.waitForFunction(
+            (n) => document.querySelectorAll("path[data-operation-id]").length === n,
+            operationIds.length,
+          );
+        }),
+      );
+    }
+    log("  first page load, Chromium, empty cache, a distinct window each time (target ≤ 1.5 s):");
+    log(
+      `    overview with ${operationIds.length} arcs drawn: median ${ms(percentile(loads, 50))}, worst ${ms(Math.max(...loads))}` +
+        ` (${(percentile(loads, 50) / percentile(iconLoads, 50)).toFixed(1)}× baseline)`,
+    );
+    log(`    baseline, /icon.svg: median ${ms(percentile(iconLoads, 50))}`);
+
+    // Hit-to-pixel: emit a batch, wait for the arc's new value to be painted (rAF after the DOM change).
+    await page.goto(`${stack.url}/?release=1.36`);
+    await page.locator('[data-testid="live-indicator"][data-status="live"]').waitFor();
+    await page.evaluate(() => {
+      const lit: Record<string, number> = {};
+      (window as unknown as { __lit: Record<string, number> }).__lit = lit;
+      new MutationObserver((mutations) => {
+        for (const mutation of mutations) {
+          const id = (mutation.target as Element).getAttribute("data-operation-id");
+          if (id && !(id in lit)) requestAnimationFrame(() => (lit[id] = Date.now()));
+        }
+      }).observe(document.querySelector("[data-testid=sunburst]") as Element, {
+        subtree: true,
+        attributes: true,
+        attributeFilter: ["data-hits"],
+      });
+    });
+    const noise = seedBatches(sources, operationIds).next().value as IngestBatch;
+    noise.hits = noise.hits.slice(0, 1000);
+    const pending: Promise<unknown>[] = [];
+    const background = setInterval(
+      () => pending.push(stack.ingest({ ...noise, batchId: crypto.randomUUID() }).catch(() => null)),
+      200,
+    );
+    const probes = operationIds.slice(0, 60);
+    const sentAt: Record<string, number> = {};
+    const probe = sourceFromUserAgent("bench-probe/1.0");
+    for (const operationId of probes) {
+      sentAt[operationId] = Date.now();
+      await stack.ingest({
+        protocol: PROTOCOL_VERSION,
+        batchId: crypto.randomUUID(),
+        proxyId: "bench-probe",
+        release: "1.36",
+        sentAt: Date.now(),
+        sources: [probe],
+        hits: [
+          {
+            source: 0,
+            operationId,
+            method: "GET",
+            statusClass: "2xx",
+            minute: Math.floor(Date.now() / 60_000),
+            count: 1,
+            details: {},
+          },
+        ],
+        unknownCalls: [],
+        fields: [],
+      });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    clearInterval(background);
+    await Promise.all(pending);
+    const lit = await page.evaluate(() => (window as unknown as { __lit: Record<string, number> }).__lit);
+    const latencies = probes
+      .filter((id) => lit[id] !== undefined)
+      .map((id) => (lit[id] as number) - (sentAt[id] as number));
+    log(`  hit-to-pixel, Chromium, with 5 batches/s of 1,000 rows streaming in (target p95 ≤ 500 ms):`);
+    log(
+      `    ${latencies.length}/${probes.length} probes painted: p50 ${ms(percentile(latencies, 50))}, p95 ${ms(percentile(latencies, 95))}, ` +
+        `worst ${ms(Math.max(...latencies))} (emit → ack → delta → React render → next frame)`,
+    );
+  } finally {
+    await browser.close();
+    await stack.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    process.stderr.write(`bench:dashboard: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  },
+);
