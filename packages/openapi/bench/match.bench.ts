@@ -78,19 +78,26 @@ function naiveMatcher(all: Endpoint[]) {
   };
 }
 
+/**
+ * Matches per second of wall time and of this process's CPU time: on a shared machine the CPU-time figure
+ * is the one-core rate (wall time also counts waiting for a core).
+ */
 function rate(
   corpus: [string, string][],
   match: (method: string, url: string) => unknown,
   rounds: number,
-): number {
+): { wall: number; cpu: number } {
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   let sink = 0;
   for (let round = 0; round < rounds; round++) {
     for (const [method, url] of corpus) if (match(method, url)) sink++;
   }
+  const cpu = process.cpuUsage(cpuStart);
   const seconds = (performance.now() - start) / 1000;
   if (sink < 0) console.log(sink);
-  return (corpus.length * rounds) / seconds;
+  const count = corpus.length * rounds;
+  return { wall: count / seconds, cpu: count / ((cpu.user + cpu.system) / 1e6) };
 }
 
 const file = sharedSpecPath("1.34");
@@ -125,7 +132,7 @@ console.log(
 );
 console.log(`corpus: ${fmt(corpus.length)} URLs (${unmatched} unmatched)`);
 console.log(
-  `trie matcher:   ${fmt(trieRate)} matches/s on one core (target 2,000,000: ${trieRate >= 2e6 ? "met" : "NOT met"})`,
+  `trie matcher:   ${fmt(trieRate.cpu)} matches per CPU-second on one core (wall clock: ${fmt(trieRate.wall)}/s; target 2,000,000: ${trieRate.cpu >= 2e6 ? "met" : "NOT met"})`,
 );
-console.log(`naive baseline: ${fmt(naiveRate)} matches/s (regex per template, in order)`);
-console.log(`ratio trie/baseline: ${(trieRate / naiveRate).toFixed(1)}x`);
+console.log(`naive baseline: ${fmt(naiveRate.cpu)} matches per CPU-second (regex per template, in order)`);
+console.log(`ratio trie/baseline: ${(trieRate.cpu / naiveRate.cpu).toFixed(1)}x`);
