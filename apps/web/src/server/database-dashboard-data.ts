@@ -49,6 +49,8 @@ export interface DatabaseDashboardData extends DashboardData {
 export function createDatabaseDashboardData(options: DatabaseDashboardDataOptions): DatabaseDashboardData {
   const { prisma, upstream } = options;
   const coverageCache = new Map<string, Promise<CoverageReport>>();
+  // Suggestions may lag new sources by a few seconds; they are not worth a query per page under ingest.
+  let facetsCache: { at: number; facets: ReturnType<DashboardData["sourceFacets"]> } | null = null;
 
   const withUpstream = (
     release: string,
@@ -74,9 +76,13 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
   };
 
   const buildCoverage = async (filters: CoverageFilters): Promise<CoverageReport> => {
-    const coverage = await getCoverage(prisma, filters);
+    // Three independent queries, in parallel: a view costs the slowest of them, not their sum.
+    const [coverage, sources, unknown] = await Promise.all([
+      getCoverage(prisma, filters),
+      listSources(prisma, filters),
+      getUnknown(prisma, filters),
+    ]);
     const scoped = { ...filters, release: coverage.release };
-    const [sources, unknown] = await Promise.all([listSources(prisma, scoped), getUnknown(prisma, scoped)]);
     const endpoints = withUpstream(coverage.release, coverage.endpoints, filters);
     const tallies = tally(endpoints);
     const active = sources.filter((source) => (filters.outcome === "2xx" ? source.hits2xx : source.hits) > 0);
@@ -217,18 +223,15 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
       return unknownRows(await getUnknown(prisma, filters));
     },
 
-    async sourceFacets() {
-      const sources = await listSources(prisma, { outcome: "any" }).catch(() => []);
-      const distinct = (values: Array<string | null>) =>
-        [...new Set(values.filter((v): v is string => Boolean(v)))].sort().slice(0, 500);
-      return {
-        chart: distinct(sources.map((s) => (s.chart ? chartName(s.chart) : null))),
-        namespace: distinct(sources.map((s) => s.namespace)),
-        pod: distinct(sources.map((s) => s.pod)),
-        serviceAccount: distinct(sources.map((s) => s.serviceAccount)),
-        userAgent: distinct(sources.map((s) => s.userAgent.split(" ", 1)[0] ?? null)),
-        e2eTest: distinct(sources.map((s) => s.e2eTest)),
-      };
+    sourceFacets() {
+      if (!facetsCache || Date.now() - facetsCache.at > 10_000) {
+        const facets = loadFacets(prisma);
+        facetsCache = { at: Date.now(), facets };
+        facets.catch(() => {
+          facetsCache = null;
+        });
+      }
+      return facetsCache.facets;
     },
 
     async endpointIds(release, level) {
@@ -242,6 +245,21 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     invalidate() {
       coverageCache.clear();
     },
+  };
+}
+
+/** Distinct values of each source filter, for the filter bar's suggestions. */
+async function loadFacets(prisma: PrismaClient) {
+  const sources = await listSources(prisma, { outcome: "any" }).catch(() => []);
+  const distinct = (values: Array<string | null>) =>
+    [...new Set(values.filter((v): v is string => Boolean(v)))].sort().slice(0, 500);
+  return {
+    chart: distinct(sources.map((s) => (s.chart ? chartName(s.chart) : null))),
+    namespace: distinct(sources.map((s) => s.namespace)),
+    pod: distinct(sources.map((s) => s.pod)),
+    serviceAccount: distinct(sources.map((s) => s.serviceAccount)),
+    userAgent: distinct(sources.map((s) => s.userAgent.split(" ", 1)[0] ?? null)),
+    e2eTest: distinct(sources.map((s) => s.e2eTest)),
   };
 }
 
