@@ -21,7 +21,10 @@ async function main(): Promise<void> {
     log,
   });
   process.stdout.write(`${startBanner(stack)}\n`);
-  if (!stack.kubeconfigPath) throw new Error(`the proxy did not start: ${stack.proxyProblem}`);
+  if (!stack.kubeconfigPath) {
+    await stack.close();
+    throw new Error(`the proxy did not start: ${stack.proxyProblem}`);
+  }
   const workload = startDemoWorkload({ kubeconfig: stack.kubeconfigPath, log });
   log(`demo workload running through the proxy; open ${stack.web.url}`);
   let stopping = false;
