@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates tools/kube/go.mod from k8s.io/kubernetes' own go.mod.
+# Regenerates the replaces of a Go module that depends on k8s.io/kubernetes, from kubernetes' own go.mod:
+#   tools/kube/gen-replaces.sh [MODULE_DIR]     (default: tools/kube; tools/e2e uses it too)
 #
 # k8s.io/kubernetes points every k8s.io/* staging module at ./staging (version v0.0.0), which a consumer
 # module cannot resolve. Each of those gets `replace k8s.io/<name> => k8s.io/<name> v0.<minor>.<patch>`,
@@ -8,7 +9,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
-cd "$here"
+cd "${1:-$here}"
 
 staging="v0.${KUBE_VERSION#v1.}" # v1.34.4 -> v0.34.4
 modfile="$(go mod download -json "k8s.io/kubernetes@${KUBE_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"

@@ -1,24 +1,8 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { main } from "../main";
-
-async function run(args: string[]) {
-  const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
-  let stdout = "";
-  let stderr = "";
-  io.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  io.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  io.stdin.end();
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
+import { runCli } from "../run-cli.test-support";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-cli-kc-"));
 const from = path.join(dir, "config");
@@ -36,7 +20,7 @@ const caDir = path.join(dir, "ca");
 
 describe("apisnoop kubeconfig", () => {
   it("writes a reverse-mode kubeconfig trusting the proxy's CA (created on first use)", async () => {
-    const { code, stdout, stderr } = await run([
+    const { code, stdout, stderr } = await runCli([
       "kubeconfig",
       "--from",
       from,
@@ -54,7 +38,7 @@ describe("apisnoop kubeconfig", () => {
   });
 
   it("writes proxy-url in forward mode", async () => {
-    const { stdout } = await run([
+    const { stdout } = await runCli([
       "kubeconfig",
       "--from",
       from,
@@ -78,14 +62,14 @@ describe("apisnoop kubeconfig", () => {
       "--mode must be reverse or forward",
     ],
   ])("rejects bad usage with one line and exit 2: %j", async (args, message) => {
-    const { code, stderr } = await run(["kubeconfig", ...args, "--ca-dir", caDir]);
+    const { code, stderr } = await runCli(["kubeconfig", ...args, "--ca-dir", caDir]);
     expect(code).toBe(2);
     expect(stderr).toContain(message);
     expect(stderr.trim().split("\n")).toHaveLength(1);
   });
 
   it("names a missing context in one line", async () => {
-    const { code, stderr } = await run([
+    const { code, stderr } = await runCli([
       "kubeconfig",
       "--from",
       from,
@@ -103,13 +87,13 @@ describe("apisnoop kubeconfig", () => {
 
 describe("apisnoop proxy", () => {
   it("rejects a malformed --listen with exit 2", async () => {
-    const { code, stderr } = await run(["proxy", "--listen", "nowhere"]);
+    const { code, stderr } = await runCli(["proxy", "--listen", "nowhere"]);
     expect(code).toBe(2);
     expect(stderr).toContain("--listen: 'nowhere' is not host:port");
   });
 
   it("fails in one line when the kubeconfig cannot be read", async () => {
-    const { code, stderr } = await run([
+    const { code, stderr } = await runCli([
       "proxy",
       "--kubeconfig",
       path.join(dir, "missing"),
