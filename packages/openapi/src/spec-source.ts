@@ -135,7 +135,11 @@ async function downloadCached(
   }
   let response: Response;
   try {
-    response = await fetch(url, { headers: { accept: "application/json" } });
+    // A stalled download fails instead of hanging the command or the dashboard's start.
+    response = await fetch(url, {
+      headers: { accept: "application/json" },
+      signal: AbortSignal.timeout(120_000),
+    });
   } catch (error) {
     throw new Error(`cannot download ${url}: ${(error as Error).cause ?? (error as Error).message}`);
   }

@@ -1,19 +1,16 @@
-import { existsSync } from "node:fs";
 import path from "node:path";
-import { type ApisnoopCoverage, parseApisnoopCoverage } from "@apisnoop/coverage";
+import { type ApisnoopCoverage, parseApisnoopCoverage, parseIneligible } from "@apisnoop/coverage";
 import { loadRelease, type PrismaClient } from "@apisnoop/db";
 import {
   buildCatalog,
   type EndpointCatalog,
   getWithKubeconfig,
+  ineligibleEndpointsSource,
   loadSpec,
   releaseSources,
 } from "@apisnoop/openapi";
 import { KubeConfig } from "@kubernetes/client-node";
 import { readReferenceJson } from "./reference-files";
-
-const INELIGIBLE_URL =
-  "https://raw.githubusercontent.com/kubernetes-sigs/apisnoop/main/resources/coverage/ineligible_endpoints.json";
 
 export interface ReleaseLoadingOptions {
   /** A folder laid out like ../shared/k8s; files missing there are downloaded. */
@@ -126,14 +123,8 @@ async function storeRelease(
 async function readIneligible(
   options: ReleaseLoadingOptions,
 ): Promise<Array<{ endpoint: string; reason?: string }>> {
-  const local = options.referenceDir
-    ? path.join(options.referenceDir, "apisnoop", "ineligible_endpoints.json")
-    : null;
-  const json = await readReferenceJson(local && existsSync(local) ? local : INELIGIBLE_URL, options.cacheDir);
-  if (!Array.isArray(json)) throw new Error("ineligible_endpoints.json is not an array");
-  return json.filter(
-    (entry): entry is { endpoint: string; reason?: string } => typeof entry?.endpoint === "string",
-  );
+  const location = ineligibleEndpointsSource(options.referenceDir);
+  return [...parseIneligible(await readReferenceJson(location, options.cacheDir)).values()];
 }
 
 async function readUpstreamCoverage(
