@@ -1,21 +1,25 @@
+import type { Endpoint } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
 import { type CoverageFilters, LEVELS, type Level, type Outcome } from "./filters";
 import { resolveRelease } from "./releases";
 import { endpointHitsSql, SqlParams } from "./selection-sql";
 
 /** One endpoint of a release with the hits of the selection. */
-export interface EndpointCoverage {
-  operationId: string;
-  method: string;
-  path: string;
-  level: Level;
-  category: string;
-  group: string | null;
-  version: string | null;
-  kind: string | null;
-  action: string | null;
-  description: string | null;
-  deprecated: boolean;
+export interface EndpointCoverage
+  extends Pick<
+    Endpoint,
+    | "operationId"
+    | "method"
+    | "path"
+    | "level"
+    | "category"
+    | "group"
+    | "version"
+    | "kind"
+    | "action"
+    | "description"
+    | "deprecated"
+  > {
   conformanceEligible: boolean;
   /** Hits with any response. */
   hits: number;

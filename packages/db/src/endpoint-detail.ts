@@ -1,27 +1,30 @@
+import type { Endpoint } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
 import { NotFoundError } from "./errors";
-import type { CoverageFilters, Level } from "./filters";
+import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
 import { SqlParams, sourceRestriction, windowRestriction } from "./selection-sql";
 import { type SourceSummary, sourcesById } from "./sources";
 
 /** An endpoint as its release's spec describes it. */
-export interface EndpointInfo {
-  operationId: string;
-  method: string;
-  path: string;
-  level: Level;
-  category: string;
-  group: string | null;
-  version: string | null;
-  kind: string | null;
-  action: string | null;
-  description: string | null;
-  deprecated: boolean;
+export interface EndpointInfo
+  extends Pick<
+    Endpoint,
+    | "operationId"
+    | "method"
+    | "path"
+    | "level"
+    | "category"
+    | "group"
+    | "version"
+    | "kind"
+    | "action"
+    | "description"
+    | "deprecated"
+    | "watchOperation"
+  > {
   conformanceEligible: boolean;
   ineligibleReason: string | null;
-  /** A deprecated `/watch/` operation, outside coverage counts. */
-  watchOperation: boolean;
 }
 
 /** One source's hits on the endpoint. */
