@@ -1,21 +1,30 @@
-import type { Endpoint, EndpointCatalog } from "@apisnoop/openapi";
+import type { Endpoint } from "@apisnoop/openapi";
+
+/** What a release diff reads of an endpoint: a catalog's Endpoint, or a stored endpoint row. */
+export type DiffableEndpoint = Pick<Endpoint, "operationId" | "method" | "path" | "level" | "deprecated">;
+
+/** The endpoints of one release (an EndpointCatalog, or the rows stored for a release). */
+export interface ReleaseEndpoints<E extends DiffableEndpoint = Endpoint> {
+  release: string | null;
+  endpoints: readonly E[];
+}
 
 /** A beta (or alpha) endpoint whose operation reappears at a higher level in the later release. */
-export interface Promotion {
-  from: Endpoint;
-  to: Endpoint;
+export interface Promotion<E extends DiffableEndpoint = Endpoint> {
+  from: E;
+  to: E;
 }
 
 /** What changed in the endpoint set between two releases (watch operations excluded, as apisnoop counts). */
-export interface ReleaseDiff {
+export interface ReleaseDiff<E extends DiffableEndpoint = Endpoint> {
   from: string | null;
   to: string | null;
-  added: Endpoint[];
-  removed: Endpoint[];
+  added: E[];
+  removed: E[];
   /** Added endpoints that replace an endpoint of a lower level (e.g. v1beta1 → v1 of the same kind). */
-  promoted: Promotion[];
+  promoted: Promotion<E>[];
   /** Endpoints present in both releases that are deprecated only in the later one. */
-  newlyDeprecated: Endpoint[];
+  newlyDeprecated: E[];
 }
 
 const RANK = { alpha: 0, beta: 1, stable: 2 } as const;
@@ -24,7 +33,7 @@ const RANK = { alpha: 0, beta: 1, stable: 2 } as const;
  * The shape of an operation with its API version left out, so the same operation of two versions of a
  * group compares equal: `POST /apis/flowcontrol.apiserver.k8s.io/*​/flowschemas`.
  */
-export function versionlessShape(endpoint: Endpoint): string {
+export function versionlessShape(endpoint: Pick<Endpoint, "method" | "path">): string {
   const path = endpoint.path
     .replace(/^\/apis\/([^/]+)\/[^/]+\//, "/apis/$1/*/")
     .replace(/^\/api\/[^/]+\//, "/api/*/");
@@ -32,17 +41,20 @@ export function versionlessShape(endpoint: Endpoint): string {
 }
 
 /** Compares two catalogs by operationId; promotions pair added endpoints with removed or kept lower-level ones. */
-export function diffReleases(from: EndpointCatalog, to: EndpointCatalog): ReleaseDiff {
+export function diffReleases<E extends DiffableEndpoint>(
+  from: ReleaseEndpoints<E>,
+  to: ReleaseEndpoints<E>,
+): ReleaseDiff<E> {
   const before = new Map(from.endpoints.map((e) => [e.operationId, e]));
   const after = new Map(to.endpoints.map((e) => [e.operationId, e]));
   const added = to.endpoints.filter((e) => !before.has(e.operationId));
   const removed = from.endpoints.filter((e) => !after.has(e.operationId));
-  const byShape = new Map<string, Endpoint[]>();
+  const byShape = new Map<string, E[]>();
   for (const endpoint of from.endpoints) {
     const shape = versionlessShape(endpoint);
     byShape.set(shape, [...(byShape.get(shape) ?? []), endpoint]);
   }
-  const promoted: Promotion[] = [];
+  const promoted: Promotion<E>[] = [];
   for (const endpoint of added) {
     const earlier = (byShape.get(versionlessShape(endpoint)) ?? [])
       .filter((e) => RANK[e.level] < RANK[endpoint.level])
