@@ -6,6 +6,7 @@ export {
   type OtherOperationUse,
 } from "./chart";
 export { createPrismaClient, type PrismaClient } from "./client";
+export { type ConformanceEndpointRow, getConformance } from "./conformance";
 export {
   type Coverage,
   type CoverageTotal,
