@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { describeError, normaliseRemoteAddress, podAddresses } from "./pod-directory";
+
+describe("normaliseRemoteAddress", () => {
+  it("writes addresses the way pod status does", () => {
+    expect(normaliseRemoteAddress("10.0.0.5")).toBe("10.0.0.5");
+    // What a dual-stack (`::`) listener reports for an IPv4 client, in both spellings.
+    expect(normaliseRemoteAddress("::ffff:10.0.0.5")).toBe("10.0.0.5");
+    expect(normaliseRemoteAddress("::FFFF:10.0.0.5")).toBe("10.0.0.5");
+    expect(normaliseRemoteAddress("::ffff:a00:5")).toBe("10.0.0.5");
+    expect(normaliseRemoteAddress("2001:DB8:0:0:0:0:0:1")).toBe("2001:db8::1");
+    expect(normaliseRemoteAddress("[fd00::a]")).toBe("fd00::a");
+    expect(normaliseRemoteAddress("fe80::1%eth0")).toBe("fe80::1");
+    expect(normaliseRemoteAddress("::1")).toBe("::1");
+  });
+
+  it("is null for what is not an IP address", () => {
+    for (const value of [undefined, null, "", "localhost", "10.0.0.256", "::ffff:", "1.2.3"]) {
+      expect(normaliseRemoteAddress(value)).toBeNull();
+    }
+  });
+});
+
+describe("podAddresses", () => {
+  it("takes podIP and every podIPs entry, normalised and once", () => {
+    expect(
+      podAddresses({
+        status: { podIP: "10.0.0.5", podIPs: [{ ip: "10.0.0.5" }, { ip: "FD00:0::5" }] },
+      }),
+    ).toEqual(["10.0.0.5", "fd00::5"]);
+  });
+
+  it("never names a host IP or the IP of a finished pod", () => {
+    expect(
+      podAddresses({ spec: { hostNetwork: true, containers: [] }, status: { podIP: "192.168.1.1" } }),
+    ).toEqual([]);
+    expect(podAddresses({ status: { phase: "Succeeded", podIP: "10.0.0.6" } })).toEqual([]);
+    expect(podAddresses({ status: { phase: "Failed", podIP: "10.0.0.6" } })).toEqual([]);
+    expect(podAddresses({ status: { phase: "Pending" } })).toEqual([]);
+  });
+});
+
+describe("describeError", () => {
+  it("keeps only the status of an HTTP failure: client-node's message carries the response headers", () => {
+    const error = Object.assign(
+      new Error("HTTP-Code: 403\nMessage: Unknown API Status Code!\nHeaders: {...}"),
+      {
+        code: 403,
+      },
+    );
+    expect(describeError(error)).toBe("HTTP 403");
+  });
+
+  it("is one line with the cause of a network failure", () => {
+    const error = new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:1") });
+    expect(describeError(error)).toBe("fetch failed: connect ECONNREFUSED 127.0.0.1:1");
+    expect(describeError(new Error("a\nb"))).toBe("a");
+  });
+});
