@@ -10,8 +10,11 @@ export const SELECTION_OPTIONS = {
   outcome: { type: "string" },
 } as const;
 
-export const SELECTION_OPTIONS_HELP = `  --source FIELD=VALUE   only these sources; FIELD is one of ${SOURCE_FILTERS.join(", ")}
-                         (repeat for several; chart=NAME matches every version of the chart)
+/** Help of the --source option, for commands that take it without the rest of the selection. */
+export const SOURCE_FILTERS_HELP = `  --source FIELD=VALUE   only these sources; FIELD is one of ${SOURCE_FILTERS.join(", ")}
+                         (repeat for several; chart=NAME matches every version of the chart)`;
+
+export const SELECTION_OPTIONS_HELP = `${SOURCE_FILTERS_HELP}
   --release 1.NN         the release (default: the database's default release)
   --from T, --to T       time window: ISO 8601, epoch ms, now, or a duration before now (15m, 24h, 7d)
   --outcome any|2xx      count hits with any response (default) or only successful ones`;

@@ -1,5 +1,8 @@
+import { type Database, recordBatch } from "@apisnoop/db";
+import { openTestDatabase } from "@apisnoop/db/testing";
 import { SHARED_K8S, sharedSpecPath } from "@apisnoop/openapi/testing";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { RollupBuilder, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { runCli } from "../run-cli.test-support";
 
 describe("apisnoop compare", () => {
@@ -50,5 +53,100 @@ describe("apisnoop compare", () => {
     expect(await runCli(["compare", "--from", "1.33", "--to", "1.34", "--format", "xml"])).toMatchObject({
       code: 2,
     });
+  });
+});
+
+describe("apisnoop compare: coverage of a selection", () => {
+  const chart: Source = { ...sourceFromUserAgent("my-operator/1.0"), chart: "my-chart-1.2.3", pod: "op-0" };
+  const kubectl = sourceFromUserAgent("kubectl/v1.34.0 (linux/amd64)");
+  const day = 86_400_000;
+  const now = Date.now();
+  let db: Database;
+  let base: string[];
+
+  beforeAll(async () => {
+    vi.stubEnv("APISNOOP_REFERENCE_DIR", SHARED_K8S);
+    db = await openTestDatabase();
+    base = ["--database-url", db.url];
+    for (const release of ["1.33", "1.34"])
+      expect((await runCli(["spec", "add", "--release", release, ...base])).code).toBe(0);
+    const record = async (release: string, hits: Array<[Source, string, number]>) => {
+      const builder = new RollupBuilder("test", release);
+      for (const [source, operationId, at] of hits)
+        builder.add({ at, method: "GET", operationId, path: "/x", status: 200, source });
+      await recordBatch(db.prisma, builder.drain() as NonNullable<ReturnType<RollupBuilder["drain"]>>);
+    };
+    // On 1.33 the chart listed v1alpha3 DeviceClasses (gone in 1.34); on 1.34 it lists v1 ones, and pods.
+    await record("1.33", [
+      [chart, "readCoreV1Namespace", now - 3 * day],
+      [chart, "listResourceV1alpha3DeviceClass", now - 3 * day],
+      [kubectl, "listCoreV1Node", now - 3 * day],
+    ]);
+    await record("1.34", [
+      [chart, "readCoreV1Namespace", now - 3 * day],
+      [chart, "listCoreV1NamespacedPod", now - day / 2],
+      [chart, "listResourceV1DeviceClass", now - day / 2],
+    ]);
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await db?.stop();
+  });
+
+  it("compares a chart's coverage between two releases, with the spec diff (JSON)", async () => {
+    const { code, stdout, stderr } = await runCli([
+      ...["compare", "--from", "1.33", "--to", "1.34", "--source", "chart=my-chart", "--format", "json"],
+      ...base,
+    ]);
+    expect(stderr).not.toMatch(/error/i);
+    expect(code).toBe(0);
+    const json = JSON.parse(stdout);
+    expect(json.added).toHaveLength(66);
+    expect(json.coverage).toMatchObject({
+      selection: { source: ["chart=my-chart"], outcome: "any" },
+      from: "1.33",
+      to: "1.34",
+      newlyTested: ["listCoreV1NamespacedPod"],
+      noLongerTested: [],
+      testedAdded: ["listResourceV1DeviceClass"],
+      testedRemoved: ["listResourceV1alpha3DeviceClass"],
+    });
+    expect(json.coverage.counts.from.all).toEqual({ endpoints: 843, tested: 2, hits: 2 });
+    expect(json.coverage.counts.to.all).toEqual({ endpoints: 859, tested: 3, hits: 3 });
+  });
+
+  it("compares two time windows of one release (text)", async () => {
+    const { code, stdout } = await runCli([
+      ...[
+        "compare",
+        "--from",
+        "7d..1d",
+        "--to",
+        "1d..now",
+        "--release",
+        "1.34",
+        "--source",
+        "chart=my-chart",
+      ],
+      ...base,
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /^Coverage of 1\.34 by chart=my-chart \(any response\): \S+Z\.\.\S+Z → \S+Z\.\.\S+Z\n/,
+    );
+    expect(stdout).toMatch(/all endpoints +1\/859 \(0\.1 %\) +→ 2\/859 \(0\.2 %\) +\+1 tested/);
+    expect(stdout).toContain("Newly tested (2):\n  listCoreV1NamespacedPod");
+    expect(stdout).toContain("No longer tested (1):\n  readCoreV1Namespace");
+  });
+
+  it("refuses a release and a window together, and releases that are not stored", async () => {
+    expect(await runCli(["compare", "--from", "1.33", "--to", "1d..now", ...base])).toMatchObject({
+      code: 2,
+      stderr:
+        "apisnoop compare: --from and --to must both be releases or both be time windows (START..END)\n",
+    });
+    const missing = await runCli(["compare", "--from", "1.32", "--to", "1.34", "--coverage", ...base]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("release 1.32 is not loaded");
   });
 });
