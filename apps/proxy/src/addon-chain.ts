@@ -1,7 +1,7 @@
 import type { Flow } from "./flow";
 
 /** The points in a flow's life an addon can hook, as in mitmproxy's addon API. */
-export type FlowHook = "request" | "response" | "error" | "done";
+export type FlowHook = "request" | "response" | "complete" | "error" | "done";
 
 /**
  * A small single-purpose step every flow passes through. `request`/`response` run on the hot path and must
@@ -12,6 +12,11 @@ export interface Addon {
   name: string;
   request?(flow: Flow): void;
   response?(flow: Flow): void;
+  /**
+   * Once per flow, synchronously before the client's response ends (or when the flow failed): for counting
+   * that must survive the proxy being killed. Must be cheap.
+   */
+  complete?(flow: Flow): void;
   error?(flow: Flow): void;
   done?(flow: Flow): void;
 }
@@ -31,6 +36,7 @@ export class AddonChain {
     this.byHook = {
       request: addons.filter((a) => a.request),
       response: addons.filter((a) => a.response),
+      complete: addons.filter((a) => a.complete),
       error: addons.filter((a) => a.error),
       done: addons.filter((a) => a.done),
     };

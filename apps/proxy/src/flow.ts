@@ -1,4 +1,6 @@
 import type { MatchResult } from "@apisnoop/openapi";
+import type { Source } from "@apisnoop/protocol";
+import type { CapturedBody } from "./body-capture";
 
 /** How a client reached the proxy: its kubeconfig `server` points at us, or it tunnelled through CONNECT. */
 export type ProxyMode = "reverse" | "forward";
@@ -12,11 +14,22 @@ export interface FlowRequest {
   userAgent: string | null;
   /** The request asked to switch protocols (exec/attach/portforward over SPDY or WebSocket). */
   upgrade: boolean;
+  /** The `X-Apisnoop-Source` header: an explicit source name, the other header apisnoop keeps (GUIDE §4). */
+  sourceHeader?: string | null;
+  /** The client's address as the proxy's socket saw it (for pod attribution in a cluster). */
+  remoteAddress?: string | null;
+  /** `Content-Type` of the body, parameters included (it names the patch type and protobuf). */
+  contentType?: string | null;
+  /** The body as far as it was captured for field analysis; null when not captured. */
+  body?: CapturedBody | null;
 }
 
 /** The response half of a flow, once the upstream answered. */
 export interface FlowResponse {
   status: number;
+  contentType?: string | null;
+  /** The body as far as it was captured for field analysis; null when not captured. */
+  body?: CapturedBody | null;
 }
 
 /** Why a flow failed: the upstream could not be reached, or a side hung up mid-stream. */
@@ -43,6 +56,20 @@ export interface Flow {
   durationMs: number | null;
   /** Set by the match-operation addon. */
   match: MatchResult | null;
+  /** Who made the call; set by the attribution addon. */
+  source: Source | null;
+  /** Facts about the call that matter for coverage ("watch", "dryRun", "patch:merge", ...). */
+  details: string[];
+  /** Field paths found by the field-analysis addon, per body. */
+  fields: FlowFields | null;
+  /** The hit was counted (at `complete`); later hooks add only what they found, never a second hit. */
+  recorded: boolean;
+}
+
+/** Field paths (GUIDE §3) a flow's bodies used, and the unknown ones among them. */
+export interface FlowFields {
+  request: { fields: Set<string>; unknown: Set<string> } | null;
+  response: { fields: Set<string>; unknown: Set<string> } | null;
 }
 
 let nextFlowId = 1;
@@ -58,5 +85,9 @@ export function createFlow(mode: ProxyMode, request: FlowRequest, startedAt = Da
     error: null,
     durationMs: null,
     match: null,
+    source: null,
+    details: [],
+    fields: null,
+    recorded: false,
   };
 }

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigKubeconfigPath } from "../../../tools/rig/rig";
+import type { Hit } from "./addons";
 import { type RigProxy, startRigProxy } from "./rig-proxy";
 
 let rig: RigProxy;
@@ -172,8 +173,13 @@ describe("kubectl through the proxy", () => {
     const hits = await rig.hits(1);
     const kubectlHits = hits.filter((hit) => hit.userAgent?.startsWith("kubectl"));
     expect(kubectlHits.length).toBeGreaterThan(40);
+    const optional = ["source", "details", "requestFields", "responseFields"];
     for (const hit of kubectlHits) {
-      expect(Object.keys(hit).sort()).toEqual(
+      expect(
+        Object.keys(hit)
+          .filter((key) => !optional.includes(key))
+          .sort(),
+      ).toEqual(
         [
           "durationMs",
           "method",
@@ -212,4 +218,39 @@ describe("kubectl through the proxy", () => {
     );
     expect(notFound).toBeDefined();
   });
+
+  it("records the field paths of real objects: a typo'd field applied with --validate=false is unknown", async () => {
+    const ns = `proxy-fields-${suffix}`;
+    namespaces.push(ns);
+    await kubectl("reverse", ["create", "namespace", ns]);
+    const typo = JSON.parse(deployment(ns));
+    typo.spec.template.spec.containers[0].imagePullPolcy = "Always";
+    const applied = await kubectl("reverse", ["apply", "--validate=false", "-f", "-"], JSON.stringify(typo));
+    expect(applied.err).toBe("");
+    const listed = await kubectl("reverse", ["get", "deployments", "-n", ns, "-o", "json"]);
+    expect(JSON.parse(listed.out).items).toHaveLength(1);
+    const deadline = Date.now() + 10_000;
+    let create: Hit | undefined;
+    let list: Hit | undefined;
+    while ((!create || !list) && Date.now() < deadline) {
+      const hits = await rig.hits();
+      create = hits.find((h) => h.operationId === "createAppsV1NamespacedDeployment" && h.path.includes(ns));
+      list = hits.find((h) => h.operationId === "listAppsV1NamespacedDeployment" && h.path.includes(ns));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(create?.requestFields?.fields).toContain(
+      "io.k8s.api.apps.v1.Deployment:spec.template.spec.containers[].image",
+    );
+    expect(create?.requestFields?.unknown).toEqual([
+      "io.k8s.api.apps.v1.Deployment:spec.template.spec.containers[].imagePullPolcy",
+    ]);
+    // The list response is read item by item, as Deployments; the server dropped the unknown field.
+    expect(list?.responseFields?.fields).toContain(
+      "io.k8s.api.apps.v1.Deployment:spec.template.spec.containers[].image",
+    );
+    expect(list?.responseFields?.fields).toContain(
+      "io.k8s.api.apps.v1.Deployment:metadata.creationTimestamp",
+    );
+    expect(list?.responseFields?.unknown).toEqual([]);
+  }, 60_000);
 });

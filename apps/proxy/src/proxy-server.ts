@@ -5,8 +5,9 @@ import net, { type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import tls, { type SecureContext } from "node:tls";
 import type { AddonChain } from "./addon-chain";
+import { type CaptureBudget, capturesRequestBody, capturesResponseBody } from "./body-capture";
 import type { CertificateAuthority, LeafCertificate } from "./certificate-authority";
-import { createFlow, type Flow, type ProxyMode } from "./flow";
+import { createFlow, type Flow, type FlowRequest, type ProxyMode } from "./flow";
 import { hasHeader, requestHeadersForUpstream, responseHeadersForClient } from "./http-headers";
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
@@ -23,6 +24,8 @@ export interface ProxyServerOptions {
   interceptHosts: ReadonlySet<string>;
   /** One-line operational messages (never headers or bodies). */
   log?: (line: string) => void;
+  /** Keeps bodies for field analysis within its caps; null: bodies are never captured. */
+  capture?: CaptureBudget | null;
 }
 
 /** How long an idle client keep-alive connection is kept: longer than Go's 90 s idle timeout. */
@@ -49,6 +52,8 @@ export class ProxyServer {
   private readonly sockets = new Set<Duplex>();
   private readonly sniContexts = new Map<string, Promise<SecureContext>>();
   private lastUpstreamErrorLog = 0;
+  private readonly completed = new WeakSet<Flow>();
+  private readonly finished = new WeakSet<Flow>();
 
   constructor(private readonly options: ProxyServerOptions) {
     const { upstream, defaultLeaf } = options;
@@ -170,14 +175,10 @@ export class ProxyServer {
     const { upstream, chain, metrics } = this.options;
     const started = performance.now();
     const url = req.url ?? "/";
-    const flow = createFlow(mode, {
-      method: req.method ?? "GET",
-      url: flowUrl(mode, url, upstream.basePath),
-      userAgent: req.headers["user-agent"] ?? null,
-      upgrade: false,
-    });
+    const flow = createFlow(mode, flowRequest(mode, req, upstream.basePath, false));
     metrics.inFlight++;
     if (chain.has("request")) chain.run("request", flow);
+    const capture = this.options.capture ?? null;
 
     const upstreamRequest = https.request({
       agent: req.headers.authorization ? this.agent : this.certAgent,
@@ -193,7 +194,15 @@ export class ProxyServer {
     });
     upstreamRequest.on("response", (answer) => {
       const status = answer.statusCode ?? 502;
-      flow.response = { status };
+      const contentType = answer.headers["content-type"] ?? null;
+      flow.response = {
+        status,
+        contentType,
+        body:
+          capture && capturesResponseBody(flow.request.method, status, contentType)
+            ? capture.capture(answer)
+            : null,
+      };
       if (chain.has("response")) chain.run("response", flow);
       res.writeHead(status, answer.statusMessage, responseHeadersForClient(answer.rawHeaders));
       // A watch sends its headers long before its first event: flush them unless the body is right behind.
@@ -207,7 +216,13 @@ export class ProxyServer {
           if (!bodyStarted && !res.destroyed && !res.writableEnded) res.flushHeaders();
         });
       }
-      answer.pipe(res);
+      // The hit is counted (`complete`) before the client's response ends, so a proxy killed at any moment
+      // has counted every response a client received in full.
+      answer.pipe(res, { end: false });
+      answer.once("end", () => {
+        this.complete(flow, started);
+        res.end();
+      });
       answer.on("error", () => res.destroy());
     });
     upstreamRequest.on("error", (error) => {
@@ -232,6 +247,9 @@ export class ProxyServer {
       upstreamRequest.end();
       req.resume();
     } else {
+      if (capture && capturesRequestBody(flow.request.method, flow.request.contentType ?? null)) {
+        flow.request.body = capture.capture(req);
+      }
       req.pipe(upstreamRequest);
     }
     req.on("error", () => upstreamRequest.destroy());
@@ -250,12 +268,7 @@ export class ProxyServer {
     const { upstream, metrics } = this.options;
     const started = performance.now();
     const url = req.url ?? "/";
-    const flow = createFlow(mode, {
-      method: req.method ?? "GET",
-      url: flowUrl(mode, url, upstream.basePath),
-      userAgent: req.headers["user-agent"] ?? null,
-      upgrade: true,
-    });
+    const flow = createFlow(mode, flowRequest(mode, req, upstream.basePath, true));
     metrics.inFlight++;
     this.track(socket);
     if (this.options.chain.has("request")) this.options.chain.run("request", flow);
@@ -319,15 +332,26 @@ export class ProxyServer {
     this.options.log?.(`upstream ${this.options.upstream.server} failed: ${error.message} (answering 502)`);
   }
 
-  /** Ends a flow once: timing, then the `error`/`done` hooks and metrics after the current I/O. */
-  private finish(flow: Flow, started: number): void {
-    if (flow.durationMs !== null) return;
+  /** Runs the `complete` hooks once per flow: timing is taken here, at the upstream's last byte. */
+  private complete(flow: Flow, started: number): void {
+    if (this.completed.has(flow)) return;
+    this.completed.add(flow);
     flow.durationMs = performance.now() - started;
+    this.options.chain.run("complete", flow);
+  }
+
+  /** Ends a flow once: `complete` if the response did not end normally, then `error`/`done` after the I/O. */
+  private finish(flow: Flow, started: number): void {
+    if (this.finished.has(flow)) return;
+    this.finished.add(flow);
+    this.complete(flow, started);
     const { chain, metrics } = this.options;
     metrics.inFlight--;
     setImmediate(() => {
       if (flow.error) chain.run("error", flow);
       chain.run("done", flow);
+      flow.request.body?.release();
+      flow.response?.body?.release();
       metrics.countFlow(flow);
     });
   }
@@ -358,6 +382,21 @@ export class ProxyServer {
 }
 
 /** The URL the matcher sees: API-root relative (forward-mode requests carry the server's path prefix). */
+/** The request half of a new flow: method, url, and the only header values apisnoop keeps (GUIDE §4). */
+function flowRequest(mode: ProxyMode, req: IncomingMessage, basePath: string, upgrade: boolean): FlowRequest {
+  const source = req.headers["x-apisnoop-source"];
+  return {
+    method: req.method ?? "GET",
+    url: flowUrl(mode, req.url ?? "/", basePath),
+    userAgent: req.headers["user-agent"] ?? null,
+    upgrade,
+    sourceHeader: (Array.isArray(source) ? source[0] : source) ?? null,
+    remoteAddress: req.socket.remoteAddress ?? null,
+    contentType: req.headers["content-type"] ?? null,
+    body: null,
+  };
+}
+
 function flowUrl(mode: ProxyMode, url: string, basePath: string): string {
   if (mode === "forward" && basePath && url.startsWith(basePath)) return url.slice(basePath.length) || "/";
   return url;

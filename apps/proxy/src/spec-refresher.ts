@@ -2,6 +2,8 @@ import https from "node:https";
 import {
   buildCatalog,
   compileMatcher,
+  type EndpointCatalog,
+  FieldSchema,
   type LoadedSpec,
   loadSpec,
   type RequestMatcher,
@@ -29,6 +31,12 @@ export interface SpecRefresherOptions {
   load?: (source: string) => Promise<LoadedSpec>;
 }
 
+/** What field analysis needs of one spec: its endpoints and a walker over its definitions. */
+export interface SpecAnalysis {
+  catalog: EndpointCatalog;
+  fields: FieldSchema;
+}
+
 /**
  * Holds the matcher for the spec requests are matched against and keeps it current: for a live spec it
  * watches `customresourcedefinitions` (a CRD added or changed adds or changes operations) and also reloads
@@ -36,6 +44,7 @@ export interface SpecRefresherOptions {
  */
 export class SpecRefresher {
   private matcher: RequestMatcher | null = null;
+  private analysis: SpecAnalysis | null = null;
   private timer: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private watchRequest: ReturnType<typeof https.request> | null = null;
@@ -48,6 +57,11 @@ export class SpecRefresher {
   /** The matcher of the newest spec, or null before the first load. */
   current(): RequestMatcher | null {
     return this.matcher;
+  }
+
+  /** The newest spec's catalog and schema walker (for field analysis), or null before the first load. */
+  currentAnalysis(): SpecAnalysis | null {
+    return this.analysis;
   }
 
   /** Loads the spec (throws if the first load fails), then starts watching for changes when live. */
@@ -83,6 +97,7 @@ export class SpecRefresher {
         const loaded = await load(this.options.source);
         const catalog = buildCatalog(loaded.spec, loaded.release);
         this.matcher = compileMatcher(catalog);
+        this.analysis = { catalog, fields: new FieldSchema(catalog.definitions) };
         this.options.onLoaded?.({
           operations: catalog.byOperationId.size,
           release: loaded.release,

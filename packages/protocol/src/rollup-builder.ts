@@ -102,14 +102,29 @@ export class RollupBuilder {
     }
     row.count++;
     for (const detail of hit.details ?? []) row.details[detail] = (row.details[detail] ?? 0) + 1;
+    this.foldFields(source, hit);
+  }
+
+  /**
+   * Folds in only the field paths of a hit already counted with `add` (the proxy counts a hit when the
+   * client's response ends and learns its fields afterwards).
+   */
+  addFields(hit: Hit): void {
+    if (hit.operationId === null || (!hit.requestFields && !hit.responseFields)) return;
+    this.foldFields(this.sourceIndex(hit.source), hit);
+  }
+
+  private foldFields(source: number, hit: Hit): void {
+    const operationId = hit.operationId;
+    if (operationId === null) return;
     const hour = Math.floor(hit.at / HOUR);
-    if (hit.requestFields) this.addFields(source, hit.operationId, "request", hour, hit.requestFields);
-    if (hit.responseFields) this.addFields(source, hit.operationId, "response", hour, hit.responseFields);
+    if (hit.requestFields) this.addFieldRows(source, operationId, "request", hour, hit.requestFields);
+    if (hit.responseFields) this.addFieldRows(source, operationId, "response", hour, hit.responseFields);
   }
 
   /** The batch of everything folded in so far (null when empty); the builder starts afresh. */
   drain(now = Date.now()): IngestBatch | null {
-    if (this.hitCount === 0) return null;
+    if (this.hitCount === 0 && this.fields.size === 0) return null;
     const batch: IngestBatch = {
       protocol: PROTOCOL_VERSION,
       batchId: randomUUID(),
@@ -146,7 +161,7 @@ export class RollupBuilder {
     return index;
   }
 
-  private addFields(
+  private addFieldRows(
     source: number,
     operationId: string,
     direction: "request" | "response",

@@ -4,7 +4,7 @@ import { fakeFlow } from "../testing";
 import { matchOperation } from "./match-operation";
 
 describe("matchOperation", () => {
-  it("matches the flow's method and url (with its query) with the current matcher, in done", () => {
+  it("matches the flow's method and url (with its query) with the current matcher, at complete", () => {
     const seen: string[] = [];
     const matcher: RequestMatcher = {
       match(method, url) {
@@ -15,7 +15,7 @@ describe("matchOperation", () => {
     const addon = matchOperation(() => matcher);
     expect(addon.request).toBeUndefined(); // never on the hot path
     const flow = fakeFlow({ url: "/api/v1/namespaces?watch=true" });
-    addon.done?.(flow);
+    addon.complete?.(flow);
     expect(seen).toEqual(["GET /api/v1/namespaces?watch=true"]);
     expect(flow.match).toEqual({ operationId: "listCoreV1Namespace", detail: "watch" });
   });
@@ -24,16 +24,16 @@ describe("matchOperation", () => {
     let current: RequestMatcher = { match: () => ({ operationId: "old" }) };
     const addon = matchOperation(() => current);
     const first = fakeFlow();
-    addon.done?.(first);
+    addon.complete?.(first);
     current = { match: () => ({ operationId: "new" }) };
     const second = fakeFlow();
-    addon.done?.(second);
+    addon.complete?.(second);
     expect([first.match?.operationId, second.match?.operationId]).toEqual(["old", "new"]);
   });
 
   it("leaves the flow unmatched, with a reason, before any spec is loaded", () => {
     const flow = fakeFlow();
-    matchOperation(() => null).done?.(flow);
+    matchOperation(() => null).complete?.(flow);
     expect(flow.match).toEqual({ operationId: null, reason: "no spec loaded" });
   });
 });

@@ -50,10 +50,43 @@ describe("hitFromFlow", () => {
 });
 
 describe("record", () => {
-  it("writes one hit per finished flow to its sink", () => {
-    const hits: Hit[] = [];
-    const addon = record({ write: (hit) => hits.push(hit) });
-    addon.done?.(fakeFlow({}, { response: { status: 201 }, durationMs: 2, match: { operationId: "x" } }));
-    expect(hits.map((h) => [h.status, h.operationId])).toEqual([[201, "x"]]);
+  it("counts each flow at complete and writes it with its fields at done", () => {
+    const counted: (string | null)[] = [];
+    const written: Hit[] = [];
+    const addon = record(
+      { count: (hit) => counted.push(hit.operationId) },
+      { write: (hit) => written.push(hit) },
+    );
+    const flow = fakeFlow({}, { response: { status: 201 }, durationMs: 2, match: { operationId: "x" } });
+    addon.complete?.(flow);
+    expect([counted, written.length, flow.recorded]).toEqual([["x"], 0, true]);
+    flow.details = ["dryRun"];
+    flow.fields = {
+      request: { fields: new Set(["K:b", "K:a"]), unknown: new Set(["K:typo"]) },
+      response: null,
+    };
+    addon.done?.(flow);
+    expect(counted).toEqual(["x"]);
+    expect(written.map((h) => [h.status, h.operationId, h.details, h.requestFields])).toEqual([
+      [201, "x", ["dryRun"], { fields: ["K:a", "K:b"], unknown: ["K:typo"] }],
+    ]);
+  });
+
+  it("keeps the known parts of the source in the line, never an empty one", () => {
+    const flow = fakeFlow({}, { response: { status: 200 }, durationMs: 1, match: { operationId: "x" } });
+    expect(hitFromFlow(flow).source).toBeUndefined();
+    flow.source = {
+      userAgent: "kubectl",
+      e2eTest: null,
+      conformance: false,
+      name: "team-a",
+      namespace: "ns",
+      pod: null,
+      serviceAccount: null,
+      chart: null,
+      release: null,
+      managedBy: null,
+    };
+    expect(hitFromFlow(flow).source).toEqual({ name: "team-a", namespace: "ns" });
   });
 });

@@ -1,8 +1,15 @@
 import { kubernetesQuery } from "@apisnoop/openapi";
+import type { Hit as RollupHit, Source } from "@apisnoop/protocol";
 import type { Addon } from "../addon-chain";
 import type { Flow } from "../flow";
 
-/** One line of `--out hits.jsonl` (issue 4 §7). Nothing header-derived but the user agent, ever. */
+/** Field paths of one body in a hit line: the fields used and the unknown ones among them (sorted). */
+export interface HitFields {
+  fields: string[];
+  unknown: string[];
+}
+
+/** One line of `--out hits.jsonl` (issue 4 §7, issue 5 §7). Nothing header-derived but the user agent and the source header. */
 export interface Hit {
   /** Request start, ISO 8601. */
   ts: string;
@@ -18,14 +25,23 @@ export interface Hit {
   /** Why nothing matched; only on unmatched hits. */
   reason?: string;
   userAgent: string | null;
+  /** Who made the call: only the parts that are known (GUIDE §2). */
+  source?: Partial<Source>;
+  /** "watch", "dryRun", "patch:merge", "subresource:status", "fields not analysed: protobuf", ... */
+  details?: string[];
+  requestFields?: HitFields;
+  responseFields?: HitFields;
 }
 
-/** Where recorded hits go: the JSON-lines file today, the dashboard uplink later. */
+/** Where recorded hits go. `count` is called at `complete` (cheap, durable), `write` at `done` with fields. */
 export interface HitSink {
-  write(hit: Hit): void;
+  /** The hit is counted: called before the client's response ends. */
+  count?(hit: RollupHit): void;
+  /** The hit with its field findings, after the client has its answer. */
+  write?(hit: Hit, rollup: RollupHit): void;
 }
 
-/** The hit a finished flow stands for. Pure: a function of the flow alone. */
+/** The hit a finished flow stands for, as one hits.jsonl line. Pure: a function of the flow alone. */
 export function hitFromFlow(flow: Flow): Hit {
   const { url } = flow.request;
   const q = url.indexOf("?");
@@ -40,15 +56,81 @@ export function hitFromFlow(flow: Flow): Hit {
     userAgent: flow.request.userAgent,
   };
   if (hit.operationId === null) hit.reason = flow.match?.reason ?? "not matched";
+  const source = flow.source ? knownParts(flow.source) : {};
+  if (Object.keys(source).length > 0) hit.source = source;
+  if (flow.details.length > 0) hit.details = [...flow.details];
+  if (flow.fields?.request) hit.requestFields = sortedFields(flow.fields.request);
+  if (flow.fields?.response) hit.responseFields = sortedFields(flow.fields.response);
   return hit;
 }
 
-/** Records every finished flow as a {@link Hit} into `sink`. Goes after the analysis addons in the chain. */
-export function record(sink: HitSink): Addon {
+const ANONYMOUS_SOURCE: Source = {
+  userAgent: "",
+  e2eTest: null,
+  conformance: false,
+  name: null,
+  namespace: null,
+  pod: null,
+  serviceAccount: null,
+  chart: null,
+  release: null,
+  managedBy: null,
+};
+
+/** The hit as edge aggregation counts it (packages/protocol's RollupBuilder). */
+export function rollupHitFromFlow(flow: Flow): RollupHit {
+  const { url } = flow.request;
+  const q = url.indexOf("?");
+  const operationId = flow.match?.operationId ?? null;
+  const hit: RollupHit = {
+    at: flow.startedAt,
+    method: flow.request.method,
+    operationId,
+    path: q === -1 ? url : url.slice(0, q),
+    status: flow.response && flow.response.status > 0 ? flow.response.status : null,
+    source: flow.source ?? ANONYMOUS_SOURCE,
+    details: flow.details,
+  };
+  if (operationId === null) hit.reason = flow.match?.reason ?? "not matched";
+  if (flow.fields?.request) hit.requestFields = flow.fields.request;
+  if (flow.fields?.response) hit.responseFields = flow.fields.response;
+  return hit;
+}
+
+/**
+ * Records every flow into `sinks`: counted at `complete` (so a hit survives the proxy being killed once
+ * the client has its answer), written with its fields at `done`. Goes after the analysis addons.
+ */
+export function record(...sinks: HitSink[]): Addon {
+  const counting = sinks.filter((sink) => sink.count);
+  const writing = sinks.filter((sink) => sink.write);
   return {
     name: "record",
+    complete(flow) {
+      if (counting.length === 0) return;
+      const hit = rollupHitFromFlow(flow);
+      for (const sink of counting) sink.count?.(hit);
+      flow.recorded = true;
+    },
     done(flow) {
-      sink.write(hitFromFlow(flow));
+      if (writing.length === 0) return;
+      const line = hitFromFlow(flow);
+      const rollup = rollupHitFromFlow(flow);
+      for (const sink of writing) sink.write?.(line, rollup);
     },
   };
+}
+
+function knownParts(source: Source): Partial<Source> {
+  const parts: Partial<Source> = {};
+  for (const [key, value] of Object.entries(source) as [keyof Source, Source[keyof Source]][]) {
+    if (value !== null && value !== false && value !== "" && key !== "userAgent") {
+      (parts as Record<string, unknown>)[key] = value;
+    }
+  }
+  return parts;
+}
+
+function sortedFields(report: { fields: Set<string>; unknown: Set<string> }): HitFields {
+  return { fields: [...report.fields].sort(), unknown: [...report.unknown].sort() };
 }

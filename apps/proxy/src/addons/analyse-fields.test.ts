@@ -1,0 +1,204 @@
+import { PassThrough } from "node:stream";
+import { FieldSchema } from "@apisnoop/openapi";
+import { sharedCatalog } from "@apisnoop/openapi/testing";
+import { describe, expect, it } from "vitest";
+import { CaptureBudget, type CapturedBody } from "../body-capture";
+import type { Flow } from "../flow";
+import { fakeFlow } from "../testing";
+import { analyseFields, analyseFlowFields, type FieldAnalysisSpec } from "./analyse-fields";
+import { outcomeDetails } from "./describe-outcome";
+
+const catalog = sharedCatalog("1.34");
+const spec: FieldAnalysisSpec = {
+  fields: new FieldSchema(catalog.definitions),
+  endpointOf: (id) => catalog.byOperationId.get(id) ?? null,
+};
+
+function body(text: string, complete = true): CapturedBody {
+  const captured = new CaptureBudget().capture(new PassThrough());
+  captured.add(Buffer.from(text));
+  captured.complete = complete;
+  return captured;
+}
+
+function flowFor(
+  method: string,
+  url: string,
+  operationId: string,
+  request: { contentType?: string; body?: string } = {},
+  response: { status?: number; body?: string; complete?: boolean } = {},
+): Flow {
+  const flow = fakeFlow(
+    {
+      method,
+      url,
+      contentType: request.contentType ?? (request.body ? "application/json" : null),
+      body: request.body === undefined ? null : body(request.body),
+    },
+    {
+      match: { operationId, ...(url.includes("watch=true") ? { detail: "watch" } : {}) },
+      response: {
+        status: response.status ?? 200,
+        contentType: "application/json",
+        body: response.body === undefined ? null : body(response.body, response.complete ?? true),
+      },
+    },
+  );
+  flow.details = outcomeDetails(flow, spec.endpointOf(operationId));
+  return flow;
+}
+
+const deployment = {
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name: "web", labels: { app: "web" } },
+  spec: {
+    selector: { matchLabels: { app: "web" } },
+    template: {
+      metadata: { labels: { app: "web" } },
+      spec: { containers: [{ name: "web", image: "nginx:1.27", imagePullPolcy: "Always" }] },
+    },
+  },
+};
+
+describe("analyseFlowFields", () => {
+  it("reads a create body against the operation's body schema and reports a typo'd field as unknown", () => {
+    const flow = flowFor(
+      "POST",
+      "/apis/apps/v1/namespaces/default/deployments",
+      "createAppsV1NamespacedDeployment",
+      {
+        body: JSON.stringify(deployment),
+      },
+    );
+    const { request, response } = analyseFlowFields(flow, spec);
+    expect(request?.fields).toContain("io.k8s.api.apps.v1.Deployment:spec.template.spec.containers[].image");
+    expect(request?.fields).toContain("io.k8s.api.apps.v1.Deployment:metadata.labels{}");
+    expect([...(request?.unknown ?? [])]).toEqual([
+      "io.k8s.api.apps.v1.Deployment:spec.template.spec.containers[].imagePullPolcy",
+    ]);
+    expect(response).toBeNull();
+  });
+
+  it("reads patches against the patched object, by patch type", () => {
+    const op = "patchAppsV1NamespacedDeployment";
+    const url = "/apis/apps/v1/namespaces/default/deployments/web";
+    const merge = analyseFlowFields(
+      flowFor("PATCH", url, op, {
+        contentType: "application/merge-patch+json",
+        body: '{"spec":{"replicas":3}}',
+      }),
+      spec,
+    );
+    expect([...(merge.request?.fields ?? [])]).toEqual([
+      "io.k8s.api.apps.v1.Deployment:spec",
+      "io.k8s.api.apps.v1.Deployment:spec.replicas",
+    ]);
+    const strategic = analyseFlowFields(
+      flowFor("PATCH", url, op, {
+        contentType: "application/strategic-merge-patch+json",
+        body: '{"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"web"}],"containers":[{"name":"web","image":"x"}]}}}}',
+      }),
+      spec,
+    );
+    expect(strategic.request?.fields).toContain(
+      "io.k8s.api.apps.v1.Deployment:spec.template.spec.containers[].image",
+    );
+    expect(strategic.request?.unknown.size).toBe(0);
+    const jsonPatch = analyseFlowFields(
+      flowFor("PATCH", url, op, {
+        contentType: "application/json-patch+json",
+        body: '[{"op":"replace","path":"/spec/replicas","value":1},{"op":"add","path":"/spec/nope","value":1}]',
+      }),
+      spec,
+    );
+    expect(jsonPatch.request?.fields).toContain("io.k8s.api.apps.v1.Deployment:spec.replicas");
+    expect([...(jsonPatch.request?.unknown ?? [])]).toEqual(["io.k8s.api.apps.v1.Deployment:spec.nope"]);
+    const apply = analyseFlowFields(
+      flowFor("PATCH", `${url}?fieldManager=kubectl`, op, {
+        contentType: "application/apply-patch+yaml",
+        body: "apiVersion: apps/v1\nkind: Deployment\nspec:\n  paused: true\n",
+      }),
+      spec,
+    );
+    expect(apply.request?.fields).toContain("io.k8s.api.apps.v1.Deployment:spec.paused");
+  });
+
+  it("reads each item of a list and each object of a watch (whole lines only), as the item kind", () => {
+    const list = JSON.stringify({
+      kind: "PodList",
+      metadata: { resourceVersion: "1" },
+      items: [
+        { metadata: { name: "a" }, spec: { nodeName: "n", containers: [] } },
+        { status: { podIP: "10.0.0.1" } },
+      ],
+    });
+    const listed = analyseFlowFields(
+      flowFor("GET", "/api/v1/namespaces/default/pods", "listCoreV1NamespacedPod", {}, { body: list }),
+      spec,
+    );
+    expect([...(listed.response?.fields ?? [])].sort()).toEqual([
+      "io.k8s.api.core.v1.Pod:metadata",
+      "io.k8s.api.core.v1.Pod:metadata.name",
+      "io.k8s.api.core.v1.Pod:spec",
+      "io.k8s.api.core.v1.Pod:spec.containers",
+      "io.k8s.api.core.v1.Pod:spec.nodeName",
+      "io.k8s.api.core.v1.Pod:status",
+      "io.k8s.api.core.v1.Pod:status.podIP",
+    ]);
+    const events = `${JSON.stringify({ type: "ADDED", object: { spec: { hostname: "h" } } })}\n${JSON.stringify(
+      {
+        type: "BOOKMARK",
+        object: { metadata: { resourceVersion: "2" } },
+      },
+    )}\n{"type":"MODIFIED","object":{"spec":{"subdo`;
+    const watched = analyseFlowFields(
+      flowFor(
+        "GET",
+        "/api/v1/namespaces/default/pods?watch=true",
+        "listCoreV1NamespacedPod",
+        {},
+        { body: events, complete: false },
+      ),
+      spec,
+    );
+    expect([...(watched.response?.fields ?? [])].sort()).toEqual([
+      "io.k8s.api.core.v1.Pod:spec",
+      "io.k8s.api.core.v1.Pod:spec.hostname",
+    ]);
+  });
+
+  it("skips bodies it cannot read and unmatched flows, without throwing", () => {
+    const op = "createAppsV1NamespacedDeployment";
+    const url = "/apis/apps/v1/namespaces/default/deployments";
+    expect(analyseFlowFields(flowFor("POST", url, op, { body: "{not json" }), spec).request).toBeNull();
+    const unmatched = flowFor("POST", url, op, { body: "{}" });
+    unmatched.match = { operationId: null, reason: "no such path" };
+    expect(analyseFlowFields(unmatched, spec)).toEqual({ request: null, response: null });
+  });
+});
+
+describe("analyseFields addon", () => {
+  it("sets the flow's fields at done, reading the current spec", () => {
+    const flow = flowFor(
+      "POST",
+      "/apis/apps/v1/namespaces/default/deployments",
+      "createAppsV1NamespacedDeployment",
+      {
+        body: JSON.stringify(deployment),
+      },
+    );
+    analyseFields(() => spec).done?.(flow);
+    expect(flow.fields?.request?.unknown.size).toBe(1);
+    const before = flowFor(
+      "POST",
+      "/apis/apps/v1/namespaces/default/deployments",
+      "createAppsV1NamespacedDeployment",
+      {
+        body: "{}",
+      },
+    );
+    analyseFields(() => null).done?.(before);
+    expect(before.fields).toBeNull();
+  });
+});

@@ -1,0 +1,63 @@
+import { type Source, sourceFromUserAgent } from "@apisnoop/protocol";
+import type { Addon } from "../addon-chain";
+
+/** What the proxy knows of the pod behind a client address (from the pod informer, in a cluster). */
+export interface PodAttribution {
+  namespace: string;
+  pod: string;
+  serviceAccount: string | null;
+  chart: string | null;
+  release: string | null;
+  managedBy: string | null;
+  /** The pod's `apisnoop.io/source` annotation. */
+  sourceName: string | null;
+}
+
+/** Finds the pod a client address belongs to; null when none is known. */
+export interface PodLookup {
+  lookup(remoteAddress: string): PodAttribution | null;
+}
+
+/** Sources are cached per (user agent, header, pod) so the rollups see one object per client. */
+const MAX_CACHED_SOURCES = 10_000;
+
+/**
+ * Sets each flow's source (GUIDE §2): user agent and e2e test name, the `X-Apisnoop-Source` header, and —
+ * in a cluster — the pod behind the connection's address. Runs at `request`: a map lookup, no I/O.
+ * The header wins over the pod's `apisnoop.io/source` annotation; nothing is guessed.
+ */
+export function attributeSource(pods: PodLookup | null): Addon {
+  const cache = new Map<string, Source>();
+  const noPod = {};
+  const podKeys = new WeakMap<object, string>();
+  let podKeyCounter = 0;
+  return {
+    name: "attribute-source",
+    request(flow) {
+      const { userAgent, sourceHeader, remoteAddress } = flow.request;
+      const pod = pods && remoteAddress ? pods.lookup(remoteAddress) : null;
+      const podObject = pod ?? noPod;
+      let podKey = podKeys.get(podObject);
+      if (podKey === undefined) {
+        podKey = String(podKeyCounter++);
+        podKeys.set(podObject, podKey);
+      }
+      const key = `${userAgent ?? ""}\u0000${sourceHeader ?? ""}\u0000${podKey}`;
+      let source = cache.get(key);
+      if (!source) {
+        source = sourceFromUserAgent(userAgent ?? "", sourceHeader?.trim() || pod?.sourceName || null);
+        if (pod) {
+          source.namespace = pod.namespace;
+          source.pod = pod.pod;
+          source.serviceAccount = pod.serviceAccount;
+          source.chart = pod.chart;
+          source.release = pod.release;
+          source.managedBy = pod.managedBy;
+        }
+        if (cache.size >= MAX_CACHED_SOURCES) cache.clear();
+        cache.set(key, source);
+      }
+      flow.source = source;
+    },
+  };
+}
