@@ -224,6 +224,50 @@ describe("FieldSchema under random and hostile bodies", () => {
     expect(fields).toBeGreaterThan(100_000);
   });
 
+  it("reports prototype member names as unknown, not as fields (found by fields.fuzz.test.ts)", () => {
+    const body = JSON.parse(
+      '{"__proto__": {"a": 1}, "constructor": 1, "spec": {"toString": {}, "replicas": 1}}',
+    );
+    const report = schema.walk(DEPLOYMENT, body, emptyFieldReport());
+    const d = "io.k8s.api.apps.v1.Deployment:";
+    expect([...report.unknown].sort()).toEqual([`${d}__proto__`, `${d}constructor`, `${d}spec.toString`]);
+    expect([...report.fields].sort()).toEqual([`${d}spec`, `${d}spec.replicas`]);
+    const patch = [{ op: "add", path: "/spec/constructor/name", value: 1 }];
+    expect([...schema.walkJsonPatch(DEPLOYMENT, patch, emptyFieldReport()).unknown]).toEqual([
+      `${d}spec.constructor`,
+    ]);
+    expect(schema.walk("#/definitions/constructor", {}, emptyFieldReport())).toEqual(emptyFieldReport());
+  });
+
+  it("bounds the work of bodies whose parts are shared, as YAML aliases load (found by fields.fuzz.test.ts)", () => {
+    // 2^40 paths through 40 objects; each level is the same object twice, so no new field appears.
+    let shared: unknown = { type: "string" };
+    for (let i = 0; i < 40; i++) shared = { properties: { p: shared, q: shared } };
+    const crd = { spec: { versions: [{ name: "v1", schema: { openAPIV3Schema: shared } }] } };
+    const small = new FieldSchema(sharedCatalog("1.34").definitions, {
+      maxDepth: 64,
+      maxFields: 10_000,
+      maxVisits: 10_000,
+    });
+    const report = small.walk(
+      "#/definitions/io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+      crd,
+      emptyFieldReport(),
+    );
+    expect(report.truncated).toBe(true);
+    expect(report.fields).toContain(
+      "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition:spec.versions[].schema.openAPIV3Schema.properties{}.properties{}",
+    );
+  });
+
+  it("counts the unknown paths of a JSON patch within maxFields", () => {
+    const small = new FieldSchema(sharedCatalog("1.34").definitions, { maxDepth: 64, maxFields: 100 });
+    const patch = Array.from({ length: 1000 }, (_, i) => ({ op: "add", path: `/spec/x${i}`, value: 1 }));
+    const report = small.walkJsonPatch(DEPLOYMENT, patch, emptyFieldReport());
+    expect(report.fields.size + report.unknown.size).toBeLessThanOrEqual(100);
+    expect(report.truncated).toBe(true);
+  });
+
   it("stops at its depth and size limits", () => {
     let deep: Record<string, unknown> = { name: "x" };
     for (let i = 0; i < 10_000; i++) deep = { spec: { template: deep } };

@@ -18,9 +18,16 @@ export interface FieldReport {
 export interface FieldLimits {
   maxDepth: number;
   maxFields: number;
+  /**
+   * Values visited per walk. Bounds the time of bodies whose parts are shared: a YAML body's aliases
+   * (`*a`) load as one object reached by many paths, so a few hundred bytes can fan out exponentially
+   * without adding a distinct field. Default 500,000 (a 2 MiB PodList of realistic pods is about 125,000).
+   */
+  maxVisits?: number;
 }
 
-const DEFAULT_LIMITS: FieldLimits = { maxDepth: 64, maxFields: 10_000 };
+const DEFAULT_MAX_VISITS = 500_000;
+const DEFAULT_LIMITS: FieldLimits = { maxDepth: 64, maxFields: 10_000, maxVisits: DEFAULT_MAX_VISITS };
 
 /** Creates an empty report. */
 export function emptyFieldReport(): FieldReport {
@@ -39,6 +46,9 @@ export interface WalkOptions {
  * FieldsV1: schemas with no properties) are never unknown.
  */
 export class FieldSchema {
+  /** Values visited by the running walk (walks are synchronous, so one counter serves every call). */
+  private visits = 0;
+
   constructor(
     private readonly definitions: Record<string, SwaggerSchema>,
     private readonly limits: FieldLimits = DEFAULT_LIMITS,
@@ -51,15 +61,16 @@ export class FieldSchema {
 
   /** The ref of a list definition's item type (`PodList` -> `Pod`), or null if it is not a list. */
   listItemRef(listRef: string): string | null {
-    const items = this.definitions[FieldSchema.definitionName(listRef)]?.properties?.items;
+    const items = own(own(this.definitions, FieldSchema.definitionName(listRef))?.properties, "items");
     return items?.type === "array" && items.items?.$ref ? items.items.$ref : null;
   }
 
   /** Adds the fields of `body`, read as an instance of definition `ref`, to `report`. */
   walk(ref: string, body: unknown, report: FieldReport, options: WalkOptions = {}): FieldReport {
     const root = FieldSchema.definitionName(ref);
-    const schema = this.definitions[root];
+    const schema = own(this.definitions, root);
     if (!schema) return report;
+    this.visits = 0;
     this.visit(schema, body, `${root}:`, "", 0, report, options);
     return report;
   }
@@ -70,8 +81,9 @@ export class FieldSchema {
    */
   walkJsonPatch(ref: string, operations: unknown, report: FieldReport): FieldReport {
     const root = FieldSchema.definitionName(ref);
-    const schema = this.definitions[root];
+    const schema = own(this.definitions, root);
     if (!schema || !Array.isArray(operations)) return report;
+    this.visits = 0;
     for (const operation of operations.slice(0, this.limits.maxFields)) {
       if (!operation || typeof operation !== "object") continue;
       const { path, from, value } = operation as { path?: unknown; from?: unknown; value?: unknown };
@@ -102,9 +114,9 @@ export class FieldSchema {
         path += "[]";
         current = this.resolve(current.items);
       } else if (current.properties) {
-        const property: SwaggerSchema | undefined = current.properties[token];
+        const property = own(current.properties, token);
         if (!property) {
-          if (!isFreeForm(current)) report.unknown.add(`${root}:${join(path, token)}`);
+          if (!isFreeForm(current)) this.add(report.unknown, `${root}:${join(path, token)}`, report);
           return null;
         }
         path = join(path, token);
@@ -129,7 +141,7 @@ export class FieldSchema {
     report: FieldReport,
     options: WalkOptions,
   ): void {
-    if (depth > this.limits.maxDepth) {
+    if (depth > this.limits.maxDepth || ++this.visits > (this.limits.maxVisits ?? DEFAULT_MAX_VISITS)) {
       report.truncated = true;
       return;
     }
@@ -156,7 +168,7 @@ export class FieldSchema {
         report.truncated = true;
         return;
       }
-      const property = properties?.[key];
+      const property = own(properties, key);
       if (property) {
         const childPath = join(path, key);
         this.add(report.fields, prefix + childPath, report);
@@ -180,7 +192,7 @@ export class FieldSchema {
   private resolve(schema: SwaggerSchema | undefined): SwaggerSchema | undefined {
     let current = schema;
     for (let hops = 0; current && hops < 16; hops++) {
-      if (current.$ref) current = this.definitions[FieldSchema.definitionName(current.$ref)];
+      if (current.$ref) current = own(this.definitions, FieldSchema.definitionName(current.$ref));
       else if (current.allOf?.length === 1) current = current.allOf[0];
       else return current;
     }
@@ -196,6 +208,14 @@ function isFreeForm(schema: SwaggerSchema): boolean {
     !schema.items &&
     (schema.type === undefined || schema.type === "object" || schema.format === "int-or-string")
   );
+}
+
+/**
+ * `record[key]` only when `key` is the record's own: a body's `constructor`, `toString` or `__proto__` must
+ * not find Object.prototype's members and pass for a schema property.
+ */
+function own<T>(record: Record<string, T> | undefined, key: string): T | undefined {
+  return record && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function join(path: string, key: string): string {
