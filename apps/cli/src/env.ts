@@ -11,6 +11,10 @@ const EnvSchema = z.object({
   APISNOOP_REFERENCE_DIR: z.string().min(1).optional(),
   /** Data dir of the embedded PostgreSQL (default `.apisnoop/pgdata` in the checkout). */
   APISNOOP_DATA_DIR: z.string().min(1).optional(),
+  /** The dashboard a proxy delivers hits to (`apisnoop proxy --ingest-url`). */
+  APISNOOP_INGEST_URL: z.string().url().optional(),
+  /** The dashboard's ingest token; a secret: only ever read, never printed. */
+  APISNOOP_INGEST_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
 });
 export type CliEnv = z.infer<typeof EnvSchema>;
 

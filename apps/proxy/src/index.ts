@@ -23,6 +23,7 @@ export {
   expectedHosts,
   type ListenAddress,
   type ProxyOptions,
+  type ProxyUplinkOptions,
   parseListenAddress,
   type RunningProxy,
   startProxy,
@@ -30,4 +31,7 @@ export {
 export { ProxyMetrics } from "./metrics";
 export { type ClientMode, type ProxiedKubeconfigOptions, proxiedKubeconfig } from "./proxied-kubeconfig";
 export { PROXY_USER_AGENT, SpecRefresher } from "./spec-refresher";
+export { BatchSpool } from "./uplink/batch-spool";
+export { HitJournal } from "./uplink/hit-journal";
+export { Uplink, type UplinkOptions, type UplinkStats } from "./uplink/uplink";
 export { resolveUpstream, type Upstream } from "./upstream";

@@ -1,13 +1,16 @@
 import { homedir, hostname } from "node:os";
 import path from "node:path";
 import { type Addon, AddonChain } from "./addon-chain";
-import { defaultAddons } from "./addons";
+import { defaultAddons, type FieldAnalysisSpec, type HitSink, type PodLookup } from "./addons";
 import { createAdminServer, listenOn } from "./admin-server";
+import { CaptureBudget, DEFAULT_BODY_CAP } from "./body-capture";
 import { CertificateAuthority, IN_CLUSTER_HOSTS } from "./certificate-authority";
 import { HitsFile } from "./hits-file";
 import { ProxyMetrics } from "./metrics";
+import { PodDirectory } from "./pod-directory";
 import { ProxyServer } from "./proxy-server";
 import { SpecRefresher } from "./spec-refresher";
+import { Uplink } from "./uplink/uplink";
 import { resolveUpstream, type Upstream } from "./upstream";
 
 /** Where the CA lives unless `--ca-dir` says otherwise. */
@@ -33,10 +36,33 @@ export interface ProxyOptions {
   /** Append hits to this JSON-lines file. */
   out?: string;
   caDir?: string;
+  /** Deliver hits to the dashboard's ingest namespace, losslessly through a spool. */
+  uplink?: ProxyUplinkOptions | null;
+  /**
+   * Attribute hits to the pod behind each client address with a pod informer (in a cluster: needs list and
+   * watch on pods). A PodLookup is used as given (tests).
+   */
+  pods?: "informer" | PodLookup | null;
+  /** Bodies above this many bytes are counted without field analysis (default 2 MiB); 0 turns analysis off. */
+  bodyCap?: number;
   /** Replaces the default addon chain (tests). */
   addons?: (deps: { currentMatcher: SpecRefresher["current"] }) => Addon[];
   /** Operational messages; default: none. Never given headers or bodies. */
   log?: (line: string) => void;
+}
+
+/** Where and how the proxy ships hits to the web app. */
+export interface ProxyUplinkOptions {
+  /** The web app's base URL. */
+  url: string;
+  /** The shared ingest token: kept in memory only. */
+  token: string;
+  /** Unacknowledged batches and the hit journal; one proxy per directory. */
+  spoolDir: string;
+  /** Names the proxy to the web app (default: the host name). */
+  proxyId?: string;
+  maxSpoolBytes?: number;
+  flushMs?: number;
 }
 
 /** A running proxy. */
@@ -49,6 +75,8 @@ export interface RunningProxy {
   ca: CertificateAuthority;
   metrics: ProxyMetrics;
   spec: SpecRefresher;
+  /** The delivery uplink, when one was configured. */
+  uplink: Uplink | null;
   close(): Promise<void>;
 }
 
@@ -88,6 +116,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
   });
   await spec.start();
+  const podDirectory =
+    options.pods === "informer"
+      ? await PodDirectory.start({ kubeconfig: options.kubeconfig, context: options.context, log })
+      : null;
+  if (podDirectory) log(`pod attribution: ${podDirectory.size} pod addresses known`);
 
   const hits = options.out
     ? new HitsFile(options.out, (error) => {
@@ -95,9 +128,35 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         log(`cannot write hits to ${options.out}: ${error.message}`);
       })
     : null;
+  const uplink = options.uplink
+    ? new Uplink({
+        url: options.uplink.url,
+        token: options.uplink.token,
+        proxyId: options.uplink.proxyId ?? hostname(),
+        release: () => spec.currentAnalysis()?.catalog.release ?? null,
+        spoolDir: options.uplink.spoolDir,
+        maxSpoolBytes: options.uplink.maxSpoolBytes,
+        flushMs: options.uplink.flushMs,
+        log,
+      })
+    : null;
+  metrics.uplink = uplink;
+  const bodyCap = options.bodyCap ?? DEFAULT_BODY_CAP;
+  const currentFields = (): FieldAnalysisSpec | null => {
+    const analysis = spec.currentAnalysis();
+    return analysis
+      ? { fields: analysis.fields, endpointOf: (id) => analysis.catalog.byOperationId.get(id) ?? null }
+      : null;
+  };
+  const sinks: HitSink[] = [...(uplink ? [uplink] : []), ...(hits ? [hits] : [])];
   const addons = options.addons
     ? options.addons({ currentMatcher: () => spec.current() })
-    : defaultAddons({ currentMatcher: () => spec.current(), hits });
+    : defaultAddons({
+        currentMatcher: () => spec.current(),
+        currentFields: bodyCap > 0 ? currentFields : undefined,
+        pods: podDirectory ?? (options.pods === "informer" ? null : (options.pods ?? null)),
+        hits: sinks,
+      });
   const chain = new AddonChain(addons, (addon, hook, error) => {
     metrics.countAnalysisFailure(addon.name, hook);
     log(`addon ${addon.name} failed in ${hook}: ${(error as Error)?.message ?? error}`);
@@ -111,6 +170,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     metrics,
     interceptHosts: interceptedHosts(upstream),
     log,
+    capture: bodyCap > 0 ? new CaptureBudget(bodyCap) : null,
   });
   let serving = false;
   const address = await server.listen(options.listen.host, options.listen.port);
@@ -128,8 +188,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     ca,
     metrics,
     spec,
+    uplink,
     async close() {
       spec.stop();
+      podDirectory?.stop();
       admin?.closeAllConnections();
       await Promise.all([
         server.close(),
@@ -137,7 +199,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       ]);
       // Flows that ended with the connections run their `done` hooks one turn later: let them record.
       await new Promise((resolve) => setImmediate(resolve));
-      await hits?.close();
+      await Promise.all([hits?.close(), uplink?.close()]);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Flow } from "./flow";
+import type { UplinkStats } from "./uplink/uplink";
 
 /** Upper bounds (seconds) of the request latency histogram; long watches land in +Inf. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -17,6 +18,8 @@ export class ProxyMetrics {
   upstreamErrors = 0;
   inFlight = 0;
   specOperations = 0;
+  /** The delivery uplink, when there is one. */
+  uplink: { stats(): UplinkStats } | null = null;
 
   /** Counts a finished flow: by method, status and whether it matched an operation; and its latency. */
   countFlow(flow: Flow): void {
@@ -101,6 +104,24 @@ export class ProxyMetrics {
 
     family("apisnoop_proxy_spec_operations", "gauge", "Operations in the spec requests are matched against.");
     lines.push(`apisnoop_proxy_spec_operations ${this.specOperations}`);
+
+    if (this.uplink) {
+      const stats = this.uplink.stats();
+      family("apisnoop_uplink_connected", "gauge", "1 while the ingest connection to the web app is up.");
+      lines.push(`apisnoop_uplink_connected ${stats.connected ? 1 : 0}`);
+      family("apisnoop_uplink_spool_batches", "gauge", "Batches spooled and not yet acknowledged.");
+      lines.push(`apisnoop_uplink_spool_batches ${stats.spoolBatches}`);
+      family("apisnoop_uplink_spool_bytes", "gauge", "Bytes of spooled batches not yet acknowledged.");
+      lines.push(`apisnoop_uplink_spool_bytes ${stats.spoolBytes}`);
+      family("apisnoop_uplink_spool_full", "gauge", "1 while the spool is full and rollups wait in memory.");
+      lines.push(`apisnoop_uplink_spool_full ${stats.spoolFull ? 1 : 0}`);
+      family("apisnoop_uplink_batches_acked_total", "counter", "Batches the web app committed.");
+      lines.push(`apisnoop_uplink_batches_acked_total ${stats.batchesAcked}`);
+      family("apisnoop_uplink_batches_refused_total", "counter", "Batches the web app refused for good.");
+      lines.push(`apisnoop_uplink_batches_refused_total ${stats.batchesRefused}`);
+      family("apisnoop_uplink_hits_pending", "gauge", "Hits counted but not yet in a spooled batch.");
+      lines.push(`apisnoop_uplink_hits_pending ${stats.hitsPending}`);
+    }
     return `${lines.join("\n")}\n`;
   }
 }

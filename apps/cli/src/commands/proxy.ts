@@ -1,7 +1,10 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import path from "node:path";
 import { DEFAULT_CA_DIR, parseListenAddress, type RunningProxy, startProxy } from "@apisnoop/proxy";
 import { CliError } from "../cli-error";
 import type { Command, CommandIO } from "../command";
+import { readEnv } from "../env";
 import { parseOptions } from "../parse-options";
 
 const OPTIONS = {
@@ -13,7 +16,28 @@ const OPTIONS = {
   "spec-refresh": { type: "string", default: "600" },
   out: { type: "string" },
   "ca-dir": { type: "string" },
+  "ingest-url": { type: "string" },
+  "ingest-token-file": { type: "string" },
+  "spool-dir": { type: "string" },
+  "proxy-id": { type: "string" },
+  pods: { type: "string", default: "auto" },
+  "body-cap": { type: "string", default: String(2 * 1024 * 1024) },
 } as const;
+
+/** Where unacknowledged batches wait unless `--spool-dir` says otherwise. */
+const DEFAULT_SPOOL_DIR = path.join(homedir(), ".apisnoop", "spool");
+
+/** The ingest token: from a file (a mounted Secret) or APISNOOP_INGEST_TOKEN, never from a flag (ps shows flags). */
+function ingestToken(file: string | undefined): string | null {
+  if (file) {
+    try {
+      return readFileSync(file, "utf8").trim();
+    } catch (error) {
+      throw new CliError(`--ingest-token-file: ${(error as Error).message}`, 2);
+    }
+  }
+  return readEnv().APISNOOP_INGEST_TOKEN ?? null;
+}
 
 /** Parses a host:port option into a usage error when malformed. */
 function listenOption(name: string, value: string) {
@@ -27,7 +51,7 @@ function listenOption(name: string, value: string) {
 /** What the user needs to point clients at the proxy. */
 export function proxyBanner(
   proxy: RunningProxy,
-  values: { kubeconfig?: string; out?: string; caDir: string },
+  values: { kubeconfig?: string; out?: string; caDir: string; ingestUrl?: string | null },
 ): string {
   const from = values.kubeconfig ?? "~/.kube/config";
   return [
@@ -35,7 +59,12 @@ export function proxyBanner(
     proxy.adminUrl ? `  admin: ${proxy.adminUrl}/healthz, ${proxy.adminUrl}/metrics` : null,
     values.out
       ? `  hits: appended to ${path.resolve(values.out)}`
-      : "  hits: not recorded (add --out hits.jsonl)",
+      : values.ingestUrl
+        ? null
+        : "  hits: not recorded (add --out hits.jsonl, or --ingest-url with APISNOOP_INGEST_TOKEN)",
+    values.ingestUrl
+      ? `  dashboard: hits delivered to ${values.ingestUrl} (spooled until acknowledged)`
+      : null,
     `  CA: ${path.join(values.caDir, "certs", "ca.pem")}`,
     "Point clients at it:",
     `  reverse: apisnoop kubeconfig --from ${from} --proxy ${proxy.url} > proxied.yaml`,
@@ -63,6 +92,8 @@ export const proxyCommand: Command = {
   name: "proxy",
   help: `Usage: apisnoop proxy [--kubeconfig FILE] [--context NAME] [--listen HOST:PORT] [--admin-listen HOST:PORT|none]
                       [--spec live|FILE|URL] [--out hits.jsonl] [--ca-dir DIR]
+                      [--ingest-url URL] [--ingest-token-file FILE] [--spool-dir DIR] [--proxy-id ID]
+                      [--pods auto|informer|off] [--body-cap BYTES]
 
 Forwards every request to the cluster of the kubeconfig context (or, without a kubeconfig, the in-cluster
 apiserver of the pod's service account), streaming both ways, and matches each call to its endpoint
@@ -81,8 +112,19 @@ Options:
                            when CustomResourceDefinitions change and every --spec-refresh seconds)
   --spec-refresh SECONDS   periodic reload of a live spec, 0 for none (default: 600)
   --out FILE               append one JSON line per request: {"ts","method","path","query","status",
-                           "durationMs","operationId","reason"?,"userAgent"}; no other header, ever
-  --ca-dir DIR             the proxy's CA, created once with its key 0600 (default: ${DEFAULT_CA_DIR})`,
+                           "durationMs","operationId","reason"?,"userAgent","source"?,"details"?,
+                           "requestFields"?,"responseFields"?}; no header but the user agent and
+                           X-Apisnoop-Source, no body value, ever
+  --ca-dir DIR             the proxy's CA, created once with its key 0600 (default: ${DEFAULT_CA_DIR})
+  --ingest-url URL         deliver hits to the dashboard at URL (default: $APISNOOP_INGEST_URL); the
+                           token comes from $APISNOOP_INGEST_TOKEN or --ingest-token-file
+  --spool-dir DIR          batches not yet acknowledged, fsync'd, replayed in order after a restart or
+                           an outage (default: ${DEFAULT_SPOOL_DIR}); one proxy per directory
+  --proxy-id ID            names this proxy to the dashboard (default: the host name)
+  --pods auto|informer|off attribute hits to the pod behind each client address with a pod informer;
+                           auto: on when running in a cluster without --kubeconfig (default: auto)
+  --body-cap BYTES         bodies larger than this are counted but their fields not analysed; 0 turns
+                           field analysis off (default: 2097152)`,
   async run(args, io: CommandIO) {
     const { values } = parseOptions("proxy", args, OPTIONS);
     const listen = listenOption("listen", values.listen);
@@ -93,6 +135,24 @@ Options:
       throw new CliError(`--spec-refresh must be a number of seconds, not '${values["spec-refresh"]}'`, 2);
     }
     const caDir = values["ca-dir"] ?? DEFAULT_CA_DIR;
+    const bodyCap = Number(values["body-cap"]);
+    if (!Number.isInteger(bodyCap) || bodyCap < 0) {
+      throw new CliError(`--body-cap must be a number of bytes, not '${values["body-cap"]}'`, 2);
+    }
+    if (!["auto", "informer", "off"].includes(values.pods)) {
+      throw new CliError(`--pods must be auto, informer or off, not '${values.pods}'`, 2);
+    }
+    const inCluster =
+      !values.kubeconfig && !process.env.KUBECONFIG && Boolean(process.env.KUBERNETES_SERVICE_HOST);
+    const pods = values.pods === "informer" || (values.pods === "auto" && inCluster) ? "informer" : null;
+    const ingestUrl = values["ingest-url"] ?? readEnv().APISNOOP_INGEST_URL ?? null;
+    const token = ingestUrl ? ingestToken(values["ingest-token-file"]) : null;
+    if (ingestUrl && !token) {
+      throw new CliError(
+        `--ingest-url ${ingestUrl} needs the dashboard's ingest token in APISNOOP_INGEST_TOKEN or --ingest-token-file`,
+        2,
+      );
+    }
     let proxy: RunningProxy;
     try {
       proxy = await startProxy({
@@ -104,12 +164,25 @@ Options:
         specRefreshIntervalMs: refreshSeconds * 1000,
         out: values.out,
         caDir,
+        bodyCap,
+        pods,
+        uplink:
+          ingestUrl && token
+            ? {
+                url: ingestUrl,
+                token,
+                spoolDir: values["spool-dir"] ?? DEFAULT_SPOOL_DIR,
+                ...(values["proxy-id"] ? { proxyId: values["proxy-id"] } : {}),
+              }
+            : null,
         log: (line) => io.stderr.write(`apisnoop proxy: ${line}\n`),
       });
     } catch (error) {
       throw new CliError((error as Error).message);
     }
-    io.stdout.write(`${proxyBanner(proxy, { kubeconfig: values.kubeconfig, out: values.out, caDir })}\n`);
+    io.stdout.write(
+      `${proxyBanner(proxy, { kubeconfig: values.kubeconfig, out: values.out, caDir, ingestUrl })}\n`,
+    );
     const signal = await untilSignal();
     io.stderr.write(`apisnoop proxy: ${signal}, shutting down\n`);
     await proxy.close();

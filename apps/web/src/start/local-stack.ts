@@ -3,17 +3,10 @@ import { existsSync, writeFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import path from "node:path";
 import type { Database } from "@apisnoop/db";
-import {
-  defaultAddons,
-  parseListenAddress,
-  proxiedKubeconfig,
-  type RunningProxy,
-  startProxy,
-} from "@apisnoop/proxy";
+import { parseListenAddress, proxiedKubeconfig, type RunningProxy, startProxy } from "@apisnoop/proxy";
 import type { DashboardEnv } from "../env";
 import { ensureNextBuild } from "../server/next-build";
 import { type RunningWebApp, startWebApp } from "../server/web-app";
-import { ProxyUplink } from "./proxy-uplink";
 
 export interface LocalStackOptions {
   env: DashboardEnv;
@@ -63,16 +56,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
 
   let proxy: RunningProxy | null = null;
-  let uplink: ProxyUplink | null = null;
   let kubeconfigPath: string | null = null;
   let proxyProblem: string | null = null;
   if (!upstreamKubeconfig) proxyProblem = "no kubeconfig (set KUBECONFIG or create ~/.kube/config)";
   else if (web.clusterError)
     proxyProblem = `the cluster of ${upstreamKubeconfig} did not answer: ${web.clusterError}`;
   else {
-    const release = web.releases.find((loaded) => loaded.origin.startsWith("cluster "))?.release ?? null;
-    uplink = new ProxyUplink({ webUrl: web.url, token, proxyId: `npm-start@${hostname()}`, release, log });
-    const sink = uplink;
     try {
       proxy = await startProxy({
         kubeconfig: upstreamKubeconfig,
@@ -81,7 +70,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         adminListen: null,
         spec: "live",
         ...(options.caDir ? { caDir: options.caDir } : {}),
-        addons: ({ currentMatcher }) => defaultAddons({ currentMatcher, hits: sink }),
+        // The proxy's own lossless uplink, pointed at this web app; a short interval keeps the view live.
+        uplink: {
+          url: web.url,
+          token,
+          spoolDir: path.join(options.workDir, "spool"),
+          proxyId: `npm-start@${hostname()}`,
+          flushMs: 250,
+        },
         log: (line) => log(`proxy: ${line}`),
       });
       kubeconfigPath = path.join(options.workDir, "apisnoop.kubeconfig");
@@ -98,8 +94,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       );
     } catch (error) {
       proxyProblem = `the proxy did not start: ${(error as Error).message}`;
-      await uplink.close(0);
-      uplink = null;
     }
   }
 
@@ -111,7 +105,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     proxyProblem,
     async close() {
       await proxy?.close();
-      await uplink?.close();
       await web.close();
     },
   };

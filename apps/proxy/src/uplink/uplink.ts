@@ -1,0 +1,226 @@
+import fs from "node:fs";
+import path from "node:path";
+import {
+  type Hit,
+  INGEST_NAMESPACE,
+  type IngestAck,
+  type IngestBatch,
+  PROTOCOL_VERSION,
+  RollupBuilder,
+} from "@apisnoop/protocol";
+import { io, type Socket } from "socket.io-client";
+import type { Hit as HitLine, HitSink } from "../addons/record";
+import { BatchSpool } from "./batch-spool";
+import { HitJournal } from "./hit-journal";
+
+export interface UplinkOptions {
+  /** The web app's base URL (`http://apisnoop-web:3000`); the ingest namespace is appended. */
+  url: string;
+  /** The shared ingest token. Sent in the Socket.IO handshake only; never logged or spooled. */
+  token: string;
+  /** Names this proxy to the web app; stable across restarts. */
+  proxyId: string;
+  /** The release of the spec hits are matched against, when known. */
+  release: () => string | null;
+  /** Where unacknowledged batches and the hit journal live; one proxy per directory. */
+  spoolDir: string;
+  /** Past this many spooled bytes, batches stay in memory (default 256 MiB). */
+  maxSpoolBytes?: number;
+  /** Ship pending rollups at least this often (default 1 s). */
+  flushMs?: number;
+  /** ... or as soon as this many distinct rollup rows are pending (default 5,000). */
+  maxKeys?: number;
+  /** How long to wait for a batch's ack before trying again (default 30 s). */
+  ackTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+/** The uplink's state, for /metrics. */
+export interface UplinkStats {
+  connected: boolean;
+  spoolBatches: number;
+  spoolBytes: number;
+  spoolFull: boolean;
+  batchesAcked: number;
+  batchesRefused: number;
+  hitsPending: number;
+}
+
+/**
+ * Lossless delivery to the dashboard (issue 5 §5–6): counted hits go to a write-ahead journal and into edge
+ * rollups; every `flushMs` (or `maxKeys` rows) the rollups become a batch in the durable spool, then the
+ * journal is emptied. Spooled batches are sent in order over the ingest namespace and deleted only when
+ * the web app acknowledges their commit; batch ids make replays idempotent there. A full spool keeps
+ * rollups in memory (they grow with distinct keys, not requests) and says so once in the log.
+ */
+export class Uplink implements HitSink {
+  private readonly builder: RollupBuilder;
+  private readonly journal: HitJournal;
+  private readonly spool: BatchSpool;
+  private readonly socket: Socket;
+  private readonly timer: NodeJS.Timeout;
+  private readonly lockFile: string;
+  private sending = false;
+  private closed = false;
+  private fullLogged = false;
+  private acked = 0;
+  private refused = 0;
+  private lastErrorLog = "";
+
+  constructor(private readonly options: UplinkOptions) {
+    const log = options.log ?? (() => {});
+    fs.mkdirSync(options.spoolDir, { recursive: true, mode: 0o700 });
+    this.lockFile = lock(options.spoolDir);
+    this.spool = BatchSpool.open(
+      path.join(options.spoolDir, "batches"),
+      options.maxSpoolBytes ?? 256 * 2 ** 20,
+    );
+    const { journal, replayed } = HitJournal.open(path.join(options.spoolDir, "hits.journal"));
+    this.journal = journal;
+    this.builder = new RollupBuilder(options.proxyId, options.release());
+    for (const hit of replayed) this.builder.add(hit);
+    if (replayed.length > 0 || this.spool.depth > 0) {
+      log(`uplink: replaying ${this.spool.depth} spooled batches and ${replayed.length} journalled hits`);
+    }
+    this.spoolPending();
+    this.socket = io(`${options.url.replace(/\/$/, "")}${INGEST_NAMESPACE}`, {
+      auth: { token: options.token, proxyId: options.proxyId, protocol: PROTOCOL_VERSION },
+      transports: ["websocket"],
+      reconnectionDelayMax: 2000,
+    });
+    this.socket.on("connect", () => {
+      log(`uplink: connected to ${options.url}`);
+      void this.send();
+    });
+    this.socket.on("connect_error", (error) => {
+      // One line per distinct error, so an outage does not flood the log.
+      if (error.message !== this.lastErrorLog) log(`uplink: cannot reach ${options.url}: ${error.message}`);
+      this.lastErrorLog = error.message;
+    });
+    this.timer = setInterval(() => this.flush(), options.flushMs ?? 1000);
+  }
+
+  /** Counts a hit: journal first, then the rollups. Called before the client's response ends. */
+  count(hit: Hit): void {
+    this.journal.append(hit);
+    this.builder.add(hit);
+    if (this.builder.keyCount >= (this.options.maxKeys ?? 5000)) this.flush();
+  }
+
+  /** Adds the field paths found after the hit was counted. */
+  write(_line: HitLine, hit: Hit): void {
+    this.builder.addFields(hit);
+  }
+
+  /** Spools what is pending and sends what the spool holds. */
+  flush(): void {
+    if (this.closed) return;
+    this.spoolPending();
+    void this.send();
+  }
+
+  stats(): UplinkStats {
+    return {
+      connected: this.socket.connected,
+      spoolBatches: this.spool.depth,
+      spoolBytes: this.spool.bytes,
+      spoolFull: this.spool.isFull,
+      batchesAcked: this.acked,
+      batchesRefused: this.refused,
+      hitsPending: this.builder.pendingHits,
+    };
+  }
+
+  /** Spools what is pending, waits up to `graceMs` for the web app to take the spool, and disconnects. */
+  async close(graceMs = 3000): Promise<void> {
+    clearInterval(this.timer);
+    this.spoolPending();
+    const deadline = Date.now() + graceMs;
+    while (this.spool.depth > 0 && this.socket.connected && Date.now() < deadline) {
+      await this.send();
+      if (this.spool.depth > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    this.closed = true;
+    this.socket.disconnect();
+    this.journal.close();
+    fs.rmSync(this.lockFile, { force: true });
+  }
+
+  /** Moves the rollups into a durable batch and empties the journal, unless the spool is full. */
+  private spoolPending(): void {
+    if (this.builder.keyCount === 0 && this.builder.pendingHits === 0) return;
+    if (this.spool.isFull) {
+      if (!this.fullLogged) {
+        this.options.log?.(
+          `uplink: spool full (${this.spool.bytes} bytes in ${this.spool.depth} batches): keeping rollups in memory until the web app takes batches`,
+        );
+      }
+      this.fullLogged = true;
+      return;
+    }
+    this.fullLogged = false;
+    const batch = this.builder.drain();
+    if (!batch) return;
+    batch.release = this.options.release();
+    this.spool.put(batch);
+    this.journal.reset();
+  }
+
+  /** Sends spooled batches oldest first, one at a time, while the web app answers. */
+  private async send(): Promise<void> {
+    if (this.sending || this.closed) return;
+    this.sending = true;
+    try {
+      for (;;) {
+        if (!this.socket.connected) return;
+        const next = this.spool.peek();
+        if (!next) return;
+        let ack: IngestAck;
+        try {
+          ack = (await this.socket
+            .timeout(this.options.ackTimeoutMs ?? 30_000)
+            .emitWithAck("batch", next.batch as IngestBatch)) as IngestAck;
+        } catch {
+          return; // no answer: the batch stays spooled and is sent again
+        }
+        if (!ack.ok && ack.retry) return;
+        if (ack.ok) this.acked++;
+        else {
+          this.refused++;
+          this.options.log?.(
+            `uplink: the web app refused batch ${next.batch.batchId} for good: ${ack.error}`,
+          );
+        }
+        this.spool.remove(next.entry);
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+}
+
+/** Takes the spool directory for this process; refuses one another live process holds. */
+function lock(dir: string): string {
+  const file = path.join(dir, "lock");
+  try {
+    const holder = Number(fs.readFileSync(file, "utf8"));
+    if (holder && holder !== process.pid && isAlive(holder)) {
+      throw new Error(
+        `spool directory ${dir} is in use by process ${holder}: give each proxy its own --spool-dir`,
+      );
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  fs.writeFileSync(file, String(process.pid), { mode: 0o600 });
+  return file;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
