@@ -1,3 +1,5 @@
+import type { ConformanceStatus, CoverageDiff, ReleaseDiff } from "@apisnoop/coverage";
+import type { ConformanceEndpointRow } from "@apisnoop/db";
 import type { CoverageFilters } from "@apisnoop/db/filters";
 import type { Level } from "@apisnoop/openapi";
 import type { Source } from "@apisnoop/protocol";
@@ -22,7 +24,33 @@ export interface DashboardData {
   unknown(filters: DashboardFilters): Promise<UnknownReport>;
   /** Distinct values of the source filters, for suggestions. */
   sourceFacets(): Promise<SourceFacets>;
+  /**
+   * A release's stable endpoints split as apisnoop's conformance-progress page does (eligible, ineligible
+   * with reasons, tested by conformance tests), from the imported `upstream-e2e` source; default: the
+   * default release. Rejects with NotFoundError for a release that is not loaded.
+   */
+  conformance(release: string | undefined): Promise<ConformanceReport>;
+  /**
+   * Two releases compared: their endpoint sets (added, removed, promoted, newly deprecated; all levels)
+   * and the coverage of the filtered selection (of `filters.level`, when set) in each. Rejects with
+   * NotFoundError when either release is not loaded.
+   */
+  compare(from: string, to: string, filters: DashboardFilters): Promise<CompareReport>;
 }
+
+/** One endpoint of a compared release: its coverage, `tested` when hit under the outcome. */
+export type ComparedEndpoint = EndpointCoverage & { tested: boolean };
+
+/** Two releases compared, for one selection. */
+export interface CompareReport {
+  from: string;
+  to: string;
+  spec: ReleaseDiff<ComparedEndpoint>;
+  coverage: CoverageDiff<ComparedEndpoint>;
+}
+
+/** The conformance view of one release. */
+export type ConformanceReport = ConformanceStatus<ConformanceEndpointRow>;
 
 /** The filters every view shares, all in the URL: packages/db's CoverageFilters, parsed by db. */
 export type DashboardFilters = CoverageFilters;

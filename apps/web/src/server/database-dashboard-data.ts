@@ -1,7 +1,14 @@
-import type { ApisnoopCoverage } from "@apisnoop/coverage";
+import {
+  type ApisnoopCoverage,
+  conformanceStatus,
+  diffCoverage,
+  diffReleases,
+  type IneligibleEndpoint,
+} from "@apisnoop/coverage";
 import {
   type EndpointCoverage as DbEndpointCoverage,
   getChart,
+  getConformance,
   getCoverage,
   getEndpointDetail,
   getUnknown,
@@ -29,6 +36,8 @@ export interface DatabaseDashboardDataOptions {
   prisma: PrismaClient;
   /** apisnoop's published coverage per release, for the "tested by upstream e2e" marks. */
   upstream: ReadonlyMap<string, ApisnoopCoverage>;
+  /** apisnoop's ineligible endpoints, for the links behind the conformance view's reasons. */
+  ineligible?: ReadonlyMap<string, IneligibleEndpoint>;
 }
 
 /** The dashboard's data layer over packages/db; `invalidate()` after every committed batch. */
@@ -47,7 +56,7 @@ export interface DatabaseDashboardData extends DashboardData {
  * window for the current minute only), so page loads and API polls cost one query per change of data.
  */
 export function createDatabaseDashboardData(options: DatabaseDashboardDataOptions): DatabaseDashboardData {
-  const { prisma, upstream } = options;
+  const { prisma, upstream, ineligible } = options;
   const coverageCache = new Map<string, Promise<CoverageReport>>();
   // Suggestions may lag new sources by a few seconds; they are not worth a query per page under ingest.
   let facetsCache: { at: number; facets: ReturnType<DashboardData["sourceFacets"]> } | null = null;
@@ -216,6 +225,36 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
           unknown: d.unknownFields,
         })),
         pods: report.pods,
+      };
+    },
+
+    async conformance(release) {
+      const stored = await getConformance(prisma, { release });
+      return conformanceStatus(stored.release, stored.endpoints, {
+        published: upstream.get(stored.release) ?? null,
+        ...(ineligible ? { ineligible } : {}),
+      });
+    },
+
+    async compare(from, to, filters) {
+      // The endpoint sets are compared at every level; the coverage at the level of the filters.
+      const { level, ...allLevels } = filters;
+      const [before, after] = await Promise.all([
+        this.coverage({ ...allLevels, release: from }),
+        this.coverage({ ...allLevels, release: to }),
+      ]);
+      const rows = (report: CoverageReport) =>
+        report.endpoints.map((endpoint) => ({ ...endpoint, tested: endpoint.hits > 0 }));
+      const [earlier, later] = [rows(before), rows(after)];
+      const atLevel = (list: typeof earlier) => (level ? list.filter((e) => e.level === level) : list);
+      return {
+        from: before.release,
+        to: after.release,
+        spec: diffReleases({ release: from, endpoints: earlier }, { release: to, endpoints: later }),
+        coverage: diffCoverage(
+          { label: from, endpoints: atLevel(earlier) },
+          { label: to, endpoints: atLevel(later) },
+        ),
       };
     },
 

@@ -1,5 +1,10 @@
 import path from "node:path";
-import { type ApisnoopCoverage, parseApisnoopCoverage, parseIneligible } from "@apisnoop/coverage";
+import {
+  type ApisnoopCoverage,
+  type IneligibleEndpoint,
+  parseApisnoopCoverage,
+  parseIneligible,
+} from "@apisnoop/coverage";
 import { loadRelease, type PrismaClient } from "@apisnoop/db";
 import {
   buildCatalog,
@@ -26,6 +31,8 @@ export interface LoadedRelease {
   endpoints: number;
   origin: string;
   upstream: ApisnoopCoverage | null;
+  /** apisnoop's ineligible endpoints as stored with it (empty when the list could not be read). */
+  ineligible: IneligibleEndpoint[];
 }
 
 /**
@@ -117,12 +124,10 @@ async function storeRelease(
     }),
   ]);
   await loadRelease(prisma, catalog, { origin, ineligible, isDefault: options.isDefault ?? false });
-  return { release, endpoints: catalog.endpoints.length, origin, upstream };
+  return { release, endpoints: catalog.endpoints.length, origin, upstream, ineligible };
 }
 
-async function readIneligible(
-  options: ReleaseLoadingOptions,
-): Promise<Array<{ endpoint: string; reason?: string }>> {
+async function readIneligible(options: ReleaseLoadingOptions): Promise<IneligibleEndpoint[]> {
   const location = ineligibleEndpointsSource(options.referenceDir);
   return [...parseIneligible(await readReferenceJson(location, options.cacheDir)).values()];
 }

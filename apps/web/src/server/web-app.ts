@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import path from "node:path";
-import type { ApisnoopCoverage } from "@apisnoop/coverage";
+import type { ApisnoopCoverage, IneligibleEndpoint } from "@apisnoop/coverage";
 import { type Database, openDatabase, recordBatch } from "@apisnoop/db";
 import type { DashboardEnv } from "../env";
 import { type RunningDashboard, startDashboardServer } from "./dashboard-server";
@@ -51,6 +51,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     }));
   try {
     const upstream = new Map<string, ApisnoopCoverage>();
+    const ineligible = new Map<string, IneligibleEndpoint>();
     const loading = {
       referenceDir: env.APISNOOP_REFERENCE_DIR,
       cacheDir: env.APISNOOP_CACHE_DIR ?? path.join(homedir(), ".cache", "apisnoop"),
@@ -60,6 +61,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     const remember = (loaded: LoadedRelease) => {
       releases.push(loaded);
       if (loaded.upstream) upstream.set(loaded.release, loaded.upstream);
+      for (const entry of loaded.ineligible) ineligible.set(entry.endpoint, entry);
       return loaded;
     };
     let clusterError: string | null = null;
@@ -75,7 +77,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       remember(await loadPublishedRelease(database.prisma, release, loading));
     }
 
-    const data = createDatabaseDashboardData({ prisma: database.prisma, upstream });
+    const data = createDatabaseDashboardData({ prisma: database.prisma, upstream, ineligible });
     const dashboard = await startDashboardServer({
       host: env.HOST,
       port: env.PORT,
