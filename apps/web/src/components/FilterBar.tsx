@@ -18,8 +18,18 @@ const SOURCE_FIELDS: Array<[keyof SourceFacets & SourceFilterName, string]> = [
 /**
  * The filters every view shares. The bar edits the URL's own parameters (a relative `from=1h` stays
  * relative) and navigates, so the address bar always holds the whole view; "copy link" copies it.
+ * `pinned` parameters belong to the view (`/compare`'s `from` and `to` name releases): the bar shows no
+ * release or time-window control for them and keeps them on "clear".
  */
-export function FilterBar({ releases, facets }: { releases: ReleaseSummary[]; facets: SourceFacets }) {
+export function FilterBar({
+  releases,
+  facets,
+  pinned = [],
+}: {
+  releases: ReleaseSummary[];
+  facets: SourceFacets;
+  pinned?: readonly string[];
+}) {
   const router = useRouter();
   const pathname = usePathname();
   const searchParams = useSearchParams();
@@ -40,7 +50,8 @@ export function FilterBar({ releases, facets }: { releases: ReleaseSummary[]; fa
   };
   const value = (name: string) => current.get(name) ?? "";
   const windowValue = value("from");
-  const anySet = [...current.keys()].some((name) => name !== "release");
+  const kept = ["release", ...pinned];
+  const anySet = [...current.keys()].some((name) => !kept.includes(name));
 
   const copyLink = async () => {
     try {
@@ -61,21 +72,23 @@ export function FilterBar({ releases, facets }: { releases: ReleaseSummary[]; fa
         go(Object.fromEntries(SOURCE_FIELDS.map(([name]) => [name, draft[name]?.trim() || null])));
       }}
     >
-      <label>
-        <span>release</span>
-        <select
-          name="release"
-          value={value("release")}
-          onChange={(event) => go({ release: event.target.value })}
-        >
-          {releases.map((release) => (
-            <option key={release.name} value={release === releases[0] ? "" : release.name}>
-              {release.name}
-              {release.isDefault ? " (cluster)" : ""} · {release.endpoints} endpoints
-            </option>
-          ))}
-        </select>
-      </label>
+      {!pinned.includes("release") && (
+        <label>
+          <span>release</span>
+          <select
+            name="release"
+            value={value("release")}
+            onChange={(event) => go({ release: event.target.value })}
+          >
+            {releases.map((release) => (
+              <option key={release.name} value={release === releases[0] ? "" : release.name}>
+                {release.name}
+                {release.isDefault ? " (cluster)" : ""} · {release.endpoints} endpoints
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
       {SOURCE_FIELDS.map(([name, label]) => (
         <label key={name}>
           <span>{label}</span>
@@ -96,24 +109,26 @@ export function FilterBar({ releases, facets }: { releases: ReleaseSummary[]; fa
           </datalist>
         </label>
       ))}
-      <label>
-        <span>time window</span>
-        <select
-          name="from"
-          value={windowValue}
-          onChange={(event) => go({ from: event.target.value, to: null })}
-        >
-          <option value="">all time</option>
-          {WINDOW_CHOICES.map((choice) => (
-            <option key={choice} value={choice}>
-              last {choice}
-            </option>
-          ))}
-          {windowValue && !(WINDOW_CHOICES as readonly string[]).includes(windowValue) && (
-            <option value={windowValue}>since {windowValue}</option>
-          )}
-        </select>
-      </label>
+      {!pinned.includes("from") && (
+        <label>
+          <span>time window</span>
+          <select
+            name="from"
+            value={windowValue}
+            onChange={(event) => go({ from: event.target.value, to: null })}
+          >
+            <option value="">all time</option>
+            {WINDOW_CHOICES.map((choice) => (
+              <option key={choice} value={choice}>
+                last {choice}
+              </option>
+            ))}
+            {windowValue && !(WINDOW_CHOICES as readonly string[]).includes(windowValue) && (
+              <option value={windowValue}>since {windowValue}</option>
+            )}
+          </select>
+        </label>
+      )}
       <label>
         <span>outcome</span>
         <select
@@ -143,8 +158,9 @@ export function FilterBar({ releases, facets }: { releases: ReleaseSummary[]; fa
             type="button"
             className="button button-quiet"
             onClick={() => {
-              const release = value("release");
-              router.push(release ? `${pathname}?release=${encodeURIComponent(release)}` : pathname);
+              const keep = new URLSearchParams();
+              for (const name of kept) if (value(name)) keep.set(name, value(name));
+              router.push(keep.size > 0 ? `${pathname}?${keep}` : pathname);
             }}
           >
             clear

@@ -1,0 +1,50 @@
+import { compareReleaseNames as dbOrder } from "@apisnoop/db";
+import { describe, expect, it } from "vitest";
+import { compareHref, compareReleaseNames, parseCompareParams } from "./compare-params";
+
+const loaded = ["1.34", "1.36", "1.9", "1.33", "cluster"];
+const parse = (query: string) => parseCompareParams(new URLSearchParams(query), loaded);
+
+describe("parseCompareParams", () => {
+  it("takes the two releases and leaves the selection's filters", () => {
+    const parsed = parse("from=1.33&to=1.34&chart=nginx&outcome=2xx");
+    expect(parsed.ok && parsed.value.from).toBe("1.33");
+    expect(parsed.ok && parsed.value.to).toBe("1.34");
+    expect(parsed.ok && parsed.value.filters.toString()).toBe("chart=nginx&outcome=2xx");
+  });
+
+  it("defaults to the default release and the loaded release just before it", () => {
+    expect(parse("")).toMatchObject({ ok: true, value: { from: "1.33", to: "1.34" } });
+    expect(parse("to=1.36")).toMatchObject({ ok: true, value: { from: "1.34", to: "1.36" } });
+    expect(parse("to=1.33")).toMatchObject({ ok: true, value: { from: "1.9" } });
+  });
+
+  it("names the parameter that is wrong", () => {
+    expect(parse("from=24h&from=1h")).toEqual({ ok: false, error: "invalid parameter from: given 2 times" });
+    expect(parse("to=1.34;drop")).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^invalid parameter to:/),
+    });
+    expect(parse("release=1.34")).toMatchObject({ ok: false, error: expect.stringContaining("from and to") });
+    expect(parse("from=1.34&to=1.34")).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("both 1.34"),
+    });
+    expect(parse("to=1.9")).toMatchObject({ ok: false, error: expect.stringContaining("older than 1.9") });
+    expect(parseCompareParams(new URLSearchParams(""), [])).toMatchObject({ ok: false });
+  });
+
+  it("builds links that parse back to the same comparison", () => {
+    const href = compareHref("1.33", "1.36", "namespace=ops");
+    expect(href).toBe("/compare?from=1.33&to=1.36&namespace=ops");
+    const back = parse(href.split("?")[1] as string);
+    expect(back).toMatchObject({ ok: true, value: { from: "1.33", to: "1.36" } });
+  });
+});
+
+describe("compareReleaseNames", () => {
+  it("orders names as packages/db does", () => {
+    const names = ["1.10", "1.9", "cluster", "1.34", "1.34.1", "abc"];
+    expect([...names].sort(compareReleaseNames)).toEqual([...names].sort(dbOrder));
+  });
+});

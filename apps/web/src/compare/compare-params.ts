@@ -1,0 +1,75 @@
+/** What `/compare` compares: two releases, and the query of the selection's filters without them. */
+export interface CompareParams {
+  from: string;
+  to: string;
+  /** The URL's other parameters (source filters, outcome, level), for the filter parser and links. */
+  filters: URLSearchParams;
+}
+
+const RELEASE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$/;
+
+/**
+ * Orders release names by version ("1.9" < "1.10"), other names after, by text: db's compareReleaseNames,
+ * which lives beside the Prisma client that pages must not bundle.
+ */
+export function compareReleaseNames(a: string, b: string): number {
+  const parse = (name: string) => (/^\d+(\.\d+)*$/.test(name) ? name.split(".").map(Number) : null);
+  const [pa, pb] = [parse(a), parse(b)];
+  if (pa && pb) {
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+      const diff = (pa[i] ?? 0) - (pb[i] ?? 0);
+      if (diff !== 0) return diff;
+    }
+    return 0;
+  }
+  return pa ? -1 : pb ? 1 : a.localeCompare(b);
+}
+
+/**
+ * The releases of a `/compare` URL. There `from` and `to` name releases, not a time window (a release
+ * comparison counts all-time hits); `release` is refused because `from` and `to` say it. Without `to`:
+ * the first of `releases` (the default release); without `from`: the loaded release just before `to`.
+ * A bad or missing value is an error naming the parameter, as the filters' errors do. Never throws.
+ */
+export function parseCompareParams(
+  params: URLSearchParams,
+  releases: readonly string[],
+): { ok: true; value: CompareParams } | { ok: false; error: string } {
+  const one = (name: "from" | "to") => {
+    const values = params.getAll(name).filter((value) => value.trim() !== "");
+    if (values.length > 1) return { error: `invalid parameter ${name}: given ${values.length} times` };
+    const value = values[0]?.trim();
+    if (value !== undefined && !RELEASE.test(value))
+      return { error: `invalid parameter ${name}: a release is a name like "1.34"` };
+    return { value };
+  };
+  if (params.getAll("release").some((value) => value.trim() !== "")) {
+    return { ok: false, error: "invalid parameter release: /compare takes the two releases as from and to" };
+  }
+  const from = one("from");
+  const to = one("to");
+  if (from.error !== undefined) return { ok: false, error: from.error };
+  if (to.error !== undefined) return { ok: false, error: to.error };
+  const later = to.value ?? releases[0];
+  if (later === undefined) return { ok: false, error: "no release is loaded" };
+  const earlier =
+    from.value ??
+    [...releases]
+      .sort(compareReleaseNames)
+      .filter((name) => compareReleaseNames(name, later) < 0)
+      .at(-1);
+  if (earlier === undefined) {
+    return { ok: false, error: `invalid parameter from: no loaded release is older than ${later}` };
+  }
+  if (earlier === later) return { ok: false, error: `invalid parameters: from and to are both ${later}` };
+  const filters = new URLSearchParams(params);
+  for (const name of ["from", "to", "release"]) filters.delete(name);
+  return { ok: true, value: { from: earlier, to: later, filters } };
+}
+
+/** The `/compare` URL of two releases and a selection's filter query. */
+export function compareHref(from: string, to: string, filters: URLSearchParams | string): string {
+  const query = new URLSearchParams({ from, to });
+  for (const [name, value] of new URLSearchParams(filters)) query.append(name, value);
+  return `/compare?${query}`;
+}

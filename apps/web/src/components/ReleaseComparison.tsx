@@ -1,0 +1,179 @@
+import type { CoverageCount } from "@apisnoop/coverage";
+import Link from "next/link";
+import type { ComparedEndpoint, CompareReport } from "../data/dashboard-data";
+import { EndpointTable } from "./EndpointTable";
+import { LevelBadge } from "./LevelBadge";
+
+const percent = (count: CoverageCount) =>
+  count.endpoints === 0 ? "—" : `${((100 * count.tested) / count.endpoints).toFixed(1)}%`;
+
+/** A list that may be long: its count in the summary, the endpoints inside. */
+function EndpointList({
+  title,
+  endpoints,
+  query,
+  testId,
+}: {
+  title: string;
+  endpoints: readonly ComparedEndpoint[];
+  query: string;
+  testId: string;
+}) {
+  return (
+    <details className="panel" open={endpoints.length > 0 && endpoints.length <= 20}>
+      <summary>
+        <h3 className="inline-heading">
+          {title} <span data-testid={`${testId}-count`}>{endpoints.length}</span>
+        </h3>
+      </summary>
+      <EndpointTable endpoints={endpoints} query={query} testId={testId} />
+    </details>
+  );
+}
+
+/** What changed in the endpoint set between two releases: counts, then each list. */
+export function SpecDiffPanel({ report, query }: { report: CompareReport; query: string }) {
+  const { spec } = report;
+  const later = `release=${encodeURIComponent(report.to)}${query ? `&${query}` : ""}`;
+  const earlier = `release=${encodeURIComponent(report.from)}${query ? `&${query}` : ""}`;
+  return (
+    <section className="compare-section" aria-labelledby="spec-diff">
+      <h2 id="spec-diff">
+        Endpoints: {report.from} → {report.to}
+      </h2>
+      <dl className="figures">
+        {(
+          [
+            ["added", spec.added.length],
+            ["removed", spec.removed.length],
+            ["promoted", spec.promoted.length],
+            ["newly deprecated", spec.newlyDeprecated.length],
+          ] as const
+        ).map(([label, value]) => (
+          <div className="figure" key={label}>
+            <dt>{label}</dt>
+            <dd data-testid={`spec-${label.replace(" ", "-")}`}>{value}</dd>
+          </div>
+        ))}
+      </dl>
+      <EndpointList title="Added" endpoints={spec.added} query={later} testId="spec-added-list" />
+      <EndpointList title="Removed" endpoints={spec.removed} query={earlier} testId="spec-removed-list" />
+      <details className="panel" open={spec.promoted.length > 0 && spec.promoted.length <= 20}>
+        <summary>
+          <h3 className="inline-heading">Promoted {spec.promoted.length}</h3>
+        </summary>
+        {spec.promoted.length === 0 ? (
+          <p className="empty">None.</p>
+        ) : (
+          <table className="table" data-testid="spec-promoted-list">
+            <thead>
+              <tr>
+                <th>in {report.from}</th>
+                <th>in {report.to}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {spec.promoted.map(({ from, to }) => (
+                <tr key={to.operationId} data-operation-id={to.operationId}>
+                  <td>
+                    {from.operationId} <LevelBadge level={from.level} />
+                  </td>
+                  <td>
+                    <Link href={`/endpoints/${encodeURIComponent(to.operationId)}?${later}`}>
+                      {to.operationId}
+                    </Link>{" "}
+                    <LevelBadge level={to.level} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </details>
+      <EndpointList
+        title="Newly deprecated"
+        endpoints={spec.newlyDeprecated}
+        query={later}
+        testId="spec-deprecated-list"
+      />
+    </section>
+  );
+}
+
+/** How the selection's coverage changed: a row per level, then the endpoints whose coverage changed. */
+export function CoverageDiffPanel({
+  report,
+  query,
+  selection,
+}: {
+  report: CompareReport;
+  query: string;
+  selection: string;
+}) {
+  const { counts } = report.coverage;
+  const rows: Array<[string, CoverageCount, CoverageCount]> = [
+    ["all endpoints", counts.from.all, counts.to.all],
+    ["stable", counts.from.byLevel.stable, counts.to.byLevel.stable],
+    ["beta", counts.from.byLevel.beta, counts.to.byLevel.beta],
+    ["alpha", counts.from.byLevel.alpha, counts.to.byLevel.alpha],
+    ["conformance-eligible", counts.from.conformanceEligible, counts.to.conformanceEligible],
+  ];
+  const later = `release=${encodeURIComponent(report.to)}${query ? `&${query}` : ""}`;
+  const earlier = `release=${encodeURIComponent(report.from)}${query ? `&${query}` : ""}`;
+  return (
+    <section className="compare-section" aria-labelledby="coverage-diff">
+      <h2 id="coverage-diff">Coverage by {selection}</h2>
+      <table className="table" data-testid="coverage-diff">
+        <thead>
+          <tr>
+            <th />
+            <th className="num">tested in {report.from}</th>
+            <th className="num">tested in {report.to}</th>
+            <th className="num">change</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map(([name, a, b]) => (
+            <tr key={name} data-row={name}>
+              <td>{name}</td>
+              <td className="num">
+                {a.tested} / {a.endpoints} · {percent(a)}
+              </td>
+              <td className="num">
+                {b.tested} / {b.endpoints} · {percent(b)}
+              </td>
+              <td className="num">
+                {b.tested - a.tested >= 0 ? "+" : ""}
+                {b.tested - a.tested}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <EndpointList
+        title="Newly tested"
+        endpoints={report.coverage.newlyTested}
+        query={later}
+        testId="coverage-newly-tested"
+      />
+      <EndpointList
+        title="No longer tested"
+        endpoints={report.coverage.noLongerTested}
+        query={earlier}
+        testId="coverage-no-longer-tested"
+      />
+      <EndpointList
+        title={`Tested, added in ${report.to}`}
+        endpoints={report.coverage.testedAdded}
+        query={later}
+        testId="coverage-tested-added"
+      />
+      <EndpointList
+        title={`Tested in ${report.from}, removed in ${report.to}: these calls will fail`}
+        endpoints={report.coverage.testedRemoved}
+        query={earlier}
+        testId="coverage-tested-removed"
+      />
+    </section>
+  );
+}

@@ -1,0 +1,34 @@
+import { parseCoverageFilters } from "@apisnoop/db/filters";
+import { describe, expect, it } from "vitest";
+import { parseCompareParams } from "../compare/compare-params";
+import { navQuery } from "./nav-query";
+
+const q = (query: string) => new URLSearchParams(query);
+
+describe("navQuery", () => {
+  it("keeps the filters between coverage views", () => {
+    expect(navQuery("/unknown", "/", q("release=1.34&chart=nginx&from=24h&x=1"))).toBe(
+      "release=1.34&chart=nginx&from=24h",
+    );
+  });
+
+  it("into /compare: the release becomes `to`, a time window is dropped, the sources stay", () => {
+    const query = navQuery("/compare", "/", q("release=1.34&chart=nginx&from=24h&outcome=2xx"));
+    expect(query).toBe("to=1.34&chart=nginx&outcome=2xx");
+    expect(parseCompareParams(q(query), ["1.34", "1.33"]).ok).toBe(true);
+  });
+
+  it("out of /compare: the release pair is dropped, so the filters parse", () => {
+    const query = navQuery("/", "/compare", q("from=1.33&to=1.34&chart=nginx"));
+    expect(query).toBe("chart=nginx");
+    expect(parseCoverageFilters(q(query)).ok).toBe(true);
+    expect(navQuery("/compare", "/compare", q("from=1.33&to=1.34&chart=nginx"))).toBe(
+      "from=1.33&to=1.34&chart=nginx",
+    );
+  });
+
+  it("into /conformance: only the release", () => {
+    expect(navQuery("/conformance", "/", q("release=1.34&chart=nginx"))).toBe("release=1.34");
+    expect(navQuery("/conformance", "/compare", q("from=1.33&to=1.35"))).toBe("release=1.35");
+  });
+});

@@ -1,0 +1,183 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import {
+  diffReleases,
+  isConformanceEligible,
+  parseApisnoopCoverage,
+  parseIneligible,
+  upstreamE2eBatch,
+} from "@apisnoop/coverage";
+import { recordBatch } from "@apisnoop/db";
+import { SHARED_K8S, sharedApisnoopCoverage, sharedCatalog } from "@apisnoop/openapi/testing";
+import { type Source, sourceFromUserAgent } from "@apisnoop/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchBrowser, type TestBrowser } from "./testing/browser";
+import { hitBatch, startTestStack, type TestStack } from "./testing/test-stack";
+
+const operator: Source = {
+  ...sourceFromUserAgent("my-operator/1.0"),
+  chart: "my-operator-1.2.3",
+  namespace: "ops",
+  pod: "my-operator-0",
+};
+const kubectl = sourceFromUserAgent("kubectl/v1.34.0 (linux/amd64) kubernetes/abc");
+const published = (release: string) => parseApisnoopCoverage(sharedApisnoopCoverage(release));
+const ineligible = parseIneligible(
+  JSON.parse(readFileSync(path.join(SHARED_K8S, "apisnoop", "ineligible_endpoints.json"), "utf8")),
+);
+
+describe("/compare and /conformance in Chromium", () => {
+  let stack: TestStack;
+  let browser: TestBrowser;
+  const text = (testId: string) => browser.page.getByTestId(testId).first().textContent();
+
+  beforeAll(async () => {
+    stack = await startTestStack("1.34,1.33,1.35");
+    browser = await launchBrowser();
+    // The operator listed v1alpha3 DeviceClasses on 1.33 (gone in 1.34), v1 ones on 1.34, and pods.
+    for (const [release, hits] of [
+      [
+        "1.33",
+        [
+          [0, "readCoreV1Namespace", 2],
+          [0, "listResourceV1alpha3DeviceClass", 1],
+          [1, "listCoreV1Node", 1],
+        ],
+      ],
+      [
+        "1.34",
+        [
+          [0, "readCoreV1Namespace", 1],
+          [0, "listCoreV1NamespacedPod", 3],
+          [0, "listResourceV1DeviceClass", 1],
+        ],
+      ],
+    ] as const) {
+      const ack = await stack.ingest(
+        hitBatch(
+          [operator, kubectl],
+          hits.map(([s, id, n]) => [s, id, n]),
+          release,
+        ),
+      );
+      expect(ack).toMatchObject({ ok: true });
+    }
+    // What `apisnoop import apisnoop` stores: upstream e2e as the source upstream-e2e.
+    for (const release of ["1.34", "1.35"]) {
+      const batch = upstreamE2eBatch(published(release), sharedCatalog(release), Date.UTC(2026, 3, 22));
+      await recordBatch(stack.app.database.prisma, batch);
+    }
+    stack.app.data.invalidate();
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it("/compare shows the spec diff of the two releases and the selection's coverage diff", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.url}/compare?from=1.33&to=1.34&chart=my-operator`);
+    expect(await text("compare-title")).toBe("1.33 → 1.34");
+    const diff = diffReleases(sharedCatalog("1.33"), sharedCatalog("1.34"));
+    expect(await text("spec-added")).toBe(String(diff.added.length));
+    expect(await text("spec-removed")).toBe(String(diff.removed.length));
+    expect(await text("spec-promoted")).toBe(String(diff.promoted.length));
+    expect(await text("spec-newly-deprecated")).toBe(String(diff.newlyDeprecated.length));
+    const promoted = page.getByTestId("spec-promoted-list");
+    expect(await promoted.locator("tr[data-operation-id]").count()).toBe(diff.promoted.length);
+    const ids = async (testId: string) =>
+      page
+        .getByTestId(testId)
+        .locator("tr[data-operation-id]")
+        .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-operation-id")));
+    expect(await ids("coverage-newly-tested")).toEqual(["listCoreV1NamespacedPod"]);
+    expect(await ids("coverage-tested-added")).toEqual(["listResourceV1DeviceClass"]);
+    expect(await ids("coverage-tested-removed")).toEqual(["listResourceV1alpha3DeviceClass"]);
+    expect(await text("coverage-no-longer-tested-count")).toBe("0");
+    const all = page.locator('[data-testid="coverage-diff"] tr[data-row="all endpoints"]');
+    expect(await all.textContent()).toMatch(/^all endpoints2 \/ 843 · 0\.2%3 \/ 859 · 0\.3%\+1$/);
+    // The filter bar keeps the pair: the link stays shareable.
+    await page.getByLabel("Filters").getByRole("combobox", { name: "outcome" }).selectOption("2xx");
+    await page.waitForURL(/outcome=2xx/);
+    const params = new URL(page.url()).searchParams;
+    expect(Object.fromEntries(params)).toEqual({
+      from: "1.33",
+      to: "1.34",
+      chart: "my-operator",
+      outcome: "2xx",
+    });
+    expect(await text("compare-title")).toBe("1.33 → 1.34");
+    expect(browser.errors).toEqual([]);
+  });
+
+  it("the navigation carries the selection into /compare and /conformance", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.url}/?release=1.34&chart=my-operator&from=24h`);
+    const nav = page.getByRole("navigation", { name: "Views" });
+    expect(await nav.getByRole("link", { name: "Compare releases" }).getAttribute("href")).toBe(
+      "/compare?to=1.34&chart=my-operator",
+    );
+    expect(await nav.getByRole("link", { name: "Conformance" }).getAttribute("href")).toBe(
+      "/conformance?release=1.34",
+    );
+    await nav.getByRole("link", { name: "Compare releases" }).click();
+    await page.waitForURL(/\/compare\?/);
+    expect(await text("compare-title")).toBe("1.33 → 1.34");
+  });
+
+  it("/compare explains bad parameters", async () => {
+    for (const [query, message] of [
+      ["from=1.33&to=1.20", "release 1.20 is not loaded"],
+      ["from=24h;x&to=1.34", "invalid parameter from"],
+      ["from=1.33&to=1.34&chart=a&chart=b", "invalid filter chart: given 2 times"],
+      ["release=1.34", "/compare takes the two releases as from and to"],
+    ]) {
+      const response = await fetch(`${stack.url}/compare?${query}`);
+      expect(response.status).toBe(200);
+      const html = await response.text();
+      expect(html).toContain("These filters cannot be shown");
+      expect(html).toContain(message);
+    }
+  });
+
+  it("/conformance: totals and tested equal apisnoop's; eligible differs before 1.35, and says why", async () => {
+    const { page } = browser;
+    for (const release of ["1.34", "1.35"]) {
+      const upstream = published(release);
+      const eligible = sharedCatalog(release).endpoints.filter((e) => isConformanceEligible(e, ineligible));
+      await page.goto(`${stack.url}/conformance?release=${release}`);
+      expect(await text("conformance-title")).toBe(`Conformance coverage of ${release}`);
+      expect(await text("conformance-total")).toBe(String(upstream.totalEndpoints));
+      expect(await text("conformance-tested")).toBe(String(upstream.testedEndpoints));
+      expect(await text("conformance-eligible")).toBe(String(eligible.length));
+      const tested = eligible.filter((e) => upstream.endpoints.get(e.operationId)?.confTested).length;
+      expect(await text("conformance-eligible-tested")).toMatch(new RegExp(`^${tested} · `));
+      expect(await text("untested-count")).toBe(String(eligible.length - tested));
+      const row = page.getByTestId("eligible-row");
+      expect(await row.getAttribute("data-differs")).toBe(
+        eligible.length === upstream.eligibleTotal ? "false" : "true",
+      );
+      expect(await text("eligible-explanation")).toContain("the list of that time");
+    }
+    // 1.34: apisnoop counted more eligible endpoints than the current list allows (the README's figures).
+    await page.goto(`${stack.url}/conformance?release=1.34`);
+    expect(await page.getByTestId("eligible-row").getAttribute("data-differs")).toBe("true");
+    const reasons = page.getByTestId("ineligible-list").locator("tr[data-operation-id]");
+    expect(await reasons.count()).toBeGreaterThan(0);
+    const first = await reasons.first().getAttribute("data-operation-id");
+    expect(await reasons.first().locator("td").nth(1).textContent()).toBe(
+      ineligible.get(first as string)?.reason,
+    );
+    expect(browser.errors).toEqual([]);
+  });
+
+  it("/conformance says when nothing is imported, and refuses a release that is not loaded", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.url}/conformance?release=1.33`);
+    expect(await text("no-upstream")).toContain("No upstream e2e data for 1.33");
+    expect(await text("conformance-tested")).toBe("0");
+    await page.goto(`${stack.url}/conformance?release=1.20`);
+    expect(await page.locator("section.notice-error").textContent()).toContain("release 1.20 is not loaded");
+  });
+});
