@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import {
   diffReleases,
@@ -11,8 +11,12 @@ import { recordBatch } from "@apisnoop/db";
 import { SHARED_K8S, sharedApisnoopCoverage, sharedCatalog } from "@apisnoop/openapi/testing";
 import { type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WEB_DIR } from "./server/dashboard-server";
 import { launchBrowser, type TestBrowser } from "./testing/browser";
 import { hitBatch, startTestStack, type TestStack } from "./testing/test-stack";
+
+/** Where the tests leave their screenshots (ignored by git). */
+const SCREENSHOTS = path.join(WEB_DIR, "screenshots");
 
 const operator: Source = {
   ...sourceFromUserAgent("my-operator/1.0"),
@@ -79,6 +83,8 @@ describe("/compare and /conformance in Chromium", () => {
     const { page } = browser;
     await page.goto(`${stack.url}/compare?from=1.33&to=1.34&chart=my-operator`);
     expect(await text("compare-title")).toBe("1.33 → 1.34");
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS, "compare.png"), fullPage: true });
     const diff = diffReleases(sharedCatalog("1.33"), sharedCatalog("1.34"));
     expect(await text("spec-added")).toBe(String(diff.added.length));
     expect(await text("spec-removed")).toBe(String(diff.removed.length));
@@ -162,6 +168,7 @@ describe("/compare and /conformance in Chromium", () => {
     }
     // 1.34: apisnoop counted more eligible endpoints than the current list allows (the README's figures).
     await page.goto(`${stack.url}/conformance?release=1.34`);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "conformance.png") });
     expect(await page.getByTestId("eligible-row").getAttribute("data-differs")).toBe("true");
     const reasons = page.getByTestId("ineligible-list").locator("tr[data-operation-id]");
     expect(await reasons.count()).toBeGreaterThan(0);
