@@ -1,7 +1,7 @@
 import type { Endpoint } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
 import { type CoverageFilters, LEVELS, type Level, type Outcome } from "./filters";
-import { resolveRelease } from "./releases";
+import { releaseLoadCount, resolveReleaseLoad } from "./releases";
 import { endpointHitsSql, SqlParams } from "./selection-sql";
 
 /** One endpoint of a release with the hits of the selection. */
@@ -55,40 +55,88 @@ export interface Coverage {
   };
 }
 
-interface Row extends Omit<EndpointCoverage, "tested" | "level"> {
-  level: string;
+/** The spec columns of an endpoint: what getCoverage returns besides hits. */
+type CatalogRow = Omit<
+  EndpointCoverage,
+  "hits" | "hits2xx" | "sources" | "tested" | "firstSeen" | "lastSeen"
+>;
+
+interface HitsRow {
+  operationId: string;
+  hits: number;
+  hits2xx: number;
+  sources: number;
+  firstSeen: Date | null;
+  lastSeen: Date | null;
+}
+
+/**
+ * A release's coverage-counted endpoints in display order, per client, kept until the release is loaded
+ * again (its `loadedAt` changes, or this process loads any release): a view then reads only the hit rows
+ * of its selection, not ~900 spec rows with descriptions, whose transfer and decoding cost more than the
+ * query itself.
+ */
+const catalogs = new WeakMap<PrismaClient, Map<string, { version: string; rows: Promise<CatalogRow[]> }>>();
+
+function releaseCatalog(prisma: PrismaClient, release: string, loadedAt: Date): Promise<CatalogRow[]> {
+  let byRelease = catalogs.get(prisma);
+  if (!byRelease) {
+    byRelease = new Map();
+    catalogs.set(prisma, byRelease);
+  }
+  const version = `${loadedAt.getTime()}/${releaseLoadCount()}`;
+  const cached = byRelease.get(release);
+  if (cached && cached.version === version) return cached.rows;
+  const rows = prisma
+    .$queryRawUnsafe<Array<Omit<CatalogRow, "level"> & { level: string }>>(
+      `SELECT e."operationId", e."method", e."path", e."level", e."category", e."group", e."version", e."kind",
+              e."action", e."description", e."deprecated", e."conformanceEligible"
+       FROM "Endpoint" e
+       WHERE e."release" = $1 AND NOT e."watchOperation"
+       ORDER BY array_position(ARRAY['stable', 'beta', 'alpha'], e."level"), e."category", e."operationId"`,
+      release,
+    )
+    .then((found) => found.map((row) => ({ ...row, level: row.level as Level })));
+  const entry = { version, rows };
+  byRelease.set(release, entry);
+  rows.catch(() => {
+    if (byRelease.get(release) === entry) byRelease.delete(release);
+  });
+  return rows;
 }
 
 /**
  * Coverage of a release (default: the default release) by the sources, time window and outcome of
  * `filters`: every endpoint with its hits, and totals by level and for conformance-eligible endpoints.
  * Without a time window it reads all-time totals (per endpoint without source filters), so the
- * dashboard's first view never scans per-source or per-minute rows. Deprecated `/watch/` operations are outside every count (GUIDE §3).
+ * dashboard's first view never scans per-source or per-minute rows; with one, day and hour rollups plus
+ * the window's edge minutes. Deprecated `/watch/` operations are outside every count (GUIDE §3).
  */
 export async function getCoverage(prisma: PrismaClient, filters: CoverageFilters): Promise<Coverage> {
-  const release = await resolveRelease(prisma, filters.release);
+  const { name: release, loadedAt } = await resolveReleaseLoad(prisma, filters.release);
   const params = new SqlParams();
   const releaseParam = params.add(release);
-  const hits = endpointHitsSql(filters, params, releaseParam);
-  const level = filters.level ? ` AND e."level" = ${params.add(filters.level)}` : "";
-  const rows = await prisma.$queryRawUnsafe<Row[]>(
-    `WITH hits AS (${hits})
-     SELECT e."operationId", e."method", e."path", e."level", e."category", e."group", e."version", e."kind",
-            e."action", e."description", e."deprecated", e."conformanceEligible",
-            coalesce(hits.hits, 0) AS hits, coalesce(hits.hits2xx, 0) AS hits2xx,
-            coalesce(hits.sources, 0) AS sources, hits."firstSeen", hits."lastSeen"
-     FROM "Endpoint" e LEFT JOIN hits ON hits."operationId" = e."operationId"
-     WHERE e."release" = ${releaseParam} AND NOT e."watchOperation"${level}
-     ORDER BY array_position(ARRAY['stable', 'beta', 'alpha'], e."level"), e."category", e."operationId"`,
-    ...params.values,
-  );
-  const endpoints = rows.map(
-    (row): EndpointCoverage => ({
-      ...row,
-      level: row.level as Level,
-      tested: (filters.outcome === "2xx" ? row.hits2xx : row.hits) > 0,
-    }),
-  );
+  const [catalog, hitRows] = await Promise.all([
+    releaseCatalog(prisma, release, loadedAt),
+    prisma.$queryRawUnsafe<HitsRow[]>(endpointHitsSql(filters, params, releaseParam), ...params.values),
+  ]);
+  const hitsByOperation = new Map(hitRows.map((row) => [row.operationId, row]));
+  const endpoints: EndpointCoverage[] = [];
+  for (const endpoint of catalog) {
+    if (filters.level && endpoint.level !== filters.level) continue;
+    const hit = hitsByOperation.get(endpoint.operationId);
+    const hits = hit?.hits ?? 0;
+    const hits2xx = hit?.hits2xx ?? 0;
+    endpoints.push({
+      ...endpoint,
+      hits,
+      hits2xx,
+      sources: hit?.sources ?? 0,
+      firstSeen: hit?.firstSeen ?? null,
+      lastSeen: hit?.lastSeen ?? null,
+      tested: (filters.outcome === "2xx" ? hits2xx : hits) > 0,
+    });
+  }
   return { release, outcome: filters.outcome, endpoints, totals: coverageTotals(endpoints) };
 }
 

@@ -231,7 +231,81 @@ async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds
     textArray(rows.map((row) => JSON.stringify(row.details))),
   );
   await upsertTotals(tx, release, sortedValues(totals));
+  await upsertBuckets(tx, release, rows, "HitRollupHour", "hour", 60);
+  await upsertBuckets(tx, release, rows, "HitRollupDay", "day", 1440);
   return rows.length;
+}
+
+/**
+ * Adds a batch's folded minute rows to a coarser rollup (per endpoint x source x UTC hour or day), so time
+ * windows read whole buckets instead of every minute in them. First/last minutes are kept per bucket, so
+ * first/last seen in a window stay exact.
+ */
+async function upsertBuckets(
+  tx: Tx,
+  release: string,
+  rows: ReadonlyArray<{
+    operationId: string;
+    sourceId: number;
+    statusClass: string;
+    minute: number;
+    count: number;
+  }>,
+  table: "HitRollupHour" | "HitRollupDay",
+  column: "hour" | "day",
+  minutes: number,
+): Promise<void> {
+  const buckets = new Map<string, PairTotal & { bucket: number }>();
+  for (const row of rows) {
+    const bucket = Math.floor(row.minute / minutes) * minutes;
+    const key = `${row.sourceId}\u0000${bucket}\u0000${row.operationId}`;
+    let total = buckets.get(key);
+    if (!total) {
+      total = {
+        operationId: row.operationId,
+        sourceId: row.sourceId,
+        bucket,
+        hits: 0,
+        hits2xx: 0,
+        first: row.minute,
+        last: row.minute,
+      };
+      buckets.set(key, total);
+    }
+    total.hits += row.count;
+    total.first = Math.min(total.first, row.minute);
+    total.last = Math.max(total.last, row.minute);
+    if (row.statusClass === "2xx") {
+      total.hits2xx += row.count;
+      total.first2xx = Math.min(total.first2xx ?? row.minute, row.minute);
+      total.last2xx = Math.max(total.last2xx ?? row.minute, row.minute);
+    }
+  }
+  const sorted = sortedValues(buckets);
+  await tx.$executeRawUnsafe(
+    `INSERT INTO "${table}" AS b ("release", "operationId", "sourceId", "${column}", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx")
+     SELECT $1, t.op, t.source, to_timestamp(t.bucket * 60), t.hits, t.hits2xx, to_timestamp(t.first * 60),
+            to_timestamp(t.last * 60), to_timestamp(t.first2xx * 60), to_timestamp(t.last2xx * 60)
+     FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
+       AS t(op, source, bucket, hits, hits2xx, first, last, first2xx, last2xx)
+     ON CONFLICT ("release", "sourceId", "${column}", "operationId") DO UPDATE SET
+       "hits" = b."hits" + excluded."hits",
+       "hits2xx" = b."hits2xx" + excluded."hits2xx",
+       "firstSeen" = LEAST(b."firstSeen", excluded."firstSeen"),
+       "lastSeen" = GREATEST(b."lastSeen", excluded."lastSeen"),
+       "first2xx" = LEAST(b."first2xx", excluded."first2xx"),
+       "last2xx" = GREATEST(b."last2xx", excluded."last2xx")`,
+    release,
+    textArray(sorted.map((total) => total.operationId)),
+    numberArray(sorted.map((total) => total.sourceId)),
+    numberArray(sorted.map((total) => total.bucket)),
+    numberArray(sorted.map((total) => total.hits)),
+    numberArray(sorted.map((total) => total.hits2xx)),
+    numberArray(sorted.map((total) => total.first)),
+    numberArray(sorted.map((total) => total.last)),
+    numberArray(sorted.map((total) => total.first2xx ?? null)),
+    numberArray(sorted.map((total) => total.last2xx ?? null)),
+  );
 }
 
 /** All-time hits of one endpoint by one source in a batch. */

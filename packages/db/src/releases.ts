@@ -19,6 +19,16 @@ export interface ReleaseSummary {
   endpoints: number;
 }
 
+let releaseLoads = 0;
+
+/**
+ * How many times this process stored a release's endpoints: with `loadedAt`, what a cache of a catalog is
+ * keyed on (two loads within one millisecond share a `loadedAt`).
+ */
+export function releaseLoadCount(): number {
+  return releaseLoads;
+}
+
 /**
  * Stores a release's endpoint catalog, replacing what was stored for it before. An endpoint is
  * conformance-eligible when stable, not deprecated and not in `ineligible` (GUIDE §3); the deprecated
@@ -71,6 +81,7 @@ export async function loadRelease(
     await tx.endpoint.deleteMany({ where: { release } });
     await tx.endpoint.createMany({ data: rows });
   });
+  releaseLoads++;
   return { release, endpoints: catalog.endpoints.length, watchOperations: catalog.watchOperations.length };
 }
 
@@ -91,19 +102,37 @@ export async function listReleases(prisma: PrismaClient): Promise<ReleaseSummary
  * Throws NotFoundError for a release that is not loaded, or when none is.
  */
 export async function resolveRelease(prisma: PrismaClient, name?: string): Promise<string> {
+  return (await resolveReleaseLoad(prisma, name)).name;
+}
+
+/**
+ * Like resolveRelease, with when the release's endpoints were last stored (`loadRelease`): what caches of
+ * a release's catalog are keyed on.
+ */
+export async function resolveReleaseLoad(
+  prisma: PrismaClient,
+  name?: string,
+): Promise<{ name: string; loadedAt: Date }> {
   if (name !== undefined) {
-    const found = await prisma.release.findUnique({ where: { name }, select: { name: true } });
+    const found = await prisma.release.findUnique({
+      where: { name },
+      select: { name: true, loadedAt: true },
+    });
     if (!found) throw new NotFoundError(`release ${name} is not loaded`);
-    return name;
+    return found;
   }
-  const fallback = await defaultReleaseName(prisma);
+  const releases = await prisma.release.findMany({ select: { name: true, isDefault: true, loadedAt: true } });
+  const fallback = pickDefaultRelease(releases);
   if (fallback === null) throw new NotFoundError("no release is loaded");
-  return fallback;
+  return releases.find((release) => release.name === fallback) as { name: string; loadedAt: Date };
 }
 
 /** The default release's name, else the newest loaded one's, else null. */
 export async function defaultReleaseName(prisma: Pick<PrismaClient, "release">): Promise<string | null> {
-  const releases = await prisma.release.findMany({ select: { name: true, isDefault: true } });
+  return pickDefaultRelease(await prisma.release.findMany({ select: { name: true, isDefault: true } }));
+}
+
+function pickDefaultRelease(releases: ReadonlyArray<{ name: string; isDefault: boolean }>): string | null {
   const preferred = releases.find((release) => release.isDefault);
   if (preferred) return preferred.name;
   const newest = releases.map((release) => release.name).sort((a, b) => compareReleaseNames(b, a))[0];

@@ -79,27 +79,108 @@ export function hasSourceFilter(filters: SourceFilters): boolean {
   return sourceConditions(filters, new SqlParams()) !== null;
 }
 
+const MINUTE_MS = 60_000;
+
+/** A part of a time window answered by one rollup table: minutes [from, to) as epoch minutes, null = open. */
+interface WindowPart {
+  table: "HitRollup" | "HitRollupHour" | "HitRollupDay";
+  from: number | null;
+  to: number | null;
+}
+
+/**
+ * Splits the minutes a window covers (those overlapping [from, to)) into whole UTC days, whole hours at the
+ * day edges and single minutes at the hour edges, so a window reads a few coarse buckets per endpoint x
+ * source instead of every minute. The parts are disjoint and cover exactly the window's minutes.
+ */
+export function windowParts(filters: Pick<CoverageFilters, "from" | "to">): WindowPart[] {
+  const start = filters.from ? Math.floor(filters.from.getTime() / MINUTE_MS) : null;
+  const end = filters.to ? Math.ceil(filters.to.getTime() / MINUTE_MS) : null;
+  const parts: WindowPart[] = [];
+  const floor = (minute: number | null, unit: number) =>
+    minute === null ? null : Math.floor(minute / unit) * unit;
+  const ceil = (minute: number | null, unit: number) =>
+    minute === null ? null : Math.ceil(minute / unit) * unit;
+  /** Adds [from, to) of `table`, or, when it holds no whole `unit` bucket, hands it to `finer`. */
+  const split = (
+    from: number | null,
+    to: number | null,
+    unit: number,
+    table: WindowPart["table"],
+    finer: (from: number | null, to: number | null) => void,
+  ) => {
+    const wholeFrom = ceil(from, unit);
+    const wholeTo = floor(to, unit);
+    if (wholeFrom !== null && wholeTo !== null && wholeFrom >= wholeTo) {
+      finer(from, to);
+      return;
+    }
+    if (from !== null && wholeFrom !== null && from < wholeFrom) finer(from, wholeFrom);
+    parts.push({ table, from: wholeFrom, to: wholeTo });
+    if (to !== null && wholeTo !== null && wholeTo < to) finer(wholeTo, to);
+  };
+  const minutes = (from: number | null, to: number | null) => {
+    if (from === null || to === null || from < to) parts.push({ table: "HitRollup", from, to });
+  };
+  const hours = (from: number | null, to: number | null) => split(from, to, 60, "HitRollupHour", minutes);
+  split(start, end, 1440, "HitRollupDay", hours);
+  return parts;
+}
+
+/**
+ * A SELECT of the hits of a windowed selection per endpoint x source part of the window: columns
+ * "operationId", "sourceId", hits, hits2xx, "firstSeen", "lastSeen", "first2xx", "last2xx" (minutes; the
+ * 2xx ones null without 2xx hits). An endpoint x source may have one row per part: group them.
+ */
+export function windowHitsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
+  const time = (minute: number) => `${params.add(new Date(minute * MINUTE_MS))}::timestamptz`;
+  return windowParts(filters)
+    .map((part) => {
+      const column = { HitRollup: "minute", HitRollupHour: "hour", HitRollupDay: "day" }[part.table];
+      let where = `w."release" = ${releaseParam}`;
+      if (part.from !== null) where += ` AND w."${column}" >= ${time(part.from)}`;
+      if (part.to !== null) where += ` AND w."${column}" < ${time(part.to)}`;
+      where += sourceRestriction(filters, params, `w."sourceId"`);
+      if (part.table === "HitRollup") {
+        const ok = `w."statusClass" = '2xx'`;
+        return `SELECT w."operationId", w."sourceId", w."count" AS hits, CASE WHEN ${ok} THEN w."count" ELSE 0 END AS hits2xx,
+                  w."minute" AS "firstSeen", w."minute" AS "lastSeen",
+                  CASE WHEN ${ok} THEN w."minute" END AS "first2xx", CASE WHEN ${ok} THEN w."minute" END AS "last2xx"
+           FROM "HitRollup" w WHERE ${where}`;
+      }
+      return `SELECT w."operationId", w."sourceId", w."hits", w."hits2xx", w."firstSeen", w."lastSeen", w."first2xx", w."last2xx"
+         FROM "${part.table}" w WHERE ${where}`;
+    })
+    .join("\n       UNION ALL ");
+}
+
+/**
+ * A SELECT of the hits per endpoint x source of a windowed selection: "operationId", "sourceId", hits,
+ * hits2xx, first/last (minutes with hits that count under the outcome; null without any), and
+ * "firstHit"/"lastHit" (minutes with any hits).
+ */
+export function windowPairsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
+  const ok = filters.outcome === "2xx";
+  return `SELECT w."operationId", w."sourceId", sum(w.hits) AS hits, sum(w.hits2xx) AS hits2xx,
+            min(w."${ok ? "first2xx" : "firstSeen"}") AS first, max(w."${ok ? "last2xx" : "lastSeen"}") AS last,
+            min(w."firstSeen") AS "firstHit", max(w."lastSeen") AS "lastHit"
+     FROM (${windowHitsSql(filters, params, releaseParam)}) w
+     GROUP BY w."operationId", w."sourceId"`;
+}
+
 /**
  * A SELECT of the hits per endpoint of a selection: columns "operationId", hits, hits2xx, sources (distinct
  * sources with hits that count under the outcome), "firstSeen" and "lastSeen" (of those hits). It reads
- * the cheapest table that answers: per-endpoint totals without source filters or window, per endpoint x
- * source totals with source filters only, per-minute rollups with a time window.
+ * the cheapest tables that answer: per-endpoint totals without source filters or window, per endpoint x
+ * source totals with source filters only, day, hour and edge-minute rollups with a time window.
  */
 export function endpointHitsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
   const ok = filters.outcome === "2xx";
   if (hasWindow(filters)) {
     // Per endpoint x source first, then per endpoint: two hash aggregates instead of a sort for DISTINCT.
-    const counted = outcomeCondition(filters.outcome, `h."statusClass"`);
     return `SELECT p."operationId", sum(p.hits)::float8 AS hits, sum(p.hits2xx)::float8 AS hits2xx,
               count(p.first)::int AS sources, min(p.first) AS "firstSeen", max(p.last) AS "lastSeen"
-       FROM (
-         SELECT h."operationId", h."sourceId", sum(h."count") AS hits,
-                coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0) AS hits2xx,
-                min(h."minute") FILTER (WHERE ${counted}) AS first, max(h."minute") FILTER (WHERE ${counted}) AS last
-         FROM "HitRollup" h
-         WHERE h."release" = ${releaseParam}${sourceRestriction(filters, params, `h."sourceId"`)}${windowRestriction(filters, params, `h."minute"`, "minute")}
-         GROUP BY h."operationId", h."sourceId"
-       ) p
+       FROM (${windowPairsSql(filters, params, releaseParam)}) p
        GROUP BY p."operationId"`;
   }
   if (hasSourceFilter(filters)) {

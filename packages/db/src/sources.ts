@@ -1,7 +1,7 @@
 import type { PrismaClient } from "./client";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
-import { hasWindow, outcomeCondition, SqlParams, sourceConditions, windowRestriction } from "./selection-sql";
+import { hasWindow, SqlParams, sourceConditions, sourceRestriction, windowPairsSql } from "./selection-sql";
 
 /** A source as stored (protocol `Source`; its Helm release is `helmRelease`). */
 export interface SourceSummary {
@@ -44,18 +44,16 @@ export async function listSources(prisma: PrismaClient, filters: CoverageFilters
   const release = await resolveRelease(prisma, filters.release);
   const params = new SqlParams();
   const releaseParam = params.add(release);
+  // Only the selected sources' rows are aggregated: a source filter narrows the scan, not just the output.
   const activity = hasWindow(filters)
-    ? `SELECT h."sourceId", sum(h."count")::float8 AS hits,
-              coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0)::float8 AS hits2xx,
-              count(DISTINCT h."operationId") FILTER (WHERE ${outcomeCondition(filters.outcome, `h."statusClass"`)})::int AS endpoints,
-              min(h."minute") AS "firstHit", max(h."minute") AS "lastHit"
-       FROM "HitRollup" h
-       WHERE h."release" = ${releaseParam}${windowRestriction(filters, params, `h."minute"`, "minute")}
-       GROUP BY h."sourceId"`
+    ? `SELECT p."sourceId", sum(p.hits)::float8 AS hits, sum(p.hits2xx)::float8 AS hits2xx,
+              count(p.first)::int AS endpoints, min(p."firstHit") AS "firstHit", max(p."lastHit") AS "lastHit"
+       FROM (${windowPairsSql(filters, params, releaseParam)}) p
+       GROUP BY p."sourceId"`
     : `SELECT h."sourceId", sum(h."hits")::float8 AS hits, sum(h."hits2xx")::float8 AS hits2xx,
               count(*) FILTER (WHERE ${filters.outcome === "2xx" ? `h."hits2xx" > 0` : "TRUE"})::int AS endpoints,
               min(h."firstSeen") AS "firstHit", max(h."lastSeen") AS "lastHit"
-       FROM "HitTotal" h WHERE h."release" = ${releaseParam}
+       FROM "HitTotal" h WHERE h."release" = ${releaseParam}${sourceRestriction(filters, params, `h."sourceId"`)}
        GROUP BY h."sourceId"`;
   const conditions = sourceConditions(filters, params);
   return prisma.$queryRawUnsafe<SourceActivity[]>(
