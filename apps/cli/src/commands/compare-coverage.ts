@@ -44,7 +44,8 @@ function parseWindow(value: string): WindowArg {
  * usage error.
  */
 export function parseCompareSides(from: string, to: string): CompareSides {
-  const windows = [from, to].filter((value) => value.includes(".."));
+  // Times never hold a slash; spec paths and URLs (`../shared/k8s/...`) do.
+  const windows = [from, to].filter((value) => value.includes("..") && !/[/\\]/.test(value));
   if (windows.length === 1) {
     throw new CliError("--from and --to must both be releases or both be time windows (START..END)", 2);
   }

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { type Database, recordBatch } from "@apisnoop/db";
 import { openTestDatabase } from "@apisnoop/db/testing";
 import { SHARED_K8S, sharedSpecPath } from "@apisnoop/openapi/testing";
@@ -36,7 +37,8 @@ describe("apisnoop compare", () => {
     const { code, stdout } = await runCli([
       "compare",
       "--from",
-      sharedSpecPath("1.35"),
+      // A relative path with "..": a spec file, not a time window.
+      path.relative(process.cwd(), sharedSpecPath("1.35")),
       "--to",
       sharedSpecPath("1.36"),
     ]);

@@ -86,15 +86,15 @@ spec add', 'apisnoop import'). With two time windows instead of releases it comp
 coverage of one release between the windows: endpoints newly tested, no longer tested, and the counts.
 
 Options:
-  --from 1.NN|SPEC      the earlier release, or START..END: the earlier time window
-  --to 1.NN|SPEC        the later release, or START..END: the later time window; START and END are
-                        ISO 8601, epoch ms, now, or a duration before now (15m, 24h, 7d); either may be
-                        left out (7d.. is the last 7 days, ..7d everything before)
-  --coverage            compare the coverage of the selection too (implied by --source and --outcome)
+  --from 1.NN|SPEC       the earlier release, or START..END: the earlier time window
+  --to 1.NN|SPEC         the later release, or START..END: the later time window; START and END are
+                         ISO 8601, epoch ms, now, or a duration before now (15m, 24h, 7d); either may be
+                         left out (7d.. is the last 7 days, ..7d everything before)
+  --coverage             compare the coverage of the selection too (implied by --source and --outcome)
 ${SOURCE_FILTERS_HELP}
-  --outcome any|2xx     count hits with any response (default) or only successful ones
-  --release 1.NN        the release of a time-window comparison (default: the database's default)
-  --format text|json    output format (default: text)
+  --outcome any|2xx      count hits with any response (default) or only successful ones
+  --release 1.NN         the release of a time-window comparison (default: the database's default)
+  --format text|json     output format (default: text)
 ${DATABASE_OPTIONS_HELP}
 
 Examples:
