@@ -45,6 +45,8 @@ export async function startEmbeddedPostgres(options: {
   log?: (line: string) => void;
   /** Trade durability for speed (no fsync): for throw-away clusters in tests only. */
   volatile?: boolean;
+  /** Listen on this port instead of a free one (a restart on the same port keeps clients' URLs valid). */
+  port?: number;
 }): Promise<EmbeddedPostgres> {
   const dataDir = path.resolve(options.dataDir);
   const passwordFile = `${dataDir}.password`;
@@ -56,7 +58,7 @@ export async function startEmbeddedPostgres(options: {
     initialise(binaries, dataDir, passwordFile, owner);
   }
   const password = readFileSync(passwordFile, "utf8").trim();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const settings = options.volatile ? VOLATILE_SETTINGS : [];
   let server: ChildProcess;
   try {
