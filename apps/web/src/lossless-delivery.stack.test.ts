@@ -124,7 +124,7 @@ describe("lossless delivery through crashes", () => {
       [
         "apps/cli/bin/apisnoop.mjs",
         "proxy",
-        `--kubeconfig=${readRigState().kubeconfigs.admin}`,
+        `--kubeconfig=${readRigState().kubeconfigs["admin-cert"]}`,
         `--listen=127.0.0.1:${proxyPort}`,
         "--admin-listen=none",
         `--spec=${sharedSpecPath("1.34")}`,
