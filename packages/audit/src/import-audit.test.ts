@@ -86,6 +86,9 @@ describe("importHitFiles", () => {
         durationMs: 3,
         operationId: "x",
         userAgent: "e2e.test/v1.34.4 -- [sig-node] Pods should list [Conformance]",
+        source: { namespace: "e2e-pods-1234", pod: "runner" },
+        details: ["watch"],
+        responseFields: { fields: ["io.k8s.api.core.v1.Pod:spec"], unknown: ["io.k8s.api.core.v1.Pod:spex"] },
       },
       {
         ts: "2026-11-28T17:53:56.000Z",
@@ -117,6 +120,13 @@ describe("importHitFiles", () => {
     expect(batches[0]?.sources[0]).toMatchObject({
       e2eTest: "[sig-node] Pods should list [Conformance]",
       conformance: true,
+      namespace: "e2e-pods-1234",
+      pod: "runner",
     });
+    // The line's field paths (issue 5 §7) land as field counts of the re-matched endpoint.
+    expect(batches[0]?.fields.map((f) => [f.operationId, f.direction, f.field, f.unknown])).toEqual([
+      ["listCoreV1NamespacedPod", "response", "io.k8s.api.core.v1.Pod:spec", false],
+      ["listCoreV1NamespacedPod", "response", "io.k8s.api.core.v1.Pod:spex", true],
+    ]);
   });
 });
