@@ -142,7 +142,7 @@ describe("Uplink", () => {
     const reserved = await IngestServer.start();
     const port = reserved.port;
     await reserved.stop();
-    const uplink = uplinkTo(`http://127.0.0.1:${port}`, dir);
+    const uplink = uplinkTo(`http://127.0.0.1:${port}`, dir, { maxBatchDelayMs: 50 });
     for (let i = 0; i < 300; i++) {
       uplink.count(hit(`op${i % 3}`));
       if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 80)); // one batch per 100
@@ -190,6 +190,21 @@ describe("Uplink", () => {
     await until(() => server.counts().journalled === 7 && server.counts().spooled === 50, "both replayed");
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(server.counts()).toEqual({ spooled: 50, journalled: 7 });
+  });
+
+  it("while batches wait, folds further hits into one denser batch instead of one per interval", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
+    const uplink = uplinkTo("http://127.0.0.1:9", dir, { maxBatchDelayMs: 60_000 });
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 100; i++) uplink.count(hit("same"));
+      await new Promise((resolve) => setTimeout(resolve, 80));
+    }
+    // The first batch was cut at once (nothing waited); the rest wait, journalled, for the next one.
+    expect(uplink.stats().spoolBatches).toBe(1);
+    expect(uplink.stats().hitsPending).toBe(400);
+    expect(fs.readFileSync(path.join(dir, "hits.journal"), "utf8").trim().split("\n").length).toBeGreaterThan(
+      400,
+    );
   });
 
   it("refuses a spool directory another live process holds", () => {

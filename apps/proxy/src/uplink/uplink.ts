@@ -26,10 +26,16 @@ export interface UplinkOptions {
   spoolDir: string;
   /** Past this many spooled bytes, batches stay in memory (default 256 MiB). */
   maxSpoolBytes?: number;
-  /** Ship pending rollups at least this often (default 1 s). */
+  /** Ship pending rollups this often while the web app keeps up (default 1 s). */
   flushMs?: number;
-  /** ... or as soon as this many distinct rollup rows are pending (default 5,000). */
+  /** ... or as soon as this many distinct rollup rows are pending (default 20,000). */
   maxKeys?: number;
+  /**
+   * While earlier batches wait for their ack, keep folding for up to this long (default 10 s) instead of
+   * cutting a batch per `flushMs`: a slow database then gets fewer, denser batches (more hits per row).
+   * The journal keeps those hits safe meanwhile.
+   */
+  maxBatchDelayMs?: number;
   /** How long to wait for a batch's ack before trying again (default 30 s). */
   ackTimeoutMs?: number;
   log?: (line: string) => void;
@@ -48,8 +54,8 @@ export interface UplinkStats {
 
 /**
  * Lossless delivery to the dashboard (issue 5 §5–6): counted hits go to a write-ahead journal and into edge
- * rollups; every `flushMs` (or `maxKeys` rows) the rollups become a batch in the durable spool, then the
- * journal is emptied. Spooled batches are sent in order over the ingest namespace and deleted only when
+ * rollups; every `flushMs` (or `maxKeys` rows; less often while the web app is behind) the rollups become a
+ * batch in the durable spool, then the journal is emptied. Spooled batches are sent in order over the ingest namespace and deleted only when
  * the web app acknowledges their commit; batch ids make replays idempotent there. A full spool keeps
  * rollups in memory (they grow with distinct keys, not requests) and says so once in the log.
  */
@@ -66,6 +72,7 @@ export class Uplink implements HitSink {
   private acked = 0;
   private refused = 0;
   private lastErrorLog = "";
+  private lastSpooledAt = Date.now();
 
   constructor(private readonly options: UplinkOptions) {
     const log = options.log ?? (() => {});
@@ -82,7 +89,7 @@ export class Uplink implements HitSink {
     if (replayed.length > 0 || this.spool.depth > 0) {
       log(`uplink: replaying ${this.spool.depth} spooled batches and ${replayed.length} journalled hits`);
     }
-    this.spoolPending();
+    this.spoolPending(true);
     this.socket = io(`${options.url.replace(/\/$/, "")}${INGEST_NAMESPACE}`, {
       auth: { token: options.token, proxyId: options.proxyId, protocol: PROTOCOL_VERSION },
       transports: ["websocket"],
@@ -104,7 +111,7 @@ export class Uplink implements HitSink {
   count(hit: Hit): void {
     this.journal.append(hit);
     this.builder.add(hit);
-    if (this.builder.keyCount >= (this.options.maxKeys ?? 5000)) this.flush();
+    if (this.builder.keyCount >= (this.options.maxKeys ?? 20_000)) this.flush();
   }
 
   /** Adds the field paths found after the hit was counted. */
@@ -134,7 +141,7 @@ export class Uplink implements HitSink {
   /** Spools what is pending, waits up to `graceMs` for the web app to take the spool, and disconnects. */
   async close(graceMs = 3000): Promise<void> {
     clearInterval(this.timer);
-    this.spoolPending();
+    this.spoolPending(true);
     const deadline = Date.now() + graceMs;
     while (this.spool.depth > 0 && this.socket.connected && Date.now() < deadline) {
       await this.send();
@@ -146,9 +153,20 @@ export class Uplink implements HitSink {
     fs.rmSync(this.lockFile, { force: true });
   }
 
-  /** Moves the rollups into a durable batch and empties the journal, unless the spool is full. */
-  private spoolPending(): void {
+  /**
+   * Moves the rollups into a durable batch and empties the journal, unless the spool is full. While the
+   * web app has not taken the previous batches, waits (up to `maxBatchDelayMs` or `maxKeys` rows) so that
+   * batches grow denser instead of more numerous; `force` spools now (start, close).
+   */
+  private spoolPending(force = false): void {
     if (this.builder.keyCount === 0 && this.builder.pendingHits === 0) return;
+    const waiting = this.spool.depth > 0;
+    const due =
+      force ||
+      !waiting ||
+      this.builder.keyCount >= (this.options.maxKeys ?? 20_000) ||
+      Date.now() - this.lastSpooledAt >= (this.options.maxBatchDelayMs ?? 10_000);
+    if (!due) return;
     if (this.spool.isFull) {
       if (!this.fullLogged) {
         this.options.log?.(
@@ -164,6 +182,7 @@ export class Uplink implements HitSink {
     batch.release = this.options.release();
     this.spool.put(batch);
     this.journal.reset();
+    this.lastSpooledAt = Date.now();
   }
 
   /** Sends spooled batches oldest first, one at a time, while the web app answers. */
