@@ -117,6 +117,26 @@ describe("/compare and /conformance in Chromium", () => {
     expect(browser.errors).toEqual([]);
   });
 
+  it("/compare with two time windows: the selection's coverage within one release", async () => {
+    const { page } = browser;
+    // Every hit of the test is in the current minute: nothing before the last hour, all of them after.
+    await page.goto(`${stack.url}/compare?from=..1h&to=1h..&release=1.34&chart=my-operator`);
+    expect(await text("compare-title")).toBe("1.34: ..1h → 1h..");
+    const ids = await page
+      .getByTestId("coverage-newly-tested")
+      .locator("tr[data-operation-id]")
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-operation-id")));
+    expect(ids.sort()).toEqual([
+      "listCoreV1NamespacedPod",
+      "listResourceV1DeviceClass",
+      "readCoreV1Namespace",
+    ]);
+    expect(await page.getByTestId("coverage-tested-added").count()).toBe(0);
+    expect(await page.getByTestId("spec-added").count()).toBe(0);
+    const all = page.locator('[data-testid="coverage-diff"] tr[data-row="all endpoints"]');
+    expect(await all.textContent()).toMatch(/^all endpoints0 \/ 859 · 0\.0%3 \/ 859 · 0\.3%\+3$/);
+  });
+
   it("the navigation carries the selection into /compare and /conformance", async () => {
     const { page } = browser;
     await page.goto(`${stack.url}/?release=1.34&chart=my-operator&from=24h`);
@@ -138,6 +158,8 @@ describe("/compare and /conformance in Chromium", () => {
       ["from=24h;x&to=1.34", "invalid parameter from"],
       ["from=1.33&to=1.34&chart=a&chart=b", "invalid filter chart: given 2 times"],
       ["release=1.34", "/compare takes the two releases as from and to"],
+      ["from=1.33&to=1h..now", "both releases (1.33, 1.34) or both time windows"],
+      ["from=2h..1h&to=1h..&outcome=3xx", "invalid filter outcome"],
     ]) {
       const response = await fetch(`${stack.url}/compare?${query}`);
       expect(response.status).toBe(200);

@@ -8,6 +8,7 @@ const parse = (query: string) => parseCompareParams(new URLSearchParams(query), 
 describe("parseCompareParams", () => {
   it("takes the two releases and leaves the selection's filters", () => {
     const parsed = parse("from=1.33&to=1.34&chart=nginx&outcome=2xx");
+    expect(parsed.ok && parsed.value.kind).toBe("releases");
     expect(parsed.ok && parsed.value.from).toBe("1.33");
     expect(parsed.ok && parsed.value.to).toBe("1.34");
     expect(parsed.ok && parsed.value.filters.toString()).toBe("chart=nginx&outcome=2xx");
@@ -32,6 +33,22 @@ describe("parseCompareParams", () => {
     });
     expect(parse("to=1.9")).toMatchObject({ ok: false, error: expect.stringContaining("older than 1.9") });
     expect(parseCompareParams(new URLSearchParams(""), [])).toMatchObject({ ok: false });
+  });
+
+  it("takes two time windows of one release, each side with its own from and to", () => {
+    const parsed = parse("from=7d..1d&to=1d..&release=1.34&chart=nginx");
+    if (!parsed.ok || parsed.value.kind !== "windows") throw new Error(JSON.stringify(parsed));
+    expect(parsed.value.from.text).toBe("7d..1d");
+    expect(parsed.value.from.filters.toString()).toBe("release=1.34&chart=nginx&from=7d&to=1d");
+    expect(parsed.value.to.filters.toString()).toBe("release=1.34&chart=nginx&from=1d");
+    expect(parsed.value.filters.toString()).toBe("release=1.34&chart=nginx");
+  });
+
+  it("refuses a release compared with a window", () => {
+    expect(parse("from=1.33&to=1d..now")).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("both releases (1.33, 1.34) or both time windows"),
+    });
   });
 
   it("builds links that parse back to the same comparison", () => {

@@ -1,9 +1,27 @@
-/** What `/compare` compares: two releases, and the query of the selection's filters without them. */
-export interface CompareParams {
-  from: string;
-  to: string;
-  /** The URL's other parameters (source filters, outcome, level), for the filter parser and links. */
-  filters: URLSearchParams;
+/**
+ * What `/compare` compares: two releases, and the query of the selection's filters without them; or two
+ * time windows of one release, as the filter queries of each side.
+ */
+export type CompareParams =
+  | {
+      kind: "releases";
+      from: string;
+      to: string;
+      /** The URL's other parameters (source filters, outcome, level), for the filter parser and links. */
+      filters: URLSearchParams;
+    }
+  | {
+      kind: "windows";
+      /** The earlier window as written (`START..END`) and the filter query of that side. */
+      from: { text: string; filters: URLSearchParams };
+      to: { text: string; filters: URLSearchParams };
+      /** The URL's parameters without the windows, for links. */
+      filters: URLSearchParams;
+    };
+
+/** `START..END` with times (a duration, ISO date-time, epoch ms, now; either may be empty). */
+export function isTimeWindow(value: string): boolean {
+  return value.includes("..") && !/[/\\]/.test(value);
 }
 
 const RELEASE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$/;
@@ -26,10 +44,11 @@ export function compareReleaseNames(a: string, b: string): number {
 }
 
 /**
- * The releases of a `/compare` URL. There `from` and `to` name releases, not a time window (a release
- * comparison counts all-time hits); `release` is refused because `from` and `to` say it. Without `to`:
- * the first of `releases` (the default release); without `from`: the loaded release just before `to`.
- * A bad or missing value is an error naming the parameter, as the filters' errors do. Never throws.
+ * What a `/compare` URL compares. There `from` and `to` name releases (a release comparison counts
+ * all-time hits), and `release` is refused because they say it; without `to`: the first of `releases`
+ * (the default release); without `from`: the loaded release just before `to`. Or both are time windows
+ * `START..END` (as `apisnoop compare` takes them), compared within `release`. A bad or missing value is
+ * an error naming the parameter, as the filters' errors do. Never throws.
  */
 export function parseCompareParams(
   params: URLSearchParams,
@@ -43,6 +62,8 @@ export function parseCompareParams(
       return { error: `invalid parameter ${name}: a release is a name like "1.34"` };
     return { value };
   };
+  const windows = ["from", "to"].map((name) => params.getAll(name).filter(isTimeWindow));
+  if (windows.some((list) => list.length > 0)) return parseWindows(params);
   if (params.getAll("release").some((value) => value.trim() !== "")) {
     return { ok: false, error: "invalid parameter release: /compare takes the two releases as from and to" };
   }
@@ -64,7 +85,34 @@ export function parseCompareParams(
   if (earlier === later) return { ok: false, error: `invalid parameters: from and to are both ${later}` };
   const filters = new URLSearchParams(params);
   for (const name of ["from", "to", "release"]) filters.delete(name);
-  return { ok: true, value: { from: earlier, to: later, filters } };
+  return { ok: true, value: { kind: "releases", from: earlier, to: later, filters } };
+}
+
+function parseWindows(
+  params: URLSearchParams,
+): { ok: true; value: CompareParams } | { ok: false; error: string } {
+  const filters = new URLSearchParams(params);
+  for (const name of ["from", "to"]) filters.delete(name);
+  const side = (name: "from" | "to") => {
+    const values = params.getAll(name).filter((value) => value.trim() !== "");
+    const text = values[0]?.trim();
+    if (values.length !== 1 || text === undefined || !isTimeWindow(text)) return null;
+    const [start = "", end = ""] = text.split("..", 2).map((part) => part.trim());
+    const query = new URLSearchParams(filters);
+    if (start) query.set("from", start);
+    if (end) query.set("to", end);
+    return { text, filters: query };
+  };
+  const from = side("from");
+  const to = side("to");
+  if (!from || !to) {
+    return {
+      ok: false,
+      error:
+        "invalid parameters from, to: both releases (1.33, 1.34) or both time windows (START..END, e.g. 7d..1d)",
+    };
+  }
+  return { ok: true, value: { kind: "windows", from, to, filters } };
 }
 
 /** The `/compare` URL of two releases and a selection's filter query. */

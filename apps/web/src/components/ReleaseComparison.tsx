@@ -1,4 +1,4 @@
-import type { CoverageCount } from "@apisnoop/coverage";
+import type { CoverageCount, CoverageDiff } from "@apisnoop/coverage";
 import Link from "next/link";
 import type { ComparedEndpoint, CompareReport } from "../data/dashboard-data";
 import { EndpointTable } from "./EndpointTable";
@@ -100,17 +100,30 @@ export function SpecDiffPanel({ report, query }: { report: CompareReport; query:
   );
 }
 
-/** How the selection's coverage changed: a row per level, then the endpoints whose coverage changed. */
+/**
+ * How the selection's coverage changed: a row per level, then the endpoints whose coverage changed.
+ * `from` and `to` label the sides (releases or time windows); `fromQuery` and `toQuery` are the filter
+ * queries of each side, for links to endpoint pages.
+ */
 export function CoverageDiffPanel({
-  report,
-  query,
+  coverage,
+  from,
+  to,
+  fromQuery,
+  toQuery,
   selection,
+  releases,
 }: {
-  report: CompareReport;
-  query: string;
+  coverage: CoverageDiff<ComparedEndpoint>;
+  from: string;
+  to: string;
+  fromQuery: string;
+  toQuery: string;
   selection: string;
+  /** Two releases: endpoints may be added and removed. */
+  releases: boolean;
 }) {
-  const { counts } = report.coverage;
+  const { counts } = coverage;
   const rows: Array<[string, CoverageCount, CoverageCount]> = [
     ["all endpoints", counts.from.all, counts.to.all],
     ["stable", counts.from.byLevel.stable, counts.to.byLevel.stable],
@@ -118,8 +131,6 @@ export function CoverageDiffPanel({
     ["alpha", counts.from.byLevel.alpha, counts.to.byLevel.alpha],
     ["conformance-eligible", counts.from.conformanceEligible, counts.to.conformanceEligible],
   ];
-  const later = `release=${encodeURIComponent(report.to)}${query ? `&${query}` : ""}`;
-  const earlier = `release=${encodeURIComponent(report.from)}${query ? `&${query}` : ""}`;
   return (
     <section className="compare-section" aria-labelledby="coverage-diff">
       <h2 id="coverage-diff">Coverage by {selection}</h2>
@@ -127,8 +138,8 @@ export function CoverageDiffPanel({
         <thead>
           <tr>
             <th />
-            <th className="num">tested in {report.from}</th>
-            <th className="num">tested in {report.to}</th>
+            <th className="num">tested in {from}</th>
+            <th className="num">tested in {to}</th>
             <th className="num">change</th>
           </tr>
         </thead>
@@ -152,28 +163,32 @@ export function CoverageDiffPanel({
       </table>
       <EndpointList
         title="Newly tested"
-        endpoints={report.coverage.newlyTested}
-        query={later}
+        endpoints={coverage.newlyTested}
+        query={toQuery}
         testId="coverage-newly-tested"
       />
       <EndpointList
         title="No longer tested"
-        endpoints={report.coverage.noLongerTested}
-        query={earlier}
+        endpoints={coverage.noLongerTested}
+        query={fromQuery}
         testId="coverage-no-longer-tested"
       />
-      <EndpointList
-        title={`Tested, added in ${report.to}`}
-        endpoints={report.coverage.testedAdded}
-        query={later}
-        testId="coverage-tested-added"
-      />
-      <EndpointList
-        title={`Tested in ${report.from}, removed in ${report.to}: these calls will fail`}
-        endpoints={report.coverage.testedRemoved}
-        query={earlier}
-        testId="coverage-tested-removed"
-      />
+      {releases && (
+        <>
+          <EndpointList
+            title={`Tested, added in ${to}`}
+            endpoints={coverage.testedAdded}
+            query={toQuery}
+            testId="coverage-tested-added"
+          />
+          <EndpointList
+            title={`Tested in ${from}, removed in ${to}: these calls will fail`}
+            endpoints={coverage.testedRemoved}
+            query={fromQuery}
+            testId="coverage-tested-removed"
+          />
+        </>
+      )}
     </section>
   );
 }

@@ -36,6 +36,18 @@ export interface DashboardData {
    * NotFoundError when either release is not loaded.
    */
   compare(from: string, to: string, filters: DashboardFilters): Promise<CompareReport>;
+  /**
+   * The coverage of a selection in two time windows of one release (each side's filters carry its
+   * window; the release and other filters are the same). Rejects with NotFoundError for a release that
+   * is not loaded.
+   */
+  compareWindows(earlier: DashboardFilters, later: DashboardFilters): Promise<WindowCompareReport>;
+}
+
+/** Two time windows of one release compared, for one selection. */
+export interface WindowCompareReport {
+  release: string;
+  coverage: CoverageDiff<ComparedEndpoint>;
 }
 
 /** One endpoint of a compared release: its coverage, `tested` when hit under the outcome. */

@@ -258,6 +258,21 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
       };
     },
 
+    async compareWindows(earlier, later) {
+      const [before, after] = await Promise.all([this.coverage(earlier), this.coverage(later)]);
+      const rows = (report: CoverageReport) =>
+        report.endpoints.map((endpoint) => ({ ...endpoint, tested: endpoint.hits > 0 }));
+      const label = (filters: CoverageFilters) =>
+        `${filters.from?.toISOString() ?? ""}..${filters.to?.toISOString() ?? ""}`;
+      return {
+        release: after.release,
+        coverage: diffCoverage(
+          { label: label(earlier), endpoints: rows(before) },
+          { label: label(later), endpoints: rows(after) },
+        ),
+      };
+    },
+
     async unknown(filters) {
       return unknownRows(await getUnknown(prisma, filters));
     },

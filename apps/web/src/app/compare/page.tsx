@@ -4,6 +4,7 @@ import { FilterError } from "../../components/FilterError";
 import { NoRelease } from "../../components/NoRelease";
 import { CoverageDiffPanel, SpecDiffPanel } from "../../components/ReleaseComparison";
 import { ReleasePicker } from "../../components/ReleasePicker";
+import type { DashboardFilters } from "../../data/dashboard-data";
 import { filterQuery, SOURCE_FILTERS } from "../../filters/dashboard-filters";
 import { loadForPage } from "../../http/page-data";
 import { type PageProps, toSearchParams } from "../../http/search-params";
@@ -11,10 +12,30 @@ import { dashboardData } from "../../server/app-context";
 
 export const dynamic = "force-dynamic";
 
+/** The selection in words: its sources, outcome and level. */
+function describeSelection(filters: DashboardFilters): string {
+  const chosen = SOURCE_FILTERS.flatMap((name) => {
+    const value = filters[name];
+    return value === undefined ? [] : [`${name}=${value}`];
+  });
+  return [
+    chosen.length > 0 ? chosen.join(", ") : "all sources",
+    filters.outcome === "2xx" ? "2xx responses" : null,
+    filters.level ? `${filters.level} endpoints` : null,
+  ]
+    .filter(Boolean)
+    .join(" · ");
+}
+
+/** `release=R&<query>`: links from a compared release to endpoint pages. */
+const withRelease = (release: string, query: string) =>
+  `release=${encodeURIComponent(release)}${query ? `&${query}` : ""}`;
+
 /**
  * `/compare?from=1.33&to=1.34&<filters>`: the endpoints two releases add, remove, promote and deprecate,
  * and the selection's coverage in each. `from` and `to` name releases here; the other filters (sources,
- * outcome, level) are the dashboard's, so the page is one shareable link.
+ * outcome, level) are the dashboard's, so the page is one shareable link. With two time windows
+ * (`from=7d..1d&to=1d..now&release=1.34`) it compares the selection's coverage between them.
  */
 export default async function ComparePage({ searchParams }: PageProps) {
   const data = dashboardData();
@@ -26,27 +47,51 @@ export default async function ComparePage({ searchParams }: PageProps) {
     releases.map((release) => release.name),
   );
   if (!compare.ok) return <FilterError error={compare.error} path="/compare" />;
-  const { from, to, filters } = compare.value;
+  const facets = data.sourceFacets();
+  const value = compare.value;
+
+  if (value.kind === "windows") {
+    const earlier = data.parseFilters(value.from.filters);
+    if (!earlier.ok) return <FilterError error={earlier.error} path="/compare" />;
+    const later = data.parseFilters(value.to.filters);
+    if (!later.ok) return <FilterError error={later.error} path="/compare" />;
+    const loaded = await loadForPage(() => data.compareWindows(earlier.filters, later.filters));
+    if (!loaded.ok) return <FilterError error={loaded.error} path="/compare" />;
+    const report = loaded.value;
+    return (
+      <>
+        <FilterBar releases={releases} facets={await facets} pinned={["from", "to"]} />
+        <div className="page-title">
+          <h1 data-testid="compare-title">
+            {report.release}: {value.from.text} → {value.to.text}
+          </h1>
+          <p>
+            How the coverage of the selection changed between two time windows of {report.release} (
+            {report.coverage.from} and {report.coverage.to}).
+          </p>
+        </div>
+        <div className="compare">
+          <CoverageDiffPanel
+            coverage={report.coverage}
+            from={value.from.text}
+            to={value.to.text}
+            fromQuery={filterQuery(value.from.filters)}
+            toQuery={filterQuery(value.to.filters)}
+            selection={describeSelection(later.filters)}
+            releases={false}
+          />
+        </div>
+      </>
+    );
+  }
+
+  const { from, to, filters } = value;
   const parsed = data.parseFilters(filters);
   if (!parsed.ok) return <FilterError error={parsed.error} path="/compare" />;
-  const [facets, loaded] = await Promise.all([
-    data.sourceFacets(),
-    loadForPage(() => data.compare(from, to, parsed.filters)),
-  ]);
+  const loaded = await loadForPage(() => data.compare(from, to, parsed.filters));
   if (!loaded.ok) return <FilterError error={loaded.error} path="/compare" />;
   const report = loaded.value;
   const query = filterQuery(filters);
-  const chosen = SOURCE_FILTERS.flatMap((name) => {
-    const value = parsed.filters[name];
-    return value === undefined ? [] : [`${name}=${value}`];
-  });
-  const selection = [
-    chosen.length > 0 ? chosen.join(", ") : "all sources",
-    parsed.filters.outcome === "2xx" ? "2xx responses" : null,
-    parsed.filters.level ? `${parsed.filters.level} endpoints` : null,
-  ]
-    .filter(Boolean)
-    .join(" · ");
   return (
     <>
       <ReleasePicker
@@ -58,7 +103,7 @@ export default async function ComparePage({ searchParams }: PageProps) {
         ]}
         carry={new URLSearchParams(query)}
       />
-      <FilterBar releases={releases} facets={facets} pinned={["release", "from", "to"]} />
+      <FilterBar releases={releases} facets={await facets} pinned={["release", "from", "to"]} />
       <div className="page-title">
         <h1 data-testid="compare-title">
           {report.from} → {report.to}
@@ -71,7 +116,15 @@ export default async function ComparePage({ searchParams }: PageProps) {
       </div>
       <div className="compare">
         <SpecDiffPanel report={report} query={query} />
-        <CoverageDiffPanel report={report} query={query} selection={selection} />
+        <CoverageDiffPanel
+          coverage={report.coverage}
+          from={report.from}
+          to={report.to}
+          fromQuery={withRelease(report.from, query)}
+          toQuery={withRelease(report.to, query)}
+          selection={describeSelection(parsed.filters)}
+          releases
+        />
       </div>
     </>
   );
