@@ -75,6 +75,20 @@ describe("decodeIngestBatch", () => {
     expect(decodeIngestBatch({ ...batch(), batchId: "not-a-uuid" })).toMatchObject({ ok: false });
   });
 
+  it("keeps the reason one short line when the sender's own keys are in it (found by ingest.fuzz.test.ts)", () => {
+    const input = batch();
+    (input.hits[0] as { details: Record<string, number> }).details = {
+      [`a\nb\u2028${"k".repeat(100_000)}`]: 1,
+    };
+    const result = decodeIngestBatch(input);
+    expect(result).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^invalid batch: hits\.0\.details\.a b k+…: /),
+    });
+    expect(result.ok ? "" : result.error).not.toMatch(/[\n\u2028]/);
+    expect(result.ok ? "" : result.error.length).toBeLessThan(512);
+  });
+
   it("never throws on 100,000 random and mutated inputs", () => {
     let seed = 1;
     const random = () => {

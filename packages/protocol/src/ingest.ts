@@ -92,7 +92,9 @@ export function decodeIngestBatch(
   const parsed = IngestBatchSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, error: `invalid batch: ${issue?.path.join(".") || "(root)"}: ${issue?.message}` };
+    // The path holds the sender's own keys (`details` is a record): keep the line one line, and short.
+    const where = oneLine(issue?.path.map(String).join(".") || "(root)");
+    return { ok: false, error: `invalid batch: ${where}: ${oneLine(issue?.message ?? "invalid")}` };
   }
   const batch = parsed.data;
   const sources = batch.sources.length;
@@ -103,6 +105,12 @@ export function decodeIngestBatch(
     }
   }
   return { ok: true, batch };
+}
+
+/** Control characters and line separators as spaces, cut to 200 characters. */
+function oneLine(text: string): string {
+  const flat = text.replace(/[\p{Cc}\u2028\u2029]+/gu, " ");
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
 
 /** Socket.IO handshake `auth` of the ingest namespace. */
