@@ -155,20 +155,6 @@ export function windowHitsSql(filters: CoverageFilters, params: SqlParams, relea
 }
 
 /**
- * A SELECT of the hits per endpoint x source of a windowed selection: "operationId", "sourceId", hits,
- * hits2xx, first/last (minutes with hits that count under the outcome; null without any), and
- * "firstHit"/"lastHit" (minutes with any hits).
- */
-export function windowPairsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
-  const ok = filters.outcome === "2xx";
-  return `SELECT w."operationId", w."sourceId", sum(w.hits) AS hits, sum(w.hits2xx) AS hits2xx,
-            min(w."${ok ? "first2xx" : "firstSeen"}") AS first, max(w."${ok ? "last2xx" : "lastSeen"}") AS last,
-            min(w."firstSeen") AS "firstHit", max(w."lastSeen") AS "lastHit"
-     FROM (${windowHitsSql(filters, params, releaseParam)}) w
-     GROUP BY w."operationId", w."sourceId"`;
-}
-
-/**
  * A SELECT of the hits per endpoint of a selection: columns "operationId", hits, hits2xx, sources (distinct
  * sources with hits that count under the outcome), "firstSeen" and "lastSeen" (of those hits). It reads
  * the cheapest tables that answer: per-endpoint totals without source filters or window, per endpoint x
@@ -177,11 +163,13 @@ export function windowPairsSql(filters: CoverageFilters, params: SqlParams, rele
 export function endpointHitsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
   const ok = filters.outcome === "2xx";
   if (hasWindow(filters)) {
-    // Per endpoint x source first, then per endpoint: two hash aggregates instead of a sort for DISTINCT.
-    return `SELECT p."operationId", sum(p.hits)::float8 AS hits, sum(p.hits2xx)::float8 AS hits2xx,
-              count(p.first)::int AS sources, min(p.first) AS "firstSeen", max(p.last) AS "lastSeen"
-       FROM (${windowPairsSql(filters, params, releaseParam)}) p
-       GROUP BY p."operationId"`;
+    // One aggregate per endpoint: a source has hits that count when any of its parts has a first minute.
+    const [first, last] = ok ? ["first2xx", "last2xx"] : ["firstSeen", "lastSeen"];
+    return `SELECT w."operationId", sum(w.hits)::float8 AS hits, sum(w.hits2xx)::float8 AS hits2xx,
+              count(DISTINCT w."sourceId") FILTER (WHERE w."${first}" IS NOT NULL)::int AS sources,
+              min(w."${first}") AS "firstSeen", max(w."${last}") AS "lastSeen"
+       FROM (${windowHitsSql(filters, params, releaseParam)}) w
+       GROUP BY w."operationId"`;
   }
   if (hasSourceFilter(filters)) {
     return `SELECT h."operationId", sum(h."hits")::float8 AS hits, sum(h."hits2xx")::float8 AS hits2xx,

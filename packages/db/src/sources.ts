@@ -1,7 +1,7 @@
 import type { PrismaClient } from "./client";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
-import { hasWindow, SqlParams, sourceConditions, sourceRestriction, windowPairsSql } from "./selection-sql";
+import { hasWindow, SqlParams, sourceConditions, sourceRestriction, windowHitsSql } from "./selection-sql";
 
 /** A source as stored (protocol `Source`; its Helm release is `helmRelease`). */
 export interface SourceSummary {
@@ -46,10 +46,11 @@ export async function listSources(prisma: PrismaClient, filters: CoverageFilters
   const releaseParam = params.add(release);
   // Only the selected sources' rows are aggregated: a source filter narrows the scan, not just the output.
   const activity = hasWindow(filters)
-    ? `SELECT p."sourceId", sum(p.hits)::float8 AS hits, sum(p.hits2xx)::float8 AS hits2xx,
-              count(p.first)::int AS endpoints, min(p."firstHit") AS "firstHit", max(p."lastHit") AS "lastHit"
-       FROM (${windowPairsSql(filters, params, releaseParam)}) p
-       GROUP BY p."sourceId"`
+    ? `SELECT w."sourceId", sum(w.hits)::float8 AS hits, sum(w.hits2xx)::float8 AS hits2xx,
+              count(DISTINCT w."operationId") FILTER (WHERE w."${filters.outcome === "2xx" ? "first2xx" : "firstSeen"}" IS NOT NULL)::int AS endpoints,
+              min(w."firstSeen") AS "firstHit", max(w."lastSeen") AS "lastHit"
+       FROM (${windowHitsSql(filters, params, releaseParam)}) w
+       GROUP BY w."sourceId"`
     : `SELECT h."sourceId", sum(h."hits")::float8 AS hits, sum(h."hits2xx")::float8 AS hits2xx,
               count(*) FILTER (WHERE ${filters.outcome === "2xx" ? `h."hits2xx" > 0` : "TRUE"})::int AS endpoints,
               min(h."firstSeen") AS "firstHit", max(h."lastSeen") AS "lastHit"
