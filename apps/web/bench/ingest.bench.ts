@@ -1,7 +1,8 @@
 /**
  * bench:ingest — hits per second from the proxy's recording side to committed rows (issue 5): the proxy's
  * Uplink (write-ahead journal, edge rollups, fsync'd spool, Socket.IO) delivering to the web app's real
- * ingest namespace, which commits each batch to PostgreSQL through recordBatch before acknowledging it.
+ * ingest namespace (in a process of its own, `ingest-server.ts`), which commits each batch to PostgreSQL
+ * through recordBatch before acknowledging it.
  * Hits are generated as fast as the uplink takes them for BENCH_SECONDS (default 60), from 200 sources
  * each using 30 of 900 endpoints (skewed, as real traffic is), then the run waits for the spool to drain and checks
  * that the database holds every hit. Baselines in the same run: the rollup fold alone, and the fold plus
@@ -9,18 +10,15 @@
  *
  *   npm run bench:ingest [-- SECONDS]
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { recordBatch } from "@apisnoop/db";
+import { fileURLToPath } from "node:url";
 import { openTestDatabase } from "@apisnoop/db/testing";
 import { type Hit, RollupBuilder, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 import { HitJournal, Uplink } from "@apisnoop/proxy";
-import { Server } from "socket.io";
-import { setupIngest } from "../src/realtime/ingest";
 
 const SECONDS = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 60);
 const SOURCES = 200;
@@ -74,12 +72,25 @@ function rate(fold: (hit: Hit) => void): number {
 
 const workDir = mkdtempSync(path.join(tmpdir(), "apisnoop-bench-ingest-"));
 const db = await openTestDatabase();
-const http = createServer();
-const io = new Server(http, { maxHttpBufferSize: 64 * 2 ** 20 });
 const token = randomBytes(20).toString("hex");
-setupIngest(io, { token, recordBatch: (batch) => recordBatch(db.prisma, batch) });
-await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+// The ingest side runs in its own process, as the web app does: the proxy's work and the web app's do not
+// share one event loop.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const server = spawn(
+  path.join(here, "../../../node_modules/.bin/tsx"),
+  [path.join(here, "ingest-server.ts")],
+  {
+    env: { ...process.env, DATABASE_URL: db.url, APISNOOP_INGEST_TOKEN: token },
+    stdio: ["ignore", "pipe", "inherit"],
+  },
+);
+const url = await new Promise<string>((resolve, reject) => {
+  server.stdout.setEncoding("utf8").on("data", (text: string) => {
+    const port = /listening (\d+)/.exec(text)?.[1];
+    if (port) resolve(`http://127.0.0.1:${port}`);
+  });
+  server.once("exit", (code) => reject(new Error(`ingest server exited with ${code}`)));
+});
 
 try {
   const builder = new RollupBuilder("bench", null);
@@ -145,7 +156,8 @@ try {
   );
   if (generated !== stored) process.exitCode = 1;
 } finally {
-  io.close();
+  server.kill("SIGTERM");
+  await new Promise((resolve) => server.once("exit", resolve));
   await db.stop();
   rmSync(workDir, { recursive: true, force: true });
 }
