@@ -312,6 +312,13 @@ function checkReport(report: FieldReport, limits: FieldLimits, context: string):
     if (typeof path !== "string" || !path.includes(":"))
       throw new Error(`${context}: bad path ${String(path)}`);
   }
+  // No 1.34 definition has a property named like an Object.prototype member: such a field is unknown.
+  for (const path of report.fields) {
+    const segments = path.slice(path.indexOf(":") + 1).split(/[.[\]{}]+/);
+    if (segments.some((segment) => PROTOTYPE_KEYS.includes(segment))) {
+      throw new Error(`${context}: prototype member reported as a field: ${path.slice(0, 200)}`);
+    }
+  }
 }
 
 describe(`FieldSchema fuzz (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
