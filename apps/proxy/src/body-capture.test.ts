@@ -32,6 +32,16 @@ describe("CaptureBudget", () => {
   });
 });
 
+describe("prefix capture", () => {
+  it("keeps the first bytes of a stream over the cap (a watch) instead of giving up", () => {
+    const body = new CaptureBudget(10, 100).capture(new PassThrough(), true);
+    body.add(Buffer.from("123456"));
+    body.add(Buffer.from("789012"));
+    body.add(Buffer.from("3"));
+    expect([body.bytesView().toString(), body.truncated, body.skipped]).toEqual(["123456", true, null]);
+  });
+});
+
 describe("capture policy", () => {
   it("captures write bodies but not protobuf, and whole JSON resources but not tables", () => {
     expect(capturesRequestBody("POST", "application/json")).toBe(true);

@@ -15,14 +15,21 @@ export class CapturedBody {
   skipped: "too large" | "capture budget" | null = null;
   /** The stream ended (a cut-off stream is not a whole body). */
   complete = false;
+  /** A prefix capture reached the cap: what was kept is the start of the stream. */
+  truncated = false;
 
-  constructor(private readonly budget: CaptureBudget) {}
+  constructor(
+    private readonly budget: CaptureBudget,
+    /** Keep the first `perBody` bytes of a stream that may never end (a watch) instead of giving up. */
+    private readonly prefix = false,
+  ) {}
 
-  /** Adds one chunk unless the cap or budget is hit; then drops what it had. */
+  /** Adds one chunk unless the cap or budget is hit; then drops what it had (or, for a prefix, stops). */
   add(chunk: Buffer): void {
-    if (this.skipped) return;
+    if (this.skipped || this.truncated) return;
     if (this.bytes + chunk.length > this.budget.perBody) {
-      this.skip("too large");
+      if (this.prefix) this.truncated = true;
+      else this.skip("too large");
       return;
     }
     if (!this.budget.take(chunk.length)) {
@@ -78,9 +85,12 @@ export class CaptureBudget {
     this.held = Math.max(0, this.held - bytes);
   }
 
-  /** Starts capturing what `stream` emits; the stream's own consumers see exactly the same data. */
-  capture(stream: Readable): CapturedBody {
-    const body = new CapturedBody(this);
+  /**
+   * Starts capturing what `stream` emits; the stream's own consumers see exactly the same data. With
+   * `prefix`, a stream over the cap keeps its first bytes (watches: their first events are analysed).
+   */
+  capture(stream: Readable, prefix = false): CapturedBody {
+    const body = new CapturedBody(this, prefix);
     stream.on("data", (chunk: Buffer) => body.add(chunk));
     stream.once("end", () => {
       body.complete = true;

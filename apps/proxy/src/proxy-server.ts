@@ -200,7 +200,7 @@ export class ProxyServer {
         contentType,
         body:
           capture && capturesResponseBody(flow.request.method, status, contentType)
-            ? capture.capture(answer)
+            ? capture.capture(answer, isWatch(flow.request.url))
             : null,
       };
       if (chain.has("response")) chain.run("response", flow);
@@ -382,6 +382,11 @@ export class ProxyServer {
 }
 
 /** The URL the matcher sees: API-root relative (forward-mode requests carry the server's path prefix). */
+/** A watch: its response is a stream of events that may last hours, captured as a prefix. */
+function isWatch(url: string): boolean {
+  return /[?&]watch=(?:true|1)(?:&|$)/.test(url) || url.includes("/watch/");
+}
+
 /** The request half of a new flow: method, url, and the only header values apisnoop keeps (GUIDE §4). */
 function flowRequest(mode: ProxyMode, req: IncomingMessage, basePath: string, upgrade: boolean): FlowRequest {
   const source = req.headers["x-apisnoop-source"];
