@@ -48,6 +48,10 @@ export interface WalkOptions {
 export class FieldSchema {
   /** Values visited by the running walk (walks are synchronous, so one counter serves every call). */
   private visits = 0;
+  /** Schemas with their `$ref`s followed: the spec's schema objects, so a bounded set. */
+  private readonly resolvedSchemas = new WeakMap<SwaggerSchema, SwaggerSchema | undefined>();
+  /** Field paths by parent path and child key (see `childPath`). */
+  private readonly paths = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly definitions: Record<string, SwaggerSchema>,
@@ -71,7 +75,7 @@ export class FieldSchema {
     const schema = own(this.definitions, root);
     if (!schema) return report;
     this.visits = 0;
-    this.visit(schema, body, `${root}:`, "", 0, report, options);
+    this.visit(schema, body, `${root}:`, 0, report, options);
     return report;
   }
 
@@ -91,7 +95,7 @@ export class FieldSchema {
         if (typeof pointer !== "string") continue;
         const target = this.followPointer(schema, root, pointer, report);
         if (target && pointer === path && value !== undefined) {
-          this.visit(target.schema, value, `${root}:`, target.path, target.depth, report, {});
+          this.visit(target.schema, value, `${root}:${target.path}`, target.depth, report, {});
         }
       }
     }
@@ -132,10 +136,13 @@ export class FieldSchema {
     return current ? { schema: current, path, depth: tokens.length } : null;
   }
 
+  /**
+   * Walks `value` at the field path `path` (`<definition>:<dotted.path>`). Paths of schema fields come from
+   * `childPath`'s cache, so a list of a thousand similar items builds and hashes each path once, not per item.
+   */
   private visit(
     schema: SwaggerSchema,
     value: unknown,
-    prefix: string,
     path: string,
     depth: number,
     report: FieldReport,
@@ -149,11 +156,11 @@ export class FieldSchema {
     if (!resolved || value === null || typeof value !== "object") return;
     if (Array.isArray(value)) {
       if (resolved.type !== "array" || !resolved.items) return;
-      const itemPath = `${path}[]`;
+      const itemPath = this.childPath(path, ITEMS);
       for (const item of value) {
         if (item !== null && typeof item === "object") {
-          this.add(report.fields, prefix + itemPath, report);
-          this.visit(resolved.items, item, prefix, itemPath, depth + 1, report, options);
+          this.add(report.fields, itemPath, report);
+          this.visit(resolved.items, item, itemPath, depth + 1, report, options);
         }
       }
       return;
@@ -162,25 +169,44 @@ export class FieldSchema {
     const properties = resolved.properties;
     const mapValues =
       typeof resolved.additionalProperties === "object" ? resolved.additionalProperties : null;
-    for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+    for (const key in value as Record<string, unknown>) {
+      if (!Object.hasOwn(value, key)) continue;
       if (options.strategicMergePatch && key.startsWith("$")) continue;
       if (report.fields.size >= this.limits.maxFields) {
         report.truncated = true;
         return;
       }
+      const child = (value as Record<string, unknown>)[key];
       const property = own(properties, key);
       if (property) {
-        const childPath = join(path, key);
-        this.add(report.fields, prefix + childPath, report);
-        this.visit(property, child, prefix, childPath, depth + 1, report, options);
+        const childPath = this.childPath(path, key);
+        this.add(report.fields, childPath, report);
+        this.visit(property, child, childPath, depth + 1, report, options);
       } else if (mapValues) {
-        const childPath = `${path}{}`;
-        this.add(report.fields, prefix + childPath, report);
-        this.visit(mapValues, child, prefix, childPath, depth + 1, report, options);
+        const childPath = this.childPath(path, VALUES);
+        this.add(report.fields, childPath, report);
+        this.visit(mapValues, child, childPath, depth + 1, report, options);
       } else if (resolved.additionalProperties !== true) {
-        this.add(report.unknown, prefix + join(path, key), report);
+        // Not cached: unknown keys come from bodies, and a hostile body could grow a cache without bound.
+        this.add(report.unknown, joinPath(path, key), report);
       }
     }
+  }
+
+  /** The path of a schema field (or `[]`/`{}`) under `parent`, built once per spec and reused. */
+  private childPath(parent: string, key: string): string {
+    let children = this.paths.get(parent);
+    if (!children) {
+      if (this.paths.size >= MAX_CACHED_PATHS) this.paths.clear();
+      children = new Map();
+      this.paths.set(parent, children);
+    }
+    let path = children.get(key);
+    if (path === undefined) {
+      path = key === ITEMS ? `${parent}[]` : key === VALUES ? `${parent}{}` : joinPath(parent, key);
+      children.set(key, path);
+    }
+    return path;
   }
 
   private add(set: Set<string>, path: string, report: FieldReport): void {
@@ -190,7 +216,15 @@ export class FieldSchema {
 
   /** Follows `$ref` and single-element `allOf` wrappers to the schema itself. */
   private resolve(schema: SwaggerSchema | undefined): SwaggerSchema | undefined {
-    let current = schema;
+    if (!schema) return undefined;
+    if (this.resolvedSchemas.has(schema)) return this.resolvedSchemas.get(schema);
+    const resolved = this.follow(schema);
+    this.resolvedSchemas.set(schema, resolved);
+    return resolved;
+  }
+
+  private follow(schema: SwaggerSchema): SwaggerSchema | undefined {
+    let current: SwaggerSchema | undefined = schema;
     for (let hops = 0; current && hops < 16; hops++) {
       if (current.$ref) current = own(this.definitions, FieldSchema.definitionName(current.$ref));
       else if (current.allOf?.length === 1) current = current.allOf[0];
@@ -221,3 +255,14 @@ function own<T>(record: Record<string, T> | undefined, key: string): T | undefin
 function join(path: string, key: string): string {
   return path === "" ? key : `${path}.${key}`;
 }
+
+/** `key` under a full field path: the definition's own fields follow its `:` directly. */
+function joinPath(parent: string, key: string): string {
+  return parent.endsWith(":") ? `${parent}${key}` : `${parent}.${key}`;
+}
+
+/** Cache keys of array items and map values: no property name starts with a NUL. */
+const ITEMS = "\u0000[]";
+const VALUES = "\u0000{}";
+/** Parent paths kept in the path cache; a spec has far fewer, this only bounds pathological recursion. */
+const MAX_CACHED_PATHS = 100_000;
