@@ -148,9 +148,14 @@ async function main(): Promise<void> {
     };
     for (let i = 0; i < 5; i++) await get(`/api/v1/coverage?release=1.36&level=${["stable", "beta"][i % 2]}`);
     const uncached: number[] = [];
+    // By kind: which filters are set ("chart&from&outcome"), so a slow kind shows through the p95.
+    const byKind = new Map<string, number[]>();
     for (const query of queries) {
       stack.app.data.invalidate(); // as after an ingest commit: the next request queries PostgreSQL
-      uncached.push(await timed(() => get(`/api/v1/coverage?release=1.36&${query}`)));
+      const took = await timed(() => get(`/api/v1/coverage?release=1.36&${query}`));
+      uncached.push(took);
+      const kind = query.replace(/=[^&]*/g, "") || "(no filter)";
+      byKind.set(kind, [...(byKind.get(kind) ?? []), took]);
     }
     const cached: number[] = [];
     for (let i = 0; i < 200; i++)
@@ -163,6 +168,11 @@ async function main(): Promise<void> {
       `    uncached, ${uncached.length} distinct filter sets: p50 ${ms(percentile(uncached, 50))}, p95 ${ms(percentile(uncached, 95))}` +
         ` (${(percentile(uncached, 95) / base95).toFixed(1)}× baseline)`,
     );
+    for (const [kind, times] of byKind) {
+      log(
+        `      ${kind.padEnd(22)} ${String(times.length).padStart(3)}×: p50 ${ms(percentile(times, 50))}, p95 ${ms(percentile(times, 95))}`,
+      );
+    }
     log(
       `    cached (same filters, no ingest in between): p50 ${ms(percentile(cached, 50))}, p95 ${ms(percentile(cached, 95))}` +
         ` (${(percentile(cached, 95) / base95).toFixed(1)}× baseline)`,

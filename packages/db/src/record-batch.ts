@@ -35,8 +35,9 @@ type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 /**
  * Stores one ingest batch in one transaction, idempotent by `batchId`: a replay (even a concurrent one)
  * returns `duplicate: true` and changes nothing. Sources are upserted by identity (sha256 of
- * `sourceKey()`); hit rollups, all-time hit totals, unknown calls and field counts are added to what is
- * stored (`count = count + excluded.count`) with one bulk statement per table, never a round trip per row.
+ * `sourceKey()`); hit rollups (per minute, hour and day), all-time hit totals, unknown calls and field
+ * counts are added to what is stored (`count = count + excluded.count`) with one bulk statement per
+ * table, never a round trip per row.
  * Hits of a batch without a release go to the default release (else "unknown").
  *
  * The batch must have passed `decodeIngestBatch`; values that still cannot be stored (a time bucket past

@@ -48,6 +48,23 @@ export function sourceRestriction(filters: SourceFilters, params: SqlParams, sou
 }
 
 /**
+ * `select` (a SELECT over a rollup aliased `w`, given the condition that ties it to one source) for the
+ * selected sources only: once per matching source through a LATERAL join, so each source's rows are read
+ * by the index that starts with the source, whatever the planner guesses about a freshly filled table
+ * (an `IN (subquery)` let it pick a hash join over the whole table). Without source filters, `select` as is.
+ */
+export function forSelectedSources(
+  filters: SourceFilters,
+  params: SqlParams,
+  select: (sourceCondition: string) => string,
+): string {
+  const conditions = sourceConditions(filters, params);
+  if (!conditions) return select("");
+  return `SELECT x.* FROM (SELECT s."id" FROM "Source" s WHERE ${conditions}) s
+     CROSS JOIN LATERAL (${select(` AND w."sourceId" = s."id"`)} OFFSET 0) x`;
+}
+
+/**
  * `AND` conditions keeping buckets that overlap the window [from, to): `bucketColumn` holds the start of a
  * minute or an hour (`unit`).
  */
@@ -140,16 +157,17 @@ export function windowHitsSql(filters: CoverageFilters, params: SqlParams, relea
       let where = `w."release" = ${releaseParam}`;
       if (part.from !== null) where += ` AND w."${column}" >= ${time(part.from)}`;
       if (part.to !== null) where += ` AND w."${column}" < ${time(part.to)}`;
-      where += sourceRestriction(filters, params, `w."sourceId"`);
-      if (part.table === "HitRollup") {
-        const ok = `w."statusClass" = '2xx'`;
-        return `SELECT w."operationId", w."sourceId", w."count" AS hits, CASE WHEN ${ok} THEN w."count" ELSE 0 END AS hits2xx,
-                  w."minute" AS "firstSeen", w."minute" AS "lastSeen",
-                  CASE WHEN ${ok} THEN w."minute" END AS "first2xx", CASE WHEN ${ok} THEN w."minute" END AS "last2xx"
-           FROM "HitRollup" w WHERE ${where}`;
-      }
-      return `SELECT w."operationId", w."sourceId", w."hits", w."hits2xx", w."firstSeen", w."lastSeen", w."first2xx", w."last2xx"
-         FROM "${part.table}" w WHERE ${where}`;
+      return forSelectedSources(filters, params, (sourceCondition) => {
+        if (part.table === "HitRollup") {
+          const ok = `w."statusClass" = '2xx'`;
+          return `SELECT w."operationId", w."sourceId", w."count" AS hits, CASE WHEN ${ok} THEN w."count" ELSE 0 END AS hits2xx,
+                    w."minute" AS "firstSeen", w."minute" AS "lastSeen",
+                    CASE WHEN ${ok} THEN w."minute" END AS "first2xx", CASE WHEN ${ok} THEN w."minute" END AS "last2xx"
+             FROM "HitRollup" w WHERE ${where}${sourceCondition}`;
+        }
+        return `SELECT w."operationId", w."sourceId", w."hits", w."hits2xx", w."firstSeen", w."lastSeen", w."first2xx", w."last2xx"
+           FROM "${part.table}" w WHERE ${where}${sourceCondition}`;
+      });
     })
     .join("\n       UNION ALL ");
 }
@@ -172,11 +190,16 @@ export function endpointHitsSql(filters: CoverageFilters, params: SqlParams, rel
        GROUP BY w."operationId"`;
   }
   if (hasSourceFilter(filters)) {
+    const totals = forSelectedSources(
+      filters,
+      params,
+      (sourceCondition) =>
+        `SELECT w.* FROM "HitTotal" w WHERE w."release" = ${releaseParam}${sourceCondition}`,
+    );
     return `SELECT h."operationId", sum(h."hits")::float8 AS hits, sum(h."hits2xx")::float8 AS hits2xx,
               count(*) FILTER (WHERE ${ok ? `h."hits2xx" > 0` : "TRUE"})::int AS sources,
               min(h."${ok ? "first2xx" : "firstSeen"}") AS "firstSeen", max(h."${ok ? "last2xx" : "lastSeen"}") AS "lastSeen"
-       FROM "HitTotal" h
-       WHERE h."release" = ${releaseParam}${sourceRestriction(filters, params, `h."sourceId"`)}
+       FROM (${totals}) h
        GROUP BY h."operationId"`;
   }
   return `SELECT t."operationId", t."hits"::float8 AS hits, t."hits2xx"::float8 AS hits2xx,

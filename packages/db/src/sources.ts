@@ -1,7 +1,7 @@
 import type { PrismaClient } from "./client";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
-import { hasWindow, SqlParams, sourceConditions, sourceRestriction, windowHitsSql } from "./selection-sql";
+import { forSelectedSources, hasWindow, SqlParams, sourceConditions, windowHitsSql } from "./selection-sql";
 
 /** A source as stored (protocol `Source`; its Helm release is `helmRelease`). */
 export interface SourceSummary {
@@ -54,7 +54,7 @@ export async function listSources(prisma: PrismaClient, filters: CoverageFilters
     : `SELECT h."sourceId", sum(h."hits")::float8 AS hits, sum(h."hits2xx")::float8 AS hits2xx,
               count(*) FILTER (WHERE ${filters.outcome === "2xx" ? `h."hits2xx" > 0` : "TRUE"})::int AS endpoints,
               min(h."firstSeen") AS "firstHit", max(h."lastSeen") AS "lastHit"
-       FROM "HitTotal" h WHERE h."release" = ${releaseParam}${sourceRestriction(filters, params, `h."sourceId"`)}
+       FROM (${forSelectedSources(filters, params, (sourceCondition) => `SELECT w.* FROM "HitTotal" w WHERE w."release" = ${releaseParam}${sourceCondition}`)}) h
        GROUP BY h."sourceId"`;
   const conditions = sourceConditions(filters, params);
   return prisma.$queryRawUnsafe<SourceActivity[]>(
