@@ -45,6 +45,8 @@ export interface ProxyOptions {
   pods?: "informer" | PodLookup | null;
   /** Bodies above this many bytes are counted without field analysis (default 2 MiB); 0 turns analysis off. */
   bodyCap?: number;
+  /** Response bodies read per endpoint and source each minute (default 20; 0: every one). */
+  responseSamples?: number;
   /** Replaces the default addon chain (tests). */
   addons?: (deps: { currentMatcher: SpecRefresher["current"] }) => Addon[];
   /** Operational messages; default: none. Never given headers or bodies. */
@@ -155,6 +157,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         currentMatcher: () => spec.current(),
         currentFields: bodyCap > 0 ? currentFields : undefined,
         pods: podDirectory ?? (options.pods === "informer" ? null : (options.pods ?? null)),
+        responseSamples: options.responseSamples,
         hits: sinks,
       });
   const chain = new AddonChain(addons, (addon, hook, error) => {

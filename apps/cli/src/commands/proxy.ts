@@ -22,6 +22,7 @@ const OPTIONS = {
   "proxy-id": { type: "string" },
   pods: { type: "string", default: "auto" },
   "body-cap": { type: "string", default: String(2 * 1024 * 1024) },
+  "response-samples": { type: "string", default: "20" },
 } as const;
 
 /** Where unacknowledged batches wait unless `--spool-dir` says otherwise. */
@@ -93,7 +94,7 @@ export const proxyCommand: Command = {
   help: `Usage: apisnoop proxy [--kubeconfig FILE] [--context NAME] [--listen HOST:PORT] [--admin-listen HOST:PORT|none]
                       [--spec live|FILE|URL] [--out hits.jsonl] [--ca-dir DIR]
                       [--ingest-url URL] [--ingest-token-file FILE] [--spool-dir DIR] [--proxy-id ID]
-                      [--pods auto|informer|off] [--body-cap BYTES]
+                      [--pods auto|informer|off] [--body-cap BYTES] [--response-samples N]
 
 Forwards every request to the cluster of the kubeconfig context (or, without a kubeconfig, the in-cluster
 apiserver of the pod's service account), streaming both ways, and matches each call to its endpoint
@@ -124,7 +125,9 @@ Options:
   --pods auto|informer|off attribute hits to the pod behind each client address with a pod informer;
                            auto: on when running in a cluster without --kubeconfig (default: auto)
   --body-cap BYTES         bodies larger than this are counted but their fields not analysed; 0 turns
-                           field analysis off (default: 2097152)`,
+                           field analysis off (default: 2097152)
+  --response-samples N     response bodies whose fields are read per endpoint and source each minute;
+                           request bodies are always read; 0 reads every response (default: 20)`,
   async run(args, io: CommandIO) {
     const { values } = parseOptions("proxy", args, OPTIONS);
     const listen = listenOption("listen", values.listen);
@@ -138,6 +141,10 @@ Options:
     const bodyCap = Number(values["body-cap"]);
     if (!Number.isInteger(bodyCap) || bodyCap < 0) {
       throw new CliError(`--body-cap must be a number of bytes, not '${values["body-cap"]}'`, 2);
+    }
+    const responseSamples = Number(values["response-samples"]);
+    if (!Number.isInteger(responseSamples) || responseSamples < 0) {
+      throw new CliError(`--response-samples must be a whole number, not '${values["response-samples"]}'`, 2);
     }
     if (!["auto", "informer", "off"].includes(values.pods)) {
       throw new CliError(`--pods must be auto, informer or off, not '${values.pods}'`, 2);
@@ -165,6 +172,7 @@ Options:
         out: values.out,
         caDir,
         bodyCap,
+        responseSamples,
         pods,
         uplink:
           ingestUrl && token

@@ -179,6 +179,26 @@ describe("analyseFlowFields", () => {
 });
 
 describe("analyseFields addon", () => {
+  it("reads the first N responses per endpoint and source each minute, and every request", () => {
+    const addon = analyseFields(() => spec, 2);
+    const list = JSON.stringify({ items: [{ spec: { nodeName: "n" } }] });
+    const flows = Array.from({ length: 4 }, () =>
+      flowFor("GET", "/api/v1/namespaces/default/pods", "listCoreV1NamespacedPod", {}, { body: list }),
+    );
+    for (const flow of flows) addon.done?.(flow);
+    expect(flows.map((flow) => flow.fields?.response?.fields.size ?? 0)).toEqual([2, 2, 0, 0]);
+    const next = flowFor(
+      "GET",
+      "/api/v1/namespaces/default/pods",
+      "listCoreV1NamespacedPod",
+      {},
+      { body: list },
+    );
+    next.startedAt += 60_000; // a new minute
+    addon.done?.(next);
+    expect(next.fields?.response?.fields.size).toBe(2);
+  });
+
   it("sets the flow's fields at done, reading the current spec", () => {
     const flow = flowFor(
       "POST",

@@ -6,7 +6,12 @@ import { describeOutcome } from "./describe-outcome";
 import { matchOperation } from "./match-operation";
 import { type HitSink, record } from "./record";
 
-export { analyseFields, analyseFlowFields, type FieldAnalysisSpec } from "./analyse-fields";
+export {
+  analyseFields,
+  analyseFlowFields,
+  DEFAULT_RESPONSE_SAMPLES,
+  type FieldAnalysisSpec,
+} from "./analyse-fields";
 export { attributeSource, type PodAttribution, type PodLookup } from "./attribute-source";
 export { describeOutcome, outcomeDetails, subresourceOf } from "./describe-outcome";
 export { matchOperation } from "./match-operation";
@@ -17,6 +22,8 @@ export interface DefaultAddonDeps {
   currentMatcher: () => RequestMatcher | null;
   /** The current spec for field analysis; null before one is loaded. */
   currentFields?: () => FieldAnalysisSpec | null;
+  /** Response bodies read per endpoint and source each minute (0: all); default 20. */
+  responseSamples?: number;
   /** Finds the pod behind a client address (in a cluster); null: sources are what clients send. */
   pods?: PodLookup | null;
   /** Where hits go (the hits file, the uplink); none: nothing is recorded. */
@@ -35,7 +42,7 @@ export function defaultAddons(deps: DefaultAddonDeps): Addon[] {
     attributeSource(deps.pods ?? null),
     matchOperation(deps.currentMatcher),
     describeOutcome(endpointOf),
-    ...(deps.currentFields ? [analyseFields(currentFields)] : []),
+    ...(deps.currentFields ? [analyseFields(currentFields, deps.responseSamples)] : []),
     ...(deps.hits.length > 0 ? [record(...deps.hits)] : []),
   ];
 }
