@@ -1,4 +1,4 @@
-import type { ConformanceStatus, CoverageDiff, ReleaseDiff } from "@apisnoop/coverage";
+import type { ConformanceStatus, CoverageDiff, EndpointCoverageRow, ReleaseDiff } from "@apisnoop/coverage";
 import type { ConformanceEndpointRow } from "@apisnoop/db";
 import type { CoverageFilters } from "@apisnoop/db/filters";
 import type { Level } from "@apisnoop/openapi";
@@ -76,22 +76,8 @@ export interface ReleaseSummary {
   endpoints: number;
 }
 
-/** One endpoint of the release with its hits under the filters. */
-export interface EndpointCoverage {
-  operationId: string;
-  method: string;
-  path: string;
-  level: Level;
-  category: string;
-  group: string | null;
-  version: string | null;
-  kind: string | null;
-  deprecated: boolean;
-  conformanceEligible: boolean;
-  hits: number;
-  /** Tested by upstream e2e per apisnoop's published coverage; null when not imported. */
-  upstreamTested: boolean | null;
-}
+/** One endpoint of the release with its hits under the filters (the CSV export's row). */
+export type EndpointCoverage = EndpointCoverageRow;
 
 /** Endpoints and how many of them were hit. */
 export interface Tally {

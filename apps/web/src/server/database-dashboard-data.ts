@@ -3,6 +3,7 @@ import {
   conformanceStatus,
   diffCoverage,
   diffReleases,
+  endpointCoverageRows,
   type IneligibleEndpoint,
 } from "@apisnoop/coverage";
 import {
@@ -65,24 +66,8 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     release: string,
     rows: DbEndpointCoverage[],
     filters: CoverageFilters,
-  ): EndpointCoverage[] => {
-    const published = upstream.get(release);
-    return rows.map((row) => ({
-      operationId: row.operationId,
-      method: row.method,
-      path: row.path,
-      level: row.level,
-      category: row.category,
-      group: row.group,
-      version: row.version,
-      kind: row.kind,
-      deprecated: row.deprecated,
-      conformanceEligible: row.conformanceEligible,
-      // Under "2xx only" a hit is a successful call: the figure and the arc agree with `tested`.
-      hits: filters.outcome === "2xx" ? row.hits2xx : row.hits,
-      upstreamTested: published ? (published.endpoints.get(row.operationId)?.tested ?? false) : null,
-    }));
-  };
+  ): EndpointCoverage[] =>
+    endpointCoverageRows(rows, { outcome: filters.outcome, upstream: upstream.get(release) });
 
   const buildCoverage = async (filters: CoverageFilters): Promise<CoverageReport> => {
     // Three independent queries, in parallel: a view costs the slowest of them, not their sum.

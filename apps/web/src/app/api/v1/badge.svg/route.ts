@@ -1,5 +1,5 @@
+import { BADGE_METRICS, type BadgeMetric, badgeFigures, coverageBadge } from "@apisnoop/coverage";
 import { answer, filtersOf, jsonError } from "../../../../http/api-response";
-import { BADGE_METRICS, type BadgeMetric, coverageBadge } from "../../../../reports/coverage-badge";
 import { dashboardData } from "../../../../server/app-context";
 
 export const dynamic = "force-dynamic";
@@ -17,14 +17,9 @@ export function GET(request: Request): Promise<Response> {
       return jsonError(400, `metric must be one of ${BADGE_METRICS.join(", ")}, not '${metric}'`);
     }
     const label = (parsed.params.get("label") ?? "k8s API coverage").slice(0, 64);
-    const { totals } = await dashboardData().coverage(parsed.filters);
-    const tally =
-      metric === "stable"
-        ? totals.byLevel.stable
-        : metric === "eligible"
-          ? totals.conformanceEligible
-          : totals.all;
-    return new Response(coverageBadge(label, tally.hit, tally.total), {
+    const { endpoints } = await dashboardData().coverage(parsed.filters);
+    const { hit, total } = badgeFigures(endpoints, metric as BadgeMetric);
+    return new Response(coverageBadge(label, hit, total), {
       headers: { "content-type": "image/svg+xml; charset=utf-8", "cache-control": "no-cache, max-age=0" },
     });
   });

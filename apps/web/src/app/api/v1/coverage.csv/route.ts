@@ -1,5 +1,5 @@
+import { coverageCsv } from "@apisnoop/coverage";
 import { answer, filtersOf } from "../../../../http/api-response";
-import { coverageCsv } from "../../../../reports/coverage-csv";
 import { dashboardData } from "../../../../server/app-context";
 
 export const dynamic = "force-dynamic";
@@ -10,7 +10,7 @@ export function GET(request: Request): Promise<Response> {
     const parsed = filtersOf(request);
     if (!parsed.ok) return parsed.response;
     const report = await dashboardData().coverage(parsed.filters);
-    return new Response(coverageCsv(report), {
+    return new Response(coverageCsv(report.endpoints), {
       headers: {
         "content-type": "text/csv; charset=utf-8",
         "content-disposition": `inline; filename="apisnoop-coverage-${report.release}.csv"`,

@@ -1,6 +1,37 @@
+import type { EndpointCoverageRow } from "./endpoint-coverage";
+
 /** Which share a badge shows. */
 export const BADGE_METRICS = ["all", "stable", "eligible"] as const;
 export type BadgeMetric = (typeof BADGE_METRICS)[number];
+
+/** Endpoints of a badge's metric and how many of them were hit. */
+export interface BadgeFigures {
+  hit: number;
+  total: number;
+}
+
+/**
+ * The figures a badge of `metric` shows for a selection's endpoints: all of them, the stable ones, or the
+ * conformance-eligible ones; an endpoint counts as hit with at least one hit.
+ */
+export function badgeFigures(
+  endpoints: readonly Pick<EndpointCoverageRow, "hits" | "level" | "conformanceEligible">[],
+  metric: BadgeMetric,
+): BadgeFigures {
+  const figures = { hit: 0, total: 0 };
+  for (const endpoint of endpoints) {
+    const counted =
+      metric === "stable"
+        ? endpoint.level === "stable"
+        : metric === "eligible"
+          ? endpoint.conformanceEligible
+          : true;
+    if (!counted) continue;
+    figures.total++;
+    if (endpoint.hits > 0) figures.hit++;
+  }
+  return figures;
+}
 
 /**
  * A shields.io-style flat badge: `label | 42.1% (362/859)`, coloured from red (nothing) to green (all).
@@ -40,7 +71,7 @@ function textWidth(text: string): number {
   return Math.round(text.length * 6.5);
 }
 
-/** Escapes text for XML content and attribute values. */
+/** Escapes text for XML content and attribute values (numeric references, valid in SVG and JUnit alike). */
 export function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
