@@ -1,6 +1,7 @@
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { coverageBadge, parseApisnoopCoverage } from "@apisnoop/coverage";
 import type { Database } from "@apisnoop/db";
 import { openTestDatabase } from "@apisnoop/db/testing";
 import { SHARED_K8S, sharedApisnoopCoverage } from "@apisnoop/openapi/testing";
@@ -99,10 +100,76 @@ describe("apisnoop export", () => {
     );
   });
 
-  it("requires a known format", async () => {
+  it("writes the dashboard's CSV: one row per endpoint, upstreamTested from apisnoop's published coverage", async () => {
+    const { code, stdout, stderr } = await runCli([
+      "export",
+      "--format",
+      "csv",
+      "--source",
+      "name=upstream-e2e",
+      "--release",
+      "1.35",
+      "--database-url",
+      first.url,
+    ]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+    expect(stdout.endsWith("\r\n")).toBe(true);
+    const [header, ...rows] = stdout.slice(0, -2).split("\r\n");
+    expect(header).toBe(
+      "operationId,method,path,level,category,group,version,kind,deprecated,conformanceEligible,hits,upstreamTested",
+    );
+    expect(rows).toHaveLength(863);
+    expect(rows.find((row) => row.startsWith("listCoreV1Node,"))).toBe(
+      "listCoreV1Node,GET,/api/v1/nodes,stable,core,,v1,Node,false,true,1319,true",
+    );
+    // The selection is upstream e2e itself, imported as one hit per (endpoint, test): every row's hits are
+    // its distinct tests as the importer reads apisnoop's file (unnamed ones count as one), and upstreamTested its mark.
+    const published = parseApisnoopCoverage(sharedApisnoopCoverage("1.35")).endpoints;
+    const expected = (id: string) => {
+      const e = published.get(id);
+      const hits = e?.tested ? Math.max(1, new Set(e.tests.map((t) => t || null)).size) : 0;
+      return `${hits},${e?.tested ?? false}`;
+    };
+    const cells = rows.map((row) => row.split(","));
+    expect(
+      cells.flatMap((c) =>
+        `${c[10]},${c[11]}` === expected(c[0] as string)
+          ? []
+          : [`${c[0]} ${c[10]},${c[11]} ${expected(c[0] as string)}`],
+      ),
+    ).toEqual([]);
+    expect(cells.filter((c) => c[9] === "true")).toHaveLength(549);
+    expect(cells.filter((c) => c[11] === "true")).toHaveLength(
+      sharedApisnoopCoverage("1.35")["tested endpoints"] as number,
+    );
+  });
+
+  it("draws the dashboard's badge for a selection and metric", async () => {
+    const badge = (...args: string[]) =>
+      runCli(["export", "--format", "badge", "--release", "1.35", ...args, "--database-url", first.url]);
+    const all = await badge();
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(all.stdout).toContain("<title>k8s API coverage: 66.6% (575/863)</title>");
+    expect(all.stdout).toBe(coverageBadge("k8s API coverage", 575, 863));
+    expect((await badge("--metric", "eligible", "--label", "e2e")).stdout).toContain(
+      "<title>e2e: 100.0% (549/549)</title>",
+    );
+    expect((await badge("--metric", "stable")).stdout).toContain("k8s API coverage: 88.5% (575/650)");
+    expect((await badge("--source", "name=nobody")).stdout).toContain("k8s API coverage: 0.0% (0/863)");
+    expect(await badge("--metric", "most")).toMatchObject({
+      code: 2,
+      stderr: "apisnoop export: --metric must be one of all, stable, eligible, not 'most'\n",
+    });
+  });
+
+  it("requires a known format, and --metric only with badge", async () => {
     expect(await runCli(["export", "--database-url", first.url])).toMatchObject({
       code: 2,
-      stderr: "apisnoop export: --format must be apisnoop or junit\n",
+      stderr: "apisnoop export: --format must be one of apisnoop, junit, csv, badge\n",
     });
+    expect(
+      await runCli(["export", "--format", "csv", "--metric", "stable", "--database-url", first.url]),
+    ).toMatchObject({ code: 2, stderr: "apisnoop export: --metric and --label go with --format badge\n" });
   });
 });
