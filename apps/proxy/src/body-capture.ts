@@ -20,16 +20,19 @@ export class CapturedBody {
 
   constructor(
     private readonly budget: CaptureBudget,
-    /** Keep the first `perBody` bytes of a stream that may never end (a watch) instead of giving up. */
-    private readonly prefix = false,
+    /** Keep the first this many bytes of a stream that may never end (a watch) instead of giving up. */
+    private readonly prefixBytes: number | null = null,
   ) {}
 
   /** Adds one chunk unless the cap or budget is hit; then drops what it had (or, for a prefix, stops). */
   add(chunk: Buffer): void {
     if (this.skipped || this.truncated) return;
+    if (this.prefixBytes !== null && this.bytes + chunk.length > this.prefixBytes) {
+      this.truncated = true;
+      return;
+    }
     if (this.bytes + chunk.length > this.budget.perBody) {
-      if (this.prefix) this.truncated = true;
-      else this.skip("too large");
+      this.skip("too large");
       return;
     }
     if (!this.budget.take(chunk.length)) {
@@ -87,10 +90,13 @@ export class CaptureBudget {
 
   /**
    * Starts capturing what `stream` emits; the stream's own consumers see exactly the same data. With
-   * `prefix`, a stream over the cap keeps its first bytes (watches: their first events are analysed).
+   * `prefixBytes`, only the stream's first bytes are kept (watches: their first events are analysed).
    */
-  capture(stream: Readable, prefix = false): CapturedBody {
-    const body = new CapturedBody(this, prefix);
+  capture(stream: Readable, prefixBytes?: number): CapturedBody {
+    const body = new CapturedBody(
+      this,
+      prefixBytes === undefined ? null : Math.min(prefixBytes, this.perBody),
+    );
     stream.on("data", (chunk: Buffer) => body.add(chunk));
     stream.once("end", () => {
       body.complete = true;

@@ -28,6 +28,12 @@ export interface ProxyServerOptions {
   capture?: CaptureBudget | null;
 }
 
+/**
+ * What a watch keeps of its event stream for field analysis: a watch may stay open for hours, and an
+ * informer-heavy controller opens dozens, so each keeps only its first events.
+ */
+const WATCH_PREFIX_BYTES = 256 * 1024;
+
 /** How long an idle client keep-alive connection is kept: longer than Go's 90 s idle timeout. */
 const CLIENT_KEEP_ALIVE_MS = 120_000;
 
@@ -200,7 +206,7 @@ export class ProxyServer {
         contentType,
         body:
           capture && capturesResponseBody(flow.request.method, status, contentType)
-            ? capture.capture(answer, isWatch(flow.request.url))
+            ? capture.capture(answer, isWatch(flow.request.url) ? WATCH_PREFIX_BYTES : undefined)
             : null,
       };
       if (chain.has("response")) chain.run("response", flow);
@@ -381,7 +387,6 @@ export class ProxyServer {
   }
 }
 
-/** The URL the matcher sees: API-root relative (forward-mode requests carry the server's path prefix). */
 /** A watch: its response is a stream of events that may last hours, captured as a prefix. */
 function isWatch(url: string): boolean {
   return /[?&]watch=(?:true|1)(?:&|$)/.test(url) || url.includes("/watch/");
@@ -402,6 +407,7 @@ function flowRequest(mode: ProxyMode, req: IncomingMessage, basePath: string, up
   };
 }
 
+/** The URL the matcher sees: API-root relative (forward-mode requests carry the server's path prefix). */
 function flowUrl(mode: ProxyMode, url: string, basePath: string): string {
   if (mode === "forward" && basePath && url.startsWith(basePath)) return url.slice(basePath.length) || "/";
   return url;
