@@ -42,7 +42,7 @@ export interface ProxyOptions {
    * Attribute hits to the pod behind each client address with a pod informer (in a cluster: needs list and
    * watch on pods). A PodLookup is used as given (tests).
    */
-  pods?: "informer" | PodLookup | null;
+  pods?: "informer" | "informer-if-allowed" | PodLookup | null;
   /** Bodies above this many bytes are counted without field analysis (default 2 MiB); 0 turns analysis off. */
   bodyCap?: number;
   /** Response bodies read per endpoint and source each minute (default 20; 0: every one). */
@@ -118,10 +118,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
   });
   await spec.start();
-  const podDirectory =
-    options.pods === "informer"
-      ? await PodDirectory.start({ kubeconfig: options.kubeconfig, context: options.context, log })
-      : null;
+  const podDirectory = await startPodDirectory(options, log);
   if (podDirectory) log(`pod attribution: ${podDirectory.size} pod addresses known`);
 
   const hits = options.out
@@ -156,7 +153,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     : defaultAddons({
         currentMatcher: () => spec.current(),
         currentFields: bodyCap > 0 ? currentFields : undefined,
-        pods: podDirectory ?? (options.pods === "informer" ? null : (options.pods ?? null)),
+        pods: podDirectory ?? (typeof options.pods === "object" ? options.pods : null),
         responseSamples: options.responseSamples,
         hits: sinks,
       });
@@ -205,6 +202,26 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       await Promise.all([hits?.close(), uplink?.close()]);
     },
   };
+}
+
+/**
+ * The pod informer when asked for: "informer" fails the start when pods cannot be listed;
+ * "informer-if-allowed" (in a cluster by default) goes on without pod attribution and says why.
+ */
+async function startPodDirectory(
+  options: ProxyOptions,
+  log: (line: string) => void,
+): Promise<PodDirectory | null> {
+  if (options.pods !== "informer" && options.pods !== "informer-if-allowed") return null;
+  try {
+    return await PodDirectory.start({ kubeconfig: options.kubeconfig, context: options.context, log });
+  } catch (error) {
+    if (options.pods === "informer") throw error;
+    log(
+      `pod attribution off: ${(error as Error).message} (grant list and watch on pods to attribute hits to pods)`,
+    );
+    return null;
+  }
 }
 
 /**

@@ -396,6 +396,27 @@ describe("the proxy in front of a local HTTPS upstream", () => {
         code: 502,
       });
       expect(proxyToNowhere.metrics.upstreamErrors).toBe(1);
+      // Pod attribution where pods cannot be listed: required, the start fails in one line; in-cluster
+      // default ("if allowed"), the proxy serves without it and says why.
+      const options = {
+        kubeconfig: path.join(dir, "kubeconfig-dead"),
+        listen: { host: "127.0.0.1", port: 0 },
+        adminListen: null,
+        spec: path.join(dir, "spec.json"),
+        caDir: path.join(dir, "proxy-ca"),
+      };
+      const required = await startProxy({ ...options, pods: "informer" }).catch((error: Error) => error);
+      expect(String(required)).toMatch(/^Error: cannot list pods: /);
+      const lines: string[] = [];
+      const optional = await startProxy({
+        ...options,
+        pods: "informer-if-allowed",
+        log: (l) => lines.push(l),
+      });
+      await optional.close();
+      expect(lines.filter((line) => line.startsWith("pod attribution off: cannot list pods"))).toHaveLength(
+        1,
+      );
     } finally {
       await proxyToNowhere.close();
     }

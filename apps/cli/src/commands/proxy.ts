@@ -122,8 +122,9 @@ Options:
   --spool-dir DIR          batches not yet acknowledged, fsync'd, replayed in order after a restart or
                            an outage (default: ${DEFAULT_SPOOL_DIR}); one proxy per directory
   --proxy-id ID            names this proxy to the dashboard (default: the host name)
-  --pods auto|informer|off attribute hits to the pod behind each client address with a pod informer;
-                           auto: on when running in a cluster without --kubeconfig (default: auto)
+  --pods auto|informer|off attribute hits to the pod behind each client address with a pod informer
+                           (needs list and watch on pods); auto: on when running in a cluster without
+                           --kubeconfig, and off with a log line if pods cannot be listed (default: auto)
   --body-cap BYTES         bodies larger than this are counted but their fields not analysed; 0 turns
                            field analysis off (default: 2097152)
   --response-samples N     response bodies whose fields are read per endpoint and source each minute;
@@ -151,7 +152,12 @@ Options:
     }
     const inCluster =
       !values.kubeconfig && !process.env.KUBECONFIG && Boolean(process.env.KUBERNETES_SERVICE_HOST);
-    const pods = values.pods === "informer" || (values.pods === "auto" && inCluster) ? "informer" : null;
+    const pods =
+      values.pods === "informer"
+        ? "informer"
+        : values.pods === "auto" && inCluster
+          ? "informer-if-allowed"
+          : null;
     const ingestUrl = values["ingest-url"] ?? readEnv().APISNOOP_INGEST_URL ?? null;
     const token = ingestUrl ? ingestToken(values["ingest-token-file"]) : null;
     if (ingestUrl && !token) {
