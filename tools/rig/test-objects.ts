@@ -7,6 +7,24 @@ export function uniqueNamespace(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
 
+/**
+ * Polls `probe` every 100 ms until it gives a value (not null or undefined), for state the rig reaches
+ * asynchronously (a controller, an informer); throws naming `what` after `timeoutMs`.
+ */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined> | T | null | undefined,
+  timeoutMs = 45_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null && value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Namespace, ConfigMap and Deployment manifests in `namespace`, labelled with `label` (changed by apply). */
 export function rigTestObjects(namespace: string, label: string) {
   return {

@@ -29,6 +29,7 @@ export {
   startProxy,
 } from "./main";
 export { ProxyMetrics } from "./metrics";
+export { PodDirectory, type PodIdentity } from "./pod-directory";
 export { type ClientMode, type ProxiedKubeconfigOptions, proxiedKubeconfig } from "./proxied-kubeconfig";
 export { PROXY_USER_AGENT, SpecRefresher } from "./spec-refresher";
 export { BatchSpool } from "./uplink/batch-spool";

@@ -13,7 +13,7 @@ import path from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigKubeconfigPath } from "../../../tools/rig/rig";
-import { uniqueNamespace } from "../../../tools/rig/test-objects";
+import { uniqueNamespace, until } from "../../../tools/rig/test-objects";
 import type { Hit } from "./addons";
 import { type RunningProxy, startProxy } from "./main";
 
@@ -26,16 +26,6 @@ const api = kc.makeApiClient(CoreV1Api);
 const podIp = `127.${randomInt(1, 250)}.${randomInt(1, 250)}.${randomInt(2, 250)}`;
 const dir = mkdtempSync(path.join(tmpdir(), "pod-attribution-"));
 let proxy: RunningProxy;
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined> | T | null | undefined) {
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** GET through the proxy from `localAddress`, with no credential (the proxy presents its own). */
 function getFrom(localAddress: string, url: string): Promise<number> {

@@ -14,7 +14,7 @@ import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kubeBinDir } from "../../../tools/rig/kube-bin";
 import { readRigState, rigKubeconfigPath, rigToken } from "../../../tools/rig/rig";
-import { uniqueNamespace } from "../../../tools/rig/test-objects";
+import { uniqueNamespace, until } from "../../../tools/rig/test-objects";
 import { PodDirectory, type PodIdentity, podIdentity } from "./pod-directory";
 
 const namespace = uniqueNamespace("pod-directory");
@@ -25,16 +25,6 @@ const api = kc.makeApiClient(CoreV1Api);
 /** A /16 of this run's own, so pods of other test runs in the shared rig never collide. */
 const net16 = `10.${randomInt(64, 250)}.${randomInt(0, 250)}`;
 const workDir = mkdtempSync(path.join(tmpdir(), "pod-directory-"));
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined> | T | null | undefined) {
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Sets a pod's IPs through pods/status, as the kubelet does; the first IP is `status.podIP`. */
 async function setPodIPs(name: string, ips: string[]): Promise<V1Pod> {

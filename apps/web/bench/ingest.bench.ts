@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openTestDatabase } from "@apisnoop/db/testing";
+import { seededRandom } from "@apisnoop/openapi/testing";
 import { type Hit, RollupBuilder, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 import { HitJournal, Uplink } from "@apisnoop/proxy";
 
@@ -24,18 +25,7 @@ const SECONDS = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 60);
 const SOURCES = 200;
 const ENDPOINTS = 900;
 
-/** Deterministic PRNG (mulberry32), so runs compare. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const next = random(42);
+const next = seededRandom(42);
 const sources: Source[] = Array.from({ length: SOURCES }, (_, i) =>
   sourceFromUserAgent(`bench-client-${i}/v1.0 (linux/amd64)`),
 );

@@ -61,3 +61,6 @@ export function sharedApisnoopCoverage(release: string): {
     gunzipSync(readFileSync(path.join(SHARED_K8S, "apisnoop", `${release}.0.json.gz`))).toString("utf8"),
   );
 }
+
+/** A seeded pseudo-random generator (mulberry32) for tests and benchmarks of every package: runs replay. */
+export { seededRandom } from "./url-corpus";

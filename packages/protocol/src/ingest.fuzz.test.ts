@@ -7,6 +7,7 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { seededRandom } from "@apisnoop/openapi/testing";
 import { describe, expect, it } from "vitest";
 import { decodeIngestBatch, PROTOCOL_VERSION, STATUS_CLASSES } from "./ingest";
 import { sourceFromUserAgent } from "./source";
@@ -16,18 +17,6 @@ const INPUTS = 100_000;
 /** Every HOSTILE-th input is far bigger or deeper than the rest; the first round of each kind is full size. */
 const HOSTILE = 1_000;
 const HOSTILE_KINDS = 6;
-
-/** mulberry32: small, fast and seeded, so a failure replays from its seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function collector(): (() => void) | null {
   const exposed = (globalThis as { gc?: () => void }).gc;

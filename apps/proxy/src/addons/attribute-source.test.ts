@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import type { PodIdentity } from "../pod-directory";
 import { fakeFlow } from "../testing";
-import { attributeSource, type PodAttribution } from "./attribute-source";
+import { attributeSource } from "./attribute-source";
 
-const pod: PodAttribution = {
+const pod: PodIdentity = {
   namespace: "addons",
   pod: "cert-manager-7d9f-abcde",
   serviceAccount: "cert-manager",
@@ -10,6 +11,7 @@ const pod: PodAttribution = {
   release: "cm",
   managedBy: "Helm",
   sourceName: null,
+  owner: "ReplicaSet/cert-manager-7d9f",
 };
 
 describe("attributeSource", () => {

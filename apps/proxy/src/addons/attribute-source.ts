@@ -1,21 +1,10 @@
 import { type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 import type { Addon } from "../addon-chain";
-
-/** What the proxy knows of the pod behind a client address (from the pod informer, in a cluster). */
-export interface PodAttribution {
-  namespace: string;
-  pod: string;
-  serviceAccount: string | null;
-  chart: string | null;
-  release: string | null;
-  managedBy: string | null;
-  /** The pod's `apisnoop.io/source` annotation. */
-  sourceName: string | null;
-}
+import type { PodIdentity } from "../pod-directory";
 
 /** Finds the pod a client address belongs to; null when none is known. */
 export interface PodLookup {
-  lookup(remoteAddress: string): PodAttribution | null;
+  lookup(remoteAddress: string): PodIdentity | null;
 }
 
 /** Sources are cached per (user agent, header, pod) so the rollups see one object per client. */

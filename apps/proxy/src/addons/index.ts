@@ -12,7 +12,7 @@ export {
   DEFAULT_RESPONSE_SAMPLES,
   type FieldAnalysisSpec,
 } from "./analyse-fields";
-export { attributeSource, type PodAttribution, type PodLookup } from "./attribute-source";
+export { attributeSource, type PodLookup } from "./attribute-source";
 export { describeOutcome, outcomeDetails, subresourceOf } from "./describe-outcome";
 export { matchOperation } from "./match-operation";
 export { type Hit, type HitFields, type HitSink, hitFromFlow, record, rollupHitFromFlow } from "./record";

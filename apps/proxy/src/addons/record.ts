@@ -1,5 +1,5 @@
 import { kubernetesQuery } from "@apisnoop/openapi";
-import type { Hit as RollupHit, Source } from "@apisnoop/protocol";
+import { type Hit as RollupHit, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 import type { Addon } from "../addon-chain";
 import type { Flow } from "../flow";
 
@@ -64,18 +64,8 @@ export function hitFromFlow(flow: Flow): Hit {
   return hit;
 }
 
-const ANONYMOUS_SOURCE: Source = {
-  userAgent: "",
-  e2eTest: null,
-  conformance: false,
-  name: null,
-  namespace: null,
-  pod: null,
-  serviceAccount: null,
-  chart: null,
-  release: null,
-  managedBy: null,
-};
+/** The source of a flow nobody attributed (no attribution addon in the chain). */
+const ANONYMOUS_SOURCE: Source = sourceFromUserAgent("");
 
 /** The hit as edge aggregation counts it (packages/protocol's RollupBuilder). */
 export function rollupHitFromFlow(flow: Flow): RollupHit {
