@@ -122,6 +122,8 @@ export interface EndpointDetail {
   firstSeen: string | null;
   lastSeen: string | null;
   statusClasses: Array<{ statusClass: string; hits: number }>;
+  /** How it was called: "watch", "dryRun", "patch:merge", "subresource:status", ... with their hits. */
+  details: Array<{ detail: string; hits: number }>;
   sources: SourceSummaryRow[];
   e2eTests: Array<{ test: string; conformance: boolean; hits: number }>;
   fields: Array<{ direction: "request" | "response"; field: string; unknown: boolean; hits: number }>;

@@ -170,6 +170,9 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
         statusClasses: Object.entries(detail.statusClasses)
           .map(([statusClass, hits]) => ({ statusClass, hits }))
           .sort((a, b) => a.statusClass.localeCompare(b.statusClass)),
+        details: Object.entries(detail.details)
+          .map(([name, hits]) => ({ detail: name, hits }))
+          .sort((a, b) => b.hits - a.hits || a.detail.localeCompare(b.detail)),
         sources: detail.sources.map((s) => sourceRow(s, twoxx ? s.hits2xx : s.hits, 1, s.lastHit)),
         e2eTests: detail.e2eTests.map((t) => ({
           test: t.name,

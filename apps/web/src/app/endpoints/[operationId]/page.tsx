@@ -90,6 +90,12 @@ export default async function EndpointPage({ params, searchParams }: PageProps<{
                     .map((s) => `${s.statusClass}: ${s.hits.toLocaleString("en")}`)
                     .join(" · ")}
             </dd>
+            <dt>how it was called</dt>
+            <dd data-testid="endpoint-details">
+              {detail.details.length === 0
+                ? "—"
+                : detail.details.map((d) => `${d.detail}: ${d.hits.toLocaleString("en")}`).join(" · ")}
+            </dd>
           </dl>
           <h3 style={{ marginTop: "1rem" }}>Sources</h3>
           {detail.sources.length === 0 ? (
