@@ -207,6 +207,28 @@ describe("Uplink", () => {
     );
   });
 
+  it("keeps a batch it cannot write to the spool in memory, logs once, and writes it later in order", async () => {
+    const server = await IngestServer.start();
+    open.push({ close: () => server.stop() });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
+    const lines: string[] = [];
+    const uplink = uplinkTo(server.url, dir, { log: (line) => lines.push(line) });
+    const batches = path.join(dir, "batches");
+    // The spool's directory replaced by a file: every write fails (as on a full or broken disk).
+    fs.rmSync(batches, { recursive: true });
+    fs.writeFileSync(batches, "");
+    for (let i = 0; i < 100; i++) uplink.count(hit("during-failure"));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.counts()).toEqual({});
+    expect(lines.filter((line) => line.startsWith("uplink: cannot write to the spool"))).toHaveLength(1);
+    expect(uplink.stats().hitsPending).toBe(100);
+    fs.rmSync(batches);
+    fs.mkdirSync(batches);
+    for (let i = 0; i < 10; i++) uplink.count(hit("after"));
+    await until(() => server.counts().after === 10, "the held batch and the new one delivered");
+    expect(server.counts()).toEqual({ "during-failure": 100, after: 10 });
+  });
+
   it("refuses a spool directory another live process holds", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
     fs.writeFileSync(path.join(dir, "lock"), String(process.ppid));

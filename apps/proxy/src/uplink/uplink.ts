@@ -73,6 +73,10 @@ export class Uplink implements HitSink {
   private refused = 0;
   private lastErrorLog = "";
   private lastSpooledAt = Date.now();
+  /** Batches drained from the rollups but not yet written to the spool (a write failed). */
+  private readonly unspooled: IngestBatch[] = [];
+  private writeErrorLogged = "";
+  private journalErrorLogged = false;
 
   constructor(private readonly options: UplinkOptions) {
     const log = options.log ?? (() => {});
@@ -109,7 +113,14 @@ export class Uplink implements HitSink {
 
   /** Counts a hit: journal first, then the rollups. Called before the client's response ends. */
   count(hit: Hit): void {
-    this.journal.append(hit);
+    try {
+      this.journal.append(hit);
+    } catch (error) {
+      // Still counted in memory; only its survival of a crash is lost. Said once, not per request.
+      if (!this.journalErrorLogged)
+        this.options.log?.(`uplink: cannot write the hit journal: ${(error as Error).message}`);
+      this.journalErrorLogged = true;
+    }
     this.builder.add(hit);
     if (this.builder.keyCount >= (this.options.maxKeys ?? 20_000)) this.flush();
   }
@@ -134,7 +145,9 @@ export class Uplink implements HitSink {
       spoolFull: this.spool.isFull,
       batchesAcked: this.acked,
       batchesRefused: this.refused,
-      hitsPending: this.builder.pendingHits,
+      hitsPending:
+        this.builder.pendingHits +
+        this.unspooled.reduce((n, b) => n + b.hits.reduce((m, h) => m + h.count, 0), 0),
     };
   }
 
@@ -159,30 +172,48 @@ export class Uplink implements HitSink {
    * batches grow denser instead of more numerous; `force` spools now (start, close).
    */
   private spoolPending(force = false): void {
-    if (this.builder.keyCount === 0 && this.builder.pendingHits === 0) return;
-    const waiting = this.spool.depth > 0;
-    const due =
-      force ||
-      !waiting ||
-      this.builder.keyCount >= (this.options.maxKeys ?? 20_000) ||
-      Date.now() - this.lastSpooledAt >= (this.options.maxBatchDelayMs ?? 10_000);
-    if (!due) return;
-    if (this.spool.isFull) {
-      if (!this.fullLogged) {
-        this.options.log?.(
-          `uplink: spool full (${this.spool.bytes} bytes in ${this.spool.depth} batches): keeping rollups in memory until the web app takes batches`,
-        );
+    if (this.builder.keyCount > 0 || this.builder.pendingHits > 0) {
+      const due =
+        force ||
+        this.spool.depth === 0 ||
+        this.builder.keyCount >= (this.options.maxKeys ?? 20_000) ||
+        Date.now() - this.lastSpooledAt >= (this.options.maxBatchDelayMs ?? 10_000);
+      if (due && this.spool.isFull) {
+        if (!this.fullLogged) {
+          this.options.log?.(
+            `uplink: spool full (${this.spool.bytes} bytes in ${this.spool.depth} batches): keeping rollups in memory until the web app takes batches`,
+          );
+        }
+        this.fullLogged = true;
+      } else if (due) {
+        this.fullLogged = false;
+        const batch = this.builder.drain();
+        if (batch) {
+          batch.release = this.options.release();
+          this.unspooled.push(batch);
+        }
       }
-      this.fullLogged = true;
-      return;
     }
-    this.fullLogged = false;
-    const batch = this.builder.drain();
-    if (!batch) return;
-    batch.release = this.options.release();
-    this.spool.put(batch);
-    this.journal.reset();
-    this.lastSpooledAt = Date.now();
+    if (this.unspooled.length === 0) return;
+    // A batch that cannot be written (disk full, I/O error) stays in memory and its hits in the journal;
+    // it is written, in order, at a later flush.
+    try {
+      while (this.unspooled.length > 0) {
+        this.spool.put(this.unspooled[0] as IngestBatch);
+        this.unspooled.shift();
+      }
+      // Everything the journal mirrors is in the spool now, unless hits arrived since the drain.
+      if (this.builder.pendingHits === 0 && this.builder.keyCount === 0) this.journal.reset();
+      this.lastSpooledAt = Date.now();
+      this.writeErrorLogged = "";
+    } catch (error) {
+      // Said once per kind of failure (the message names a different file each time).
+      const kind = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      if (kind !== this.writeErrorLogged) {
+        this.options.log?.(`uplink: cannot write to the spool: ${(error as Error).message}`);
+      }
+      this.writeErrorLogged = kind;
+    }
   }
 
   /** Sends spooled batches oldest first, one at a time, while the web app answers. */
@@ -212,6 +243,9 @@ export class Uplink implements HitSink {
         }
         this.spool.remove(next.entry);
       }
+    } catch (error) {
+      // A spool file that cannot be read or removed: said, and tried again at the next flush.
+      this.options.log?.(`uplink: spool: ${(error as Error).message}`);
     } finally {
       this.sending = false;
     }
