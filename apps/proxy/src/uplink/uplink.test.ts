@@ -229,6 +229,31 @@ describe("Uplink", () => {
     expect(server.counts()).toEqual({ "during-failure": 100, after: 10 });
   });
 
+  it("with the spool full, keeps rollups in memory without journalling, says so once, and delivers all later", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
+    const reserved = await IngestServer.start();
+    const port = reserved.port;
+    await reserved.stop();
+    const lines: string[] = [];
+    const uplink = uplinkTo(`http://127.0.0.1:${port}`, dir, {
+      maxSpoolBytes: 1,
+      maxBatchDelayMs: 0,
+      log: (line) => lines.push(line),
+    });
+    for (let i = 0; i < 10; i++) uplink.count(hit("first"));
+    await until(() => uplink.stats().spoolFull, "the spool full after one batch");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const journal = path.join(dir, "hits.journal");
+    for (let i = 0; i < 1000; i++) uplink.count(hit("while-full"));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(fs.statSync(journal).size).toBe(0);
+    expect(lines.filter((line) => line.startsWith("uplink: spool full"))).toHaveLength(1);
+    const server = await IngestServer.start(port);
+    open.push({ close: () => server.stop() });
+    await until(() => server.counts()["while-full"] === 1000, "everything delivered");
+    expect(server.counts()).toEqual({ first: 10, "while-full": 1000 });
+  });
+
   it("refuses a spool directory another live process holds", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
     fs.writeFileSync(path.join(dir, "lock"), String(process.ppid));

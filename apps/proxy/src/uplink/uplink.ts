@@ -114,7 +114,8 @@ export class Uplink implements HitSink {
   /** Counts a hit: journal first, then the rollups. Called before the client's response ends. */
   count(hit: Hit): void {
     try {
-      this.journal.append(hit);
+      // With the spool full the journal would grow with every request: memory holds the rollups then.
+      if (!this.spool.isFull) this.journal.append(hit);
     } catch (error) {
       // Still counted in memory; only its survival of a crash is lost. Said once, not per request.
       if (!this.journalErrorLogged)
@@ -181,7 +182,7 @@ export class Uplink implements HitSink {
       if (due && this.spool.isFull) {
         if (!this.fullLogged) {
           this.options.log?.(
-            `uplink: spool full (${this.spool.bytes} bytes in ${this.spool.depth} batches): keeping rollups in memory until the web app takes batches`,
+            `uplink: spool full (${this.spool.bytes} bytes in ${this.spool.depth} batches): keeping rollups in memory, unjournalled, until the web app takes batches`,
           );
         }
         this.fullLogged = true;
