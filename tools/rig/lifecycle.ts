@@ -335,10 +335,19 @@ export async function startRig(
   log: (line: string) => void = console.log,
 ): Promise<StartResult> {
   return withRigLock(async () => {
-    const result = await startRigLocked(owner, log);
-    // Registered under the lock, so no other run's teardown can stop the rig in between.
-    if (owner === "global-setup") registerRigClient();
-    return result;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await startRigLocked(owner, log);
+        // Registered under the lock, so no other run's teardown can stop the rig in between.
+        if (owner === "global-setup") registerRigClient();
+        return result;
+      } catch (error) {
+        // Free ports are picked, released, then bound by etcd and kube-apiserver: another process (a
+        // parallel test) can take one in between. A failed start has stopped what it started.
+        if (attempt >= 3 || !String((error as Error).message).includes("address already in use")) throw error;
+        log(`rig: a port was taken while starting, starting again (attempt ${attempt + 1} of 3)`);
+      }
+    }
   });
 }
 
