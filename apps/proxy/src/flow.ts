@@ -62,8 +62,6 @@ export interface Flow {
   details: string[];
   /** Field paths found by the field-analysis addon, per body. */
   fields: FlowFields | null;
-  /** The hit was counted (at `complete`); later hooks add only what they found, never a second hit. */
-  recorded: boolean;
 }
 
 /** Field paths (GUIDE §3) a flow's bodies used, and the unknown ones among them. */
@@ -88,6 +86,10 @@ export function createFlow(mode: ProxyMode, request: FlowRequest, startedAt = Da
     source: null,
     details: [],
     fields: null,
-    recorded: false,
   };
+}
+
+/** The request asks to watch (`?watch=true` or `?watch=1` on a list path, as client-go sends it). */
+export function asksToWatch(url: string): boolean {
+  return /[?&]watch=(?:true|1)(?:&|$)/.test(url);
 }

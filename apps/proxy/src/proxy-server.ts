@@ -7,7 +7,7 @@ import tls, { type SecureContext } from "node:tls";
 import type { AddonChain } from "./addon-chain";
 import { type CaptureBudget, capturesRequestBody, capturesResponseBody } from "./body-capture";
 import type { CertificateAuthority, LeafCertificate } from "./certificate-authority";
-import { createFlow, type Flow, type FlowRequest, type ProxyMode } from "./flow";
+import { asksToWatch, createFlow, type Flow, type FlowRequest, type ProxyMode } from "./flow";
 import { hasHeader, requestHeadersForUpstream, responseHeadersForClient } from "./http-headers";
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
@@ -389,7 +389,7 @@ export class ProxyServer {
 
 /** A watch: its response is a stream of events that may last hours, captured as a prefix. */
 function isWatch(url: string): boolean {
-  return /[?&]watch=(?:true|1)(?:&|$)/.test(url) || url.includes("/watch/");
+  return asksToWatch(url) || url.includes("/watch/");
 }
 
 /** The request half of a new flow: method, url, and the only header values apisnoop keeps (GUIDE §4). */

@@ -1,22 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BADGE_METRICS, badgeFigures, coverageBadge, escapeXml } from "./coverage-badge";
-import type { EndpointCoverageRow } from "./endpoint-coverage";
-
-const row = (overrides: Partial<EndpointCoverageRow>): EndpointCoverageRow => ({
-  operationId: "listCoreV1Node",
-  method: "GET",
-  path: "/api/v1/nodes",
-  level: "stable",
-  category: "core",
-  group: "",
-  version: "v1",
-  kind: "Node",
-  deprecated: false,
-  conformanceEligible: true,
-  hits: 4,
-  upstreamTested: true,
-  ...overrides,
-});
+import { coverageRow } from "./testing";
 
 describe("the badge", () => {
   it("renders the dashboard's SVG byte for byte", () => {
@@ -36,11 +20,11 @@ describe("the badge", () => {
 
   it("counts the metric's endpoints and the hit ones", () => {
     const endpoints = [
-      row({ hits: 3 }),
-      row({ hits: 0 }),
-      row({ hits: 1, conformanceEligible: false }),
-      row({ hits: 2, level: "beta", conformanceEligible: false }),
-      row({ hits: 0, level: "alpha", conformanceEligible: false }),
+      coverageRow({ hits: 3 }),
+      coverageRow({ hits: 0 }),
+      coverageRow({ hits: 1, conformanceEligible: false }),
+      coverageRow({ hits: 2, level: "beta", conformanceEligible: false }),
+      coverageRow({ hits: 0, level: "alpha", conformanceEligible: false }),
     ];
     expect(BADGE_METRICS.map((metric) => badgeFigures(endpoints, metric))).toEqual([
       { hit: 3, total: 5 },

@@ -1,28 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { COVERAGE_CSV_COLUMNS, coverageCsv, csvField, csvTable } from "./coverage-csv";
-import type { EndpointCoverageRow } from "./endpoint-coverage";
-
-const row = (overrides: Partial<EndpointCoverageRow>): EndpointCoverageRow => ({
-  operationId: "listCoreV1Node",
-  method: "GET",
-  path: "/api/v1/nodes",
-  level: "stable",
-  category: "core",
-  group: "",
-  version: "v1",
-  kind: "Node",
-  deprecated: false,
-  conformanceEligible: true,
-  hits: 4,
-  upstreamTested: true,
-  ...overrides,
-});
+import { coverageRow } from "./testing";
 
 describe("coverageCsv", () => {
   it("writes the header and one CRLF-terminated row per endpoint, null as empty", () => {
     const csv = coverageCsv([
-      row({}),
-      row({ operationId: "x", group: null, kind: null, hits: 0, upstreamTested: null, level: "alpha" }),
+      coverageRow({}),
+      coverageRow({
+        operationId: "x",
+        group: null,
+        kind: null,
+        hits: 0,
+        upstreamTested: null,
+        level: "alpha",
+      }),
     ]);
     expect(csv).toBe(
       `${COVERAGE_CSV_COLUMNS.join(",")}\r\n` +

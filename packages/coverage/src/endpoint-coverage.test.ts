@@ -1,26 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { parseApisnoopCoverage } from "./apisnoop-coverage";
-import { type CoverageQueryRow, type EndpointCoverageRow, endpointCoverageRows } from "./endpoint-coverage";
-
-const row = (overrides: Partial<EndpointCoverageRow>): EndpointCoverageRow => ({
-  operationId: "listCoreV1Node",
-  method: "GET",
-  path: "/api/v1/nodes",
-  level: "stable",
-  category: "core",
-  group: "",
-  version: "v1",
-  kind: "Node",
-  deprecated: false,
-  conformanceEligible: true,
-  hits: 4,
-  upstreamTested: true,
-  ...overrides,
-});
+import { type CoverageQueryRow, endpointCoverageRows } from "./endpoint-coverage";
+import { coverageRow } from "./testing";
 
 describe("endpointCoverageRows", () => {
   const query: CoverageQueryRow & { description: string } = {
-    ...row({}),
+    ...coverageRow(),
     hits: 5,
     hits2xx: 2,
     description: "not a column",
@@ -34,7 +19,7 @@ describe("endpointCoverageRows", () => {
 
   it("keeps only the columns, counts hits under the outcome and marks upstream tests", () => {
     const [any] = endpointCoverageRows([query], { outcome: "any", upstream });
-    expect(any).toEqual(row({ hits: 5, upstreamTested: true }));
+    expect(any).toEqual(coverageRow({ hits: 5, upstreamTested: true }));
     const [ok] = endpointCoverageRows([{ ...query, operationId: "other" }], { outcome: "2xx", upstream });
     expect(ok).toMatchObject({ hits: 2, upstreamTested: false });
     const [unknown] = endpointCoverageRows([query], { outcome: "any", upstream: null });

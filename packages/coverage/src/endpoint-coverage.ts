@@ -1,17 +1,12 @@
-import type { Level } from "@apisnoop/openapi";
+import type { Endpoint } from "@apisnoop/openapi";
 import type { ApisnoopCoverage } from "./apisnoop-coverage";
 
 /** One endpoint of a release with its hits under a selection: a row of the CSV, a slice of a badge. */
-export interface EndpointCoverageRow {
-  operationId: string;
-  method: string;
-  path: string;
-  level: Level;
-  category: string;
-  group: string | null;
-  version: string | null;
-  kind: string | null;
-  deprecated: boolean;
+export interface EndpointCoverageRow
+  extends Pick<
+    Endpoint,
+    "operationId" | "method" | "path" | "level" | "category" | "group" | "version" | "kind" | "deprecated"
+  > {
   conformanceEligible: boolean;
   hits: number;
   /** Tested by upstream e2e per apisnoop's published coverage; null when that was not read. */

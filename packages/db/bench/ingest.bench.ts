@@ -5,11 +5,13 @@
  * ratio to a baseline measured in the same run: the same rows inserted into an index-less temporary
  * table (the floor cost of moving them into PostgreSQL). A throw-away database, as in bench:db-queries.
  */
+
+import { seededRandom } from "@apisnoop/openapi/testing";
 import type { HitRollup } from "@apisnoop/protocol";
 import { numberArray, textArray } from "../src/pg-arrays";
 import { recordBatch } from "../src/record-batch";
 import { epochMinute, openTestDatabase, testBatch } from "../src/testing";
-import { benchSources, random } from "./seed";
+import { benchSources } from "./seed";
 
 const BATCHES = Number(process.argv[2] ?? 120);
 const SOURCES = 200;
@@ -17,7 +19,7 @@ const ACTIVE_ENDPOINTS = 20;
 
 const db = await openTestDatabase();
 try {
-  const next = random(7);
+  const next = seededRandom(7);
   const sources = benchSources(SOURCES);
   const start = epochMinute("2026-11-28T12:00:00Z");
   const batches = Array.from({ length: BATCHES }, (_, second) => {

@@ -1,21 +1,10 @@
 import type { EndpointCatalog } from "@apisnoop/openapi";
+import { seededRandom } from "@apisnoop/openapi/testing";
 import type { HitRollup, IngestBatch, Source } from "@apisnoop/protocol";
 import { sourceFromUserAgent } from "@apisnoop/protocol";
 import type { PrismaClient } from "../src/client";
 import { recordBatch } from "../src/record-batch";
 import { epochMinute, testBatch } from "../src/testing";
-
-/** A deterministic pseudo-random generator (mulberry32), so every run seeds the same data. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `count` sources spread over charts, namespaces, pods, service accounts and e2e tests. */
 export function benchSources(count: number): Source[] {
@@ -50,7 +39,7 @@ export async function seedRollups(
     hours: number;
   },
 ): Promise<{ rows: number; hits: number }> {
-  const next = random(42);
+  const next = seededRandom(42);
   const sources = benchSources(options.sources);
   const operations = catalog.endpoints.map((endpoint) => [endpoint.operationId, endpoint.method] as const);
   const start = epochMinute("2026-11-28T00:00:00Z");

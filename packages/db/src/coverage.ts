@@ -4,8 +4,8 @@ import { type CoverageFilters, LEVELS, type Level, type Outcome } from "./filter
 import { releaseLoadCount, resolveReleaseLoad } from "./releases";
 import { endpointHitsSql, SqlParams } from "./selection-sql";
 
-/** One endpoint of a release with the hits of the selection. */
-export interface EndpointCoverage
+/** An endpoint as its release's spec describes it, with its conformance eligibility. */
+export interface EndpointSpec
   extends Pick<
     Endpoint,
     | "operationId"
@@ -21,6 +21,10 @@ export interface EndpointCoverage
     | "deprecated"
   > {
   conformanceEligible: boolean;
+}
+
+/** One endpoint of a release with the hits of the selection. */
+export interface EndpointCoverage extends EndpointSpec {
   /** Hits with any response. */
   hits: number;
   /** Hits with a 2xx response. */
@@ -55,12 +59,6 @@ export interface Coverage {
   };
 }
 
-/** The spec columns of an endpoint: what getCoverage returns besides hits. */
-type CatalogRow = Omit<
-  EndpointCoverage,
-  "hits" | "hits2xx" | "sources" | "tested" | "firstSeen" | "lastSeen"
->;
-
 interface HitsRow {
   operationId: string;
   hits: number;
@@ -76,9 +74,9 @@ interface HitsRow {
  * of its selection, not ~900 spec rows with descriptions, whose transfer and decoding cost more than the
  * query itself.
  */
-const catalogs = new WeakMap<PrismaClient, Map<string, { version: string; rows: Promise<CatalogRow[]> }>>();
+const catalogs = new WeakMap<PrismaClient, Map<string, { version: string; rows: Promise<EndpointSpec[]> }>>();
 
-function releaseCatalog(prisma: PrismaClient, release: string, loadedAt: Date): Promise<CatalogRow[]> {
+function releaseCatalog(prisma: PrismaClient, release: string, loadedAt: Date): Promise<EndpointSpec[]> {
   let byRelease = catalogs.get(prisma);
   if (!byRelease) {
     byRelease = new Map();
@@ -88,7 +86,7 @@ function releaseCatalog(prisma: PrismaClient, release: string, loadedAt: Date): 
   const cached = byRelease.get(release);
   if (cached && cached.version === version) return cached.rows;
   const rows = prisma
-    .$queryRawUnsafe<Array<Omit<CatalogRow, "level"> & { level: string }>>(
+    .$queryRawUnsafe<Array<Omit<EndpointSpec, "level"> & { level: string }>>(
       `SELECT e."operationId", e."method", e."path", e."level", e."category", e."group", e."version", e."kind",
               e."action", e."description", e."deprecated", e."conformanceEligible"
        FROM "Endpoint" e

@@ -1,5 +1,6 @@
 import type { Endpoint } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
+import type { EndpointSpec } from "./coverage";
 import { NotFoundError } from "./errors";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
@@ -7,23 +8,7 @@ import { SqlParams, sourceRestriction, windowRestriction } from "./selection-sql
 import { type SourceSummary, sourcesById } from "./sources";
 
 /** An endpoint as its release's spec describes it. */
-export interface EndpointInfo
-  extends Pick<
-    Endpoint,
-    | "operationId"
-    | "method"
-    | "path"
-    | "level"
-    | "category"
-    | "group"
-    | "version"
-    | "kind"
-    | "action"
-    | "description"
-    | "deprecated"
-    | "watchOperation"
-  > {
-  conformanceEligible: boolean;
+export interface EndpointInfo extends EndpointSpec, Pick<Endpoint, "watchOperation"> {
   ineligibleReason: string | null;
 }
 

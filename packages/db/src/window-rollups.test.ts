@@ -1,5 +1,5 @@
 import type { EndpointCatalog } from "@apisnoop/openapi";
-import { sharedCatalog } from "@apisnoop/openapi/testing";
+import { seededRandom, sharedCatalog } from "@apisnoop/openapi/testing";
 import type { HitRollup, Source } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getCoverage } from "./coverage";
@@ -16,18 +16,6 @@ import { epochMinute, openTestDatabase, testBatch, testSource } from "./testing"
  * these tests hold that path to a straightforward scan of every minute row, for random windows.
  */
 
-/** mulberry32: the same pseudo-random data on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const START = epochMinute("2026-11-26T21:37:00Z");
 const SPAN = 3 * 1440 + 300; // minutes of data: three days and a bit, starting off any hour
 
@@ -40,7 +28,7 @@ describe("windowParts", () => {
     }).length;
 
   it("splits random windows into disjoint parts that cover exactly the window's minutes", () => {
-    const next = random(7);
+    const next = seededRandom(7);
     const wrong: string[] = [];
     for (let i = 0; i < 200; i++) {
       const from = next() < 0.15 ? undefined : START + next() * SPAN;
@@ -119,7 +107,7 @@ describe("windowed queries from day, hour and minute rollups", () => {
     db = await openTestDatabase();
     catalog = sharedCatalog("1.34");
     await loadRelease(db.prisma, catalog, { origin: "test", isDefault: true });
-    const next = random(11);
+    const next = seededRandom(11);
     const operations = catalog.endpoints.filter((endpoint) => !endpoint.watchOperation).slice(0, 40);
     const statuses: HitRollup["statusClass"][] = ["2xx", "2xx", "2xx", "4xx", "5xx"];
     const batch = () => {
@@ -222,7 +210,7 @@ describe("windowed queries from day, hour and minute rollups", () => {
   }
 
   it("answers getCoverage and listSources exactly like a scan of every minute, for random windows and filters", async () => {
-    const next = random(23);
+    const next = seededRandom(23);
     const time = (minute: number) => new Date(Math.round(minute * 60_000));
     let answered = 0;
     for (let i = 0; i < 60; i++) {

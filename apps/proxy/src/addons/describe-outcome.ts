@@ -1,6 +1,6 @@
 import type { Endpoint } from "@apisnoop/openapi";
 import type { Addon } from "../addon-chain";
-import type { Flow } from "../flow";
+import { asksToWatch, type Flow } from "../flow";
 
 const PROTOBUF = "application/vnd.kubernetes.protobuf";
 
@@ -21,12 +21,8 @@ export function outcomeDetails(flow: Flow, endpoint: Endpoint | null): string[] 
   const detail = flow.match?.detail;
   if (detail) details.push(detail);
   const { url, method, contentType } = flow.request;
-  const q = url.indexOf("?");
-  if (q !== -1) {
-    const query = url.slice(q + 1);
-    if (!detail && /(?:^|&)watch=(?:true|1)(?:&|$)/.test(query)) details.push("watch");
-    if (/(?:^|&)dryRun=/.test(query)) details.push("dryRun");
-  }
+  if (!detail && asksToWatch(url)) details.push("watch");
+  if (/[?&]dryRun=/.test(url)) details.push("dryRun");
   if (method === "PATCH" && contentType) {
     const type = PATCH_TYPES[mediaType(contentType)];
     details.push(`patch:${type ?? "unknown"}`);

@@ -94,19 +94,25 @@ export function rollupHitFromFlow(flow: Flow): RollupHit {
 export function record(...sinks: HitSink[]): Addon {
   const counting = sinks.filter((sink) => sink.count);
   const writing = sinks.filter((sink) => sink.write);
+  // The hit counted at `complete`, so `done` only adds the fields instead of building it again.
+  const counted = new WeakMap<Flow, RollupHit>();
   return {
     name: "record",
     complete(flow) {
       if (counting.length === 0) return;
       const hit = rollupHitFromFlow(flow);
       for (const sink of counting) sink.count?.(hit);
-      flow.recorded = true;
+      if (writing.length > 0) counted.set(flow, hit);
     },
     done(flow) {
       if (writing.length === 0) return;
       const line = hitFromFlow(flow);
-      const rollup = rollupHitFromFlow(flow);
-      for (const sink of writing) sink.write?.(line, rollup);
+      const rollup = counted.get(flow);
+      if (rollup) {
+        if (flow.fields?.request) rollup.requestFields = flow.fields.request;
+        if (flow.fields?.response) rollup.responseFields = flow.fields.response;
+      }
+      for (const sink of writing) sink.write?.(line, rollup ?? rollupHitFromFlow(flow));
     },
   };
 }
