@@ -1,13 +1,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { IngestBatch } from "@apisnoop/protocol";
+import type { JournalMark } from "./hit-journal";
 
 const SUFFIX = ".batch.json";
+/** `<sequence>[.<journal generation>-<journal bytes>].batch.json`: the order, and what of the journal it holds. */
+const NAME = /^(\d+)(?:\.([0-9a-f]*)-(\d+))?\.batch\.json$/;
 
-/** One spooled batch: its file and size. */
+/** One spooled batch: its file, size, and the journal mark its hits reach. */
 export interface SpooledBatch {
   file: string;
   bytes: number;
+  journal?: JournalMark;
 }
 
 /**
@@ -33,14 +37,16 @@ export class BatchSpool {
     const spool = new BatchSpool(path.resolve(dir), maxBytes);
     const names = fs
       .readdirSync(spool.dir)
-      .filter((name) => name.endsWith(SUFFIX))
+      .filter((name) => NAME.test(name))
       .sort();
     for (const name of names) {
+      const [, sequence, generation, journalBytes] = NAME.exec(name) as RegExpExecArray;
       const file = path.join(spool.dir, name);
       const bytes = fs.statSync(file).size;
-      spool.queue.push({ file, bytes });
+      const journal = generation !== undefined ? { generation, bytes: Number(journalBytes) } : undefined;
+      spool.queue.push({ file, bytes, ...(journal ? { journal } : {}) });
       spool.bytesHeld += bytes;
-      spool.nextSequence = Math.max(spool.nextSequence, Number.parseInt(name, 10) + 1);
+      spool.nextSequence = Math.max(spool.nextSequence, Number(sequence) + 1);
     }
     // Temporary files are batches whose write was cut short: they were never acknowledged nor complete.
     for (const name of fs.readdirSync(spool.dir)) {
@@ -64,9 +70,22 @@ export class BatchSpool {
     return this.bytesHeld >= this.maxBytes;
   }
 
-  /** Writes a batch durably (write, fsync, rename, fsync the directory) and queues it. */
-  put(batch: IngestBatch): SpooledBatch {
-    const name = `${String(this.nextSequence++).padStart(12, "0")}${SUFFIX}`;
+  /** The largest journal mark spooled for `generation`: journalled hits before it are in the spool. */
+  journalBytesSpooled(generation: string): number {
+    let bytes = 0;
+    for (const entry of this.queue) {
+      if (entry.journal?.generation === generation) bytes = Math.max(bytes, entry.journal.bytes);
+    }
+    return bytes;
+  }
+
+  /**
+   * Writes a batch durably (write, fsync, rename, fsync the directory) and queues it. `journal` marks how
+   * far the hit journal is held by this batch and those before it; the rename records both at once.
+   */
+  put(batch: IngestBatch, journal?: JournalMark): SpooledBatch {
+    const mark = journal ? `.${journal.generation}-${journal.bytes}` : "";
+    const name = `${String(this.nextSequence++).padStart(12, "0")}${mark}${SUFFIX}`;
     const file = path.join(this.dir, name);
     const temporary = `${file}.tmp`;
     const data = JSON.stringify(batch);
@@ -79,7 +98,7 @@ export class BatchSpool {
     }
     fs.renameSync(temporary, file);
     syncDirectory(this.dir);
-    const entry = { file, bytes: Buffer.byteLength(data) };
+    const entry = { file, bytes: Buffer.byteLength(data), ...(journal ? { journal } : {}) };
     this.queue.push(entry);
     this.bytesHeld += entry.bytes;
     return entry;

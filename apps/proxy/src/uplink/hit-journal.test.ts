@@ -43,4 +43,37 @@ describe("HitJournal", () => {
     expect(HitJournal.open(file).replayed).toEqual([hits[0]]);
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   });
+
+  it("replays only the hits past the mark the spool holds for its generation, and appends after them", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "journal-")), "hits.journal");
+    const hit = (at: number, userAgent: string): Hit => ({
+      at,
+      method: "GET",
+      operationId: "listCoreV1Namespace",
+      path: "/api/v1/namespaces",
+      status: 200,
+      source: sourceFromUserAgent(userAgent, null),
+      details: [],
+    });
+    const first = HitJournal.open(file).journal;
+    first.append(hit(1, "a"));
+    first.append(hit(2, "a"));
+    const mark = first.mark();
+    first.append(hit(3, "b"));
+    first.close();
+    const spooled = (generation: string) => (generation === mark.generation ? mark.bytes : 0);
+    const reopened = HitJournal.open(file, spooled);
+    expect(reopened.replayed.map((h) => h.at)).toEqual([3]);
+    // A source first seen after reopening gets an index of its own, not one the file already used.
+    reopened.journal.append(hit(4, "c"));
+    reopened.journal.close();
+    const all = HitJournal.open(file).replayed;
+    expect(all.map((h) => [h.at, h.source.userAgent])).toEqual([
+      [1, "a"],
+      [2, "a"],
+      [3, "b"],
+      [4, "c"],
+    ]);
+    expect(HitJournal.open(file, () => 0).replayed).toHaveLength(4);
+  });
 });

@@ -1,24 +1,70 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import type { Hit, Source } from "@apisnoop/protocol";
 
 /**
+ * How far a journal had been written when its hits were drained into a batch. Spooled with the batch,
+ * it tells a restart which journalled hits are already in the spool, so a kill between writing a batch
+ * and emptying the journal replays nothing twice.
+ */
+export interface JournalMark {
+  /** Names one life of the journal, from one reset to the next. */
+  generation: string;
+  /** Bytes written in that generation, header included. */
+  bytes: number;
+}
+
+/**
  * The write-ahead log of hits counted since the last spooled batch. Each hit is appended with one write
  * system call before the client's response ends: once in the kernel, a line survives the proxy being
- * killed (SIGKILL, OOM), so a hit a client saw answered is never lost. Replayed into the rollups on start,
- * emptied whenever the rollups it mirrors are spooled. Lines hold what a rollup keeps and nothing else.
+ * killed (SIGKILL, OOM), so a hit a client saw answered is never lost. Replayed into the rollups on start
+ * (past what the spool already holds), emptied whenever the rollups it mirrors are spooled. Lines hold
+ * what a rollup keeps and nothing else.
  */
 export class HitJournal {
   private readonly fd: number;
   private readonly sourceIndexes = new Map<Source, number>();
+  /** The next source index; a reopened file's indexes stay taken. */
+  private nextSource = 0;
+  private generation: string;
+  private bytes: number;
 
-  private constructor(readonly file: string) {
+  private constructor(
+    readonly file: string,
+    existing: { generation: string; bytes: number; sources: number } | null,
+  ) {
     this.fd = fs.openSync(file, "a", 0o600);
+    if (existing) {
+      this.generation = existing.generation;
+      this.bytes = existing.bytes;
+      this.nextSource = existing.sources;
+    } else {
+      this.generation = "";
+      this.bytes = 0;
+      this.startGeneration();
+    }
   }
 
-  /** Opens the journal at `file`, returning it and the hits an earlier run left in it. */
-  static open(file: string): { journal: HitJournal; replayed: Hit[] } {
-    const replayed = fs.existsSync(file) ? readJournal(fs.readFileSync(file, "utf8")) : [];
-    return { journal: new HitJournal(file), replayed };
+  /**
+   * Opens the journal at `file`, returning it and the hits an earlier run left in it, minus those the
+   * spool already holds: `spooledUpTo(generation)` is the largest mark spooled for that generation.
+   */
+  static open(
+    file: string,
+    spooledUpTo: (generation: string) => number = () => 0,
+  ): { journal: HitJournal; replayed: Hit[] } {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    if (text === "") return { journal: new HitJournal(file, null), replayed: [] };
+    const read = readJournal(text);
+    const covered = spooledUpTo(read.generation);
+    const replayed = read.hits.filter((entry) => entry.end > covered).map((entry) => entry.hit);
+    const existing = { generation: read.generation, bytes: Buffer.byteLength(text), sources: read.sources };
+    return { journal: new HitJournal(file, existing), replayed };
+  }
+
+  /** Where the journal stands now: every hit appended so far lies before this mark. */
+  mark(): JournalMark {
+    return { generation: this.generation, bytes: this.bytes };
   }
 
   /** Appends one counted hit (its source once per journal generation). */
@@ -26,7 +72,7 @@ export class HitJournal {
     let index = this.sourceIndexes.get(hit.source);
     let line = "";
     if (index === undefined) {
-      index = this.sourceIndexes.size;
+      index = this.nextSource++;
       this.sourceIndexes.set(hit.source, index);
       line = `${JSON.stringify({ source: index, value: hit.source })}\n`;
     }
@@ -40,25 +86,48 @@ export class HitJournal {
       index,
       hit.details ?? [],
     ])}\n`;
-    fs.writeSync(this.fd, line);
+    this.write(line);
   }
 
-  /** Empties the journal: everything in it is now in a durable spooled batch. */
+  /** Empties the journal and starts a new generation: everything in it is now in a durable spooled batch. */
   reset(): void {
     fs.ftruncateSync(this.fd, 0);
     this.sourceIndexes.clear();
+    this.nextSource = 0;
+    this.bytes = 0;
+    this.startGeneration();
   }
 
   close(): void {
     fs.closeSync(this.fd);
   }
+
+  private startGeneration(): void {
+    this.generation = randomBytes(6).toString("hex");
+    this.write(`${JSON.stringify({ generation: this.generation })}\n`);
+  }
+
+  private write(line: string): void {
+    const data = Buffer.from(line);
+    fs.writeSync(this.fd, data);
+    this.bytes += data.length;
+  }
+}
+
+/** A journal's content: its generation, its hits with the byte offset each line ends at, its source count. */
+interface JournalContent {
+  generation: string;
+  hits: { hit: Hit; end: number }[];
+  sources: number;
 }
 
 /** Parses a journal; a torn last line (the proxy killed mid-write) is skipped. */
-function readJournal(text: string): Hit[] {
+function readJournal(text: string): JournalContent {
   const sources: Source[] = [];
-  const hits: Hit[] = [];
+  const content: JournalContent = { generation: "", hits: [], sources: 0 };
+  let end = 0;
   for (const line of text.split("\n")) {
+    end += Buffer.byteLength(line) + 1;
     if (line === "") continue;
     let value: unknown;
     try {
@@ -79,7 +148,7 @@ function readJournal(text: string): Hit[] {
       ];
       const known = sources[source];
       if (!known) continue;
-      hits.push({
+      const hit: Hit = {
         at,
         method,
         operationId,
@@ -88,11 +157,15 @@ function readJournal(text: string): Hit[] {
         status,
         source: known,
         details,
-      });
+      };
+      content.hits.push({ hit, end });
+    } else if (value && typeof value === "object" && "generation" in value) {
+      content.generation = String(value.generation);
     } else if (value && typeof value === "object") {
       const { source, value: definition } = value as { source: number; value: Source };
       sources[source] = definition;
+      content.sources = Math.max(content.sources, source + 1);
     }
   }
-  return hits;
+  return content;
 }

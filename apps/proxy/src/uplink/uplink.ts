@@ -11,7 +11,7 @@ import {
 import { io, type Socket } from "socket.io-client";
 import type { Hit as HitLine, HitSink } from "../addons/record";
 import { BatchSpool } from "./batch-spool";
-import { HitJournal } from "./hit-journal";
+import { HitJournal, type JournalMark } from "./hit-journal";
 
 export interface UplinkOptions {
   /** The web app's base URL (`http://apisnoop-web:3000`); the ingest namespace is appended. */
@@ -73,8 +73,8 @@ export class Uplink implements HitSink {
   private refused = 0;
   private lastErrorLog = "";
   private lastSpooledAt = Date.now();
-  /** Batches drained from the rollups but not yet written to the spool (a write failed). */
-  private readonly unspooled: IngestBatch[] = [];
+  /** Batches drained from the rollups but not yet written to the spool (a write failed), with their marks. */
+  private readonly unspooled: { batch: IngestBatch; journal: JournalMark }[] = [];
   private writeErrorLogged = "";
   private journalErrorLogged = false;
 
@@ -86,7 +86,11 @@ export class Uplink implements HitSink {
       path.join(options.spoolDir, "batches"),
       options.maxSpoolBytes ?? 256 * 2 ** 20,
     );
-    const { journal, replayed } = HitJournal.open(path.join(options.spoolDir, "hits.journal"));
+    // A kill between spooling a batch and emptying the journal leaves hits in both: the spool's marks
+    // say which journal lines it already holds, and only the rest is replayed.
+    const { journal, replayed } = HitJournal.open(path.join(options.spoolDir, "hits.journal"), (generation) =>
+      this.spool.journalBytesSpooled(generation),
+    );
     this.journal = journal;
     this.builder = new RollupBuilder(options.proxyId, options.release());
     for (const hit of replayed) this.builder.add(hit);
@@ -148,7 +152,7 @@ export class Uplink implements HitSink {
       batchesRefused: this.refused,
       hitsPending:
         this.builder.pendingHits +
-        this.unspooled.reduce((n, b) => n + b.hits.reduce((m, h) => m + h.count, 0), 0),
+        this.unspooled.reduce((n, { batch }) => n + batch.hits.reduce((m, h) => m + h.count, 0), 0),
     };
   }
 
@@ -170,41 +174,43 @@ export class Uplink implements HitSink {
   /**
    * Moves the rollups into a durable batch and empties the journal, unless the spool is full. While the
    * web app has not taken the previous batches, waits (up to `maxBatchDelayMs` or `maxKeys` rows) so that
-   * batches grow denser instead of more numerous; `force` spools now (start, close).
+   * batches grow denser instead of more numerous; `force` spools now (start, close). The journal is emptied
+   * only when everything it mirrors went into the spool in this call, so it never holds hits that a later
+   * ack could delete from the spool (a kill then would replay them twice).
    */
   private spoolPending(force = false): void {
-    if (this.builder.keyCount > 0 || this.builder.pendingHits > 0) {
-      const due =
-        force ||
-        this.spool.depth === 0 ||
-        this.builder.keyCount >= (this.options.maxKeys ?? 20_000) ||
-        Date.now() - this.lastSpooledAt >= (this.options.maxBatchDelayMs ?? 10_000);
-      if (due && this.spool.isFull) {
-        if (!this.fullLogged) {
-          this.options.log?.(
-            `uplink: spool full (${this.spool.bytes} bytes in ${this.spool.depth} batches): keeping rollups in memory, unjournalled, until the web app takes batches`,
-          );
-        }
-        this.fullLogged = true;
-      } else if (due) {
-        this.fullLogged = false;
-        const batch = this.builder.drain();
-        if (batch) {
-          batch.release = this.options.release();
-          this.unspooled.push(batch);
-        }
+    const pending = this.builder.keyCount > 0 || this.builder.pendingHits > 0;
+    if (!pending && this.unspooled.length === 0) return;
+    const due =
+      force ||
+      this.unspooled.length > 0 ||
+      this.spool.depth === 0 ||
+      this.builder.keyCount >= (this.options.maxKeys ?? 20_000) ||
+      Date.now() - this.lastSpooledAt >= (this.options.maxBatchDelayMs ?? 10_000);
+    if (!due) return;
+    if (this.spool.isFull) {
+      if (!this.fullLogged) {
+        this.options.log?.(
+          `uplink: spool full (${this.spool.bytes} bytes in ${this.spool.depth} batches): keeping rollups in memory, unjournalled, until the web app takes batches`,
+        );
       }
+      this.fullLogged = true;
+      return;
     }
-    if (this.unspooled.length === 0) return;
+    this.fullLogged = false;
+    const batch = this.builder.drain();
+    if (batch) {
+      batch.release = this.options.release();
+      this.unspooled.push({ batch, journal: this.journal.mark() });
+    }
     // A batch that cannot be written (disk full, I/O error) stays in memory and its hits in the journal;
     // it is written, in order, at a later flush.
     try {
-      while (this.unspooled.length > 0) {
-        this.spool.put(this.unspooled[0] as IngestBatch);
+      for (let next = this.unspooled[0]; next; next = this.unspooled[0]) {
+        this.spool.put(next.batch, next.journal);
         this.unspooled.shift();
       }
-      // Everything the journal mirrors is in the spool now, unless hits arrived since the drain.
-      if (this.builder.pendingHits === 0 && this.builder.keyCount === 0) this.journal.reset();
+      this.journal.reset();
       this.lastSpooledAt = Date.now();
       this.writeErrorLogged = "";
     } catch (error) {
