@@ -328,6 +328,15 @@ describe("listSources", () => {
         .sort((a, b) => (a[0] as number) - (b[0] as number)),
     ]);
   });
+
+  it("reads the same numbers from the totals kept per source as from a window over all time", async () => {
+    for (const query of ["", "outcome=2xx", "namespace=default"]) {
+      const all = `${query}&from=2000-01-01&to=2100-01-01`;
+      expect(await listSources(db.prisma, filters(query))).toEqual(
+        await listSources(db.prisma, filters(all)),
+      );
+    }
+  });
 });
 
 describe("getChart", () => {

@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await db.prisma.$executeRawUnsafe(
-    `TRUNCATE "Release", "Endpoint", "Source", "HitRollup", "HitTotal", "EndpointTotal", "UnknownCall", "FieldCount", "IngestBatch" RESTART IDENTITY`,
+    `TRUNCATE "Release", "Endpoint", "Source", "HitRollup", "HitTotal", "EndpointTotal", "SourceTotal", "UnknownCall", "FieldCount", "IngestBatch" RESTART IDENTITY`,
   );
 });
 
@@ -201,7 +201,7 @@ describe("recordBatch", () => {
     });
   });
 
-  it("keeps per-endpoint totals equal to the rollups, across concurrent batches", async () => {
+  it("keeps per-endpoint and per-source totals equal to the rollups, across concurrent batches", async () => {
     const clients = Array.from({ length: 6 }, (_, i) => testSource(`client-${i}/1.0`));
     const operations = ["listCoreV1NamespacedPod", "readCoreV1NamespacedPod", "createCoreV1Namespace"];
     const statuses = ["2xx", "4xx", "5xx"] as const;
@@ -238,6 +238,18 @@ describe("recordBatch", () => {
       omit: { release: true },
     });
     expect(kept).toEqual(fromRollups);
+    const perSource = await db.prisma.$queryRawUnsafe(
+      `SELECT "sourceId", sum(count)::bigint AS hits, coalesce(sum(count) FILTER (WHERE "statusClass" = '2xx'), 0)::bigint AS hits2xx,
+              count(DISTINCT "operationId")::int AS endpoints,
+              count(DISTINCT "operationId") FILTER (WHERE "statusClass" = '2xx')::int AS "endpoints2xx",
+              min(minute) AS "firstSeen", max(minute) AS "lastSeen"
+       FROM "HitRollup" GROUP BY "sourceId" ORDER BY "sourceId"`,
+    );
+    const keptPerSource = await db.prisma.sourceTotal.findMany({
+      orderBy: { sourceId: "asc" },
+      omit: { release: true },
+    });
+    expect(keptPerSource).toEqual(perSource);
   });
 
   it("folds equal sources and equal keys within one batch", async () => {

@@ -354,6 +354,23 @@ async function upsertTotals(tx: Tx, release: string, pairs: PairTotal[]): Promis
               min(i.first) AS first, max(i.last) AS last, min(i.first2xx) AS first2xx, max(i.last2xx) AS last2xx
        FROM input i JOIN pairs p ON p."operationId" = i.op AND p."sourceId" = i.source
        GROUP BY i.op
+     ),
+     sources AS (
+       INSERT INTO "SourceTotal" AS s ("release", "sourceId", "hits", "hits2xx", "endpoints", "endpoints2xx",
+                                       "firstSeen", "lastSeen")
+       SELECT $1, i.source, sum(i.hits), sum(i.hits2xx),
+              count(*) FILTER (WHERE p."hits" = i.hits),
+              count(*) FILTER (WHERE i.hits2xx > 0 AND p."hits2xx" = i.hits2xx),
+              to_timestamp(min(i.first) * 60), to_timestamp(max(i.last) * 60)
+       FROM input i JOIN pairs p ON p."operationId" = i.op AND p."sourceId" = i.source
+       GROUP BY i.source ORDER BY i.source
+       ON CONFLICT ("release", "sourceId") DO UPDATE SET
+         "hits" = s."hits" + excluded."hits",
+         "hits2xx" = s."hits2xx" + excluded."hits2xx",
+         "endpoints" = s."endpoints" + excluded."endpoints",
+         "endpoints2xx" = s."endpoints2xx" + excluded."endpoints2xx",
+         "firstSeen" = LEAST(s."firstSeen", excluded."firstSeen"),
+         "lastSeen" = GREATEST(s."lastSeen", excluded."lastSeen")
      )
      INSERT INTO "EndpointTotal" AS e ("release", "operationId", "hits", "hits2xx", "sources", "sources2xx",
                                        "firstSeen", "lastSeen", "first2xx", "last2xx")

@@ -1,7 +1,7 @@
 import type { PrismaClient } from "./client";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
-import { forSelectedSources, hasWindow, SqlParams, sourceConditions, windowHitsSql } from "./selection-sql";
+import { hasWindow, SqlParams, sourceConditions, windowHitsSql } from "./selection-sql";
 
 /** A source as stored (protocol `Source`; its Helm release is `helmRelease`). */
 export interface SourceSummary {
@@ -44,18 +44,18 @@ export async function listSources(prisma: PrismaClient, filters: CoverageFilters
   const release = await resolveRelease(prisma, filters.release);
   const params = new SqlParams();
   const releaseParam = params.add(release);
-  // Only the selected sources' rows are aggregated: a source filter narrows the scan, not just the output.
+  // Without a window, the totals kept per source at ingest; with one, only the selected sources' rows
+  // are aggregated (a source filter narrows the scan, not just the output).
   const activity = hasWindow(filters)
     ? `SELECT w."sourceId", sum(w.hits)::float8 AS hits, sum(w.hits2xx)::float8 AS hits2xx,
               count(DISTINCT w."operationId") FILTER (WHERE w."${filters.outcome === "2xx" ? "first2xx" : "firstSeen"}" IS NOT NULL)::int AS endpoints,
               min(w."firstSeen") AS "firstHit", max(w."lastSeen") AS "lastHit"
        FROM (${windowHitsSql(filters, params, releaseParam)}) w
        GROUP BY w."sourceId"`
-    : `SELECT h."sourceId", sum(h."hits")::float8 AS hits, sum(h."hits2xx")::float8 AS hits2xx,
-              count(*) FILTER (WHERE ${filters.outcome === "2xx" ? `h."hits2xx" > 0` : "TRUE"})::int AS endpoints,
-              min(h."firstSeen") AS "firstHit", max(h."lastSeen") AS "lastHit"
-       FROM (${forSelectedSources(filters, params, (sourceCondition) => `SELECT w.* FROM "HitTotal" w WHERE w."release" = ${releaseParam}${sourceCondition}`)}) h
-       GROUP BY h."sourceId"`;
+    : `SELECT t."sourceId", t."hits"::float8 AS hits, t."hits2xx"::float8 AS hits2xx,
+              t."${filters.outcome === "2xx" ? "endpoints2xx" : "endpoints"}" AS endpoints,
+              t."firstSeen" AS "firstHit", t."lastSeen" AS "lastHit"
+       FROM "SourceTotal" t WHERE t."release" = ${releaseParam}`;
   const conditions = sourceConditions(filters, params);
   return prisma.$queryRawUnsafe<SourceActivity[]>(
     `WITH activity AS (${activity})
