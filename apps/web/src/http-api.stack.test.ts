@@ -1,3 +1,5 @@
+import { request } from "node:http";
+import { gunzipSync } from "node:zlib";
 import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -163,4 +165,39 @@ describe("the HTTP API", () => {
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: "metric must be one of all, stable, eligible, not 'most'" });
   });
+
+  it("gzips a body the client accepts compressed, and sends it plain otherwise", async () => {
+    const plain = await rawGet("/api/v1/coverage?release=1.34", "identity");
+    const zipped = await rawGet("/api/v1/coverage?release=1.34", "gzip, deflate");
+    expect([plain.encoding, zipped.encoding]).toEqual([undefined, "gzip"]);
+    expect(zipped.body.length).toBeLessThan(plain.body.length / 4);
+    expect(gunzipSync(zipped.body).equals(plain.body)).toBe(true);
+    expect(JSON.parse(plain.body.toString()).release).toBe("1.34");
+  });
+
+  it("answers JSON errors for a path outside the API and for a method that writes", async () => {
+    const missing = await get("/api/v1/nope");
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: "no such API: /api/v1/nope (see the README's HTTP API)" });
+    const post = await fetch(`${stack.url}/api/v1/coverage`, { method: "POST", body: "{}" });
+    expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+    expect(await post.json()).toEqual({ error: "POST is not allowed: the HTTP API only reads" });
+    const head = await fetch(`${stack.url}/api/v1/coverage.csv?release=1.34`, { method: "HEAD" });
+    expect([head.status, await head.text()]).toEqual([200, ""]);
+  });
+
+  /** A GET with exactly this Accept-Encoding (fetch would add and undo its own), body as sent. */
+  function rawGet(path: string, acceptEncoding: string): Promise<{ encoding?: string; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      request(`${stack.url}${path}`, { headers: { "accept-encoding": acceptEncoding } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () =>
+          resolve({ encoding: response.headers["content-encoding"], body: Buffer.concat(chunks) }),
+        );
+      })
+        .on("error", reject)
+        .end();
+    });
+  }
 });

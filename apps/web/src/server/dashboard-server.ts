@@ -6,6 +6,7 @@ import type { IngestBatch } from "@apisnoop/protocol";
 import next from "next";
 import { Server } from "socket.io";
 import type { DashboardData } from "../data/dashboard-data";
+import { serveHttpApi } from "../http/http-api";
 import { setupIngest } from "../realtime/ingest";
 import { type ScopeResolver, setupLive } from "../realtime/live";
 import { LiveHub } from "../realtime/live-hub";
@@ -37,8 +38,8 @@ export interface RunningDashboard {
 }
 
 /**
- * Starts the one HTTP server of the dashboard: Socket.IO (ingest and live namespaces) and Next's handler
- * for pages and the HTTP API, on the same port (GUIDE §6; `next start` alone cannot carry Socket.IO).
+ * Starts the one HTTP server of the dashboard: Socket.IO (ingest and live namespaces), the HTTP API, and
+ * Next's handler for pages, on the same port (GUIDE §6; `next start` alone cannot carry Socket.IO).
  */
 export async function startDashboardServer(options: DashboardServerOptions): Promise<RunningDashboard> {
   process.env.NEXT_TELEMETRY_DISABLED = "1";
@@ -54,6 +55,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   await app.prepare();
   const handle = app.getRequestHandler();
   httpServer.on("request", (request, response) => {
+    if (serveHttpApi(request, response, options.data, options.log)) return;
     handle(request, response).catch((error: Error) => {
       options.log(`request failed: ${error.message}`);
       if (!response.headersSent) response.writeHead(500).end();
