@@ -83,7 +83,20 @@ function timeParam(now: () => Date) {
 
 const text = (max: number) => z.string().trim().min(1).max(max);
 
+/** The filters' schema per clock; built once, as building it costs more than parsing with it. */
+const schemas = new WeakMap<() => Date, ReturnType<typeof buildFiltersSchema>>();
+const systemNow = () => new Date();
+
 function filtersSchema(now: () => Date) {
+  let schema = schemas.get(now);
+  if (!schema) {
+    schema = buildFiltersSchema(now);
+    schemas.set(now, schema);
+  }
+  return schema;
+}
+
+function buildFiltersSchema(now: () => Date) {
   return z
     .object({
       release: z
@@ -131,7 +144,7 @@ export function parseCoverageFilters(
       return { ok: false, error: `invalid filter ${name}: given ${values.length} times` };
     if (values[0] !== undefined) raw[name] = values[0];
   }
-  const parsed = filtersSchema(options.now ?? (() => new Date())).safeParse(raw);
+  const parsed = filtersSchema(options.now ?? systemNow).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { ok: false, error: `invalid filter ${issue?.path.join(".") || "(filters)"}: ${issue?.message}` };

@@ -44,5 +44,11 @@ export {
   resolveRelease,
 } from "./releases";
 export { listSources, type SourceActivity, type SourceSummary, sourcesById } from "./sources";
-export { getUnknown, type UnknownCallSummary, type UnknownFieldSummary, type UnknownReport } from "./unknown";
+export {
+  countUnknownCalls,
+  getUnknown,
+  type UnknownCallSummary,
+  type UnknownFieldSummary,
+  type UnknownReport,
+} from "./unknown";
 export { type Caller, getUsage, type OperationUsage } from "./usage";

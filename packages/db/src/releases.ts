@@ -109,10 +109,34 @@ export async function resolveRelease(prisma: PrismaClient, name?: string): Promi
  * Like resolveRelease, with when the release's endpoints were last stored (`loadRelease`): what caches of
  * a release's catalog are keyed on.
  */
-export async function resolveReleaseLoad(
+export function resolveReleaseLoad(
   prisma: PrismaClient,
   name?: string,
 ): Promise<{ name: string; loadedAt: Date }> {
+  // A view runs several queries at once, each resolving the same release: they share one lookup while
+  // it is in flight (never a stored answer, so a release loaded by another process shows at once).
+  let pending = lookups.get(prisma);
+  if (!pending) {
+    pending = new Map();
+    lookups.set(prisma, pending);
+  }
+  const key = name ?? "";
+  let lookup = pending.get(key);
+  if (!lookup) {
+    const started = lookUpRelease(prisma, name);
+    lookup = started;
+    pending.set(key, started);
+    const forget = () => {
+      if (pending.get(key) === started) pending.delete(key);
+    };
+    started.then(forget, forget);
+  }
+  return lookup;
+}
+
+const lookups = new WeakMap<PrismaClient, Map<string, Promise<{ name: string; loadedAt: Date }>>>();
+
+async function lookUpRelease(prisma: PrismaClient, name?: string): Promise<{ name: string; loadedAt: Date }> {
   if (name !== undefined) {
     // Not a raw query: measured, findUnique costs the process less than half the CPU time of one.
     const found = await prisma.release.findUnique({

@@ -41,6 +41,22 @@ export interface UnknownReport {
 }
 
 /**
+ * How many unknown calls (GUIDE §3) the sources of `filters` made in its release and time window: the one
+ * figure a coverage view shows of them, without listing them.
+ */
+export async function countUnknownCalls(prisma: PrismaClient, filters: CoverageFilters): Promise<number> {
+  const release = await resolveRelease(prisma, filters.release);
+  const params = new SqlParams();
+  const [row] = await prisma.$queryRawUnsafe<Array<{ count: number }>>(
+    `SELECT coalesce(sum(u."count"), 0)::float8 AS count
+     FROM "UnknownCall" u
+     WHERE u."release" = ${params.add(release)}${sourceRestriction(filters, params, `u."sourceId"`)}${windowRestriction(filters, params, `u."minute"`, "minute")}`,
+    ...params.values,
+  );
+  return row?.count ?? 0;
+}
+
+/**
  * Unknown calls and unknown fields (GUIDE §3) of a release (default: the default release) by the sources
  * and in the time window of `filters`, most frequent first, with the sources that made them. `outcome`
  * and `level` do not apply.

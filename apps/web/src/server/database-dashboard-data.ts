@@ -7,6 +7,7 @@ import {
   type IneligibleEndpoint,
 } from "@apisnoop/coverage";
 import {
+  countUnknownCalls,
   type EndpointCoverage as DbEndpointCoverage,
   getChart,
   getConformance,
@@ -71,10 +72,10 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
 
   const buildCoverage = async (filters: CoverageFilters): Promise<CoverageReport> => {
     // Three independent queries, in parallel: a view costs the slowest of them, not their sum.
-    const [coverage, sources, unknown] = await Promise.all([
+    const [coverage, sources, unknownCalls] = await Promise.all([
       getCoverage(prisma, filters),
       listSources(prisma, filters),
-      getUnknown(prisma, filters),
+      countUnknownCalls(prisma, filters),
     ]);
     const scoped = { ...filters, release: coverage.release };
     const endpoints = withUpstream(coverage.release, coverage.endpoints, filters);
@@ -89,7 +90,7 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
         byLevel: tallies.byLevel,
         conformanceEligible: tallies.eligible,
         hits: endpoints.reduce((sum, endpoint) => sum + endpoint.hits, 0),
-        unknownCalls: unknown.calls.reduce((sum, call) => sum + call.count, 0),
+        unknownCalls,
       },
       sources: active
         .slice(0, 50)
