@@ -1,4 +1,5 @@
 import { request } from "node:http";
+import { connect } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { type Source, sourceFromUserAgent } from "@apisnoop/protocol";
@@ -184,6 +185,22 @@ describe("the HTTP API", () => {
     expect(await post.json()).toEqual({ error: "POST is not allowed: the HTTP API only reads" });
     const head = await fetch(`${stack.url}/api/v1/coverage.csv?release=1.34`, { method: "HEAD" });
     expect([head.status, await head.text()]).toEqual([200, ""]);
+  });
+
+  it("survives a request target that is no URL, and goes on answering", async () => {
+    const { port } = new URL(stack.url);
+    const status = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1", () =>
+        socket.write("GET http://[ HTTP/1.1\r\nHost: x\r\n\r\n"),
+      );
+      socket.once("data", (data) => {
+        resolve(String(data).split("\r\n")[0] ?? "");
+        socket.destroy();
+      });
+      socket.once("error", reject);
+    });
+    expect(status).toMatch(/^HTTP\/1\.1 \d{3} /); // Next answers it (a redirect, as it happens)
+    expect((await get("/api/v1/coverage?release=1.34")).status).toBe(200);
   });
 
   /** A GET with exactly this Accept-Encoding (fetch would add and undo its own), body as sent. */

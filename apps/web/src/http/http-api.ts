@@ -111,6 +111,8 @@ export function serveHttpApi(
   data: DashboardData,
   log: (line: string) => void,
 ): boolean {
+  // A request target that is no URL at all (an absolute form like `http://[`) is Next's to refuse.
+  if (!URL.canParse(request.url ?? "/", "http://localhost")) return false;
   const url = new URL(request.url ?? "/", "http://localhost");
   if (!url.pathname.startsWith(API_PREFIX)) return false;
   const name = url.pathname.slice(API_PREFIX.length);
