@@ -11,7 +11,7 @@ import { recordBatch } from "./record-batch";
 import { loadRelease } from "./releases";
 import { listSources } from "./sources";
 import { epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
-import { getUnknown } from "./unknown";
+import { countUnknownCalls, getUnknown } from "./unknown";
 import { getUsage } from "./usage";
 
 /** One scenario for the drill-down queries: endpoint detail, chart, unknown, sources. */
@@ -285,6 +285,18 @@ describe("getUnknown", () => {
       ["DELETE", 1],
     ]);
     expect((await getUnknown(db.prisma, filters("namespace=default"))).fields).toEqual([]);
+  });
+
+  it("counts the unknown calls it lists, under the same filters", async () => {
+    const counts: number[] = [];
+    for (const query of ["", "chart=nginx", "from=2026-11-28T12:30:00Z", "namespace=nowhere"]) {
+      const listed = (await getUnknown(db.prisma, filters(query))).calls.reduce((sum, c) => sum + c.count, 0);
+      const counted = await countUnknownCalls(db.prisma, filters(query));
+      expect(counted, query).toBe(listed);
+      counts.push(counted);
+    }
+    expect(counts[0]).toBeGreaterThan(counts[1] as number);
+    expect(counts[3]).toBe(0);
   });
 });
 
