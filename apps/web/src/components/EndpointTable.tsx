@@ -1,5 +1,6 @@
 import Link from "next/link";
 import type { EndpointCoverage } from "../data/dashboard-data";
+import { endpointHref } from "../filters/nav-query";
 import { LevelBadge } from "./LevelBadge";
 
 /** Endpoints with their hits, linking to each endpoint's page with the view's filters. */
@@ -13,7 +14,6 @@ export function EndpointTable({
   testId?: string;
 }) {
   if (endpoints.length === 0) return <p className="empty">None.</p>;
-  const suffix = query ? `?${query}` : "";
   return (
     <table className="table" data-testid={testId}>
       <thead>
@@ -28,9 +28,7 @@ export function EndpointTable({
         {endpoints.map((endpoint) => (
           <tr key={endpoint.operationId} data-operation-id={endpoint.operationId}>
             <td>
-              <Link href={`/endpoints/${encodeURIComponent(endpoint.operationId)}${suffix}`}>
-                {endpoint.operationId}
-              </Link>
+              <Link href={endpointHref(endpoint.operationId, query)}>{endpoint.operationId}</Link>
             </td>
             <td>
               <LevelBadge level={endpoint.level} deprecated={endpoint.deprecated} />

@@ -8,6 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { tally } from "../coverage/tally";
 import type { CoverageReport, EndpointCoverage, SourceSummaryRow, Tally } from "../data/dashboard-data";
 import { chartName } from "../filters/dashboard-filters";
+import { endpointHref } from "../filters/nav-query";
 import { LiveIndicator } from "./LiveIndicator";
 import { Sunburst } from "./Sunburst";
 import { useLiveDeltas } from "./use-live-deltas";
@@ -87,10 +88,7 @@ export function OverviewLive({ report, query }: { report: CoverageReport; query:
   const knownSources = useMemo(() => new Set(report.sources.map((s) => s.key)), [report.sources]);
   const newSources = [...liveSources].filter(([key]) => !knownSources.has(key));
   const suffix = query ? `?${query}` : "";
-  const endpointHref = useCallback(
-    (operationId: string) => `/endpoints/${encodeURIComponent(operationId)}${suffix}`,
-    [suffix],
-  );
+  const hrefOf = useCallback((operationId: string) => endpointHref(operationId, query), [query]);
 
   return (
     <div className="overview">
@@ -137,8 +135,8 @@ export function OverviewLive({ report, query }: { report: CoverageReport; query:
         <Sunburst
           endpoints={endpoints}
           flashing={flashing}
-          endpointHref={endpointHref}
-          onOpenEndpoint={(operationId) => router.push(endpointHref(operationId))}
+          endpointHref={hrefOf}
+          onOpenEndpoint={(operationId) => router.push(hrefOf(operationId))}
         />
       </section>
       <SourcesTable sources={report.sources} newSources={newSources} query={query} />

@@ -1,6 +1,7 @@
 import type { CoverageCount, CoverageDiff } from "@apisnoop/coverage";
 import Link from "next/link";
 import type { ComparedEndpoint, CompareReport } from "../data/dashboard-data";
+import { endpointHref } from "../filters/nav-query";
 import { EndpointTable } from "./EndpointTable";
 import { LevelBadge } from "./LevelBadge";
 
@@ -79,9 +80,7 @@ export function SpecDiffPanel({ report, query }: { report: CompareReport; query:
                     {from.operationId} <LevelBadge level={from.level} />
                   </td>
                   <td>
-                    <Link href={`/endpoints/${encodeURIComponent(to.operationId)}?${later}`}>
-                      {to.operationId}
-                    </Link>{" "}
+                    <Link href={endpointHref(to.operationId, later)}>{to.operationId}</Link>{" "}
                     <LevelBadge level={to.level} />
                   </td>
                 </tr>

@@ -1,7 +1,7 @@
 import { parseCoverageFilters } from "@apisnoop/db/filters";
 import { describe, expect, it } from "vitest";
 import { parseCompareParams } from "../compare/compare-params";
-import { navQuery } from "./nav-query";
+import { endpointHref, navQuery } from "./nav-query";
 
 const q = (query: string) => new URLSearchParams(query);
 
@@ -30,5 +30,14 @@ describe("navQuery", () => {
   it("into /conformance: only the release", () => {
     expect(navQuery("/conformance", "/", q("release=1.34&chart=nginx"))).toBe("release=1.34");
     expect(navQuery("/conformance", "/compare", q("from=1.33&to=1.35"))).toBe("release=1.35");
+  });
+});
+
+describe("endpointHref", () => {
+  it("links an endpoint's page with the view's query, encoding the operation id", () => {
+    expect(endpointHref("listCoreV1Node", "release=1.34&outcome=2xx")).toBe(
+      "/endpoints/listCoreV1Node?release=1.34&outcome=2xx",
+    );
+    expect(endpointHref("a/b", "")).toBe("/endpoints/a%2Fb");
   });
 });

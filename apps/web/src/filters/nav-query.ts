@@ -35,3 +35,8 @@ export function navQuery(target: string, current: string, query: URLSearchParams
     kept.set("release", query.get("to") as string);
   return kept.toString();
 }
+
+/** The link to an endpoint's page that keeps the view's query (`query` without its `?`; empty: none). */
+export function endpointHref(operationId: string, query: string): string {
+  return `/endpoints/${encodeURIComponent(operationId)}${query ? `?${query}` : ""}`;
+}

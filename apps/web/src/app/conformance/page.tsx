@@ -3,6 +3,7 @@ import { FilterError } from "../../components/FilterError";
 import { NoRelease } from "../../components/NoRelease";
 import { ReleasePicker } from "../../components/ReleasePicker";
 import type { ConformanceReport } from "../../data/dashboard-data";
+import { endpointHref } from "../../filters/nav-query";
 import { loadForPage } from "../../http/page-data";
 import { type PageProps, toSearchParams } from "../../http/search-params";
 import { dashboardData } from "../../server/app-context";
@@ -95,9 +96,7 @@ export default async function ConformancePage({ searchParams }: PageProps) {
                 {report.ineligible.map(({ endpoint, reason, link }) => (
                   <tr key={endpoint.operationId} data-operation-id={endpoint.operationId}>
                     <td>
-                      <Link href={`/endpoints/${encodeURIComponent(endpoint.operationId)}?${query}`}>
-                        {endpoint.operationId}
-                      </Link>
+                      <Link href={endpointHref(endpoint.operationId, query)}>{endpoint.operationId}</Link>
                     </td>
                     <td>{link ? <a href={link}>{reason || link}</a> : reason}</td>
                   </tr>
@@ -243,9 +242,7 @@ function EndpointRows({
         {endpoints.map((endpoint) => (
           <tr key={endpoint.operationId} data-operation-id={endpoint.operationId}>
             <td>
-              <Link href={`/endpoints/${encodeURIComponent(endpoint.operationId)}?${query}`}>
-                {endpoint.operationId}
-              </Link>
+              <Link href={endpointHref(endpoint.operationId, query)}>{endpoint.operationId}</Link>
             </td>
             <td className="mono">
               {endpoint.method} {endpoint.path}
