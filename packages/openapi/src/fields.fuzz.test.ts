@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { emptyFieldReport, type FieldLimits, type FieldReport, FieldSchema } from "./fields";
 import { sharedCatalog } from "./testing";
 import type { SwaggerSchema } from "./types";
-import { seededRandom } from "./url-corpus";
+import { SeededChoices } from "./url-corpus";
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const BODIES = 100_000;
@@ -40,20 +40,7 @@ function collector(): (() => void) | null {
 const PROTOTYPE_KEYS = ["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf"];
 const DIRECTIVES = ["$patch", "$retainKeys", "$setElementOrder/containers", "$deleteFromPrimitiveList/args"];
 
-class BodyFuzzer {
-  readonly random: () => number;
-  constructor(seed: number) {
-    this.random = seededRandom(seed);
-  }
-
-  int(below: number): number {
-    return Math.floor(this.random() * below);
-  }
-
-  pick<T>(values: readonly T[]): T {
-    return values[this.int(values.length)] as T;
-  }
-
+class BodyFuzzer extends SeededChoices {
   key(): string {
     const roll = this.random();
     if (roll < 0.15) return this.pick(PROTOTYPE_KEYS);

@@ -63,4 +63,4 @@ export function sharedApisnoopCoverage(release: string): {
 }
 
 /** A seeded pseudo-random generator (mulberry32) for tests and benchmarks of every package: runs replay. */
-export { seededRandom } from "./url-corpus";
+export { SeededChoices, seededRandom } from "./url-corpus";

@@ -15,6 +15,24 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** Seeded choices for generated test data: one `seededRandom` stream, with integers and picks from it. */
+export class SeededChoices {
+  readonly random: () => number;
+
+  constructor(seed: number) {
+    this.random = seededRandom(seed);
+  }
+
+  /** An integer in [0, below). */
+  int(below: number): number {
+    return Math.floor(this.random() * below);
+  }
+
+  pick<T>(values: readonly T[]): T {
+    return values[this.int(values.length)] as T;
+  }
+}
+
 const WORDS = [
   "web",
   "api",

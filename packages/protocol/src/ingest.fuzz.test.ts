@@ -7,7 +7,7 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { seededRandom } from "@apisnoop/openapi/testing";
+import { SeededChoices } from "@apisnoop/openapi/testing";
 import { describe, expect, it } from "vitest";
 import { decodeIngestBatch, PROTOCOL_VERSION, STATUS_CLASSES } from "./ingest";
 import { sourceFromUserAgent } from "./source";
@@ -33,20 +33,7 @@ const STRINGS = ["", "x", "GET", "2xx", "watch", "a\nb", "\u2028", "__proto__", 
 const LONG = "y".repeat(3000);
 const KEYS = ["__proto__", "constructor", "toString", "hits", "source", "count", "details", "", "a\nb"];
 
-class BatchFuzzer {
-  readonly random: () => number;
-  constructor(seed: number) {
-    this.random = seededRandom(seed);
-  }
-
-  int(below: number): number {
-    return Math.floor(this.random() * below);
-  }
-
-  pick<T>(values: readonly T[]): T {
-    return values[this.int(values.length)] as T;
-  }
-
+class BatchFuzzer extends SeededChoices {
   /** A UUID zod accepts (version 4, RFC variant), from the seeded generator. */
   uuid(): string {
     const hex = (n: number) => Array.from({ length: n }, () => this.int(16).toString(16)).join("");
