@@ -7,7 +7,13 @@ import type { Database } from "./database";
 import type { CoverageFilters } from "./filters";
 import { recordBatch } from "./record-batch";
 import { loadRelease } from "./releases";
-import { outcomeCondition, SqlParams, sourceRestriction, windowParts } from "./selection-sql";
+import {
+  outcomeCondition,
+  SqlParams,
+  sourceRestriction,
+  windowParts,
+  windowRestriction,
+} from "./selection-sql";
 import { listSources } from "./sources";
 import { epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
 
@@ -162,10 +168,7 @@ describe("windowed queries from day, hour and minute rollups", () => {
   /** Per endpoint, straight from every minute row of the window: what getCoverage answered before. */
   async function referenceCoverage(filters: CoverageFilters) {
     const params = new SqlParams();
-    let window = "";
-    if (filters.from)
-      window += ` AND h."minute" >= date_trunc('minute', ${params.add(filters.from)}::timestamptz)`;
-    if (filters.to) window += ` AND h."minute" < ${params.add(filters.to)}::timestamptz`;
+    const window = windowRestriction(filters, params, `h."minute"`, "minute");
     const counted = outcomeCondition(filters.outcome, `h."statusClass"`);
     return db.prisma.$queryRawUnsafe<
       Array<{
@@ -190,10 +193,7 @@ describe("windowed queries from day, hour and minute rollups", () => {
 
   async function referenceSources(filters: CoverageFilters) {
     const params = new SqlParams();
-    let window = "";
-    if (filters.from)
-      window += ` AND h."minute" >= date_trunc('minute', ${params.add(filters.from)}::timestamptz)`;
-    if (filters.to) window += ` AND h."minute" < ${params.add(filters.to)}::timestamptz`;
+    const window = windowRestriction(filters, params, `h."minute"`, "minute");
     const counted = outcomeCondition(filters.outcome, `h."statusClass"`);
     return db.prisma.$queryRawUnsafe<
       Array<{ id: number; hits: number; hits2xx: number; endpoints: number; firstHit: Date; lastHit: Date }>
