@@ -33,12 +33,17 @@ export interface Hit {
   responseFields?: HitFields;
 }
 
-/** Where recorded hits go. `count` is called at `complete` (cheap, durable), `write` at `done` with fields. */
+/**
+ * Where recorded hits go. `count` is called at `complete` (cheap, durable); `addFields` and `write` at
+ * `done`, once the fields are known. A hits.jsonl line is built only when some sink writes lines.
+ */
 export interface HitSink {
   /** The hit is counted: called before the client's response ends. */
   count?(hit: RollupHit): void;
-  /** The hit with its field findings, after the client has its answer. */
-  write?(hit: Hit, rollup: RollupHit): void;
+  /** The counted hit, now with its field findings, after the client has its answer. */
+  addFields?(hit: RollupHit): void;
+  /** The hit as a hits.jsonl line, with its fields, after the client has its answer. */
+  write?(line: Hit): void;
 }
 
 /** The hit a finished flow stands for, as one hits.jsonl line. Pure: a function of the flow alone. */
@@ -93,6 +98,7 @@ export function rollupHitFromFlow(flow: Flow): RollupHit {
  */
 export function record(...sinks: HitSink[]): Addon {
   const counting = sinks.filter((sink) => sink.count);
+  const adding = sinks.filter((sink) => sink.addFields);
   const writing = sinks.filter((sink) => sink.write);
   // The hit counted at `complete`, so `done` only adds the fields instead of building it again.
   const counted = new WeakMap<Flow, RollupHit>();
@@ -102,17 +108,21 @@ export function record(...sinks: HitSink[]): Addon {
       if (counting.length === 0) return;
       const hit = rollupHitFromFlow(flow);
       for (const sink of counting) sink.count?.(hit);
-      if (writing.length > 0) counted.set(flow, hit);
+      if (adding.length > 0) counted.set(flow, hit);
     },
     done(flow) {
-      if (writing.length === 0) return;
-      const line = hitFromFlow(flow);
-      const rollup = counted.get(flow);
-      if (rollup) {
-        if (flow.fields?.request) rollup.requestFields = flow.fields.request;
-        if (flow.fields?.response) rollup.responseFields = flow.fields.response;
+      if (adding.length > 0) {
+        const rollup = counted.get(flow);
+        if (rollup) {
+          if (flow.fields?.request) rollup.requestFields = flow.fields.request;
+          if (flow.fields?.response) rollup.responseFields = flow.fields.response;
+        }
+        for (const sink of adding) sink.addFields?.(rollup ?? rollupHitFromFlow(flow));
       }
-      for (const sink of writing) sink.write?.(line, rollup ?? rollupHitFromFlow(flow));
+      if (writing.length > 0) {
+        const line = hitFromFlow(flow);
+        for (const sink of writing) sink.write?.(line);
+      }
     },
   };
 }

@@ -124,7 +124,7 @@ describe("Uplink", () => {
     const uplink = uplinkTo(server.url, dir);
     const first = hit("listCoreV1Namespace");
     for (let i = 0; i < 1000; i++) uplink.count(i === 0 ? first : hit("listCoreV1Namespace"));
-    uplink.write({} as never, {
+    uplink.addFields({
       ...first,
       requestFields: undefined,
       responseFields: { fields: ["K:a"], unknown: ["K:b"] },

@@ -9,7 +9,7 @@ import {
   RollupBuilder,
 } from "@apisnoop/protocol";
 import { io, type Socket } from "socket.io-client";
-import type { Hit as HitLine, HitSink } from "../addons/record";
+import type { HitSink } from "../addons/record";
 import { BatchSpool } from "./batch-spool";
 import { HitJournal, type JournalMark } from "./hit-journal";
 
@@ -131,7 +131,7 @@ export class Uplink implements HitSink {
   }
 
   /** Adds the field paths found after the hit was counted. */
-  write(_line: HitLine, hit: Hit): void {
+  addFields(hit: Hit): void {
     this.builder.addFields(hit);
   }
 
