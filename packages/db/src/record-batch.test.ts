@@ -2,7 +2,7 @@ import { decodeIngestBatch, type HitRollup } from "@apisnoop/protocol";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Database } from "./database";
 import { InvalidBatchError } from "./errors";
-import { recordBatch, sourceIdentity, UNKNOWN_RELEASE } from "./record-batch";
+import { CONCURRENT_BATCH_WRITES, recordBatch, sourceIdentity, UNKNOWN_RELEASE } from "./record-batch";
 import { dumpDatabaseText, epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
 
 let db: Database;
@@ -250,6 +250,41 @@ describe("recordBatch", () => {
       omit: { release: true },
     });
     expect(keptPerSource).toEqual(perSource);
+  });
+
+  it("writes at most CONCURRENT_BATCH_WRITES batches at once, and stores every one of a burst", async () => {
+    // 24 batches on the same rows at once: unqueued, each would hold one of the pool's ten connections.
+    const operations = ["listCoreV1NamespacedPod", "readCoreV1NamespacedPod", "createCoreV1Namespace"];
+    const burst = Array.from({ length: 24 }, () =>
+      testBatch({
+        sources: [kubectl],
+        hits: Array.from({ length: 1500 }, (_, i) =>
+          hit({ operationId: operations[i % 3] as string, minute: minute + Math.floor(i / 3) }),
+        ),
+      }),
+    );
+    let writing = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const [row] = await db.prisma.$queryRawUnsafe<Array<{ n: number }>>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND backend_type = 'client backend'
+             AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`,
+        );
+        writing = Math.max(writing, row?.n ?? 0);
+      }
+    })();
+    const results = await Promise.all(burst.map((batch) => recordBatch(db.prisma, batch)));
+    sampling = false;
+    await sampler;
+    expect(results.filter((result) => !result.duplicate)).toHaveLength(24);
+    expect(writing).toBeGreaterThan(0);
+    expect(writing).toBeLessThanOrEqual(CONCURRENT_BATCH_WRITES);
+    const [stored] = await db.prisma.$queryRawUnsafe<Array<{ hits: number }>>(
+      `SELECT sum("hits")::int AS hits FROM "EndpointTotal"`,
+    );
+    expect(stored?.hits).toBe(24 * 1500);
   });
 
   it("folds equal sources and equal keys within one batch", async () => {

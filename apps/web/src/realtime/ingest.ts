@@ -73,7 +73,8 @@ export function setupIngest(io: Server, deps: IngestDeps): void {
         const { duplicate } = await deps.recordBatch(batch);
         answer = { ok: true, batchId: batch.batchId, duplicate };
       } catch (error) {
-        const message = (error as Error).message;
+        // Some driver errors carry no message; the log line still says what failed.
+        const message = (error as Error).message || `${(error as Error).name ?? "error"} without a message`;
         log(`ingest: batch ${batch.batchId} from ${proxyId} not stored: ${message}`);
         // The database refuses this batch for good (e.g. a time bucket out of range): retrying cannot help.
         answer =
