@@ -265,35 +265,61 @@ async function main(): Promise<void> {
     log(`    baseline, /icon.svg: median ${ms(percentile(iconLoads, 50))}`);
 
     // Hit-to-pixel: emit a batch, wait for the arc's new value to be painted (rAF after the DOM change).
+    // Besides the latencies, the page records what could hold a paint back: the live indicator's status
+    // changes (a dropped socket), server reloads of the page's data (a gap in the deltas) and the times
+    // the hits counter moved (deltas arriving at all).
+    let reloads = 0; // server renders of the page's data, not Link prefetches (they carry no data)
+    page.on("request", (request) => {
+      const headers = request.headers();
+      if (headers.rsc === "1" && !headers["next-router-prefetch"]) reloads++;
+    });
     await page.goto(`${stack.url}/?release=1.36`);
     await page.locator('[data-testid="live-indicator"][data-status="live"]').waitFor();
     await page.evaluate(() => {
-      const lit: Record<string, number> = {};
-      (window as unknown as { __lit: Record<string, number> }).__lit = lit;
+      const probe = { lit: {} as Record<string, number>, statuses: [] as string[], deltas: [] as number[] };
+      (window as unknown as { __probe: typeof probe }).__probe = probe;
+      const sunburst = document.querySelector("[data-testid=sunburst]") as Element;
       new MutationObserver((mutations) => {
         for (const mutation of mutations) {
           const id = (mutation.target as Element).getAttribute("data-operation-id");
-          if (id && !(id in lit)) requestAnimationFrame(() => (lit[id] = Date.now()));
+          if (id && !(id in probe.lit)) requestAnimationFrame(() => (probe.lit[id] = Date.now()));
         }
-      }).observe(document.querySelector("[data-testid=sunburst]") as Element, {
+      }).observe(sunburst, { subtree: true, attributes: true, attributeFilter: ["data-hits"] });
+      const indicator = document.querySelector('[data-testid="live-indicator"]') as Element;
+      new MutationObserver(() =>
+        probe.statuses.push(`${indicator.getAttribute("data-status")}@${Date.now()}`),
+      ).observe(indicator, { attributes: true, attributeFilter: ["data-status"] });
+      const counter = document.querySelector('[data-testid="figure-hits"]') as Element;
+      new MutationObserver(() => probe.deltas.push(Date.now())).observe(counter, {
         subtree: true,
-        attributes: true,
-        attributeFilter: ["data-hits"],
+        childList: true,
+        characterData: true,
       });
     });
     const noise = seedBatches(sources, operationIds).next().value as IngestBatch;
     noise.hits = noise.hits.slice(0, 1000);
+    // Probes on endpoints the noise does not touch, so that an arc changes only for its probe.
+    const noisy = new Set(noise.hits.map((hit) => hit.operationId));
+    const probes = operationIds.filter((id) => !noisy.has(id)).slice(0, 60);
     const pending: Promise<unknown>[] = [];
-    const background = setInterval(
-      () => pending.push(stack.ingest({ ...noise, batchId: crypto.randomUUID() }).catch(() => null)),
-      200,
-    );
-    const probes = operationIds.slice(0, 60);
+    const startedAt = Date.now();
+    const noiseAcks: number[] = [];
+    let noiseRefused = 0;
+    const background = setInterval(() => {
+      const sent = Date.now();
+      pending.push(
+        stack.ingest({ ...noise, batchId: crypto.randomUUID() }).then(
+          (ack) => (ack.ok ? noiseAcks.push(Date.now() - sent) : noiseRefused++),
+          () => noiseRefused++,
+        ),
+      );
+    }, 200);
     const sentAt: Record<string, number> = {};
+    const ackMs: Record<string, number> = {};
     const probe = sourceFromUserAgent("bench-probe/1.0");
     for (const operationId of probes) {
       sentAt[operationId] = Date.now();
-      await stack.ingest({
+      const ack = await stack.ingest({
         protocol: PROTOCOL_VERSION,
         batchId: crypto.randomUUID(),
         proxyId: "bench-probe",
@@ -314,20 +340,46 @@ async function main(): Promise<void> {
         unknownCalls: [],
         fields: [],
       });
+      if (!ack.ok) throw new Error(`probe batch refused: ${ack.error}`);
+      ackMs[operationId] = Date.now() - (sentAt[operationId] as number);
       await new Promise((resolve) => setTimeout(resolve, 150));
     }
     await new Promise((resolve) => setTimeout(resolve, 1500));
     clearInterval(background);
     await Promise.all(pending);
-    const lit = await page.evaluate(() => (window as unknown as { __lit: Record<string, number> }).__lit);
+    const seen = await page.evaluate(
+      () =>
+        (
+          window as unknown as {
+            __probe: { lit: Record<string, number>; statuses: string[]; deltas: number[] };
+          }
+        ).__probe,
+    );
     const latencies = probes
-      .filter((id) => lit[id] !== undefined)
-      .map((id) => (lit[id] as number) - (sentAt[id] as number));
+      .filter((id) => seen.lit[id] !== undefined)
+      .map((id) => (seen.lit[id] as number) - (sentAt[id] as number));
+    const acks = Object.values(ackMs);
+    const deltaGaps = seen.deltas.slice(1).map((t, i) => t - (seen.deltas[i] as number));
+    const missed = probes.filter((id) => seen.lit[id] === undefined);
     log(`  hit-to-pixel, Chromium, with 5 batches/s of 1,000 rows streaming in (target p95 ≤ 500 ms):`);
     log(
       `    ${latencies.length}/${probes.length} probes painted: p50 ${ms(percentile(latencies, 50))}, p95 ${ms(percentile(latencies, 95))}, ` +
         `worst ${ms(Math.max(...latencies))} (emit → ack → delta → React render → next frame)`,
     );
+    log(
+      `    of which emit → ack (commit): p50 ${ms(percentile(acks, 50))}, p95 ${ms(percentile(acks, 95))}, worst ${ms(Math.max(...acks))}; ` +
+        `${seen.deltas.length} counter updates, longest quiet ${ms(Math.max(0, ...deltaGaps))}; ` +
+        `live status changes: ${seen.statuses.map((s) => s.replace(/@(\d+)/, (_, t) => ` at ${((Number(t) - startedAt) / 1000).toFixed(1)} s`)).join(", ") || "none"}; ` +
+        `data reloads: ${reloads}`,
+    );
+    log(
+      `    the noise: ${noiseAcks.length} batches acked, p50 ${ms(percentile(noiseAcks, 50))}, p95 ${ms(percentile(noiseAcks, 95))}; ${noiseRefused} refused`,
+    );
+    if (missed.length > 0) {
+      log(
+        `    not painted: ${missed.map((id) => `${id} (sent at ${(((sentAt[id] as number) - startedAt) / 1000).toFixed(1)} s, ack ${ms(ackMs[id] as number)})`).join(", ")}`,
+      );
+    }
   } finally {
     await browser.close();
     await stack.close();
