@@ -2,7 +2,13 @@ import { decodeIngestBatch, type HitRollup } from "@apisnoop/protocol";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Database } from "./database";
 import { InvalidBatchError } from "./errors";
-import { CONCURRENT_BATCH_WRITES, recordBatch, sourceIdentity, UNKNOWN_RELEASE } from "./record-batch";
+import {
+  CONCURRENT_BATCH_WRITES,
+  recordBatch,
+  SMALL_BATCH_ROWS,
+  sourceIdentity,
+  UNKNOWN_RELEASE,
+} from "./record-batch";
 import { dumpDatabaseText, epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
 
 let db: Database;
@@ -285,6 +291,28 @@ describe("recordBatch", () => {
       `SELECT sum("hits")::int AS hits FROM "EndpointTotal"`,
     );
     expect(stored?.hits).toBe(24 * 1500);
+  });
+
+  it("writes a small batch without waiting for the bulk batches queued before it", async () => {
+    const bulk = Array.from({ length: 12 }, (_, b) =>
+      testBatch({
+        sources: [kubectl],
+        hits: Array.from({ length: 1500 }, (_, i) => hit({ minute: minute + b * 1000 + i })),
+      }),
+    );
+    const small = testBatch({
+      sources: [e2e],
+      hits: Array.from({ length: SMALL_BATCH_ROWS }, (_, i) =>
+        hit({ operationId: "readCoreV1Namespace", minute: minute + i }),
+      ),
+    });
+    const done: string[] = [];
+    const stored = [...bulk, small].map((batch, i) =>
+      recordBatch(db.prisma, batch).then(() => done.push(i < bulk.length ? "bulk" : "small")),
+    );
+    await Promise.all(stored);
+    // Queued in order behind the bulk batches, it would finish after at least ten of them.
+    expect(done.indexOf("small")).toBeLessThan(CONCURRENT_BATCH_WRITES + 1);
   });
 
   it("folds equal sources and equal keys within one batch", async () => {

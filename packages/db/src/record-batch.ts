@@ -45,27 +45,35 @@ type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
  */
 export async function recordBatch(prisma: PrismaClient, batch: IngestBatch): Promise<RecordBatchResult> {
   checkBuckets(batch);
-  return writeGate(prisma).run(() => storeBatch(prisma, batch));
+  const rows = batch.hits.length + batch.unknownCalls.length + batch.fields.length;
+  return writeGate(prisma, rows <= SMALL_BATCH_ROWS ? "small" : "bulk").run(() => storeBatch(prisma, batch));
 }
 
 /**
- * Batches written at once through one client. Concurrent batches mostly update the same rows (this
- * minute's rollups of the busiest endpoints) and wait on each other's row locks, so more writers add no
- * throughput, while each waiting one holds a pool connection: a burst of batches once took all ten, so
+ * Batches written at once through one client, per lane. Concurrent batches mostly update the same rows
+ * (this minute's rollups of the busiest endpoints) and wait on each other's row locks, so more writers add
+ * no throughput, while each waiting one holds a pool connection: a burst of batches once took all ten, so
  * the dashboard's reads waited and later batches failed after Prisma's 10 s wait for a connection
  * (bench:dashboard). Past this many, batches queue here, in order, without a deadline.
  */
 export const CONCURRENT_BATCH_WRITES = 2;
 
-const writeGates = new WeakMap<PrismaClient, Gate>();
+/**
+ * Batches of at most this many rows (a few calls of an interactive client) have a lane of their own, so
+ * that they do not queue behind bulk batches of thousands of rows (an e2e run's proxy): a kubectl call
+ * reaches the live view in the time of its own commit.
+ */
+export const SMALL_BATCH_ROWS = 100;
 
-function writeGate(prisma: PrismaClient): Gate {
-  let gate = writeGates.get(prisma);
-  if (!gate) {
-    gate = new Gate(CONCURRENT_BATCH_WRITES);
-    writeGates.set(prisma, gate);
+const writeGates = new WeakMap<PrismaClient, Record<"small" | "bulk", Gate>>();
+
+function writeGate(prisma: PrismaClient, lane: "small" | "bulk"): Gate {
+  let gates = writeGates.get(prisma);
+  if (!gates) {
+    gates = { small: new Gate(CONCURRENT_BATCH_WRITES), bulk: new Gate(CONCURRENT_BATCH_WRITES) };
+    writeGates.set(prisma, gates);
   }
-  return gate;
+  return gates[lane];
 }
 
 /** Runs at most `limit` tasks at once; the others start in the order they came. */
