@@ -4,7 +4,7 @@ import type { EndpointCatalog } from "@apisnoop/openapi";
 import { SHARED_K8S, sharedCatalog } from "@apisnoop/openapi/testing";
 import type { HitRollup, Source } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Coverage, getCoverage } from "./coverage";
+import { type Coverage, getCoverage, getCoverageCounts } from "./coverage";
 import type { Database } from "./database";
 import { NotFoundError } from "./errors";
 import { type CoverageFilters, parseCoverageFilters } from "./filters";
@@ -283,6 +283,26 @@ describe("getCoverage", () => {
     expect(result.totals.all.endpoints).toBe(catalog.endpoints.filter((e) => e.level === "beta").length);
     expect(tested(result)).toEqual({ [betaOp]: 1 });
     expect(result.totals.byLevel.stable).toEqual({ endpoints: 0, tested: 0, hits: 0 });
+  });
+
+  it.each([
+    "",
+    "outcome=2xx",
+    "level=stable",
+    "namespace=default",
+    "chart=nginx&outcome=2xx",
+    "from=2026-11-28T12:01:00Z",
+    "from=2026-11-28T11:00:00Z&to=2026-11-28T12:01:00Z&userAgent=kubectl&outcome=2xx",
+  ])("counts the same hits without sources and first/last seen (getCoverageCounts): %s", async (query) => {
+    const parsed = parseCoverageFilters(new URLSearchParams(query));
+    if (!parsed.ok) throw new Error(parsed.error);
+    const full = await getCoverage(db.prisma, parsed.filters);
+    const counts = await getCoverageCounts(db.prisma, parsed.filters);
+    expect(counts).toEqual({
+      ...full,
+      endpoints: full.endpoints.map(({ sources, firstSeen, lastSeen, ...rest }) => rest),
+    });
+    expect(full.totals.all.tested).toBeGreaterThan(0);
   });
 
   it("uses the default release when none is asked for", async () => {

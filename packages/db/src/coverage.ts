@@ -23,16 +23,20 @@ export interface EndpointSpec
   conformanceEligible: boolean;
 }
 
-/** One endpoint of a release with the hits of the selection. */
-export interface EndpointCoverage extends EndpointSpec {
+/** One endpoint of a release with the hit counts of the selection. */
+export interface EndpointCounts extends EndpointSpec {
   /** Hits with any response. */
   hits: number;
   /** Hits with a 2xx response. */
   hits2xx: number;
-  /** Distinct sources with hits that count under the outcome. */
-  sources: number;
   /** Hit under the outcome: the endpoint is covered. */
   tested: boolean;
+}
+
+/** One endpoint of a release with the hits of the selection, who made them and when. */
+export interface EndpointCoverage extends EndpointCounts {
+  /** Distinct sources with hits that count under the outcome. */
+  sources: number;
   /** Start of the first and last minute with hits that count under the outcome. */
   firstSeen: Date | null;
   lastSeen: Date | null;
@@ -46,11 +50,11 @@ export interface CoverageTotal {
 }
 
 /** Coverage of a release by a selection of sources, time window and outcome. */
-export interface Coverage {
+export interface Coverage<E extends EndpointCounts = EndpointCoverage> {
   release: string;
   outcome: Outcome;
   /** The release's endpoints (of `level`, when filtered), by level, category and operationId. */
-  endpoints: EndpointCoverage[];
+  endpoints: E[];
   totals: {
     all: CoverageTotal;
     byLevel: Record<Level, CoverageTotal>;
@@ -63,9 +67,10 @@ interface HitsRow {
   operationId: string;
   hits: number;
   hits2xx: number;
-  sources: number;
-  firstSeen: Date | null;
-  lastSeen: Date | null;
+  /** Only when asked for with `detail`. */
+  sources?: number;
+  firstSeen?: Date | null;
+  lastSeen?: Date | null;
 }
 
 /**
@@ -105,21 +110,45 @@ function releaseCatalog(prisma: PrismaClient, release: string, loadedAt: Date): 
 
 /**
  * Coverage of a release (default: the default release) by the sources, time window and outcome of
- * `filters`: every endpoint with its hits, and totals by level and for conformance-eligible endpoints.
+ * `filters`: every endpoint with its hits, the sources that made them and when, and totals by level and
+ * for conformance-eligible endpoints.
  * Without a time window it reads all-time totals (per endpoint without source filters), so the
  * dashboard's first view never scans per-source or per-minute rows; with one, day and hour rollups plus
  * the window's edge minutes. Deprecated `/watch/` operations are outside every count (GUIDE §3).
  */
-export async function getCoverage(prisma: PrismaClient, filters: CoverageFilters): Promise<Coverage> {
+export function getCoverage(prisma: PrismaClient, filters: CoverageFilters): Promise<Coverage> {
+  return coverageOf(prisma, filters, true) as Promise<Coverage>;
+}
+
+/**
+ * `getCoverage` without each endpoint's sources and first/last seen: what a coverage view shows. Over a
+ * time window those cost a distinct count and min/max over every rollup row read, and even without one,
+ * decoding two timestamps per endpoint costs more than reading the row.
+ */
+export function getCoverageCounts(
+  prisma: PrismaClient,
+  filters: CoverageFilters,
+): Promise<Coverage<EndpointCounts>> {
+  return coverageOf(prisma, filters, false);
+}
+
+async function coverageOf(
+  prisma: PrismaClient,
+  filters: CoverageFilters,
+  detail: boolean,
+): Promise<Coverage<EndpointCounts>> {
   const { name: release, loadedAt } = await resolveReleaseLoad(prisma, filters.release);
   const params = new SqlParams();
   const releaseParam = params.add(release);
   const [catalog, hitRows] = await Promise.all([
     releaseCatalog(prisma, release, loadedAt),
-    prisma.$queryRawUnsafe<HitsRow[]>(endpointHitsSql(filters, params, releaseParam), ...params.values),
+    prisma.$queryRawUnsafe<HitsRow[]>(
+      endpointHitsSql(filters, params, releaseParam, detail),
+      ...params.values,
+    ),
   ]);
   const hitsByOperation = new Map(hitRows.map((row) => [row.operationId, row]));
-  const endpoints: EndpointCoverage[] = [];
+  const endpoints: EndpointCounts[] = [];
   for (const endpoint of catalog) {
     if (filters.level && endpoint.level !== filters.level) continue;
     const hit = hitsByOperation.get(endpoint.operationId);
@@ -127,7 +156,7 @@ export async function getCoverage(prisma: PrismaClient, filters: CoverageFilters
     const hits2xx = hit?.hits2xx ?? 0;
     // Spelled out: a spread followed by more properties costs V8 ~1.5 µs per added property per row,
     // measured 10 ms of a 900-endpoint view against 0.3 ms for this literal.
-    endpoints.push({
+    const row: EndpointCounts = {
       operationId: endpoint.operationId,
       method: endpoint.method,
       path: endpoint.path,
@@ -142,24 +171,28 @@ export async function getCoverage(prisma: PrismaClient, filters: CoverageFilters
       conformanceEligible: endpoint.conformanceEligible,
       hits,
       hits2xx,
-      sources: hit?.sources ?? 0,
-      firstSeen: hit?.firstSeen ?? null,
-      lastSeen: hit?.lastSeen ?? null,
       tested: (filters.outcome === "2xx" ? hits2xx : hits) > 0,
-    });
+    };
+    if (detail) {
+      const full = row as EndpointCoverage;
+      full.sources = hit?.sources ?? 0;
+      full.firstSeen = hit?.firstSeen ?? null;
+      full.lastSeen = hit?.lastSeen ?? null;
+    }
+    endpoints.push(row);
   }
   return { release, outcome: filters.outcome, endpoints, totals: coverageTotals(endpoints) };
 }
 
 /** Totals of a list of endpoint coverages: all, by level, and conformance-eligible. */
-export function coverageTotals(endpoints: readonly EndpointCoverage[]): Coverage["totals"] {
+export function coverageTotals(endpoints: readonly EndpointCounts[]): Coverage["totals"] {
   const empty = (): CoverageTotal => ({ endpoints: 0, tested: 0, hits: 0 });
   const totals = {
     all: empty(),
     byLevel: Object.fromEntries(LEVELS.map((level) => [level, empty()])) as Record<Level, CoverageTotal>,
     conformanceEligible: empty(),
   };
-  const add = (total: CoverageTotal, endpoint: EndpointCoverage) => {
+  const add = (total: CoverageTotal, endpoint: EndpointCounts) => {
     total.endpoints++;
     if (endpoint.tested) total.tested++;
     total.hits += endpoint.hits;

@@ -11,8 +11,10 @@ export {
   type Coverage,
   type CoverageTotal,
   coverageTotals,
+  type EndpointCounts,
   type EndpointCoverage,
   getCoverage,
+  getCoverageCounts,
 } from "./coverage";
 export { type Database, DEFAULT_DATA_DIR, type OpenDatabaseOptions, openDatabase } from "./database";
 export { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres";

@@ -173,19 +173,27 @@ export function windowHitsSql(filters: CoverageFilters, params: SqlParams, relea
 }
 
 /**
- * A SELECT of the hits per endpoint of a selection: columns "operationId", hits, hits2xx, sources (distinct
- * sources with hits that count under the outcome), "firstSeen" and "lastSeen" (of those hits). It reads
- * the cheapest tables that answer: per-endpoint totals without source filters or window, per endpoint x
- * source totals with source filters only, day, hour and edge-minute rollups with a time window.
+ * A SELECT of the hits per endpoint of a selection: columns "operationId", hits, hits2xx and, with
+ * `detail`, sources (distinct sources with hits that count under the outcome), "firstSeen" and "lastSeen"
+ * (of those hits). It reads the cheapest tables that answer: per-endpoint totals without source filters or
+ * window, per endpoint x source totals with source filters only, day, hour and edge-minute rollups with a
+ * time window.
  */
-export function endpointHitsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
+export function endpointHitsSql(
+  filters: CoverageFilters,
+  params: SqlParams,
+  releaseParam: string,
+  detail = true,
+): string {
   const ok = filters.outcome === "2xx";
+  const counts = (from: string) =>
+    `${from}."operationId", sum(${from}.hits)::float8 AS hits, sum(${from}.hits2xx)::float8 AS hits2xx`;
   if (hasWindow(filters)) {
     // One aggregate per endpoint: a source has hits that count when any of its parts has a first minute.
     const [first, last] = ok ? ["first2xx", "last2xx"] : ["firstSeen", "lastSeen"];
-    return `SELECT w."operationId", sum(w.hits)::float8 AS hits, sum(w.hits2xx)::float8 AS hits2xx,
-              count(DISTINCT w."sourceId") FILTER (WHERE w."${first}" IS NOT NULL)::int AS sources,
-              min(w."${first}") AS "firstSeen", max(w."${last}") AS "lastSeen"
+    const who = `, count(DISTINCT w."sourceId") FILTER (WHERE w."${first}" IS NOT NULL)::int AS sources,
+              min(w."${first}") AS "firstSeen", max(w."${last}") AS "lastSeen"`;
+    return `SELECT ${counts("w")}${detail ? who : ""}
        FROM (${windowHitsSql(filters, params, releaseParam)}) w
        GROUP BY w."operationId"`;
   }
@@ -196,14 +204,14 @@ export function endpointHitsSql(filters: CoverageFilters, params: SqlParams, rel
       (sourceCondition) =>
         `SELECT w.* FROM "HitTotal" w WHERE w."release" = ${releaseParam}${sourceCondition}`,
     );
-    return `SELECT h."operationId", sum(h."hits")::float8 AS hits, sum(h."hits2xx")::float8 AS hits2xx,
-              count(*) FILTER (WHERE ${ok ? `h."hits2xx" > 0` : "TRUE"})::int AS sources,
-              min(h."${ok ? "first2xx" : "firstSeen"}") AS "firstSeen", max(h."${ok ? "last2xx" : "lastSeen"}") AS "lastSeen"
+    const who = `, count(*) FILTER (WHERE ${ok ? `h."hits2xx" > 0` : "TRUE"})::int AS sources,
+              min(h."${ok ? "first2xx" : "firstSeen"}") AS "firstSeen", max(h."${ok ? "last2xx" : "lastSeen"}") AS "lastSeen"`;
+    return `SELECT ${counts("h")}${detail ? who : ""}
        FROM (${totals}) h
        GROUP BY h."operationId"`;
   }
-  return `SELECT t."operationId", t."hits"::float8 AS hits, t."hits2xx"::float8 AS hits2xx,
-            t."${ok ? "sources2xx" : "sources"}" AS sources,
-            t."${ok ? "first2xx" : "firstSeen"}" AS "firstSeen", t."${ok ? "last2xx" : "lastSeen"}" AS "lastSeen"
+  const who = `, t."${ok ? "sources2xx" : "sources"}" AS sources,
+            t."${ok ? "first2xx" : "firstSeen"}" AS "firstSeen", t."${ok ? "last2xx" : "lastSeen"}" AS "lastSeen"`;
+  return `SELECT t."operationId", t."hits"::float8 AS hits, t."hits2xx"::float8 AS hits2xx${detail ? who : ""}
      FROM "EndpointTotal" t WHERE t."release" = ${releaseParam}`;
 }

@@ -8,10 +8,10 @@ import {
 } from "@apisnoop/coverage";
 import {
   countUnknownCalls,
-  type EndpointCoverage as DbEndpointCoverage,
+  type EndpointCounts,
   getChart,
   getConformance,
-  getCoverage,
+  getCoverageCounts,
   getEndpointDetail,
   getUnknown,
   listReleases,
@@ -65,7 +65,7 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
 
   const withUpstream = (
     release: string,
-    rows: DbEndpointCoverage[],
+    rows: EndpointCounts[],
     filters: CoverageFilters,
   ): EndpointCoverage[] =>
     endpointCoverageRows(rows, { outcome: filters.outcome, upstream: upstream.get(release) });
@@ -73,7 +73,7 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
   const buildCoverage = async (filters: CoverageFilters): Promise<CoverageReport> => {
     // Three independent queries, in parallel: a view costs the slowest of them, not their sum.
     const [coverage, sources, unknownCalls] = await Promise.all([
-      getCoverage(prisma, filters),
+      getCoverageCounts(prisma, filters),
       listSources(prisma, filters),
       countUnknownCalls(prisma, filters),
     ]);
