@@ -45,13 +45,19 @@ export async function listSources(prisma: PrismaClient, filters: CoverageFilters
   const params = new SqlParams();
   const releaseParam = params.add(release);
   // Without a window, the totals kept per source at ingest; with one, only the selected sources' rows
-  // are aggregated (a source filter narrows the scan, not just the output).
+  // are aggregated (a source filter narrows the scan, not just the output), first per source x endpoint
+  // and then per source: two hash aggregates, where a distinct count of endpoints sorted every row
+  // (a third faster on a chart's 6 h window).
   const activity = hasWindow(filters)
-    ? `SELECT w."sourceId", sum(w.hits)::float8 AS hits, sum(w.hits2xx)::float8 AS hits2xx,
-              count(DISTINCT w."operationId") FILTER (WHERE w."${filters.outcome === "2xx" ? "first2xx" : "firstSeen"}" IS NOT NULL)::int AS endpoints,
-              min(w."firstSeen") AS "firstHit", max(w."lastSeen") AS "lastHit"
-       FROM (${windowHitsSql(filters, params, releaseParam)}) w
-       GROUP BY w."sourceId"`
+    ? `SELECT p."sourceId", sum(p.hits)::float8 AS hits, sum(p.hits2xx)::float8 AS hits2xx,
+              count(*) FILTER (WHERE p.counted)::int AS endpoints,
+              min(p."firstSeen") AS "firstHit", max(p."lastSeen") AS "lastHit"
+       FROM (SELECT w."sourceId", sum(w.hits) AS hits, sum(w.hits2xx) AS hits2xx,
+                    bool_or(w."${filters.outcome === "2xx" ? "first2xx" : "firstSeen"}" IS NOT NULL) AS counted,
+                    min(w."firstSeen") AS "firstSeen", max(w."lastSeen") AS "lastSeen"
+             FROM (${windowHitsSql(filters, params, releaseParam)}) w
+             GROUP BY w."sourceId", w."operationId") p
+       GROUP BY p."sourceId"`
     : `SELECT t."sourceId", t."hits"::float8 AS hits, t."hits2xx"::float8 AS hits2xx,
               t."${filters.outcome === "2xx" ? "endpoints2xx" : "endpoints"}" AS endpoints,
               t."firstSeen" AS "firstHit", t."lastSeen" AS "lastHit"
