@@ -6,7 +6,7 @@
  */
 import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { getChart } from "../src/chart";
-import { getCoverage } from "../src/coverage";
+import { getCoverage, getCoverageCounts } from "../src/coverage";
 import { type Database, openDatabase } from "../src/database";
 import { getEndpointDetail } from "../src/endpoint-detail";
 import { type CoverageFilters, parseCoverageFilters } from "../src/filters";
@@ -113,6 +113,13 @@ try {
     ["getCoverage from=1h", () => getCoverage(db.prisma, filters("from=1h"))],
     ["getCoverage from=24h (whole day)", () => getCoverage(db.prisma, filters("from=24h"))],
     ["getCoverage from=6h&chart=chart-3", () => getCoverage(db.prisma, filters("from=6h&chart=chart-3"))],
+    // What the dashboard's views read: the same selections without each endpoint's sources and times.
+    ["  counts only (getCoverageCounts), no filters", () => getCoverageCounts(db.prisma, filters(""))],
+    ["  counts only, from=1h", () => getCoverageCounts(db.prisma, filters("from=1h"))],
+    [
+      "  counts only, from=6h&chart=chart-3",
+      () => getCoverageCounts(db.prisma, filters("from=6h&chart=chart-3")),
+    ],
     ...windows.map((query): [string, () => Promise<unknown>] => [
       `getCoverage ${query}`,
       () => getCoverage(db.prisma, filters(query)),
