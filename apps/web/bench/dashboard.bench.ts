@@ -6,9 +6,9 @@
  *    against the same server answering a bad filter (400: routing without data) as the baseline, timed by a
  *    client on its own thread;
  *  - the first page load in Chromium (navigation to a drawn sunburst), against loading /icon.svg;
- *  - hit-to-pixel: from emitting a batch to the arc's new value painted in Chromium, while other batches
- *    stream in.
- * A script, not a test: it prints figures and never fails on them.
+ *  - hit-to-pixel: from emitting a batch to the arc's new value painted in Chromium, while five proxies
+ *    send their batches, with what each probe waited for.
+ * A script, not a test: it prints figures and never fails on them (a refused batch is an error, though).
  */
 import { Worker } from "node:worker_threads";
 import { sharedCatalog } from "@apisnoop/openapi/testing";
