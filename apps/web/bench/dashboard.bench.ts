@@ -15,7 +15,7 @@ import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { type IngestBatch, PROTOCOL_VERSION, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
 import { ensureNextBuild } from "../src/server/next-build";
 import { launchBrowser } from "../src/testing/browser";
-import { startTestStack, type TestStack } from "../src/testing/test-stack";
+import { type HitSpec, hitBatch, startTestStack, type TestStack } from "../src/testing/test-stack";
 
 const TOTAL_HITS = 10_000_000;
 const SOURCES = 200;
@@ -156,28 +156,16 @@ function streamProxies(stack: TestStack, sources: Source[], operationIds: string
     await sleep((p * 1000) / PROXIES); // spread over the second, as independent proxies are
     for (let round = 0; !stopped; round++) {
       const started = Date.now();
-      const minute = Math.floor(started / 60_000);
-      const ack = await stack
-        .ingest({
-          protocol: PROTOCOL_VERSION,
-          batchId: crypto.randomUUID(),
-          proxyId: `bench-proxy-${p}`,
-          release: "1.36",
-          sentAt: started,
-          sources,
-          hits: Array.from({ length: PROXY_ROWS }, (_, i) => ({
-            source: p * perProxy + (i % perProxy),
-            operationId: operationIds[(p * 50 + Math.floor(i / perProxy)) % operationIds.length] as string,
-            method: "GET",
-            statusClass: i % 10 === 0 ? ("4xx" as const) : ("2xx" as const),
-            minute,
-            count: 1 + ((round + i) % 5),
-            details: {},
-          })),
-          unknownCalls: [],
-          fields: [],
-        })
-        .catch(() => null);
+      const rows = Array.from(
+        { length: PROXY_ROWS },
+        (_, i): HitSpec => [
+          p * perProxy + (i % perProxy),
+          operationIds[(p * 50 + Math.floor(i / perProxy)) % operationIds.length] as string,
+          1 + ((round + i) % 5),
+          i % 10 === 0 ? "4xx" : "2xx",
+        ],
+      );
+      const ack = await stack.ingest(hitBatch(sources, rows, "1.36")).catch(() => null);
       if (ack?.ok) acks.push(Date.now() - started);
       else refused++;
       await sleep(1000 - (Date.now() - started));
@@ -361,27 +349,7 @@ async function main(): Promise<void> {
     const probe = sourceFromUserAgent("bench-probe/1.0");
     for (const operationId of probes) {
       sentAt[operationId] = Date.now();
-      const ack = await stack.ingest({
-        protocol: PROTOCOL_VERSION,
-        batchId: crypto.randomUUID(),
-        proxyId: "bench-probe",
-        release: "1.36",
-        sentAt: Date.now(),
-        sources: [probe],
-        hits: [
-          {
-            source: 0,
-            operationId,
-            method: "GET",
-            statusClass: "2xx",
-            minute: Math.floor(Date.now() / 60_000),
-            count: 1,
-            details: {},
-          },
-        ],
-        unknownCalls: [],
-        fields: [],
-      });
+      const ack = await stack.ingest(hitBatch([probe], [[0, operationId, 1]], "1.36"));
       if (!ack.ok) throw new Error(`probe batch refused: ${ack.error}`);
       ackMs[operationId] = Date.now() - (sentAt[operationId] as number);
       await sleep(150);
