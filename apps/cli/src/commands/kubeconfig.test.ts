@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -106,5 +106,44 @@ describe("apisnoop proxy", () => {
     ]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/^apisnoop proxy: cannot load kubeconfig .*missing/);
+  });
+
+  it("writes --output FILE readable by its owner only, replacing a world-readable one", async () => {
+    const output = path.join(dir, "proxied.yaml");
+    writeFileSync(output, "old\n");
+    chmodSync(output, 0o644);
+    const { code, stdout, stderr } = await runCli([
+      "kubeconfig",
+      "--from",
+      from,
+      "--proxy",
+      "https://127.0.0.1:8443",
+      "--ca-dir",
+      caDir,
+      "--output",
+      output,
+    ]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toBe("");
+    expect(statSync(output).mode & 0o777).toBe(0o600);
+    expect(readFileSync(output, "utf8")).toContain("token: t0ken\n");
+  });
+
+  it("says in one line when --output cannot be written, and leaves nothing behind", async () => {
+    const output = path.join(dir, "no-such-dir", "proxied.yaml");
+    const { code, stderr } = await runCli([
+      "kubeconfig",
+      "--from",
+      from,
+      "--proxy",
+      "https://127.0.0.1:8443",
+      "--ca-dir",
+      caDir,
+      "--output",
+      output,
+    ]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^apisnoop kubeconfig: --output .*no-such-dir.*ENOENT.*\n$/);
   });
 });

@@ -1,3 +1,5 @@
+import { chmodSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { CertificateAuthority, type ClientMode, DEFAULT_CA_DIR, proxiedKubeconfig } from "@apisnoop/proxy";
 import { CliError } from "../cli-error";
 import type { Command } from "../command";
@@ -9,13 +11,30 @@ const OPTIONS = {
   proxy: { type: "string" },
   mode: { type: "string", default: "reverse" },
   "ca-dir": { type: "string" },
+  output: { type: "string" },
 } as const;
+
+/**
+ * Writes a file only its owner can read, whole or not at all: a kubeconfig carries the client's token or
+ * key, and a shell redirection would create it world-readable under the usual umask.
+ */
+function writePrivateFile(file: string, text: string): void {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(temporary, text, { mode: 0o600 });
+    chmodSync(temporary, 0o600); // the mode above is masked by the umask; this is not
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw new CliError(`--output ${file}: ${(error as Error).message}`);
+  }
+}
 
 export const kubeconfigCommand: Command = {
   name: "kubeconfig",
-  help: `Usage: apisnoop kubeconfig --from FILE [--context NAME] --proxy https://127.0.0.1:PORT [--mode reverse|forward] [--ca-dir DIR] > proxied.yaml
+  help: `Usage: apisnoop kubeconfig --from FILE [--context NAME] --proxy https://127.0.0.1:PORT [--mode reverse|forward] [--ca-dir DIR] [--output FILE]
 
-Writes (to stdout) a kubeconfig with one context whose traffic goes through 'apisnoop proxy', credentials
+Writes (to stdout, or to FILE created 0600) a kubeconfig with one context whose traffic goes through 'apisnoop proxy', credentials
 kept as they are in FILE:
   reverse   server -> the proxy; the client trusts the proxy's CA (certificate-authority-data)
   forward   server stays; proxy-url -> the proxy (CONNECT), the proxy's CA is trusted inside the tunnel
@@ -28,9 +47,11 @@ Options:
   --proxy URL        where 'apisnoop proxy' listens, https://HOST:PORT
   --mode MODE        reverse (default) or forward
   --ca-dir DIR       the proxy's CA directory (default: ${DEFAULT_CA_DIR}); created if missing
+  --output FILE      write the kubeconfig to FILE, readable by its owner only (0600), replaced whole;
+                     prefer it to a shell redirection, which creates the file with the umask's mode
 
 Example:
-  apisnoop kubeconfig --from ~/.kube/config --proxy https://127.0.0.1:8443 > proxied.yaml
+  apisnoop kubeconfig --from ~/.kube/config --proxy https://127.0.0.1:8443 --output proxied.yaml
   kubectl --kubeconfig proxied.yaml get pods`,
   async run(args, io) {
     const { values } = parseOptions("kubeconfig", args, OPTIONS);
@@ -50,19 +71,20 @@ Example:
       throw new CliError(`--proxy must be https://HOST:PORT, not '${values.proxy}'`, 2);
     }
     const ca = await CertificateAuthority.open(values["ca-dir"] ?? DEFAULT_CA_DIR);
+    let text: string;
     try {
-      io.stdout.write(
-        proxiedKubeconfig({
-          from: values.from,
-          context: values.context,
-          proxyUrl: proxyUrl.origin,
-          mode: values.mode as ClientMode,
-          caPem: ca.certificatePem,
-        }),
-      );
+      text = proxiedKubeconfig({
+        from: values.from,
+        context: values.context,
+        proxyUrl: proxyUrl.origin,
+        mode: values.mode as ClientMode,
+        caPem: ca.certificatePem,
+      });
     } catch (error) {
       throw new CliError((error as Error).message);
     }
+    if (values.output) writePrivateFile(values.output, text);
+    else io.stdout.write(text);
     return 0;
   },
 };

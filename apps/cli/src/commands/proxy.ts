@@ -68,8 +68,8 @@ export function proxyBanner(
       : null,
     `  CA: ${path.join(values.caDir, "certs", "ca.pem")}`,
     "Point clients at it:",
-    `  reverse: apisnoop kubeconfig --from ${from} --proxy ${proxy.url} > proxied.yaml`,
-    `  forward: apisnoop kubeconfig --from ${from} --proxy ${proxy.url} --mode forward > proxied.yaml`,
+    `  reverse: apisnoop kubeconfig --from ${from} --proxy ${proxy.url} --output proxied.yaml`,
+    `  forward: apisnoop kubeconfig --from ${from} --proxy ${proxy.url} --mode forward --output proxied.yaml`,
     "  then: kubectl --kubeconfig proxied.yaml get pods",
   ]
     .filter((line) => line !== null)

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import path from "node:path";
 import type { Database } from "@apisnoop/db";
@@ -92,6 +92,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         }),
         { mode: 0o600 },
       );
+      // The mode above applies only to a new file: one left by an older run keeps its own.
+      chmodSync(kubeconfigPath, 0o600);
     } catch (error) {
       proxyProblem = `the proxy did not start: ${(error as Error).message}`;
     }
