@@ -1,51 +1,39 @@
 /**
  * Starts, inspects and stops the rig: etcd + kube-apiserver + kube-controller-manager (when built) on
- * 127.0.0.1, detached from the starting process, logging to `.rig/*.log`.
+ * 127.0.0.1, detached from the starting process, logging to `.rig/*.log`. What each process is given is
+ * decided in config.ts and layout.ts; this module writes those files, runs the processes and waits for them.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ensureKubeBinaries, kubeVersions } from "./kube-bin";
-import { generateRigPki, pemData } from "./pki";
 import {
-  RIG_TOKEN_USERS,
-  type RigState,
-  type RigTokenUser,
-  type RigUser,
-  rigDir,
-  rigKubeconfigPath,
-  rigStatePath,
-} from "./rig";
+  apiserverArgs,
+  auditPolicy,
+  controllerManagerArgs,
+  DEFAULT_AUDIT_REQUEST_RESPONSE,
+  DEFAULT_FEATURE_GATES,
+  etcdArgs,
+  etcdUrls,
+  kubeconfig,
+  parseAuditRequestResponse,
+  type RigPorts,
+  SERVICE_IP,
+  tokenOf,
+  tokensCsv,
+} from "./config";
+import { ensureKubeBinaries, kubeVersions } from "./kube-bin";
+import { RIG_BINARY, type RigComponent, type RigLayout, rigLayout } from "./layout";
+import { generateRigPki, pemData } from "./pki";
+import { freePort, processExecutable, spawnDetached, stopGroup } from "./processes";
+import { RIG_TOKEN_USERS, type RigState, type RigTokenUser, rigDir } from "./rig";
+import { registerRigClient, unregisterRigClient, withRigLock } from "./rig-lock";
 
-/** Resources logged at RequestResponse level unless RIG_AUDIT_REQUEST_RESPONSE says otherwise. */
-const DEFAULT_AUDIT_REQUEST_RESPONSE = "configmaps,apps/deployments";
-/** The published swagger is generated with these (kubernetes hack/update-openapi-spec.sh). */
-const DEFAULT_FEATURE_GATES = "AllAlpha=true,AllBeta=true,OpenAPIEnums=false";
-const SERVICE_CIDR = "10.0.0.0/24";
-const SERVICE_IP = "10.0.0.1";
 const READY_TIMEOUT_MS = 180_000;
 
-type Component = keyof RigState["pids"];
 /** Stop order: clients of the apiserver first, etcd last. */
-const STOP_ORDER: Component[] = ["controllerManager", "apiserver", "etcd"];
-const BINARY: Record<Component, string> = {
-  etcd: "etcd",
-  apiserver: "kube-apiserver",
-  controllerManager: "kube-controller-manager",
-};
+const STOP_ORDER: RigComponent[] = ["controllerManager", "apiserver", "etcd"];
 
 /** Result of {@link startRig}. */
 export interface StartResult {
@@ -56,107 +44,10 @@ export interface StartResult {
   startMs: number;
 }
 
-/** A port the kernel considers free on 127.0.0.1 right now (or `fromEnv` when set). */
-async function freePort(fromEnv: string | undefined): Promise<number> {
-  if (fromEnv) return Number(fromEnv);
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
-}
-
 /** True when `pid` is alive and is the rig binary we started (guards against a recycled PID). */
-export function isRigProcess(pid: number | undefined, component: Component, binDir: string): boolean {
-  if (!pid) return false;
-  try {
-    const argv0 = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? "";
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const zombie = / Z /.test(stat.slice(stat.lastIndexOf(")")));
-    return !zombie && argv0 === join(binDir, BINARY[component]);
-  } catch {
-    return false;
-  }
-}
-
-/** Signals a process group (each rig process leads its own); a process that is already gone is fine. */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, signal);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
-    }
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * Runs `fn` holding `.rig/lock`, so concurrent `rig:up`, `rig:down` and vitest runs sharing one checkout
- * never start two rigs or stop one half-way through another's start. A lock whose holder died is taken over.
- */
-async function withRigLock<T>(fn: () => Promise<T>): Promise<T> {
-  mkdirSync(rigDir(), { recursive: true, mode: 0o700 });
-  const lock = join(rigDir(), "lock");
-  // Generous: the holder may be running a cold build.
-  const deadline = Date.now() + 30 * 60_000;
-  for (;;) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: "wx" });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const holder = Number(readFileSync(lock, "utf8").trim() || "0");
-      if (!holder || !pidAlive(holder)) {
-        rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`rig: ${lock} held by pid ${holder} for too long`);
-      await sleep(200);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { force: true });
-  }
-}
-
-function clientsDir(): string {
-  return join(rigDir(), "clients");
-}
-
-/** Records that process `pid` (a vitest run) uses the rig, so another run's teardown leaves it up. */
-function registerRigClient(pid: number = process.pid): void {
-  mkdirSync(clientsDir(), { recursive: true });
-  writeFileSync(join(clientsDir(), String(pid)), "");
-}
-
-/** Removes `pid`'s client record; returns the PIDs of other live clients. */
-export function unregisterRigClient(pid: number = process.pid): number[] {
-  rmSync(join(clientsDir(), String(pid)), { force: true });
-  if (!existsSync(clientsDir())) return [];
-  const others: number[] = [];
-  for (const name of readdirSync(clientsDir())) {
-    const other = Number(name);
-    if (pidAlive(other)) others.push(other);
-    else rmSync(join(clientsDir(), name), { force: true });
-  }
-  return others;
+export function isRigProcess(pid: number | undefined, component: RigComponent, binDir: string): boolean {
+  const executable = processExecutable(pid);
+  return executable !== undefined && executable === join(binDir, RIG_BINARY[component]);
 }
 
 /**
@@ -174,7 +65,7 @@ export async function releaseRig(): Promise<boolean> {
   });
 }
 
-/** GET `path` on the rig's apiserver with the admin token; resolves with status and body, never rejects. */
+/** GET `path` on the rig's apiserver with `token`; resolves with status and body, never rejects. */
 export function apiserverGet(
   state: Pick<RigState, "server" | "caFile">,
   token: string,
@@ -200,10 +91,7 @@ export function apiserverGet(
 }
 
 function readToken(tokensFile: string, user: RigTokenUser): string {
-  const line = readFileSync(tokensFile, "utf8")
-    .split("\n")
-    .find((l) => l.split(",")[1] === user);
-  return line?.split(",")[0] ?? "";
+  return tokenOf(readFileSync(tokensFile, "utf8"), user) ?? "";
 }
 
 function tail(path: string, lines = 25): string {
@@ -212,10 +100,11 @@ function tail(path: string, lines = 25): string {
 }
 
 /** Processes of the current state file and whether each runs. */
-export function rigStatus(): { state: RigState | null; running: Partial<Record<Component, boolean>> } {
-  if (!existsSync(rigStatePath())) return { state: null, running: {} };
-  const state = JSON.parse(readFileSync(rigStatePath(), "utf8")) as RigState;
-  const running: Partial<Record<Component, boolean>> = {};
+export function rigStatus(): { state: RigState | null; running: Partial<Record<RigComponent, boolean>> } {
+  const { state: statePath } = rigLayout(rigDir());
+  if (!existsSync(statePath)) return { state: null, running: {} };
+  const state = JSON.parse(readFileSync(statePath, "utf8")) as RigState;
+  const running: Partial<Record<RigComponent, boolean>> = {};
   for (const component of STOP_ORDER) {
     const pid = state.pids[component];
     if (pid) running[component] = isRigProcess(pid, component, state.binDir);
@@ -236,76 +125,22 @@ export async function isRigUp(): Promise<boolean> {
  * 15 s), then removes the state file. Logs and the audit log stay for inspection.
  * @returns the components that were running.
  */
-export async function stopRig(): Promise<Component[]> {
+export async function stopRig(): Promise<RigComponent[]> {
   return withRigLock(stopRigLocked);
 }
 
-async function stopRigLocked(): Promise<Component[]> {
+async function stopRigLocked(): Promise<RigComponent[]> {
   const { state, running } = rigStatus();
   if (!state) return [];
-  const stopped: Component[] = [];
+  const stopped: RigComponent[] = [];
   for (const component of STOP_ORDER) {
     const pid = state.pids[component];
     if (!pid || !running[component]) continue;
-    signalGroup(pid, "SIGTERM");
-    const deadline = Date.now() + 15_000;
-    while (isRigProcess(pid, component, state.binDir) && Date.now() < deadline) await sleep(100);
-    if (isRigProcess(pid, component, state.binDir)) {
-      signalGroup(pid, "SIGKILL");
-      while (isRigProcess(pid, component, state.binDir)) await sleep(50);
-    }
+    await stopGroup(pid, () => isRigProcess(pid, component, state.binDir));
     stopped.push(component);
   }
-  rmSync(rigStatePath(), { force: true });
+  rmSync(rigLayout(rigDir()).state, { force: true });
   return stopped;
-}
-
-/** `configmaps,apps/deployments` -> audit policy resource rules grouped by API group. */
-function auditPolicy(requestResponse: string[]): string {
-  const byGroup = new Map<string, string[]>();
-  for (const entry of requestResponse) {
-    const [group, resource] = entry.includes("/") ? (entry.split("/", 2) as [string, string]) : ["", entry];
-    byGroup.set(group === "core" ? "" : group, [...(byGroup.get(group) ?? []), resource]);
-  }
-  const resources = [...byGroup]
-    .map(
-      ([group, names]) =>
-        `      - group: "${group}"\n        resources: [${names.map((n) => `"${n}"`).join(", ")}]`,
-    )
-    .join("\n");
-  return [
-    "apiVersion: audit.k8s.io/v1",
-    "kind: Policy",
-    // RequestReceived adds a second event per request with nothing the later stages lack.
-    "omitStages: [RequestReceived]",
-    "rules:",
-    ...(requestResponse.length > 0 ? ["  - level: RequestResponse", "    resources:", resources] : []),
-    "  - level: Metadata",
-    "",
-  ].join("\n");
-}
-
-function kubeconfig(server: string, caFile: string, user: string, credentials: string): string {
-  return [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters:",
-    "  - name: apisnoop-rig",
-    "    cluster:",
-    `      server: ${server}`,
-    `      certificate-authority-data: ${pemData(caFile)}`,
-    "users:",
-    `  - name: ${user}`,
-    "    user:",
-    credentials,
-    "contexts:",
-    `  - name: ${user}@apisnoop-rig`,
-    "    context:",
-    "      cluster: apisnoop-rig",
-    `      user: ${user}`,
-    `current-context: ${user}@apisnoop-rig`,
-    "",
-  ].join("\n");
 }
 
 function writeSecret(path: string, content: string): void {
@@ -313,12 +148,8 @@ function writeSecret(path: string, content: string): void {
   chmodSync(path, 0o600); // the mode option does not apply when the file already exists
 }
 
-function spawnDetached(binary: string, args: string[], logFile: string): ChildProcess {
-  const log = openSync(logFile, "a");
-  // detached: own session and process group, so the rig outlives `npm run rig:up` and dies as a group.
-  const child = spawn(binary, args, { detached: true, stdio: ["ignore", log, log], cwd: rigDir() });
-  child.unref();
-  return child;
+function writeState(layout: RigLayout, state: RigState): void {
+  writeSecret(layout.state, `${JSON.stringify(state, null, 2)}\n`);
 }
 
 /**
@@ -351,13 +182,63 @@ export async function startRig(
   });
 }
 
+/** Tokens of one start: the rig's users and kube-controller-manager's own identity. */
+interface RigTokens {
+  users: Record<RigTokenUser, string>;
+  controllerManager: string;
+}
+
+/**
+ * A fresh cluster's files: certificates, the token file, the kubeconfigs and the audit policy. Tests must
+ * not depend on leftovers, so the previous etcd data, PKI and logs are removed first.
+ */
+function writeRigFiles(layout: RigLayout, server: string, auditRequestResponse: string[]): RigTokens {
+  mkdirSync(layout.dir, { recursive: true, mode: 0o700 });
+  rmSync(layout.etcdData, { recursive: true, force: true });
+  rmSync(layout.pki.dir, { recursive: true, force: true });
+  for (const file of [...Object.values(layout.logs), layout.auditLog]) rmSync(file, { force: true });
+
+  const pki = generateRigPki(layout.pki, SERVICE_IP);
+  const caData = pemData(pki.caCert);
+  const newToken = () => randomBytes(24).toString("hex");
+  const tokens: RigTokens = {
+    users: Object.fromEntries(RIG_TOKEN_USERS.map((u) => [u, newToken()])) as Record<RigTokenUser, string>,
+    controllerManager: newToken(),
+  };
+  writeSecret(
+    layout.tokensFile,
+    tokensCsv([
+      ...RIG_TOKEN_USERS.map((user) => ({ token: tokens.users[user], user, groups: ["system:masters"] })),
+      // Its own identity so its traffic is easy to filter out of the audit log.
+      { token: tokens.controllerManager, user: "kube-controller-manager", groups: ["system:masters"] },
+    ]),
+  );
+  for (const user of RIG_TOKEN_USERS) {
+    writeSecret(layout.kubeconfigs[user], kubeconfig(server, caData, user, { token: tokens.users[user] }));
+  }
+  writeSecret(
+    layout.kubeconfigs["admin-cert"],
+    kubeconfig(server, caData, "admin-cert", {
+      clientCertificateData: pemData(pki.adminCert),
+      clientKeyData: pemData(pki.adminKey),
+    }),
+  );
+  writeSecret(
+    layout.controllerManagerKubeconfig,
+    kubeconfig(server, caData, "kube-controller-manager", { token: tokens.controllerManager }),
+  );
+  writeFileSync(layout.auditPolicy, auditPolicy(auditRequestResponse));
+  return tokens;
+}
+
 async function startRigLocked(owner: RigState["owner"], log: (line: string) => void): Promise<StartResult> {
+  const layout = rigLayout(rigDir());
   if (await isRigUp()) {
     const state = rigStatus().state as RigState;
     // rig:up adopts a rig a test run started, so that run's teardown leaves it up.
     if (owner === "cli" && state.owner !== "cli") {
       state.owner = "cli";
-      writeSecret(rigStatePath(), `${JSON.stringify(state, null, 2)}\n`);
+      writeState(layout, state);
     }
     return { state, started: false, startMs: 0 };
   }
@@ -365,184 +246,79 @@ async function startRigLocked(owner: RigState["owner"], log: (line: string) => v
   await stopRigLocked();
 
   const binDir = ensureKubeBinaries();
-  const dir = rigDir();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // A fresh cluster every start: tests must not depend on leftovers.
-  rmSync(join(dir, "etcd-data"), { recursive: true, force: true });
-  rmSync(join(dir, "pki"), { recursive: true, force: true });
-  for (const name of ["etcd.log", "kube-apiserver.log", "kube-controller-manager.log", "audit.log"]) {
-    rmSync(join(dir, name), { force: true });
-  }
-
-  const pki = generateRigPki(join(dir, "pki"), SERVICE_IP);
-  const ports = {
+  const ports: RigPorts = {
     apiserver: await freePort(process.env.RIG_APISERVER_PORT),
     etcd: await freePort(process.env.RIG_ETCD_PORT),
     etcdPeer: await freePort(process.env.RIG_ETCD_PEER_PORT),
   };
   const server = `https://127.0.0.1:${ports.apiserver}`;
-
-  const tokens = Object.fromEntries(
-    RIG_TOKEN_USERS.map((u) => [u, randomBytes(24).toString("hex")]),
-  ) as Record<RigTokenUser, string>;
-  const controllerToken = randomBytes(24).toString("hex");
-  const tokensFile = join(dir, "tokens.csv");
-  writeSecret(
-    tokensFile,
-    [
-      ...RIG_TOKEN_USERS.map((user) => `${tokens[user]},${user},${user},"system:masters"`),
-      // Its own identity so its traffic is easy to filter out of the audit log.
-      `${controllerToken},kube-controller-manager,kube-controller-manager,"system:masters"`,
-      "",
-    ].join("\n"),
+  const auditRequestResponse = parseAuditRequestResponse(
+    process.env.RIG_AUDIT_REQUEST_RESPONSE ?? DEFAULT_AUDIT_REQUEST_RESPONSE,
   );
-  const tokenCreds = (token: string) => `      token: ${token}`;
-  const kubeconfigs = {} as Record<RigUser, string>;
-  for (const user of RIG_TOKEN_USERS) {
-    kubeconfigs[user] = rigKubeconfigPath(user);
-    writeSecret(kubeconfigs[user], kubeconfig(server, pki.caCert, user, tokenCreds(tokens[user])));
-  }
-  kubeconfigs["admin-cert"] = rigKubeconfigPath("admin-cert");
-  writeSecret(
-    kubeconfigs["admin-cert"],
-    kubeconfig(
-      server,
-      pki.caCert,
-      "admin-cert",
-      `      client-certificate-data: ${pemData(pki.adminCert)}\n      client-key-data: ${pemData(pki.adminKey)}`,
-    ),
-  );
-  const controllerKubeconfig = join(dir, "kubeconfig-controller-manager");
-  writeSecret(
-    controllerKubeconfig,
-    kubeconfig(server, pki.caCert, "kube-controller-manager", tokenCreds(controllerToken)),
-  );
-
-  const auditRequestResponse = (process.env.RIG_AUDIT_REQUEST_RESPONSE ?? DEFAULT_AUDIT_REQUEST_RESPONSE)
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const auditPolicyFile = join(dir, "audit-policy.yaml");
-  writeFileSync(auditPolicyFile, auditPolicy(auditRequestResponse));
-  const auditLog = join(dir, "audit.log");
+  const tokens = writeRigFiles(layout, server, auditRequestResponse);
 
   const started = Date.now();
-  const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
-  const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
-  const etcd = spawnDetached(
-    join(binDir, "etcd"),
-    [
-      "--name=rig",
-      `--data-dir=${join(dir, "etcd-data")}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=rig=${peerUrl}`,
-      "--log-level=warn",
-      // Test data only: skip fsync so a 2-core CI machine is not bottlenecked on disk.
-      "--unsafe-no-fsync",
-    ],
-    join(dir, "etcd.log"),
-  );
-
-  const apiserverArgs = [
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
-    `--secure-port=${ports.apiserver}`,
-    `--etcd-servers=${etcdUrl}`,
-    `--tls-cert-file=${pki.servingCert}`,
-    `--tls-private-key-file=${pki.servingKey}`,
-    `--client-ca-file=${pki.caCert}`,
-    `--token-auth-file=${tokensFile}`,
-    "--authorization-mode=RBAC",
-    `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
-    `--service-account-key-file=${pki.saPub}`,
-    `--service-account-signing-key-file=${pki.saKey}`,
-    `--service-cluster-ip-range=${SERVICE_CIDR}`,
-    // No kubelet runs here, and the loopback advertise address is not a valid Endpoints IP.
-    "--endpoint-reconciler-type=none",
-    "--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
-    // Serve every group/version and gate, like the published spec (hack/update-openapi-spec.sh).
-    "--runtime-config=api/all=true",
-    `--feature-gates=${process.env.RIG_FEATURE_GATES ?? DEFAULT_FEATURE_GATES}`,
-    "--enable-logs-handler=true",
-    `--audit-policy-file=${auditPolicyFile}`,
-    `--audit-log-path=${auditLog}`,
-    "--audit-log-format=json",
-    "--audit-log-version=audit.k8s.io/v1",
-    "--audit-log-maxsize=0",
-    "--profiling=false",
-    "--v=1",
-  ];
-  const apiserver = spawnDetached(
-    join(binDir, "kube-apiserver"),
-    apiserverArgs,
-    join(dir, "kube-apiserver.log"),
-  );
-
+  const spawn = (component: RigComponent, args: string[]) =>
+    spawnDetached(join(binDir, RIG_BINARY[component]), args, layout.logs[component], layout.dir).pid ?? 0;
   const state: RigState = {
     kubeVersion: kubeVersions().kube,
     server,
     ports,
-    pids: { etcd: etcd.pid ?? 0, apiserver: apiserver.pid ?? 0 },
-    kubeconfigs,
-    tokensFile,
-    caFile: pki.caCert,
-    auditLog,
+    pids: {
+      etcd: spawn("etcd", etcdArgs(layout, ports)),
+      apiserver: spawn(
+        "apiserver",
+        apiserverArgs(layout, {
+          ports,
+          address: "127.0.0.1",
+          featureGates: process.env.RIG_FEATURE_GATES ?? DEFAULT_FEATURE_GATES,
+        }),
+      ),
+    },
+    kubeconfigs: layout.kubeconfigs,
+    tokensFile: layout.tokensFile,
+    caFile: layout.pki.caCert,
+    auditLog: layout.auditLog,
     auditRequestResponse,
     binDir,
     startedAt: new Date().toISOString(),
     owner,
   };
   // Written before waiting so that rig:down can clean up a rig that never became ready.
-  writeSecret(rigStatePath(), `${JSON.stringify(state, null, 2)}\n`);
+  writeState(layout, state);
   log(
-    `rig: etcd pid ${state.pids.etcd} on ${etcdUrl}, kube-apiserver pid ${state.pids.apiserver} on ${server}`,
+    `rig: etcd pid ${state.pids.etcd} on ${etcdUrls(ports).client}, kube-apiserver pid ${state.pids.apiserver} on ${server}`,
   );
 
-  await waitReady(state, tokens.admin, dir);
+  await waitReady(state, tokens.users.admin, layout);
 
-  if (process.env.RIG_KCM !== "0" && existsSync(join(binDir, "kube-controller-manager"))) {
-    const kcm = spawnDetached(
-      join(binDir, "kube-controller-manager"),
-      [
-        `--kubeconfig=${controllerKubeconfig}`,
-        "--bind-address=127.0.0.1",
-        "--secure-port=0",
-        "--leader-elect=false",
-        "--use-service-account-credentials=false",
-        `--service-account-private-key-file=${pki.saKey}`,
-        `--root-ca-file=${pki.caCert}`,
-        `--cluster-signing-cert-file=${pki.caCert}`,
-        `--cluster-signing-key-file=${pki.caKey}`,
-        `--service-cluster-ip-range=${SERVICE_CIDR}`,
-        "--v=1",
-      ],
-      join(dir, "kube-controller-manager.log"),
-    );
-    state.pids.controllerManager = kcm.pid ?? 0;
-    writeSecret(rigStatePath(), `${JSON.stringify(state, null, 2)}\n`);
+  if (process.env.RIG_KCM !== "0" && existsSync(join(binDir, RIG_BINARY.controllerManager))) {
+    state.pids.controllerManager = spawn("controllerManager", controllerManagerArgs(layout));
+    writeState(layout, state);
     log(`rig: kube-controller-manager pid ${state.pids.controllerManager}`);
-    await waitControllers(state, tokens.admin, dir);
+    await waitControllers(state, tokens.users.admin, layout);
   }
   return { state, started: true, startMs: Date.now() - started };
+}
+
+/** Stops what was started and throws naming the component whose process died, with its log's tail. */
+async function failExited(component: RigComponent, layout: RigLayout): Promise<never> {
+  await stopRigLocked();
+  const logFile = layout.logs[component];
+  throw new Error(
+    `rig: ${RIG_BINARY[component]} exited during start; last lines of ${logFile}:\n${tail(logFile)}`,
+  );
 }
 
 /**
  * Waits until kube-controller-manager's controllers run: the service-account controller has created
  * `default/default`. Tests creating pods need that account (the ServiceAccount admission plugin checks it).
  */
-async function waitControllers(state: RigState, token: string, dir: string): Promise<void> {
+async function waitControllers(state: RigState, token: string, layout: RigLayout): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  const pid = state.pids.controllerManager;
   while (Date.now() < deadline) {
-    if (!isRigProcess(pid, "controllerManager", state.binDir)) {
-      const logFile = join(dir, "kube-controller-manager.log");
-      await stopRigLocked();
-      throw new Error(
-        `rig: kube-controller-manager exited during start; last lines of ${logFile}:\n${tail(logFile)}`,
-      );
+    if (!isRigProcess(state.pids.controllerManager, "controllerManager", state.binDir)) {
+      await failExited("controllerManager", layout);
     }
     const { status } = await apiserverGet(state, token, "/api/v1/namespaces/default/serviceaccounts/default");
     if (status === 200) return;
@@ -554,18 +330,12 @@ async function waitControllers(state: RigState, token: string, dir: string): Pro
   );
 }
 
-async function waitReady(state: RigState, token: string, dir: string): Promise<void> {
+async function waitReady(state: RigState, token: string, layout: RigLayout): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = "";
   while (Date.now() < deadline) {
     for (const component of ["etcd", "apiserver"] as const) {
-      if (!isRigProcess(state.pids[component], component, state.binDir)) {
-        const logFile = join(dir, component === "etcd" ? "etcd.log" : "kube-apiserver.log");
-        await stopRigLocked();
-        throw new Error(
-          `rig: ${BINARY[component]} exited during start; last lines of ${logFile}:\n${tail(logFile)}`,
-        );
-      }
+      if (!isRigProcess(state.pids[component], component, state.binDir)) await failExited(component, layout);
     }
     const { status, body } = await apiserverGet(state, token, "/readyz");
     if (status === 200 && body.trim() === "ok") return;
@@ -574,6 +344,6 @@ async function waitReady(state: RigState, token: string, dir: string): Promise<v
   }
   await stopRigLocked();
   throw new Error(
-    `rig: kube-apiserver not ready after ${READY_TIMEOUT_MS / 1000}s (last /readyz: ${last}); last lines of the log:\n${tail(join(dir, "kube-apiserver.log"))}`,
+    `rig: kube-apiserver not ready after ${READY_TIMEOUT_MS / 1000}s (last /readyz: ${last}); last lines of the log:\n${tail(layout.logs.apiserver)}`,
   );
 }

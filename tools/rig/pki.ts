@@ -5,20 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-/** Paths of everything pki.ts writes under `<dir>`. */
-export interface RigPki {
-  caCert: string;
-  caKey: string;
-  servingCert: string;
-  servingKey: string;
-  /** Service-account token signing key (private) and its verification key (public). */
-  saKey: string;
-  saPub: string;
-  /** Client certificate CN=admin-cert, O=system:masters. */
-  adminCert: string;
-  adminKey: string;
-}
+import type { RigPki } from "./layout";
 
 function openssl(args: string[], cwd: string): void {
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
@@ -58,10 +45,28 @@ function issue(name: string, subject: string, extensions: string, cwd: string): 
 }
 
 /**
- * Generates a fresh CA, the kube-apiserver serving certificate (127.0.0.1, localhost and the in-cluster
- * `kubernetes.default.svc` names), the service-account signing key pair and the admin client certificate.
+ * The subjectAltName of kube-apiserver's serving certificate: the addresses it is reached at (127.0.0.1,
+ * `extraIps`), the `kubernetes` Service's ClusterIP and every in-cluster name of that Service.
  */
-export function generateRigPki(dir: string, serviceIp: string): RigPki {
+export function apiserverSubjectAltName(serviceIp: string, extraIps: readonly string[] = []): string {
+  return [
+    "IP:127.0.0.1",
+    ...extraIps.map((ip) => `IP:${ip}`),
+    `IP:${serviceIp}`,
+    "DNS:localhost",
+    "DNS:kubernetes",
+    "DNS:kubernetes.default",
+    "DNS:kubernetes.default.svc",
+    "DNS:kubernetes.default.svc.cluster.local",
+  ].join(",");
+}
+
+/**
+ * Generates into `pki.dir` a fresh CA, the kube-apiserver serving certificate (see
+ * {@link apiserverSubjectAltName}), the service-account signing key pair and the admin client certificate.
+ */
+export function generateRigPki(pki: RigPki, serviceIp: string, extraIps: readonly string[] = []): RigPki {
+  const { dir } = pki;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   ecKey("ca.key", dir);
   openssl(
@@ -81,15 +86,7 @@ export function generateRigPki(dir: string, serviceIp: string): RigPki {
     ],
     dir,
   );
-  const san = [
-    "IP:127.0.0.1",
-    `IP:${serviceIp}`,
-    "DNS:localhost",
-    "DNS:kubernetes",
-    "DNS:kubernetes.default",
-    "DNS:kubernetes.default.svc",
-    "DNS:kubernetes.default.svc.cluster.local",
-  ].join(",");
+  const san = apiserverSubjectAltName(serviceIp, extraIps);
   issue(
     "apiserver",
     "/CN=kube-apiserver",
@@ -104,16 +101,7 @@ export function generateRigPki(dir: string, serviceIp: string): RigPki {
   );
   ecKey("sa.key", dir);
   openssl(["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
-  return {
-    caCert: join(dir, "ca.crt"),
-    caKey: join(dir, "ca.key"),
-    servingCert: join(dir, "apiserver.crt"),
-    servingKey: join(dir, "apiserver.key"),
-    saKey: join(dir, "sa.key"),
-    saPub: join(dir, "sa.pub"),
-    adminCert: join(dir, "admin.crt"),
-    adminKey: join(dir, "admin.key"),
-  };
+  return pki;
 }
 
 /** Base64 of a PEM file, for kubeconfig `*-data` fields. */

@@ -5,6 +5,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tokenOf } from "./config";
+import { rigLayout } from "./layout";
 
 /** Identities in the rig's static token file. All are in `system:masters`; they differ so audit events can be filtered by who sent them. */
 export const RIG_TOKEN_USERS = ["admin", "workload", "e2e"] as const;
@@ -43,7 +45,7 @@ export function rigDir(): string {
 
 /** Path of the state file `rig:up` writes and `rig:down` consumes. */
 export function rigStatePath(): string {
-  return join(rigDir(), "state.json");
+  return rigLayout(rigDir()).state;
 }
 
 /**
@@ -60,17 +62,12 @@ export function readRigState(): RigState {
 
 /** Path of the kubeconfig for `user`, e.g. `.rig/kubeconfig` for `admin`, `.rig/kubeconfig-workload`. */
 export function rigKubeconfigPath(user: RigUser = "admin"): string {
-  return join(
-    rigDir(),
-    user === "admin" ? "kubeconfig" : `kubeconfig-${user === "admin-cert" ? "cert" : user}`,
-  );
+  return rigLayout(rigDir()).kubeconfigs[user];
 }
 
 /** The bearer token of a token user, read from the rig's token file (`token,user,uid,"groups"` lines). */
 export function rigToken(user: RigTokenUser): string {
-  const lines = readFileSync(readRigState().tokensFile, "utf8").split("\n");
-  const line = lines.find((l) => l.split(",")[1] === user);
-  const token = line?.split(",")[0];
+  const token = tokenOf(readFileSync(readRigState().tokensFile, "utf8"), user);
   if (!token) throw new Error(`no token for user ${user} in the rig's token file`);
   return token;
 }
