@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-const roots = ["packages/*/src", "apps/*/src", "tools"];
+const roots = ["packages/*/src", "apps/*/src", "tools", "charts/*/tests"];
 
 export default defineConfig({
   test: {

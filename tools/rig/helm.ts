@@ -1,9 +1,9 @@
-/** Runs the real `helm` (built by tools/kube/build.sh) against charts/apisnoop, for the chart's tests. */
+/** Runs the real `helm` (built by tools/kube/build.sh) against charts/apisnoop, for tests and the rig. */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { kubeBinDir } from "../../../../tools/rig/kube-bin";
-import { repoRoot } from "../../../../tools/rig/rig";
+import { kubeBinDir } from "./kube-bin";
+import { repoRoot } from "./rig";
 
 /** The chart directory. */
 export const chartDir = join(repoRoot, "charts", "apisnoop");
@@ -31,25 +31,4 @@ export function runHelm(args: string[]): string {
 /** `helm template` of the chart as release `release` in `namespace`, with extra helm flags. */
 export function renderChart(release: string, namespace: string, flags: string[] = []): string {
   return runHelm(["template", release, chartDir, "--namespace", namespace, ...flags]);
-}
-
-const GENERATED_KEYS = [
-  "ca.crt",
-  "ca.key",
-  "ingest-token",
-  "webhook-tls.crt",
-  "webhook-tls.key",
-  "postgres-password",
-  "database-url",
-  "caBundle",
-  "checksum/ca",
-];
-
-/**
- * The rendering with every value generated at install (keys, certificates, token, password and what
- * derives from them) replaced by `<generated>`, so golden files compare the structure deterministically.
- */
-export function withoutGenerated(manifests: string): string {
-  const keys = GENERATED_KEYS.map((key) => key.replaceAll(".", "\\.")).join("|");
-  return manifests.replace(new RegExp(`^(\\s+)(${keys}): .+$`, "gm"), "$1$2: <generated>");
 }

@@ -1,9 +1,9 @@
 /**
- * kubectl against the kube rig, for the webhook's and chart's rig tests. Asynchronous on purpose: the
- * webhook server under test runs in the same process and must keep answering while kubectl waits.
+ * kubectl against the kube rig, for rig tests. Asynchronous on purpose: a server under test (the webhook)
+ * may run in the same process and must keep answering while kubectl waits.
  */
 import { execFile } from "node:child_process";
-import { rigKubeconfigPath } from "../../../tools/rig/rig";
+import { rigKubeconfigPath } from "./rig";
 
 /** Runs `kubectl --kubeconfig <rig admin> ...args` with optional stdin; resolves stdout, rejects with stderr. */
 export function rigKubectl(args: string[], input?: string): Promise<string> {

@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rigApply, rigKubectl } from "../../../tools/rig/kubectl";
 import { readRigState, rigKubeconfigPath } from "../../../tools/rig/rig";
 import { uniqueNamespace } from "../../../tools/rig/test-objects";
 import { caBundle, kubeCaBundlePublisher } from "./ca-bundle";
 import type { InjectionSettings } from "./pod-injection";
-import { rigApply, rigKubectl } from "./rig-kubectl";
 import { type RunningWebhookServer, startWebhookServer } from "./webhook-server";
 
 /** A self-signed certificate for `subjectAltName`, made with openssl in `dir`; returns PEM cert and key. */

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rigKubeconfigPath } from "../../../../tools/rig/rig";
-import { uniqueNamespace } from "../../../../tools/rig/test-objects";
-import { rigApply, rigKubectl } from "../rig-kubectl";
-import { chartDir, helmAvailable, renderChart, runHelm } from "./helm-chart";
+import { chartDir, helmAvailable, renderChart, runHelm } from "../../../tools/rig/helm";
+import { rigApply, rigKubectl } from "../../../tools/rig/kubectl";
+import { rigKubeconfigPath } from "../../../tools/rig/rig";
+import { uniqueNamespace } from "../../../tools/rig/test-objects";
 
 describe.skipIf(!helmAvailable())("charts/apisnoop against the rig", () => {
   const namespace = uniqueNamespace("chart");
