@@ -4,8 +4,11 @@ import { createPrismaClient, type PrismaClient } from "./client";
 import { startEmbeddedPostgres } from "./embedded-postgres";
 import { applyMigrations, type MigrationResult } from "./migrate";
 
+/** The checkout's `.apisnoop`: apisnoop's local state (the embedded database, the proxy's spool). */
+export const STATE_DIR = path.resolve(fileURLToPath(import.meta.url), "../../../../.apisnoop");
+
 /** The checkout's `.apisnoop/pgdata`: where the embedded PostgreSQL keeps its cluster by default. */
-export const DEFAULT_DATA_DIR = path.resolve(fileURLToPath(import.meta.url), "../../../../.apisnoop/pgdata");
+export const DEFAULT_DATA_DIR = path.join(STATE_DIR, "pgdata");
 
 /** An open, migrated database. */
 export interface Database {
@@ -43,6 +46,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     ? null
     : await startEmbeddedPostgres({
         dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
+        stateDir: STATE_DIR,
         ...(options.log ? { log: options.log } : {}),
         volatile: options.volatile ?? false,
       });

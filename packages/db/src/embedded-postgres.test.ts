@@ -1,5 +1,5 @@
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -49,6 +49,49 @@ describe("startEmbeddedPostgres", () => {
   it("fails with the reason when the data dir cannot be made", async () => {
     const file = path.join(root, "a-file");
     writeFileSync(file, "");
-    await expect(startEmbeddedPostgres({ dataDir: path.join(file, "pgdata") })).rejects.toThrow(/ENOTDIR/);
+    await expect(startEmbeddedPostgres({ dataDir: path.join(file, "pgdata") })).rejects.toThrow(
+      /cannot make the folder of the data directory .*a-file\/pgdata: EEXIST/,
+    );
+  });
+
+  // PostgreSQL refuses to run as root; the cluster then belongs to "postgres", which must reach it.
+  const asRoot = userInfo().uid === 0;
+
+  it.runIf(asRoot)("as root, opens the folders it makes and its state dir, whatever the umask", async () => {
+    const stateDir = path.join(root, "state");
+    mkdirSync(stateDir, { mode: 0o700 }); // as an earlier version left the checkout's .apisnoop
+    const nested = path.join(stateDir, "made", "here", "pgdata");
+    const umask = process.umask(0o077);
+    let db: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
+    try {
+      db = await startEmbeddedPostgres({ dataDir: nested, stateDir, volatile: true });
+    } finally {
+      process.umask(umask);
+    }
+    try {
+      expect(await query(db.url, "SELECT 1 AS one")).toEqual([{ one: 1 }]);
+      for (const dir of [stateDir, path.join(stateDir, "made"), path.join(stateDir, "made", "here")]) {
+        expect(statSync(dir).mode & 0o011, dir).toBe(0o011);
+      }
+      expect(statSync(nested).mode & 0o777).toBe(0o700);
+    } finally {
+      await db.stop();
+    }
+  });
+
+  it.runIf(asRoot)("as root, names the folder that shuts the postgres user out, and the fixes", async () => {
+    const closed = mkdtempSync(path.join(tmpdir(), "apisnoop-closed-")); // mode 0700, as mktemp -d makes
+    try {
+      const error = await startEmbeddedPostgres({ dataDir: path.join(closed, "pgdata") }).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(error?.message).toContain(`cannot pass through ${closed} (mode 700) to reach its data:`);
+      expect(error?.message).toContain(`chmod o+x ${closed}`);
+      expect(error?.message).toContain("APISNOOP_DATA_DIR");
+      expect(error?.message).not.toContain("\n");
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+    }
   });
 });

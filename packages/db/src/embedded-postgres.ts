@@ -1,6 +1,15 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { arch, platform, userInfo } from "node:os";
 import path from "node:path";
@@ -35,7 +44,9 @@ interface Binaries {
  *
  * The server listens on 127.0.0.1 only, on a free port, with a random password kept next to the data dir
  * in `<dataDir>.password` (mode 0600). As root, PostgreSQL refuses to run, so the cluster belongs to the
- * `postgres` system user (created if missing) and every folder above `dataDir` must be traversable by it.
+ * `postgres` system user (created if missing), which must reach both the binaries and the data dir:
+ * folders made here (and `stateDir`) are opened for it to pass through; any other folder that shuts it
+ * out is a one-line error naming that folder and the fixes.
  *
  * The binaries are used directly rather than through the package's class, which installs process-wide
  * exit and signal hooks that would take Ctrl-C handling away from the app.
@@ -47,6 +58,11 @@ export async function startEmbeddedPostgres(options: {
   volatile?: boolean;
   /** Listen on this port instead of a free one (a restart on the same port keeps clients' URLs valid). */
   port?: number;
+  /**
+   * A folder of apisnoop's own above `dataDir` (the checkout's `.apisnoop`): as root it is opened for
+   * the `postgres` user to pass through when it shuts it out (as one made with mode 0700 would).
+   */
+  stateDir?: string;
 }): Promise<EmbeddedPostgres> {
   const dataDir = path.resolve(options.dataDir);
   const passwordFile = `${dataDir}.password`;
@@ -54,6 +70,8 @@ export async function startEmbeddedPostgres(options: {
   if (joined) return joined;
   const binaries = await loadBinaries();
   const owner = userInfo().uid === 0 ? postgresSystemUser() : null;
+  makeParents(dataDir, owner, options.stateDir ? path.resolve(options.stateDir) : null);
+  if (owner) ensureReachable(owner, [path.dirname(binaries.postgres), path.dirname(dataDir)]);
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
     initialise(binaries, dataDir, passwordFile, owner);
   }
@@ -156,8 +174,64 @@ function postgresSystemUser(): SystemUser {
   return created;
 }
 
+/**
+ * Makes the folders above `dataDir` (the data dir itself is made by `initialise`, 0700). As root, those
+ * made here and `stateDir` get search permission for others, so the `postgres` user can pass through
+ * them to its cluster without reading them: whatever the umask, and however an earlier run left them.
+ */
+function makeParents(dataDir: string, owner: SystemUser | null, stateDir: string | null): void {
+  const parent = path.dirname(dataDir);
+  let firstMade: string | undefined;
+  try {
+    firstMade = mkdirSync(parent, { recursive: true });
+  } catch (error) {
+    throw new Error(`cannot make the folder of the data directory ${dataDir}: ${(error as Error).message}`);
+  }
+  if (!owner) return;
+  const opened = firstMade ? ancestry(parent).filter((dir) => dir.startsWith(firstMade)) : [];
+  if (stateDir && (dataDir.startsWith(`${stateDir}${path.sep}`) || parent === stateDir))
+    opened.push(stateDir);
+  for (const dir of opened) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o011) !== 0o011) chmodSync(dir, mode | 0o011);
+  }
+}
+
+/** `dir` and every folder above it, outermost first (`/a/b` → `/`, `/a`, `/a/b`). */
+function ancestry(dir: string): string[] {
+  const chain: string[] = [];
+  for (let current = dir; ; current = path.dirname(current)) {
+    chain.unshift(current);
+    if (path.dirname(current) === current) return chain;
+  }
+}
+
+/**
+ * Checks, as the `postgres` user itself (so ACLs and groups count), that it can pass through every folder
+ * above the binaries and the data dir; throws one line naming the first that shuts it out, and the fixes.
+ */
+function ensureReachable(owner: SystemUser, dirs: string[]): void {
+  const chain = [...new Set(dirs.flatMap(ancestry))];
+  const blocked = execFileSync(
+    "/bin/sh",
+    ["-c", 'for d; do [ -x "$d" ] || { printf "%s" "$d"; exit 0; }; done', "sh", ...chain],
+    { encoding: "utf8", uid: owner.uid, gid: owner.gid },
+  );
+  if (!blocked) return;
+  const [binaries, data] = dirs.map((dir) => ancestry(dir).includes(blocked));
+  const [reach, elsewhere] = binaries
+    ? [data ? "its binaries and its data" : "its binaries", "clone apisnoop into a folder it can reach"]
+    : ["its data", "set APISNOOP_DATA_DIR to a folder it can reach"];
+  const mode = (statSync(blocked).mode & 0o777).toString(8).padStart(3, "0");
+  throw new Error(
+    `PostgreSQL does not run as root, so apisnoop runs it as the "postgres" user, which cannot pass ` +
+      `through ${blocked} (mode ${mode}) to reach ${reach}: chmod o+x ${blocked}, or ${elsewhere}, ` +
+      "or run apisnoop as an ordinary user, or set DATABASE_URL to use another PostgreSQL",
+  );
+}
+
 function initialise(binaries: Binaries, dataDir: string, passwordFile: string, owner: SystemUser | null) {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (!existsSync(dataDir)) mkdirSync(dataDir, { mode: 0o700 });
   writeFileSync(passwordFile, `${randomBytes(18).toString("base64url")}\n`, { mode: 0o600 });
   // initdb reads the password from a file the server's user can read; it is removed right after.
   const pwfile = path.join(dataDir, "..", `.initdb-password-${process.pid}`);

@@ -16,7 +16,13 @@ export {
   getCoverage,
   getCoverageCounts,
 } from "./coverage";
-export { type Database, DEFAULT_DATA_DIR, type OpenDatabaseOptions, openDatabase } from "./database";
+export {
+  type Database,
+  DEFAULT_DATA_DIR,
+  type OpenDatabaseOptions,
+  openDatabase,
+  STATE_DIR,
+} from "./database";
 export { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres";
 export {
   type EndpointDetail,
