@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -44,6 +45,20 @@ describe("apisnoop spec", () => {
     const { code, stderr } = await runCli(["spec", "--spec", path.join(ROOT, "package.json")]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/^apisnoop spec: spec .*package\.json is not a swagger 2\.0 document/);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("names the ways to do without the network when a download fails", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const url = `http://127.0.0.1:${port}/swagger.json`;
+    const { code, stderr } = await runCli(["spec", "--spec", url]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(new RegExp(`^apisnoop spec: cannot download ${url}: .*ECONNREFUSED`));
+    expect(stderr).toContain(": offline? set APISNOOP_REFERENCE_DIR to a folder with the published data (");
+    expect(stderr).toContain("--spec FILE (a swagger.json) or --spec live");
     expect(stderr.trim().split("\n")).toHaveLength(1);
   });
 

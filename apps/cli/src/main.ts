@@ -1,3 +1,4 @@
+import { REFERENCE_LAYOUT } from "@apisnoop/openapi";
 import { CliError } from "./cli-error";
 import type { Command, CommandIO } from "./command";
 
@@ -48,6 +49,11 @@ export const COMMANDS: { name: string; summary: string; load: () => Promise<Comm
   },
 ];
 
+/** What to do when a release's published data cannot be downloaded. */
+const OFFLINE_WAY_OUT =
+  `offline? set APISNOOP_REFERENCE_DIR to a folder with the published data (${REFERENCE_LAYOUT}), ` +
+  "or give the spec yourself: --spec FILE (a swagger.json) or --spec live (the kubeconfig's cluster)";
+
 const USAGE = `apisnoop — which parts of the Kubernetes API a workload uses and a test suite exercises
 
 Usage: apisnoop <command> [options]
@@ -82,7 +88,8 @@ export async function main(argv: string[], io: CommandIO = process): Promise<num
     }
     return await command.run(rest, io);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    let message = error instanceof Error ? error.message : String(error);
+    if (error instanceof Error && error.name === "DownloadError") message += `: ${OFFLINE_WAY_OUT}`;
     io.stderr.write(`apisnoop ${name}: ${message.split("\n")[0]}\n`);
     if (debug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     return error instanceof CliError ? error.exitCode : 1;

@@ -11,10 +11,12 @@ export { KUBERNETES_QUERY_PARAMETERS, kubernetesQuery } from "./query";
 export {
   ineligibleEndpointsSource,
   normaliseRelease,
+  REFERENCE_LAYOUT,
   type ReleaseSources,
   releaseSources,
 } from "./release-specs";
 export {
+  DownloadError,
   getWithKubeconfig,
   type LoadedSpec,
   type LoadSpecOptions,

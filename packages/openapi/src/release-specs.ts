@@ -15,6 +15,14 @@ export interface ReleaseSources {
 
 const RELEASE = /^1\.(\d{1,2})$/;
 
+/**
+ * The files a reference folder (APISNOOP_REFERENCE_DIR) holds, for messages that tell someone offline how
+ * to do without downloads: the published data of each release, fetched once wherever there is network.
+ */
+export const REFERENCE_LAYOUT =
+  "openapi/v1.NN.swagger.json.gz, apisnoop/1.NN.0.json.gz and apisnoop/ineligible_endpoints.json, " +
+  "as in kubernetes/kubernetes and kubernetes-sigs/apisnoop";
+
 /** Normalises "1.34", "v1.34", "1.34.0" to "1.34"; throws a one-line error otherwise. */
 export function normaliseRelease(release: string): string {
   const short = release.replace(/^v/, "").replace(/\.0$/, "");

@@ -122,6 +122,21 @@ export function releaseFromName(name: string): string | null {
   return found ? `1.${found[1]}` : null;
 }
 
+/**
+ * A download that failed: no network, no name resolution, a timeout or an HTTP error. Apps catch it to
+ * say how to do without the network (see {@link REFERENCE_LAYOUT}).
+ */
+export class DownloadError extends Error {
+  constructor(
+    /** What could not be downloaded. */
+    readonly url: string,
+    why: string,
+  ) {
+    super(`cannot download ${url}: ${why}`);
+    this.name = "DownloadError";
+  }
+}
+
 async function downloadCached(
   url: string,
   options: Pick<LoadSpecOptions, "cacheDir" | "onProgress"> & { validate?: (body: Buffer) => unknown },
@@ -141,9 +156,10 @@ async function downloadCached(
       signal: AbortSignal.timeout(120_000),
     });
   } catch (error) {
-    throw new Error(`cannot download ${url}: ${(error as Error).cause ?? (error as Error).message}`);
+    const cause = (error as Error).cause as Error | undefined;
+    throw new DownloadError(url, cause?.message ?? (error as Error).message);
   }
-  if (!response.ok || !response.body) throw new Error(`cannot download ${url}: HTTP ${response.status}`);
+  if (!response.ok || !response.body) throw new DownloadError(url, `HTTP ${response.status}`);
   const total = Number(response.headers.get("content-length")) || null;
   const chunks: Buffer[] = [];
   let received = 0;

@@ -2,12 +2,18 @@ import { homedir } from "node:os";
 import path from "node:path";
 import type { ApisnoopCoverage, IneligibleEndpoint } from "@apisnoop/coverage";
 import { type Database, openDatabase, recordBatch } from "@apisnoop/db";
+import { REFERENCE_LAYOUT } from "@apisnoop/openapi";
 import type { DashboardEnv } from "../env";
 import { type RunningDashboard, startDashboardServer } from "./dashboard-server";
 import { createDatabaseDashboardData, type DatabaseDashboardData } from "./database-dashboard-data";
 
 import { liveScopeResolver } from "./live-scope";
 import { type LoadedRelease, loadClusterRelease, loadPublishedRelease } from "./release-loading";
+
+/** What to do when a published release cannot be downloaded. */
+const OFFLINE_WAY_OUT =
+  `offline? set APISNOOP_REFERENCE_DIR to a folder with the published data (${REFERENCE_LAYOUT}), ` +
+  "or point KUBECONFIG at a reachable cluster to use its own spec";
 
 export interface WebAppOptions {
   env: DashboardEnv;
@@ -72,10 +78,20 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
         clusterError = (error as Error).message;
       }
     }
+    const unreachable: Error[] = [];
     for (const release of env.APISNOOP_RELEASES.split(",")) {
       if (releases.some((loaded) => loaded.release === release)) continue;
-      remember(await loadPublishedRelease(database.prisma, release, loading));
+      try {
+        remember(await loadPublishedRelease(database.prisma, release, loading));
+      } catch (error) {
+        if ((error as Error).name !== "DownloadError") throw error;
+        unreachable.push(error as Error);
+      }
     }
+    // Without the network, the cluster's own spec is enough to run on; nothing at all is not.
+    const [first] = unreachable;
+    if (first && releases.length === 0) throw new Error(`${first.message}: ${OFFLINE_WAY_OUT}`);
+    for (const error of unreachable) log(`${error.message}; that release is not loaded (${OFFLINE_WAY_OUT})`);
 
     const data = createDatabaseDashboardData({ prisma: database.prisma, upstream, ineligible });
     const dashboard = await startDashboardServer({
