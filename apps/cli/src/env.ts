@@ -15,6 +15,13 @@ const EnvSchema = z.object({
   APISNOOP_INGEST_URL: z.string().url().optional(),
   /** The dashboard's ingest token; a secret: only ever read, never printed. */
   APISNOOP_INGEST_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /** The kubeconfig client-node and kubectl read by default (the proxy only asks whether it is set). */
+  KUBECONFIG: z.string().min(1).optional(),
+  /**
+   * Set by the kubelet in every pod: the apiserver service's address. The proxy then runs in a cluster
+   * (pod attribution on by default) and answers clients that use this address.
+   */
+  KUBERNETES_SERVICE_HOST: z.string().min(1).optional(),
 });
 export type CliEnv = z.infer<typeof EnvSchema>;
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRigState, rigToken } from "../../../tools/rig/rig";
-import { type RigProxy, startRigProxy } from "../../proxy/src/rig-proxy";
+import { type RigProxy, startRigProxy } from "../../../tools/rig-proxy/rig-proxy";
 import { caBundle } from "./ca-bundle";
 import { type InjectionSettings, injectedEnv } from "./pod-injection";
 

@@ -4,7 +4,7 @@ import path from "node:path";
 import { DEFAULT_CA_DIR, parseListenAddress, type RunningProxy, startProxy } from "@apisnoop/proxy";
 import { CliError } from "../cli-error";
 import type { Command, CommandIO } from "../command";
-import { readEnv } from "../env";
+import { type CliEnv, readEnv } from "../env";
 import { parseOptions } from "../parse-options";
 
 const OPTIONS = {
@@ -29,7 +29,7 @@ const OPTIONS = {
 const DEFAULT_SPOOL_DIR = path.join(homedir(), ".apisnoop", "spool");
 
 /** The ingest token: from a file (a mounted Secret) or APISNOOP_INGEST_TOKEN, never from a flag (ps shows flags). */
-function ingestToken(file: string | undefined): string | null {
+function ingestToken(file: string | undefined, env: CliEnv): string | null {
   if (file) {
     try {
       return readFileSync(file, "utf8").trim();
@@ -37,7 +37,7 @@ function ingestToken(file: string | undefined): string | null {
       throw new CliError(`--ingest-token-file: ${(error as Error).message}`, 2);
     }
   }
-  return readEnv().APISNOOP_INGEST_TOKEN ?? null;
+  return env.APISNOOP_INGEST_TOKEN ?? null;
 }
 
 /** Parses a host:port option into a usage error when malformed. */
@@ -150,16 +150,17 @@ Options:
     if (!["auto", "informer", "off"].includes(values.pods)) {
       throw new CliError(`--pods must be auto, informer or off, not '${values.pods}'`, 2);
     }
-    const inCluster =
-      !values.kubeconfig && !process.env.KUBECONFIG && Boolean(process.env.KUBERNETES_SERVICE_HOST);
+    const env = readEnv();
+    const serviceHost = env.KUBERNETES_SERVICE_HOST ?? null;
+    const inCluster = !values.kubeconfig && !env.KUBECONFIG && serviceHost !== null;
     const pods =
       values.pods === "informer"
         ? "informer"
         : values.pods === "auto" && inCluster
           ? "informer-if-allowed"
           : null;
-    const ingestUrl = values["ingest-url"] ?? readEnv().APISNOOP_INGEST_URL ?? null;
-    const token = ingestUrl ? ingestToken(values["ingest-token-file"]) : null;
+    const ingestUrl = values["ingest-url"] ?? env.APISNOOP_INGEST_URL ?? null;
+    const token = ingestUrl ? ingestToken(values["ingest-token-file"], env) : null;
     if (ingestUrl && !token) {
       throw new CliError(
         `--ingest-url ${ingestUrl} needs the dashboard's ingest token in APISNOOP_INGEST_TOKEN or --ingest-token-file`,
@@ -180,6 +181,7 @@ Options:
         bodyCap,
         responseSamples,
         pods,
+        serviceHost,
         uplink:
           ingestUrl && token
             ? {

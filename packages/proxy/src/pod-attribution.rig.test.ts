@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigKubeconfigPath } from "../../../tools/rig/rig";
 import { uniqueNamespace, until } from "../../../tools/rig/test-objects";
 import type { Hit } from "./addons";
-import { type RunningProxy, startProxy } from "./main";
+import { type RunningProxy, startProxy } from "./start-proxy";
 
 const namespace = uniqueNamespace("pod-attribution");
 const kubeconfig = rigKubeconfigPath("admin-cert");

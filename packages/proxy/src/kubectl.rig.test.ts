@@ -7,8 +7,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigKubeconfigPath } from "../../../tools/rig/rig";
+import { type RigProxy, startRigProxy } from "../../../tools/rig-proxy/rig-proxy";
 import type { Hit } from "./addons";
-import { type RigProxy, startRigProxy } from "./rig-proxy";
 
 let rig: RigProxy;
 const suffix = randomBytes(3).toString("hex");

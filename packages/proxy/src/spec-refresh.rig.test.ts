@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigKubeconfigPath } from "../../../tools/rig/rig";
-import { type RigProxy, startRigProxy } from "./rig-proxy";
+import { type RigProxy, startRigProxy } from "../../../tools/rig-proxy/rig-proxy";
 
 const group = `g${Date.now().toString(36)}.apisnoop.dev`;
 const crd = {

@@ -18,6 +18,10 @@ export {
   type ProxyMode,
 } from "./flow";
 export { HitsFile } from "./hits-file";
+export { ProxyMetrics } from "./metrics";
+export { PodDirectory, type PodIdentity } from "./pod-directory";
+export { type ClientMode, type ProxiedKubeconfigOptions, proxiedKubeconfig } from "./proxied-kubeconfig";
+export { PROXY_USER_AGENT, SpecRefresher } from "./spec-refresher";
 export {
   DEFAULT_CA_DIR,
   expectedHosts,
@@ -27,11 +31,7 @@ export {
   parseListenAddress,
   type RunningProxy,
   startProxy,
-} from "./main";
-export { ProxyMetrics } from "./metrics";
-export { PodDirectory, type PodIdentity } from "./pod-directory";
-export { type ClientMode, type ProxiedKubeconfigOptions, proxiedKubeconfig } from "./proxied-kubeconfig";
-export { PROXY_USER_AGENT, SpecRefresher } from "./spec-refresher";
+} from "./start-proxy";
 export { BatchSpool } from "./uplink/batch-spool";
 export { HitJournal } from "./uplink/hit-journal";
 export { Uplink, type UplinkOptions, type UplinkStats } from "./uplink/uplink";

@@ -47,6 +47,11 @@ export interface ProxyOptions {
   bodyCap?: number;
   /** Response bodies read per endpoint and source each minute (default 20; 0: every one). */
   responseSamples?: number;
+  /**
+   * The in-cluster apiserver's service address (`$KUBERNETES_SERVICE_HOST` in a pod): clients that use it
+   * get a leaf for it, and forward-mode CONNECTs to it are decrypted. The caller reads the environment.
+   */
+  serviceHost?: string | null;
   /** Replaces the default addon chain (tests). */
   addons?: (deps: { currentMatcher: SpecRefresher["current"] }) => Addon[];
   /** Operational messages; default: none. Never given headers or bodies. */
@@ -98,7 +103,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const log = options.log ?? (() => {});
   const upstream = resolveUpstream({ kubeconfig: options.kubeconfig, context: options.context });
   const ca = await CertificateAuthority.open(options.caDir ?? DEFAULT_CA_DIR);
-  const defaultLeaf = await ca.leafFor(expectedHosts(upstream, options.listen.host));
+  const serviceHost = options.serviceHost ?? null;
+  const defaultLeaf = await ca.leafFor(expectedHosts(upstream, options.listen.host, serviceHost));
   const metrics = new ProxyMetrics();
 
   const spec = new SpecRefresher({
@@ -168,7 +174,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     defaultLeaf,
     chain,
     metrics,
-    interceptHosts: interceptedHosts(upstream),
+    interceptHosts: interceptedHosts(upstream, serviceHost),
     log,
     capture: bodyCap > 0 ? new CaptureBudget(bodyCap) : null,
   });
@@ -226,12 +232,16 @@ async function startPodDirectory(
 
 /**
  * Every name a client may use for the proxy or the apiserver behind it: loopback, the listen host, the
- * upstream host and `tls-server-name`, `kubernetes.default.svc` and its variants, the in-cluster service IP.
- * One leaf covers them all; it is issued at start-up, never during a handshake.
+ * upstream host and `tls-server-name`, `kubernetes.default.svc` and its variants, the in-cluster service
+ * address (`serviceHost`). One leaf covers them all; it is issued at start-up, never during a handshake.
  */
-export function expectedHosts(upstream: Upstream, listenHost: string): string[] {
+export function expectedHosts(
+  upstream: Upstream,
+  listenHost: string,
+  serviceHost: string | null = null,
+): string[] {
   const hosts = ["127.0.0.1", "localhost", "::1", ...IN_CLUSTER_HOSTS, hostname()];
-  for (const extra of [upstream.host, upstream.serverName, listenHost, process.env.KUBERNETES_SERVICE_HOST]) {
+  for (const extra of [upstream.host, upstream.serverName, listenHost, serviceHost]) {
     if (extra && extra !== "0.0.0.0" && extra !== "::") hosts.push(extra);
   }
   return [...new Set(hosts)];
@@ -241,10 +251,10 @@ export function expectedHosts(upstream: Upstream, listenHost: string): string[] 
  * Hosts whose CONNECT tunnels are decrypted in forward mode (besides the upstream's own host:port): the
  * names in-cluster clients use for the apiserver. Anything else is tunnelled untouched.
  */
-function interceptedHosts(upstream: Upstream): Set<string> {
+function interceptedHosts(upstream: Upstream, serviceHost: string | null): Set<string> {
   const hosts = new Set(IN_CLUSTER_HOSTS);
   if (upstream.serverName) hosts.add(upstream.serverName);
-  if (process.env.KUBERNETES_SERVICE_HOST) hosts.add(process.env.KUBERNETES_SERVICE_HOST);
+  if (serviceHost) hosts.add(serviceHost);
   return hosts;
 }
 

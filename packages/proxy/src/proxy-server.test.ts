@@ -13,7 +13,7 @@ import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Hit } from "./addons/record";
 import { CertificateAuthority } from "./certificate-authority";
-import { type RunningProxy, startProxy } from "./main";
+import { type RunningProxy, startProxy } from "./start-proxy";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-proxy-test-"));
 const token = `test-token-${randomBytes(8).toString("hex")}`;

@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AuditEvent, readAuditEvents } from "../../../tools/rig/audit";
 import { readRigState, rigToken } from "../../../tools/rig/rig";
-import { type RigProxy, startRigProxy } from "./rig-proxy";
+import { type RigProxy, startRigProxy } from "../../../tools/rig-proxy/rig-proxy";
 
 let rig: RigProxy;
 const ns = `proxy-audit-${Date.now().toString(36)}`;

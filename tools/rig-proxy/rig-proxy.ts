@@ -5,10 +5,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type RigUser, rigKubeconfigPath } from "../../../tools/rig/rig";
-import type { Hit } from "./addons/record";
-import { type RunningProxy, startProxy } from "./main";
-import { type ClientMode, proxiedKubeconfig } from "./proxied-kubeconfig";
+import { type ClientMode, type Hit, proxiedKubeconfig, type RunningProxy, startProxy } from "@apisnoop/proxy";
+import { type RigUser, rigKubeconfigPath } from "../rig/rig";
 
 export interface RigProxy {
   proxy: RunningProxy;

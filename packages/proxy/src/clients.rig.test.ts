@@ -16,7 +16,7 @@ import {
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRigState, rigKubeconfigPath, rigToken } from "../../../tools/rig/rig";
-import { type RigProxy, startRigProxy } from "./rig-proxy";
+import { type RigProxy, startRigProxy } from "../../../tools/rig-proxy/rig-proxy";
 
 let rig: RigProxy;
 const ns = `proxy-clients-${Date.now().toString(36)}`;
