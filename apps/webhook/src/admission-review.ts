@@ -3,7 +3,9 @@ import {
   type InjectionSettings,
   type PodLike,
   podInjectionPatch,
+  podSkipPatch,
   shouldSnoop,
+  skipReason,
 } from "./pod-injection";
 
 /** The fields of an `admission.k8s.io/v1` AdmissionReview request the webhook reads. */
@@ -41,7 +43,8 @@ export interface AdmissionDecision {
 }
 
 /**
- * Answers one AdmissionReview. Always allows (apisnoop never blocks a pod); patches Pod CREATEs that opt in.
+ * Answers one AdmissionReview. Always allows (apisnoop never blocks a pod); patches Pod CREATEs that opt in,
+ * or only annotates them with the reason when they cannot be routed (`skipReason`).
  * @throws Error when the body is not an AdmissionReview v1 with a request uid.
  */
 export function reviewAdmission(
@@ -65,9 +68,11 @@ export function reviewAdmission(
   const isPodCreate =
     request.operation === "CREATE" && request.kind?.kind === "Pod" && (request.kind.group ?? "") === "";
   if (!isPodCreate || !request.object || !shouldSnoop(request.object, scope)) return { review: allowed };
-  const patch = podInjectionPatch(request.object, settings);
+  const skipped = skipReason(request.object);
+  const patch = skipped ? podSkipPatch(request.object, skipped) : podInjectionPatch(request.object, settings);
   allowed.response.patchType = "JSONPatch";
   allowed.response.patch = Buffer.from(JSON.stringify(patch)).toString("base64");
+  if (skipped) return { review: allowed };
   const namespace = request.namespace ?? request.object.metadata?.namespace;
   return { review: allowed, ...(namespace && !request.dryRun ? { mutatedNamespace: namespace } : {}) };
 }

@@ -8,17 +8,19 @@ const env = readWebhookEnv();
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromDefault();
 const log = (line: string) => process.stderr.write(`apisnoop webhook: ${line}\n`);
+const publisher = kubeCaBundlePublisher(
+  kubeConfig,
+  env.settings.caBundleConfigMap,
+  caBundle(env.clusterCaPem, env.proxyCaPem),
+  { checkTtlMs: env.caBundleCheckTtlMs, log },
+);
 const server = await startWebhookServer({
   host: env.host,
   port: env.port,
   cert: env.cert,
   key: env.key,
   settings: env.settings,
-  publisher: kubeCaBundlePublisher(
-    kubeConfig,
-    env.settings.caBundleConfigMap,
-    caBundle(env.clusterCaPem, env.proxyCaPem),
-  ),
+  publisher,
   log,
 });
 log(
@@ -27,6 +29,7 @@ log(
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     log(`${signal}, shutting down`);
+    publisher.close?.();
     void server.close();
   });
 }

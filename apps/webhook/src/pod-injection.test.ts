@@ -140,6 +140,29 @@ describe("reviewAdmission", () => {
     expect(dryRun.mutatedNamespace).toBeUndefined();
   });
 
+  it("only annotates an opted-in hostNetwork pod, with the reason, and needs no CA bundle for it", () => {
+    for (const [annotations, scope] of [
+      [{ "apisnoop.io/snoop": "true" }, "pod"],
+      [undefined, "namespace"],
+    ] as const) {
+      const pod = fakePod(annotations);
+      pod.spec = { ...pod.spec, hostNetwork: true };
+      const decision = reviewAdmission(fakeReview(pod), scope, settings);
+      const patch = decodePatch(decision.review.response.patch) as Array<{ path: string; value: unknown }>;
+      expect(patch).toHaveLength(1);
+      const annotation = annotations
+        ? patch[0]?.value
+        : (patch[0]?.value as Record<string, string> | undefined)?.["apisnoop.io/skipped"];
+      expect(patch[0]?.path).toBe(
+        annotations ? "/metadata/annotations/apisnoop.io~1skipped" : "/metadata/annotations",
+      );
+      expect(annotation).toMatch(/^hostNetwork pod: .*not routed$/);
+      expect(decision.mutatedNamespace).toBeUndefined();
+    }
+    const marked = fakePod({ "apisnoop.io/skipped": "hostNetwork pod" });
+    expect(shouldSnoop(marked, "namespace")).toBe(false);
+  });
+
   it("rejects what is not an AdmissionReview v1", () => {
     expect(() => reviewAdmission({ kind: "Pod" }, "pod", settings)).toThrow(/AdmissionReview/);
   });

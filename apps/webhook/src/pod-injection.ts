@@ -16,6 +16,11 @@ export const SNOOP_KEY = "apisnoop.io/snoop";
 export const SOURCE_ANNOTATION = "apisnoop.io/source";
 /** Annotation the webhook sets, so a second webhook entry (or a re-invocation) never patches twice. */
 export const INJECTED_ANNOTATION = "apisnoop.io/injected";
+/**
+ * Annotation the webhook sets on an opted-in pod it will not route, saying why; nothing else of the
+ * pod is changed.
+ */
+export const SKIPPED_ANNOTATION = "apisnoop.io/skipped";
 /** Environment variable carrying the source name into the pod, for clients that send `X-Apisnoop-Source`. */
 export const SOURCE_ENV = "APISNOOP_SOURCE";
 /** The ConfigMap every service-account volume projects `ca.crt` from. */
@@ -40,6 +45,7 @@ export interface PodLike {
     labels?: Record<string, string>;
   };
   spec?: {
+    hostNetwork?: boolean;
     containers?: ContainerLike[];
     initContainers?: ContainerLike[];
     volumes?: Array<{
@@ -66,12 +72,37 @@ export interface JsonPatchOperation {
 /** Whether the pod should be mutated for this webhook entry. */
 export function shouldSnoop(pod: PodLike, scope: AdmissionScope): boolean {
   const annotations = pod.metadata?.annotations ?? {};
-  if (annotations[INJECTED_ANNOTATION] === "true") return false;
+  if (annotations[INJECTED_ANNOTATION] === "true" || annotations[SKIPPED_ANNOTATION]) return false;
   // Defence in depth: the chart's objectSelector already excludes apisnoop's own pods.
   if (pod.metadata?.labels?.["app.kubernetes.io/part-of"] === "apisnoop") return false;
   const podChoice = annotations[SNOOP_KEY];
   if (scope === "namespace") return podChoice !== "false";
   return podChoice === "true";
+}
+
+/**
+ * Why an opted-in pod must not be routed through the proxy, or null. A hostNetwork pod resolves names
+ * with its node's DNS (the proxy Service's name means nothing there, unless it asked for
+ * ClusterFirstWithHostNet), and such pods are often what makes Service routing work at all on their node
+ * (CNI agents, kube-proxy): routing them through a Service would leave them, and the node, without the API.
+ */
+export function skipReason(pod: PodLike): string | null {
+  if (pod.spec?.hostNetwork === true) {
+    return "hostNetwork pod: the node's network cannot be relied on to reach the proxy Service; not routed";
+  }
+  return null;
+}
+
+/** The JSON patch that only marks a skipped pod with the reason. */
+export function podSkipPatch(pod: PodLike, reason: string): JsonPatchOperation[] {
+  return [annotationPatch(pod, SKIPPED_ANNOTATION, reason)];
+}
+
+/** Adds one annotation, creating the annotations map when the pod has none. */
+function annotationPatch(pod: PodLike, key: string, value: string): JsonPatchOperation {
+  return pod.metadata?.annotations
+    ? { op: "add", path: `/metadata/annotations/${pointerSegment(key)}`, value }
+    : { op: "add", path: "/metadata/annotations", value: { [key]: value } };
 }
 
 /** Escapes a key for a JSON pointer segment (RFC 6901). */
@@ -125,14 +156,6 @@ export function podInjectionPatch(pod: PodLike, settings: InjectionSettings): Js
       });
     });
   });
-  if (pod.metadata?.annotations) {
-    patch.push({
-      op: "add",
-      path: `/metadata/annotations/${pointerSegment(INJECTED_ANNOTATION)}`,
-      value: "true",
-    });
-  } else {
-    patch.push({ op: "add", path: "/metadata/annotations", value: { [INJECTED_ANNOTATION]: "true" } });
-  }
+  patch.push(annotationPatch(pod, INJECTED_ANNOTATION, "true"));
   return patch;
 }

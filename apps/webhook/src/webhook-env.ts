@@ -10,6 +10,8 @@ export interface WebhookEnv {
   proxyCaPem: string;
   clusterCaPem: string;
   settings: InjectionSettings;
+  /** How long a namespace's CA bundle, once checked, is trusted before the next admission reads it again. */
+  caBundleCheckTtlMs: number;
 }
 
 const SERVICE_ACCOUNT_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
@@ -33,6 +35,9 @@ export function readWebhookEnv(source: NodeJS.ProcessEnv = process.env): Webhook
   const proxyPort = Number(source.APISNOOP_PROXY_PORT ?? "8443");
   if (!Number.isInteger(proxyPort) || proxyPort < 1 || proxyPort > 65535)
     throw new Error("bad setting APISNOOP_PROXY_PORT: must be a port number");
+  const ttlSeconds = Number(source.APISNOOP_CA_BUNDLE_CHECK_SECONDS ?? "5");
+  if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0 || ttlSeconds > 3600)
+    throw new Error("bad setting APISNOOP_CA_BUNDLE_CHECK_SECONDS: must be seconds between 0 and 3600");
   return {
     host: match[1],
     port: Number(match[2]),
@@ -45,5 +50,6 @@ export function readWebhookEnv(source: NodeJS.ProcessEnv = process.env): Webhook
       proxyPort,
       caBundleConfigMap: source.APISNOOP_CA_BUNDLE_CONFIGMAP ?? "apisnoop-ca-bundle",
     },
+    caBundleCheckTtlMs: ttlSeconds * 1000,
   };
 }

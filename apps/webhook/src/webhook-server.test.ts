@@ -142,7 +142,11 @@ describe("readWebhookEnv", () => {
         caBundleConfigMap: "apisnoop-ca-bundle",
       },
     });
+    expect(env.caBundleCheckTtlMs).toBe(5000);
     expect(() => readWebhookEnv({ WEBHOOK_LISTEN: "nope" })).toThrow(/WEBHOOK_LISTEN/);
+    expect(() => readWebhookEnv({ APISNOOP_CA_BUNDLE_CHECK_SECONDS: "soon" })).toThrow(
+      /APISNOOP_CA_BUNDLE_CHECK_SECONDS/,
+    );
     expect(() => readWebhookEnv({})).toThrow(/WEBHOOK_TLS_CERT/);
   });
 });

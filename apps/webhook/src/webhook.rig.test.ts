@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigApply, rigKubectl } from "../../../tools/rig/kubectl";
 import { readRigState, rigKubeconfigPath } from "../../../tools/rig/rig";
 import { uniqueNamespace } from "../../../tools/rig/test-objects";
-import { caBundle, kubeCaBundlePublisher } from "./ca-bundle";
+import { type CaBundlePublisher, caBundle, kubeCaBundlePublisher } from "./ca-bundle";
 import type { InjectionSettings } from "./pod-injection";
 import { type RunningWebhookServer, startWebhookServer } from "./webhook-server";
 
@@ -47,6 +47,7 @@ describe("the opt-in webhook registered with the rig", () => {
   const configuration = `apisnoop-test-${snooped}`;
   const dir = mkdtempSync(join(tmpdir(), "apisnoop-webhook-"));
   let server: RunningWebhookServer | undefined;
+  let publisher: CaBundlePublisher | undefined;
   let bundle = "";
 
   /** Creates a pause Pod (never scheduled: the rig has no nodes) and returns it as stored. */
@@ -76,12 +77,13 @@ describe("the opt-in webhook registered with the rig", () => {
     bundle = caBundle(readFileSync(readRigState().caFile, "utf8"), proxyCa.cert);
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(rigKubeconfigPath("admin"));
+    publisher = kubeCaBundlePublisher(kubeConfig, settings.caBundleConfigMap, bundle);
     server = await startWebhookServer({
       host: "127.0.0.1",
       port: 0,
       ...serving,
       settings,
-      publisher: kubeCaBundlePublisher(kubeConfig, settings.caBundleConfigMap, bundle),
+      publisher,
     });
     for (const [name, labels] of [
       [snooped, { "apisnoop.io/snoop": "true" }],
@@ -146,6 +148,7 @@ describe("the opt-in webhook registered with the rig", () => {
 
   afterAll(async () => {
     await server?.close();
+    publisher?.close?.();
     await rigKubectl(["delete", "mutatingwebhookconfiguration", configuration, "--ignore-not-found"]);
     await rigKubectl(["delete", "namespace", snooped, plain, "--wait=false", "--ignore-not-found"]);
     rmSync(dir, { recursive: true, force: true });
@@ -174,6 +177,55 @@ describe("the opt-in webhook registered with the rig", () => {
     const annotated = await createPod(plain, "annotated", { "apisnoop.io/snoop": "true" });
     expect(envOf(annotated).KUBERNETES_SERVICE_HOST).toBe("apisnoop-proxy.apisnoop.svc");
     expect(caSourceOf(annotated)).toBe("apisnoop-ca-bundle");
+  });
+
+  it("leaves an opted-in hostNetwork pod unrouted and says why in an annotation", async () => {
+    await rigApply({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "node-agent", namespace: snooped },
+      spec: { hostNetwork: true, containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
+    });
+    const pod = JSON.parse(
+      await rigKubectl(["get", "pod", "node-agent", "-n", snooped, "-o", "json"]),
+    ) as StoredPod;
+    expect(envOf(pod)).toEqual({});
+    expect(caSourceOf(pod)).toBe("kube-root-ca.crt");
+    expect(pod.metadata.annotations?.["apisnoop.io/injected"]).toBeUndefined();
+    expect(pod.metadata.annotations?.["apisnoop.io/skipped"]).toMatch(/^hostNetwork pod: .*not routed$/);
+  });
+
+  it("writes a deleted bundle ConfigMap again before the next pod is admitted", async () => {
+    await createPod(snooped, "before-delete");
+    await rigKubectl(["delete", "configmap", "apisnoop-ca-bundle", "-n", snooped]);
+    const pod = await createPod(snooped, "after-delete");
+    expect(caSourceOf(pod)).toBe("apisnoop-ca-bundle");
+    // The pod's volume source exists by the time the pod does: it will not wait in ContainerCreating.
+    expect(await rigKubectl(["get", "configmap", "apisnoop-ca-bundle", "-n", snooped, "-o", "name"])).toBe(
+      "configmap/apisnoop-ca-bundle\n",
+    );
+  });
+
+  it("publishes the bundle again into a namespace deleted and created again under the same name", async () => {
+    await createPod(snooped, "first-life");
+    // Waits until kube-controller-manager's namespace controller has removed the namespace and its objects.
+    await rigKubectl(["delete", "namespace", snooped, "--wait=true", "--timeout=60s"]);
+    await rigApply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: snooped, labels: { "apisnoop.io/snoop": "true" } },
+    });
+    await rigApply({
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: "default", namespace: snooped },
+    });
+    const pod = await createPod(snooped, "second-life");
+    expect(caSourceOf(pod)).toBe("apisnoop-ca-bundle");
+    const configMap = JSON.parse(
+      await rigKubectl(["get", "configmap", "apisnoop-ca-bundle", "-n", snooped, "-o", "json"]),
+    ) as { data: Record<string, string> };
+    expect(configMap.data["ca.crt"]).toBe(bundle);
   });
 
   it("never blocks pod creation: with the webhook server stopped, pods are still created", async () => {
