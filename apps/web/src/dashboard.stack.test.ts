@@ -138,6 +138,41 @@ describe("the dashboard in Chromium", () => {
     expect((await page.goto(`${stack.url}/charts/no-such-chart`))?.status()).toBe(404);
   });
 
+  it("shows calls to the apiserver's own paths apart from unknown calls, and counts only the latter", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.url}/?release=1.34`);
+    const unknownBefore = Number(await page.getByTestId("figure-unknown").textContent());
+    const batch = hitBatch([kubectl], []);
+    const minute = Math.floor(Date.now() / 60_000);
+    const call = { source: 0, method: "GET", minute } as const;
+    batch.unknownCalls = [
+      {
+        ...call,
+        path: "/apis/nope.example.com/v1/things",
+        reason: "group not served by this spec",
+        statusClass: "4xx",
+        count: 2,
+      },
+      {
+        ...call,
+        path: "/openapi/v3/apis/apps/v1",
+        reason: "apiserver path outside the spec",
+        statusClass: "2xx",
+        count: 5,
+      },
+    ];
+    expect(await stack.ingest(batch)).toMatchObject({ ok: true });
+    await page.goto(`${stack.url}/?release=1.34`);
+    expect(Number(await page.getByTestId("figure-unknown").textContent())).toBe(unknownBefore + 2);
+    await page.goto(`${stack.url}/unknown?release=1.34`);
+    const unknown = await page.getByTestId("unknown-calls").textContent();
+    expect(unknown).toContain("/apis/nope.example.com/v1/things");
+    expect(unknown).not.toContain("/openapi/v3");
+    expect(await page.getByTestId("outside-spec-calls").textContent()).toContain(
+      "GET /openapi/v3/apis/apps/v1",
+    );
+  });
+
   it("zooms with the keyboard", async () => {
     const { page } = browser;
     await page.goto(`${stack.url}/?release=1.34`);

@@ -28,6 +28,7 @@ describe("importAuditLogs", () => {
       events: 5,
       hits: 1,
       unknownCalls: 2,
+      outsideSpec: 0,
       skipped: 0,
       malformedCount: 2,
       batches: 1,

@@ -1,4 +1,4 @@
-import type { RequestMatcher } from "@apisnoop/openapi";
+import { type RequestMatcher, UNMATCHED_REASONS } from "@apisnoop/openapi";
 import { type IngestBatch, RollupBuilder } from "@apisnoop/protocol";
 import { type AuditOutcome, auditEventToHit } from "./audit-event";
 import { hitLineToHit } from "./hit-line";
@@ -9,6 +9,8 @@ export interface AuditImportSummary {
   events: number;
   hits: number;
   unknownCalls: number;
+  /** Calls to paths every apiserver serves outside its spec (`/healthz`, `/openapi/v3`): not unknown. */
+  outsideSpec: number;
   /** Events of other stages than ResponseComplete (counted once, at completion). */
   skipped: number;
   malformed: { file: string; line: number; error: string }[];
@@ -69,6 +71,7 @@ async function importLogs(
     events: 0,
     hits: 0,
     unknownCalls: 0,
+    outsideSpec: 0,
     skipped: 0,
     malformed: [],
     malformedCount: 0,
@@ -87,8 +90,9 @@ async function importLogs(
         "error" in record ? { kind: "malformed" as const, error: record.error } : convert(record.value);
       if (outcome.kind === "hit") {
         builder.add(outcome.hit);
-        if (outcome.hit.operationId === null) summary.unknownCalls++;
-        else summary.hits++;
+        if (outcome.hit.operationId !== null) summary.hits++;
+        else if (outcome.hit.reason === UNMATCHED_REASONS.outsideSpec) summary.outsideSpec++;
+        else summary.unknownCalls++;
         if (builder.keyCount >= maxKeys) await flush();
       } else if (outcome.kind === "skipped") {
         summary.skipped++;

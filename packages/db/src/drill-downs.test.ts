@@ -1,4 +1,5 @@
 import type { EndpointCatalog } from "@apisnoop/openapi";
+import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import { sharedCatalog } from "@apisnoop/openapi/testing";
 import type { FieldCount, HitRollup, UnknownCall } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -122,6 +123,7 @@ beforeAll(async () => {
         call("A", "GET", "/apis/nope/v1/things", "no such path", 3, M + 1),
         call("B", "DELETE", "/api/v1/namespaces/web/pods", "method not allowed", 1, M + 60),
         call("C", "GET", "/apis/nope/v1/things", "no such path", 5, M + 120),
+        call("A", "GET", "/openapi/v3/apis/apps/v1", UNMATCHED_REASONS.outsideSpec, 4, M),
       ],
       fields: [
         field("B", "patchAppsV1NamespacedDeployment", "request", `${deployment}:spec.replicas`, 2),
@@ -251,6 +253,16 @@ describe("getUnknown", () => {
         lastSeen: at(M + 120),
       },
       {
+        method: "GET",
+        path: "/openapi/v3/apis/apps/v1",
+        reason: "apiserver path outside the spec",
+        count: 4,
+        statusClasses: { "4xx": 4 },
+        sourceIds: [id.A],
+        firstSeen: at(M),
+        lastSeen: at(M),
+      },
+      {
         method: "DELETE",
         path: "/api/v1/namespaces/web/pods",
         reason: "method not allowed",
@@ -287,14 +299,17 @@ describe("getUnknown", () => {
     expect((await getUnknown(db.prisma, filters("namespace=default"))).fields).toEqual([]);
   });
 
-  it("counts the unknown calls it lists, under the same filters", async () => {
+  it("counts the unknown calls it lists, under the same filters, leaving the apiserver's own paths out", async () => {
     const counts: number[] = [];
     for (const query of ["", "chart=nginx", "from=2026-11-28T12:30:00Z", "namespace=nowhere"]) {
-      const listed = (await getUnknown(db.prisma, filters(query))).calls.reduce((sum, c) => sum + c.count, 0);
+      const listed = (await getUnknown(db.prisma, filters(query))).calls
+        .filter((call) => call.reason !== UNMATCHED_REASONS.outsideSpec)
+        .reduce((sum, c) => sum + c.count, 0);
       const counted = await countUnknownCalls(db.prisma, filters(query));
       expect(counted, query).toBe(listed);
       counts.push(counted);
     }
+    expect(counts[0]).toBe(11); // 10 + 1, not the 4 calls of /openapi/v3/…
     expect(counts[0]).toBeGreaterThan(counts[1] as number);
     expect(counts[3]).toBe(0);
   });

@@ -1,3 +1,4 @@
+import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
@@ -42,7 +43,8 @@ export interface UnknownReport {
 
 /**
  * How many unknown calls (GUIDE §3) the sources of `filters` made in its release and time window: the one
- * figure a coverage view shows of them, without listing them.
+ * figure a coverage view shows of them, without listing them. Calls to the paths every apiserver serves
+ * outside its spec (`/openapi/v3`, `/healthz`, …) are not unknown and are not counted.
  */
 export async function countUnknownCalls(prisma: PrismaClient, filters: CoverageFilters): Promise<number> {
   const release = await resolveRelease(prisma, filters.release);
@@ -50,14 +52,15 @@ export async function countUnknownCalls(prisma: PrismaClient, filters: CoverageF
   const [row] = await prisma.$queryRawUnsafe<Array<{ count: number }>>(
     `SELECT coalesce(sum(u."count"), 0)::float8 AS count
      FROM "UnknownCall" u
-     WHERE u."release" = ${params.add(release)}${sourceRestriction(filters, params, `u."sourceId"`)}${windowRestriction(filters, params, `u."minute"`, "minute")}`,
+     WHERE u."release" = ${params.add(release)} AND u."reason" <> ${params.add(UNMATCHED_REASONS.outsideSpec)}${sourceRestriction(filters, params, `u."sourceId"`)}${windowRestriction(filters, params, `u."minute"`, "minute")}`,
     ...params.values,
   );
   return row?.count ?? 0;
 }
 
 /**
- * Unknown calls and unknown fields (GUIDE §3) of a release (default: the default release) by the sources
+ * Unknown calls (with the calls to the apiserver's paths outside its spec, reason
+ * `UNMATCHED_REASONS.outsideSpec`, for views to show apart) and unknown fields (GUIDE §3) of a release (default: the default release) by the sources
  * and in the time window of `filters`, most frequent first, with the sources that made them. `outcome`
  * and `level` do not apply.
  */

@@ -190,14 +190,41 @@ describe("compileMatcher", () => {
       ["GET", "/apis/stable.example.com/v1/namespaces/default/crontabs", "group not served by this spec"],
       ["GET", "/apis/apps/v2/deployments", "version not served by this spec"],
       ["GET", "/api/v2/pods", "version not served by this spec"],
-      ["GET", "/healthz", "no such path"],
       ["GET", "/api/v1/namespaces/default/widgets", "no such path"],
-      ["GET", "/", "no such path"],
+      ["GET", "/healthcheck", "no such path"],
+      ["GET", "/openapiv3", "no such path"],
       ["POST", "/api/v1/namespaces/default/pods/web-0", "method not allowed"],
       ["TRACE", "/api/v1/pods", "method not allowed"],
       ["HEAD", "/api/v1/namespaces/default/pods", "method not allowed"],
       ["OPTIONS", "/api/v1/namespaces/default/pods", "method not allowed"],
       ["PUT", "/version", "method not allowed"],
+    ]);
+  });
+
+  it("puts paths every apiserver serves outside its spec in a class of their own", () => {
+    const outside = "apiserver path outside the spec";
+    expectUnmatched([
+      ["GET", "/openapi/v2", outside],
+      ["GET", "/openapi/v3", outside],
+      ["GET", "/openapi/v3/apis/apps/v1?hash=0123abcd", outside],
+      ["GET", "/healthz", outside],
+      ["GET", "/livez/etcd", outside],
+      ["GET", "/readyz/poststarthook/start-kube-aggregator-informers", outside],
+      ["GET", "/readyz?verbose", outside],
+      ["GET", "/metrics", outside],
+      ["GET", "/metrics/slis", outside],
+      ["GET", "/debug/pprof/heap", outside],
+      ["PUT", "/debug/flags/v", outside],
+      ["GET", "/statusz", outside],
+      ["GET", "/", outside],
+      ["GET", "https://10.96.0.1/livez", outside],
+    ]);
+    // In the spec, so hits, not calls outside it.
+    expectMatches([
+      ["GET", "/version", "getCodeVersion"],
+      ["GET", "/apis", "getAPIVersions"],
+      ["GET", "/api/", "getCoreAPIVersions"],
+      ["GET", "/.well-known/openid-configuration", "getServiceAccountIssuerOpenIDConfiguration"],
     ]);
   });
 });

@@ -12,7 +12,39 @@ export const UNMATCHED_REASONS = {
   methodNotAllowed: "method not allowed",
   groupNotServed: "group not served by this spec",
   versionNotServed: "version not served by this spec",
+  /**
+   * Not an unknown call: a path every kube-apiserver serves that no OpenAPI spec describes (see
+   * {@link servedOutsideSpec}). Views show these apart and leave them out of the unknown-call count.
+   */
+  outsideSpec: "apiserver path outside the spec",
 } as const;
+
+/**
+ * First segments of the paths kube-apiserver serves beside its API, which its OpenAPI spec leaves out:
+ * the OpenAPI documents themselves (`/openapi/v2`, `/openapi/v3/apis/apps/v1` — kubectl fetches them on
+ * every apply), health checks and each named check (`/livez/etcd`, `/readyz/poststarthook/…`), metrics,
+ * debugging handlers and the z-pages.
+ */
+const OUTSIDE_SPEC_ROOTS = new Set([
+  "openapi",
+  "healthz",
+  "livez",
+  "readyz",
+  "metrics",
+  "debug",
+  "statusz",
+  "flagz",
+]);
+
+/**
+ * Whether a path (its decoded segments) is one kube-apiserver serves outside its OpenAPI spec: one of
+ * {@link OUTSIDE_SPEC_ROOTS}, or `/` (the list of served paths). `/version`, `/api`, `/apis` and
+ * `/logs` are in the spec and match their operations.
+ */
+export function servedOutsideSpec(segments: readonly string[]): boolean {
+  const [top] = segments;
+  return top === undefined || OUTSIDE_SPEC_ROOTS.has(top);
+}
 
 /** Template parameters that span slashes: the proxy sub-path and the log file path. */
 const GREEDY_PARAMETERS = new Set(["{path}", "{logpath}"]);
@@ -128,7 +160,9 @@ export function compileMatcher(catalog: EndpointCatalog): RequestMatcher {
         return results.get(endpoint) as MatchResult;
       }
       if (pathMatched) return { operationId: null, reason: UNMATCHED_REASONS.methodNotAllowed };
-      return { operationId: null, reason: unservedReason(path.segments(), groupVersions, coreVersions) };
+      const segments = path.segments();
+      if (servedOutsideSpec(segments)) return { operationId: null, reason: UNMATCHED_REASONS.outsideSpec };
+      return { operationId: null, reason: unservedReason(segments, groupVersions, coreVersions) };
     },
   };
 }

@@ -53,7 +53,8 @@ async function importAudit(args: string[], io: CommandIO, kind: "audit" | "hits"
   const seconds = (Date.now() - started) / 1000;
   io.stdout.write(
     `imported ${summary.events} events from ${positionals.length} file(s) in ${seconds.toFixed(1)} s against ${resolved.release}: ` +
-      `${summary.hits} hits, ${summary.unknownCalls} unknown calls, ${summary.skipped} other-stage events skipped, ` +
+      `${summary.hits} hits, ${summary.unknownCalls} unknown calls, ${summary.outsideSpec} calls to apiserver paths outside the spec, ` +
+      `${summary.skipped} other-stage events skipped, ` +
       `${summary.malformedCount} malformed\n`,
   );
   return 0;

@@ -1,10 +1,18 @@
 import type { UnknownCallRow, UnknownFieldRow } from "../data/dashboard-data";
 
 /** Calls that matched no endpoint of the release, with why and who made them. */
-export function UnknownCallsTable({ calls }: { calls: readonly UnknownCallRow[] }) {
-  if (calls.length === 0) return <p className="empty">No unknown calls.</p>;
+export function UnknownCallsTable({
+  calls,
+  empty = "No unknown calls.",
+  testId = "unknown-calls",
+}: {
+  calls: readonly UnknownCallRow[];
+  empty?: string;
+  testId?: string;
+}) {
+  if (calls.length === 0) return <p className="empty">{empty}</p>;
   return (
-    <table className="table" data-testid="unknown-calls">
+    <table className="table" data-testid={testId}>
       <thead>
         <tr>
           <th>method and path</th>
@@ -27,6 +35,11 @@ export function UnknownCallsTable({ calls }: { calls: readonly UnknownCallRow[] 
       </tbody>
     </table>
   );
+}
+
+/** Calls to the paths every apiserver serves outside its spec: not unknown, shown apart. */
+export function OutsideSpecTable({ calls }: { calls: readonly UnknownCallRow[] }) {
+  return <UnknownCallsTable calls={calls} empty="No calls to these paths." testId="outside-spec-calls" />;
 }
 
 /** Body fields that the release's schema does not have. */

@@ -138,6 +138,8 @@ export interface ChartReport {
   byLevel: Record<Level, Tally>;
   deprecated: EndpointCoverage[];
   unknownCalls: UnknownCallRow[];
+  /** Its calls to paths every apiserver serves outside its spec (`/openapi/v3`, `/healthz`). */
+  outsideSpecCalls: UnknownCallRow[];
   unknownFields: UnknownFieldRow[];
   /** Field paths seen per kind: how many distinct fields of each kind the chart's requests and responses used. */
   fieldsByKind: Array<{ kind: string; fields: number; unknown: number }>;
@@ -163,6 +165,8 @@ export interface UnknownFieldRow {
 
 export interface UnknownReport {
   calls: UnknownCallRow[];
+  /** Calls to paths every apiserver serves outside its spec (`/openapi/v3`, `/healthz`): not unknown. */
+  outsideSpec: UnknownCallRow[];
   fields: UnknownFieldRow[];
 }
 

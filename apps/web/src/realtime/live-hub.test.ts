@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import {
   type IngestBatch,
   type LiveDelta,
@@ -132,6 +133,23 @@ describe("LiveHub", () => {
     expect(stableOk).toEqual([
       expect.objectContaining({ hits: 3, endpoints: { listCoreV1Pod: 3 }, unknownCalls: 0 }),
     ]);
+  });
+
+  it("counts unknown calls, not calls to the paths every apiserver serves outside its spec", () => {
+    const hub = new LiveHub();
+    const deltas: LiveDelta[] = [];
+    hub.subscribe("all", everything, (delta) => deltas.push(delta));
+    const calls = batch([], 3);
+    const [unknown] = calls.unknownCalls as [IngestBatch["unknownCalls"][number]];
+    calls.unknownCalls.push({
+      ...unknown,
+      path: "/openapi/v3",
+      reason: UNMATCHED_REASONS.outsideSpec,
+      count: 5,
+    });
+    hub.publish(calls);
+    vi.advanceTimersByTime(0);
+    expect(deltas).toEqual([expect.objectContaining({ hits: 0, unknownCalls: 3 })]);
   });
 
   it("sends nothing for batches a scope rejects, and nothing after unsubscribe", () => {

@@ -1,3 +1,4 @@
+import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import {
   type IngestBatch,
   LIVE_MAX_DELTAS_PER_SECOND,
@@ -121,7 +122,8 @@ export class LiveHub {
       if (!accepted[call.source]) continue;
       if (scope.successOnly && call.statusClass !== "2xx") continue;
       const into = take();
-      into.unknownCalls += call.count;
+      // The apiserver's own paths (`/openapi/v3`, `/healthz`) are no unknown calls: no count, as in db.
+      if (call.reason !== UNMATCHED_REASONS.outsideSpec) into.unknownCalls += call.count;
       noteSource(into, call.source);
     }
     subscriber.pending = pending;

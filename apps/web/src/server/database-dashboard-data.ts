@@ -21,6 +21,7 @@ import {
   type SourceSummary,
 } from "@apisnoop/db";
 import { type CoverageFilters, type Level, parseCoverageFilters } from "@apisnoop/db/filters";
+import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import { type Source, sourceKey } from "@apisnoop/protocol";
 import { tally } from "../coverage/tally";
 import type {
@@ -29,6 +30,7 @@ import type {
   DashboardData,
   EndpointCoverage,
   SourceSummaryRow,
+  UnknownCallRow,
   UnknownReport,
 } from "../data/dashboard-data";
 import { chartName } from "../filters/dashboard-filters";
@@ -207,6 +209,7 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
         byLevel,
         deprecated: withUpstream(report.release, report.deprecated, { ...filters, outcome: "any" }),
         unknownCalls: unknown.calls,
+        outsideSpecCalls: unknown.outsideSpec,
         unknownFields: unknown.fields,
         fieldsByKind: report.fieldsByDefinition.map((d) => ({
           kind: d.definition.split(".").at(-1) ?? d.definition,
@@ -346,15 +349,18 @@ function sourceRow(
 function unknownRows(report: Awaited<ReturnType<typeof getUnknown>>): UnknownReport {
   const labels = new Map(report.sources.map((source) => [source.id, label(source)]));
   const names = (ids: number[]) => [...new Set(ids.map((id) => labels.get(id) ?? `source ${id}`))].sort();
+  const calls = report.calls.map((call) => ({
+    method: call.method,
+    path: call.path,
+    reason: call.reason,
+    hits: call.count,
+    sources: names(call.sourceIds),
+    lastSeen: call.lastSeen.toISOString(),
+  }));
+  const outside = (call: UnknownCallRow) => call.reason === UNMATCHED_REASONS.outsideSpec;
   return {
-    calls: report.calls.map((call) => ({
-      method: call.method,
-      path: call.path,
-      reason: call.reason,
-      hits: call.count,
-      sources: names(call.sourceIds),
-      lastSeen: call.lastSeen.toISOString(),
-    })),
+    calls: calls.filter((call) => !outside(call)),
+    outsideSpec: calls.filter(outside),
     fields: report.fields.map((field) => ({
       operationId: field.operationId,
       direction: field.direction,

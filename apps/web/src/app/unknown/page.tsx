@@ -1,6 +1,6 @@
 import { FilterBar } from "../../components/FilterBar";
 import { FilterError } from "../../components/FilterError";
-import { UnknownCallsTable, UnknownFieldsTable } from "../../components/UnknownTables";
+import { OutsideSpecTable, UnknownCallsTable, UnknownFieldsTable } from "../../components/UnknownTables";
 import { loadForPage } from "../../http/page-data";
 import { type PageProps, toSearchParams } from "../../http/search-params";
 import { dashboardData } from "../../server/app-context";
@@ -27,7 +27,8 @@ export default async function UnknownPage({ searchParams }: PageProps) {
         <h1>Unknown calls and fields</h1>
         <p>
           Requests that matched no endpoint of the release (a CRD, an aggregated API, a typo, a removed
-          version), and body fields the schema does not have.
+          version), and body fields the schema does not have. Calls to the paths every kube-apiserver serves
+          outside its OpenAPI spec are listed apart and are not counted as unknown.
         </p>
       </div>
       <div className="detail-grid">
@@ -38,6 +39,16 @@ export default async function UnknownPage({ searchParams }: PageProps) {
         <section className="panel">
           <h2>Unknown fields</h2>
           <UnknownFieldsTable fields={report.fields} />
+        </section>
+        <section className="panel">
+          <h2>Apiserver paths outside the spec</h2>
+          <p className="muted small">
+            Served by every kube-apiserver, described by no OpenAPI spec: the OpenAPI documents kubectl reads
+            on every apply (<code>/openapi/v3/…</code>), health checks (<code>/healthz</code>,{" "}
+            <code>/livez</code>, <code>/readyz</code> and their checks), <code>/metrics</code>,{" "}
+            <code>/debug/…</code>.
+          </p>
+          <OutsideSpecTable calls={report.outsideSpec} />
         </section>
       </div>
     </>

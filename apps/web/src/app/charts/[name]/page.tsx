@@ -2,7 +2,7 @@ import { notFound } from "next/navigation";
 import { EndpointTable } from "../../../components/EndpointTable";
 import { FilterBar } from "../../../components/FilterBar";
 import { FilterError } from "../../../components/FilterError";
-import { UnknownCallsTable, UnknownFieldsTable } from "../../../components/UnknownTables";
+import { OutsideSpecTable, UnknownCallsTable, UnknownFieldsTable } from "../../../components/UnknownTables";
 import { filterQuery } from "../../../filters/dashboard-filters";
 import { loadForPage } from "../../../http/page-data";
 import { type PageProps, toSearchParams } from "../../../http/search-params";
@@ -104,6 +104,12 @@ export default async function ChartPage({ params, searchParams }: PageProps<{ na
         <section className="panel">
           <h2>Unknown calls</h2>
           <UnknownCallsTable calls={report.unknownCalls} />
+          {report.outsideSpecCalls.length > 0 && (
+            <>
+              <h2 style={{ marginTop: "1rem" }}>Apiserver paths outside the spec</h2>
+              <OutsideSpecTable calls={report.outsideSpecCalls} />
+            </>
+          )}
         </section>
         <section className="panel">
           <h2>Unknown fields</h2>
