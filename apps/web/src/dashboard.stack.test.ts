@@ -173,6 +173,13 @@ describe("the dashboard in Chromium", () => {
     );
   });
 
+  it("/compare with one release loaded says how to load another, not an error", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.url}/compare`);
+    expect(await page.getByTestId("nothing-to-compare").textContent()).toContain("Only 1.34 is loaded");
+    expect(await page.getByText("These filters cannot be shown").count()).toBe(0);
+  });
+
   it("zooms with the keyboard", async () => {
     const { page } = browser;
     await page.goto(`${stack.url}/?release=1.34`);

@@ -20,11 +20,14 @@ const EnvSchema = z.object({
    * apisnoop/ineligible_endpoints.json) to read reference releases from instead of downloading them.
    */
   APISNOOP_REFERENCE_DIR: z.string().min(1).optional(),
-  /** Reference releases to load at start when no cluster answers ("1.36" or "1.34,1.36"). */
+  /**
+   * Published releases to load at start besides the cluster's ("1.36" or "1.34,1.36"); the default, the
+   * latest two, lets `/compare` compare at once.
+   */
   APISNOOP_RELEASES: z
     .string()
     .regex(/^1\.\d{1,2}(,1\.\d{1,2})*$/, "must look like 1.36 or 1.34,1.36")
-    .default("1.36"),
+    .default("1.35,1.36"),
   /** Kubeconfig of the cluster `npm start` puts the proxy in front of (default ~/.kube/config). */
   KUBECONFIG: z.string().min(1).optional(),
   /** Its context (default: the kubeconfig's current context). */

@@ -142,14 +142,23 @@ describe("/compare and /conformance in Chromium", () => {
     await page.goto(`${stack.url}/?release=1.34&chart=my-operator&from=24h`);
     const nav = page.getByRole("navigation", { name: "Views" });
     expect(await nav.getByRole("link", { name: "Compare releases" }).getAttribute("href")).toBe(
-      "/compare?to=1.34&chart=my-operator",
+      "/compare?release=1.34&chart=my-operator",
     );
     expect(await nav.getByRole("link", { name: "Conformance" }).getAttribute("href")).toBe(
       "/conformance?release=1.34",
     );
     await nav.getByRole("link", { name: "Compare releases" }).click();
     await page.waitForURL(/\/compare\?/);
-    expect(await text("compare-title")).toBe("1.33 → 1.34");
+    // 1.34 and the next newer release loaded: the upgrade its users face next.
+    expect(await text("compare-title")).toBe("1.34 → 1.35");
+  });
+
+  it("/compare without parameters compares the default release with its neighbour", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.url}/compare`);
+    // No cluster here: the default release is the newest, 1.35, so the one before it → 1.35.
+    expect(await text("compare-title")).toBe("1.34 → 1.35");
+    expect(await page.getByText("These filters cannot be shown").count()).toBe(0);
   });
 
   it("/compare explains bad parameters", async () => {
@@ -157,7 +166,8 @@ describe("/compare and /conformance in Chromium", () => {
       ["from=1.33&to=1.20", "release 1.20 is not loaded"],
       ["from=24h;x&to=1.34", "invalid parameter from"],
       ["from=1.33&to=1.34&chart=a&chart=b", "invalid filter chart: given 2 times"],
-      ["release=1.34", "/compare takes the two releases as from and to"],
+      ["release=1.34&to=1.35", "/compare takes the two releases as from and to"],
+      ["from=1.35", "no loaded release is newer than 1.35"],
       ["from=1.33&to=1h..now", "both releases (1.33, 1.34) or both time windows"],
       ["from=2h..1h&to=1h..&outcome=3xx", "invalid filter outcome"],
     ]) {

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { compareHref, compareReleaseNames, parseCompareParams } from "./compare-params";
 
 const loaded = ["1.34", "1.36", "1.9", "1.33", "cluster"];
-const parse = (query: string) => parseCompareParams(new URLSearchParams(query), loaded);
+const q = (query: string) => new URLSearchParams(query);
+const parse = (query: string) => parseCompareParams(q(query), loaded);
 
 describe("parseCompareParams", () => {
   it("takes the two releases and leaves the selection's filters", () => {
@@ -14,10 +15,23 @@ describe("parseCompareParams", () => {
     expect(parsed.ok && parsed.value.filters.toString()).toBe("chart=nginx&outcome=2xx");
   });
 
-  it("defaults to the default release and the loaded release just before it", () => {
-    expect(parse("")).toMatchObject({ ok: true, value: { from: "1.33", to: "1.34" } });
+  it("defaults to the nearest loaded releases in upgrade direction", () => {
+    // The default release (the cluster's) → the next newer one loaded.
+    expect(parse("")).toMatchObject({ ok: true, value: { from: "1.34", to: "1.36" } });
+    // The newest: the one before it → it.
+    const newest = ["1.36", "1.34", "1.35"];
+    expect(parseCompareParams(q(""), newest)).toMatchObject({
+      ok: true,
+      value: { from: "1.35", to: "1.36" },
+    });
+    expect(parse("release=1.36")).toMatchObject({ ok: true, value: { from: "1.34", to: "1.36" } });
+    expect(parse("release=1.33&chart=x")).toMatchObject({
+      ok: true,
+      value: { from: "1.33", to: "1.34", filters: q("chart=x") },
+    });
     expect(parse("to=1.36")).toMatchObject({ ok: true, value: { from: "1.34", to: "1.36" } });
     expect(parse("to=1.33")).toMatchObject({ ok: true, value: { from: "1.9" } });
+    expect(parse("from=1.33")).toMatchObject({ ok: true, value: { from: "1.33", to: "1.34" } });
   });
 
   it("names the parameter that is wrong", () => {
@@ -26,7 +40,19 @@ describe("parseCompareParams", () => {
       ok: false,
       error: expect.stringMatching(/^invalid parameter to:/),
     });
-    expect(parse("release=1.34")).toMatchObject({ ok: false, error: expect.stringContaining("from and to") });
+    expect(parse("release=1.34&to=1.36")).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("from and to"),
+    });
+    expect(parse("release=1.20")).toMatchObject({ ok: false, error: expect.stringContaining("not loaded") });
+    expect(parse("from=1.36")).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("newer than 1.36"),
+    });
+    expect(parseCompareParams(q(""), ["1.36"])).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("only 1.36 is loaded"),
+    });
     expect(parse("from=1.34&to=1.34")).toMatchObject({
       ok: false,
       error: expect.stringContaining("both 1.34"),

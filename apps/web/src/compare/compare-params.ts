@@ -25,6 +25,7 @@ export function isTimeWindow(value: string): boolean {
 }
 
 const RELEASE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$/;
+const VERSIONED = /^\d+(\.\d+)*$/;
 
 /**
  * Orders release names by version ("1.9" < "1.10"), other names after, by text: db's compareReleaseNames,
@@ -45,8 +46,10 @@ export function compareReleaseNames(a: string, b: string): number {
 
 /**
  * What a `/compare` URL compares. There `from` and `to` name releases (a release comparison counts
- * all-time hits), and `release` is refused because they say it; without `to`: the first of `releases`
- * (the default release); without `from`: the loaded release just before `to`. Or both are time windows
+ * all-time hits), and `release` is refused because they say it. Missing ones are the nearest loaded
+ * releases in the direction of an upgrade: without either, `release` or else the default release (the
+ * first of `releases`: the cluster's) → the next newer one loaded, else the one before it → that one;
+ * with only `to`, the release before it; with only `from`, the one after it. Or both are time windows
  * `START..END` (as `apisnoop compare` takes them), compared within `release`. A bad or missing value is
  * an error naming the parameter, as the filters' errors do. Never throws.
  */
@@ -54,7 +57,7 @@ export function parseCompareParams(
   params: URLSearchParams,
   releases: readonly string[],
 ): { ok: true; value: CompareParams } | { ok: false; error: string } {
-  const one = (name: "from" | "to") => {
+  const one = (name: "from" | "to" | "release") => {
     const values = params.getAll(name).filter((value) => value.trim() !== "");
     if (values.length > 1) return { error: `invalid parameter ${name}: given ${values.length} times` };
     const value = values[0]?.trim();
@@ -64,28 +67,59 @@ export function parseCompareParams(
   };
   const windows = ["from", "to"].map((name) => params.getAll(name).filter(isTimeWindow));
   if (windows.some((list) => list.length > 0)) return parseWindows(params);
-  if (params.getAll("release").some((value) => value.trim() !== "")) {
-    return { ok: false, error: "invalid parameter release: /compare takes the two releases as from and to" };
-  }
   const from = one("from");
   const to = one("to");
+  const base = one("release");
   if (from.error !== undefined) return { ok: false, error: from.error };
   if (to.error !== undefined) return { ok: false, error: to.error };
-  const later = to.value ?? releases[0];
-  if (later === undefined) return { ok: false, error: "no release is loaded" };
-  const earlier =
-    from.value ??
-    [...releases]
-      .sort(compareReleaseNames)
-      .filter((name) => compareReleaseNames(name, later) < 0)
-      .at(-1);
-  if (earlier === undefined) {
-    return { ok: false, error: `invalid parameter from: no loaded release is older than ${later}` };
+  if (base.error !== undefined) return { ok: false, error: base.error };
+  if (base.value !== undefined && (from.value !== undefined || to.value !== undefined)) {
+    return { ok: false, error: "invalid parameter release: /compare takes the two releases as from and to" };
   }
+  if (base.value !== undefined && !releases.includes(base.value)) {
+    return { ok: false, error: `invalid parameter release: ${base.value} is not loaded` };
+  }
+  const pair = releasePair(from.value, to.value, base.value ? [base.value, ...releases] : releases);
+  if ("error" in pair) return { ok: false, error: pair.error };
+  const [earlier, later] = pair.releases;
   if (earlier === later) return { ok: false, error: `invalid parameters: from and to are both ${later}` };
   const filters = new URLSearchParams(params);
   for (const name of ["from", "to", "release"]) filters.delete(name);
   return { ok: true, value: { kind: "releases", from: earlier, to: later, filters } };
+}
+
+/** The two releases to compare: those given, the missing ones the nearest in upgrade direction. */
+function releasePair(
+  from: string | undefined,
+  to: string | undefined,
+  releases: readonly string[],
+): { releases: [string, string] } | { error: string } {
+  // Only numbered releases have neighbours; a cluster's unnumbered release is compared with the newest.
+  const sorted = releases.filter((name) => VERSIONED.test(name)).sort(compareReleaseNames);
+  const numbered = (name: string) => VERSIONED.test(name) || undefined;
+  const before = (name: string) =>
+    numbered(name) ? sorted.filter((r) => compareReleaseNames(r, name) < 0).at(-1) : sorted.at(-1);
+  const after = (name: string) => numbered(name) && sorted.find((r) => compareReleaseNames(r, name) > 0);
+  if (from !== undefined && to !== undefined) return { releases: [from, to] };
+  if (to !== undefined) {
+    const earlier = before(to);
+    if (earlier === undefined)
+      return { error: `invalid parameter from: no loaded release is older than ${to}` };
+    return { releases: [earlier, to] };
+  }
+  if (from !== undefined) {
+    const later = after(from);
+    if (later === undefined)
+      return { error: `invalid parameter to: no loaded release is newer than ${from}` };
+    return { releases: [from, later] };
+  }
+  const base = releases[0];
+  if (base === undefined) return { error: "no release is loaded" };
+  const newer = after(base);
+  if (newer !== undefined) return { releases: [base, newer] };
+  const older = before(base);
+  if (older !== undefined) return { releases: [older, base] };
+  return { error: `only ${base} is loaded: there is no other release to compare it with` };
 }
 
 function parseWindows(

@@ -12,10 +12,18 @@ describe("navQuery", () => {
     );
   });
 
-  it("into /compare: the release becomes `to`, a time window is dropped, the sources stay", () => {
+  it("into /compare: the release stays, a time window is dropped, the sources stay", () => {
     const query = navQuery("/compare", "/", q("release=1.34&chart=nginx&from=24h&outcome=2xx"));
-    expect(query).toBe("to=1.34&chart=nginx&outcome=2xx");
-    expect(parseCompareParams(q(query), ["1.34", "1.33"]).ok).toBe(true);
+    expect(query).toBe("release=1.34&chart=nginx&outcome=2xx");
+    // Compared with its neighbour in upgrade direction, whether that is newer or older.
+    expect(parseCompareParams(q(query), ["1.34", "1.33"])).toMatchObject({
+      ok: true,
+      value: { from: "1.33", to: "1.34" },
+    });
+    expect(parseCompareParams(q(query), ["1.35", "1.34"])).toMatchObject({
+      ok: true,
+      value: { from: "1.34", to: "1.35" },
+    });
   });
 
   it("out of /compare: the release pair is dropped, so the filters parse", () => {

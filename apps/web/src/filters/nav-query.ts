@@ -6,7 +6,8 @@ const RELEASE_PAIR_VIEWS = new Set(["/compare"]);
 /**
  * The query a navigation link carries from the current view to `target`, so switching views keeps the
  * selection. `/compare` takes `from`/`to` as releases: entering it, a time window is dropped and the
- * current release becomes `to`; leaving it, the pair is dropped. `/conformance` is about a release only.
+ * current release stays, for /compare to compare it with its neighbour in upgrade direction; leaving it,
+ * the pair is dropped. `/conformance` is about a release only.
  */
 export function navQuery(target: string, current: string, query: URLSearchParams): string {
   const kept = new URLSearchParams();
@@ -15,19 +16,17 @@ export function navQuery(target: string, current: string, query: URLSearchParams
     for (const value of query.getAll(name)) {
       if (value.trim() === "") continue;
       if (target === "/conformance" && name !== "release") continue;
-      if (RELEASE_PAIR_VIEWS.has(target) && (name === "release" || name === "from" || name === "to"))
-        continue;
+      if (RELEASE_PAIR_VIEWS.has(target) && (name === "from" || name === "to")) continue;
       if (leavingPair && (name === "from" || name === "to")) continue;
       kept.append(name, value);
     }
   }
-  if (RELEASE_PAIR_VIEWS.has(target)) {
-    const pair = RELEASE_PAIR_VIEWS.has(current)
-      ? { from: query.get("from"), to: query.get("to") }
-      : { from: null, to: query.get("release") };
+  if (RELEASE_PAIR_VIEWS.has(target) && RELEASE_PAIR_VIEWS.has(current)) {
     const withPair = new URLSearchParams();
-    if (pair.from) withPair.set("from", pair.from);
-    if (pair.to) withPair.set("to", pair.to);
+    for (const name of ["from", "to"]) {
+      const value = query.get(name);
+      if (value) withPair.set(name, value);
+    }
     for (const [name, value] of kept) withPair.append(name, value);
     return withPair.toString();
   }

@@ -27,6 +27,21 @@ function describeSelection(filters: DashboardFilters): string {
     .join(" · ");
 }
 
+/** Shown at `/compare` while one release is loaded: how to load another. */
+function NothingToCompare({ release }: { release: string }) {
+  return (
+    <section className="notice" role="status" data-testid="nothing-to-compare">
+      <h2>Only {release} is loaded</h2>
+      <p>
+        There is no other release to compare it with yet. Load one and reload this page:{" "}
+        <code>npx apisnoop spec add --release 1.NN</code>, or start with{" "}
+        <code>APISNOOP_RELEASES=1.35,1.36 npm start</code> (the default loads the latest two published
+        releases besides the cluster&apos;s).
+      </p>
+    </section>
+  );
+}
+
 /** `release=R&<query>`: links from a compared release to endpoint pages. */
 const withRelease = (release: string, query: string) =>
   `release=${encodeURIComponent(release)}${query ? `&${query}` : ""}`;
@@ -34,7 +49,8 @@ const withRelease = (release: string, query: string) =>
 /**
  * `/compare?from=1.33&to=1.34&<filters>`: the endpoints two releases add, remove, promote and deprecate,
  * and the selection's coverage in each. `from` and `to` name releases here; the other filters (sources,
- * outcome, level) are the dashboard's, so the page is one shareable link. With two time windows
+ * outcome, level) are the dashboard's, so the page is one shareable link. Without `from` and `to`, the
+ * release (or the default one) and its neighbour in upgrade direction. With two time windows
  * (`from=7d..1d&to=1d..now&release=1.34`) it compares the selection's coverage between them.
  */
 export default async function ComparePage({ searchParams }: PageProps) {
@@ -42,6 +58,10 @@ export default async function ComparePage({ searchParams }: PageProps) {
   const params = toSearchParams(await searchParams);
   const releases = await data.releases();
   if (releases.length === 0) return <NoRelease />;
+  const [only] = releases;
+  if (only && releases.length === 1 && !params.get("from") && !params.get("to")) {
+    return <NothingToCompare release={only.name} />;
+  }
   const compare = parseCompareParams(
     params,
     releases.map((release) => release.name),
