@@ -27,3 +27,4 @@ export {
   specSourceKind,
 } from "./spec-source";
 export * from "./types";
+export { asksToWatch } from "./watch";

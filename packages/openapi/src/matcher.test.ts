@@ -1,16 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { compileMatcher, splitRequest } from "./matcher";
 import { sharedCatalog } from "./testing";
+import { asksToWatch } from "./watch";
 
 const matcher = compileMatcher(sharedCatalog("1.34"));
 
 /** [method, url, expected operationId, expected detail] */
 type Case = [string, string, string, string?];
 
+/** The match as the cases spell it; the endpoint and the watch decision must agree with it. */
 function expectMatches(cases: Case[]): void {
   for (const [method, url, operationId, detail] of cases) {
-    const result = matcher.match(method, url);
+    const { endpoint, watch, ...result } = matcher.match(method, url);
     expect({ method, url, ...result }).toEqual({ method, url, operationId, ...(detail ? { detail } : {}) });
+    expect(endpoint?.operationId, url).toBe(operationId);
+    expect(watch, url).toBe(detail === "watch" || detail === "deprecated watch path");
   }
 }
 
@@ -19,7 +23,9 @@ function expectUnmatched(cases: [string, string, string][]): void {
     expect({ method, url, ...matcher.match(method, url) }).toEqual({
       method,
       url,
+      endpoint: null,
       operationId: null,
+      watch: false,
       reason,
     });
   }
@@ -61,6 +67,11 @@ describe("compileMatcher", () => {
       ["GET", "/api/v1/namespaces/default/pods?watch=false", "listCoreV1NamespacedPod"],
       ["GET", "/api/v1/namespaces/default/pods?watcher=true", "listCoreV1NamespacedPod"],
       ["GET", "/api/v1/namespaces/default/pods/web-0?watch=true", "readCoreV1NamespacedPod"],
+      // Go's ParseBool spellings of true, as kube-apiserver decodes the parameter.
+      ["GET", "/api/v1/pods?watch=t", "listCoreV1PodForAllNamespaces", "watch"],
+      ["GET", "/api/v1/pods?watch=TRUE", "listCoreV1PodForAllNamespaces", "watch"],
+      ["GET", "/api/v1/pods?watch=True", "listCoreV1PodForAllNamespaces", "watch"],
+      ["GET", "/api/v1/pods?watch=yes", "listCoreV1PodForAllNamespaces"],
     ]);
   });
 
@@ -226,5 +237,23 @@ describe("compileMatcher", () => {
       ["GET", "/api/", "getCoreAPIVersions"],
       ["GET", "/.well-known/openid-configuration", "getServiceAccountIssuerOpenIDConfiguration"],
     ]);
+  });
+
+  it("still says whether an unknown call watches, so its answer is read as an event stream", () => {
+    const crontabs = "/apis/stable.example.com/v1/namespaces/default/crontabs";
+    expect(matcher.match("GET", `${crontabs}?watch=1`)).toMatchObject({ endpoint: null, watch: true });
+    expect(matcher.match("GET", `${crontabs}?watch=0`)).toMatchObject({ endpoint: null, watch: false });
+  });
+});
+
+describe("asksToWatch", () => {
+  it("reads watch= as Go's ParseBool does, anywhere in the query", () => {
+    for (const query of ["watch=1", "watch=t", "watch=T", "watch=true", "watch=TRUE", "watch=True"]) {
+      expect(asksToWatch(query), query).toBe(true);
+      expect(asksToWatch(`limit=5&${query}&resourceVersion=3`), query).toBe(true);
+    }
+    for (const query of ["", "watch=0", "watch=false", "watch=yes", "watch=", "xwatch=true", "watch=true2"]) {
+      expect(asksToWatch(query), query).toBe(false);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { Endpoint, EndpointCatalog, MatchResult } from "./types";
+import { asksToWatch } from "./watch";
 
 /** Matches requests to the operations of one spec. Compile once per spec with {@link compileMatcher}. */
 export interface RequestMatcher {
@@ -91,10 +92,11 @@ export function compileMatcher(catalog: EndpointCatalog): RequestMatcher {
   const watchResults = new Map<Endpoint, MatchResult>();
   for (const endpoint of catalog.byOperationId.values()) {
     insert(root, endpoint);
-    const detail = endpoint.watchOperation ? { detail: "deprecated watch path" } : {};
-    results.set(endpoint, Object.freeze({ operationId: endpoint.operationId, ...detail }));
+    const { operationId, watchOperation } = endpoint;
+    const detail = watchOperation ? { detail: "deprecated watch path" } : {};
+    results.set(endpoint, Object.freeze({ endpoint, operationId, watch: watchOperation, ...detail }));
     if (endpoint.action === "list") {
-      watchResults.set(endpoint, Object.freeze({ operationId: endpoint.operationId, detail: "watch" }));
+      watchResults.set(endpoint, Object.freeze({ endpoint, operationId, watch: true, detail: "watch" }));
     }
     const [top, group, version] = splitTemplate(endpoint.path);
     if (top === "apis" && group !== undefined) {
@@ -154,15 +156,17 @@ export function compileMatcher(catalog: EndpointCatalog): RequestMatcher {
       pathMatched = false;
       const endpoint = walk(root, 0);
       if (endpoint) {
-        if (query !== "" && endpoint.action === "list" && WATCH_TRUE.test(query)) {
+        if (endpoint.action === "list" && asksToWatch(query))
           return watchResults.get(endpoint) as MatchResult;
-        }
         return results.get(endpoint) as MatchResult;
       }
-      if (pathMatched) return { operationId: null, reason: UNMATCHED_REASONS.methodNotAllowed };
-      const segments = path.segments();
-      if (servedOutsideSpec(segments)) return { operationId: null, reason: UNMATCHED_REASONS.outsideSpec };
-      return { operationId: null, reason: unservedReason(segments, groupVersions, coreVersions) };
+      const segments = pathMatched ? [] : path.segments();
+      const reason = pathMatched
+        ? UNMATCHED_REASONS.methodNotAllowed
+        : servedOutsideSpec(segments)
+          ? UNMATCHED_REASONS.outsideSpec
+          : unservedReason(segments, groupVersions, coreVersions);
+      return { endpoint: null, operationId: null, watch: asksToWatch(query), reason };
     },
   };
 }
@@ -202,9 +206,6 @@ function insert(root: TrieNode, endpoint: Endpoint): void {
   node.operations ??= new Map();
   node.operations.set(endpoint.method, endpoint);
 }
-
-/** `?watch=true` on a list is a watch of that list (Go's ParseBool spellings of true). */
-const WATCH_TRUE = /(?:^|&)watch=(?:true|1|t|T|TRUE|True)(?:&|$)/;
 
 function unservedReason(
   segments: string[],

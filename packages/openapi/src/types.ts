@@ -101,9 +101,20 @@ export interface EndpointCatalog {
   definitions: Record<string, SwaggerSchema>;
 }
 
-/** What the matcher says about one request. */
+/**
+ * What the matcher says about one request: decided once, then carried (the proxy's flow, the importers),
+ * never looked up again.
+ */
 export interface MatchResult {
+  /** The operation the request is a call of; null when nothing matched (`reason` says why). */
+  endpoint: Endpoint | null;
+  /** `endpoint.operationId`, the name hits carry; null when nothing matched. */
   operationId: string | null;
+  /**
+   * The answer is a stream of watch events: `?watch=true` on a list, a deprecated `/watch/` operation,
+   * or a watch query on a path that matched nothing. A `?watch=true` on a single object's read is a read.
+   */
+  watch: boolean;
   /** Why nothing matched: "no such path", "method not allowed", "group not served by this spec". */
   reason?: string;
   /** Extra facts about a hit: "watch" for `?watch=true` on a list, "deprecated watch path". */

@@ -1,6 +1,6 @@
-import type { Readable } from "node:stream";
+import type { BodyTap } from "./flow";
 
-/** The field-analysis cap of issue 5: bodies larger than this are counted but not analysed. */
+/** Bodies larger than this are counted but not analysed (`--body-cap`). */
 export const DEFAULT_BODY_CAP = 2 * 1024 * 1024;
 
 /**
@@ -92,7 +92,7 @@ export class CaptureBudget {
    * Starts capturing what `stream` emits; the stream's own consumers see exactly the same data. With
    * `prefixBytes`, only the stream's first bytes are kept (watches: their first events are analysed).
    */
-  capture(stream: Readable, prefixBytes?: number): CapturedBody {
+  capture(stream: BodyTap, prefixBytes?: number): CapturedBody {
     const body = new CapturedBody(
       this,
       prefixBytes === undefined ? null : Math.min(prefixBytes, this.perBody),

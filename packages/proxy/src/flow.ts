@@ -1,6 +1,7 @@
 import type { MatchResult } from "@apisnoop/openapi";
 import type { Source } from "@apisnoop/protocol";
 import type { CapturedBody } from "./body-capture";
+import type { SpecSnapshot } from "./spec-snapshot";
 
 /** How a client reached the proxy: its kubeconfig `server` points at us, or it tunnelled through CONNECT. */
 export type ProxyMode = "reverse" | "forward";
@@ -20,6 +21,11 @@ export interface FlowRequest {
   remoteAddress?: string | null;
   /** `Content-Type` of the body, parameters included (it names the patch type and protobuf). */
   contentType?: string | null;
+  /**
+   * The body as it streams to the upstream, for an addon to listen to (never to pause or consume); set
+   * only when the request has one, and only until the flow ends.
+   */
+  bodyStream?: BodyTap | null;
   /** The body as far as it was captured for field analysis; null when not captured. */
   body?: CapturedBody | null;
 }
@@ -28,8 +34,16 @@ export interface FlowRequest {
 export interface FlowResponse {
   status: number;
   contentType?: string | null;
+  /** The body as it streams to the client, for an addon to listen to; only until the flow ends. */
+  bodyStream?: BodyTap | null;
   /** The body as far as it was captured for field analysis; null when not captured. */
   body?: CapturedBody | null;
+}
+
+/** A body streaming past the proxy, as addons may see it: its chunks and its end, nothing to steer. */
+export interface BodyTap {
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  once(event: "end", listener: () => void): unknown;
 }
 
 /** Why a flow failed: the upstream could not be reached, or a side hung up mid-stream. */
@@ -54,7 +68,9 @@ export interface Flow {
   error: FlowError | null;
   /** Request start to last response byte (or to the error), milliseconds. Set before `done`. */
   durationMs: number | null;
-  /** Set by the match-operation addon. */
+  /** The spec current when the request arrived, kept for the whole flow; null before any spec loaded. */
+  readonly spec: SpecSnapshot | null;
+  /** The endpoint, watch decision and detail: set once by the match-operation addon, at the response head. */
   match: MatchResult | null;
   /** Who made the call; set by the attribution addon. */
   source: Source | null;
@@ -72,8 +88,13 @@ export interface FlowFields {
 
 let nextFlowId = 1;
 
-/** A fresh flow for a request that just arrived. */
-export function createFlow(mode: ProxyMode, request: FlowRequest, startedAt = Date.now()): Flow {
+/** A fresh flow for a request that just arrived, matched later against `spec`. */
+export function createFlow(
+  mode: ProxyMode,
+  request: FlowRequest,
+  spec: SpecSnapshot | null,
+  startedAt = Date.now(),
+): Flow {
   return {
     id: nextFlowId++,
     mode,
@@ -82,14 +103,10 @@ export function createFlow(mode: ProxyMode, request: FlowRequest, startedAt = Da
     response: null,
     error: null,
     durationMs: null,
+    spec,
     match: null,
     source: null,
     details: [],
     fields: null,
   };
-}
-
-/** The request asks to watch (`?watch=true` or `?watch=1` on a list path, as client-go sends it). */
-export function asksToWatch(url: string): boolean {
-  return /[?&]watch=(?:true|1)(?:&|$)/.test(url);
 }

@@ -22,6 +22,7 @@ export { ProxyMetrics } from "./metrics";
 export { PodDirectory, type PodIdentity } from "./pod-directory";
 export { type ClientMode, type ProxiedKubeconfigOptions, proxiedKubeconfig } from "./proxied-kubeconfig";
 export { PROXY_USER_AGENT, SpecRefresher } from "./spec-refresher";
+export { type SpecSnapshot, specSnapshot } from "./spec-snapshot";
 export {
   DEFAULT_CA_DIR,
   expectedHosts,

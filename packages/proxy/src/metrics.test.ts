@@ -1,18 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { ProxyMetrics } from "./metrics";
-import { fakeFlow } from "./testing";
+import { fakeFlow, fakeMatch } from "./testing";
 
 describe("ProxyMetrics", () => {
   it("renders requests by method/code/matched, a latency histogram, upstream errors and analysis failures", () => {
     const metrics = new ProxyMetrics();
+    metrics.countFlow(fakeFlow({}, { response: { status: 200 }, durationMs: 3, match: fakeMatch("x") }));
     metrics.countFlow(
-      fakeFlow({}, { response: { status: 200 }, durationMs: 3, match: { operationId: "x" } }),
-    );
-    metrics.countFlow(
-      fakeFlow(
-        { method: "POST" },
-        { response: { status: 502 }, durationMs: 40, match: { operationId: null } },
-      ),
+      fakeFlow({ method: "POST" }, { response: { status: 502 }, durationMs: 40, match: fakeMatch(null) }),
     );
     metrics.upstreamErrors = 1;
     metrics.countAnalysisFailure("record", "done");

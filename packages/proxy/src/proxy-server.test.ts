@@ -522,6 +522,48 @@ describe("the proxy in front of a local HTTPS upstream", () => {
     }
   });
 
+  it("without field analysis (--body-cap 0) still names the subresource and the watch of each hit", async () => {
+    const out = path.join(dir, "hits-no-bodies.jsonl");
+    const bare = await startProxy({
+      kubeconfig: path.join(dir, "kubeconfig"),
+      listen: { host: "127.0.0.1", port: 0 },
+      adminListen: null,
+      spec: path.join(dir, "spec.json"),
+      caDir: path.join(dir, "proxy-ca"),
+      out,
+      bodyCap: 0,
+    });
+    try {
+      for (const target of [
+        "/api/v1/namespaces/default/pods/p/exec?command=ls",
+        "/api/v1/namespaces/w/configmaps?watch=true",
+      ]) {
+        await new Promise<void>((resolve, reject) => {
+          const req = https.request(
+            new URL(target, bare.url),
+            { method: target.includes("exec") ? "POST" : "GET", ca: proxyCa },
+            (res) => {
+              res.resume();
+              res.on("end", resolve);
+            },
+          );
+          req.on("error", reject);
+          req.end();
+        });
+      }
+    } finally {
+      await bare.close();
+    }
+    const hits = readFileSync(out, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Hit);
+    expect(hits.map((hit) => [hit.operationId, hit.details, hit.requestFields, hit.responseFields])).toEqual([
+      ["connectCoreV1PostNamespacedPodExec", ["subresource:exec"], undefined, undefined],
+      ["listCoreV1NamespacedConfigMap", ["watch"], undefined, undefined],
+    ]);
+  });
+
   it("serves /healthz and /metrics on the admin port", async () => {
     const get = async (p: string) => {
       const res = await fetch(`${proxy.adminUrl}${p}`);

@@ -1,13 +1,11 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import http from "node:http";
+import http, { type IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import net, { type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import tls, { type SecureContext } from "node:tls";
-import type { AddonChain } from "./addon-chain";
-import { type CaptureBudget, capturesRequestBody, capturesResponseBody } from "./body-capture";
 import type { CertificateAuthority, LeafCertificate } from "./certificate-authority";
-import { asksToWatch, createFlow, type Flow, type FlowRequest, type ProxyMode } from "./flow";
+import type { FlowRequest, ProxyMode } from "./flow";
+import type { FlowLifecycle, LiveFlow } from "./flow-lifecycle";
 import { hasHeader, requestHeadersForUpstream, responseHeadersForClient } from "./http-headers";
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
@@ -18,21 +16,14 @@ export interface ProxyServerOptions {
   ca: CertificateAuthority;
   /** The leaf presented by default: it covers every expected host (see `expectedHosts`). */
   defaultLeaf: LeafCertificate;
-  chain: AddonChain;
+  /** Runs each flow's addon hooks; the transport only reports what happened on the wire. */
+  flows: FlowLifecycle;
   metrics: ProxyMetrics;
   /** Hosts a CONNECT is intercepted for (besides the upstream's own host:port); others are tunnelled. */
   interceptHosts: ReadonlySet<string>;
   /** One-line operational messages (never headers or bodies). */
   log?: (line: string) => void;
-  /** Keeps bodies for field analysis within its caps; null: bodies are never captured. */
-  capture?: CaptureBudget | null;
 }
-
-/**
- * What a watch keeps of its event stream for field analysis: a watch may stay open for hours, and an
- * informer-heavy controller opens dozens, so each keeps only its first events.
- */
-const WATCH_PREFIX_BYTES = 256 * 1024;
 
 /** How long an idle client keep-alive connection is kept: longer than Go's 90 s idle timeout. */
 const CLIENT_KEEP_ALIVE_MS = 120_000;
@@ -43,8 +34,7 @@ const CLIENT_KEEP_ALIVE_MS = 120_000;
  * - forward: a plain `CONNECT host:port`, then TLS inside the tunnel with a leaf for that host.
  * Requests are forwarded with Node's http machinery and streamed both ways with back-pressure; upgrades
  * (exec/attach/portforward over SPDY or WebSocket) are tunnelled as raw bytes after the request head.
- * Addon hooks: `request` before forwarding, `response` at the upstream's status line, `error`, and `done`
- * one event-loop turn after the client has its last byte, so analysis never sits in front of the response.
+ * What happens to each request is reported to the flow lifecycle (`flows`), which runs the addons.
  */
 export class ProxyServer {
   private readonly listener: net.Server;
@@ -58,8 +48,6 @@ export class ProxyServer {
   private readonly sockets = new Set<Duplex>();
   private readonly sniContexts = new Map<string, Promise<SecureContext>>();
   private lastUpstreamErrorLog = 0;
-  private readonly completed = new WeakSet<Flow>();
-  private readonly finished = new WeakSet<Flow>();
 
   constructor(private readonly options: ProxyServerOptions) {
     const { upstream, defaultLeaf } = options;
@@ -178,13 +166,11 @@ export class ProxyServer {
 
   /** Forwards one request and streams the answer back; the hot path. */
   private forward(mode: ProxyMode, req: IncomingMessage, res: ServerResponse): void {
-    const { upstream, chain, metrics } = this.options;
-    const started = performance.now();
+    const { upstream } = this.options;
     const url = req.url ?? "/";
-    const flow = createFlow(mode, flowRequest(mode, req, upstream.basePath, false));
-    metrics.inFlight++;
-    if (chain.has("request")) chain.run("request", flow);
-    const capture = this.options.capture ?? null;
+    const hasBody =
+      req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    const live = this.options.flows.begin(mode, flowRequest(mode, req, upstream.basePath, false, hasBody));
 
     const upstreamRequest = https.request({
       agent: req.headers.authorization ? this.agent : this.certAgent,
@@ -199,18 +185,12 @@ export class ProxyServer {
       setHost: false,
     });
     upstreamRequest.on("response", (answer) => {
-      const status = answer.statusCode ?? 502;
-      const contentType = answer.headers["content-type"] ?? null;
-      flow.response = {
-        status,
-        contentType,
-        body:
-          capture && capturesResponseBody(flow.request.method, status, contentType)
-            ? capture.capture(answer, isWatch(flow.request.url) ? WATCH_PREFIX_BYTES : undefined)
-            : null,
-      };
-      if (chain.has("response")) chain.run("response", flow);
-      res.writeHead(status, answer.statusMessage, responseHeadersForClient(answer.rawHeaders));
+      live.responseHead(answer.statusCode ?? 502, answer.headers["content-type"] ?? null, answer);
+      res.writeHead(
+        answer.statusCode ?? 502,
+        answer.statusMessage,
+        responseHeadersForClient(answer.rawHeaders),
+      );
       // A watch sends its headers long before its first event: flush them unless the body is right behind.
       // (`headersSent` is already true after writeHead: Node only buffers them, so track the body instead.)
       if (!hasHeader(answer.rawHeaders, "content-length")) {
@@ -226,58 +206,43 @@ export class ProxyServer {
       // has counted every response a client received in full.
       answer.pipe(res, { end: false });
       answer.once("end", () => {
-        this.complete(flow, started);
+        live.complete();
         res.end();
       });
       answer.on("error", () => res.destroy());
     });
     upstreamRequest.on("error", (error) => {
       if (res.headersSent || res.destroyed) {
-        flow.error ??= { kind: "aborted", message: error.message };
+        live.aborted(error.message);
         res.destroy();
         return;
       }
-      this.countUpstreamError(error);
-      flow.error = { kind: "upstream", message: error.message };
-      flow.response = { status: 502 };
-      const body = statusBody(
-        502,
-        "BadGateway",
-        `apisnoop proxy: upstream ${upstream.server} failed: ${error.message}`,
-      );
-      res.writeHead(502, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-      res.end(body);
+      this.answerUpstreamFailure(live, error, res);
     });
-    if (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined) {
+    if (!hasBody) {
       // No body (GET, most DELETEs): send at once rather than one tick later on the request's 'end'.
       upstreamRequest.end();
       req.resume();
     } else {
-      if (capture && capturesRequestBody(flow.request.method, flow.request.contentType ?? null)) {
-        flow.request.body = capture.capture(req);
-      }
       req.pipe(upstreamRequest);
     }
     req.on("error", () => upstreamRequest.destroy());
     res.on("close", () => {
       if (!res.writableFinished) {
         // The client went away (watch closed, request cancelled): stop the upstream side too.
-        flow.error ??= { kind: "aborted", message: "client closed the connection" };
+        live.aborted("client closed the connection");
         upstreamRequest.destroy();
       }
-      this.finish(flow, started);
+      live.end();
     });
   }
 
   /** Tunnels a protocol switch (exec/attach/portforward: SPDY or WebSocket) as raw bytes both ways. */
   private tunnelUpgrade(mode: ProxyMode, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const { upstream, metrics } = this.options;
-    const started = performance.now();
+    const { upstream } = this.options;
     const url = req.url ?? "/";
-    const flow = createFlow(mode, flowRequest(mode, req, upstream.basePath, true));
-    metrics.inFlight++;
+    const live = this.options.flows.begin(mode, flowRequest(mode, req, upstream.basePath, true, false));
     this.track(socket);
-    if (this.options.chain.has("request")) this.options.chain.run("request", flow);
 
     const remote = tls.connect({
       ...upstreamTlsOptions(upstream, !req.headers.authorization),
@@ -297,36 +262,47 @@ export class ProxyServer {
       answered = true;
       // "HTTP/1.1 101 Switching Protocols": the status is bytes 9-12 of the first line.
       const status = Number(chunk.subarray(9, 12).toString("latin1"));
-      flow.response = { status: Number.isFinite(status) ? status : 0 };
+      live.responseHead(Number.isFinite(status) ? status : 0, null, null);
     });
     remote.pipe(socket);
     socket.pipe(remote);
     remote.on("error", (error) => {
-      if (!answered) {
-        this.countUpstreamError(error);
-        flow.error = { kind: "upstream", message: error.message };
-        flow.response = { status: 502 };
-        const body = statusBody(
-          502,
-          "BadGateway",
-          `apisnoop proxy: upstream ${upstream.server} failed: ${error.message}`,
-        );
-        socket.end(
-          `HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-        );
-      } else {
-        socket.destroy();
-      }
+      if (!answered) this.answerUpstreamFailure(live, error, socket);
+      else socket.destroy();
     });
     socket.on("error", () => remote.destroy());
     let closed = 0;
     const onClose = () => {
       remote.destroy();
       socket.destroy();
-      if (++closed === 2) this.finish(flow, started);
+      if (++closed === 2) live.end();
     };
     remote.once("close", onClose);
     socket.once("close", onClose);
+  }
+
+  /**
+   * The proxy's own answer when the upstream gave none (down, refused, TLS failure): a Kubernetes `Status`,
+   * 502 BadGateway, through the client's response or, for a protocol switch, as raw HTTP/1.1 on its socket.
+   * The one place that answer is written.
+   */
+  private answerUpstreamFailure(live: LiveFlow, error: Error, client: ServerResponse | Duplex): void {
+    this.countUpstreamError(error);
+    live.upstreamFailed(error.message);
+    const body = statusBody(
+      502,
+      "BadGateway",
+      `apisnoop proxy: upstream ${this.options.upstream.server} failed: ${error.message}`,
+    );
+    const length = Buffer.byteLength(body);
+    if (client instanceof ServerResponse) {
+      client.writeHead(502, { "content-type": "application/json", "content-length": length });
+      client.end(body);
+    } else {
+      client.end(
+        `HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
   }
 
   /** Counts an upstream failure; logs at most one line every 10 s so an outage does not flood the log. */
@@ -336,30 +312,6 @@ export class ProxyServer {
     if (now - this.lastUpstreamErrorLog < 10_000) return;
     this.lastUpstreamErrorLog = now;
     this.options.log?.(`upstream ${this.options.upstream.server} failed: ${error.message} (answering 502)`);
-  }
-
-  /** Runs the `complete` hooks once per flow: timing is taken here, at the upstream's last byte. */
-  private complete(flow: Flow, started: number): void {
-    if (this.completed.has(flow)) return;
-    this.completed.add(flow);
-    flow.durationMs = performance.now() - started;
-    this.options.chain.run("complete", flow);
-  }
-
-  /** Ends a flow once: `complete` if the response did not end normally, then `error`/`done` after the I/O. */
-  private finish(flow: Flow, started: number): void {
-    if (this.finished.has(flow)) return;
-    this.finished.add(flow);
-    this.complete(flow, started);
-    const { chain, metrics } = this.options;
-    metrics.inFlight--;
-    setImmediate(() => {
-      if (flow.error) chain.run("error", flow);
-      chain.run("done", flow);
-      flow.request.body?.release();
-      flow.response?.body?.release();
-      metrics.countFlow(flow);
-    });
   }
 
   /** The TLS context for an SNI name: the default leaf when it covers the name, else one issued for it. */
@@ -387,13 +339,17 @@ export class ProxyServer {
   }
 }
 
-/** A watch: its response is a stream of events that may last hours, captured as a prefix. */
-function isWatch(url: string): boolean {
-  return asksToWatch(url) || url.includes("/watch/");
-}
-
-/** The request half of a new flow: method, url, and the only header values apisnoop keeps (GUIDE §4). */
-function flowRequest(mode: ProxyMode, req: IncomingMessage, basePath: string, upgrade: boolean): FlowRequest {
+/**
+ * The request half of a new flow: method, url, the only header values apisnoop keeps (GUIDE §4), and the
+ * body's stream when there is one.
+ */
+function flowRequest(
+  mode: ProxyMode,
+  req: IncomingMessage,
+  basePath: string,
+  upgrade: boolean,
+  hasBody: boolean,
+): FlowRequest {
   const source = req.headers["x-apisnoop-source"];
   return {
     method: req.method ?? "GET",
@@ -403,6 +359,7 @@ function flowRequest(mode: ProxyMode, req: IncomingMessage, basePath: string, up
     sourceHeader: (Array.isArray(source) ? source[0] : source) ?? null,
     remoteAddress: req.socket.remoteAddress ?? null,
     contentType: req.headers["content-type"] ?? null,
+    bodyStream: hasBody ? req : null,
     body: null,
   };
 }

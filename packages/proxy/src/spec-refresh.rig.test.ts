@@ -47,12 +47,12 @@ afterAll(async () => {
 describe("live spec refresh", () => {
   it("matches a new CRD's operations after the CRD watch fires, without a restart", async () => {
     const path = `/apis/${group}/v1/namespaces/default/widgets`;
-    expect(rig.proxy.spec.current()?.match("GET", path).operationId).toBeNull();
+    expect(rig.proxy.spec.current()?.matcher.match("GET", path).operationId).toBeNull();
     expect(await kubectl(["create", "-f", "-"], JSON.stringify(crd))).toBe(0);
     let operationId: string | null | undefined = null;
     for (let i = 0; i < 300 && !operationId; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      operationId = rig.proxy.spec.current()?.match("GET", path).operationId;
+      operationId = rig.proxy.spec.current()?.matcher.match("GET", path).operationId;
     }
     expect(operationId).toMatch(/^list.*NamespacedWidget$/);
   });

@@ -1,13 +1,6 @@
 import https from "node:https";
-import {
-  buildCatalog,
-  compileMatcher,
-  type EndpointCatalog,
-  FieldSchema,
-  type LoadedSpec,
-  loadSpec,
-  type RequestMatcher,
-} from "@apisnoop/openapi";
+import { buildCatalog, type LoadedSpec, loadSpec } from "@apisnoop/openapi";
+import { type SpecSnapshot, specSnapshot } from "./spec-snapshot";
 import type { Upstream } from "./upstream";
 
 const CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
@@ -31,20 +24,13 @@ export interface SpecRefresherOptions {
   load?: (source: string) => Promise<LoadedSpec>;
 }
 
-/** What field analysis needs of one spec: its endpoints and a walker over its definitions. */
-export interface SpecAnalysis {
-  catalog: EndpointCatalog;
-  fields: FieldSchema;
-}
-
 /**
- * Holds the matcher for the spec requests are matched against and keeps it current: for a live spec it
- * watches `customresourcedefinitions` (a CRD added or changed adds or changes operations) and also reloads
- * on an interval; file and URL specs are loaded once. A failed reload keeps the previous matcher.
+ * Holds the spec requests are matched against and keeps it current: for a live spec it watches
+ * `customresourcedefinitions` (a CRD added or changed adds or changes operations) and also reloads on an
+ * interval; file and URL specs are loaded once. A failed reload keeps the previous spec.
  */
 export class SpecRefresher {
-  private matcher: RequestMatcher | null = null;
-  private analysis: SpecAnalysis | null = null;
+  private snapshot: SpecSnapshot | null = null;
   private timer: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private watchRequest: ReturnType<typeof https.request> | null = null;
@@ -54,14 +40,9 @@ export class SpecRefresher {
 
   constructor(private readonly options: SpecRefresherOptions) {}
 
-  /** The matcher of the newest spec, or null before the first load. */
-  current(): RequestMatcher | null {
-    return this.matcher;
-  }
-
-  /** The newest spec's catalog and schema walker (for field analysis), or null before the first load. */
-  currentAnalysis(): SpecAnalysis | null {
-    return this.analysis;
+  /** The newest spec (catalog, matcher and field walker of one load), or null before the first load. */
+  current(): SpecSnapshot | null {
+    return this.snapshot;
   }
 
   /** Loads the spec (throws if the first load fails), then starts watching for changes when live. */
@@ -96,8 +77,7 @@ export class SpecRefresher {
             loadSpec(source, { kubeconfig: this.options.kubeconfig, context: this.options.context }));
         const loaded = await load(this.options.source);
         const catalog = buildCatalog(loaded.spec, loaded.release);
-        this.matcher = compileMatcher(catalog);
-        this.analysis = { catalog, fields: new FieldSchema(catalog.definitions) };
+        this.snapshot = specSnapshot(catalog);
         this.options.onLoaded?.({
           operations: catalog.byOperationId.size,
           release: loaded.release,

@@ -1,10 +1,11 @@
 import { homedir, hostname } from "node:os";
 import path from "node:path";
 import { type Addon, AddonChain } from "./addon-chain";
-import { defaultAddons, type FieldAnalysisSpec, type HitSink, type PodLookup } from "./addons";
+import { defaultAddons, type HitSink, type PodLookup } from "./addons";
 import { createAdminServer, listenOn } from "./admin-server";
 import { CaptureBudget, DEFAULT_BODY_CAP } from "./body-capture";
 import { CertificateAuthority, IN_CLUSTER_HOSTS } from "./certificate-authority";
+import { FlowLifecycle } from "./flow-lifecycle";
 import { HitsFile } from "./hits-file";
 import { ProxyMetrics } from "./metrics";
 import { PodDirectory } from "./pod-directory";
@@ -53,7 +54,7 @@ export interface ProxyOptions {
    */
   serviceHost?: string | null;
   /** Replaces the default addon chain (tests). */
-  addons?: (deps: { currentMatcher: SpecRefresher["current"] }) => Addon[];
+  addons?: () => Addon[];
   /** Operational messages; default: none. Never given headers or bodies. */
   log?: (line: string) => void;
 }
@@ -138,7 +139,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         url: options.uplink.url,
         token: options.uplink.token,
         proxyId: options.uplink.proxyId ?? hostname(),
-        release: () => spec.currentAnalysis()?.catalog.release ?? null,
+        release: () => spec.current()?.catalog.release ?? null,
         spoolDir: options.uplink.spoolDir,
         maxSpoolBytes: options.uplink.maxSpoolBytes,
         flushMs: options.uplink.flushMs,
@@ -147,18 +148,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     : null;
   metrics.uplink = uplink;
   const bodyCap = options.bodyCap ?? DEFAULT_BODY_CAP;
-  const currentFields = (): FieldAnalysisSpec | null => {
-    const analysis = spec.currentAnalysis();
-    return analysis
-      ? { fields: analysis.fields, endpointOf: (id) => analysis.catalog.byOperationId.get(id) ?? null }
-      : null;
-  };
   const sinks: HitSink[] = [...(uplink ? [uplink] : []), ...(hits ? [hits] : [])];
   const addons = options.addons
-    ? options.addons({ currentMatcher: () => spec.current() })
+    ? options.addons()
     : defaultAddons({
-        currentMatcher: () => spec.current(),
-        currentFields: bodyCap > 0 ? currentFields : undefined,
+        capture: bodyCap > 0 ? new CaptureBudget(bodyCap) : null,
         pods: podDirectory ?? (typeof options.pods === "object" ? options.pods : null),
         responseSamples: options.responseSamples,
         hits: sinks,
@@ -172,11 +166,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     upstream,
     ca,
     defaultLeaf,
-    chain,
+    flows: new FlowLifecycle(chain, metrics, () => spec.current()),
     metrics,
     interceptHosts: interceptedHosts(upstream, serviceHost),
     log,
-    capture: bodyCap > 0 ? new CaptureBudget(bodyCap) : null,
   });
   let serving = false;
   const address = await server.listen(options.listen.host, options.listen.port);

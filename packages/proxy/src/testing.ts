@@ -1,4 +1,7 @@
+import type { MatchResult } from "@apisnoop/openapi";
+import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { createFlow, type Flow, type FlowRequest } from "./flow";
+import { type SpecSnapshot, specSnapshot } from "./spec-snapshot";
 
 /** A flow as the proxy would hand it to addons, for unit tests without sockets. */
 export function fakeFlow(request: Partial<FlowRequest> = {}, rest: Partial<Flow> = {}): Flow {
@@ -6,8 +9,56 @@ export function fakeFlow(request: Partial<FlowRequest> = {}, rest: Partial<Flow>
     ...createFlow(
       "reverse",
       { method: "GET", url: "/api/v1/namespaces", userAgent: "kubectl/v1.34.0", upgrade: false, ...request },
+      null,
       Date.parse("2026-01-02T03:04:05.678Z"),
     ),
     ...rest,
   };
+}
+
+const snapshots = new Map<string, SpecSnapshot>();
+
+/** The snapshot of one release's real spec from `../shared/k8s` (compiled once per test file). */
+export function sharedSnapshot(release: string): SpecSnapshot {
+  let snapshot = snapshots.get(release);
+  if (!snapshot) {
+    snapshot = specSnapshot(sharedCatalog(release));
+    snapshots.set(release, snapshot);
+  }
+  return snapshot;
+}
+
+/** A fake flow on `spec`, matched as the match-operation addon would match it. */
+export function matchedFlow(
+  spec: SpecSnapshot,
+  request: Partial<FlowRequest> = {},
+  rest: Partial<Flow> = {},
+): Flow {
+  const flow = fakeFlow(request, { spec, ...rest });
+  flow.match = spec.matcher.match(flow.request.method, flow.request.url);
+  return flow;
+}
+
+/** A match result for flows that need one but no spec: `operationId` on a stand-in endpoint. */
+export function fakeMatch(operationId: string | null, more: Partial<MatchResult> = {}): MatchResult {
+  const endpoint =
+    operationId === null
+      ? null
+      : {
+          operationId,
+          method: "GET",
+          path: "/",
+          level: "stable" as const,
+          category: "core",
+          group: null,
+          version: null,
+          kind: null,
+          action: null,
+          description: null,
+          deprecated: false,
+          watchOperation: false,
+          requestBodyRef: null,
+          responseRefs: {},
+        };
+  return { endpoint, operationId, watch: false, ...more };
 }

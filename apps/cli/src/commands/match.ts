@@ -16,7 +16,8 @@ export function matchLine(matcher: RequestMatcher, line: string): Record<string,
   if (typeof method !== "string" || typeof url !== "string" || method === "" || url === "") {
     return { method, url, error: 'expected string fields "method" and "url"' };
   }
-  return { method, url, ...matcher.match(method, url) };
+  const { operationId, reason, detail } = matcher.match(method, url);
+  return { method, url, operationId, ...(reason ? { reason } : {}), ...(detail ? { detail } : {}) };
 }
 
 async function writeLines(io: CommandIO, matcher: RequestMatcher): Promise<void> {

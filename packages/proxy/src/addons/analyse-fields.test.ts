@@ -1,18 +1,12 @@
 import { PassThrough } from "node:stream";
-import { FieldSchema } from "@apisnoop/openapi";
-import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { describe, expect, it } from "vitest";
 import { CaptureBudget, type CapturedBody } from "../body-capture";
 import type { Flow } from "../flow";
-import { fakeFlow } from "../testing";
-import { analyseFields, analyseFlowFields, type FieldAnalysisSpec } from "./analyse-fields";
+import { fakeMatch, matchedFlow, sharedSnapshot } from "../testing";
+import { analyseFields, analyseFlowFields, WATCH_PREFIX_BYTES } from "./analyse-fields";
 import { outcomeDetails } from "./describe-outcome";
 
-const catalog = sharedCatalog("1.34");
-const spec: FieldAnalysisSpec = {
-  fields: new FieldSchema(catalog.definitions),
-  endpointOf: (id) => catalog.byOperationId.get(id) ?? null,
-};
+const spec = sharedSnapshot("1.34");
 
 function body(text: string, complete = true): CapturedBody {
   const captured = new CaptureBudget().capture(new PassThrough());
@@ -28,7 +22,8 @@ function flowFor(
   request: { contentType?: string; body?: string } = {},
   response: { status?: number; body?: string; complete?: boolean } = {},
 ): Flow {
-  const flow = fakeFlow(
+  const flow = matchedFlow(
+    spec,
     {
       method,
       url,
@@ -36,7 +31,6 @@ function flowFor(
       body: request.body === undefined ? null : body(request.body),
     },
     {
-      match: { operationId, ...(url.includes("watch=true") ? { detail: "watch" } : {}) },
       response: {
         status: response.status ?? 200,
         contentType: "application/json",
@@ -44,7 +38,8 @@ function flowFor(
       },
     },
   );
-  flow.details = outcomeDetails(flow, spec.endpointOf(operationId));
+  if (flow.match?.operationId !== operationId) throw new Error(`${method} ${url} is not ${operationId}`);
+  flow.details = outcomeDetails(flow);
   return flow;
 }
 
@@ -71,7 +66,7 @@ describe("analyseFlowFields", () => {
         body: JSON.stringify(deployment),
       },
     );
-    const { request, response } = analyseFlowFields(flow, spec);
+    const { request, response } = analyseFlowFields(flow);
     expect(request?.fields).toContain("io.k8s.api.apps.v1.Deployment:spec.template.spec.containers[].image");
     expect(request?.fields).toContain("io.k8s.api.apps.v1.Deployment:metadata.labels{}");
     expect([...(request?.unknown ?? [])]).toEqual([
@@ -88,7 +83,6 @@ describe("analyseFlowFields", () => {
         contentType: "application/merge-patch+json",
         body: '{"spec":{"replicas":3}}',
       }),
-      spec,
     );
     expect([...(merge.request?.fields ?? [])]).toEqual([
       "io.k8s.api.apps.v1.Deployment:spec",
@@ -99,7 +93,6 @@ describe("analyseFlowFields", () => {
         contentType: "application/strategic-merge-patch+json",
         body: '{"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"web"}],"containers":[{"name":"web","image":"x"}]}}}}',
       }),
-      spec,
     );
     expect(strategic.request?.fields).toContain(
       "io.k8s.api.apps.v1.Deployment:spec.template.spec.containers[].image",
@@ -110,7 +103,6 @@ describe("analyseFlowFields", () => {
         contentType: "application/json-patch+json",
         body: '[{"op":"replace","path":"/spec/replicas","value":1},{"op":"add","path":"/spec/nope","value":1}]',
       }),
-      spec,
     );
     expect(jsonPatch.request?.fields).toContain("io.k8s.api.apps.v1.Deployment:spec.replicas");
     expect([...(jsonPatch.request?.unknown ?? [])]).toEqual(["io.k8s.api.apps.v1.Deployment:spec.nope"]);
@@ -119,7 +111,6 @@ describe("analyseFlowFields", () => {
         contentType: "application/apply-patch+yaml",
         body: "apiVersion: apps/v1\nkind: Deployment\nspec:\n  paused: true\n",
       }),
-      spec,
     );
     expect(apply.request?.fields).toContain("io.k8s.api.apps.v1.Deployment:spec.paused");
   });
@@ -135,7 +126,6 @@ describe("analyseFlowFields", () => {
     });
     const listed = analyseFlowFields(
       flowFor("GET", "/api/v1/namespaces/default/pods", "listCoreV1NamespacedPod", {}, { body: list }),
-      spec,
     );
     expect([...(listed.response?.fields ?? [])].sort()).toEqual([
       "io.k8s.api.core.v1.Pod:metadata",
@@ -160,7 +150,6 @@ describe("analyseFlowFields", () => {
         {},
         { body: events, complete: false },
       ),
-      spec,
     );
     expect([...(watched.response?.fields ?? [])].sort()).toEqual([
       "io.k8s.api.core.v1.Pod:spec",
@@ -171,16 +160,16 @@ describe("analyseFlowFields", () => {
   it("skips bodies it cannot read and unmatched flows, without throwing", () => {
     const op = "createAppsV1NamespacedDeployment";
     const url = "/apis/apps/v1/namespaces/default/deployments";
-    expect(analyseFlowFields(flowFor("POST", url, op, { body: "{not json" }), spec).request).toBeNull();
+    expect(analyseFlowFields(flowFor("POST", url, op, { body: "{not json" })).request).toBeNull();
     const unmatched = flowFor("POST", url, op, { body: "{}" });
-    unmatched.match = { operationId: null, reason: "no such path" };
-    expect(analyseFlowFields(unmatched, spec)).toEqual({ request: null, response: null });
+    unmatched.match = fakeMatch(null, { reason: "no such path" });
+    expect(analyseFlowFields(unmatched)).toEqual({ request: null, response: null });
   });
 });
 
 describe("analyseFields addon", () => {
   it("reads the first N responses per endpoint and source each minute, and every request", () => {
-    const addon = analyseFields(() => spec, 2);
+    const addon = analyseFields(new CaptureBudget(), 2);
     const list = JSON.stringify({ items: [{ spec: { nodeName: "n" } }] });
     const flows = Array.from({ length: 4 }, () =>
       flowFor("GET", "/api/v1/namespaces/default/pods", "listCoreV1NamespacedPod", {}, { body: list }),
@@ -199,7 +188,7 @@ describe("analyseFields addon", () => {
     expect(next.fields?.response?.fields.size).toBe(2);
   });
 
-  it("sets the flow's fields at done, reading the current spec", () => {
+  it("sets the flow's fields at done, reading the flow's own spec", () => {
     const flow = flowFor(
       "POST",
       "/apis/apps/v1/namespaces/default/deployments",
@@ -208,7 +197,7 @@ describe("analyseFields addon", () => {
         body: JSON.stringify(deployment),
       },
     );
-    analyseFields(() => spec).done?.(flow);
+    analyseFields(new CaptureBudget()).done?.(flow);
     expect(flow.fields?.request?.unknown.size).toBe(1);
     const before = flowFor(
       "POST",
@@ -218,7 +207,53 @@ describe("analyseFields addon", () => {
         body: "{}",
       },
     );
-    analyseFields(() => null).done?.(before);
-    expect(before.fields).toBeNull();
+    const noSpec: Flow = { ...before, spec: null };
+    analyseFields(new CaptureBudget()).done?.(noSpec);
+    expect(noSpec.fields).toBeNull();
+  });
+
+  it("captures a write's request body at request and a read's response at the response head", async () => {
+    const addon = analyseFields(new CaptureBudget());
+    const upload = new PassThrough();
+    const create = matchedFlow(spec, {
+      method: "POST",
+      url: "/apis/apps/v1/namespaces/default/deployments",
+      contentType: "application/json",
+      bodyStream: upload,
+    });
+    addon.request?.(create);
+    upload.end(JSON.stringify(deployment));
+    const download = new PassThrough();
+    const get = matchedFlow(spec, { url: "/apis/apps/v1/namespaces/default/deployments/web" });
+    get.response = { status: 200, contentType: "application/json", bodyStream: download };
+    addon.response?.(get);
+    download.end(JSON.stringify(deployment));
+    const table = matchedFlow(spec, { url: "/apis/apps/v1/namespaces/default/deployments" });
+    table.response = { status: 200, contentType: "application/json;as=Table;v=v1;g=meta.k8s.io" };
+    table.response.bodyStream = new PassThrough();
+    addon.response?.(table);
+    await new Promise((resolve) => setImmediate(resolve)); // a stream's listeners start on the next tick
+    expect(create.request.body?.bytes).toBe(JSON.stringify(deployment).length);
+    expect(get.response.body?.complete).toBe(true);
+    expect(table.response.body ?? null).toBeNull();
+    addon.done?.(create);
+    addon.done?.(get);
+    expect(create.fields?.request?.unknown.size).toBe(1);
+    expect(get.fields?.response?.fields).toContain(
+      "io.k8s.api.apps.v1.Deployment:spec.template.spec.containers[].image",
+    );
+  });
+
+  it("keeps only the first events of a watch, matched as one before capture starts", async () => {
+    const events = new PassThrough();
+    const watch = matchedFlow(spec, { url: "/api/v1/namespaces/default/pods?watch=true" });
+    watch.response = { status: 200, contentType: "application/json", bodyStream: events };
+    analyseFields(new CaptureBudget()).response?.(watch);
+    const line = `${JSON.stringify({ type: "ADDED", object: { spec: { hostname: "h" } } })}\n`;
+    for (let written = 0; written <= WATCH_PREFIX_BYTES; written += line.length) events.write(line);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(watch.response.body?.truncated).toBe(true);
+    expect(watch.response.body?.skipped).toBeNull();
+    expect(watch.response.body?.bytes).toBeLessThanOrEqual(WATCH_PREFIX_BYTES);
   });
 });

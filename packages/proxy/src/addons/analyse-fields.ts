@@ -1,33 +1,37 @@
 import { type Endpoint, emptyFieldReport, type FieldReport, type FieldSchema } from "@apisnoop/openapi";
 import { JSON_SCHEMA, load as loadYaml } from "js-yaml";
 import type { Addon } from "../addon-chain";
-import type { CapturedBody } from "../body-capture";
+import {
+  type CaptureBudget,
+  type CapturedBody,
+  capturesRequestBody,
+  capturesResponseBody,
+} from "../body-capture";
 import type { Flow } from "../flow";
 import { mediaType } from "./describe-outcome";
 
-/** What field analysis needs of the current spec. */
-export interface FieldAnalysisSpec {
-  fields: FieldSchema;
-  endpointOf(operationId: string): Endpoint | null;
-}
+/**
+ * What a watch keeps of its event stream for field analysis: a watch may stay open for hours, and an
+ * informer-heavy controller opens dozens, so each keeps only its first events.
+ */
+export const WATCH_PREFIX_BYTES = 256 * 1024;
 
 /**
- * Field coverage of one flow (issue 5 §1): the request body of create/update/patch read against the
- * operation's schema (a patch against the object it patches, by patch type), and the response of
- * get/list/watch (each list item, each watch event's object). Paths only, never values (GUIDE §4).
- * A body that cannot be parsed is skipped; the hit still counts.
+ * Field coverage of one flow: the request body of create/update/patch read against the operation's
+ * schema (a patch against the object it patches, by patch type), and the response of get/list/watch
+ * (each list item, each watch event's object), all in the flow's own spec snapshot. Paths only, never
+ * values (GUIDE §4). A body that cannot be parsed is skipped; the hit still counts.
  */
 export function analyseFlowFields(
   flow: Flow,
-  spec: FieldAnalysisSpec,
   readResponse = true,
 ): { request: FieldReport | null; response: FieldReport | null } {
-  const operationId = flow.match?.operationId;
-  const endpoint = operationId ? spec.endpointOf(operationId) : null;
-  if (!endpoint) return { request: null, response: null };
+  const endpoint = flow.match?.endpoint;
+  const schema = flow.spec?.fields;
+  if (!endpoint || !schema) return { request: null, response: null };
   return {
-    request: analyseRequest(flow, endpoint, spec.fields),
-    response: readResponse ? analyseResponse(flow, endpoint, spec.fields) : null,
+    request: analyseRequest(flow, endpoint, schema),
+    response: readResponse ? analyseResponse(flow, endpoint, schema) : null,
   };
 }
 
@@ -59,7 +63,7 @@ function analyseResponse(flow: Flow, endpoint: Endpoint, schema: FieldSchema): F
   if (!ref) return null;
   const itemRef = schema.listItemRef(ref);
   const report = emptyFieldReport();
-  if (flow.details.includes("watch") || endpoint.watchOperation) {
+  if (flow.match?.watch) {
     // A watch is a stream of `{"type", "object"}` lines, usually cut off by the client: read whole lines.
     const text = captured.bytesView().toString("utf8");
     const end = captured.complete ? text.length : text.lastIndexOf("\n") + 1;
@@ -108,18 +112,18 @@ function parseText(text: string, type: string): unknown {
 export const DEFAULT_RESPONSE_SAMPLES = 20;
 
 /**
- * Field analysis at `done`, after the client has its last byte: sets `flow.fields`. Reads the spec per
- * flow, so a CRD added at runtime is analysed with its own schema once the spec is refreshed.
+ * Field analysis. Capture is decided here, as each body starts to stream past: a write's request body at
+ * `request`, a read's response body at `response` (after matching: a watch keeps only its first
+ * events), referenced within `budget`'s caps, never delaying a byte. The bodies are read at `done`,
+ * after the client has its last byte, against the flow's spec snapshot (a CRD added at runtime is read
+ * with its own schema once the spec is refreshed): sets `flow.fields`.
  *
  * Request bodies are always read. Response bodies — a controller re-reading the same big list every few
  * seconds — are read for the first `responseSamples` calls per endpoint and source each minute (0: all):
  * which fields a client receives barely changes between those reads, and reading every one cost this
  * proxy about a third of its throughput on 118 KiB lists (README, bench:proxy).
  */
-export function analyseFields(
-  currentSpec: () => FieldAnalysisSpec | null,
-  responseSamples = DEFAULT_RESPONSE_SAMPLES,
-): Addon {
+export function analyseFields(budget: CaptureBudget, responseSamples = DEFAULT_RESPONSE_SAMPLES): Addon {
   const sampled = new WeakMap<object, Map<string, { minute: number; count: number }>>();
   const noSource = {};
   const wantsResponse = (flow: Flow): boolean => {
@@ -142,12 +146,22 @@ export function analyseFields(
   };
   return {
     name: "analyse-fields",
+    request(flow) {
+      const { bodyStream, method, contentType } = flow.request;
+      if (bodyStream && capturesRequestBody(method, contentType ?? null)) {
+        flow.request.body = budget.capture(bodyStream);
+      }
+    },
+    response(flow) {
+      const response = flow.response;
+      if (!response?.bodyStream) return;
+      if (!capturesResponseBody(flow.request.method, response.status, response.contentType ?? null)) return;
+      response.body = budget.capture(response.bodyStream, flow.match?.watch ? WATCH_PREFIX_BYTES : undefined);
+    },
     done(flow) {
       const readResponse = Boolean(flow.response?.body) && wantsResponse(flow);
       if (!flow.request.body && !readResponse) return;
-      const spec = currentSpec();
-      if (!spec) return;
-      const { request, response } = analyseFlowFields(flow, spec, readResponse);
+      const { request, response } = analyseFlowFields(flow, readResponse);
       if (request || response) flow.fields = { request, response };
     },
   };

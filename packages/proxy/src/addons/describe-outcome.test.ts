@@ -1,38 +1,36 @@
 import { PassThrough } from "node:stream";
-import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { describe, expect, it } from "vitest";
 import { CaptureBudget } from "../body-capture";
-import { fakeFlow } from "../testing";
+import { fakeFlow, matchedFlow, sharedSnapshot } from "../testing";
 import { outcomeDetails, subresourceOf } from "./describe-outcome";
 
-const catalog = sharedCatalog("1.34");
-const endpoint = (id: string) => catalog.byOperationId.get(id) ?? null;
+const spec = sharedSnapshot("1.34");
 
 describe("outcomeDetails", () => {
   it("names watch, dryRun, the patch type and the subresource", () => {
-    const patch = fakeFlow(
-      {
-        method: "PATCH",
-        url: "/api/v1/namespaces/d/pods/p/status?dryRun=All&fieldManager=x",
-        contentType: "application/strategic-merge-patch+json",
-      },
-      { match: { operationId: "patchCoreV1NamespacedPodStatus" } },
-    );
-    expect(outcomeDetails(patch, endpoint("patchCoreV1NamespacedPodStatus"))).toEqual([
-      "dryRun",
-      "patch:strategic",
-      "subresource:status",
+    const patch = matchedFlow(spec, {
+      method: "PATCH",
+      url: "/api/v1/namespaces/d/pods/p/status?dryRun=All&fieldManager=x",
+      contentType: "application/strategic-merge-patch+json",
+    });
+    expect(patch.match?.operationId).toBe("patchCoreV1NamespacedPodStatus");
+    expect(outcomeDetails(patch)).toEqual(["dryRun", "patch:strategic", "subresource:status"]);
+    const watch = matchedFlow(spec, { url: "/api/v1/pods?watch=1" });
+    expect(watch.match?.operationId).toBe("listCoreV1PodForAllNamespaces");
+    expect(outcomeDetails(watch)).toEqual(["watch"]);
+    const oldWatch = matchedFlow(spec, { url: "/api/v1/watch/pods" });
+    expect(oldWatch.match?.operationId).toBe("watchCoreV1PodListForAllNamespaces");
+    expect(outcomeDetails(oldWatch)).toEqual(["deprecated watch path"]);
+    // Still a watch when the path is unknown to the spec; a watch query on one object's read is a read.
+    expect(outcomeDetails(matchedFlow(spec, { url: "/apis/x.example.com/v1/things?watch=true" }))).toEqual([
+      "watch",
     ]);
-    const watch = fakeFlow(
-      { url: "/api/v1/pods?watch=1" },
-      { match: { operationId: "listCoreV1PodForAllNamespaces" } },
-    );
-    expect(outcomeDetails(watch, endpoint("listCoreV1PodForAllNamespaces"))).toEqual(["watch"]);
-    const oldWatch = fakeFlow(
-      { url: "/api/v1/watch/pods" },
-      { match: { operationId: "watchCoreV1PodListForAllNamespaces", detail: "deprecated watch path" } },
-    );
-    expect(outcomeDetails(oldWatch, null)).toEqual(["deprecated watch path"]);
+    expect(outcomeDetails(matchedFlow(spec, { url: "/api/v1/namespaces/d/pods/p?watch=true" }))).toEqual([]);
+  });
+
+  it("names the subresource without field analysis (--body-cap 0 captures nothing)", () => {
+    const log = matchedFlow(spec, { url: "/api/v1/namespaces/d/pods/p/log?container=c" });
+    expect(outcomeDetails(log)).toEqual(["subresource:log"]);
   });
 
   it("says why fields were not analysed: protobuf, a body over the cap", () => {
@@ -44,11 +42,11 @@ describe("outcomeDetails", () => {
       },
       { response: { status: 201, contentType: "application/vnd.kubernetes.protobuf" } },
     );
-    expect(outcomeDetails(protobuf, null)).toEqual(["fields not analysed: protobuf"]);
+    expect(outcomeDetails(protobuf)).toEqual(["fields not analysed: protobuf"]);
     const big = new CaptureBudget(10).capture(new PassThrough());
     big.add(Buffer.alloc(11));
     const large = fakeFlow({ method: "POST", url: "/api/v1/namespaces", body: big });
-    expect(outcomeDetails(large, null)).toEqual(["fields not analysed: too large"]);
+    expect(outcomeDetails(large)).toEqual(["fields not analysed: too large"]);
   });
 });
 

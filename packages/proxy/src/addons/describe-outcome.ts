@@ -1,6 +1,5 @@
-import type { Endpoint } from "@apisnoop/openapi";
 import type { Addon } from "../addon-chain";
-import { asksToWatch, type Flow } from "../flow";
+import type { Flow } from "../flow";
 
 const PROTOBUF = "application/vnd.kubernetes.protobuf";
 
@@ -13,21 +12,21 @@ const PATCH_TYPES: Record<string, string> = {
 };
 
 /**
- * The facts about a call that coverage distinguishes (issue 5 §2): watch vs list, dryRun, patch type,
- * subresource, and why fields were not analysed. Pure; `endpoint` is the matched operation, if any.
+ * The facts about a call that coverage tells apart — a watch from a list, dryRun, the patch type, the
+ * subresource — and why fields were not analysed. Pure: read from the flow's match and its bodies.
  */
-export function outcomeDetails(flow: Flow, endpoint: Endpoint | null): string[] {
+export function outcomeDetails(flow: Flow): string[] {
   const details: string[] = [];
-  const detail = flow.match?.detail;
-  if (detail) details.push(detail);
+  const match = flow.match;
+  if (match?.detail) details.push(match.detail);
+  else if (match?.watch) details.push("watch");
   const { url, method, contentType } = flow.request;
-  if (!detail && asksToWatch(url)) details.push("watch");
   if (/[?&]dryRun=/.test(url)) details.push("dryRun");
   if (method === "PATCH" && contentType) {
     const type = PATCH_TYPES[mediaType(contentType)];
     details.push(`patch:${type ?? "unknown"}`);
   }
-  const subresource = endpoint ? subresourceOf(endpoint.path) : null;
+  const subresource = match?.endpoint ? subresourceOf(match.endpoint.path) : null;
   if (subresource) details.push(`subresource:${subresource}`);
   const responseType = flow.response?.contentType ?? null;
   if (contentType?.startsWith(PROTOBUF) || responseType?.startsWith(PROTOBUF)) {
@@ -52,12 +51,11 @@ export function mediaType(contentType: string): string {
 }
 
 /** Sets each flow's outcome details at `complete`, after matching, so the counted hit carries them. */
-export function describeOutcome(endpointOf: (operationId: string) => Endpoint | null): Addon {
+export function describeOutcome(): Addon {
   return {
     name: "describe-outcome",
     complete(flow) {
-      const operationId = flow.match?.operationId;
-      flow.details = outcomeDetails(flow, operationId ? endpointOf(operationId) : null);
+      flow.details = outcomeDetails(flow);
     },
   };
 }

@@ -1,6 +1,6 @@
-import type { Endpoint, RequestMatcher } from "@apisnoop/openapi";
 import type { Addon } from "../addon-chain";
-import { analyseFields, type FieldAnalysisSpec } from "./analyse-fields";
+import type { CaptureBudget } from "../body-capture";
+import { analyseFields } from "./analyse-fields";
 import { attributeSource, type PodLookup } from "./attribute-source";
 import { describeOutcome } from "./describe-outcome";
 import { matchOperation } from "./match-operation";
@@ -10,7 +10,7 @@ export {
   analyseFields,
   analyseFlowFields,
   DEFAULT_RESPONSE_SAMPLES,
-  type FieldAnalysisSpec,
+  WATCH_PREFIX_BYTES,
 } from "./analyse-fields";
 export { attributeSource, type PodLookup } from "./attribute-source";
 export { describeOutcome, outcomeDetails, subresourceOf } from "./describe-outcome";
@@ -19,9 +19,8 @@ export { type Hit, type HitFields, type HitSink, hitFromFlow, record, rollupHitF
 
 /** What the default addons need from the running proxy. */
 export interface DefaultAddonDeps {
-  currentMatcher: () => RequestMatcher | null;
-  /** The current spec for field analysis; null before one is loaded. */
-  currentFields?: () => FieldAnalysisSpec | null;
+  /** Holds captured bodies within their caps; null: no body is captured, fields are not analysed. */
+  capture: CaptureBudget | null;
   /** Response bodies read per endpoint and source each minute (0: all); default 20. */
   responseSamples?: number;
   /** Finds the pod behind a client address (in a cluster); null: sources are what clients send. */
@@ -35,14 +34,11 @@ export interface DefaultAddonDeps {
  * analyse fields, record. One explicit list.
  */
 export function defaultAddons(deps: DefaultAddonDeps): Addon[] {
-  const currentFields = deps.currentFields ?? (() => null);
-  const endpointOf = (operationId: string): Endpoint | null =>
-    currentFields()?.endpointOf(operationId) ?? null;
   return [
     attributeSource(deps.pods ?? null),
-    matchOperation(deps.currentMatcher),
-    describeOutcome(endpointOf),
-    ...(deps.currentFields ? [analyseFields(currentFields, deps.responseSamples)] : []),
+    matchOperation(),
+    describeOutcome(),
+    ...(deps.capture ? [analyseFields(deps.capture, deps.responseSamples)] : []),
     ...(deps.hits.length > 0 ? [record(...deps.hits)] : []),
   ];
 }

@@ -1,20 +1,28 @@
-import type { RequestMatcher } from "@apisnoop/openapi";
+import { asksToWatch, type MatchResult } from "@apisnoop/openapi";
 import type { Addon } from "../addon-chain";
+import type { Flow } from "../flow";
 
 /**
- * Matches each finished flow to its operationId with the current spec's matcher. Runs at `complete`, once
- * the upstream's last byte is in (about a microsecond: the counted hit needs it). `currentMatcher` is read
- * per flow because the spec is refreshed when CRDs change; null (no spec yet) leaves the flow unmatched
- * with a reason.
+ * Matches each flow once, against the spec snapshot it started with (about a microsecond): at the
+ * response head, so the addons after it (field analysis deciding what to capture) know the endpoint and
+ * whether the answer is a watch; or at completion for a flow that never got a response head (the
+ * upstream failed, the client left). Without a spec the flow is unmatched, with a reason.
  */
-export function matchOperation(currentMatcher: () => RequestMatcher | null): Addon {
+export function matchOperation(): Addon {
+  const match = (flow: Flow): void => {
+    if (flow.match) return;
+    const { method, url } = flow.request;
+    flow.match = flow.spec ? flow.spec.matcher.match(method, url) : noSpec(url);
+  };
+  return { name: "match-operation", response: match, complete: match };
+}
+
+function noSpec(url: string): MatchResult {
+  const q = url.indexOf("?");
   return {
-    name: "match-operation",
-    complete(flow) {
-      const matcher = currentMatcher();
-      flow.match = matcher
-        ? matcher.match(flow.request.method, flow.request.url)
-        : { operationId: null, reason: "no spec loaded" };
-    },
+    endpoint: null,
+    operationId: null,
+    watch: q !== -1 && asksToWatch(url.slice(q + 1)),
+    reason: "no spec loaded",
   };
 }

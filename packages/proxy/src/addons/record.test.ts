@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fakeFlow } from "../testing";
+import { fakeFlow, fakeMatch } from "../testing";
 import { type Hit, hitFromFlow, record } from "./record";
 
 describe("hitFromFlow", () => {
@@ -12,7 +12,7 @@ describe("hitFromFlow", () => {
       {
         response: { status: 200 },
         durationMs: 1.23456,
-        match: { operationId: "listCoreV1NamespacedPod", detail: "watch" },
+        match: fakeMatch("listCoreV1NamespacedPod", { detail: "watch", watch: true }),
       },
     );
     expect(hitFromFlow(flow)).toEqual({
@@ -30,7 +30,7 @@ describe("hitFromFlow", () => {
   it("gives unmatched hits their reason and a status 0 when the client left before an answer", () => {
     const flow = fakeFlow(
       { url: "/apis/nope.example.com/v1/things", userAgent: null },
-      { durationMs: 5, match: { operationId: null, reason: "group not served by this spec" } },
+      { durationMs: 5, match: fakeMatch(null, { reason: "group not served by this spec" }) },
     );
     const hit = hitFromFlow(flow);
     expect(hit).toMatchObject({
@@ -57,7 +57,7 @@ describe("record", () => {
       { count: (hit) => counted.push(hit.operationId) },
       { write: (hit) => written.push(hit) },
     );
-    const flow = fakeFlow({}, { response: { status: 201 }, durationMs: 2, match: { operationId: "x" } });
+    const flow = fakeFlow({}, { response: { status: 201 }, durationMs: 2, match: fakeMatch("x") });
     addon.complete?.(flow);
     expect([counted, written.length]).toEqual([["x"], 0]);
     flow.details = ["dryRun"];
@@ -73,7 +73,7 @@ describe("record", () => {
   });
 
   it("keeps the known parts of the source in the line, never an empty one", () => {
-    const flow = fakeFlow({}, { response: { status: 200 }, durationMs: 1, match: { operationId: "x" } });
+    const flow = fakeFlow({}, { response: { status: 200 }, durationMs: 1, match: fakeMatch("x") });
     expect(hitFromFlow(flow).source).toBeUndefined();
     flow.source = {
       userAgent: "kubectl",
