@@ -8,6 +8,7 @@ export {
   matchOperation,
   record,
 } from "./addons";
+export { caFingerprint, fetchProxyCa } from "./admin-server";
 export { CertificateAuthority, IN_CLUSTER_HOSTS, type LeafCertificate } from "./certificate-authority";
 export {
   createFlow,

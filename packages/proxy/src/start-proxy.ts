@@ -173,7 +173,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   });
   let serving = false;
   const address = await server.listen(options.listen.host, options.listen.port);
-  const admin = options.adminListen ? createAdminServer(metrics, () => serving) : null;
+  const admin = options.adminListen ? createAdminServer(metrics, () => serving, ca.certificatePem) : null;
   const adminAddress =
     admin && options.adminListen
       ? await listenOn(admin, options.adminListen.host, options.adminListen.port)

@@ -1,8 +1,12 @@
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { sharedSpecPath } from "@apisnoop/openapi/testing";
+import { caFingerprint, type RunningProxy, startProxy } from "@apisnoop/proxy";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../run-cli.test-support";
+import { proxyBanner } from "./proxy";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-cli-kc-"));
 const from = path.join(dir, "config");
@@ -145,5 +149,80 @@ describe("apisnoop proxy", () => {
     ]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/^apisnoop kubeconfig: --output .*no-such-dir.*ENOENT.*\n$/);
+  });
+});
+
+describe("the proxy's start message and the CA", () => {
+  let proxy: RunningProxy;
+  const proxyCaDir = path.join(dir, "proxy-ca");
+  const caOf = (kubeconfig: string) =>
+    Buffer.from(/certificate-authority-data: (\S+)/.exec(kubeconfig)?.[1] ?? "", "base64").toString();
+
+  beforeAll(async () => {
+    proxy = await startProxy({
+      kubeconfig: from,
+      listen: { host: "127.0.0.1", port: 0 },
+      adminListen: { host: "127.0.0.1", port: 0 },
+      spec: sharedSpecPath("1.34"),
+      specRefreshIntervalMs: 0,
+      caDir: proxyCaDir,
+    });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it("prints the exact kubeconfig command, whose kubeconfig trusts this proxy's CA", async () => {
+    const banner = proxyBanner(proxy, { kubeconfig: from, context: "x", caDir: proxyCaDir });
+    const line = banner.split("\n").find((l) => l.startsWith("  reverse: apisnoop kubeconfig "));
+    expect(line).toContain(`--context x --proxy ${proxy.url} --ca-dir ${proxyCaDir} --output proxied.yaml`);
+    expect(banner).toContain(`SHA-256 ${caFingerprint(proxy.ca.certificatePem)}`);
+    const args = (line as string)
+      .replace("  reverse: apisnoop ", "")
+      .replace("proxied.yaml", path.join(dir, "banner.yaml"));
+    const { code, stderr } = await runCli(args.split(" "));
+    expect([code, stderr]).toEqual([0, ""]);
+    expect(caOf(readFileSync(path.join(dir, "banner.yaml"), "utf8"))).toBe(proxy.ca.certificatePem);
+  });
+
+  it("reads the CA from a running proxy's admin port with --ca-from", async () => {
+    const adminUrl = proxy.adminUrl as string;
+    const banner = proxyBanner(proxy, { kubeconfig: from, caDir: proxyCaDir });
+    expect(banner).toContain(`--ca-from ${adminUrl} instead of --ca-dir`);
+    const { code, stdout, stderr } = await runCli([
+      "kubeconfig",
+      "--from",
+      from,
+      "--proxy",
+      proxy.url,
+      "--ca-from",
+      adminUrl,
+    ]);
+    expect(code).toBe(0);
+    expect(caOf(stdout)).toBe(proxy.ca.certificatePem);
+    expect(stderr).toBe(
+      `CA of the proxy at ${adminUrl}: SHA-256 ${caFingerprint(proxy.ca.certificatePem)}\n`,
+    );
+  });
+
+  it("says in one line when no proxy answers at --ca-from, or both CA options are given", async () => {
+    const vacant = createServer();
+    await new Promise<void>((resolve) => vacant.listen(0, "127.0.0.1", resolve));
+    const closed = `http://127.0.0.1:${(vacant.address() as AddressInfo).port}`;
+    await new Promise((resolve) => vacant.close(resolve));
+    const none = await runCli(["kubeconfig", "--from", from, "--proxy", proxy.url, "--ca-from", closed]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(
+      /^apisnoop kubeconfig: cannot read the proxy's CA from http:.*\/ca\.pem: .*ECONNREFUSED/,
+    );
+    expect(none.stderr).toMatch(/ \(is 'apisnoop proxy' running with that --admin-listen\?\)\n$/);
+    const both = await runCli([
+      ...["kubeconfig", "--from", from, "--proxy", proxy.url],
+      ...["--ca-from", closed, "--ca-dir", caDir],
+    ]);
+    expect([both.code, both.stderr]).toEqual([
+      2,
+      "apisnoop kubeconfig: give --ca-dir or --ca-from, not both\n",
+    ]);
   });
 });

@@ -1,6 +1,13 @@
 import { chmodSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { CertificateAuthority, type ClientMode, DEFAULT_CA_DIR, proxiedKubeconfig } from "@apisnoop/proxy";
+import {
+  CertificateAuthority,
+  type ClientMode,
+  caFingerprint,
+  DEFAULT_CA_DIR,
+  fetchProxyCa,
+  proxiedKubeconfig,
+} from "@apisnoop/proxy";
 import { CliError } from "../cli-error";
 import type { Command } from "../command";
 import { parseOptions } from "../parse-options";
@@ -11,6 +18,7 @@ const OPTIONS = {
   proxy: { type: "string" },
   mode: { type: "string", default: "reverse" },
   "ca-dir": { type: "string" },
+  "ca-from": { type: "string" },
   output: { type: "string" },
 } as const;
 
@@ -32,7 +40,8 @@ function writePrivateFile(file: string, text: string): void {
 
 export const kubeconfigCommand: Command = {
   name: "kubeconfig",
-  help: `Usage: apisnoop kubeconfig --from FILE [--context NAME] --proxy https://127.0.0.1:PORT [--mode reverse|forward] [--ca-dir DIR] [--output FILE]
+  help: `Usage: apisnoop kubeconfig --from FILE [--context NAME] --proxy https://127.0.0.1:PORT [--mode reverse|forward]
+                           [--ca-dir DIR | --ca-from http://HOST:ADMIN_PORT] [--output FILE]
 
 Writes (to stdout, or to FILE created 0600) a kubeconfig with one context whose traffic goes through 'apisnoop proxy', credentials
 kept as they are in FILE:
@@ -47,6 +56,9 @@ Options:
   --proxy URL        where 'apisnoop proxy' listens, https://HOST:PORT
   --mode MODE        reverse (default) or forward
   --ca-dir DIR       the proxy's CA directory (default: ${DEFAULT_CA_DIR}); created if missing
+  --ca-from URL      read the CA certificate from the running proxy's admin address instead
+                     (http://127.0.0.1:8444, its --admin-listen); plain HTTP: use it on loopback or a
+                     path you trust, and compare the SHA-256 printed on stderr with the proxy's
   --output FILE      write the kubeconfig to FILE, readable by its owner only (0600), replaced whole;
                      prefer it to a shell redirection, which creates the file with the umask's mode
 
@@ -70,7 +82,18 @@ Example:
     if (proxyUrl.protocol !== "https:" || !proxyUrl.port) {
       throw new CliError(`--proxy must be https://HOST:PORT, not '${values.proxy}'`, 2);
     }
-    const ca = await CertificateAuthority.open(values["ca-dir"] ?? DEFAULT_CA_DIR);
+    if (values["ca-dir"] && values["ca-from"]) throw new CliError("give --ca-dir or --ca-from, not both", 2);
+    let caPem: string;
+    if (values["ca-from"]) {
+      try {
+        caPem = await fetchProxyCa(values["ca-from"]);
+      } catch (error) {
+        throw new CliError((error as Error).message);
+      }
+      io.stderr.write(`CA of the proxy at ${values["ca-from"]}: SHA-256 ${caFingerprint(caPem)}\n`);
+    } else {
+      caPem = (await CertificateAuthority.open(values["ca-dir"] ?? DEFAULT_CA_DIR)).certificatePem;
+    }
     let text: string;
     try {
       text = proxiedKubeconfig({
@@ -78,7 +101,7 @@ Example:
         context: values.context,
         proxyUrl: proxyUrl.origin,
         mode: values.mode as ClientMode,
-        caPem: ca.certificatePem,
+        caPem,
       });
     } catch (error) {
       throw new CliError((error as Error).message);

@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
-import { DEFAULT_CA_DIR, parseListenAddress, type RunningProxy, startProxy } from "@apisnoop/proxy";
+import {
+  caFingerprint,
+  DEFAULT_CA_DIR,
+  parseListenAddress,
+  type RunningProxy,
+  startProxy,
+} from "@apisnoop/proxy";
 import { CliError } from "../cli-error";
 import type { Command, CommandIO } from "../command";
 import { type CliEnv, readEnv } from "../env";
@@ -49,12 +55,31 @@ function listenOption(name: string, value: string) {
   }
 }
 
-/** What the user needs to point clients at the proxy. */
+/**
+ * What the user needs to point clients at the proxy: the exact `apisnoop kubeconfig` commands, with the
+ * kubeconfig, context and CA this proxy runs with (a client that trusts another CA gets "x509:
+ * certificate signed by unknown authority").
+ */
 export function proxyBanner(
   proxy: RunningProxy,
-  values: { kubeconfig?: string; out?: string; caDir: string; ingestUrl?: string | null },
+  values: {
+    kubeconfig?: string;
+    context?: string;
+    out?: string;
+    caDir: string;
+    ingestUrl?: string | null;
+  },
 ): string {
   const from = values.kubeconfig ?? "~/.kube/config";
+  const kubeconfig = [
+    "apisnoop kubeconfig",
+    `--from ${shellWord(from)}`,
+    values.context ? `--context ${shellWord(values.context)}` : null,
+    `--proxy ${proxy.url}`,
+    `--ca-dir ${shellWord(path.resolve(values.caDir))}`,
+  ]
+    .filter(Boolean)
+    .join(" ");
   return [
     `apisnoop proxy: listening on ${proxy.url} (reverse and forward), upstream ${proxy.upstream.server}`,
     proxy.adminUrl ? `  admin: ${proxy.adminUrl}/healthz, ${proxy.adminUrl}/metrics` : null,
@@ -66,14 +91,22 @@ export function proxyBanner(
     values.ingestUrl
       ? `  dashboard: hits delivered to ${values.ingestUrl} (spooled until acknowledged)`
       : null,
-    `  CA: ${path.join(values.caDir, "certs", "ca.pem")}`,
+    `  CA: ${path.join(path.resolve(values.caDir), "certs", "ca.pem")} (SHA-256 ${caFingerprint(proxy.ca.certificatePem)})`,
     "Point clients at it:",
-    `  reverse: apisnoop kubeconfig --from ${from} --proxy ${proxy.url} --output proxied.yaml`,
-    `  forward: apisnoop kubeconfig --from ${from} --proxy ${proxy.url} --mode forward --output proxied.yaml`,
+    `  reverse: ${kubeconfig} --output proxied.yaml`,
+    `  forward: ${kubeconfig} --mode forward --output proxied.yaml`,
+    proxy.adminUrl
+      ? `  (where ${path.resolve(values.caDir)} cannot be read: --ca-from ${proxy.adminUrl} instead of --ca-dir)`
+      : null,
     "  then: kubectl --kubeconfig proxied.yaml get pods",
   ]
     .filter((line) => line !== null)
     .join("\n");
+}
+
+/** A word as a POSIX shell reads it: as is when plain, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -197,7 +230,13 @@ Options:
       throw new CliError((error as Error).message);
     }
     io.stdout.write(
-      `${proxyBanner(proxy, { kubeconfig: values.kubeconfig, out: values.out, caDir, ingestUrl })}\n`,
+      `${proxyBanner(proxy, {
+        ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+        ...(values.context ? { context: values.context } : {}),
+        ...(values.out ? { out: values.out } : {}),
+        caDir,
+        ingestUrl,
+      })}\n`,
     );
     const signal = await untilSignal();
     io.stderr.write(`apisnoop proxy: ${signal}, shutting down\n`);
