@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -54,6 +54,9 @@ describe("a request through the proxy, on the dashboard", () => {
 
   it("runs the proxy in front of the cluster and writes apisnoop.kubeconfig", () => {
     expect(stack.proxyProblem).toBeNull();
+    // Local state under .apisnoop/, where git ignores it: never a spool/ beside the checkout's files.
+    expect(existsSync(path.join(workDir, ".apisnoop", "spool"))).toBe(true);
+    expect(existsSync(path.join(workDir, "spool"))).toBe(false);
     expect(stack.web.releases[0]).toMatchObject({ release: "1.34", endpoints: 859 });
     expect(readFileSync(stack.kubeconfigPath as string, "utf8")).toContain(stack.proxy?.url);
   });

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import path from "node:path";
 import type { Database } from "@apisnoop/db";
@@ -74,7 +74,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         uplink: {
           url: web.url,
           token,
-          spoolDir: path.join(options.workDir, "spool"),
+          spoolDir: localSpoolDir(options.workDir, log),
           proxyId: `npm-start@${hostname()}`,
           flushMs: 250,
         },
@@ -110,6 +110,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await web.close();
     },
   };
+}
+
+/**
+ * The proxy's spool: `.apisnoop/spool` in the working directory, beside the embedded database, where git
+ * ignores it. A `spool/` an earlier version left at the top is moved there, so batches it still holds
+ * are delivered, not orphaned.
+ */
+export function localSpoolDir(workDir: string, log: (line: string) => void): string {
+  const stateDir = path.join(workDir, ".apisnoop");
+  const spoolDir = path.join(stateDir, "spool");
+  mkdirSync(stateDir, { recursive: true });
+  const earlier = path.join(workDir, "spool");
+  if (existsSync(earlier) && !existsSync(spoolDir)) {
+    renameSync(earlier, spoolDir);
+    log(`moved the proxy's spool from ${earlier} to ${spoolDir}`);
+  }
+  return spoolDir;
 }
 
 /** The kubeconfig kubectl would use: $KUBECONFIG's first file, else ~/.kube/config; null when absent. */
