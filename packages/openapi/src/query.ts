@@ -43,15 +43,31 @@ export const KUBERNETES_QUERY_PARAMETERS: ReadonlySet<string> = new Set([
   "watch",
 ]);
 
-/** The Kubernetes parameters of a raw query string (without `?`), in their original order and encoding. */
+/**
+ * Parameters whose values are the caller's data, not a choice of API behaviour: `command` of exec carries
+ * whatever the user typed (`--password=x`, tokens in a `curl -H`). Only their presence is kept.
+ */
+export const PRESENCE_ONLY_QUERY_PARAMETERS: ReadonlySet<string> = new Set(["command"]);
+
+/**
+ * The Kubernetes parameters of a raw query string (without `?`), in their original order and encoding;
+ * a presence-only parameter appears once, as its bare name, however often and with whatever values it came.
+ */
 export function kubernetesQuery(query: string): string {
   if (query === "") return "";
-  return query
-    .split("&")
-    .filter((pair) => {
-      const eq = pair.indexOf("=");
-      const name = eq === -1 ? pair : pair.slice(0, eq);
-      return KUBERNETES_QUERY_PARAMETERS.has(name);
-    })
-    .join("&");
+  const kept: string[] = [];
+  const present = new Set<string>();
+  for (const pair of query.split("&")) {
+    const eq = pair.indexOf("=");
+    const name = eq === -1 ? pair : pair.slice(0, eq);
+    if (!KUBERNETES_QUERY_PARAMETERS.has(name)) continue;
+    if (PRESENCE_ONLY_QUERY_PARAMETERS.has(name)) {
+      if (present.has(name)) continue;
+      present.add(name);
+      kept.push(name);
+    } else {
+      kept.push(pair);
+    }
+  }
+  return kept.join("&");
 }
