@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -40,5 +40,19 @@ describe("HitsFile", () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(errors).toEqual(["ENOENT"]);
     await hits.close();
+  });
+
+  it("keeps the file readable by its owner only, also one an older run left world-readable", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-hits-"));
+    const fresh = path.join(dir, "fresh.jsonl");
+    const old = path.join(dir, "old.jsonl");
+    writeFileSync(old, "");
+    chmodSync(old, 0o644);
+    for (const file of [fresh, old]) {
+      const hits = new HitsFile(file);
+      hits.write(hit(0));
+      await hits.close();
+      expect(statSync(file).mode & 0o777, file).toBe(0o600);
+    }
   });
 });

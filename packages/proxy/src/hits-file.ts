@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream, fchmod, type WriteStream } from "node:fs";
 import type { Hit, HitSink } from "./addons/record";
 
 const FLUSH_INTERVAL_MS = 50;
@@ -20,8 +20,11 @@ export class HitsFile implements HitSink {
     readonly path: string,
     private readonly onError: (error: Error) => void = () => {},
   ) {
-    this.stream = createWriteStream(path, { flags: "a" });
+    // Hits carry user agents, pod names and paths: readable by the proxy's user only, as a kubeconfig is.
+    this.stream = createWriteStream(path, { flags: "a", mode: 0o600 });
     this.stream.on("error", (error) => this.onError(error));
+    // The mode above applies to a new file only; one left by an older run is narrowed too.
+    this.stream.once("open", (fd: number) => fchmod(fd, 0o600, (error) => error && this.onError(error)));
   }
 
   write(hit: Hit): void {
