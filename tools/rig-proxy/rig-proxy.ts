@@ -5,7 +5,14 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type ClientMode, type Hit, proxiedKubeconfig, type RunningProxy, startProxy } from "@apisnoop/proxy";
+import {
+  type ClientMode,
+  type Hit,
+  type ProxyOptions,
+  proxiedKubeconfig,
+  type RunningProxy,
+  startProxy,
+} from "@apisnoop/proxy";
 import { type RigUser, rigKubeconfigPath } from "../rig/rig";
 
 export interface RigProxy {
@@ -22,7 +29,11 @@ export interface RigProxy {
 }
 
 /** Starts a proxy on a free loopback port in front of the rig, authenticated as `proxyUser` for its own calls. */
-export async function startRigProxy(proxyUser: RigUser = "admin", spec = "live"): Promise<RigProxy> {
+export async function startRigProxy(
+  proxyUser: RigUser = "admin",
+  spec = "live",
+  extra: Partial<ProxyOptions> = {},
+): Promise<RigProxy> {
   const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-proxy-"));
   const hitsPath = path.join(dir, "hits.jsonl");
   const logPath = path.join(dir, "proxy.log");
@@ -39,6 +50,7 @@ export async function startRigProxy(proxyUser: RigUser = "admin", spec = "live")
       logLines.push(line);
       writeFileSync(logPath, `${logLines.join("\n")}\n`);
     },
+    ...extra,
   });
   const written = new Map<string, string>();
   return {

@@ -12,14 +12,15 @@ import { type InjectionSettings, injectedEnv } from "./pod-injection";
  * A client configured the way an injected pod's in-cluster client-go is: server from the injected
  * KUBERNETES_SERVICE_HOST/PORT, trust from the bundle mounted as ca.crt, its service-account token. The
  * Service name cannot resolve here, so the kubeconfig dials 127.0.0.1 and sends the Service name as TLS
- * server name — exactly the name in-cluster client-go verifies the proxy's certificate against.
+ * server name — exactly the name in-cluster client-go verifies the proxy's certificate against. The proxy
+ * is told that name with `tlsNames`, as the chart tells it with `--tls-name`.
  */
 describe("a client with the injected settings reaches the rig through the proxy", () => {
   let rigProxy: RigProxy;
   let kubeconfig: string;
 
   beforeAll(async () => {
-    rigProxy = await startRigProxy("admin");
+    rigProxy = await startRigProxy("admin", "live", { tlsNames: ["apisnoop-proxy.apisnoop.svc"] });
     const settings: InjectionSettings = {
       proxyHost: "apisnoop-proxy.apisnoop.svc",
       proxyPort: Number(new URL(rigProxy.proxy.url).port),

@@ -9,7 +9,9 @@ export {
   record,
 } from "./addons";
 export { caFingerprint, fetchProxyCa } from "./admin-server";
+export { type Authority, canonicalHost, formatAuthority, parseAuthority } from "./authority";
 export { CertificateAuthority, IN_CLUSTER_HOSTS, type LeafCertificate } from "./certificate-authority";
+export { type ConnectDecision, ConnectPolicy, parseAllowTunnel } from "./connect-policy";
 export {
   createFlow,
   type Flow,
@@ -19,9 +21,12 @@ export {
   type ProxyMode,
 } from "./flow";
 export { HitsFile } from "./hits-file";
+export { installLastResort, type LastResortSink } from "./last-resort";
+export { type ConnectionLimits, DEFAULT_LIMITS } from "./limits";
 export { ProxyMetrics } from "./metrics";
 export { PodDirectory, type PodIdentity } from "./pod-directory";
 export { type ClientMode, type ProxiedKubeconfigOptions, proxiedKubeconfig } from "./proxied-kubeconfig";
+export type { DrainSummary } from "./proxy-server";
 export { PROXY_USER_AGENT, SpecRefresher } from "./spec-refresher";
 export { type SpecSnapshot, specSnapshot } from "./spec-snapshot";
 export {

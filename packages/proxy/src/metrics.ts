@@ -15,8 +15,26 @@ export class ProxyMetrics {
   private latencyCount = 0;
   private readonly analysisFailures = new Map<string, number>();
   private readonly specRefreshes = new Map<string, number>();
+  private readonly timeouts = new Map<string, number>();
+  private readonly connects = new Map<string, number>();
+  private readonly refused = new Map<string, number>();
+  private readonly tlsErrors = new Map<string, number>();
+  private readonly uncaught = new Map<string, number>();
   upstreamErrors = 0;
   inFlight = 0;
+  /** Client connections accepted, and open now. */
+  connectionsAccepted = 0;
+  connectionsOpen = 0;
+  /** Connections closed on accept because `maxConnections` were open. */
+  connectionsRefused = 0;
+  /** Accept calls that failed (EMFILE, ENFILE). */
+  acceptErrors = 0;
+  /** TLS handshakes naming a server the proxy's leaf does not cover (answered with that leaf anyway). */
+  tlsUnknownNames = 0;
+  /** Leaf certificates the proxy holds (issued at start-up only). */
+  leafCertificates = 1;
+  /** 1 while the proxy drains after SIGTERM. */
+  draining = false;
   specOperations = 0;
   /** The delivery uplink, when there is one. */
   uplink: { stats(): UplinkStats } | null = null;
@@ -38,6 +56,31 @@ export class ProxyMetrics {
   countAnalysisFailure(addon: string, hook: string): void {
     const key = `addon="${addon}",hook="${hook}"`;
     this.analysisFailures.set(key, (this.analysisFailures.get(key) ?? 0) + 1);
+  }
+
+  /** Counts a connection closed for a timeout: "first byte", "tunnel idle". */
+  countTimeout(phase: string): void {
+    bump(this.timeouts, phase);
+  }
+
+  /** Counts a CONNECT by what was done with it: intercept, tunnel, refuse. */
+  countConnect(action: string): void {
+    bump(this.connects, action);
+  }
+
+  /** Counts a request answered by the proxy itself with 4xx: absolute-form, malformed, too large, ... */
+  countRefused(reason: string): void {
+    bump(this.refused, reason);
+  }
+
+  /** Counts a TLS handshake that failed on the client side (bounded kinds: timeout, reset, alert, malformed). */
+  countTlsError(kind: string): void {
+    bump(this.tlsErrors, kind);
+  }
+
+  /** Counts an exception nothing caught (the process-level last resort). */
+  countUncaught(kind: "exception" | "rejection"): void {
+    bump(this.uncaught, kind);
   }
 
   /** Counts a spec (re)load attempt. */
@@ -98,6 +141,73 @@ export class ProxyMetrics {
     );
     lines.push(`apisnoop_proxy_in_flight_requests ${this.inFlight}`);
 
+    family("apisnoop_proxy_connections_accepted_total", "counter", "Client connections accepted.");
+    lines.push(`apisnoop_proxy_connections_accepted_total ${this.connectionsAccepted}`);
+    family("apisnoop_proxy_connections_open", "gauge", "Client connections open now.");
+    lines.push(`apisnoop_proxy_connections_open ${this.connectionsOpen}`);
+    family(
+      "apisnoop_proxy_connections_refused_total",
+      "counter",
+      "Connections closed on accept because --max-connections were open.",
+    );
+    lines.push(`apisnoop_proxy_connections_refused_total ${this.connectionsRefused}`);
+    family(
+      "apisnoop_proxy_accept_errors_total",
+      "counter",
+      "Accepting a connection failed (EMFILE, ENFILE).",
+    );
+    lines.push(`apisnoop_proxy_accept_errors_total ${this.acceptErrors}`);
+    labelled(
+      lines,
+      family,
+      "apisnoop_proxy_timeouts_total",
+      "Connections closed for a timeout, by phase.",
+      "phase",
+      this.timeouts,
+    );
+    labelled(
+      lines,
+      family,
+      "apisnoop_proxy_connects_total",
+      "CONNECT requests, by what was done with them.",
+      "action",
+      this.connects,
+    );
+    labelled(
+      lines,
+      family,
+      "apisnoop_proxy_refused_requests_total",
+      "Requests the proxy answered itself with 4xx instead of forwarding, by reason.",
+      "reason",
+      this.refused,
+    );
+    labelled(
+      lines,
+      family,
+      "apisnoop_proxy_tls_handshake_errors_total",
+      "Failed client TLS handshakes, by kind.",
+      "kind",
+      this.tlsErrors,
+    );
+    family(
+      "apisnoop_proxy_tls_unknown_server_names_total",
+      "counter",
+      "Handshakes naming a server the proxy's certificate does not cover.",
+    );
+    lines.push(`apisnoop_proxy_tls_unknown_server_names_total ${this.tlsUnknownNames}`);
+    family("apisnoop_proxy_leaf_certificates", "gauge", "Leaf certificates held (all issued at start-up).");
+    lines.push(`apisnoop_proxy_leaf_certificates ${this.leafCertificates}`);
+    labelled(
+      lines,
+      family,
+      "apisnoop_proxy_uncaught_errors_total",
+      "Exceptions nothing caught, counted by the process-level last resort instead of ending the process.",
+      "kind",
+      this.uncaught,
+    );
+    family("apisnoop_proxy_draining", "gauge", "1 while the proxy drains (SIGTERM): /healthz answers 503.");
+    lines.push(`apisnoop_proxy_draining ${this.draining ? 1 : 0}`);
+
     family("apisnoop_proxy_spec_refreshes_total", "counter", "Spec loads, by result.");
     for (const [result, n] of this.specRefreshes)
       lines.push(`apisnoop_proxy_spec_refreshes_total{result="${result}"} ${n}`);
@@ -124,4 +234,22 @@ export class ProxyMetrics {
     }
     return `${lines.join("\n")}\n`;
   }
+}
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+/** A counter family with one label; a family with no sample yet shows 0 so dashboards see it exists. */
+function labelled(
+  lines: string[],
+  family: (name: string, type: string, help: string) => void,
+  name: string,
+  help: string,
+  label: string,
+  values: Map<string, number>,
+): void {
+  family(name, "counter", help);
+  if (values.size === 0) lines.push(`${name} 0`);
+  for (const [value, n] of values) lines.push(`${name}{${label}="${value}"} ${n}`);
 }

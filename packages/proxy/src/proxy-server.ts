@@ -3,30 +3,35 @@ import https from "node:https";
 import net, { type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import tls, { type SecureContext } from "node:tls";
-import type { CertificateAuthority, LeafCertificate } from "./certificate-authority";
+import { asksToWatch } from "@apisnoop/openapi";
+import type { LeafCertificate } from "./certificate-authority";
+import { type ConnectPolicy, requestTargetProblem } from "./connect-policy";
 import type { FlowRequest, ProxyMode } from "./flow";
 import type { FlowLifecycle, LiveFlow } from "./flow-lifecycle";
 import { hasHeader, requestHeadersForUpstream, responseHeadersForClient } from "./http-headers";
+import { type ConnectionLimits, DEFAULT_LIMITS } from "./limits";
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
 import { type Upstream, upstreamAgent, upstreamTlsOptions } from "./upstream";
 
 export interface ProxyServerOptions {
   upstream: Upstream;
-  ca: CertificateAuthority;
-  /** The leaf presented by default: it covers every expected host (see `expectedHosts`). */
+  /**
+   * The one leaf the proxy presents, issued at start-up for every name it expects (see `expectedHosts`).
+   * No certificate is signed after start: a client naming anything else gets this leaf, and its own
+   * verification error.
+   */
   defaultLeaf: LeafCertificate;
   /** Runs each flow's addon hooks; the transport only reports what happened on the wire. */
   flows: FlowLifecycle;
   metrics: ProxyMetrics;
-  /** Hosts a CONNECT is intercepted for (besides the upstream's own host:port); others are tunnelled. */
-  interceptHosts: ReadonlySet<string>;
+  /** Which CONNECTs are decrypted, tunnelled or refused. */
+  connectPolicy: ConnectPolicy;
+  /** Bounds on connections and timeouts (default: DEFAULT_LIMITS). */
+  limits?: Partial<ConnectionLimits>;
   /** One-line operational messages (never headers or bodies). */
   log?: (line: string) => void;
 }
-
-/** How long an idle client keep-alive connection is kept: longer than Go's 90 s idle timeout. */
-const CLIENT_KEEP_ALIVE_MS = 120_000;
 
 /**
  * The man in the middle. One TCP port serves both ways in, told apart by the first byte:
@@ -46,23 +51,32 @@ export class ProxyServer {
   /** For clients without one, when the proxy's kubeconfig has a client certificate: present it. */
   private readonly certAgent: https.Agent;
   private readonly sockets = new Set<Duplex>();
-  private readonly sniContexts = new Map<string, Promise<SecureContext>>();
+  /** Requests in flight (responses not yet finished), and whether each is a watch. */
+  private readonly active = new Map<ServerResponse, { watch: boolean }>();
+  private readonly limits: ConnectionLimits;
+  private draining = false;
   private lastUpstreamErrorLog = 0;
 
   constructor(private readonly options: ProxyServerOptions) {
-    const { upstream, defaultLeaf } = options;
+    const { upstream, defaultLeaf, metrics } = options;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.agent = upstreamAgent(upstream, false);
     this.certAgent = upstream.clientCertificate ? upstreamAgent(upstream, true) : this.agent;
 
+    const httpOptions: http.ServerOptions = {
+      keepAliveTimeout: this.limits.idleTimeoutMs,
+      // Watches and big uploads legitimately take long; clients and the apiserver set their own timeouts.
+      requestTimeout: 0,
+      headersTimeout: this.limits.headersTimeoutMs,
+      maxHeaderSize: this.limits.maxHeaderBytes,
+      noDelay: true,
+    };
     const tlsOptions: https.ServerOptions = {
+      ...httpOptions,
       key: defaultLeaf.key,
       cert: defaultLeaf.cert,
       SNICallback: (name, cb) => this.contextFor(name, cb),
-      keepAliveTimeout: CLIENT_KEEP_ALIVE_MS,
-      // Watches and big uploads legitimately take long; clients and the apiserver set their own timeouts.
-      requestTimeout: 0,
-      headersTimeout: 60_000,
-      noDelay: true,
+      handshakeTimeout: this.limits.handshakeTimeoutMs,
     };
     this.reverseTls = https.createServer(tlsOptions);
     this.forwardTls = https.createServer(tlsOptions);
@@ -70,25 +84,45 @@ export class ProxyServer {
       [this.reverseTls, "reverse"],
       [this.forwardTls, "forward"],
     ] as const) {
-      server.on("request", (req: IncomingMessage, res: ServerResponse) => this.forward(mode, req, res));
-      server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-        this.tunnelUpgrade(mode, req, socket, head),
+      server.on("request", (req: IncomingMessage, res: ServerResponse) => this.onRequest(mode, req, res));
+      server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        const problem = requestTargetProblem(req.url);
+        if (problem) {
+          metrics.countRefused(problem.code === 403 ? "absolute-form" : "request target");
+          refuseOnSocket(socket, problem.code, problem.message);
+          return;
+        }
+        this.tunnelUpgrade(mode, req, socket, head);
+      });
+      // A client that does not trust our CA, or garbage where a handshake should be: its own error to report.
+      server.on("tlsClientError", (error: NodeJS.ErrnoException) =>
+        metrics.countTlsError(tlsErrorKind(error)),
       );
-      server.on("tlsClientError", () => {}); // a client that does not trust our CA: its own error to report
+      server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) =>
+        this.onClientError(error, socket),
+      );
     }
-    this.connectServer = http.createServer((_req, res) => {
-      res.writeHead(400, { "content-type": "application/json" });
-      res.end(
-        statusBody(400, "BadRequest", "apisnoop proxy: speak TLS (reverse mode) or CONNECT (forward mode)"),
-      );
+    this.connectServer = http.createServer(httpOptions, (req, res) => {
+      const problem = requestTargetProblem(req.url);
+      const [code, message] =
+        problem?.code === 403
+          ? [403, problem.message]
+          : [400, "apisnoop proxy: speak TLS (reverse mode) or CONNECT (forward mode)"];
+      metrics.countRefused(code === 403 ? "absolute-form" : "plain http");
+      refuse(res, code, message);
     });
     this.connectServer.on("connect", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.onConnect(req, socket, head),
+    );
+    this.connectServer.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) =>
+      this.onClientError(error, socket),
     );
 
     this.listener = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
       this.onConnection(socket),
     );
+    this.listener.maxConnections = this.limits.maxConnections;
+    this.listener.on("drop", () => metrics.connectionsRefused++);
   }
 
   /** Starts listening; resolves to the bound address (port 0 picks a free port). */
@@ -97,6 +131,11 @@ export class ProxyServer {
       this.listener.once("error", reject);
       this.listener.listen({ host, port }, () => {
         this.listener.off("error", reject);
+        // Accept failures (EMFILE under a connection flood) must not end the process: count and go on.
+        this.listener.on("error", (error: NodeJS.ErrnoException) => {
+          this.options.metrics.acceptErrors++;
+          this.logAtMostEvery10s(`accepting a connection failed: ${error.code ?? error.message}`);
+        });
         resolve(this.listener.address() as AddressInfo);
       });
     });
@@ -115,11 +154,51 @@ export class ProxyServer {
     });
   }
 
+  /**
+   * Stops taking new connections and requests, and lets the ones in flight end: idle keep-alive
+   * connections close now, answers in flight go out with `Connection: close`, watches are cut so their
+   * clients re-watch through another proxy. Whatever is still open after `timeoutMs` is closed.
+   */
+  async drain(timeoutMs: number): Promise<DrainSummary> {
+    const started = performance.now();
+    this.draining = true;
+    this.listener.close();
+    for (const server of [this.reverseTls, this.forwardTls, this.connectServer])
+      server.closeIdleConnections();
+    const inFlight = this.active.size;
+    let watchesEnded = 0;
+    for (const [res, { watch }] of this.active) {
+      res.shouldKeepAlive = false;
+      if (watch) {
+        watchesEnded++;
+        res.destroy();
+      }
+    }
+    const deadline = started + timeoutMs;
+    while (this.active.size > 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const cut = this.active.size;
+    for (const server of [this.reverseTls, this.forwardTls, this.connectServer])
+      server.closeIdleConnections();
+    return { inFlight, watchesEnded, cut, ms: Math.round(performance.now() - started) };
+  }
+
   /** Tells TLS (reverse) from a CONNECT (forward) by the first byte, then hands the socket on. */
   private onConnection(socket: Socket): void {
     this.track(socket);
+    const { metrics } = this.options;
+    metrics.connectionsAccepted++;
+    metrics.connectionsOpen++;
+    socket.once("close", () => metrics.connectionsOpen--);
     socket.on("error", () => socket.destroy());
+    // A peer that connects and stays silent holds a socket and memory: it gets this long to say anything.
+    socket.setTimeout(this.limits.firstByteTimeoutMs, () => {
+      metrics.countTimeout("first byte");
+      socket.destroy();
+    });
     socket.once("data", (first: Buffer) => {
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(first);
       if (first[0] === 0x16) {
@@ -133,25 +212,39 @@ export class ProxyServer {
     socket.resume();
   }
 
-  /** Forward mode: answer the CONNECT, then terminate TLS for the cluster's hosts or tunnel anything else. */
+  /**
+   * Forward mode: decrypt a CONNECT to the Kubernetes API, pass one the operator allowed through as bytes,
+   * refuse everything else before any socket is opened (ConnectPolicy).
+   */
   private onConnect(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const target = req.url ?? "";
-    const colon = target.lastIndexOf(":");
-    const host = (colon === -1 ? target : target.slice(0, colon)).replace(/^\[(.*)\]$/, "$1");
-    const port = colon === -1 ? 443 : Number(target.slice(colon + 1));
-    const { upstream, interceptHosts } = this.options;
-    if ((host === upstream.host && port === upstream.port) || interceptHosts.has(host)) {
+    const { metrics, connectPolicy } = this.options;
+    const decision = connectPolicy.decide(req.url ?? "");
+    metrics.countConnect(decision.action);
+    if (decision.action === "refuse" || this.draining) {
+      const [code, message] =
+        decision.action === "refuse"
+          ? [decision.code, decision.message]
+          : [503, "apisnoop proxy: shutting down; connect again"];
+      refuseOnSocket(socket, code, message);
+      return;
+    }
+    if (decision.action === "intercept") {
       socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) socket.unshift(head);
       this.forwardTls.emit("connection", socket);
       return;
     }
-    // Not the cluster: a plain byte tunnel, neither decrypted nor recorded.
+    // Allowed by name: a plain byte tunnel, neither decrypted nor recorded.
+    const { host, port } = decision.target;
     const remote = net.connect({ host, port }, () => {
       socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) remote.write(head);
       socket.pipe(remote);
       remote.pipe(socket);
+    });
+    remote.setTimeout(this.limits.tunnelIdleTimeoutMs, () => {
+      metrics.countTimeout("tunnel idle");
+      remote.destroy();
     });
     this.track(remote);
     remote.on("error", () => {
@@ -305,38 +398,116 @@ export class ProxyServer {
     }
   }
 
+  /** A request as it arrives: refused when its target is no path or the proxy drains, else forwarded. */
+  private onRequest(mode: ProxyMode, req: IncomingMessage, res: ServerResponse): void {
+    const problem = requestTargetProblem(req.url);
+    if (problem) {
+      this.options.metrics.countRefused(problem.code === 403 ? "absolute-form" : "request target");
+      refuse(res, problem.code, problem.message);
+      return;
+    }
+    this.active.set(res, { watch: isWatch(req.url ?? "") });
+    res.once("close", () => this.active.delete(res));
+    // While draining, answers go out with `Connection: close`: the client's next request picks another proxy.
+    if (this.draining) res.shouldKeepAlive = false;
+    this.forward(mode, req, res);
+  }
+
+  /** A request the HTTP parser rejected (bad framing, oversized head, header timeout): answer it and close. */
+  private onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+    const code =
+      error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    this.options.metrics.countRefused(
+      code === 431 ? "header too large" : code === 408 ? "header timeout" : "malformed request",
+    );
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const reason = code === 431 ? "RequestHeaderFieldsTooLarge" : code === 408 ? "Timeout" : "BadRequest";
+    const body = statusBody(
+      code,
+      reason,
+      `apisnoop proxy: ${reason === "BadRequest" ? "malformed request" : reason}`,
+    );
+    socket.end(
+      `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+
   /** Counts an upstream failure; logs at most one line every 10 s so an outage does not flood the log. */
   private countUpstreamError(error: Error): void {
     this.options.metrics.upstreamErrors++;
+    this.logAtMostEvery10s(
+      `upstream ${this.options.upstream.server} failed: ${error.message} (answering 502)`,
+    );
+  }
+
+  private logAtMostEvery10s(line: string): void {
     const now = Date.now();
     if (now - this.lastUpstreamErrorLog < 10_000) return;
     this.lastUpstreamErrorLog = now;
-    this.options.log?.(`upstream ${this.options.upstream.server} failed: ${error.message} (answering 502)`);
+    this.options.log?.(line);
   }
 
-  /** The TLS context for an SNI name: the default leaf when it covers the name, else one issued for it. */
+  /**
+   * Every SNI name gets the one leaf issued at start: signing per name would let any client make the
+   * proxy sign (CPU) and keep (memory) a certificate for every name it can invent. A name the leaf does
+   * not cover is counted; its client fails verification with the names the leaf does cover.
+   */
   private contextFor(name: string, cb: (error: Error | null, context?: SecureContext) => void): void {
-    if (this.options.defaultLeaf.hosts.includes(name)) {
-      cb(null);
-      return;
-    }
-    let context = this.sniContexts.get(name);
-    if (!context) {
-      context = this.options.ca
-        .leafFor([name])
-        .then((leaf) => tls.createSecureContext({ key: leaf.key, cert: leaf.cert }));
-      this.sniContexts.set(name, context);
-    }
-    context.then(
-      (c) => cb(null, c),
-      (error: Error) => cb(error),
-    );
+    if (!this.options.defaultLeaf.hosts.includes(name.toLowerCase())) this.options.metrics.tlsUnknownNames++;
+    cb(null);
   }
 
   private track(socket: Duplex): void {
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
   }
+}
+
+/** What a drain did. */
+export interface DrainSummary {
+  /** Requests in flight when the drain began. */
+  inFlight: number;
+  /** Watches among them, cut so that their clients re-watch elsewhere. */
+  watchesEnded: number;
+  /** Requests still open at the deadline, closed then. */
+  cut: number;
+  ms: number;
+}
+
+/** Answers a request the proxy will not serve with a Kubernetes Status and closes the connection. */
+function refuse(res: ServerResponse, code: number, message: string): void {
+  const body = statusBody(code, reasonFor(code), message);
+  res.shouldKeepAlive = false;
+  res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The same on a raw socket (CONNECT and upgrade requests have no ServerResponse). */
+function refuseOnSocket(socket: Duplex, code: number, message: string): void {
+  const body = statusBody(code, reasonFor(code), message);
+  socket.end(
+    `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function reasonFor(code: number): string {
+  return code === 403 ? "Forbidden" : code === 503 ? "ServiceUnavailable" : "BadRequest";
+}
+
+/** A coarse, bounded label for a failed TLS handshake. */
+function tlsErrorKind(error: NodeJS.ErrnoException): string {
+  if (error.code === "ERR_TLS_HANDSHAKE_TIMEOUT") return "timeout";
+  if (error.code === "ECONNRESET") return "reset";
+  return /alert/i.test(error.message) ? "client alert" : "malformed";
+}
+
+/** A watch (a stream that may last hours): cut when the proxy drains, so its client re-watches elsewhere. */
+function isWatch(url: string): boolean {
+  const q = url.indexOf("?");
+  return (q !== -1 && asksToWatch(url.slice(q + 1))) || url.includes("/watch/");
 }
 
 /**

@@ -3,13 +3,16 @@ import path from "node:path";
 import { type Addon, AddonChain } from "./addon-chain";
 import { defaultAddons, type HitSink, type PodLookup } from "./addons";
 import { createAdminServer, listenOn } from "./admin-server";
+import type { Authority } from "./authority";
 import { CaptureBudget, DEFAULT_BODY_CAP } from "./body-capture";
 import { CertificateAuthority, IN_CLUSTER_HOSTS } from "./certificate-authority";
+import { ConnectPolicy } from "./connect-policy";
 import { FlowLifecycle } from "./flow-lifecycle";
 import { HitsFile } from "./hits-file";
+import type { ConnectionLimits } from "./limits";
 import { ProxyMetrics } from "./metrics";
 import { PodDirectory } from "./pod-directory";
-import { ProxyServer } from "./proxy-server";
+import { type DrainSummary, ProxyServer } from "./proxy-server";
 import { SpecRefresher } from "./spec-refresher";
 import { Uplink } from "./uplink/uplink";
 import { resolveUpstream, type Upstream } from "./upstream";
@@ -53,6 +56,15 @@ export interface ProxyOptions {
    * get a leaf for it, and forward-mode CONNECTs to it are decrypted. The caller reads the environment.
    */
   serviceHost?: string | null;
+  /**
+   * Authorities a forward-mode CONNECT may reach as a plain tunnel besides the Kubernetes API (`--allow-tunnel`).
+   * Default none: every other CONNECT and every absolute-form request is refused with 403.
+   */
+  allowTunnel?: Authority[];
+  /** More names clients reach the proxy by (its Service name, a load balancer's): added to its certificate. */
+  tlsNames?: string[];
+  /** Bounds on connections and timeouts (default: DEFAULT_LIMITS). */
+  limits?: Partial<ConnectionLimits>;
   /** Replaces the default addon chain (tests). */
   addons?: () => Addon[];
   /** Operational messages; default: none. Never given headers or bodies. */
@@ -85,6 +97,12 @@ export interface RunningProxy {
   spec: SpecRefresher;
   /** The delivery uplink, when one was configured. */
   uplink: Uplink | null;
+  /**
+   * Graceful stop, for SIGTERM: /healthz turns 503, the port stops accepting, requests in flight finish
+   * (answered with `Connection: close`), watches are cut so clients re-watch elsewhere; whatever is open
+   * after `timeoutMs` is closed. Then call `close()`, which flushes the hits file and the uplink.
+   */
+  drain(timeoutMs: number): Promise<DrainSummary>;
   close(): Promise<void>;
 }
 
@@ -105,7 +123,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const upstream = resolveUpstream({ kubeconfig: options.kubeconfig, context: options.context });
   const ca = await CertificateAuthority.open(options.caDir ?? DEFAULT_CA_DIR);
   const serviceHost = options.serviceHost ?? null;
-  const defaultLeaf = await ca.leafFor(expectedHosts(upstream, options.listen.host, serviceHost));
+  const defaultLeaf = await ca.leafFor(
+    expectedHosts(upstream, options.listen.host, serviceHost, options.tlsNames ?? []),
+  );
   const metrics = new ProxyMetrics();
 
   const spec = new SpecRefresher({
@@ -164,11 +184,15 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
 
   const server = new ProxyServer({
     upstream,
-    ca,
     defaultLeaf,
     flows: new FlowLifecycle(chain, metrics, () => spec.current()),
     metrics,
-    interceptHosts: interceptedHosts(upstream, serviceHost),
+    connectPolicy: new ConnectPolicy({
+      upstream: { host: upstream.host, port: upstream.port },
+      apiserverNames: apiserverNames(upstream, serviceHost),
+      allowTunnel: options.allowTunnel ?? [],
+    }),
+    limits: options.limits,
     log,
   });
   let serving = false;
@@ -188,6 +212,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     metrics,
     spec,
     uplink,
+    async drain(timeoutMs) {
+      serving = false;
+      metrics.draining = true;
+      return server.drain(timeoutMs);
+    },
     async close() {
       spec.stop();
       podDirectory?.stop();
@@ -232,22 +261,24 @@ export function expectedHosts(
   upstream: Upstream,
   listenHost: string,
   serviceHost: string | null = null,
+  tlsNames: readonly string[] = [],
 ): string[] {
   const hosts = ["127.0.0.1", "localhost", "::1", ...IN_CLUSTER_HOSTS, hostname()];
-  for (const extra of [upstream.host, upstream.serverName, listenHost, serviceHost]) {
+  for (const extra of [upstream.host, upstream.serverName, listenHost, serviceHost, ...tlsNames]) {
     if (extra && extra !== "0.0.0.0" && extra !== "::") hosts.push(extra);
   }
-  return [...new Set(hosts)];
+  // SNI names are compared in lower case (RFC 6066: case-insensitive, as DNS).
+  return [...new Set(hosts.map((host) => host.toLowerCase()))];
 }
 
 /**
- * Hosts whose CONNECT tunnels are decrypted in forward mode (besides the upstream's own host:port): the
- * names in-cluster clients use for the apiserver. Anything else is tunnelled untouched.
+ * Names whose CONNECT tunnels are decrypted in forward mode (besides the upstream's own host:port): the
+ * names in-cluster clients use for the apiserver. Every other CONNECT is refused unless allowed by name.
  */
-function interceptedHosts(upstream: Upstream, serviceHost: string | null): Set<string> {
-  const hosts = new Set(IN_CLUSTER_HOSTS);
-  if (upstream.serverName) hosts.add(upstream.serverName);
-  if (serviceHost) hosts.add(serviceHost);
+function apiserverNames(upstream: Upstream, serviceHost: string | null): string[] {
+  const hosts = [...IN_CLUSTER_HOSTS];
+  if (upstream.serverName) hosts.push(upstream.serverName);
+  if (serviceHost) hosts.push(serviceHost);
   return hosts;
 }
 

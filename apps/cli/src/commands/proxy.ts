@@ -4,6 +4,9 @@ import path from "node:path";
 import {
   caFingerprint,
   DEFAULT_CA_DIR,
+  DEFAULT_LIMITS,
+  installLastResort,
+  parseAllowTunnel,
   parseListenAddress,
   type RunningProxy,
   startProxy,
@@ -29,6 +32,10 @@ const OPTIONS = {
   pods: { type: "string", default: "auto" },
   "body-cap": { type: "string", default: String(2 * 1024 * 1024) },
   "response-samples": { type: "string", default: "20" },
+  "allow-tunnel": { type: "string", multiple: true },
+  "tls-name": { type: "string", multiple: true },
+  "max-connections": { type: "string", default: String(DEFAULT_LIMITS.maxConnections) },
+  "drain-seconds": { type: "string", default: "25" },
 } as const;
 
 /** Where unacknowledged batches wait unless `--spool-dir` says otherwise. */
@@ -109,7 +116,7 @@ function shellWord(word: string): string {
   return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
+/** Resolves on the next SIGINT or SIGTERM. */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -122,12 +129,22 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** A whole number option of at least `min`, or a usage error naming it. */
+function countOption(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new CliError(`--${name} must be a whole number >= ${min}, not '${value}'`, 2);
+  return n;
+}
+
 export const proxyCommand: Command = {
   name: "proxy",
   help: `Usage: apisnoop proxy [--kubeconfig FILE] [--context NAME] [--listen HOST:PORT] [--admin-listen HOST:PORT|none]
                       [--spec live|FILE|URL] [--out hits.jsonl] [--ca-dir DIR]
                       [--ingest-url URL] [--ingest-token-file FILE] [--spool-dir DIR] [--proxy-id ID]
                       [--pods auto|informer|off] [--body-cap BYTES] [--response-samples N]
+                      [--allow-tunnel HOST:PORT]... [--tls-name NAME]... [--max-connections N]
+                      [--drain-seconds N]
 
 Forwards every request to the cluster of the kubeconfig context (or, without a kubeconfig, the in-cluster
 apiserver of the pod's service account), streaming both ways, and matches each call to its endpoint
@@ -161,7 +178,21 @@ Options:
   --body-cap BYTES         bodies larger than this are counted but their fields not analysed; 0 turns
                            field analysis off (default: 2097152)
   --response-samples N     response bodies whose fields are read per endpoint and source each minute;
-                           request bodies are always read; 0 reads every response (default: 20)`,
+                           request bodies are always read; 0 reads every response (default: 20)
+  --allow-tunnel HOST:PORT pass CONNECTs to HOST:PORT through untouched (repeatable). Without it, only
+                           CONNECTs to the Kubernetes API are served (decrypted and recorded); every
+                           other CONNECT and every absolute-form request is refused with 403
+  --tls-name NAME          another name clients reach the proxy by (repeatable; e.g. its Service name):
+                           added to its certificate and to its CA's name constraints
+  --max-connections N      client connections held at once; more are closed at once and counted
+                           (default: ${DEFAULT_LIMITS.maxConnections})
+  --drain-seconds N        on SIGTERM: stop accepting, finish requests in flight, end watches so clients
+                           re-watch, flush the uplink, for at most N seconds; a second signal stops at
+                           once (default: 25)
+
+Limits (see README "Threat model and limits"): ${DEFAULT_LIMITS.firstByteTimeoutMs / 1000} s for a new connection's first byte and
+for a TLS handshake, ${DEFAULT_LIMITS.headersTimeoutMs / 1000} s for a request's headers, ${DEFAULT_LIMITS.idleTimeoutMs / 1000} s for an idle keep-alive connection,
+${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
   async run(args, io: CommandIO) {
     const { values } = parseOptions("proxy", args, OPTIONS);
     const listen = listenOption("listen", values.listen);
@@ -180,6 +211,15 @@ Options:
     if (!Number.isInteger(responseSamples) || responseSamples < 0) {
       throw new CliError(`--response-samples must be a whole number, not '${values["response-samples"]}'`, 2);
     }
+    const allowTunnel = (values["allow-tunnel"] ?? []).map((value) => {
+      try {
+        return parseAllowTunnel(value);
+      } catch (error) {
+        throw new CliError(`--allow-tunnel: ${(error as Error).message}`, 2);
+      }
+    });
+    const maxConnections = countOption("max-connections", values["max-connections"], 1);
+    const drainSeconds = countOption("drain-seconds", values["drain-seconds"], 0);
     if (!["auto", "informer", "off"].includes(values.pods)) {
       throw new CliError(`--pods must be auto, informer or off, not '${values.pods}'`, 2);
     }
@@ -200,6 +240,14 @@ Options:
         2,
       );
     }
+    const log = (line: string) => io.stderr.write(`apisnoop proxy: ${line}\n`);
+    // Before anything listens: from here on no stray exception may end the process (README "Threat model").
+    let counted: RunningProxy["metrics"] | null = null;
+    let uncaughtBeforeStart = 0;
+    const uninstall = installLastResort({
+      countUncaught: (kind) => (counted ? counted.countUncaught(kind) : uncaughtBeforeStart++),
+      log,
+    });
     let proxy: RunningProxy;
     try {
       proxy = await startProxy({
@@ -215,6 +263,9 @@ Options:
         responseSamples,
         pods,
         serviceHost,
+        allowTunnel,
+        tlsNames: values["tls-name"] ?? [],
+        limits: { maxConnections },
         uplink:
           ingestUrl && token
             ? {
@@ -224,11 +275,14 @@ Options:
                 ...(values["proxy-id"] ? { proxyId: values["proxy-id"] } : {}),
               }
             : null,
-        log: (line) => io.stderr.write(`apisnoop proxy: ${line}\n`),
+        log,
       });
     } catch (error) {
+      uninstall();
       throw new CliError((error as Error).message);
     }
+    counted = proxy.metrics;
+    for (let i = 0; i < uncaughtBeforeStart; i++) counted.countUncaught("exception");
     io.stdout.write(
       `${proxyBanner(proxy, {
         ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
@@ -239,8 +293,19 @@ Options:
       })}\n`,
     );
     const signal = await untilSignal();
-    io.stderr.write(`apisnoop proxy: ${signal}, shutting down\n`);
+    log(`${signal}: draining (at most ${drainSeconds} s; a second signal stops at once)`);
+    const drained = await Promise.race([
+      proxy
+        .drain(drainSeconds * 1000)
+        .then(
+          ({ inFlight, watchesEnded, cut, ms }) =>
+            `drained in ${ms} ms: ${inFlight - cut} of ${inFlight} requests in flight finished (${watchesEnded} watches ended for their clients to re-watch, ${cut} cut at the deadline)`,
+        ),
+      untilSignal().then((again) => `${again}: stopping at once`),
+    ]);
+    log(drained);
     await proxy.close();
+    uninstall();
     return 0;
   },
 };

@@ -1,0 +1,277 @@
+/**
+ * What the proxy refuses and what it bounds, at the connection level, against a local HTTPS upstream:
+ * no open relay (every CONNECT spelling of a local service is refused and that service sees no
+ * connection), malformed authorities answered instead of crashing, timeouts for silent peers, the
+ * connection cap, one leaf for every SNI name, oversized heads, and a drain.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import https from "node:https";
+import net, { type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import tls from "node:tls";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CertificateAuthority } from "./certificate-authority";
+import { parseAllowTunnel } from "./connect-policy";
+import { type ProxyOptions, type RunningProxy, startProxy } from "./start-proxy";
+
+const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-guard-test-"));
+let upstream: https.Server;
+let upstreamPort: number;
+/** A local service the proxy must never reach unless allowed: it counts every connection it gets. */
+let sentinel: net.Server;
+let sentinelPort: number;
+let sentinelConnections = 0;
+let kubeconfig: string;
+let specFile: string;
+const proxies: RunningProxy[] = [];
+
+beforeAll(async () => {
+  const upstreamCa = await CertificateAuthority.open(path.join(dir, "upstream-ca"));
+  const serving = await upstreamCa.leafFor(["127.0.0.1"]);
+  upstream = https.createServer({ key: serving.key, cert: serving.cert }, (req, res) => {
+    if (req.url?.includes("watch=1")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"type":"ADDED","object":{}}\n');
+      return; // a watch: never ends by itself
+    }
+    const delay = Number(new URL(req.url ?? "/", "http://x").searchParams.get("delayMs") ?? 0);
+    setTimeout(() => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"kind":"Status","code":200}');
+    }, delay);
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+  upstreamPort = (upstream.address() as AddressInfo).port;
+  sentinel = net.createServer((socket) => {
+    sentinelConnections++;
+    socket.end("sentinel\n");
+  });
+  await new Promise<void>((resolve) => sentinel.listen(0, "127.0.0.1", resolve));
+  sentinelPort = (sentinel.address() as AddressInfo).port;
+  kubeconfig = path.join(dir, "kubeconfig");
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:${upstreamPort}", certificate-authority-data: ${Buffer.from(upstreamCa.certificatePem).toString("base64")}}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`,
+  );
+  specFile = path.join(dir, "spec.json");
+  writeFileSync(
+    specFile,
+    JSON.stringify({ swagger: "2.0", info: { title: "K", version: "v1.34.0" }, paths: {} }),
+  );
+});
+
+afterAll(async () => {
+  await Promise.all(proxies.map((proxy) => proxy.close()));
+  upstream?.closeAllConnections();
+  upstream?.close();
+  sentinel?.close();
+});
+
+async function proxyWith(options: Partial<ProxyOptions> = {}): Promise<RunningProxy> {
+  const proxy = await startProxy({
+    kubeconfig,
+    listen: { host: "127.0.0.1", port: 0 },
+    adminListen: null,
+    spec: specFile,
+    caDir: path.join(dir, "proxy-ca"),
+    ...options,
+  });
+  proxies.push(proxy);
+  return proxy;
+}
+
+function portOf(proxy: RunningProxy): number {
+  return Number(new URL(proxy.url).port);
+}
+
+/** Sends raw bytes and resolves with everything the proxy answered before it closed (or 3 s passed). */
+function exchange(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(bytes));
+    let answer = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(answer);
+    }, 3000);
+    socket.on("data", (chunk) => {
+      answer += chunk.toString("latin1");
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+  });
+}
+
+/** A GET through the proxy in reverse mode; resolves with the status, or the error's code. */
+function get(proxy: RunningProxy, urlPath: string, servername?: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = https.request(
+      {
+        host: "127.0.0.1",
+        port: portOf(proxy),
+        path: urlPath,
+        ca: proxy.ca.certificatePem,
+        servername,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      },
+    );
+    req.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    req.end();
+  });
+}
+
+describe("no open relay", () => {
+  it("refuses every CONNECT to a local service with 403, and the service sees no connection", async () => {
+    const proxy = await proxyWith();
+    const port = portOf(proxy);
+    const before = sentinelConnections;
+    for (const host of [
+      "127.0.0.1",
+      "127.1",
+      "0x7f.0.0.1",
+      "2130706433",
+      "localhost",
+      "LOCALHOST.",
+      "[::1]",
+      "[::ffff:127.0.0.1]",
+    ]) {
+      const answer = await exchange(port, `CONNECT ${host}:${sentinelPort} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(answer, host).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
+      expect(answer).toContain('"reason":"Forbidden"');
+      expect(answer).toContain("--allow-tunnel");
+    }
+    // The apiserver's own host on another port is not the apiserver.
+    expect(await exchange(port, `CONNECT 127.0.0.1:${sentinelPort} HTTP/1.1\r\n\r\n`)).toMatch(
+      /^HTTP\/1\.1 403/,
+    );
+    expect(sentinelConnections).toBe(before);
+    expect(proxy.metrics.render()).toMatch(/apisnoop_proxy_connects_total\{action="refuse"\} 9/);
+  });
+
+  it("refuses absolute-form requests with 403, in plain HTTP and inside TLS", async () => {
+    const proxy = await proxyWith();
+    const before = sentinelConnections;
+    const plain = await exchange(
+      portOf(proxy),
+      `GET http://127.0.0.1:${sentinelPort}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+    );
+    expect(plain).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
+    const insideTls = await new Promise<string>((resolve) => {
+      const socket = tls.connect(
+        { port: portOf(proxy), host: "127.0.0.1", ca: proxy.ca.certificatePem, servername: "localhost" },
+        () => socket.write(`GET http://127.0.0.1:${sentinelPort}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`),
+      );
+      let answer = "";
+      socket.on("data", (chunk) => {
+        answer += chunk.toString();
+      });
+      socket.on("close", () => resolve(answer));
+      socket.on("error", () => {});
+    });
+    expect(insideTls).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
+    expect(sentinelConnections).toBe(before);
+  });
+
+  it("tunnels what --allow-tunnel names, and only that", async () => {
+    const proxy = await proxyWith({ allowTunnel: [parseAllowTunnel(`localhost:${sentinelPort}`)] });
+    const before = sentinelConnections;
+    const answer = await exchange(portOf(proxy), `CONNECT LocalHost:${sentinelPort} HTTP/1.1\r\n\r\n`);
+    expect(answer).toBe("HTTP/1.1 200 Connection Established\r\n\r\nsentinel\n");
+    expect(sentinelConnections).toBe(before + 1);
+    expect(await exchange(portOf(proxy), `CONNECT 127.0.0.1:${sentinelPort} HTTP/1.1\r\n\r\n`)).toMatch(
+      /^HTTP\/1\.1 403/,
+    );
+  });
+});
+
+describe("malformed input", () => {
+  it.each(["x:abc", "x:70000", "x:-1", "[::1", "x", "a@b:1", `${"a".repeat(400)}:1`])(
+    "answers CONNECT %j with 400 and goes on serving",
+    async (target) => {
+      const proxy = proxies[0] ?? (await proxyWith());
+      expect(await exchange(portOf(proxy), `CONNECT ${target} HTTP/1.1\r\n\r\n`)).toMatch(
+        /^HTTP\/1\.1 400 Bad Request\r\n/,
+      );
+      expect(await get(proxy, "/api")).toBe(200);
+    },
+  );
+
+  it("answers a head beyond 64 KiB with 431 and a broken one with 400", async () => {
+    const proxy = await proxyWith();
+    expect(await exchange(portOf(proxy), `GET /api HTTP/1.1\r\nX: ${"a".repeat(70_000)}\r\n\r\n`)).toMatch(
+      /^HTTP\/1\.1 431 /,
+    );
+    expect(
+      await exchange(portOf(proxy), "GET /api HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+    ).toMatch(/^HTTP\/1\.1 400 /);
+    expect(proxy.metrics.render()).toMatch(
+      /apisnoop_proxy_refused_requests_total\{reason="header too large"\} 1/,
+    );
+  });
+});
+
+describe("bounds", () => {
+  it("closes a connection that says nothing within the first-byte timeout", async () => {
+    const proxy = await proxyWith({ limits: { firstByteTimeoutMs: 200 } });
+    const started = Date.now();
+    expect(await exchange(portOf(proxy), "")).toBe("");
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(proxy.metrics.render()).toMatch(/apisnoop_proxy_timeouts_total\{phase="first byte"\} 1/);
+  });
+
+  it("closes connections past --max-connections at once and counts them", async () => {
+    const proxy = await proxyWith({ limits: { maxConnections: 3 } });
+    const held = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const socket = net.connect(portOf(proxy), "127.0.0.1", () => resolve(socket));
+          }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await exchange(portOf(proxy), "GET /api HTTP/1.1\r\n\r\n")).toBe("");
+    expect(proxy.metrics.connectionsRefused).toBe(1);
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await get(proxy, "/api")).toBe(200);
+  });
+
+  it("presents the one leaf issued at start to every SNI name, signing nothing", async () => {
+    const proxy = await proxyWith();
+    expect(await get(proxy, "/api", "localhost")).toBe(200);
+    for (let i = 0; i < 50; i++) {
+      expect(await get(proxy, "/api", `n${i}.example`)).toBe("ERR_TLS_CERT_ALTNAME_INVALID");
+    }
+    expect(proxy.metrics.tlsUnknownNames).toBe(50);
+    expect(proxy.metrics.render()).toContain("apisnoop_proxy_leaf_certificates 1\n");
+  });
+});
+
+describe("drain", () => {
+  it("finishes requests in flight, cuts watches, and takes no new connection", async () => {
+    const proxy = await proxyWith();
+    const slow = get(proxy, "/api?delayMs=400");
+    const watch = get(proxy, "/api/v1/pods?watch=1");
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const summary = await proxy.drain(5000);
+    expect(summary).toMatchObject({ inFlight: 2, watchesEnded: 1, cut: 0 });
+    expect(await slow).toBe(200);
+    expect(await watch).toBe("ECONNRESET");
+    expect(await get(proxy, "/api")).toBe("ECONNREFUSED");
+  });
+});

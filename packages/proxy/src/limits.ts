@@ -1,0 +1,33 @@
+/**
+ * The proxy's bounds on what one client, or all of them, can make it hold: each has a metric (README
+ * "Threat model and limits") and a default chosen as Envoy's and Node's are, loose enough for every
+ * Kubernetes client and tight enough that a hostile one cannot exhaust the proxy.
+ */
+export interface ConnectionLimits {
+  /** Client connections held at once; past it, new ones are closed on accept and counted. */
+  maxConnections: number;
+  /** A new connection must send its first byte within this (silent sockets, slowloris before TLS). */
+  firstByteTimeoutMs: number;
+  /** A TLS handshake must finish within this. */
+  handshakeTimeoutMs: number;
+  /** A request's headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** A keep-alive connection with no request in flight is closed after this (longer than Go's 90 s). */
+  idleTimeoutMs: number;
+  /** Bytes of one request's head (request line and headers); larger heads are answered 431. */
+  maxHeaderBytes: number;
+  /** A pass-through tunnel (`--allow-tunnel`) with no byte either way for this long is closed. */
+  tunnelIdleTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
+  maxConnections: 4096,
+  firstByteTimeoutMs: 10_000,
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 30_000,
+  idleTimeoutMs: 120_000,
+  // Envoy's default is 60 KiB; OIDC bearer tokens and impersonation headers can pass Node's 16 KiB.
+  maxHeaderBytes: 64 * 1024,
+  // Envoy's tcp_proxy default.
+  tunnelIdleTimeoutMs: 3_600_000,
+});
