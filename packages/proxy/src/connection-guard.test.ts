@@ -265,10 +265,11 @@ describe("bounds", () => {
 describe("drain", () => {
   it("finishes requests in flight, cuts watches, and takes no new connection", async () => {
     const proxy = await proxyWith();
-    const slow = get(proxy, "/api?delayMs=400");
+    const slow = get(proxy, "/api?delayMs=1500");
     const watch = get(proxy, "/api/v1/pods?watch=1");
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    const summary = await proxy.drain(5000);
+    // Both requests must be at the proxy before it drains (the machine may be slow).
+    while (proxy.metrics.inFlight < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    const summary = await proxy.drain(20_000);
     expect(summary).toMatchObject({ inFlight: 2, watchesEnded: 1, cut: 0 });
     expect(await slow).toBe(200);
     expect(await watch).toBe("ECONNRESET");
