@@ -146,11 +146,12 @@ describe("Uplink", () => {
     const port = reserved.port;
     await reserved.stop();
     const uplink = uplinkTo(`http://127.0.0.1:${port}`, dir, { maxBatchDelayMs: 50 });
-    for (let i = 0; i < 300; i++) {
-      uplink.count(hit(`op${i % 3}`));
-      if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 80)); // one batch per 100
+    // One batch per 100 hits: each group waits until its batch is spooled, so a slow machine (timers late
+    // under load) cannot fold two groups into one batch and leave fewer than three to replay in order.
+    for (let batch = 1; batch <= 3; batch++) {
+      for (let i = 0; i < 100; i++) uplink.count(hit(`op${(batch * 100 + i) % 3}`));
+      await until(() => uplink.stats().spoolBatches >= batch, "batches spooled while the web app is down");
     }
-    await until(() => uplink.stats().spoolBatches >= 3, "batches spooled while the web app is down");
     const server = await IngestServer.start(port);
     open.push({ close: () => server.stop() });
     server.failing = { ok: false, batchId: null, error: "storage unavailable", retry: true };
