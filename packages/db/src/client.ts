@@ -4,14 +4,20 @@ import { PrismaClient } from "./generated/prisma/client";
 export type { PrismaClient } from "./generated/prisma/client";
 
 /**
- * Creates a Prisma client on `databaseUrl` through the `pg` driver adapter. The only place in the project
+ * Creates a Prisma client on `databaseUrl` through the `pg` driver adapter, its connections named
+ * `applicationName` in pg_stat_activity when given. The only place in the project
  * that constructs one: apps get theirs from `openDatabase`.
  */
-export function createPrismaClient(databaseUrl: string): PrismaClient {
+export function createPrismaClient(databaseUrl: string, applicationName?: string): PrismaClient {
   return new PrismaClient({
-    // Coverage over a time window aggregates tens of thousands of rollups: enough work_mem keeps that a
-    // hash aggregate in memory instead of a sort spilling to disk (the default is 4 MB).
-    adapter: new PrismaPg({ connectionString: databaseUrl, max: 10, options: "-c work_mem=32MB" }),
+    adapter: new PrismaPg({
+      connectionString: databaseUrl,
+      max: 10,
+      // Coverage over a time window aggregates tens of thousands of rollups: enough work_mem keeps that a
+      // hash aggregate in memory instead of a sort spilling to disk (the default is 4 MB).
+      options: "-c work_mem=32MB",
+      ...(applicationName ? { application_name: applicationName } : {}),
+    }),
     // Bulk ingest of a large batch is one transaction; the default 5 s would cut it short.
     transactionOptions: { maxWait: 10_000, timeout: 120_000 },
   });

@@ -4,6 +4,7 @@ import type { EndpointCatalog } from "@apisnoop/openapi";
 import { SHARED_K8S, sharedCatalog } from "@apisnoop/openapi/testing";
 import type { HitRollup, Source } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPrismaClient } from "./client";
 import { type Coverage, getCoverage, getCoverageCounts } from "./coverage";
 import type { Database } from "./database";
 import { NotFoundError } from "./errors";
@@ -142,6 +143,22 @@ describe("loadRelease and listReleases", () => {
     ]);
     expect(await db.prisma.endpoint.count({ where: { release: "1.33", watchOperation: false } })).toBe(843);
     await loadRelease(db.prisma, catalog, { origin: "shared/k8s", ineligible, isDefault: true });
+  });
+
+  it("loads a release from several processes at once, as web replicas starting together do", async () => {
+    const replicas = [db.prisma, createPrismaClient(db.url), createPrismaClient(db.url)];
+    const spec = sharedCatalog("1.35");
+    try {
+      for (let round = 0; round < 2; round++) {
+        await Promise.all(
+          replicas.map((prisma) => loadRelease(prisma, spec, { origin: "replica", ineligible })),
+        );
+      }
+      expect(await db.prisma.endpoint.count({ where: { release: "1.35", watchOperation: false } })).toBe(863);
+    } finally {
+      await Promise.all(replicas.slice(1).map((prisma) => prisma.$disconnect()));
+      await db.prisma.release.deleteMany({ where: { name: "1.35" } });
+    }
   });
 });
 

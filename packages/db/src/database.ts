@@ -32,6 +32,8 @@ export interface OpenDatabaseOptions {
   dataDir?: string | undefined;
   /** Receives the embedded server's log lines. */
   log?: (line: string) => void;
+  /** Names this process's connections in pg_stat_activity (`application_name`). */
+  applicationName?: string;
   /** Run the embedded server without fsync: for throw-away test databases only. */
   volatile?: boolean;
 }
@@ -58,7 +60,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
     await embedded?.stop();
     throw error;
   }
-  const prisma = createPrismaClient(url);
+  const prisma = createPrismaClient(url, options.applicationName);
   return {
     prisma,
     url,

@@ -78,6 +78,8 @@ export async function loadRelease(
       create: { name: release, origin: options.origin, isDefault: isDefault ?? false },
       update: { origin: options.origin, loadedAt: new Date(), ...(isDefault ? { isDefault } : {}) },
     });
+    // The upsert above locks the release's row until commit, so loads of one release by several
+    // processes (web replicas starting together) run one after the other, never interleaved.
     await tx.endpoint.deleteMany({ where: { release } });
     await tx.endpoint.createMany({ data: rows });
   });
