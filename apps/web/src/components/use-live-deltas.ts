@@ -28,8 +28,10 @@ export function useLiveDeltas(
   handlers.current = { onDelta, onGap };
 
   useEffect(() => {
+    // WebSocket only: long-polling sends each request anew, and behind several web replicas a request
+    // reaching another replica than the session's is refused, so polling would need sticky sessions.
     const socket: Socket<LiveServerToClientEvents, LiveClientToServerEvents> = io(LIVE_NAMESPACE, {
-      transports: ["websocket", "polling"],
+      transports: ["websocket"],
     });
     let expected = 1;
     let everConnected = false;

@@ -8,15 +8,18 @@ import {
   sourceFromUserAgent,
 } from "@apisnoop/protocol";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LiveHub, type LiveScope } from "./live-hub";
+import { type CommittedHits, committedHits, LiveHub, type LiveScope } from "./live-hub";
 
 const kubectl = sourceFromUserAgent("kubectl/v1.34.0 (linux/amd64) kubernetes/abc");
 const nginx = { ...sourceFromUserAgent("nginx-controller/1.0"), chart: "ingress-nginx-4.0.0", pod: "ctl-0" };
 
-function batch(
-  hits: Array<[source: number, operationId: string, count: number, statusClass?: StatusClass]>,
-  unknown = 0,
-): IngestBatch {
+type HitSpec = [source: number, operationId: string, count: number, statusClass?: StatusClass];
+
+function batch(hits: HitSpec[], unknown = 0): CommittedHits {
+  return committedHits(ingestBatch(hits, unknown), Date.now());
+}
+
+function ingestBatch(hits: HitSpec[], unknown = 0): IngestBatch {
   return {
     protocol: PROTOCOL_VERSION,
     batchId: randomUUID(),
@@ -56,6 +59,36 @@ const everything: LiveScope = {
   acceptsSource: () => true,
   successOnly: false,
 };
+
+describe("committedHits", () => {
+  it("folds minutes and methods away and keeps hits per source, endpoint and outcome", () => {
+    const stored = ingestBatch(
+      [
+        [0, "listCoreV1Pod", 1],
+        [0, "listCoreV1Pod", 2],
+        [1, "listCoreV1Pod", 4],
+        [0, "listCoreV1Pod", 8, "4xx"],
+      ],
+      3,
+    );
+    stored.hits[1] = {
+      ...(stored.hits[1] as IngestBatch["hits"][number]),
+      minute: 29_000_001,
+      method: "HEAD",
+    };
+    expect(committedHits(stored, 42)).toEqual({
+      release: "1.34",
+      receivedAt: 42,
+      sources: [kubectl, nginx],
+      hits: [
+        [0, "listCoreV1Pod", true, 3],
+        [1, "listCoreV1Pod", true, 4],
+        [0, "listCoreV1Pod", false, 8],
+      ],
+      unknownCalls: [[0, false, 3]],
+    });
+  });
+});
 
 describe("LiveHub", () => {
   beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
@@ -139,7 +172,7 @@ describe("LiveHub", () => {
     const hub = new LiveHub();
     const deltas: LiveDelta[] = [];
     hub.subscribe("all", everything, (delta) => deltas.push(delta));
-    const calls = batch([], 3);
+    const calls = ingestBatch([], 3);
     const [unknown] = calls.unknownCalls as [IngestBatch["unknownCalls"][number]];
     calls.unknownCalls.push({
       ...unknown,
@@ -147,7 +180,7 @@ describe("LiveHub", () => {
       reason: UNMATCHED_REASONS.outsideSpec,
       count: 5,
     });
-    hub.publish(calls);
+    hub.publish(committedHits(calls, Date.now()));
     vi.advanceTimersByTime(0);
     expect(deltas).toEqual([expect.objectContaining({ hits: 0, unknownCalls: 3 })]);
   });

@@ -23,6 +23,54 @@ export interface LiveScope {
   successOnly: boolean;
 }
 
+/**
+ * What live subscribers need of a committed batch: its release and, per source, hits by endpoint and
+ * outcome, with minutes, methods, details and fields folded away. Small enough to pass between web
+ * replicas (replicas.ts), and the one form the hub takes, whichever replica stored the batch.
+ */
+export interface CommittedHits {
+  /** The release the batch named (null: the default release). */
+  release: string | null;
+  /** When the storing replica received the batch (epoch ms). */
+  receivedAt: number;
+  /** The sources the rows below name, by index. */
+  sources: Source[];
+  /** [source index, operationId, 2xx response, hits] */
+  hits: Array<[number, string, boolean, number]>;
+  /** [source index, 2xx response, calls] (calls to the apiserver's own paths fold to 0) */
+  unknownCalls: Array<[number, boolean, number]>;
+}
+
+/** Folds a committed batch into what its live subscribers need (see CommittedHits). */
+export function committedHits(batch: IngestBatch, receivedAt: number): CommittedHits {
+  const hits = new Map<string, [number, string, boolean, number]>();
+  for (const hit of batch.hits) {
+    const ok = hit.statusClass === "2xx";
+    const key = `${hit.source}\u0000${ok ? 1 : 0}\u0000${hit.operationId}`;
+    const row = hits.get(key);
+    if (row) row[3] += hit.count;
+    else hits.set(key, [hit.source, hit.operationId, ok, hit.count]);
+  }
+  const unknownCalls = new Map<string, [number, boolean, number]>();
+  for (const call of batch.unknownCalls) {
+    const ok = call.statusClass === "2xx";
+    // The apiserver's own paths (`/openapi/v3`, `/healthz`) are no unknown calls: no count, as in db, but
+    // their source is still one the page sees.
+    const count = call.reason === UNMATCHED_REASONS.outsideSpec ? 0 : call.count;
+    const key = `${call.source}\u0000${ok ? 1 : 0}`;
+    const row = unknownCalls.get(key);
+    if (row) row[2] += count;
+    else unknownCalls.set(key, [call.source, ok, count]);
+  }
+  return {
+    release: batch.release,
+    receivedAt,
+    sources: batch.sources,
+    hits: [...hits.values()],
+    unknownCalls: [...unknownCalls.values()],
+  };
+}
+
 interface Subscriber {
   scope: LiveScope;
   send: (delta: LiveDelta) => void;
@@ -78,9 +126,9 @@ export class LiveHub {
     return this.subscribers.size;
   }
 
-  /** Offers a batch that was just committed; `receivedAt` is when ingest received it (epoch ms). */
-  publish(batch: IngestBatch, receivedAt: number = this.now()): void {
-    for (const subscriber of this.subscribers.values()) this.collect(subscriber, batch, receivedAt);
+  /** Offers the hits of a batch that was just committed, by this replica or another. */
+  publish(committed: CommittedHits): void {
+    for (const subscriber of this.subscribers.values()) this.collect(subscriber, committed);
   }
 
   /** Stops every timer; pending hits are dropped (the pages reload their data on reconnect). */
@@ -88,14 +136,14 @@ export class LiveHub {
     for (const id of [...this.subscribers.keys()]) this.unsubscribe(id);
   }
 
-  private collect(subscriber: Subscriber, batch: IngestBatch, receivedAt: number): void {
+  private collect(subscriber: Subscriber, committed: CommittedHits): void {
     const { scope } = subscriber;
-    if (!scope.acceptsRelease(batch.release)) return;
-    const accepted = batch.sources.map((source) => scope.acceptsSource(source));
+    if (!scope.acceptsRelease(committed.release)) return;
+    const accepted = committed.sources.map((source) => scope.acceptsSource(source));
     let pending = subscriber.pending;
     const take = (): Pending => {
       pending ??= {
-        firstReceivedAt: receivedAt,
+        firstReceivedAt: committed.receivedAt,
         endpoints: new Map(),
         hits: 0,
         unknownCalls: 0,
@@ -104,27 +152,26 @@ export class LiveHub {
       return pending;
     };
     const noteSource = (into: Pending, index: number) => {
-      const source = batch.sources[index];
+      const source = committed.sources[index];
       if (!source) return;
       const key = sourceKey(source);
       if (!into.sources.has(key)) into.sources.set(key, sourceLabel(source));
     };
-    for (const hit of batch.hits) {
-      if (!accepted[hit.source]) continue;
-      if (scope.successOnly && hit.statusClass !== "2xx") continue;
-      if (!scope.acceptsEndpoint(hit.operationId)) continue;
+    for (const [source, operationId, ok, count] of committed.hits) {
+      if (!accepted[source]) continue;
+      if (scope.successOnly && !ok) continue;
+      if (!scope.acceptsEndpoint(operationId)) continue;
       const into = take();
-      into.endpoints.set(hit.operationId, (into.endpoints.get(hit.operationId) ?? 0) + hit.count);
-      into.hits += hit.count;
-      noteSource(into, hit.source);
+      into.endpoints.set(operationId, (into.endpoints.get(operationId) ?? 0) + count);
+      into.hits += count;
+      noteSource(into, source);
     }
-    for (const call of batch.unknownCalls) {
-      if (!accepted[call.source]) continue;
-      if (scope.successOnly && call.statusClass !== "2xx") continue;
+    for (const [source, ok, count] of committed.unknownCalls) {
+      if (!accepted[source]) continue;
+      if (scope.successOnly && !ok) continue;
       const into = take();
-      // The apiserver's own paths (`/openapi/v3`, `/healthz`) are no unknown calls: no count, as in db.
-      if (call.reason !== UNMATCHED_REASONS.outsideSpec) into.unknownCalls += call.count;
-      noteSource(into, call.source);
+      into.unknownCalls += count;
+      noteSource(into, source);
     }
     subscriber.pending = pending;
     if (pending && !subscriber.timer) {

@@ -16,7 +16,7 @@ import { io as connect, type Socket } from "socket.io-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { setupIngest } from "./ingest";
 import { setupLive } from "./live";
-import { LiveHub } from "./live-hub";
+import { committedHits, LiveHub } from "./live-hub";
 
 const TOKEN = "test-token-0123456789";
 
@@ -61,7 +61,7 @@ describe("ingest and live namespaces", () => {
         stored.set(b.batchId, b);
         return { duplicate };
       },
-      onCommitted: (b, at) => hub.publish(b, at),
+      onCommitted: (b, at) => hub.publish(committedHits(b, at)),
     });
     setupLive(io, {
       hub,

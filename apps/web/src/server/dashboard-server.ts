@@ -9,7 +9,8 @@ import type { DashboardData } from "../data/dashboard-data";
 import { serveHttpApi } from "../http/http-api";
 import { setupIngest } from "../realtime/ingest";
 import { type ScopeResolver, setupLive } from "../realtime/live";
-import { LiveHub } from "../realtime/live-hub";
+import { committedHits, LiveHub } from "../realtime/live-hub";
+import { type ReplicaLink, setupReplicas } from "../realtime/replicas";
 import { provideDashboardData } from "./app-context";
 
 /** apps/web: where Next finds its app and its build. */
@@ -26,6 +27,11 @@ export interface DashboardServerOptions {
   ingestToken: string | null;
   recordBatch: (batch: IngestBatch) => Promise<{ duplicate: boolean }>;
   resolveScope: ScopeResolver;
+  /**
+   * Join the other web processes on this database (replicas.ts); `onRemoteCommit` runs when one of them
+   * stored a batch. Null: this process alone.
+   */
+  replicas: { databaseUrl: string; applicationName: string; onRemoteCommit: () => void } | null;
   log: (line: string) => void;
 }
 
@@ -70,10 +76,26 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     destroyUpgrade: false,
   });
   const hub = new LiveHub();
+  const replicas = options.replicas;
+  const link: ReplicaLink | null = replicas
+    ? setupReplicas(io, {
+        databaseUrl: replicas.databaseUrl,
+        applicationName: replicas.applicationName,
+        onRemoteCommit: (committed) => {
+          replicas.onRemoteCommit();
+          hub.publish(committed);
+        },
+        log: options.log,
+      })
+    : null;
   setupIngest(io, {
     token: options.ingestToken,
     recordBatch: options.recordBatch,
-    onCommitted: (batch, receivedAt) => hub.publish(batch, receivedAt),
+    onCommitted: (batch, receivedAt) => {
+      const committed = committedHits(batch, receivedAt);
+      hub.publish(committed);
+      link?.publish(committed);
+    },
     log: options.log,
   });
   setupLive(io, { hub, resolveScope: options.resolveScope });
@@ -96,6 +118,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       io.disconnectSockets(true);
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      await link?.close();
       await app.close();
     },
   };

@@ -47,11 +47,14 @@ export interface RunningWebApp {
  */
 export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp> {
   const { env, log } = options;
+  // Which replica a connection belongs to, in pg_stat_activity (one web process among several).
+  const applicationName = `apisnoop-web/${process.pid}`;
   const database =
     options.database ??
     (await openDatabase({
       databaseUrl: env.DATABASE_URL,
       dataDir: env.APISNOOP_DATA_DIR,
+      applicationName,
       // PostgreSQL's own chatter only on request: it drowns what a newcomer needs to read.
       ...(env.APISNOOP_DEBUG ? { log: (line: string) => log(`postgres: ${line.trimEnd()}`) } : {}),
     }));
@@ -106,6 +109,8 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
         return result;
       },
       resolveScope: liveScopeResolver(data),
+      // Other web processes on this database: their commits reach this one's pages too.
+      replicas: { databaseUrl: database.url, applicationName, onRemoteCommit: () => data.invalidate() },
       log,
     });
     return {

@@ -1,0 +1,78 @@
+import { createAdapter } from "@socket.io/postgres-adapter";
+import pg from "pg";
+import type { Server } from "socket.io";
+import type { CommittedHits } from "./live-hub";
+
+/** The server-side event that carries one replica's committed hits to the others. */
+const COMMITTED = "committed";
+
+/**
+ * The table the adapter keeps messages over PostgreSQL's 8,000-byte NOTIFY limit in (a migration creates
+ * it, quoted as Prisma names it); the adapter deletes rows older than its cleanup interval.
+ */
+const ATTACHMENT_TABLE = `"LiveAttachment"`;
+
+export interface ReplicaOptions {
+  /** The database every replica stores in; its LISTEN/NOTIFY carries messages between them. */
+  databaseUrl: string;
+  /** Shown in pg_stat_activity, to tell replicas' connections apart. */
+  applicationName: string;
+  /** Hits another replica committed: hand them to this replica's live subscribers. */
+  onRemoteCommit: (committed: CommittedHits) => void;
+  log: (line: string) => void;
+}
+
+/** This replica's link to the others. */
+export interface ReplicaLink {
+  /** Tells every other replica about hits this one committed. */
+  publish(committed: CommittedHits): void;
+  /** Ends the link's own connections (after `io.close()`, which closes the adapters). */
+  close(): Promise<void>;
+}
+
+/**
+ * Lets any number of web processes on one database serve as one dashboard: Socket.IO's PostgreSQL adapter
+ * (LISTEN/NOTIFY, no other service) joins their Socket.IO servers, and each replica sends what it committed
+ * to the others, so a browser on any replica sees hits that any replica stored, and a proxy may send to
+ * any replica. Only committed hits travel: every replica stores its own batches in the shared database.
+ * Without the database the link is down (logged) and each replica serves its own subscribers only.
+ */
+export function setupReplicas(io: Server, options: ReplicaOptions): ReplicaLink {
+  // Two connections: the adapter holds one for LISTEN, the other sends NOTIFYs and attachments.
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: 2,
+    application_name: options.applicationName,
+  });
+  let lastError = "";
+  const reportError = (error: Error) => {
+    // A database outage would repeat one message per heartbeat and namespace: say it once.
+    if (error.message === lastError) return;
+    lastError = error.message;
+    options.log(`replicas: ${error.message}`);
+  };
+  // An idle connection that breaks emits on the pool: unhandled, that would end the process.
+  pool.on("error", reportError);
+  io.adapter(createAdapter(pool, { tableName: ATTACHMENT_TABLE, errorHandler: reportError }));
+  const events = io as unknown as {
+    on(event: string, listener: (committed: CommittedHits) => void): void;
+    serverSideEmit(event: string, committed: CommittedHits): void;
+  };
+  events.on(COMMITTED, (committed) => {
+    try {
+      options.onRemoteCommit(committed);
+    } catch (error) {
+      reportError(error as Error);
+    }
+  });
+  return {
+    publish(committed) {
+      try {
+        events.serverSideEmit(COMMITTED, committed);
+      } catch (error) {
+        reportError(error as Error);
+      }
+    },
+    close: () => pool.end(),
+  };
+}
