@@ -4,14 +4,11 @@
  * proxy once, and PostgreSQL is restarted. Afterwards the stored hit count equals the number of requests
  * that got an answer, exactly; and the bearer token used by the run appears nowhere in spool or database.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import https from "node:https";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "@apisnoop/db";
 import { dumpDatabaseText } from "@apisnoop/db/testing";
 import { SHARED_K8S, sharedSpecPath } from "@apisnoop/openapi/testing";
@@ -19,72 +16,14 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRig } from "../../../tools/rig/lifecycle";
 import { readRigState } from "../../../tools/rig/rig";
+import { Child, freePort } from "./testing/processes";
 
-const ROOT = path.resolve(fileURLToPath(import.meta.url), "../../../..");
-const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 const REQUESTS = Number(process.env.APISNOOP_LOSSLESS_REQUESTS ?? 100_000);
 const CONCURRENCY = 24;
 const USER_AGENT = `lossless-test/${randomBytes(4).toString("hex")}`;
 /** A bearer token sent on some requests: it must reach the apiserver and nothing of ours. */
 const BEARER = `lossless-${randomBytes(16).toString("hex")}`;
 const TOKEN = randomBytes(20).toString("hex");
-
-/** A child process the test can kill and start again, with its output kept for failures. */
-class Child {
-  process: ChildProcess | null = null;
-  output = "";
-  constructor(
-    readonly name: string,
-    private readonly command: string,
-    private readonly args: string[],
-    private readonly env: Record<string, string>,
-    private readonly ready: RegExp,
-  ) {}
-
-  async start(): Promise<void> {
-    const child = spawn(this.command, this.args, { cwd: ROOT, env: { ...process.env, ...this.env } });
-    this.process = child;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${this.name} did not start:\n${this.output}`)),
-        120_000,
-      );
-      const onData = (chunk: Buffer) => {
-        this.output += chunk.toString();
-        if (this.ready.test(this.output.slice(-4000))) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on("data", onData);
-      child.stderr?.on("data", onData);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${this.name} exited with ${code}:\n${this.output.slice(-4000)}`));
-      });
-    });
-  }
-
-  async kill(signal: NodeJS.Signals): Promise<void> {
-    const child = this.process;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill(signal);
-    await exited;
-    this.output += `\n--- ${signal} ---\n`;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 describe("lossless delivery through crashes", () => {
   let workDir: string;
@@ -103,8 +42,9 @@ describe("lossless delivery through crashes", () => {
     const proxyPort = await freePort();
     web = new Child(
       "web",
-      TSX,
-      ["apps/web/server.ts"],
+      process.execPath,
+      // node itself, not the tsx wrapper, whose SIGKILL would leave the server running.
+      ["--import", "tsx", "apps/web/server.ts"],
       {
         DATABASE_URL: postgres.url,
         APISNOOP_INGEST_TOKEN: TOKEN,
