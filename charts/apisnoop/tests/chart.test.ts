@@ -88,6 +88,7 @@ describe.skipIf(!helmAvailable())(`charts/apisnoop with ${helmPath()}`, () => {
     expectGolden("custom", manifests);
     const docs = parse(manifests);
     expect(find(docs, "Deployment", "obs-snoop-proxy").spec?.replicas).toBe(3);
+    expect(find(docs, "Deployment", "obs-snoop-web").spec?.replicas).toBe(2);
     expect(find(docs, "Ingress", "obs-snoop-web").spec).toMatchObject({ ingressClassName: "nginx" });
     expect(docs.some((doc) => doc.kind === "StatefulSet")).toBe(false);
     expect(JSON.stringify(find(docs, "Deployment", "obs-snoop-web").spec)).toContain(
