@@ -1,7 +1,11 @@
+import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { CertificateAuthority } from "./certificate-authority";
 
@@ -40,5 +44,64 @@ describe("CertificateAuthority", () => {
     expect(cert.serialNumber).toMatch(/^[0-7]/);
     expect(await ca.leafFor(["127.0.0.1", "localhost", "kubernetes.default.svc"])).toBe(leaf);
     expect(ca.cachedLeafCovering("localhost")).toBe(leaf);
+  });
+});
+
+describe("CertificateAuthority with name constraints", () => {
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), "apisnoop-ca-nc-")), "ca");
+
+  it("is created constrained to the names it must sign, and extended with the same key when one is missing", async () => {
+    const ca = await CertificateAuthority.open(dir, { permit: ["10.0.0.1", "api.example"] });
+    expect(ca.permittedNames?.dns).toEqual(
+      expect.arrayContaining(["api.example", "kubernetes.default.svc", "localhost"]),
+    );
+    expect(ca.permittedNames?.ips).toEqual(expect.arrayContaining(["10.0.0.1", "127.0.0.1", "::1"]));
+    expect(ca.extendedWith).toEqual([]);
+    const same = await CertificateAuthority.open(dir, { permit: ["api.example"] });
+    expect(same.certificatePem).toBe(ca.certificatePem);
+    const extended = await CertificateAuthority.open(dir, { permit: ["other.example"] });
+    expect(extended.extendedWith).toEqual(["other.example"]);
+    expect(extended.permittedNames?.dns).toEqual(expect.arrayContaining(["api.example", "other.example"]));
+    expect(
+      new X509Certificate(extended.certificatePem).publicKey.export({ format: "pem", type: "spki" }),
+    ).toBe(new X509Certificate(ca.certificatePem).publicKey.export({ format: "pem", type: "spki" }));
+  });
+
+  it("kubectl (Go's verifier) accepts its leaves and refuses a leaf its key signed for any other name", async () => {
+    const ca = await CertificateAuthority.open(dir, { permit: ["127.0.0.1"] });
+    // The key signs whatever it is asked to, as a leaked key would: the CA certificate's constraints stop it.
+    const inside = await ca.leafFor(["127.0.0.1", "localhost", "kubernetes.default.svc"]);
+    const outside = await ca.leafFor(["127.0.0.1", "evil.example"]);
+    const kubectlGets = async (leaf: { cert: string; key: string }) => {
+      const server = https.createServer({ cert: leaf.cert, key: leaf.key }, (_req, res) => res.end("ok"));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const kubeconfig = path.join(dir, "..", "kubeconfig");
+      writeFileSync(
+        kubeconfig,
+        `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:${(server.address() as AddressInfo).port}", certificate-authority-data: ${Buffer.from(ca.certificatePem).toString("base64")}}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`,
+      );
+      try {
+        const { stdout } = await promisify(execFile)("kubectl", [
+          "--kubeconfig",
+          kubeconfig,
+          "get",
+          "--raw",
+          "/healthz",
+        ]);
+        return stdout;
+      } catch (error) {
+        return (error as { stderr: string }).stderr;
+      } finally {
+        server.close();
+      }
+    };
+    expect(await kubectlGets(inside)).toBe("ok");
+    expect(await kubectlGets(outside)).toMatch(/x509: .*(not authorized to sign|not permitted|constraint)/i);
   });
 });

@@ -1,10 +1,18 @@
 import { generateKeyPair, randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { CA } from "http-mitm-proxy/dist/lib/ca.js";
 import forge from "node-forge";
+import {
+  nameConstraintsExtension,
+  type PermittedNames,
+  permits,
+  permittedNamesFor,
+  readPermittedNames,
+} from "./name-constraints";
 
 const { pki, md } = forge;
 const generateRsaKeyPair = promisify(generateKeyPair);
@@ -47,8 +55,17 @@ export class CertificateAuthority extends CA {
   } | null = null;
   private readonly leaves = new Map<string, LeafCertificate>();
 
-  /** Loads the CA from `caDir`, or creates it there (once) when it does not exist or has expired. */
-  static async open(caDir: string): Promise<CertificateAuthority> {
+  /**
+   * Loads the CA from `caDir`, or creates it there (once) when it does not exist or has expired.
+   *
+   * With `permit`, the CA is name-constrained (X.509 name constraints, critical): a CA created here may
+   * sign only for those names and the ones every proxy serves (loopback, the in-cluster apiserver names,
+   * this host), so its key, if it leaked, could not impersonate any other site to the clients that trust
+   * it. A constrained CA that lacks a name is re-issued with the same key for the union (`extendedWith`
+   * says which): kubeconfigs written before keep the earlier certificate. A CA without constraints (the
+   * chart's, which Helm cannot constrain; one an operator brought; one made before) is used as it is.
+   */
+  static async open(caDir: string, options: { permit?: string[] } = {}): Promise<CertificateAuthority> {
     const ca = new CertificateAuthority();
     ca.baseCAFolder = caDir;
     ca.certsFolder = path.join(caDir, "certs");
@@ -74,8 +91,23 @@ export class CertificateAuthority extends CA {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
-    if (!loaded) await ca.createOnDisk();
+    const wanted = options.permit ? [...PERMITTED_ALWAYS, ...options.permit] : null;
+    if (!loaded) await ca.createOnDisk(wanted ? permittedNamesFor(wanted) : null);
+    const current = readPermittedNames(ca.CAcert);
+    if (wanted && current && !permits(current, wanted)) {
+      const missing = wanted.filter((name) => !permits(current, [name]));
+      await ca.reissue(permittedNamesFor([...current.dns, ...current.ips, ...missing]));
+      ca.extendedWith = [...new Set(missing)];
+    }
     return ca;
+  }
+
+  /** Names this CA was extended with when it was opened (see `open`), for a log line. */
+  extendedWith: string[] = [];
+
+  /** The names the CA may sign for, or null when it carries no name constraints. */
+  get permittedNames(): PermittedNames | null {
+    return readPermittedNames(this.CAcert);
   }
 
   /** A positive serial: 16 random bytes with the sign bit of the first byte clear (RFC 5280 §4.1.2.2). */
@@ -117,21 +149,15 @@ export class CertificateAuthority extends CA {
     return null;
   }
 
-  private async createOnDisk(): Promise<void> {
+  private async createOnDisk(names: PermittedNames | null): Promise<void> {
     const { privateKey, publicKey } = await nativeRsaKeyPair();
-    const cert = pki.createCertificate();
-    cert.publicKey = publicKey;
-    cert.serialNumber = this.randomSerialNumber();
-    cert.validity.notBefore = new Date(Date.now() - 24 * 3600 * 1000);
-    cert.validity.notAfter = new Date(Date.now() + 5 * 365 * 24 * 3600 * 1000);
-    cert.setSubject(CA_SUBJECT);
-    cert.setIssuer(CA_SUBJECT);
-    cert.setExtensions([
-      { name: "basicConstraints", cA: true, critical: true },
-      { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-      { name: "subjectKeyIdentifier" },
-    ]);
-    cert.sign(privateKey, md.sha256.create());
+    const cert = caCertificate(
+      publicKey,
+      privateKey,
+      this.randomSerialNumber(),
+      new Date(Date.now() + 5 * 365 * 24 * 3600 * 1000),
+      names,
+    );
     this.CAcert = cert;
     this.CAkeys = { privateKey, publicKey };
     const keyFile = path.join(this.keysFolder, "ca.private.key");
@@ -142,6 +168,23 @@ export class CertificateAuthority extends CA {
       mode: 0o600,
     });
     await writeFile(path.join(this.certsFolder, "ca.pem"), pki.certificateToPem(cert), { mode: 0o644 });
+  }
+
+  /** The same CA (key, subject, expiry) with other name constraints, written whole over certs/ca.pem. */
+  private async reissue(names: PermittedNames): Promise<void> {
+    const { privateKey, publicKey } = this.CAkeys;
+    const cert = caCertificate(
+      publicKey,
+      privateKey,
+      this.randomSerialNumber(),
+      this.CAcert.validity.notAfter,
+      names,
+    );
+    const file = path.join(this.certsFolder, "ca.pem");
+    const temporary = `${file}.${process.pid}.tmp`;
+    await writeFile(temporary, pki.certificateToPem(cert), { mode: 0o644 });
+    await rename(temporary, file);
+    this.CAcert = cert;
   }
 
   private leafKeysPromise: Promise<{
@@ -165,8 +208,10 @@ export class CertificateAuthority extends CA {
     cert.serialNumber = this.randomSerialNumber();
     cert.validity.notBefore = new Date(Date.now() - 24 * 3600 * 1000);
     cert.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600 * 1000);
+    // Not a host name: verifiers read the SANs, and OpenSSL would check a host-like CN against the CA's
+    // name constraints as if it were one.
     cert.setSubject([
-      { name: "commonName", value: hosts[0] ?? "apisnoop" },
+      { name: "commonName", value: "apisnoop proxy" },
       { name: "organizationName", value: "apisnoop" },
     ]);
     cert.setIssuer(this.CAcert.subject.attributes);
@@ -182,6 +227,33 @@ export class CertificateAuthority extends CA {
     cert.sign(this.CAkeys.privateKey, md.sha256.create());
     return cert;
   }
+}
+
+/** Names every CA made with `permit` may sign for: loopback, the in-cluster apiserver names, this host. */
+const PERMITTED_ALWAYS = ["127.0.0.1", "::1", "localhost", ...IN_CLUSTER_HOSTS, hostname().toLowerCase()];
+
+function caCertificate(
+  publicKey: forge.pki.rsa.PublicKey,
+  privateKey: forge.pki.rsa.PrivateKey,
+  serialNumber: string,
+  notAfter: Date,
+  names: PermittedNames | null,
+): forge.pki.Certificate {
+  const cert = pki.createCertificate();
+  cert.publicKey = publicKey;
+  cert.serialNumber = serialNumber;
+  cert.validity.notBefore = new Date(Date.now() - 24 * 3600 * 1000);
+  cert.validity.notAfter = notAfter;
+  cert.setSubject(CA_SUBJECT);
+  cert.setIssuer(CA_SUBJECT);
+  cert.setExtensions([
+    { name: "basicConstraints", cA: true, critical: true },
+    { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: "subjectKeyIdentifier" },
+    ...(names ? [nameConstraintsExtension(names)] : []),
+  ]);
+  cert.sign(privateKey, md.sha256.create());
+  return cert;
 }
 
 /** An RSA-2048 key pair from Node's native generator (libuv thread pool: the event loop stays free). */

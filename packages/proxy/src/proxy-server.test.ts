@@ -72,7 +72,8 @@ function fakeApiserver(req: http.IncomingMessage, res: http.ServerResponse): voi
       url: req.url ?? "",
       host: req.headers.host,
       authorization: req.headers.authorization,
-      clientCertCN: (peer?.subject?.CN as string | undefined) ?? null,
+      // The test's client certificate names its user in its SAN (the CA's leaves carry no host-like CN).
+      clientCertCN: peer?.subjectaltname ? peer.subjectaltname.replace(/^DNS:/, "") : null,
       bodySha: hash.digest("hex"),
       bodyLength: length,
     };

@@ -121,11 +121,19 @@ export function parseListenAddress(value: string): ListenAddress {
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const log = options.log ?? (() => {});
   const upstream = resolveUpstream({ kubeconfig: options.kubeconfig, context: options.context });
-  const ca = await CertificateAuthority.open(options.caDir ?? DEFAULT_CA_DIR);
   const serviceHost = options.serviceHost ?? null;
-  const defaultLeaf = await ca.leafFor(
-    expectedHosts(upstream, options.listen.host, serviceHost, options.tlsNames ?? []),
-  );
+  const hosts = expectedHosts(upstream, options.listen.host, serviceHost, options.tlsNames ?? []);
+  const caDir = options.caDir ?? DEFAULT_CA_DIR;
+  const ca = await CertificateAuthority.open(caDir, { permit: hosts });
+  if (ca.extendedWith.length > 0) {
+    log(
+      `CA in ${caDir} may now also sign for ${ca.extendedWith.join(", ")} (name constraints): kubeconfigs written before trust the earlier certificate; write them again with apisnoop kubeconfig`,
+    );
+  }
+  if (!ca.permittedNames) {
+    log(`CA in ${caDir} has no name constraints (made before them, or brought): it is used as it is`);
+  }
+  const defaultLeaf = await ca.leafFor(hosts);
   const metrics = new ProxyMetrics();
 
   const spec = new SpecRefresher({

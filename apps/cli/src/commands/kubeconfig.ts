@@ -7,6 +7,7 @@ import {
   DEFAULT_CA_DIR,
   fetchProxyCa,
   proxiedKubeconfig,
+  resolveUpstream,
 } from "@apisnoop/proxy";
 import { CliError } from "../cli-error";
 import type { Command } from "../command";
@@ -92,7 +93,19 @@ Example:
       }
       io.stderr.write(`CA of the proxy at ${values["ca-from"]}: SHA-256 ${caFingerprint(caPem)}\n`);
     } else {
-      caPem = (await CertificateAuthority.open(values["ca-dir"] ?? DEFAULT_CA_DIR)).certificatePem;
+      // The names this client will verify the proxy's certificate against must be within the CA's
+      // name constraints: the proxy's host (reverse), the apiserver's host or tls-server-name (forward).
+      const permit = [proxyUrl.hostname.replace(/^\[(.*)\]$/, "$1")];
+      if (values.mode === "forward") {
+        try {
+          const upstream = resolveUpstream({ kubeconfig: values.from, context: values.context });
+          permit.push(upstream.host, ...(upstream.serverName ? [upstream.serverName] : []));
+        } catch {
+          // proxiedKubeconfig below says what is wrong with --from, in one line
+        }
+      }
+      caPem = (await CertificateAuthority.open(values["ca-dir"] ?? DEFAULT_CA_DIR, { permit }))
+        .certificatePem;
     }
     let text: string;
     try {
