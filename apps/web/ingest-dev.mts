@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { PROTOCOL_VERSION, sourceFromUserAgent } from "@apisnoop/protocol";
+import { ingestConnection, PROTOCOL_VERSION, sourceFromUserAgent } from "@apisnoop/protocol";
 import { io } from "socket.io-client";
 
 const url = process.argv[2] ?? "http://127.0.0.1:3112";
-const socket = io(`${url}/ingest`, {
-  auth: { token: "0123456789abcdef0123", proxyId: "dev", protocol: PROTOCOL_VERSION },
-  transports: ["websocket"],
-});
+const connection = ingestConnection(url, { token: "0123456789abcdef0123", proxyId: "dev" });
+const socket = io(connection.url, connection.options);
 const minute = Math.floor(Date.now() / 60000);
 const src = {
   ...sourceFromUserAgent("helm/v3.14 (linux/amd64)"),

@@ -13,6 +13,11 @@ try {
   const app = await startWebApp({ env, cluster: null, log });
   log(`releases: ${app.releases.map((r) => `${r.release} (${r.endpoints} endpoints)`).join(", ")}`);
   log(`serving ${app.url}${env.APISNOOP_INGEST_TOKEN ? "" : " (ingest disabled: no APISNOOP_INGEST_TOKEN)"}`);
+  if (!env.APISNOOP_DASHBOARD_PASSWORD && !isLoopback(env.HOST)) {
+    log(
+      `the dashboard is open to anyone who reaches ${env.HOST}:${app.dashboard.port}: set APISNOOP_DASHBOARD_PASSWORD, or put an authenticating proxy in front`,
+    );
+  }
   const stop = async (signal: NodeJS.Signals) => {
     log(`${signal}, shutting down`);
     await app.close();
@@ -23,4 +28,8 @@ try {
 } catch (error) {
   log((error as Error).message);
   process.exit(1);
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }

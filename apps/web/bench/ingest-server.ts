@@ -6,18 +6,16 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { openDatabase, recordBatch } from "@apisnoop/db";
-import { Server } from "socket.io";
 import { setupIngest } from "../src/realtime/ingest";
 
 const database = await openDatabase({ databaseUrl: process.env.DATABASE_URL });
 const http = createServer();
-const io = new Server(http, { maxHttpBufferSize: 64 * 2 ** 20 });
-setupIngest(io, {
+const ingest = setupIngest(http, {
   token: process.env.APISNOOP_INGEST_TOKEN ?? null,
   recordBatch: (batch) => recordBatch(database.prisma, batch),
 });
 http.listen(0, "127.0.0.1", () => console.log(`listening ${(http.address() as AddressInfo).port}`));
 process.once("SIGTERM", () => {
-  io.close();
+  void ingest.close();
   void database.stop().then(() => process.exit(0));
 });

@@ -13,6 +13,17 @@ const EnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   /** Data directory of the embedded PostgreSQL (default `.apisnoop/` beside the checkout). */
   APISNOOP_DATA_DIR: z.string().min(1).optional(),
+  /**
+   * With it, viewers sign in: HTTP basic auth as APISNOOP_DASHBOARD_USER with this password, or the
+   * password as a bearer token. Without it anyone who reaches HOST:PORT sees the dashboard.
+   */
+  APISNOOP_DASHBOARD_PASSWORD: z.string().min(12, "must be at least 12 characters").optional(),
+  /** The user name of basic auth. */
+  APISNOOP_DASHBOARD_USER: z
+    .string()
+    .min(1)
+    .regex(/^[^:]+$/, "must not contain ':'")
+    .default("apisnoop"),
   /** Shared secret proxies present to the ingest namespace; without it ingest is refused. */
   APISNOOP_INGEST_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   /**
@@ -20,6 +31,11 @@ const EnvSchema = z.object({
    * apisnoop/ineligible_endpoints.json) to read reference releases from instead of downloading them.
    */
   APISNOOP_REFERENCE_DIR: z.string().min(1).optional(),
+  /**
+   * Pages receiving live updates at once. Each committed batch is matched against every viewer's filters
+   * on the event loop; more viewers are told the dashboard is busy and try again every 30 s.
+   */
+  APISNOOP_LIVE_MAX_VIEWERS: z.coerce.number().int().min(1).max(100_000).default(256),
   /**
    * Published releases to load at start besides the cluster's ("1.36" or "1.34,1.36"); the default, the
    * latest two, lets `/compare` compare at once.

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "@apisnoop/db";
 import { SHARED_K8S, sharedSpecPath } from "@apisnoop/openapi/testing";
-import { INGEST_NAMESPACE, type IngestAck, PROTOCOL_VERSION, sourceFromUserAgent } from "@apisnoop/protocol";
+import { type IngestAck, ingestConnection, sourceFromUserAgent } from "@apisnoop/protocol";
 import pg from "pg";
 import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -134,10 +134,8 @@ describe("web replicas on one database", () => {
       );
     }, operationId);
 
-    const ingest: Socket = io(`${first.url}${INGEST_NAMESPACE}`, {
-      auth: { token: TOKEN, proxyId: "replica-test-probe", protocol: PROTOCOL_VERSION },
-      transports: ["websocket"],
-    });
+    const connection = ingestConnection(first.url, { token: TOKEN, proxyId: "replica-test-probe" });
+    const ingest: Socket = io(connection.url, connection.options);
     try {
       const sentAt = Date.now();
       const ack = (await ingest

@@ -69,6 +69,13 @@ unless `--dry-run=server` lets lookup read the live Secret.
 {{- else -}}
 {{- $_ := set $g "postgresPassword" (randAlphaNum 32) -}}
 {{- end -}}
+{{- if .Values.web.auth.password -}}
+{{- $_ := set $g "dashboardPassword" .Values.web.auth.password -}}
+{{- else if hasKey $old "dashboard-password" -}}
+{{- $_ := set $g "dashboardPassword" (get $old "dashboard-password" | b64dec) -}}
+{{- else -}}
+{{- $_ := set $g "dashboardPassword" (randAlphaNum 32) -}}
+{{- end -}}
 {{- /* The webhook's serving certificate is kept while the CA that signed it is kept. */ -}}
 {{- if and (hasKey $old "webhook-tls.crt") (eq (get $old "ca.crt" | default "" | b64dec) $g.caCert) -}}
 {{- $_ := set $g "webhookCert" (get $old "webhook-tls.crt" | b64dec) -}}

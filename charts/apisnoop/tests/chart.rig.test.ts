@@ -75,6 +75,7 @@ describe.skipIf(!helmAvailable())("charts/apisnoop against the rig", () => {
     expect(Object.keys(installed).sort()).toEqual([
       "ca.crt",
       "ca.key",
+      "dashboard-password",
       "database-url",
       "ingest-token",
       "postgres-password",

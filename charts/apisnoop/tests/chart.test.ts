@@ -11,6 +11,7 @@ const GENERATED_KEYS = [
   "ca.crt",
   "ca.key",
   "ingest-token",
+  "dashboard-password",
   "webhook-tls.crt",
   "webhook-tls.key",
   "postgres-password",
@@ -112,6 +113,7 @@ describe.skipIf(!helmAvailable())(`charts/apisnoop with ${helmPath()}`, () => {
       expect(webhook.failurePolicy).toBe("Ignore");
     }
     expect(secretValue(secret, "ingest-token")).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(secretValue(secret, "dashboard-password")).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(secretValue(secret, "database-url")).toMatch(
       /^postgresql:\/\/apisnoop:[A-Za-z0-9]{32}@apisnoop-postgresql:5432\/apisnoop$/,
     );
@@ -136,6 +138,26 @@ describe.skipIf(!helmAvailable())(`charts/apisnoop with ${helmPath()}`, () => {
     expect(again.data?.["ca.crt"]).toBe(first.data?.["ca.crt"]);
     expect(again.data?.["ca.key"]).toBe(first.data?.["ca.key"]);
     expect(secretValue(again, "ingest-token")).toBe("given-ingest-token-0123456789");
+  });
+
+  it("makes viewers sign in by default, with the Secret's password; none only when asked", () => {
+    type Env = Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string } } }>;
+    const webEnv = (flags: string[]) =>
+      (
+        find(parse(renderChart("apisnoop", "apisnoop", flags)), "Deployment", "apisnoop-web").spec as {
+          template: { spec: { containers: Array<{ env: Env }> } };
+        }
+      ).template.spec.containers[0]?.env ?? [];
+    const exposed = webEnv(["--set", "web.ingress.enabled=true"]);
+    expect(exposed.find((e) => e.name === "APISNOOP_DASHBOARD_USER")?.value).toBe("apisnoop");
+    expect(exposed.find((e) => e.name === "APISNOOP_DASHBOARD_PASSWORD")?.valueFrom?.secretKeyRef?.key).toBe(
+      "dashboard-password",
+    );
+    const behindProxy = webEnv(["--set", "web.ingress.enabled=true", "--set", "web.auth.mode=none"]);
+    expect(behindProxy.map((e) => e.name)).not.toContain("APISNOOP_DASHBOARD_PASSWORD");
+    expect(() => renderChart("apisnoop", "x", ["--set", "web.auth.mode=open"])).toThrow(
+      /web.auth.mode must be basic or none/,
+    );
   });
 
   it("passes the proxy only flags `apisnoop proxy` has and the web app only variables env.ts reads", () => {

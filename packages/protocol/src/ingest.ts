@@ -113,9 +113,8 @@ function oneLine(text: string): string {
   return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
 
-/** Socket.IO handshake `auth` of the ingest namespace. */
+/** Socket.IO handshake `auth` of the ingest namespace (the token travels in the upgrade request instead). */
 export interface IngestAuth {
-  token: string;
   proxyId: string;
   protocol: number;
 }
@@ -130,3 +129,40 @@ export type IngestServerToClientEvents = Record<string, never>;
 
 /** The ingest namespace's path. */
 export const INGEST_NAMESPACE = "/ingest";
+
+/**
+ * The ingest's Socket.IO path: an engine of its own beside the browsers' `/socket.io/`, so its large frame
+ * limit is reachable only with the token, which is checked on the WebSocket upgrade before any frame.
+ */
+export const INGEST_PATH = "/ingest/socket.io/";
+
+/** The largest ingest message the web app reads (64 MiB); a proxy's batches stay well below it. */
+export const INGEST_MAX_MESSAGE_BYTES = 64 * 2 ** 20;
+
+/**
+ * Where and how a proxy (or an importer, or a test) connects to a web app's ingest namespace: the
+ * namespace URL and the Socket.IO client options — WebSocket only, the token as a bearer token of the
+ * upgrade request, the proxy's id and protocol version in the handshake's `auth`.
+ */
+export function ingestConnection(
+  baseUrl: string,
+  credentials: { token: string; proxyId: string },
+): {
+  url: string;
+  options: {
+    path: string;
+    transports: string[];
+    extraHeaders: Record<string, string>;
+    auth: IngestAuth;
+  };
+} {
+  return {
+    url: `${baseUrl.replace(/\/$/, "")}${INGEST_NAMESPACE}`,
+    options: {
+      path: INGEST_PATH,
+      transports: ["websocket"],
+      extraHeaders: { authorization: `Bearer ${credentials.token}` },
+      auth: { proxyId: credentials.proxyId, protocol: PROTOCOL_VERSION },
+    },
+  };
+}

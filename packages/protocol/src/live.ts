@@ -3,6 +3,12 @@ import { z } from "zod";
 /** The live namespace's path: read-only, browsers subscribe to deltas of what they show. */
 export const LIVE_NAMESPACE = "/live";
 
+/**
+ * `data.reason` of the connect error a page gets when the web app already serves as many live viewers as
+ * it allows; the page shows it and tries again later.
+ */
+export const LIVE_BUSY = "busy";
+
 /** The web app pushes at most this many deltas per second to one subscriber; hits in between coalesce. */
 export const LIVE_MAX_DELTAS_PER_SECOND = 4;
 

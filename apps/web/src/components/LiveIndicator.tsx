@@ -8,6 +8,7 @@ const LABELS: Record<LiveStatus, string> = {
   live: "live",
   offline: "offline — reconnecting",
   refused: "live updates refused",
+  busy: "live updates paused: too many viewers",
 };
 
 /** A dot and a word: whether the page receives live hits, pulsing briefly when a delta arrives. */

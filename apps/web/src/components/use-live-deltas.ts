@@ -1,6 +1,7 @@
 "use client";
 
 import {
+  LIVE_BUSY,
   LIVE_NAMESPACE,
   type LiveClientToServerEvents,
   type LiveDelta,
@@ -9,8 +10,13 @@ import {
 import { useEffect, useRef, useState } from "react";
 import { io, type Socket } from "socket.io-client";
 
-/** connecting: not yet subscribed; live: receiving deltas; offline: connection lost; refused: bad filters. */
-export type LiveStatus = "connecting" | "live" | "offline" | "refused";
+/**
+ * connecting: not yet subscribed; live: receiving deltas; offline: connection lost; refused: bad filters;
+ * busy: the web app serves as many live viewers as it allows (tried again every 30 s).
+ */
+export type LiveStatus = "connecting" | "live" | "offline" | "refused" | "busy";
+
+const BUSY_RETRY_MS = 30_000;
 
 /**
  * Subscribes to the live namespace with the page's filters (its query string) and calls `onDelta` for
@@ -42,7 +48,14 @@ export function useLiveDeltas(
       socket.emit("subscribe", { query }, (answer) => setStatus(answer.ok ? "live" : "refused"));
     });
     socket.on("disconnect", () => setStatus("offline"));
-    socket.on("connect_error", () => setStatus("offline"));
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    socket.on("connect_error", (error) => {
+      const reason = (error as Error & { data?: { reason?: unknown } }).data?.reason;
+      if (reason !== LIVE_BUSY) return setStatus("offline");
+      // Refused by the server's middleware: Socket.IO does not reconnect on its own after that.
+      setStatus("busy");
+      retry = setTimeout(() => socket.connect(), BUSY_RETRY_MS);
+    });
     socket.on("delta", (delta) => {
       if (delta.seq !== expected) handlers.current.onGap();
       expected = delta.seq + 1;
@@ -50,6 +63,7 @@ export function useLiveDeltas(
       handlers.current.onDelta(delta);
     });
     return () => {
+      clearTimeout(retry);
       socket.disconnect();
     };
   }, [query]);

@@ -1,17 +1,28 @@
 import { timingSafeEqual } from "node:crypto";
+import { type Server as HttpServer, type IncomingMessage, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import {
   decodeIngestBatch,
+  INGEST_MAX_MESSAGE_BYTES,
   INGEST_NAMESPACE,
+  INGEST_PATH,
   type IngestAck,
   type IngestBatch,
   type IngestClientToServerEvents,
   type IngestServerToClientEvents,
   PROTOCOL_VERSION,
 } from "@apisnoop/protocol";
-import type { Namespace, Server } from "socket.io";
+import { Server as EngineServer } from "engine.io";
+import { type Namespace, Server } from "socket.io";
+
+/** The ingest server, closed with the app. */
+export interface RunningIngest {
+  /** Disconnects every proxy and stops answering upgrades. */
+  close(): Promise<void>;
+}
 
 export interface IngestDeps {
-  /** The shared secret proxies present as `auth.token`; null refuses every connection. */
+  /** The shared secret proxies present as a bearer token; null refuses every connection. */
   token: string | null;
   /**
    * Stores a batch in one transaction; resolves after commit. Idempotent by batch id. An error named
@@ -25,23 +36,48 @@ export interface IngestDeps {
 }
 
 /**
- * The ingest namespace: proxies connect with `auth: { token, proxyId, protocol }` and emit `batch` with an
- * ack. A batch is validated, stored, and acknowledged only after its transaction committed, so a proxy may
- * drop its spooled copy on `ok: true`. Storage failures answer `retry: true`; malformed batches `retry: false`.
+ * The ingest: a Socket.IO server of its own at `INGEST_PATH` on `httpServer`, WebSocket only, whose
+ * 64 MiB message limit is reachable only with the token — checked on the upgrade request (bearer token),
+ * before the WebSocket exists, so an unauthenticated client can send nothing at all. Proxies then emit
+ * `batch` with an ack on the ingest namespace. A batch is validated, stored, and acknowledged only after
+ * its transaction committed, so a proxy may drop its spooled copy on `ok: true`. Storage failures answer
+ * `retry: true`; malformed batches `retry: false`.
  */
-export function setupIngest(io: Server, deps: IngestDeps): void {
+export function setupIngest(httpServer: HttpServer, deps: IngestDeps): RunningIngest {
+  const log = deps.log ?? (() => {});
+  const expected = deps.token ? Buffer.from(deps.token) : null;
+  const refusal = (request: IncomingMessage): string | null => {
+    if (!expected) return "ingest is disabled: the web app has no APISNOOP_INGEST_TOKEN";
+    const header = request.headers.authorization ?? "";
+    const token = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : null;
+    return tokenMatches(expected, token) ? null : "invalid ingest token";
+  };
+  // Not attached to httpServer: the upgrade listener below routes INGEST_PATH here after the token check.
+  const engine = new EngineServer({
+    transports: ["websocket"],
+    maxHttpBufferSize: INGEST_MAX_MESSAGE_BYTES,
+    allowRequest: (request, callback) => {
+      const why = refusal(request);
+      callback(why, why === null);
+    },
+  });
+  const io = new Server({ serveClient: false });
+  io.bind(engine);
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!request.url?.startsWith(INGEST_PATH)) return;
+    const why = refusal(request);
+    if (why) refuseUpgrade(socket, 401, why);
+    else engine.handleUpgrade(request, socket, head);
+  };
+  httpServer.on("upgrade", onUpgrade);
   // Server generics type only the main namespace; each namespace has its own event maps.
   const namespace = io.of(INGEST_NAMESPACE) as unknown as Namespace<
     IngestClientToServerEvents,
     IngestServerToClientEvents
   >;
-  const log = deps.log ?? (() => {});
-  const expected = deps.token ? Buffer.from(deps.token) : null;
 
   namespace.use((socket, next) => {
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
-    if (!expected) return next(new Error("ingest is disabled: the web app has no APISNOOP_INGEST_TOKEN"));
-    if (!tokenMatches(expected, auth.token)) return next(new Error("invalid ingest token"));
     if (auth.protocol !== undefined && auth.protocol !== PROTOCOL_VERSION) {
       return next(
         new Error(
@@ -92,6 +128,23 @@ export function setupIngest(io: Server, deps: IngestDeps): void {
       }
     });
   });
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        httpServer.off("upgrade", onUpgrade);
+        io.disconnectSockets(true);
+        io.close(() => resolve());
+      }),
+  };
+}
+
+/** Answers an upgrade request with an HTTP error and closes the connection. */
+export function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+  socket.on("error", () => {});
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\nconnection: close\r\n` +
+      `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
+  );
 }
 
 /** Constant-time comparison, so the token cannot be guessed byte by byte from timings. */

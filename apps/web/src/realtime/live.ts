@@ -1,4 +1,7 @@
 import {
+  INGEST_NAMESPACE,
+  INGEST_PATH,
+  LIVE_BUSY,
   LIVE_NAMESPACE,
   type LiveClientToServerEvents,
   type LiveServerToClientEvents,
@@ -15,9 +18,17 @@ export type ScopeResolver = (
 export interface LiveDeps {
   hub: LiveHub;
   resolveScope: ScopeResolver;
+  /**
+   * Pages connected to /live at once. Every committed batch is matched against every subscription on the
+   * event loop, so more viewers cost ingest time; one more is refused with `LIVE_BUSY` and retries later.
+   */
+  maxViewers: number;
 }
 
 /**
+ * The browsers' Socket.IO server serves the live namespace only. The main namespace refuses everyone, and
+ * a proxy older than the ingest's own path (which connected to `/ingest` here) is told why it is refused.
+ *
  * The live namespace: read-only for browsers. A page emits `subscribe({ query })` with its URL's filters
  * (again whenever they change) and then receives coalesced `delta` events scoped to those filters.
  */
@@ -27,6 +38,16 @@ export function setupLive(io: Server, deps: LiveDeps): void {
     LiveClientToServerEvents,
     LiveServerToClientEvents
   >;
+  io.of("/").use((_socket, next) => next(new Error("no such namespace: browsers use /live")));
+  io.of(INGEST_NAMESPACE).use((_socket, next) =>
+    next(new Error(`ingest is served at path ${INGEST_PATH}: this proxy is older than the web app`)),
+  );
+  namespace.use((_socket, next) => {
+    if (namespace.sockets.size < deps.maxViewers) return next();
+    const refused = new Error(`too many live viewers (${deps.maxViewers}): live updates paused`);
+    (refused as Error & { data: unknown }).data = { reason: LIVE_BUSY };
+    next(refused);
+  });
   namespace.on("connection", (socket) => {
     socket.on("subscribe", async (input, ack) => {
       const reply = typeof ack === "function" ? ack : () => {};

@@ -1,10 +1,13 @@
-import { randomUUID } from "node:crypto";
-import { createServer } from "node:http";
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   INGEST_NAMESPACE,
+  INGEST_PATH,
   type IngestAck,
   type IngestBatch,
+  ingestConnection,
+  LIVE_BUSY,
   LIVE_NAMESPACE,
   type LiveDelta,
   type LiveSubscribeAck,
@@ -14,7 +17,7 @@ import {
 import { Server } from "socket.io";
 import { io as connect, type Socket } from "socket.io-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { setupIngest } from "./ingest";
+import { type RunningIngest, setupIngest } from "./ingest";
 import { setupLive } from "./live";
 import { committedHits, LiveHub } from "./live-hub";
 
@@ -38,6 +41,7 @@ function batch(operationId = "listCoreV1NamespacedPod", count = 1): IngestBatch 
 
 describe("ingest and live namespaces", () => {
   let io: Server;
+  let ingest: RunningIngest;
   let url: string;
   let hub: LiveHub;
   let stored: Map<string, IngestBatch>;
@@ -50,7 +54,7 @@ describe("ingest and live namespaces", () => {
     hub = new LiveHub();
     stored = new Map();
     failNext = false;
-    setupIngest(io, {
+    ingest = setupIngest(server, {
       token: TOKEN,
       recordBatch: async (b) => {
         if (failNext) {
@@ -65,6 +69,7 @@ describe("ingest and live namespaces", () => {
     });
     setupLive(io, {
       hub,
+      maxViewers: 2,
       resolveScope: async (query) =>
         query.includes("bad")
           ? { ok: false, error: "level must be stable, beta or alpha, not 'bad'" }
@@ -86,6 +91,7 @@ describe("ingest and live namespaces", () => {
   afterEach(async () => {
     for (const socket of sockets.splice(0)) socket.disconnect();
     hub.close();
+    await ingest.close();
     await new Promise<void>((resolve) => io.close(() => resolve()));
   });
 
@@ -95,21 +101,82 @@ describe("ingest and live namespaces", () => {
     return socket;
   }
 
+  /** A proxy's connection to the ingest, as the uplink makes it. */
+  function proxyClient(token = TOKEN, auth: Record<string, unknown> = {}): Socket {
+    const connection = ingestConnection(url, { token, proxyId: "p" });
+    const socket = connect(connection.url, {
+      ...connection.options,
+      auth: { ...connection.options.auth, ...auth },
+      reconnection: false,
+    });
+    sockets.push(socket);
+    return socket;
+  }
+
   const connectError = (socket: Socket) =>
     new Promise<string>((resolve) => socket.once("connect_error", (error) => resolve(error.message)));
+  /** Sends a WebSocket upgrade request to `path` by hand; resolves the status and body answered. */
+  const upgradeStatus = (path: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const outgoing = request(`${url}${path}?EIO=4&transport=websocket`, {
+        headers: {
+          connection: "Upgrade",
+          upgrade: "websocket",
+          "sec-websocket-version": "13",
+          "sec-websocket-key": randomBytes(16).toString("base64"),
+          ...headers,
+        },
+      });
+      outgoing.on("response", (response) => {
+        let body = "";
+        response.setEncoding("utf8").on("data", (chunk: string) => {
+          body += chunk;
+        });
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      outgoing.on("upgrade", (_response, socket) => {
+        socket.destroy();
+        resolve({ status: 101, body: "" });
+      });
+      outgoing.on("error", reject);
+      outgoing.end();
+    });
   const send = (socket: Socket, payload: unknown) =>
     socket.timeout(5000).emitWithAck("batch", payload) as Promise<IngestAck>;
 
   it("refuses connections without the token, with a wrong one, or with another protocol", async () => {
-    expect(await connectError(client(INGEST_NAMESPACE))).toBe("invalid ingest token");
-    expect(await connectError(client(INGEST_NAMESPACE, { token: "wrong" }))).toBe("invalid ingest token");
-    expect(await connectError(client(INGEST_NAMESPACE, { token: TOKEN, protocol: 99 }))).toMatch(
-      /protocol 99/,
+    expect(await upgradeStatus(INGEST_PATH, {})).toEqual({ status: 401, body: "invalid ingest token" });
+    expect(await upgradeStatus(INGEST_PATH, { authorization: "Bearer wrong" })).toEqual({
+      status: 401,
+      body: "invalid ingest token",
+    });
+    expect(await connectError(proxyClient("wrong"))).toBe("websocket error");
+    expect(await connectError(proxyClient(TOKEN, { protocol: 99 }))).toMatch(/protocol 99/);
+    // The browsers' engine has no ingest: a proxy there gets no large frames, only a reason.
+    expect(await connectError(client(INGEST_NAMESPACE, { token: TOKEN }))).toMatch(
+      /ingest is served at path \/ingest\/socket\.io\//,
     );
   });
 
+  it("takes 64 MiB messages only on the authenticated ingest, Socket.IO's 1 MB default elsewhere", async () => {
+    const proxy = proxyClient();
+    // A batch whose frame is over 2 MB (and under the ingest's 64 MiB): stored.
+    const big = batch();
+    big.sources = Array.from({ length: 4000 }, (_, i) =>
+      sourceFromUserAgent(`agent-${i}-${"x".repeat(500)}`),
+    );
+    expect(JSON.stringify(big).length).toBeGreaterThan(2 * 2 ** 20);
+    expect(await send(proxy, big)).toEqual({ ok: true, batchId: big.batchId, duplicate: false });
+    // The same bytes from a browser on /live end its connection: Socket.IO's 1 MB limit applies there.
+    const browser = client(LIVE_NAMESPACE);
+    await new Promise<void>((resolve) => browser.once("connect", () => resolve()));
+    const closed = new Promise<string>((resolve) => browser.once("disconnect", resolve));
+    browser.emit("subscribe", { query: "x".repeat(2 * 2 ** 20) });
+    expect(await closed).toBe("transport close");
+  });
+
   it("acks after storing, once per batch id, and refuses malformed batches", async () => {
-    const proxy = client(INGEST_NAMESPACE, { token: TOKEN, proxyId: "p", protocol: PROTOCOL_VERSION });
+    const proxy = proxyClient();
     const first = batch();
     expect(await send(proxy, first)).toEqual({ ok: true, batchId: first.batchId, duplicate: false });
     expect(stored.has(first.batchId)).toBe(true);
@@ -141,7 +208,7 @@ describe("ingest and live namespaces", () => {
     expect(await browser.timeout(5000).emitWithAck("subscribe", 42)).toMatchObject({ ok: false });
     await browser.timeout(5000).emitWithAck("subscribe", { query: "only=readCoreV1Namespace" });
 
-    const proxy = client(INGEST_NAMESPACE, { token: TOKEN, proxyId: "p" });
+    const proxy = proxyClient();
     await send(proxy, batch("listCoreV1NamespacedPod", 3));
     const wanted = batch("readCoreV1Namespace", 2);
     await send(proxy, wanted);
@@ -149,5 +216,22 @@ describe("ingest and live namespaces", () => {
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect(deltas.map((d) => d.endpoints)).toEqual([{ readCoreV1Namespace: 2 }]);
     expect(deltas[0]?.seq).toBe(1);
+  });
+
+  it("serves at most maxViewers live pages; one more is told the dashboard is busy", async () => {
+    const viewers = [client(LIVE_NAMESPACE), client(LIVE_NAMESPACE)];
+    await Promise.all(
+      viewers.map((viewer) => new Promise<void>((resolve) => viewer.once("connect", () => resolve()))),
+    );
+    const third = client(LIVE_NAMESPACE);
+    const refused = await new Promise<Error & { data?: unknown }>((resolve) =>
+      third.once("connect_error", resolve),
+    );
+    expect(refused.message).toMatch(/too many live viewers \(2\)/);
+    expect(refused.data).toEqual({ reason: LIVE_BUSY });
+    viewers[0]?.disconnect();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    third.connect();
+    await new Promise<void>((resolve) => third.once("connect", () => resolve()));
   });
 });

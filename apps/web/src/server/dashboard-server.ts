@@ -2,16 +2,17 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { IngestBatch } from "@apisnoop/protocol";
+import { INGEST_PATH, type IngestBatch } from "@apisnoop/protocol";
 import next from "next";
 import { Server } from "socket.io";
 import type { DashboardData } from "../data/dashboard-data";
 import { serveHttpApi } from "../http/http-api";
-import { setupIngest } from "../realtime/ingest";
+import { refuseUpgrade, setupIngest } from "../realtime/ingest";
 import { type ScopeResolver, setupLive } from "../realtime/live";
 import { committedHits, LiveHub } from "../realtime/live-hub";
 import { type ReplicaLink, setupReplicas } from "../realtime/replicas";
 import { provideDashboardData } from "./app-context";
+import { challengeViewer, HEALTH_PATH, type ViewerCredentials, viewerCheck } from "./viewer-auth";
 
 /** apps/web: where Next finds its app and its build. */
 export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -32,8 +33,15 @@ export interface DashboardServerOptions {
    * stored a batch. Null: this process alone.
    */
   replicas: { databaseUrl: string; applicationName: string; onRemoteCommit: () => void } | null;
+  /** Pages receiving live updates at once; more are refused (and retry later). Default 256. */
+  maxLiveViewers?: number;
+  /** Who may view the dashboard (null: anyone who reaches it). The ingest has its own token. */
+  viewers?: ViewerCredentials | null;
   log: (line: string) => void;
 }
+
+/** Socket.IO's path for browsers. */
+const BROWSER_SOCKET_PATH = "/socket.io/";
 
 export interface RunningDashboard {
   /** `http://host:port` */
@@ -60,7 +68,13 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   });
   await app.prepare();
   const handle = app.getRequestHandler();
+  const viewerAllowed = viewerCheck(options.viewers ?? null);
   httpServer.on("request", (request, response) => {
+    if (request.url === HEALTH_PATH) {
+      response.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      return;
+    }
+    if (!viewerAllowed(request)) return challengeViewer(response);
     if (serveHttpApi(request, response, options.data, options.log)) return;
     handle(request, response).catch((error: Error) => {
       options.log(`request failed: ${error.message}`);
@@ -68,11 +82,19 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     });
   });
 
-  // Socket.IO puts its listener first, so /socket.io/ never reaches Next.
+  const maxLiveViewers = options.maxLiveViewers ?? 256;
+  // Browsers' Socket.IO, with Socket.IO's default 1 MB message limit: a browser only sends subscriptions.
+  // It puts its listener first, so /socket.io/ never reaches Next. Connections that have not joined
+  // /live yet count too, so the engine holds at most twice the viewers (and drops a silent one after 10 s).
   const io = new Server(httpServer, {
     serveClient: false,
-    maxHttpBufferSize: 64 * 1024 * 1024,
-    // Upgrades for other paths (Next's dev hot reload) are not ours to end.
+    connectTimeout: 10_000,
+    allowRequest: (request, callback) => {
+      if (!viewerAllowed(request)) return callback("sign in to see this dashboard", false);
+      const full = io.engine.clientsCount >= 2 * maxLiveViewers;
+      callback(full ? "too many connections" : null, !full);
+    },
+    // Upgrades for other paths (the ingest's, Next's dev hot reload) are not this engine's to end.
     destroyUpgrade: false,
   });
   const hub = new LiveHub();
@@ -88,7 +110,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
         log: options.log,
       })
     : null;
-  setupIngest(io, {
+  const ingest = setupIngest(httpServer, {
     token: options.ingestToken,
     recordBatch: options.recordBatch,
     onCommitted: (batch, receivedAt) => {
@@ -98,7 +120,16 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     },
     log: options.log,
   });
-  setupLive(io, { hub, resolveScope: options.resolveScope });
+  setupLive(io, { hub, resolveScope: options.resolveScope, maxViewers: maxLiveViewers });
+  if (!options.dev) {
+    // Nothing else takes upgrades in production (Next's hot reload is dev only): a stray one is answered
+    // rather than left holding a socket.
+    httpServer.on("upgrade", (request, socket) => {
+      const url = request.url ?? "";
+      if (url.startsWith(BROWSER_SOCKET_PATH) || url.startsWith(INGEST_PATH)) return;
+      refuseUpgrade(socket, 404, "no WebSocket here");
+    });
+  }
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);
@@ -115,6 +146,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     hub,
     async close() {
       hub.close();
+      await ingest.close();
       io.disconnectSockets(true);
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => io.close(() => resolve()));

@@ -15,12 +15,18 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-/** Launches Chromium in a temporary profile with a 1280x900 viewport. */
-export async function launchBrowser(): Promise<TestBrowser> {
+/**
+ * Launches Chromium in a temporary profile with a 1280x900 viewport; `httpCredentials` answers the
+ * dashboard's sign-in challenge as a user typing them into the browser's prompt would.
+ */
+export async function launchBrowser(
+  options: { httpCredentials?: { username: string; password: string } } = {},
+): Promise<TestBrowser> {
   const profile = mkdtempSync(path.join(tmpdir(), "apisnoop-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     viewport: { width: 1280, height: 900 },
+    ...(options.httpCredentials ? { httpCredentials: options.httpCredentials } : {}),
     args: [
       "--headless",
       "--no-sandbox",

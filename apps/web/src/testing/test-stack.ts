@@ -5,9 +5,9 @@ import path from "node:path";
 import { openTestDatabase } from "@apisnoop/db/testing";
 import { SHARED_K8S } from "@apisnoop/openapi/testing";
 import {
-  INGEST_NAMESPACE,
   type IngestAck,
   type IngestBatch,
+  ingestConnection,
   PROTOCOL_VERSION,
   type Source,
   type StatusClass,
@@ -29,9 +29,13 @@ export interface TestStack {
 /**
  * Starts the web app as `npm start` does, but on a throw-away database (a scratch database on
  * DATABASE_URL's server, else an embedded PostgreSQL in a temporary directory), a free port, and the
- * releases of `../shared/k8s`. Needs a current production build (the stack project's global setup).
+ * releases of `../shared/k8s`; `settings` are further variables of `env.ts`. Needs a current production
+ * build (the stack project's global setup).
  */
-export async function startTestStack(releases = "1.34"): Promise<TestStack> {
+export async function startTestStack(
+  releases = "1.34",
+  settings: Record<string, string> = {},
+): Promise<TestStack> {
   const token = randomBytes(16).toString("hex");
   const cacheDir = mkdtempSync(path.join(tmpdir(), "apisnoop-web-cache-"));
   const database = await openTestDatabase();
@@ -42,12 +46,11 @@ export async function startTestStack(releases = "1.34"): Promise<TestStack> {
     APISNOOP_RELEASES: releases,
     APISNOOP_CACHE_DIR: cacheDir,
     NODE_ENV: "production",
+    ...settings,
   });
   const app = await startWebApp({ env, cluster: null, ingestToken: token, database, log: () => {} });
-  const socket: Socket = io(`${app.url}${INGEST_NAMESPACE}`, {
-    auth: { token, proxyId: "test-stack", protocol: PROTOCOL_VERSION },
-    transports: ["websocket"],
-  });
+  const connection = ingestConnection(app.url, { token, proxyId: "test-stack" });
+  const socket: Socket = io(connection.url, connection.options);
   return {
     url: app.url,
     app,

@@ -7,6 +7,7 @@ import {
   decodeIngestBatch,
   type Hit,
   INGEST_NAMESPACE,
+  INGEST_PATH,
   type IngestAck,
   type IngestBatch,
   RollupBuilder,
@@ -32,12 +33,14 @@ class IngestServer {
 
   static async start(port = 0): Promise<IngestServer> {
     const http = createServer();
-    const io = new Server(http);
+    // The web app's ingest path, and its token check on the upgrade request.
+    const io = new Server(http, {
+      path: INGEST_PATH,
+      allowRequest: (request, callback) =>
+        callback(null, request.headers.authorization === `Bearer ${TOKEN}`),
+    });
     const server = new IngestServer(http, io);
     const ns = io.of(INGEST_NAMESPACE);
-    ns.use((socket, next) =>
-      next(socket.handshake.auth.token === TOKEN ? undefined : new Error("invalid ingest token")),
-    );
     ns.on("connection", (socket) => {
       socket.on("batch", (input: unknown, ack: (answer: IngestAck) => void) => {
         const decoded = decodeIngestBatch(input);

@@ -2,10 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import {
   type Hit,
-  INGEST_NAMESPACE,
   type IngestAck,
   type IngestBatch,
-  PROTOCOL_VERSION,
+  ingestConnection,
   RollupBuilder,
 } from "@apisnoop/protocol";
 import { io, type Socket } from "socket.io-client";
@@ -98,19 +97,17 @@ export class Uplink implements HitSink {
       log(`uplink: replaying ${this.spool.depth} spooled batches and ${replayed.length} journalled hits`);
     }
     this.spoolPending(true);
-    this.socket = io(`${options.url.replace(/\/$/, "")}${INGEST_NAMESPACE}`, {
-      auth: { token: options.token, proxyId: options.proxyId, protocol: PROTOCOL_VERSION },
-      transports: ["websocket"],
-      reconnectionDelayMax: 2000,
-    });
+    const ingest = ingestConnection(options.url, { token: options.token, proxyId: options.proxyId });
+    this.socket = io(ingest.url, { ...ingest.options, reconnectionDelayMax: 2000 });
     this.socket.on("connect", () => {
       log(`uplink: connected to ${options.url}`);
       void this.send();
     });
     this.socket.on("connect_error", (error) => {
+      const message = describeConnectError(error);
       // One line per distinct error, so an outage does not flood the log.
-      if (error.message !== this.lastErrorLog) log(`uplink: cannot reach ${options.url}: ${error.message}`);
-      this.lastErrorLog = error.message;
+      if (message !== this.lastErrorLog) log(`uplink: cannot reach ${options.url}: ${message}`);
+      this.lastErrorLog = message;
     });
     this.timer = setInterval(() => this.flush(), options.flushMs ?? 1000);
   }
@@ -257,6 +254,19 @@ export class Uplink implements HitSink {
       this.sending = false;
     }
   }
+}
+
+/**
+ * Why the ingest connection failed, in words: a refused WebSocket upgrade reaches Socket.IO only as
+ * "websocket error" with the HTTP status in its cause (401: the web app does not take this token).
+ */
+function describeConnectError(error: Error): string {
+  const cause = (error as Error & { description?: { message?: unknown } }).description?.message;
+  const status =
+    typeof cause === "string" ? /Unexpected server response: (\d{3})/.exec(cause)?.[1] : undefined;
+  if (status === "401") return "the web app refused this proxy's ingest token (HTTP 401)";
+  if (status) return `${error.message} (HTTP ${status})`;
+  return error.message;
 }
 
 /** Takes the spool directory for this process; refuses one another live process holds. */
