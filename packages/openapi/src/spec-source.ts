@@ -178,7 +178,7 @@ async function downloadCached(
 
 async function loadLiveSpec(options: LoadSpecOptions): Promise<LoadedSpec> {
   // client-node takes seconds to import: only "live" pays for it.
-  const { KubeConfig } = await import("@kubernetes/client-node");
+  const { KubeConfig } = await import("./kube-config");
   const config = new KubeConfig();
   try {
     if (options.kubeconfig) config.loadFromFile(options.kubeconfig);

@@ -138,7 +138,7 @@ export class PodDirectory {
    */
   static async start(options: PodDirectoryOptions = {}): Promise<PodDirectory> {
     // client-node takes seconds to import: only a proxy that attributes pods pays for it.
-    const { CoreV1Api, KubeConfig, makeInformer } = await import("@kubernetes/client-node");
+    const { CoreV1Api, KubeConfig, makeInformer } = await import("./pod-informer-client");
     const config = loadKubeConfig(new KubeConfig(), options);
     const api = config.makeApiClient(CoreV1Api);
     const informer = makeInformer<V1Pod>(config, "/api/v1/pods", () => api.listPodForAllNamespaces());
