@@ -1,20 +1,31 @@
 /**
- * `npm run bench:proxy`: direct vs apisnoop vs mitmproxy (`mitmdump --mode reverse:...`) in one run, on
- * loopback, against the same local HTTPS upstream (bench/upstream.ts, its own process). A bare Node.js
- * proxy (bench/bare-proxy.ts) runs too: the floor any Node proxy stands on. For a PodList GET
- * and a small ConfigMap GET: p50/p99 latency at a low rate (one request in flight, paced) and req/s at
- * saturation (keep-alive connections, fixed duration). Prints ratios to direct. Every process runs on
- * this machine's cores; the figures are for comparison within the run, not absolute.
+ * `npm run bench:proxy`, in one run on loopback:
+ *
+ * 1. Footprint of `apisnoop proxy --spec FILE` from the TypeScript sources (tsx, `apps/cli/bin`) and from
+ *    the compiled build (`npm run build:cli`, built afresh into a scratch folder): launch to ready (the
+ *    "listening" line), CPU spent until ready, idle RSS, and peak RSS under load.
+ * 2. Load with h2load (Debian's nghttp2-client) over HTTP/1.1 (`--h1`) and HTTP/2 clients, against the
+ *    same stand-in apiserver (bench/upstream.ts, its own process, HTTP/2 and HTTP/1.1 by ALPN): direct,
+ *    through apisnoop (compiled, 1.34 spec, recording to a hits file), through bare Node.js
+ *    pass-throughs (bench/bare-proxy.ts, HTTP/1.1 and HTTP/2 upstream: the floor any Node proxy stands
+ *    on) and, when installed, through
+ *    mitmproxy (`mitmdump --mode reverse:…`). For a PodList GET and a small ConfigMap GET: p50/p99 with
+ *    one request in flight, then requests/s at saturation and the CPU the route's process (the proxy; the
+ *    upstream for direct) spends per request. Ratios are to the same run's direct and bare rows.
+ *
+ * Every process shares this machine's cores, and the machine's speed varies with other work: compare
+ * within a run, not across runs.
  *
  * Environment: BENCH_LOW_RATE_REQUESTS (default 2000), BENCH_SATURATION_SECONDS (default 8),
- * BENCH_CONNECTIONS (default 16), BENCH_SKIP_MITMPROXY=1.
+ * BENCH_CONNECTIONS (HTTP/1.1 connections, default 16), BENCH_STREAMS (HTTP/2 streams on one
+ * connection, default 16), BENCH_SKIP_MITMPROXY=1, BENCH_SKIP_FOOTPRINT=1.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import https from "node:https";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildCli, ENTRY_FILE } from "../../../tools/build/build-cli";
 import { CONFIG_MAP_PATH, POD_LIST_PATH } from "./upstream";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -22,132 +33,201 @@ const repoRoot = path.resolve(here, "../../..");
 const LOW_RATE_REQUESTS = Number(process.env.BENCH_LOW_RATE_REQUESTS ?? 2000);
 const SATURATION_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 16);
 const TOKEN = "bench-token-not-a-secret";
+const CLOCK_TICKS_PER_SECOND = 100;
 
 const children: ChildProcess[] = [];
 const scratch = mkdtempSync(path.join(tmpdir(), "apisnoop-bench-"));
 
-/** Spawns a process and resolves with the first stdout line matching `ready`. */
-function start(
-  command: string,
-  args: string[],
-  ready: RegExp,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<RegExpMatchArray> {
+interface Started {
+  child: ChildProcess;
+  match: RegExpMatchArray;
+  /** From spawn to the ready line. */
+  readyMs: number;
+}
+
+/** Spawns a process and resolves once a stdout or stderr line matches `ready`. */
+function start(command: string, args: string[], ready: RegExp): Promise<Started> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    const launched = performance.now();
+    const child = spawn(command, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
     let out = "";
-    let err = "";
-    const timer = setTimeout(
-      () => reject(new Error(`${command} did not start in time:\n${out}\n${err}`)),
-      60_000,
-    );
-    child.stdout?.setEncoding("utf8").on("data", (text: string) => {
+    const timer = setTimeout(() => reject(new Error(`${command} did not start in time:\n${out}`)), 120_000);
+    const onText = (text: string) => {
       out += text;
       const found = out.match(ready);
       if (found) {
         clearTimeout(timer);
-        resolve(found);
+        resolve({ child, match: found, readyMs: performance.now() - launched });
       }
-    });
-    child.stderr?.setEncoding("utf8").on("data", (text: string) => {
-      err += text;
-    });
+    };
+    child.stdout?.setEncoding("utf8").on("data", onText);
+    child.stderr?.setEncoding("utf8").on("data", onText);
     child.on("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`${command} exited (${code}) before it was ready:\n${out}\n${err}`));
+      reject(new Error(`${command} exited (${code}) before it was ready:\n${out}`));
     });
   });
 }
 
-function stopAll(): void {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGKILL");
+  });
+}
+
+/** CPU time (user + system) a process has used, in microseconds. */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After the command name: field 3 is the state; utime and stime are fields 14 and 15 of the whole line.
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Resident set size now and at its peak, in MiB. */
+function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
+  return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
 }
 
 interface Target {
   name: string;
   port: number;
+  /** The process whose CPU a request through this route costs (the proxy; the upstream for direct). */
+  pid: number;
 }
 
-/** One GET on a keep-alive agent; resolves with the latency in ms (throws on a non-200). */
-function get(agent: https.Agent, port: number, urlPath: string): Promise<number> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: "127.0.0.1",
-        port,
-        path: urlPath,
-        agent,
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          accept: "application/json",
-          "user-agent": "apisnoop-bench",
-        },
-      },
-      (res) => {
-        res.on("data", () => {});
-        res.on("end", () => {
-          if (res.statusCode !== 200) reject(new Error(`GET ${urlPath} on :${port}: ${res.statusCode}`));
-          else resolve(Number(process.hrtime.bigint() - started) / 1e6);
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+type Protocol = "h1" | "h2";
+
+interface LoadResult {
+  protocol: string;
+  requests: number;
+  failed: number;
+  seconds: number;
 }
 
-const agentFor = () =>
-  new https.Agent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false });
+/** Runs h2load; returns what it negotiated, how many requests succeeded and failed, and its duration. */
+function h2load(protocol: Protocol, port: number, urlPath: string, args: string[]): LoadResult {
+  const result = spawnSync(
+    "h2load",
+    [
+      ...(protocol === "h1" ? ["--h1"] : []),
+      "-H",
+      `authorization: Bearer ${TOKEN}`,
+      "-H",
+      "accept: application/json",
+      "-H",
+      "user-agent: apisnoop-bench",
+      ...args,
+      `https://127.0.0.1:${port}${urlPath}`,
+    ],
+    { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+  );
+  const out = `${result.stdout}\n${result.stderr}`;
+  const negotiated = /Application protocol: (\S+)/.exec(out)?.[1] ?? "none";
+  const counts = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(out);
+  const seconds = /finished in ([\d.]+)(m?s)/.exec(out);
+  return {
+    protocol: negotiated,
+    requests: Number(counts?.[1] ?? 0),
+    failed: Number(counts?.[2] ?? 0),
+    seconds: seconds ? Number(seconds[1]) / (seconds[2] === "ms" ? 1000 : 1) : Number.NaN,
+  };
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-/** p50/p99 with one request in flight, paced at ~500 req/s, after a warm-up. */
-async function lowRate(target: Target, urlPath: string): Promise<{ p50: number; p99: number }> {
-  const agent = agentFor();
-  for (let i = 0; i < 200; i++) await get(agent, target.port, urlPath);
-  const samples: number[] = [];
-  for (let i = 0; i < LOW_RATE_REQUESTS; i++) {
-    samples.push(await get(agent, target.port, urlPath));
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  agent.destroy();
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+/** p50/p99 (ms) with one request in flight on one connection, after a warm-up. */
+function lowRate(target: Target, protocol: Protocol, urlPath: string) {
+  h2load(protocol, target.port, urlPath, ["-n", "200", "-c", "1", "-m", "1"]);
+  const log = path.join(scratch, `latency-${target.port}-${protocol}.tsv`);
+  const run = h2load(protocol, target.port, urlPath, [
+    "-n",
+    String(LOW_RATE_REQUESTS),
+    "-c",
+    "1",
+    "-m",
+    "1",
+    "--log-file",
+    log,
+  ]);
+  // Columns: start (µs since the epoch), status, µs until the response ended.
+  const micros = existsSync(log)
+    ? readFileSync(log, "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => Number(line.split("\t")[2]))
+        .filter(Number.isFinite)
+        .sort((a, b) => a - b)
+    : [];
+  return { ...run, p50: percentile(micros, 50) / 1000, p99: percentile(micros, 99) / 1000 };
 }
 
-/** Completed requests per second with CONNECTIONS requests always in flight. */
-async function saturation(target: Target, urlPath: string): Promise<number> {
-  const agent = agentFor();
-  await Promise.all(Array.from({ length: CONNECTIONS }, () => get(agent, target.port, urlPath)));
-  const deadline = performance.now() + SATURATION_SECONDS * 1000;
-  let done = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (performance.now() < deadline) {
-        await get(agent, target.port, urlPath);
-        done++;
-      }
-    }),
-  );
-  agent.destroy();
-  return done / ((performance.now() - started) / 1000);
+/** Requests/s with CONNECTIONS (HTTP/1.1) or STREAMS on one connection (HTTP/2) always in flight. */
+function saturation(target: Target, protocol: Protocol, urlPath: string) {
+  const concurrency =
+    protocol === "h1" ? ["-c", String(CONNECTIONS), "-m", "1"] : ["-c", "1", "-m", String(STREAMS)];
+  h2load(protocol, target.port, urlPath, ["-n", "500", ...concurrency]);
+  const cpuBefore = cpuMicros(target.pid);
+  const run = h2load(protocol, target.port, urlPath, ["-D", String(SATURATION_SECONDS), ...concurrency]);
+  const cpu = cpuMicros(target.pid) - cpuBefore;
+  return { ...run, rps: run.requests / run.seconds, cpuPerRequest: cpu / Math.max(1, run.requests) };
+}
+
+/** Builds the CLI afresh; resolves to its entry file. */
+async function compiledCli(): Promise<string> {
+  const outdir = path.join(scratch, "cli");
+  await buildCli(outdir);
+  return path.join(outdir, ENTRY_FILE);
+}
+
+function proxyArgs(kubeconfig: string, specFile: string, name: string): string[] {
+  return [
+    "proxy",
+    "--kubeconfig",
+    kubeconfig,
+    "--listen",
+    "127.0.0.1:0",
+    "--admin-listen",
+    "none",
+    "--spec",
+    specFile,
+    "--out",
+    path.join(scratch, `hits-${name}.jsonl`),
+    "--ca-dir",
+    path.join(scratch, "proxy-ca"),
+  ];
+}
+
+const LISTENING = /listening on https:\/\/127\.0\.0\.1:(\d+)/;
+
+function table(rows: string[][]): void {
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? [];
+  for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  "));
 }
 
 async function main(): Promise<void> {
-  const tsx = path.join(repoRoot, "node_modules", ".bin", "tsx");
-  const [, upstreamJson] = await start(
-    tsx,
-    [path.join(here, "upstream.ts"), path.join(scratch, "upstream-ca")],
+  if (spawnSync("sh", ["-c", "command -v h2load"]).status !== 0) {
+    throw new Error("bench:proxy needs h2load: apt-get install -y nghttp2-client");
+  }
+  const tsxImport = ["--import", "tsx"];
+  const upstreamProcess = await start(
+    "node",
+    [...tsxImport, path.join(here, "upstream.ts"), path.join(scratch, "upstream-ca")],
     /^(\{.*\})$/m,
   );
-  const upstream = JSON.parse(upstreamJson as string) as { port: number; caPem: string };
-  const targets: Target[] = [{ name: "direct", port: upstream.port }];
+  const upstream = JSON.parse(upstreamProcess.match[1] as string) as { port: number; caPem: string };
+  const targets: Target[] = [
+    { name: "direct", port: upstream.port, pid: upstreamProcess.child.pid as number },
+  ];
 
   const kubeconfig = path.join(scratch, "kubeconfig");
   writeFileSync(
@@ -166,57 +246,73 @@ contexts:
 current-context: bench
 `,
   );
-  const sharedSpec = path.resolve(repoRoot, "../shared/k8s/openapi/v1.34.swagger.json.gz");
-  const specFile = existsSync(sharedSpec) ? sharedSpec : path.join(scratch, "spec.json");
-  if (!existsSync(sharedSpec)) {
-    writeFileSync(
-      specFile,
-      JSON.stringify({
-        swagger: "2.0",
-        paths: {
-          "/api/v1/namespaces/{namespace}/pods": {
-            get: { operationId: "listCoreV1NamespacedPod", tags: ["core_v1"] },
-          },
-          "/api/v1/namespaces/{namespace}/configmaps/{name}": {
-            get: { operationId: "readCoreV1NamespacedConfigMap", tags: ["core_v1"] },
-          },
-        },
-      }),
-    );
-  }
-  const [, apisnoopPort] = await start(
-    "node",
-    [
-      path.join(repoRoot, "apps/cli/bin/apisnoop.mjs"),
-      "proxy",
-      "--kubeconfig",
-      kubeconfig,
-      "--listen",
-      "127.0.0.1:0",
-      "--admin-listen",
-      "none",
-      "--spec",
-      specFile,
-      "--out",
-      path.join(scratch, "hits.jsonl"),
-      "--ca-dir",
-      path.join(scratch, "proxy-ca"),
-    ],
-    /listening on https:\/\/127\.0\.0\.1:(\d+)/,
-  );
-  targets.push({ name: "apisnoop", port: Number(apisnoopPort) });
+  const specFile = path.resolve(repoRoot, "../shared/k8s/openapi/v1.34.swagger.json.gz");
+  if (!existsSync(specFile)) throw new Error(`bench:proxy reads the 1.34 spec from ${specFile}`);
 
-  const [, bareJson] = await start(
-    tsx,
-    [path.join(here, "bare-proxy.ts"), String(upstream.port), path.join(scratch, "bare-ca")],
-    /^(\{.*\})$/m,
+  const built = performance.now();
+  const compiled = await compiledCli();
+  console.log(
+    `compiled the CLI in ${Math.round(performance.now() - built)} ms (${path.relative(repoRoot, compiled)})`,
   );
-  targets.push({ name: "bare Node proxy", port: (JSON.parse(bareJson as string) as { port: number }).port });
+  const entries = [
+    { name: "sources (tsx)", args: [path.join(repoRoot, "apps/cli/bin/apisnoop.mjs")] },
+    { name: "compiled", args: [compiled] },
+  ];
+
+  // A first start creates the CA (key generation): not part of any launch measured below.
+  await stop((await start("node", [compiled, ...proxyArgs(kubeconfig, specFile, "ca")], LISTENING)).child);
+
+  for (const upstreamProtocol of ["h1", "h2"] as const) {
+    const bare = await start(
+      "node",
+      [
+        ...tsxImport,
+        path.join(here, "bare-proxy.ts"),
+        String(upstream.port),
+        path.join(scratch, "bare-ca"),
+        upstreamProtocol,
+      ],
+      /^(\{.*\})$/m,
+    );
+    targets.push({
+      name: `bare, ${upstreamProtocol} upstream`,
+      port: (JSON.parse(bare.match[1] as string) as { port: number }).port,
+      pid: bare.child.pid as number,
+    });
+  }
+
+  let apisnoop: Started | null = null;
+  const footprint: string[][] = [
+    ["entry", "ready ms", "CPU to ready ms", "idle RSS MiB", "peak RSS under load MiB"],
+  ];
+  for (const entry of process.env.BENCH_SKIP_FOOTPRINT === "1" ? entries.slice(1) : entries) {
+    const proxy = await start(
+      "node",
+      [...entry.args, ...proxyArgs(kubeconfig, specFile, entry.name)],
+      LISTENING,
+    );
+    const pid = proxy.child.pid as number;
+    const cpuToReady = cpuMicros(pid) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const idle = memory(pid).rss;
+    saturation({ name: entry.name, port: Number(proxy.match[1]), pid }, "h1", POD_LIST_PATH);
+    footprint.push([
+      entry.name,
+      proxy.readyMs.toFixed(0),
+      cpuToReady.toFixed(0),
+      idle.toFixed(1),
+      memory(pid).peak.toFixed(1),
+    ]);
+    if (entry.name === "compiled") apisnoop = proxy;
+    else await stop(proxy.child);
+  }
+  if (!apisnoop) throw new Error("the compiled proxy did not start");
+  targets.push({ name: "apisnoop", port: Number(apisnoop.match[1]), pid: apisnoop.child.pid as number });
 
   const mitmdump = spawnSync("sh", ["-c", "command -v mitmdump"], { encoding: "utf8" }).stdout.trim();
   if (process.env.BENCH_SKIP_MITMPROXY !== "1" && mitmdump) {
     const mitmPort = 20000 + Math.floor(Math.random() * 20000);
-    await start(
+    const mitm = await start(
       mitmdump,
       [
         "--mode",
@@ -233,60 +329,76 @@ current-context: bench
       ],
       /listening at/i,
     );
-    targets.push({ name: "mitmproxy", port: mitmPort });
+    targets.push({ name: "mitmproxy", port: mitmPort, pid: mitm.child.pid as number });
   } else {
     console.log("mitmproxy: not measured (apt-get install -y mitmproxy)");
   }
 
   console.log(
-    `apisnoop proxy benchmark: ${LOW_RATE_REQUESTS} paced requests for latency, ${CONNECTIONS} connections x ${SATURATION_SECONDS}s for throughput`,
+    `\napisnoop proxy benchmark: h2load, ${LOW_RATE_REQUESTS} requests one at a time for latency; ${SATURATION_SECONDS} s at saturation with ${CONNECTIONS} HTTP/1.1 connections or ${STREAMS} HTTP/2 streams on one connection`,
   );
   const rows: string[][] = [
-    ["endpoint", "route", "p50 ms", "p99 ms", "added p50", "added p99", "req/s", "vs direct"],
+    [
+      "endpoint",
+      "client",
+      "route",
+      "ALPN",
+      "p50 ms",
+      "p99 ms",
+      "req/s",
+      "vs direct",
+      "CPU µs/req",
+      "CPU vs bare",
+      "req/s vs bare",
+      "failed",
+    ],
   ];
   for (const [label, urlPath] of [
     ["PodList (50 pods)", POD_LIST_PATH],
     ["ConfigMap (small)", CONFIG_MAP_PATH],
   ] as const) {
-    let base: { p50: number; p99: number; rps: number } | null = null;
-    const results: Record<string, number> = {};
-    for (const target of targets) {
-      const latency = await lowRate(target, urlPath);
-      const rps = await saturation(target, urlPath);
-      base ??= { ...latency, rps };
-      results[target.name] = rps;
-      rows.push([
-        label,
-        target.name,
-        latency.p50.toFixed(3),
-        latency.p99.toFixed(3),
-        target.name === "direct" ? "" : `+${(latency.p50 - base.p50).toFixed(3)}`,
-        target.name === "direct" ? "" : `+${(latency.p99 - base.p99).toFixed(3)}`,
-        rps.toFixed(0),
-        target.name === "direct" ? "1.00" : (rps / base.rps).toFixed(2),
-      ]);
-    }
-    if (results.mitmproxy && results.apisnoop) {
-      rows.push([
-        label,
-        "apisnoop / mitmproxy",
-        "",
-        "",
-        "",
-        "",
-        "",
-        `${(results.apisnoop / results.mitmproxy).toFixed(1)}x`,
-      ]);
+    for (const protocol of ["h1", "h2"] as const) {
+      const results = new Map<string, { rps: number; cpuPerRequest: number }>();
+      for (const target of targets) {
+        const latency = lowRate(target, protocol, urlPath);
+        const load = saturation(target, protocol, urlPath);
+        results.set(target.name, load);
+        const direct = results.get("direct");
+        // apisnoop speaks HTTP/2 upstream: its floor is the bare pass-through that does too.
+        const bareResult = results.get("bare, h2 upstream");
+        const versusBare =
+          !["direct", "bare, h1 upstream", "bare, h2 upstream"].includes(target.name) && bareResult;
+        rows.push([
+          label,
+          protocol === "h1" ? "HTTP/1.1" : "HTTP/2",
+          target.name,
+          load.protocol,
+          latency.p50.toFixed(3),
+          latency.p99.toFixed(3),
+          load.rps.toFixed(0),
+          direct ? (load.rps / direct.rps).toFixed(2) : "",
+          load.cpuPerRequest.toFixed(0),
+          versusBare ? `${(load.cpuPerRequest / bareResult.cpuPerRequest).toFixed(2)}x` : "",
+          versusBare ? `${(load.rps / bareResult.rps).toFixed(2)}x` : "",
+          String(latency.failed + load.failed),
+        ]);
+      }
     }
   }
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? [];
-  for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  "));
+  console.log("");
+  table(rows);
+  if (apisnoop.child.pid) {
+    footprint.at(-1)?.splice(4, 1, memory(apisnoop.child.pid).peak.toFixed(1));
+  }
+  console.log(
+    "\nfootprint of `apisnoop proxy --spec v1.34` (peak RSS for compiled: over the whole load run)",
+  );
+  table(footprint);
 }
 
 try {
   await main();
 } finally {
-  stopAll();
+  await Promise.all(children.map(stop));
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -1,10 +1,11 @@
 /**
- * The benchmark's stand-in apiserver: an HTTPS server on loopback answering a PodList-sized list and a
- * small ConfigMap, as kube-apiserver would (JSON, Content-Length, an Audit-Id header). Run as its own
- * process so the proxy under test does not share its event loop:
+ * The benchmark's stand-in apiserver: a TLS server on loopback answering a PodList-sized list and a
+ * small ConfigMap, as kube-apiserver would (JSON, Content-Length, an Audit-Id header), over HTTP/2 or
+ * HTTP/1.1 as the client's ALPN asks (kube-apiserver offers both). Run as its own process so the proxy
+ * under test does not share its event loop:
  *   tsx upstream.ts <certDir>   -> prints {"port": N} on stdout, serves until killed.
  */
-import https from "node:https";
+import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { CertificateAuthority } from "../src/certificate-authority";
@@ -134,14 +135,15 @@ export const SMALL_CONFIG_MAP = JSON.stringify({
 /** Starts the upstream with a serving certificate from a CA in `certDir`; resolves to its port and CA. */
 export async function startUpstream(
   certDir: string,
-): Promise<{ port: number; caPem: string; server: https.Server }> {
+): Promise<{ port: number; caPem: string; server: http2.Http2SecureServer }> {
   const ca = await CertificateAuthority.open(certDir);
   const leaf = await ca.leafFor(["127.0.0.1", "localhost"]);
   const pods = Buffer.from(podList(50));
   const configMap = Buffer.from(SMALL_CONFIG_MAP);
   let auditId = 0;
-  const server = https.createServer(
-    { key: leaf.key, cert: leaf.cert, keepAliveTimeout: 120_000 },
+  const server = http2.createSecureServer(
+    // kube-apiserver allows 250 concurrent streams per HTTP/2 connection by default.
+    { key: leaf.key, cert: leaf.cert, allowHTTP1: true, settings: { maxConcurrentStreams: 250 } },
     (req, res) => {
       req.resume();
       const path = (req.url ?? "/").split("?")[0];
