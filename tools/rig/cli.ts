@@ -5,7 +5,7 @@
 import { ensureKubeBinaries } from "./kube-bin";
 import { rigStatus, startRig, stopRig } from "./lifecycle";
 
-async function main(command: string | undefined): Promise<number> {
+async function main(command: string | undefined, args: string[]): Promise<number> {
   switch (command) {
     case "build": {
       const started = Date.now();
@@ -15,12 +15,17 @@ async function main(command: string | undefined): Promise<number> {
     }
     case "up": {
       const started = Date.now();
-      const { state, started: didStart, startMs } = await startRig("cli");
+      const apiOnly = args.includes("--api-only");
+      const {
+        state,
+        started: didStart,
+        startMs,
+      } = await startRig("cli", console.log, apiOnly ? { node: false } : {});
       const total = ((Date.now() - started) / 1000).toFixed(1);
       console.log(
         didStart
-          ? `rig:up: kube-apiserver ${state.kubeVersion} ready at ${state.server} (processes ready in ${(startMs / 1000).toFixed(1)}s, rig:up total ${total}s)`
-          : `rig:up: already up at ${state.server} (pids ${JSON.stringify(state.pids)})`,
+          ? `rig:up: kube-apiserver ${state.kubeVersion} ready at ${state.server}${state.node ? `, node ${state.node.name} Ready` : " (API-only)"} (processes ready in ${(startMs / 1000).toFixed(1)}s, rig:up total ${total}s)`
+          : `rig:up: already up at ${state.server}${state.node ? ` with node ${state.node.name}` : " (API-only)"} (pids ${JSON.stringify(state.pids)})`,
       );
       console.log(`rig:up: kubectl --kubeconfig ${state.kubeconfigs.admin} get --raw /readyz`);
       return 0;
@@ -43,18 +48,21 @@ async function main(command: string | undefined): Promise<number> {
           `${component} pid ${state.pids[component as keyof typeof state.pids]} ${up ? "running" : "NOT running"}`,
       );
       const allUp = Object.values(running).every(Boolean);
+      const node = state.node
+        ? `node ${state.node.name} in network namespace ${state.node.network.netns}`
+        : "API-only";
       console.log(
-        `rig:status: ${allUp ? "up" : "DEGRADED"} at ${state.server} since ${state.startedAt}; ${parts.join("; ")}`,
+        `rig:status: ${allUp ? "up" : "DEGRADED"} at ${state.server} (${node}) since ${state.startedAt}; ${parts.join("; ")}`,
       );
       return allUp ? 0 : 1;
     }
     default:
-      console.error("usage: tsx tools/rig/cli.ts build|up|down|status");
+      console.error("usage: tsx tools/rig/cli.ts build|up [--api-only]|down|status");
       return 2;
   }
 }
 
-main(process.argv[2]).then(
+main(process.argv[2], process.argv.slice(3)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : error);

@@ -37,21 +37,40 @@ describe("etcd and kube-apiserver command lines", () => {
   });
 
   it("binds and advertises the given address, and publishes no Endpoints for a loopback one", () => {
-    const loopback = flags(apiserverArgs(layout, { ports, address: "127.0.0.1", featureGates: "A=true" }));
+    const loopback = flags(
+      apiserverArgs(layout, { ports, address: "127.0.0.1", featureGates: "A=true", node: false }),
+    );
     expect(loopback.get("bind-address")).toBe("127.0.0.1");
     expect(loopback.get("advertise-address")).toBe("127.0.0.1");
     expect(loopback.get("endpoint-reconciler-type")).toBe("none");
     expect(loopback.get("etcd-servers")).toBe("http://127.0.0.1:2379");
     expect(loopback.get("feature-gates")).toBe("A=true");
 
-    const routable = flags(apiserverArgs(layout, { ports, address: "10.77.0.2", featureGates: "A=true" }));
+    const routable = flags(
+      apiserverArgs(layout, { ports, address: "10.77.0.2", featureGates: "A=true", node: true }),
+    );
     expect(routable.get("bind-address")).toBe("10.77.0.2");
     expect(routable.has("endpoint-reconciler-type")).toBe(false);
   });
 
+  it("authorizes a node's kubelet as a node and reaches it by its InternalIP", () => {
+    const apiOnly = flags(
+      apiserverArgs(layout, { ports, address: "127.0.0.1", featureGates: "", node: false }),
+    );
+    expect(apiOnly.get("authorization-mode")).toBe("RBAC");
+    expect(apiOnly.has("kubelet-client-certificate")).toBe(false);
+    const withNode = flags(
+      apiserverArgs(layout, { ports, address: "10.77.0.2", featureGates: "", node: true }),
+    );
+    expect(withNode.get("authorization-mode")).toBe("Node,RBAC");
+    expect(withNode.get("enable-admission-plugins")?.split(",")).toContain("NodeRestriction");
+    expect(withNode.get("kubelet-client-certificate")).toBe(layout.pki.kubeletClientCert);
+    expect(withNode.get("kubelet-preferred-address-types")).toBe("InternalIP");
+  });
+
   it("points every file flag of the control plane into the rig directory", () => {
     const args = [
-      ...apiserverArgs(layout, { ports, address: "127.0.0.1", featureGates: "" }),
+      ...apiserverArgs(layout, { ports, address: "127.0.0.1", featureGates: "", node: true }),
       ...controllerManagerArgs(layout),
     ];
     const files = args

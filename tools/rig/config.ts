@@ -56,12 +56,15 @@ export interface ApiserverSettings {
    * Endpoints are published, since a loopback address is not a valid endpoint.
    */
   address: string;
+  /** A kubelet runs: authorize it as a node and reach it for logs, exec and port-forward. */
+  node: boolean;
 }
 
 /** kube-apiserver's command line. */
 export function apiserverArgs(layout: RigLayout, settings: ApiserverSettings): string[] {
   const { pki } = layout;
   const loopback = settings.address.startsWith("127.");
+  const admission = ["MutatingAdmissionWebhook", "ValidatingAdmissionWebhook"];
   return [
     `--bind-address=${settings.address}`,
     `--advertise-address=${settings.address}`,
@@ -71,14 +74,26 @@ export function apiserverArgs(layout: RigLayout, settings: ApiserverSettings): s
     `--tls-private-key-file=${pki.servingKey}`,
     `--client-ca-file=${pki.caCert}`,
     `--token-auth-file=${layout.tokensFile}`,
-    "--authorization-mode=RBAC",
+    // With a node, kubelet is `system:node:<name>` under the Node authorizer and NodeRestriction, as in
+    // a real cluster.
+    `--authorization-mode=${settings.node ? "Node,RBAC" : "RBAC"}`,
     `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
     `--service-account-key-file=${pki.saPub}`,
     `--service-account-signing-key-file=${pki.saKey}`,
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
     // A loopback advertise address is not a valid Endpoints IP: publish none.
     ...(loopback ? ["--endpoint-reconciler-type=none"] : []),
-    "--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
+    `--enable-admission-plugins=${(settings.node ? ["NodeRestriction", ...admission] : admission).join(",")}`,
+    ...(settings.node
+      ? [
+          // Privileged pods (the e2e suite has some) may run.
+          "--allow-privileged=true",
+          `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+          `--kubelet-client-key=${pki.kubeletClientKey}`,
+          // logs, exec and port-forward reach kubelet at the node's address.
+          "--kubelet-preferred-address-types=InternalIP",
+        ]
+      : []),
     // Serve every group/version and gate, like the published spec (hack/update-openapi-spec.sh).
     "--runtime-config=api/all=true",
     `--feature-gates=${settings.featureGates}`,
@@ -193,7 +208,9 @@ export interface TokenEntry {
 /** kube-apiserver's `--token-auth-file`: `token,user,uid,"group1,group2"` lines (the uid is the user name). */
 export function tokensCsv(entries: TokenEntry[]): string {
   return entries
-    .map(({ token, user, groups }) => `${token},${user},${user},"${groups.join(",")}"\n`)
+    .map(({ token, user, groups }) =>
+      groups.length > 0 ? `${token},${user},${user},"${groups.join(",")}"\n` : `${token},${user},${user}\n`,
+    )
     .join("");
 }
 

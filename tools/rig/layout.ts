@@ -2,18 +2,37 @@
  * Where everything the rig writes lives under its directory (`.rig/` or RIG_DIR): one decision, read by the
  * lifecycle that writes the files, the PKI generator and the tests that inspect them. Pure: no file is touched.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { RigUser } from "./rig";
 
-/** A process the rig starts; each is the leader of its own process group. */
-export type RigComponent = "etcd" | "apiserver" | "controllerManager";
+/** A process the rig starts; each is the leader of its own process group. The last four run the node. */
+export type RigComponent =
+  | "etcd"
+  | "apiserver"
+  | "controllerManager"
+  | "scheduler"
+  | "containerd"
+  | "kubelet"
+  | "kubeProxy";
 
-/** The binary each component runs (a file name in the kube bin directory). */
+/**
+ * The executable each component runs: a file name in the kube bin directory, or an absolute path
+ * (containerd comes from Debian's package).
+ */
 export const RIG_BINARY: Record<RigComponent, string> = {
   etcd: "etcd",
   apiserver: "kube-apiserver",
   controllerManager: "kube-controller-manager",
+  scheduler: "kube-scheduler",
+  containerd: "/usr/bin/containerd",
+  kubelet: "kubelet",
+  kubeProxy: "kube-proxy",
 };
+
+/** The executable path of `component` given the kube bin directory. */
+export function rigExecutable(component: RigComponent, binDir: string): string {
+  return resolve(binDir, RIG_BINARY[component]);
+}
 
 /** Paths of the rig's certificates and keys (written by pki.ts). */
 export interface RigPki {
@@ -29,6 +48,9 @@ export interface RigPki {
   /** Client certificate CN=admin-cert, O=system:masters. */
   adminCert: string;
   adminKey: string;
+  /** Client certificate kube-apiserver presents to kubelet (logs, exec, port-forward); node rigs only. */
+  kubeletClientCert: string;
+  kubeletClientKey: string;
 }
 
 /** Every path of a rig directory. */
@@ -63,6 +85,8 @@ export function rigPkiLayout(dir: string): RigPki {
     saPub: join(dir, "sa.pub"),
     adminCert: join(dir, "admin.crt"),
     adminKey: join(dir, "admin.key"),
+    kubeletClientCert: join(dir, "apiserver-kubelet-client.crt"),
+    kubeletClientKey: join(dir, "apiserver-kubelet-client.key"),
   };
 }
 
@@ -89,6 +113,10 @@ export function rigLayout(dir: string): RigLayout {
       etcd: join(dir, "etcd.log"),
       apiserver: join(dir, "kube-apiserver.log"),
       controllerManager: join(dir, "kube-controller-manager.log"),
+      scheduler: join(dir, "kube-scheduler.log"),
+      containerd: join(dir, "containerd.log"),
+      kubelet: join(dir, "kubelet.log"),
+      kubeProxy: join(dir, "kube-proxy.log"),
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Starts, inspects and stops the rig: etcd + kube-apiserver + kube-controller-manager (when built) on
- * 127.0.0.1, detached from the starting process, logging to `.rig/*.log`. What each process is given is
- * decided in config.ts and layout.ts; this module writes those files, runs the processes and waits for them.
+ * 127.0.0.1 — or, with a node, the same plus containerd, kubelet, kube-scheduler, kube-proxy and CoreDNS in
+ * a network namespace of their own (node/) — detached from the starting process, logging to `.rig/*.log`.
+ * What each process is given is decided in config.ts, layout.ts and node/config.ts; this module writes
+ * those files, runs the processes and waits for them.
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,16 +26,56 @@ import {
   tokensCsv,
 } from "./config";
 import { ensureKubeBinaries, kubeVersions } from "./kube-bin";
-import { RIG_BINARY, type RigComponent, type RigLayout, rigLayout } from "./layout";
+import { RIG_BINARY, type RigComponent, type RigLayout, rigExecutable, rigLayout } from "./layout";
+import { NODE_APISERVER_PORT, NODE_NAME, nodeLayout, rigId } from "./node/config";
+import { hostIptablesChains } from "./node/host-traces";
+import {
+  checkNodePrerequisites,
+  checkNodeRigDir,
+  killNodeRuntime,
+  NODE_TOKEN_USERS,
+  type NodeTokenUser,
+  prepareNode,
+  removeNode,
+  spawnInNetns,
+  startNodeProcesses,
+  waitNodeReady,
+} from "./node/lifecycle";
+import { freeNodeNetwork } from "./node/network";
 import { generateRigPki, pemData } from "./pki";
 import { freePort, processExecutable, spawnDetached, stopGroup } from "./processes";
-import { RIG_TOKEN_USERS, type RigState, type RigTokenUser, rigDir } from "./rig";
-import { registerRigClient, unregisterRigClient, withRigLock } from "./rig-lock";
+import { RIG_TOKEN_USERS, type RigNodeState, type RigState, type RigTokenUser, rigDir } from "./rig";
+import { otherRigClients, registerRigClient, unregisterRigClient, withRigLock } from "./rig-lock";
 
 const READY_TIMEOUT_MS = 180_000;
 
-/** Stop order: clients of the apiserver first, etcd last. */
-const STOP_ORDER: RigComponent[] = ["controllerManager", "apiserver", "etcd"];
+/** Stop order: the node's clients of the apiserver first, etcd last (containerd goes with the node's runtime). */
+const STOP_ORDER: RigComponent[] = [
+  "kubeProxy",
+  "scheduler",
+  "kubelet",
+  "containerd",
+  "controllerManager",
+  "apiserver",
+  "etcd",
+];
+
+/** How to start: with a node (kubelet and containerd run pods) or API-only (pods are stored, never run). */
+export interface StartOptions {
+  /**
+   * Default: RIG_NODE ("1" node, "0" API-only) when set, else a node for `rig:up` (owner "cli") and
+   * API-only for test runs (owner "global-setup"), which need no node unless a node test asks for one.
+   */
+  node?: boolean;
+}
+
+/** Whether a start with `owner` and `options` runs a node. */
+export function wantsNode(owner: RigState["owner"], options: StartOptions = {}): boolean {
+  if (options.node !== undefined) return options.node;
+  if (process.env.RIG_NODE === "1") return true;
+  if (process.env.RIG_NODE === "0") return false;
+  return owner === "cli";
+}
 
 /** Result of {@link startRig}. */
 export interface StartResult {
@@ -47,7 +89,7 @@ export interface StartResult {
 /** True when `pid` is alive and is the rig binary we started (guards against a recycled PID). */
 export function isRigProcess(pid: number | undefined, component: RigComponent, binDir: string): boolean {
   const executable = processExecutable(pid);
-  return executable !== undefined && executable === join(binDir, RIG_BINARY[component]);
+  return executable !== undefined && executable === rigExecutable(component, binDir);
 }
 
 /**
@@ -129,15 +171,34 @@ export async function stopRig(): Promise<RigComponent[]> {
   return withRigLock(stopRigLocked);
 }
 
+/**
+ * @throws Error listing what a node left on the host (processes, mounts, its network namespace or link,
+ * cgroups, iptables chains); the state file is then kept, so another rig:down tries again.
+ */
 async function stopRigLocked(): Promise<RigComponent[]> {
   const { state, running } = rigStatus();
   if (!state) return [];
   const stopped: RigComponent[] = [];
-  for (const component of STOP_ORDER) {
+  const stop = async (component: RigComponent) => {
     const pid = state.pids[component];
-    if (!pid || !running[component]) continue;
+    if (!pid || !running[component]) return;
     await stopGroup(pid, () => isRigProcess(pid, component, state.binDir));
     stopped.push(component);
+  };
+  const { node } = state;
+  for (const component of STOP_ORDER) {
+    if (component === "containerd") {
+      if (node) {
+        if (running.containerd) stopped.push("containerd");
+        await killNodeRuntime({ ...state, node });
+      }
+      continue;
+    }
+    await stop(component);
+  }
+  const left = node ? await removeNode({ ...state, node }, rigDir()) : [];
+  if (left.length > 0) {
+    throw new Error(`rig:down: the node left on this host:\n  ${left.join("\n  ")}`);
   }
   rmSync(rigLayout(rigDir()).state, { force: true });
   return stopped;
@@ -154,21 +215,28 @@ function writeState(layout: RigLayout, state: RigState): void {
 
 /**
  * Starts etcd and kube-apiserver (and kube-controller-manager when it was built and RIG_KCM is not "0")
- * on 127.0.0.1 unless the rig is already up, and waits for /readyz (and for the controllers to run).
+ * unless the rig is already up, and waits for /readyz (and for the controllers to run). Without a node
+ * they listen on 127.0.0.1; with a node (see {@link StartOptions}) the cluster runs in its own network
+ * namespace and kube-apiserver listens on the node's address, and the start waits until the node is Ready
+ * and CoreDNS answers.
  *
- * Environment: RIG_APISERVER_PORT, RIG_ETCD_PORT, RIG_ETCD_PEER_PORT (default: free ports),
- * RIG_AUDIT_REQUEST_RESPONSE (comma-separated `resource` or `group/resource`, default
- * `configmaps,apps/deployments`), RIG_FEATURE_GATES (default: the gates the published spec is built with).
- * @throws Error with the tail of the failing component's log when it does not become ready.
+ * Environment: RIG_NODE, RIG_APISERVER_PORT, RIG_ETCD_PORT, RIG_ETCD_PEER_PORT (default: free ports, or
+ * 6443/2379/2380 in the node's namespace), RIG_AUDIT_REQUEST_RESPONSE (comma-separated `resource` or
+ * `group/resource`, default `configmaps,apps/deployments`), RIG_FEATURE_GATES (default: the gates the
+ * published spec is built with).
+ * @throws Error with the tail of the failing component's log when it does not become ready, or when a node
+ * is asked for while the rig runs without one and is not this run's to restart.
  */
 export async function startRig(
   owner: RigState["owner"] = "cli",
   log: (line: string) => void = console.log,
+  options: StartOptions = {},
 ): Promise<StartResult> {
+  const node = wantsNode(owner, options);
   return withRigLock(async () => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await startRigLocked(owner, log);
+        const result = await startRigLocked(owner, log, node);
         // Registered under the lock, so no other run's teardown can stop the rig in between.
         if (owner === "global-setup") registerRigClient();
         return result;
@@ -182,28 +250,36 @@ export async function startRig(
   });
 }
 
-/** Tokens of one start: the rig's users and kube-controller-manager's own identity. */
+/** Tokens of one start: the rig's users, kube-controller-manager's and the node's processes' identities. */
 interface RigTokens {
   users: Record<RigTokenUser, string>;
   controllerManager: string;
+  node: Record<NodeTokenUser, string>;
 }
 
 /**
- * A fresh cluster's files: certificates, the token file, the kubeconfigs and the audit policy. Tests must
- * not depend on leftovers, so the previous etcd data, PKI and logs are removed first.
+ * A fresh cluster's files: certificates (the serving one also for `extraIps`), the token file, the
+ * kubeconfigs and the audit policy. Tests must not depend on leftovers, so the previous etcd data, PKI and
+ * logs are removed first.
  */
-function writeRigFiles(layout: RigLayout, server: string, auditRequestResponse: string[]): RigTokens {
+function writeRigFiles(
+  layout: RigLayout,
+  server: string,
+  auditRequestResponse: string[],
+  extraIps: string[],
+): RigTokens {
   mkdirSync(layout.dir, { recursive: true, mode: 0o700 });
   rmSync(layout.etcdData, { recursive: true, force: true });
   rmSync(layout.pki.dir, { recursive: true, force: true });
   for (const file of [...Object.values(layout.logs), layout.auditLog]) rmSync(file, { force: true });
 
-  const pki = generateRigPki(layout.pki, SERVICE_IP);
+  const pki = generateRigPki(layout.pki, SERVICE_IP, extraIps);
   const caData = pemData(pki.caCert);
   const newToken = () => randomBytes(24).toString("hex");
   const tokens: RigTokens = {
     users: Object.fromEntries(RIG_TOKEN_USERS.map((u) => [u, newToken()])) as Record<RigTokenUser, string>,
     controllerManager: newToken(),
+    node: { kubelet: newToken(), scheduler: newToken(), kubeProxy: newToken() },
   };
   writeSecret(
     layout.tokensFile,
@@ -211,6 +287,12 @@ function writeRigFiles(layout: RigLayout, server: string, auditRequestResponse: 
       ...RIG_TOKEN_USERS.map((user) => ({ token: tokens.users[user], user, groups: ["system:masters"] })),
       // Its own identity so its traffic is easy to filter out of the audit log.
       { token: tokens.controllerManager, user: "kube-controller-manager", groups: ["system:masters"] },
+      // The node's processes as kubeadm's cluster knows them (Node authorizer, default RBAC bindings).
+      ...(Object.keys(NODE_TOKEN_USERS) as NodeTokenUser[]).map((who) => ({
+        token: tokens.node[who],
+        user: NODE_TOKEN_USERS[who].user,
+        groups: [...NODE_TOKEN_USERS[who].groups],
+      })),
     ]),
   );
   for (const user of RIG_TOKEN_USERS) {
@@ -231,50 +313,58 @@ function writeRigFiles(layout: RigLayout, server: string, auditRequestResponse: 
   return tokens;
 }
 
-async function startRigLocked(owner: RigState["owner"], log: (line: string) => void): Promise<StartResult> {
+async function startRigLocked(
+  owner: RigState["owner"],
+  log: (line: string) => void,
+  node: boolean,
+): Promise<StartResult> {
   const layout = rigLayout(rigDir());
   if (await isRigUp()) {
     const state = rigStatus().state as RigState;
-    // rig:up adopts a rig a test run started, so that run's teardown leaves it up.
-    if (owner === "cli" && state.owner !== "cli") {
-      state.owner = "cli";
-      writeState(layout, state);
+    if (!node || state.node) {
+      // rig:up adopts a rig a test run started, so that run's teardown leaves it up.
+      if (owner === "cli" && state.owner !== "cli") {
+        state.owner = "cli";
+        writeState(layout, state);
+      }
+      return { state, started: false, startMs: 0 };
     }
-    return { state, started: false, startMs: 0 };
+    // A node is wanted and the rig runs without one: restart it only if no one else uses it.
+    if (state.owner === "cli" || otherRigClients().length > 0) {
+      throw new Error(
+        `rig: up without a node at ${state.server} (${state.owner === "cli" ? "started by rig:up" : "used by another test run"}); stop it (npm run rig:down) and start it with a node (npm run rig:up)`,
+      );
+    }
+    log("rig: restarting the rig with a node");
   }
   // Anything left from a half-dead rig is stopped before starting afresh.
   await stopRigLocked();
 
-  const binDir = ensureKubeBinaries();
+  if (node) {
+    checkNodePrerequisites();
+    checkNodeRigDir(layout.dir);
+  }
+  const binDir = ensureKubeBinaries({ node });
+  const network = node ? freeNodeNetwork(rigId(layout.dir)) : undefined;
+  const address = network?.nodeAddress ?? "127.0.0.1";
+  // The node's namespace has its ports to itself: the usual ones, unless the environment says otherwise.
+  const port = async (fromEnv: string | undefined, inNode: number) =>
+    network ? Number(fromEnv ?? inNode) : await freePort(fromEnv);
   const ports: RigPorts = {
-    apiserver: await freePort(process.env.RIG_APISERVER_PORT),
-    etcd: await freePort(process.env.RIG_ETCD_PORT),
-    etcdPeer: await freePort(process.env.RIG_ETCD_PEER_PORT),
+    apiserver: await port(process.env.RIG_APISERVER_PORT, NODE_APISERVER_PORT),
+    etcd: await port(process.env.RIG_ETCD_PORT, 2379),
+    etcdPeer: await port(process.env.RIG_ETCD_PEER_PORT, 2380),
   };
-  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const server = `https://${address}:${ports.apiserver}`;
   const auditRequestResponse = parseAuditRequestResponse(
     process.env.RIG_AUDIT_REQUEST_RESPONSE ?? DEFAULT_AUDIT_REQUEST_RESPONSE,
   );
-  const tokens = writeRigFiles(layout, server, auditRequestResponse);
-
-  const started = Date.now();
-  const spawn = (component: RigComponent, args: string[]) =>
-    spawnDetached(join(binDir, RIG_BINARY[component]), args, layout.logs[component], layout.dir).pid ?? 0;
+  const tokens = writeRigFiles(layout, server, auditRequestResponse, network ? [address] : []);
   const state: RigState = {
     kubeVersion: kubeVersions().kube,
     server,
     ports,
-    pids: {
-      etcd: spawn("etcd", etcdArgs(layout, ports)),
-      apiserver: spawn(
-        "apiserver",
-        apiserverArgs(layout, {
-          ports,
-          address: "127.0.0.1",
-          featureGates: process.env.RIG_FEATURE_GATES ?? DEFAULT_FEATURE_GATES,
-        }),
-      ),
-    },
+    pids: { etcd: 0, apiserver: 0 },
     kubeconfigs: layout.kubeconfigs,
     tokensFile: layout.tokensFile,
     caFile: layout.pki.caCert,
@@ -283,27 +373,83 @@ async function startRigLocked(owner: RigState["owner"], log: (line: string) => v
     binDir,
     startedAt: new Date().toISOString(),
     owner,
+    ...(network && {
+      node: {
+        name: NODE_NAME,
+        network,
+        containerdSocket: nodeLayout(layout).containerdSocket,
+        volumesDir: nodeLayout(layout).volumes,
+        hostChainsBefore: hostIptablesChains(),
+      },
+    }),
   };
-  // Written before waiting so that rig:down can clean up a rig that never became ready.
+  // Written before anything is created, so that rig:down can clean up a rig that never became ready.
   writeState(layout, state);
-  log(
-    `rig: etcd pid ${state.pids.etcd} on ${etcdUrls(ports).client}, kube-apiserver pid ${state.pids.apiserver} on ${server}`,
-  );
+  const save = () => writeState(layout, state);
 
-  await waitReady(state, tokens.users.admin, layout);
+  const started = Date.now();
+  try {
+    const nodeFiles =
+      network && (await prepareNode(layout, network, server, pemData(layout.pki.caCert), tokens.node));
+    const spawn = async (component: RigComponent, args: string[]) =>
+      network
+        ? await spawnInNetns(layout, network, component, binDir, args)
+        : (spawnDetached(rigExecutable(component, binDir), args, layout.logs[component], layout.dir).pid ??
+          0);
+    state.pids.etcd = await spawn("etcd", etcdArgs(layout, ports));
+    state.pids.apiserver = await spawn(
+      "apiserver",
+      apiserverArgs(layout, {
+        ports,
+        address,
+        node: !!network,
+        featureGates: process.env.RIG_FEATURE_GATES ?? DEFAULT_FEATURE_GATES,
+      }),
+    );
+    save();
+    log(
+      `rig: etcd pid ${state.pids.etcd} on ${etcdUrls(ports).client}, kube-apiserver pid ${state.pids.apiserver} on ${server}${network ? ` (network namespace ${network.netns})` : ""}`,
+    );
 
-  if (process.env.RIG_KCM !== "0" && existsSync(join(binDir, RIG_BINARY.controllerManager))) {
-    state.pids.controllerManager = spawn("controllerManager", controllerManagerArgs(layout));
-    writeState(layout, state);
-    log(`rig: kube-controller-manager pid ${state.pids.controllerManager}`);
-    await waitControllers(state, tokens.users.admin, layout);
+    await waitReady(state, tokens.users.admin, layout);
+
+    if (process.env.RIG_KCM !== "0" && existsSync(rigExecutable("controllerManager", binDir))) {
+      state.pids.controllerManager = await spawn("controllerManager", controllerManagerArgs(layout));
+      save();
+      log(`rig: kube-controller-manager pid ${state.pids.controllerManager}`);
+      await waitControllers(state, tokens.users.admin, layout);
+    }
+    if (nodeFiles && state.node) {
+      const withNode = state as RigState & { node: RigNodeState };
+      await startNodeProcesses(layout, nodeFiles, withNode, save, log);
+      await waitNodeReady(state, () => assertRunning(state), log);
+    }
+  } catch (error) {
+    // Leave nothing half-started; a failure to clean up is reported with the start's own error.
+    try {
+      await stopRigLocked();
+    } catch (cleanup) {
+      throw new Error(`${(error as Error).message}\n${(cleanup as Error).message}`);
+    }
+    throw error;
   }
   return { state, started: true, startMs: Date.now() - started };
 }
 
-/** Stops what was started and throws naming the component whose process died, with its log's tail. */
-async function failExited(component: RigComponent, layout: RigLayout): Promise<never> {
-  await stopRigLocked();
+/** Throws naming the first process of `state` that no longer runs, with its log's tail. */
+function assertRunning(state: RigState): void {
+  const layout = rigLayout(rigDir());
+  for (const component of STOP_ORDER) {
+    const pid = state.pids[component];
+    if (pid && !isRigProcess(pid, component, state.binDir)) {
+      const logFile = layout.logs[component];
+      throw new Error(`rig: ${RIG_BINARY[component]} exited; last lines of ${logFile}:\n${tail(logFile)}`);
+    }
+  }
+}
+
+/** Throws naming the component whose process died, with its log's tail (the caller stops the rest). */
+function failExited(component: RigComponent, layout: RigLayout): never {
   const logFile = layout.logs[component];
   throw new Error(
     `rig: ${RIG_BINARY[component]} exited during start; last lines of ${logFile}:\n${tail(logFile)}`,
@@ -318,13 +464,12 @@ async function waitControllers(state: RigState, token: string, layout: RigLayout
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (!isRigProcess(state.pids.controllerManager, "controllerManager", state.binDir)) {
-      await failExited("controllerManager", layout);
+      failExited("controllerManager", layout);
     }
     const { status } = await apiserverGet(state, token, "/api/v1/namespaces/default/serviceaccounts/default");
     if (status === 200) return;
     await sleep(250);
   }
-  await stopRigLocked();
   throw new Error(
     `rig: kube-controller-manager did not create default/default within ${READY_TIMEOUT_MS / 1000}s`,
   );
@@ -335,14 +480,13 @@ async function waitReady(state: RigState, token: string, layout: RigLayout): Pro
   let last = "";
   while (Date.now() < deadline) {
     for (const component of ["etcd", "apiserver"] as const) {
-      if (!isRigProcess(state.pids[component], component, state.binDir)) await failExited(component, layout);
+      if (!isRigProcess(state.pids[component], component, state.binDir)) failExited(component, layout);
     }
     const { status, body } = await apiserverGet(state, token, "/readyz");
     if (status === 200 && body.trim() === "ok") return;
     last = `${status} ${body.slice(0, 300)}`;
     await sleep(250);
   }
-  await stopRigLocked();
   throw new Error(
     `rig: kube-apiserver not ready after ${READY_TIMEOUT_MS / 1000}s (last /readyz: ${last}); last lines of the log:\n${tail(layout.logs.apiserver)}`,
   );

@@ -63,7 +63,8 @@ export function apiserverSubjectAltName(serviceIp: string, extraIps: readonly st
 
 /**
  * Generates into `pki.dir` a fresh CA, the kube-apiserver serving certificate (see
- * {@link apiserverSubjectAltName}), the service-account signing key pair and the admin client certificate.
+ * {@link apiserverSubjectAltName}), the service-account signing key pair, the admin client certificate and
+ * kube-apiserver's client certificate for kubelet.
  */
 export function generateRigPki(pki: RigPki, serviceIp: string, extraIps: readonly string[] = []): RigPki {
   const { dir } = pki;
@@ -96,6 +97,13 @@ export function generateRigPki(pki: RigPki, serviceIp: string, extraIps: readonl
   issue(
     "admin",
     "/O=system:masters/CN=admin-cert",
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    dir,
+  );
+  // kube-apiserver's identity towards kubelet (logs, exec, port-forward); kubelet authorizes it by SAR.
+  issue(
+    "apiserver-kubelet-client",
+    "/O=system:masters/CN=kube-apiserver-kubelet-client",
     "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
     dir,
   );

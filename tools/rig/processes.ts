@@ -81,3 +81,18 @@ export function spawnDetached(command: string, args: string[], logFile: string, 
   child.unref();
   return child;
 }
+
+/**
+ * Resolves once process `pid` runs `executable` (a launcher such as nsenter has exec'ed it), or rejects
+ * when it exits first or does not get there within `timeoutMs`.
+ */
+export async function untilExecuted(pid: number, executable: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = processExecutable(pid);
+    if (now === executable) return;
+    if (now === undefined) throw new Error(`process ${pid} exited before running ${executable}`);
+    if (Date.now() > deadline) throw new Error(`process ${pid} still runs ${now}, not ${executable}`);
+    await sleep(20);
+  }
+}

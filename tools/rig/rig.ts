@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tokenOf } from "./config";
-import { rigLayout } from "./layout";
+import { type RigComponent, rigLayout } from "./layout";
+import type { NodeNetwork } from "./node/config";
 
 /** Identities in the rig's static token file. All are in `system:masters`; they differ so audit events can be filtered by who sent them. */
 export const RIG_TOKEN_USERS = ["admin", "workload", "e2e"] as const;
@@ -22,7 +23,9 @@ export interface RigState {
   server: string;
   ports: { apiserver: number; etcd: number; etcdPeer: number };
   /** PIDs of the processes rig:up started (each the leader of its own process group). */
-  pids: { etcd: number; apiserver: number; controllerManager?: number };
+  pids: Partial<Record<RigComponent, number>> & { etcd: number; apiserver: number };
+  /** Present when the rig runs a node (kubelet, containerd, kube-scheduler, kube-proxy, CoreDNS). */
+  node?: RigNodeState;
   kubeconfigs: Record<RigUser, string>;
   tokensFile: string;
   caFile: string;
@@ -33,6 +36,22 @@ export interface RigState {
   startedAt: string;
   /** Who started it: `cli` (rig:up; only rig:down stops it) or `global-setup` (the last test run out stops it). */
   owner: "cli" | "global-setup";
+}
+
+/** What a node rig adds to the state: where the node is and how to reach its runtime. */
+export interface RigNodeState {
+  /** The Node object's name. */
+  name: string;
+  /** The network namespace the cluster runs in, its link to the host, its addresses and cgroup. */
+  network: NodeNetwork;
+  /** containerd's socket (for `ctr --address`); its images are in the `k8s.io` namespace. */
+  containerdSocket: string;
+  /** The node's mount namespace (`mnt:[…]`), shared by containerd, kubelet, kube-proxy and the shims. */
+  mountNamespace?: string;
+  /** A directory for hostPath volumes (the rig's PersistentVolumes), removed with the rig. */
+  volumesDir: string;
+  /** The host's iptables chains named KUBE-/CNI- before the node started (normally none). */
+  hostChainsBefore: string[];
 }
 
 /** The repository root (two levels above this file). */
