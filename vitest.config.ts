@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: roots.map((root) => `${root}/**/*.test.ts`),
-          exclude: ["**/node_modules/**", "**/*.rig.test.ts", "**/*.stack.test.ts"],
+          exclude: ["**/node_modules/**", "**/*.rig.test.ts", "**/*.node.test.ts", "**/*.stack.test.ts"],
         },
       },
       {
@@ -23,6 +23,18 @@ export default defineConfig({
           name: "rig",
           include: roots.map((root) => `${root}/**/*.rig.test.ts`),
           globalSetup: ["tools/rig/global-setup.ts"],
+        },
+      },
+      {
+        // `*.node.test.ts` need the rig's node: kubelet and containerd running real pods (root, Linux).
+        extends: true,
+        test: {
+          name: "node",
+          include: roots.map((root) => `${root}/**/*.node.test.ts`),
+          globalSetup: ["tools/rig/global-setup.ts"],
+          // Pods start in seconds, images import in tens of seconds on a busy machine.
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
         },
       },
       {

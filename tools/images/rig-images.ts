@@ -5,6 +5,8 @@
  */
 import { join } from "node:path";
 import { kubeBinDir, kubeVersions } from "../rig/kube-bin";
+import { repoRoot } from "../rig/rig";
+import { busyboxLayer, nodeModulesLayer, nodeRuntimeLayer, systemLayer } from "./base-layers";
 import type { ImageRecipe } from "./oci-image";
 
 /** Registry host of the images the rig builds and imports itself. */
@@ -40,5 +42,44 @@ export function corednsImage(binDir: string = kubeBinDir()): ImageRecipe {
       },
     ],
     config: { entrypoint: ["/coredns"], exposedPorts: ["53/tcp", "53/udp", "9153/tcp"] },
+  };
+}
+
+/** `PATH` of the rig's images with a shell. */
+const IMAGE_PATH = "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The toolbox for test workloads: busybox (sh, nslookup, wget), kubectl and agnhost (the e2e suite's test
+ * image) from the kube build, Node.js with @kubernetes/client-node, and `in-cluster-client.mjs`, a client
+ * that uses the in-cluster configuration as an addon does.
+ */
+export function toolboxImage(binDir: string = kubeBinDir()): ImageRecipe {
+  return {
+    name: rigImageName("toolbox", "dev"),
+    layers: [
+      systemLayer(),
+      busyboxLayer(),
+      nodeRuntimeLayer(),
+      nodeModulesLayer(
+        "toolbox-node-modules",
+        join(repoRoot, "node_modules"),
+        ["@kubernetes/client-node"],
+        "/toolbox",
+      ),
+      {
+        name: "toolbox",
+        items: [
+          { kind: "file", to: "/usr/local/bin/kubectl", from: join(binDir, "kubectl"), mode: 0o755 },
+          { kind: "file", to: "/usr/local/bin/agnhost", from: join(binDir, "agnhost"), mode: 0o755 },
+          {
+            kind: "file",
+            to: "/toolbox/in-cluster-client.mjs",
+            from: join(repoRoot, "tools", "images", "toolbox", "in-cluster-client.mjs"),
+            mode: 0o755,
+          },
+        ],
+      },
+    ],
+    config: { env: [IMAGE_PATH], workingDir: "/toolbox", cmd: ["sh"] },
   };
 }

@@ -12,6 +12,8 @@ export interface AuditEvent {
   requestURI: string;
   user: { username: string; groups?: string[] };
   userAgent?: string;
+  /** The client's address as the apiserver saw it (X-Forwarded-For entries first, if any). */
+  sourceIPs?: string[];
   objectRef?: {
     resource?: string;
     namespace?: string;

@@ -41,14 +41,14 @@ function listeningAddresses(pid: number): string[] {
   return addresses;
 }
 
-describe("rig lifecycle (a separate rig in a temporary RIG_DIR)", () => {
+describe("API-only rig lifecycle (a separate rig in a temporary RIG_DIR)", () => {
   const dir = mkdtempSync(join(tmpdir(), "apisnoop-rig-lifecycle-"));
   const savedRigDir = process.env.RIG_DIR;
   let state: RigState;
 
   beforeAll(async () => {
     process.env.RIG_DIR = dir;
-    const result = await startRig("cli", () => undefined);
+    const result = await startRig("cli", () => undefined, { node: false });
     expect(result.started).toBe(true);
     state = result.state;
   }, 300_000);
@@ -83,7 +83,7 @@ describe("rig lifecycle (a separate rig in a temporary RIG_DIR)", () => {
   });
 
   it("is idempotent: a second start reports the running rig", async () => {
-    const again = await startRig("cli", () => undefined);
+    const again = await startRig("cli", () => undefined, { node: false });
     expect(again.started).toBe(false);
     expect(again.state.pids).toEqual(state.pids);
     expect(Object.values(rigStatus().running).every(Boolean)).toBe(true);

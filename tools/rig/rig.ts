@@ -90,3 +90,12 @@ export function rigToken(user: RigTokenUser): string {
   if (!token) throw new Error(`no token for user ${user} in the rig's token file`);
   return token;
 }
+
+/**
+ * The address at which the rig's kube-apiserver reaches this host: where a server a test runs for it (an
+ * admission webhook) must listen. 127.0.0.1 for an API-only rig; for a rig with a node, whose cluster runs
+ * in its own network namespace, the host's end of the node's link.
+ */
+export function rigHostAddress(state: RigState = readRigState()): string {
+  return state.node?.network.hostAddress ?? "127.0.0.1";
+}

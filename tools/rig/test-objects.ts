@@ -2,6 +2,13 @@
 import { randomBytes } from "node:crypto";
 import type { AuditEvent } from "./audit";
 
+/**
+ * A scheduler name no scheduler answers to. On a rig with a node, a pod that names it stays unscheduled:
+ * no kubelet runs it, pulls its image or writes its status, so the pod IP a test writes through
+ * pods/status (as a kubelet would) stays the test's own.
+ */
+export const UNSCHEDULED = "apisnoop-unscheduled";
+
 /** A namespace name no other test run uses, so audit events can be attributed to one test. */
 export function uniqueNamespace(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
@@ -48,8 +55,11 @@ export function rigTestObjects(namespace: string, label: string) {
         selector: { matchLabels: { app: "rig" } },
         template: {
           metadata: { labels: { app: "rig" } },
-          // Never scheduled (no kubelet); only stored and validated.
-          spec: { containers: [{ name: "pause", image: "registry.k8s.io/pause:3.10" }] },
+          // Never scheduled; only stored and validated.
+          spec: {
+            schedulerName: UNSCHEDULED,
+            containers: [{ name: "pause", image: "registry.k8s.io/pause:3.10" }],
+          },
         },
       },
     },

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigApply, rigKubectl } from "../../../tools/rig/kubectl";
-import { readRigState, rigKubeconfigPath } from "../../../tools/rig/rig";
-import { uniqueNamespace } from "../../../tools/rig/test-objects";
+import { readRigState, rigHostAddress, rigKubeconfigPath } from "../../../tools/rig/rig";
+import { UNSCHEDULED, uniqueNamespace } from "../../../tools/rig/test-objects";
 import { type CaBundlePublisher, caBundle, kubeCaBundlePublisher } from "./ca-bundle";
 import type { InjectionSettings } from "./pod-injection";
 import { type RunningWebhookServer, startWebhookServer } from "./webhook-server";
@@ -50,7 +50,7 @@ describe("the opt-in webhook registered with the rig", () => {
   let publisher: CaBundlePublisher | undefined;
   let bundle = "";
 
-  /** Creates a pause Pod (never scheduled: the rig has no nodes) and returns it as stored. */
+  /** Creates a pause Pod (never scheduled) and returns it as stored. */
   async function createPod(
     namespace: string,
     name: string,
@@ -60,7 +60,10 @@ describe("the opt-in webhook registered with the rig", () => {
       apiVersion: "v1",
       kind: "Pod",
       metadata: { name, namespace, annotations },
-      spec: { containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
+      spec: {
+        schedulerName: UNSCHEDULED,
+        containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }],
+      },
     });
     return JSON.parse(await rigKubectl(["get", "pod", name, "-n", namespace, "-o", "json"])) as StoredPod;
   }
@@ -72,14 +75,16 @@ describe("the opt-in webhook registered with the rig", () => {
       ?.projected?.sources.find((source) => source.configMap)?.configMap?.name;
 
   beforeAll(async () => {
-    const serving = selfSigned(dir, "webhook", "subjectAltName=IP:127.0.0.1");
+    // Where the apiserver reaches this process: 127.0.0.1, or this host's end of the node's link.
+    const host = rigHostAddress();
+    const serving = selfSigned(dir, "webhook", `subjectAltName=IP:${host}`);
     const proxyCa = selfSigned(dir, "proxy-ca", "basicConstraints=critical,CA:TRUE");
     bundle = caBundle(readFileSync(readRigState().caFile, "utf8"), proxyCa.cert);
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(rigKubeconfigPath("admin"));
     publisher = kubeCaBundlePublisher(kubeConfig, settings.caBundleConfigMap, bundle);
     server = await startWebhookServer({
-      host: "127.0.0.1",
+      host,
       port: 0,
       ...serving,
       settings,

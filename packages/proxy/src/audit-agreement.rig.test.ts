@@ -11,6 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AuditEvent, readAuditEvents } from "../../../tools/rig/audit";
 import { readRigState, rigToken } from "../../../tools/rig/rig";
+import { UNSCHEDULED } from "../../../tools/rig/test-objects";
 import { type RigProxy, startRigProxy } from "../../../tools/rig-proxy/rig-proxy";
 
 let rig: RigProxy;
@@ -76,7 +77,7 @@ function workload(): [string, string, unknown?, string?][] {
       selector: { matchLabels: { app: "web" } },
       template: {
         metadata: { labels: { app: "web" } },
-        spec: { containers: [{ name: "c", image: "pause" }] },
+        spec: { schedulerName: UNSCHEDULED, containers: [{ name: "c", image: "pause" }] },
       },
     },
   };

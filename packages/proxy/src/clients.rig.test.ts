@@ -16,6 +16,7 @@ import {
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRigState, rigKubeconfigPath, rigToken } from "../../../tools/rig/rig";
+import { UNSCHEDULED } from "../../../tools/rig/test-objects";
 import { type RigProxy, startRigProxy } from "../../../tools/rig-proxy/rig-proxy";
 
 let rig: RigProxy;
@@ -276,6 +277,8 @@ describe("kubectl exec through the proxy", () => {
       ns,
       "--image=registry.k8s.io/pause:3.10",
       "--restart=Never",
+      // Unscheduled, so the answer is the same with or without a node: the pod has no host.
+      `--overrides={"spec":{"schedulerName":"${UNSCHEDULED}"}}`,
     ]);
     expect(run.status).toBe(0);
     const args = ["exec", "-n", ns, "target", "--", "true"];

@@ -2,8 +2,8 @@
  * Pod attribution end to end (issue 5 §3, issue 7 §3): a proxy with its pod informer in front of the rig,
  * a Helm-labelled pod whose IP is a loopback address of this host, and a client calling through the proxy
  * from that address: its hits carry the pod's namespace, name, service account, chart, release and
- * `apisnoop.io/source` name. No kubelet runs in the rig, so the pod's IP is written through pods/status as
- * a kubelet would; the loopback /8 lets this host's client own that IP.
+ * `apisnoop.io/source` name. The pod is never scheduled, so its IP is written through pods/status as a
+ * kubelet would; the loopback /8 lets this host's client own that IP.
  */
 import { randomInt } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -13,7 +13,7 @@ import path from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigKubeconfigPath } from "../../../tools/rig/rig";
-import { uniqueNamespace, until } from "../../../tools/rig/test-objects";
+import { UNSCHEDULED, uniqueNamespace, until } from "../../../tools/rig/test-objects";
 import type { Hit } from "./addons";
 import { type RunningProxy, startProxy } from "./start-proxy";
 
@@ -67,7 +67,10 @@ beforeAll(async () => {
         },
         annotations: { "apisnoop.io/source": "my-addon-operator" },
       },
-      spec: { containers: [{ name: "operator", image: "registry.k8s.io/pause:3.10" }] },
+      spec: {
+        schedulerName: UNSCHEDULED,
+        containers: [{ name: "operator", image: "registry.k8s.io/pause:3.10" }],
+      },
     },
   });
   const pod = await api.readNamespacedPodStatus({ name: "addon-7d9f-abcde", namespace });

@@ -14,7 +14,7 @@ import { CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kubeBinDir } from "../../../tools/rig/kube-bin";
 import { readRigState, rigKubeconfigPath, rigToken } from "../../../tools/rig/rig";
-import { uniqueNamespace, until } from "../../../tools/rig/test-objects";
+import { UNSCHEDULED, uniqueNamespace, until } from "../../../tools/rig/test-objects";
 import { PodDirectory, type PodIdentity, podIdentity } from "./pod-directory";
 
 const namespace = uniqueNamespace("pod-directory");
@@ -42,6 +42,7 @@ async function createPod(
     metadata: { name, labels: extra.labels },
     spec: {
       hostNetwork: extra.hostNetwork,
+      schedulerName: UNSCHEDULED,
       containers: [{ name: "pause", image: "registry.k8s.io/pause:3.10" }],
     },
   };
@@ -64,6 +65,11 @@ beforeAll(async () => {
   // The chart `helm create` scaffolds: a Deployment with the recommended Helm labels on its pod template
   // and a ServiceAccount of its own. The ReplicaSet controller of the rig makes the pod.
   helm(["create", "demo"]);
+  // Its pod stays unscheduled (the scaffold has no value for that), so the IP this test writes stays.
+  const template = path.join(workDir, "demo", "templates", "deployment.yaml");
+  const scaffold = readFileSync(template, "utf8");
+  if (!/^ {4}spec:$/m.test(scaffold)) throw new Error(`${template}: no pod template spec to extend`);
+  writeFileSync(template, scaffold.replace(/^ {4}spec:$/m, `    spec:\n      schedulerName: ${UNSCHEDULED}`));
   helm([
     "install",
     "rel",
@@ -199,7 +205,8 @@ describe("PodDirectory when its connection to the apiserver is cut", () => {
   const lines: string[] = [];
 
   beforeAll(async () => {
-    relay = await TcpRelay.start(readRigState().ports.apiserver);
+    const apiserver = new URL(readRigState().server);
+    relay = await TcpRelay.start(apiserver.hostname, Number(apiserver.port));
     // The admin kubeconfig pointed at the relay (the rig's serving certificate covers 127.0.0.1).
     const relayed = path.join(workDir, "kubeconfig");
     const text = readFileSync(kubeconfig, "utf8").replace(
@@ -246,19 +253,20 @@ class TcpRelay {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
   private constructor(
-    private readonly target: number,
+    private readonly targetHost: string,
+    private readonly targetPort: number,
     public port: number,
   ) {}
 
-  static async start(target: number): Promise<TcpRelay> {
-    const relay = new TcpRelay(target, 0);
+  static async start(targetHost: string, targetPort: number): Promise<TcpRelay> {
+    const relay = new TcpRelay(targetHost, targetPort, 0);
     await relay.listen();
     return relay;
   }
 
   listen(): Promise<void> {
     const server = net.createServer((client) => {
-      const upstream = net.connect(this.target, "127.0.0.1");
+      const upstream = net.connect(this.targetPort, this.targetHost);
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
         socket.on("error", () => undefined);
