@@ -8,7 +8,6 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   apiserverArgs,
