@@ -12,9 +12,10 @@ import { type LogRecord, openLog, readJsonObjects } from "./json-objects";
 const matcher = compileMatcher(sharedCatalog("1.34"));
 const sample = (name: string) => path.join(SHARED_K8S, "audit-samples", name);
 
-async function records(input: Readable): Promise<LogRecord[]> {
+async function records(input: Readable, maxRecordBytes?: number): Promise<LogRecord[]> {
   const out: LogRecord[] = [];
-  for await (const record of readJsonObjects(input)) out.push(record);
+  for await (const record of readJsonObjects(input, maxRecordBytes ? { maxRecordBytes } : {}))
+    out.push(record);
   return out;
 }
 
@@ -109,6 +110,61 @@ describe("readJsonObjects", () => {
         hit: expect.objectContaining({ operationId: "createCoreV1NamespacedConfigMap", details: ["dryRun"] }),
       },
       { kind: "skipped" },
+    ]);
+  });
+
+  const summary = (read: LogRecord[]) =>
+    read.map((r) => ("error" in r ? `${r.line}: ${r.error}` : `${r.line}: ${JSON.stringify(r.value)}`));
+
+  it("recovers after a stray `{` without swallowing the events that follow", async () => {
+    const pretty = JSON.stringify({ kind: "Event", n: 3, nested: { a: [{ b: 1 }] } }, null, 2);
+    const samplesStyle = ` ${JSON.stringify({ kind: "Event", n: 4, user: { name: "x" } }, null, 2).replaceAll("\n", "\n ")}`;
+    const text = ['{"n":1}', "{", '{"n":2}', "{", pretty, "{", samplesStyle, '{"n":5}'].join("\n");
+    expect(summary(await records(Readable.from([text])))).toEqual([
+      '1: {"n":1}',
+      "2: unterminated JSON object",
+      '3: {"n":2}',
+      "4: unterminated JSON object",
+      '5: {"kind":"Event","n":3,"nested":{"a":[{"b":1}]}}',
+      "16: unterminated JSON object",
+      '17: {"kind":"Event","n":4,"user":{"name":"x"}}',
+      '24: {"n":5}',
+    ]);
+  });
+
+  it("ends an object left open where the next record starts, and says where it began", async () => {
+    const text = ["{", '  "kind": "Event",', '  "torn": {', '{"n":1}', "{", '  "n": 2', "}"].join("\r\n");
+    expect(summary(await records(Readable.from([text])))).toEqual([
+      "1: unterminated JSON object",
+      '4: {"n":1}',
+      '5: {"n":2}',
+    ]);
+  });
+
+  it("skips a line or an object longer than the limit without holding it, and reads on", async () => {
+    const long = `{"pad":"${"x".repeat(5000)}"}`;
+    const pretty = `{\n  "pad": "${"y".repeat(5000)}"\n}`;
+    // Delivered in small chunks, as a file stream would, so the long line never arrives whole.
+    const text = ['{"n":1}', long, '{"n":2}', pretty, '{"n":3}', "x".repeat(9000)].join("\n");
+    const chunks = text.match(/[\s\S]{1,700}/g) ?? [];
+    const read = await records(Readable.from(chunks.map((chunk) => Buffer.from(chunk))), 4096);
+    expect(summary(read)).toEqual([
+      '1: {"n":1}',
+      "2: line longer than 4096 bytes, skipped",
+      '3: {"n":2}',
+      "4: JSON object longer than 4096 bytes, skipped",
+      '7: {"n":3}',
+      "8: line longer than 4096 bytes, skipped",
+    ]);
+    const big = [
+      "{",
+      ...Array.from({ length: 200 }, (_, i) => `  "k${i}": "${"z".repeat(40)}",`),
+      '  "end": 1',
+      "}",
+    ];
+    expect(summary(await records(Readable.from([[...big, '{"n":4}'].join("\n")]), 4096))).toEqual([
+      "1: JSON object longer than 4096 bytes, skipped",
+      '204: {"n":4}',
     ]);
   });
 
