@@ -25,12 +25,13 @@ export interface IngestDeps {
   /** The shared secret proxies present as a bearer token; null refuses every connection. */
   token: string | null;
   /**
-   * Stores a batch in one transaction; resolves after commit. Idempotent by batch id. An error named
-   * InvalidBatchError means the batch can never be stored; any other error is worth a retry.
+   * Stores a batch in one transaction; resolves after commit with the Kubernetes release its hits were
+   * stored under. Idempotent by batch id. An error named InvalidBatchError means the batch can never be
+   * stored; any other error is worth a retry.
    */
-  recordBatch: (batch: IngestBatch) => Promise<{ duplicate: boolean }>;
-  /** Called after a new (not duplicate) batch committed, with when it was received. */
-  onCommitted?: (batch: IngestBatch, receivedAt: number) => void;
+  recordBatch: (batch: IngestBatch) => Promise<{ duplicate: boolean; release: string }>;
+  /** Called after a new (not duplicate) batch committed: the release it was stored under, when it came. */
+  onCommitted?: (batch: IngestBatch, release: string, receivedAt: number) => void;
   /** Operational messages; never given tokens, headers or batch contents. */
   log?: (line: string) => void;
 }
@@ -105,9 +106,11 @@ export function setupIngest(httpServer: HttpServer, deps: IngestDeps): RunningIn
       }
       const { batch } = decoded;
       let answer: IngestAck;
+      let release = "";
       try {
-        const { duplicate } = await deps.recordBatch(batch);
-        answer = { ok: true, batchId: batch.batchId, duplicate };
+        const stored = await deps.recordBatch(batch);
+        release = stored.release;
+        answer = { ok: true, batchId: batch.batchId, duplicate: stored.duplicate };
       } catch (error) {
         // Some driver errors carry no message; the log line still says what failed.
         const message = (error as Error).message || `${(error as Error).name ?? "error"} without a message`;
@@ -121,7 +124,7 @@ export function setupIngest(httpServer: HttpServer, deps: IngestDeps): RunningIn
       reply(answer);
       if (answer.ok && !answer.duplicate) {
         try {
-          deps.onCommitted?.(batch, receivedAt);
+          deps.onCommitted?.(batch, release, receivedAt);
         } catch (error) {
           log(`ingest: live fan-out failed: ${(error as Error).message}`);
         }

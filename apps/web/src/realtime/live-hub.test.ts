@@ -16,7 +16,7 @@ const nginx = { ...sourceFromUserAgent("nginx-controller/1.0"), chart: "ingress-
 type HitSpec = [source: number, operationId: string, count: number, statusClass?: StatusClass];
 
 function batch(hits: HitSpec[], unknown = 0): CommittedHits {
-  return committedHits(ingestBatch(hits, unknown), Date.now());
+  return committedHits(ingestBatch(hits, unknown), "1.34", Date.now());
 }
 
 function ingestBatch(hits: HitSpec[], unknown = 0): IngestBatch {
@@ -76,7 +76,7 @@ describe("committedHits", () => {
       minute: 29_000_001,
       method: "HEAD",
     };
-    expect(committedHits(stored, 42)).toEqual({
+    expect(committedHits(stored, "1.34", 42)).toEqual({
       release: "1.34",
       receivedAt: 42,
       sources: [kubectl, nginx],
@@ -180,9 +180,24 @@ describe("LiveHub", () => {
       reason: UNMATCHED_REASONS.outsideSpec,
       count: 5,
     });
-    hub.publish(committedHits(calls, Date.now()));
+    hub.publish(committedHits(calls, "1.34", Date.now()));
     vi.advanceTimersByTime(0);
     expect(deltas).toEqual([expect.objectContaining({ hits: 0, unknownCalls: 3 })]);
+  });
+
+  it("files a batch under the release it was stored under, not the one it named (none here)", () => {
+    const hub = new LiveHub();
+    const deltas: LiveDelta[] = [];
+    hub.subscribe("1.34", everything, (delta) => deltas.push(delta));
+    hub.publish(
+      committedHits({ ...ingestBatch([[0, "listCoreV1Pod", 1]]), release: null }, "1.34", Date.now()),
+    );
+    hub.publish(
+      committedHits({ ...ingestBatch([[0, "listCoreV1Pod", 2]]), release: "1.34" }, "1.33", Date.now()),
+    );
+    vi.advanceTimersByTime(1000);
+    expect(deltas).toEqual([expect.objectContaining({ hits: 1 })]);
+    hub.close();
   });
 
   it("sends nothing for batches a scope rejects, and nothing after unsubscribe", () => {

@@ -13,8 +13,8 @@ import { sourceLabel } from "../sources/source-label";
  * page's filters by the caller, so the hub knows nothing about URLs or the database.
  */
 export interface LiveScope {
-  /** Hits of a batch stored under this release (null: the batch names none) belong to the page. */
-  acceptsRelease(release: string | null): boolean;
+  /** Hits stored under this Kubernetes release (as `recordBatch` resolved it) belong to the page. */
+  acceptsRelease(release: string): boolean;
   /** The endpoint is one the page counts (in its release, at its level). */
   acceptsEndpoint(operationId: string): boolean;
   /** The source is one the page's source filters select. */
@@ -29,8 +29,8 @@ export interface LiveScope {
  * replicas (replicas.ts), and the one form the hub takes, whichever replica stored the batch.
  */
 export interface CommittedHits {
-  /** The release the batch named (null: the default release). */
-  release: string | null;
+  /** The Kubernetes release the batch was stored under, as `recordBatch` resolved it. */
+  release: string;
   /** When the storing replica received the batch (epoch ms). */
   receivedAt: number;
   /** The sources the rows below name, by index. */
@@ -41,8 +41,8 @@ export interface CommittedHits {
   unknownCalls: Array<[number, boolean, number]>;
 }
 
-/** Folds a committed batch into what its live subscribers need (see CommittedHits). */
-export function committedHits(batch: IngestBatch, receivedAt: number): CommittedHits {
+/** Folds a batch committed under `release` into what its live subscribers need (see CommittedHits). */
+export function committedHits(batch: IngestBatch, release: string, receivedAt: number): CommittedHits {
   const hits = new Map<string, [number, string, boolean, number]>();
   for (const hit of batch.hits) {
     const ok = hit.statusClass === "2xx";
@@ -63,7 +63,7 @@ export function committedHits(batch: IngestBatch, receivedAt: number): Committed
     else unknownCalls.set(key, [call.source, ok, count]);
   }
   return {
-    release: batch.release,
+    release,
     receivedAt,
     sources: batch.sources,
     hits: [...hits.values()],

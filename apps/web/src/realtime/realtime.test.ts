@@ -63,9 +63,9 @@ describe("ingest and live namespaces", () => {
         }
         const duplicate = stored.has(b.batchId);
         stored.set(b.batchId, b);
-        return { duplicate };
+        return { duplicate, release: b.release ?? "unknown" };
       },
-      onCommitted: (b, at) => hub.publish(committedHits(b, at)),
+      onCommitted: (b, release, at) => hub.publish(committedHits(b, release, at)),
     });
     setupLive(io, {
       hub,

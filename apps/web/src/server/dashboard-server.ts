@@ -26,7 +26,7 @@ export interface DashboardServerOptions {
   data: DashboardData;
   /** The ingest namespace's shared secret; null refuses all ingest. */
   ingestToken: string | null;
-  recordBatch: (batch: IngestBatch) => Promise<{ duplicate: boolean }>;
+  recordBatch: (batch: IngestBatch) => Promise<{ duplicate: boolean; release: string }>;
   resolveScope: ScopeResolver;
   /**
    * Join the other web processes on this database (replicas.ts); `onRemoteCommit` runs when one of them
@@ -113,8 +113,8 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const ingest = setupIngest(httpServer, {
     token: options.ingestToken,
     recordBatch: options.recordBatch,
-    onCommitted: (batch, receivedAt) => {
-      const committed = committedHits(batch, receivedAt);
+    onCommitted: (batch, release, receivedAt) => {
+      const committed = committedHits(batch, release, receivedAt);
       hub.publish(committed);
       link?.publish(committed);
     },

@@ -14,12 +14,8 @@ export function liveScopeResolver(data: DatabaseDashboardData): ScopeResolver {
     if (!parsed.ok) return parsed;
     const { filters } = parsed;
     let release: string;
-    let defaultRelease: string;
     try {
-      [release, defaultRelease] = await Promise.all([
-        data.resolveRelease(filters.release),
-        data.resolveRelease(undefined),
-      ]);
+      release = await data.resolveRelease(filters.release);
     } catch (error) {
       if ((error as Error).name === "NotFoundError") return { ok: false, error: (error as Error).message };
       throw error;
@@ -29,7 +25,8 @@ export function liveScopeResolver(data: DatabaseDashboardData): ScopeResolver {
       ok: true,
       release,
       scope: {
-        acceptsRelease: (batchRelease) => (batchRelease ?? defaultRelease) === release,
+        // The release each batch was stored under, as recordBatch resolved it: nothing guessed here.
+        acceptsRelease: (stored) => stored === release,
         acceptsEndpoint: (operationId) => endpoints.has(operationId),
         acceptsSource: (source) => sourceMatches(filters, source),
         successOnly: filters.outcome === "2xx",
