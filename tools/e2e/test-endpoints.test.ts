@@ -1,12 +1,16 @@
 import type { ApisnoopEndpoint } from "@apisnoop/openapi/testing";
 import { sharedCatalog } from "@apisnoop/openapi/testing";
-import type { Hit } from "@apisnoop/proxy";
+import type { HitLine } from "@apisnoop/protocol";
 import { describe, expect, it } from "vitest";
 import { observedEndpointsByTest, publishedEndpointsByTest } from "./test-endpoints";
 
 const T1 = "[sig-node] ConfigMap should run through a ConfigMap lifecycle [Conformance]";
 const ua = (test?: string) => `e2e.test/v1.34.4 (linux/amd64) kubernetes/$Format${test ? ` -- ${test}` : ""}`;
-const hit = (operationId: string | null, userAgent: string | null, extra: Partial<Hit> = {}): Hit => ({
+const hit = (
+  operationId: string | null,
+  userAgent: string | null,
+  extra: Partial<HitLine> = {},
+): HitLine => ({
   ts: "2026-01-01T00:00:00.000Z",
   method: "GET",
   path: "/api/v1/x",

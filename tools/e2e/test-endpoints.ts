@@ -5,8 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { EndpointCatalog } from "@apisnoop/openapi";
 import type { ApisnoopEndpoint } from "@apisnoop/openapi/testing";
-import { sourceFromUserAgent } from "@apisnoop/protocol";
-import type { Hit } from "@apisnoop/proxy";
+import { type HitLine, HitLineSchema, sourceFromUserAgent } from "@apisnoop/protocol";
 
 /** Test name -> operationIds. */
 export type EndpointsByTest = Map<string, Set<string>>;
@@ -23,11 +22,11 @@ export interface ObservedEndpoints {
 }
 
 /** The hits of a `--out hits.jsonl` file, one JSON object a line. */
-export function readHits(file: string): Hit[] {
+export function readHits(file: string): HitLine[] {
   return readFileSync(file, "utf8")
     .split("\n")
     .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as Hit);
+    .map((line) => HitLineSchema.parse(JSON.parse(line)));
 }
 
 function add(map: Map<string, Set<string>>, key: string, value: string): void {
@@ -44,7 +43,10 @@ function add(map: Map<string, Set<string>>, key: string, value: string): void {
  * A watch (`?watch=true`) counts for its list endpoint, as the proxy's matcher already reports it; every
  * status counts, as a request is a hit whatever the answer (apisnoop counts audit events the same way).
  */
-export function observedEndpointsByTest(hits: Iterable<Hit>, catalog: EndpointCatalog): ObservedEndpoints {
+export function observedEndpointsByTest(
+  hits: Iterable<HitLine>,
+  catalog: EndpointCatalog,
+): ObservedEndpoints {
   const observed: ObservedEndpoints = {
     byTest: new Map(),
     unattributedHits: 0,

@@ -5,9 +5,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { type HitLine, HitLineSchema } from "@apisnoop/protocol";
 import {
   type ClientMode,
-  type Hit,
   type ProxyOptions,
   proxiedKubeconfig,
   type RunningProxy,
@@ -24,7 +24,7 @@ export interface RigProxy {
   /** A kubeconfig for `user` whose traffic goes through the proxy in `mode`. */
   kubeconfig(user: RigUser, mode: ClientMode): string;
   /** The hits written so far (waits for the file to catch up with `atLeast` lines). */
-  hits(atLeast?: number): Promise<Hit[]>;
+  hits(atLeast?: number): Promise<HitLine[]>;
   close(): Promise<void>;
 }
 
@@ -88,7 +88,7 @@ export async function startRigProxy(
         const hits = text
           .split("\n")
           .filter(Boolean)
-          .map((line) => JSON.parse(line) as Hit);
+          .map((line) => HitLineSchema.parse(JSON.parse(line)));
         if (hits.length >= atLeast || Date.now() > deadline) return hits;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }

@@ -1,54 +1,47 @@
 import type { RequestMatcher } from "@apisnoop/openapi";
-import { type Hit, SourceSchema, sourceFromUserAgent } from "@apisnoop/protocol";
+import { type Hit, HitLineSchema, sourceFromUserAgent } from "@apisnoop/protocol";
 import type { AuditOutcome } from "./audit-event";
 
 /**
- * One line of a proxy hits file (`apisnoop proxy --out`) as a hit, re-matched against `matcher` so the
- * release is the one the import names, not whatever spec the proxy ran with.
+ * One line of a proxy hits file (`apisnoop proxy --out`, `HitLineSchema`) as a hit, re-matched against
+ * `matcher` so the release is the one the import names, not whatever spec the proxy ran with. A line that
+ * is not a hits-file line is malformed, with the first thing wrong with it.
  */
 export function hitLineToHit(
-  line: unknown,
+  value: unknown,
   matcher: RequestMatcher,
   sourceName: string | null = null,
 ): AuditOutcome {
-  if (!line || typeof line !== "object") return { kind: "malformed", error: "not an object" };
-  const { ts, method, path, query, status, userAgent, source, details, requestFields, responseFields } =
-    line as Record<string, unknown>;
-  if (typeof method !== "string" || typeof path !== "string" || !path.startsWith("/")) {
-    return { kind: "malformed", error: "expected string fields method and path" };
-  }
-  const at = typeof ts === "string" ? Date.parse(ts) : Number.NaN;
-  if (Number.isNaN(at)) return { kind: "malformed", error: "no ts" };
-  const match = matcher.match(method, typeof query === "string" && query !== "" ? `${path}?${query}` : path);
-  const known = sourceFromUserAgent(typeof userAgent === "string" ? userAgent : "", sourceName);
-  // The proxy writes only the parts of the source it knew (issue 5 §7); --source still names them all.
-  const recorded = SourceSchema.partial().safeParse(source ?? {});
-  const lineDetails = Array.isArray(details) ? details.filter((d): d is string => typeof d === "string") : [];
+  if (!value || typeof value !== "object") return { kind: "malformed", error: "not an object" };
+  const parsed = HitLineSchema.safeParse(value);
+  if (!parsed.success) return { kind: "malformed", error: firstProblem(parsed.error.issues) };
+  const line = parsed.data;
+  const match = matcher.match(line.method, line.query !== "" ? `${line.path}?${line.query}` : line.path);
+  // The proxy writes only the parts of the source it knew; --source still names them all.
+  const source = { ...sourceFromUserAgent(line.userAgent ?? "", sourceName), ...line.source };
+  if (sourceName) source.name = sourceName;
   const hit: Hit = {
-    at,
-    method: method.toUpperCase(),
+    at: Date.parse(line.ts),
+    method: line.method.toUpperCase(),
     operationId: match.operationId,
     ...(match.reason ? { reason: match.reason } : {}),
-    path,
-    status: typeof status === "number" ? status : null,
-    source: recorded.success
-      ? { ...known, ...recorded.data, ...(sourceName ? { name: sourceName } : {}) }
-      : known,
-    details: [...new Set([...(match.detail ? [match.detail] : []), ...lineDetails])].map((d) =>
+    path: line.path,
+    status: line.status,
+    source,
+    details: [...new Set([...(match.detail ? [match.detail] : []), ...(line.details ?? [])])].map((d) =>
       d.slice(0, 128),
     ),
   };
-  const request = fieldsOf(requestFields);
-  const response = fieldsOf(responseFields);
-  if (request) hit.requestFields = request;
-  if (response) hit.responseFields = response;
+  if (line.requestFields) hit.requestFields = line.requestFields;
+  if (line.responseFields) hit.responseFields = line.responseFields;
   return { kind: "hit", hit };
 }
 
-/** A line's `{fields, unknown}` of one body, when well formed. */
-function fieldsOf(value: unknown): { fields: string[]; unknown: string[] } | null {
-  const { fields, unknown } = (value ?? {}) as { fields?: unknown; unknown?: unknown };
-  if (!Array.isArray(fields) || !Array.isArray(unknown)) return null;
-  const strings = (list: unknown[]) => list.filter((item): item is string => typeof item === "string");
-  return { fields: strings(fields), unknown: strings(unknown) };
+/** The first problem of a line, named the way the import summary lists malformed lines. */
+function firstProblem(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  const fields = issues.map((issue) => String(issue.path[0] ?? ""));
+  if (fields.includes("method") || fields.includes("path")) return "expected string fields method and path";
+  if (fields.includes("ts")) return "no ts";
+  const [first] = issues;
+  return first ? `${first.path.join(".") || "line"}: ${first.message}` : "not a hits-file line";
 }

@@ -23,7 +23,7 @@ function upstreamSource(test: string | null, conformance: boolean): Source {
     pod: null,
     serviceAccount: null,
     chart: null,
-    release: null,
+    helmRelease: null,
     managedBy: null,
   };
 }

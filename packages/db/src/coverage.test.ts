@@ -25,7 +25,7 @@ const M = epochMinute("2026-11-28T12:00:00Z");
 const kubectl = testSource("kubectl/v1.34.0 (linux/amd64) kubernetes/abc", { namespace: "default" });
 const nginx = testSource("helm/3.14", {
   chart: "nginx-1.2.3",
-  release: "web",
+  helmRelease: "web",
   namespace: "web",
   pod: "nginx-0",
   serviceAccount: "nginx",

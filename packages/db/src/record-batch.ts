@@ -195,7 +195,7 @@ async function upsertSources(tx: Tx, batch: IngestBatch): Promise<number[]> {
     column((source) => source.pod),
     column((source) => source.serviceAccount),
     column((source) => source.chart),
-    column((source) => source.release),
+    column((source) => source.helmRelease),
     column((source) => source.managedBy),
     numberArray(entries.map(([, e]) => e.first)),
     numberArray(entries.map(([, e]) => e.last)),

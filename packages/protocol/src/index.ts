@@ -1,3 +1,4 @@
+export * from "./hit";
 export * from "./ingest";
 export * from "./live";
 export * from "./rollup-builder";

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { decodeIngestBatch, type IngestBatch, PROTOCOL_VERSION, statusClassOf } from "./ingest";
-import { sourceFromUserAgent, sourceKey } from "./source";
+import { SourceSchema, sourceFromUserAgent, sourceKey } from "./source";
 
 function batch(): IngestBatch {
   return {
@@ -158,5 +158,13 @@ describe("sources", () => {
       "error",
       "error",
     ]);
+  });
+});
+
+describe("SourceSchema", () => {
+  it("reads the Helm release of batches spooled before it was named helmRelease", () => {
+    const { helmRelease, ...rest } = { ...sourceFromUserAgent("helm/3"), helmRelease: "web" };
+    expect(SourceSchema.parse({ ...rest, release: "web" })).toEqual({ ...rest, helmRelease });
+    expect(SourceSchema.parse({ ...rest, helmRelease: "new", release: "old" }).helmRelease).toBe("new");
   });
 });

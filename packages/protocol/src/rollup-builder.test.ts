@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { Hit } from "./hit";
 import { decodeIngestBatch } from "./ingest";
-import { type Hit, RollupBuilder } from "./rollup-builder";
+import { RollupBuilder } from "./rollup-builder";
 import { sourceFromUserAgent } from "./source";
 
 const kubectl = sourceFromUserAgent("kubectl/v1.32.4");

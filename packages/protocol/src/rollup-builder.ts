@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Hit } from "./hit";
 import {
   type FieldCount,
   type HitRollup,
@@ -8,28 +9,6 @@ import {
   type UnknownCall,
 } from "./ingest";
 import { type Source, sourceKey } from "./source";
-
-/** One completed request, as the proxy or an importer saw it. Paths only: no header, no body value. */
-export interface Hit {
-  /** When the request completed (epoch ms). */
-  at: number;
-  method: string;
-  /** The matched operation, or null for an unknown call. */
-  operationId: string | null;
-  /** Why nothing matched (unknown calls only). */
-  reason?: string;
-  /** The request path without its query (kept as the example of an unknown call). */
-  path: string;
-  /** The HTTP status, or null when no response came back. */
-  status: number | null;
-  source: Source;
-  /** Facts counted per rollup: "watch", "dryRun", "patch:merge", "fields not analysed: protobuf", ... */
-  details?: readonly string[];
-  /** Field paths of the request body (GUIDE §3) and the unknown ones among them. */
-  requestFields?: { fields: Iterable<string>; unknown: Iterable<string> };
-  /** Field paths of the response body. */
-  responseFields?: { fields: Iterable<string>; unknown: Iterable<string> };
-}
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -48,9 +27,13 @@ export class RollupBuilder {
   private fields = new Map<string, FieldCount>();
   private hitCount = 0;
 
+  /**
+   * @param release the Kubernetes release the hits were matched against, stamped on each batch: fixed (an
+   * import names it) or read at each drain (a proxy's spec may be refreshed while it runs).
+   */
   constructor(
     private readonly proxyId: string,
-    private readonly release: string | null,
+    private readonly release: string | null | (() => string | null),
   ) {}
 
   /** Distinct rollup rows waiting to be shipped. */
@@ -129,7 +112,7 @@ export class RollupBuilder {
       protocol: PROTOCOL_VERSION,
       batchId: randomUUID(),
       proxyId: this.proxyId,
-      release: this.release,
+      release: typeof this.release === "function" ? this.release() : this.release,
       sentAt: now,
       sources: this.sourceList,
       hits: [...this.hits.values()],

@@ -4,7 +4,7 @@ import { z } from "zod";
  * Who made a call (GUIDE §2): what the client sent (user agent, e2e test, `X-Apisnoop-Source`) and, when
  * the proxy runs in a cluster, the pod behind the connection. Unknown parts are null, never guessed.
  */
-export const SourceSchema = z.object({
+const SourceObject = z.object({
   userAgent: z.string().max(512),
   /** The e2e test name, from a user agent `e2e.test/... -- <test name>` (GUIDE §3). */
   e2eTest: z.string().max(1024).nullable(),
@@ -17,12 +17,32 @@ export const SourceSchema = z.object({
   serviceAccount: z.string().max(253).nullable(),
   /** Helm chart as `helm.sh/chart` says it (`name-version`). */
   chart: z.string().max(253).nullable(),
-  /** Helm release (`app.kubernetes.io/instance`). */
-  release: z.string().max(253).nullable(),
+  /** The Helm release (`app.kubernetes.io/instance`), not to be confused with a Kubernetes release. */
+  helmRelease: z.string().max(253).nullable(),
   /** `app.kubernetes.io/managed-by`. */
   managedBy: z.string().max(253).nullable(),
 });
-export type Source = z.infer<typeof SourceSchema>;
+
+/**
+ * Spooled batches, hit journals and hits files written before the Helm release was named `helmRelease`
+ * call it `release`: read them as they were meant, so an upgrade loses nothing.
+ */
+function renameLegacyHelmRelease(value: unknown): unknown {
+  if (!value || typeof value !== "object" || !("release" in value) || "helmRelease" in value) return value;
+  const { release, ...rest } = value as Record<string, unknown>;
+  return { ...rest, helmRelease: release };
+}
+
+export const SourceSchema = z.preprocess(renameLegacyHelmRelease, SourceObject);
+export type Source = z.infer<typeof SourceObject>;
+
+/** The known parts of a source, as a hits-file line lists them. */
+export const SourcePartsSchema = z.preprocess(renameLegacyHelmRelease, SourceObject.partial());
+
+/** A source read from a file this process did not write (a journal, a spool): legacy names renamed. */
+export function upgradeSource(value: unknown): Source {
+  return renameLegacyHelmRelease(value) as Source;
+}
 
 const E2E_PREFIX = "e2e.test";
 const TEST_SEPARATOR = " -- ";
@@ -46,7 +66,7 @@ export function sourceFromUserAgent(userAgent: string, name: string | null = nul
     pod: null,
     serviceAccount: null,
     chart: null,
-    release: null,
+    helmRelease: null,
     managedBy: null,
   };
 }
@@ -62,7 +82,7 @@ export function sourceKey(source: Source): string {
     source.pod,
     source.serviceAccount,
     source.chart,
-    source.release,
+    source.helmRelease,
     source.managedBy,
   ]);
 }

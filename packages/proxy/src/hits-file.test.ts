@@ -1,11 +1,11 @@
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { HitLine } from "@apisnoop/protocol";
 import { describe, expect, it } from "vitest";
-import type { Hit } from "./addons/record";
 import { HitsFile } from "./hits-file";
 
-const hit = (n: number): Hit => ({
+const hit = (n: number): HitLine => ({
   ts: "2026-01-01T00:00:00.000Z",
   method: "GET",
   path: `/api/v1/namespaces/n${n}`,
@@ -26,7 +26,7 @@ describe("HitsFile", () => {
     await hits.close();
     hits.write(hit(4));
     const lines = readFileSync(file, "utf8").trim().split("\n");
-    expect(lines.map((line) => (JSON.parse(line) as Hit).path)).toEqual(
+    expect(lines.map((line) => (JSON.parse(line) as HitLine).path)).toEqual(
       [0, 1, 2, 3].map((n) => `/api/v1/namespaces/n${n}`),
     );
   });

@@ -1,5 +1,6 @@
 import { createWriteStream, fchmod, type WriteStream } from "node:fs";
-import type { Hit, HitSink } from "./addons/record";
+import type { HitLine } from "@apisnoop/protocol";
+import type { HitSink } from "./addons/record";
 
 const FLUSH_INTERVAL_MS = 50;
 const MAX_PENDING_LINES = 1000;
@@ -27,7 +28,7 @@ export class HitsFile implements HitSink {
     this.stream.once("open", (fd: number) => fchmod(fd, 0o600, (error) => error && this.onError(error)));
   }
 
-  write(hit: Hit): void {
+  write(hit: HitLine): void {
     if (this.closed) return;
     this.pending.push(JSON.stringify(hit));
     if (this.pending.length >= MAX_PENDING_LINES) this.flush();

@@ -2,9 +2,8 @@ export { type Addon, AddonChain, type AddonFailureHandler, type FlowHook } from 
 export {
   type DefaultAddonDeps,
   defaultAddons,
-  type Hit,
   type HitSink,
-  hitFromFlow,
+  hitLineOf,
   matchOperation,
   record,
 } from "./addons";

@@ -5,10 +5,10 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import type { HitLine } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigKubeconfigPath } from "../../../tools/rig/rig";
 import { type RigProxy, startRigProxy } from "../../../tools/rig-proxy/rig-proxy";
-import type { Hit } from "./addons";
 
 let rig: RigProxy;
 const suffix = randomBytes(3).toString("hex");
@@ -230,8 +230,8 @@ describe("kubectl through the proxy", () => {
     const listed = await kubectl("reverse", ["get", "deployments", "-n", ns, "-o", "json"]);
     expect(JSON.parse(listed.out).items).toHaveLength(1);
     const deadline = Date.now() + 10_000;
-    let create: Hit | undefined;
-    let list: Hit | undefined;
+    let create: HitLine | undefined;
+    let list: HitLine | undefined;
     while ((!create || !list) && Date.now() < deadline) {
       const hits = await rig.hits();
       create = hits.find((h) => h.operationId === "createAppsV1NamespacedDeployment" && h.path.includes(ns));

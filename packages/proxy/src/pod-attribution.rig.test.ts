@@ -10,11 +10,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { HitLine } from "@apisnoop/protocol";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rigKubeconfigPath } from "../../../tools/rig/rig";
 import { UNSCHEDULED, uniqueNamespace, until } from "../../../tools/rig/test-objects";
-import type { Hit } from "./addons";
 import { type RunningProxy, startProxy } from "./start-proxy";
 
 const namespace = uniqueNamespace("pod-attribution");
@@ -99,7 +99,9 @@ describe("pod attribution through the proxy", () => {
     expect(await getFrom("127.0.0.1", `/api/v1/namespaces/${namespace}/secrets`)).toBe(200);
     const hits = await until("both hits recorded", () => {
       const lines = readFileSync(path.join(dir, "hits.jsonl"), "utf8").split("\n").filter(Boolean);
-      const parsed = lines.map((line) => JSON.parse(line) as Hit).filter((h) => h.path.includes(namespace));
+      const parsed = lines
+        .map((line) => JSON.parse(line) as HitLine)
+        .filter((h) => h.path.includes(namespace));
       return parsed.length >= 2 ? parsed : null;
     });
     const fromPod = hits.find((hit) => hit.operationId === "listCoreV1NamespacedConfigMap");
@@ -109,7 +111,7 @@ describe("pod attribution through the proxy", () => {
       pod: "addon-7d9f-abcde",
       serviceAccount: "default",
       chart: "addon-1.2.3",
-      release: "my-addon",
+      helmRelease: "my-addon",
       managedBy: "Helm",
     });
     const fromHost = hits.find((hit) => hit.operationId === "listCoreV1NamespacedSecret");

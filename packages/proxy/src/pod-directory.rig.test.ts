@@ -116,7 +116,7 @@ describe("podIdentity of real pods", () => {
       pod: name,
       serviceAccount: "rel-demo",
       chart: "demo-0.1.0",
-      release: "rel",
+      helmRelease: "rel",
       managedBy: "Helm",
       sourceName: "demo-source",
       owner: expect.stringMatching(/^ReplicaSet\/rel-demo-[a-z0-9]+$/),
@@ -124,7 +124,7 @@ describe("podIdentity of real pods", () => {
   });
 
   it("leaves unknown parts null and reads Helm 2-era labels only on pods Helm templated", () => {
-    const bare = { chart: null, release: null, managedBy: null, sourceName: null, owner: null };
+    const bare = { chart: null, helmRelease: null, managedBy: null, sourceName: null, owner: null };
     expect(identities.get("plain")).toEqual({ namespace, pod: "plain", serviceAccount: "default", ...bare });
     expect(identities.get("not-helm")).toEqual({
       namespace,
@@ -132,7 +132,11 @@ describe("podIdentity of real pods", () => {
       serviceAccount: "default",
       ...bare,
     });
-    expect(identities.get("legacy")).toMatchObject({ chart: "old-1.0.0", release: "old", managedBy: "Helm" });
+    expect(identities.get("legacy")).toMatchObject({
+      chart: "old-1.0.0",
+      helmRelease: "old",
+      managedBy: "Helm",
+    });
   });
 });
 
@@ -145,8 +149,8 @@ describe("PodDirectory", () => {
   afterAll(() => directory?.stop());
 
   it("finds pods by IPv4, IPv4-mapped IPv6 and IPv6 address, and never by a host IP", () => {
-    expect(directory.lookup(`${net16}.1`)).toMatchObject({ namespace, release: "rel" });
-    expect(directory.lookup(`::ffff:${net16}.1`)).toMatchObject({ namespace, release: "rel" });
+    expect(directory.lookup(`${net16}.1`)).toMatchObject({ namespace, helmRelease: "rel" });
+    expect(directory.lookup(`::ffff:${net16}.1`)).toMatchObject({ namespace, helmRelease: "rel" });
     expect(directory.lookup(`${net16}.2`)).toMatchObject({ pod: "plain" });
     expect(directory.lookup(`FD00:${net16.split(".").join(":")}:0::2`)).toMatchObject({ pod: "plain" });
     expect(directory.lookup("192.0.2.10")).toBeNull();
@@ -157,7 +161,7 @@ describe("PodDirectory", () => {
     await createPod("mover", { labels: { "app.kubernetes.io/instance": "moving" } });
     await setPodIPs("mover", [`${net16}.10`]);
     await until("the new pod", () => directory.lookup(`${net16}.10`));
-    expect(directory.lookup(`${net16}.10`)).toMatchObject({ pod: "mover", release: "moving" });
+    expect(directory.lookup(`${net16}.10`)).toMatchObject({ pod: "mover", helmRelease: "moving" });
     await setPodIPs("mover", [`${net16}.11`]);
     await until("the new IP", () => directory.lookup(`${net16}.11`));
     expect(directory.lookup(`${net16}.10`)).toBeNull();
@@ -226,7 +230,7 @@ describe("PodDirectory when its connection to the apiserver is cut", () => {
   });
 
   it("logs one line per failure without credentials, then catches up on what it missed", async () => {
-    expect(directory.lookup(`${net16}.1`)).toMatchObject({ release: "rel" });
+    expect(directory.lookup(`${net16}.1`)).toMatchObject({ helmRelease: "rel" });
     await relay.close();
     await createPod("while-down");
     await setPodIPs("while-down", [`${net16}.20`]);

@@ -13,7 +13,7 @@ export interface PodIdentity {
   /** `helm.sh/chart` (`name-version`). */
   chart: string | null;
   /** Helm release: `app.kubernetes.io/instance`. */
-  release: string | null;
+  helmRelease: string | null;
   /** `app.kubernetes.io/managed-by` (`Helm` for Helm-installed pods). */
   managedBy: string | null;
   /** The pod's `apisnoop.io/source` annotation: an explicit source name. */
@@ -41,7 +41,7 @@ export function podIdentity(pod: V1Pod): PodIdentity {
     pod: pod.metadata?.name ?? "",
     serviceAccount: text(pod.spec?.serviceAccountName),
     chart: text(labels["helm.sh/chart"] ?? (legacyHelm ? labels.chart : undefined)),
-    release: text(labels["app.kubernetes.io/instance"] ?? (legacyHelm ? labels.release : undefined)),
+    helmRelease: text(labels["app.kubernetes.io/instance"] ?? (legacyHelm ? labels.release : undefined)),
     managedBy: text(labels["app.kubernetes.io/managed-by"] ?? (legacyHelm ? labels.heritage : undefined)),
     sourceName: text(pod.metadata?.annotations?.[SOURCE_ANNOTATION]),
     owner: controller ? text(`${controller.kind}/${controller.name}`) : null,

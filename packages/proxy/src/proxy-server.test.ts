@@ -10,8 +10,8 @@ import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import tls from "node:tls";
+import type { HitLine } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Hit } from "./addons/record";
 import { CertificateAuthority } from "./certificate-authority";
 import { type RunningProxy, startProxy } from "./start-proxy";
 
@@ -234,12 +234,12 @@ function request(
   });
 }
 
-async function readHits(atLeast: number): Promise<Hit[]> {
+async function readHits(atLeast: number): Promise<HitLine[]> {
   for (let i = 0; i < 100; i++) {
     const hits = readFileSync(hitsPath, "utf8")
       .split("\n")
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as Hit);
+      .map((line) => JSON.parse(line) as HitLine);
     if (hits.length >= atLeast) return hits;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -558,7 +558,7 @@ describe("the proxy in front of a local HTTPS upstream", () => {
     const hits = readFileSync(out, "utf8")
       .split("\n")
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as Hit);
+      .map((line) => JSON.parse(line) as HitLine);
     expect(hits.map((hit) => [hit.operationId, hit.details, hit.requestFields, hit.responseFields])).toEqual([
       ["connectCoreV1PostNamespacedPodExec", ["subresource:exec"], undefined, undefined],
       ["listCoreV1NamespacedConfigMap", ["watch"], undefined, undefined],

@@ -320,7 +320,7 @@ function sourceOf(row: SourceSummary): Source {
     pod: row.pod,
     serviceAccount: row.serviceAccount,
     chart: row.chart,
-    release: row.helmRelease,
+    helmRelease: row.helmRelease,
     managedBy: row.managedBy,
   };
 }

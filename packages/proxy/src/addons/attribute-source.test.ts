@@ -8,7 +8,7 @@ const pod: PodIdentity = {
   pod: "cert-manager-7d9f-abcde",
   serviceAccount: "cert-manager",
   chart: "cert-manager-v1.15.0",
-  release: "cm",
+  helmRelease: "cm",
   managedBy: "Helm",
   sourceName: null,
   owner: "ReplicaSet/cert-manager-7d9f",
@@ -62,7 +62,7 @@ describe("attributeSource", () => {
       namespace: "addons",
       pod: pod.pod,
       serviceAccount: "cert-manager",
-      release: "cm",
+      helmRelease: "cm",
       managedBy: "Helm",
     });
     expect(b.source).toBe(a.source);

@@ -40,7 +40,7 @@ export function attributeSource(pods: PodLookup | null): Addon {
           source.pod = pod.pod;
           source.serviceAccount = pod.serviceAccount;
           source.chart = pod.chart;
-          source.release = pod.release;
+          source.helmRelease = pod.helmRelease;
           source.managedBy = pod.managedBy;
         }
         if (cache.size >= MAX_CACHED_SOURCES) cache.clear();

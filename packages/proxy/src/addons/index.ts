@@ -15,7 +15,7 @@ export {
 export { attributeSource, type PodLookup } from "./attribute-source";
 export { describeOutcome, outcomeDetails, subresourceOf } from "./describe-outcome";
 export { matchOperation } from "./match-operation";
-export { type Hit, type HitFields, type HitSink, hitFromFlow, record, rollupHitFromFlow } from "./record";
+export { type HitSink, hitLineOf, hitOf, record } from "./record";
 
 /** What the default addons need from the running proxy. */
 export interface DefaultAddonDeps {

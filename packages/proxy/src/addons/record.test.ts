@@ -1,8 +1,9 @@
+import { type HitLine, HitLineSchema, sourceFromUserAgent } from "@apisnoop/protocol";
 import { describe, expect, it } from "vitest";
 import { fakeFlow, fakeMatch } from "../testing";
-import { type Hit, hitFromFlow, record } from "./record";
+import { hitLineOf, record } from "./record";
 
-describe("hitFromFlow", () => {
+describe("hitLineOf", () => {
   it("writes exactly the fields of issue 4 §7, path without query, only Kubernetes query parameters", () => {
     const flow = fakeFlow(
       {
@@ -15,7 +16,7 @@ describe("hitFromFlow", () => {
         match: fakeMatch("listCoreV1NamespacedPod", { detail: "watch", watch: true }),
       },
     );
-    expect(hitFromFlow(flow)).toEqual({
+    expect(hitLineOf(flow)).toEqual({
       ts: "2026-01-02T03:04:05.678Z",
       method: "GET",
       path: "/api/v1/namespaces/default/pods",
@@ -27,12 +28,32 @@ describe("hitFromFlow", () => {
     });
   });
 
+  it("writes lines the hits-file schema reads back unchanged, sources and fields included", () => {
+    const flow = fakeFlow(
+      { method: "PATCH", url: "/api/v1/namespaces/d/pods/p?fieldManager=x" },
+      {
+        response: { status: 200 },
+        durationMs: 2,
+        match: fakeMatch("patchCoreV1NamespacedPod"),
+        details: ["patch:merge"],
+        source: { ...sourceFromUserAgent("kubectl/v1.34.0"), namespace: "d", helmRelease: "web" },
+        fields: { request: { fields: new Set(["a:b", "a:a"]), unknown: new Set(["a:c"]) }, response: null },
+      },
+    );
+    const line = hitLineOf(flow);
+    expect(HitLineSchema.parse(JSON.parse(JSON.stringify(line)))).toEqual(line);
+    expect(line).toMatchObject({
+      source: { namespace: "d", helmRelease: "web" },
+      requestFields: { fields: ["a:a", "a:b"], unknown: ["a:c"] },
+    });
+  });
+
   it("gives unmatched hits their reason and a status 0 when the client left before an answer", () => {
     const flow = fakeFlow(
       { url: "/apis/nope.example.com/v1/things", userAgent: null },
       { durationMs: 5, match: fakeMatch(null, { reason: "group not served by this spec" }) },
     );
-    const hit = hitFromFlow(flow);
+    const hit = hitLineOf(flow);
     expect(hit).toMatchObject({
       status: 0,
       operationId: null,
@@ -43,16 +64,14 @@ describe("hitFromFlow", () => {
   });
 
   it("says 'not matched' when no analysis ran (a failed match addon)", () => {
-    expect(hitFromFlow(fakeFlow({}, { response: { status: 200 }, durationMs: 1 })).reason).toBe(
-      "not matched",
-    );
+    expect(hitLineOf(fakeFlow({}, { response: { status: 200 }, durationMs: 1 })).reason).toBe("not matched");
   });
 });
 
 describe("record", () => {
   it("counts each flow at complete and writes it with its fields at done", () => {
     const counted: (string | null)[] = [];
-    const written: Hit[] = [];
+    const written: HitLine[] = [];
     const addon = record(
       { count: (hit) => counted.push(hit.operationId) },
       { write: (hit) => written.push(hit) },
@@ -74,7 +93,7 @@ describe("record", () => {
 
   it("keeps the known parts of the source in the line, never an empty one", () => {
     const flow = fakeFlow({}, { response: { status: 200 }, durationMs: 1, match: fakeMatch("x") });
-    expect(hitFromFlow(flow).source).toBeUndefined();
+    expect(hitLineOf(flow).source).toBeUndefined();
     flow.source = {
       userAgent: "kubectl",
       e2eTest: null,
@@ -84,9 +103,9 @@ describe("record", () => {
       pod: null,
       serviceAccount: null,
       chart: null,
-      release: null,
+      helmRelease: null,
       managedBy: null,
     };
-    expect(hitFromFlow(flow).source).toEqual({ name: "team-a", namespace: "ns" });
+    expect(hitLineOf(flow).source).toEqual({ name: "team-a", namespace: "ns" });
   });
 });

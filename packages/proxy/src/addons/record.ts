@@ -1,37 +1,13 @@
 import { kubernetesQuery } from "@apisnoop/openapi";
-import { type Hit as RollupHit, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
+import {
+  type Hit,
+  type HitLine,
+  type HitLineFields,
+  type Source,
+  sourceFromUserAgent,
+} from "@apisnoop/protocol";
 import type { Addon } from "../addon-chain";
 import type { Flow } from "../flow";
-
-/** Field paths of one body in a hit line: the fields used and the unknown ones among them (sorted). */
-export interface HitFields {
-  fields: string[];
-  unknown: string[];
-}
-
-/** One line of `--out hits.jsonl` (issue 4 §7, issue 5 §7). Nothing header-derived but the user agent and the source header. */
-export interface Hit {
-  /** Request start, ISO 8601. */
-  ts: string;
-  method: string;
-  /** Path without the query string. */
-  path: string;
-  /** Only Kubernetes' own query parameters, in the client's order and encoding, without `?`; "" when none. */
-  query: string;
-  /** The status the client got; 0 when it went away before any answer. */
-  status: number;
-  durationMs: number;
-  operationId: string | null;
-  /** Why nothing matched; only on unmatched hits. */
-  reason?: string;
-  userAgent: string | null;
-  /** Who made the call: only the parts that are known (GUIDE §2). */
-  source?: Partial<Source>;
-  /** "watch", "dryRun", "patch:merge", "subresource:status", "fields not analysed: protobuf", ... */
-  details?: string[];
-  requestFields?: HitFields;
-  responseFields?: HitFields;
-}
 
 /**
  * Where recorded hits go. `count` is called at `complete` (cheap, durable); `addFields` and `write` at
@@ -39,18 +15,18 @@ export interface Hit {
  */
 export interface HitSink {
   /** The hit is counted: called before the client's response ends. */
-  count?(hit: RollupHit): void;
+  count?(hit: Hit): void;
   /** The counted hit, now with its field findings, after the client has its answer. */
-  addFields?(hit: RollupHit): void;
+  addFields?(hit: Hit): void;
   /** The hit as a hits.jsonl line, with its fields, after the client has its answer. */
-  write?(line: Hit): void;
+  write?(line: HitLine): void;
 }
 
 /** The hit a finished flow stands for, as one hits.jsonl line. Pure: a function of the flow alone. */
-export function hitFromFlow(flow: Flow): Hit {
+export function hitLineOf(flow: Flow): HitLine {
   const { url } = flow.request;
   const q = url.indexOf("?");
-  const hit: Hit = {
+  const hit: HitLine = {
     ts: new Date(flow.startedAt).toISOString(),
     method: flow.request.method,
     path: q === -1 ? url : url.slice(0, q),
@@ -73,11 +49,11 @@ export function hitFromFlow(flow: Flow): Hit {
 const ANONYMOUS_SOURCE: Source = sourceFromUserAgent("");
 
 /** The hit as edge aggregation counts it (packages/protocol's RollupBuilder). */
-export function rollupHitFromFlow(flow: Flow): RollupHit {
+export function hitOf(flow: Flow): Hit {
   const { url } = flow.request;
   const q = url.indexOf("?");
   const operationId = flow.match?.operationId ?? null;
-  const hit: RollupHit = {
+  const hit: Hit = {
     at: flow.startedAt,
     method: flow.request.method,
     operationId,
@@ -101,12 +77,12 @@ export function record(...sinks: HitSink[]): Addon {
   const adding = sinks.filter((sink) => sink.addFields);
   const writing = sinks.filter((sink) => sink.write);
   // The hit counted at `complete`, so `done` only adds the fields instead of building it again.
-  const counted = new WeakMap<Flow, RollupHit>();
+  const counted = new WeakMap<Flow, Hit>();
   return {
     name: "record",
     complete(flow) {
       if (counting.length === 0) return;
-      const hit = rollupHitFromFlow(flow);
+      const hit = hitOf(flow);
       for (const sink of counting) sink.count?.(hit);
       if (adding.length > 0) counted.set(flow, hit);
     },
@@ -117,10 +93,10 @@ export function record(...sinks: HitSink[]): Addon {
           if (flow.fields?.request) rollup.requestFields = flow.fields.request;
           if (flow.fields?.response) rollup.responseFields = flow.fields.response;
         }
-        for (const sink of adding) sink.addFields?.(rollup ?? rollupHitFromFlow(flow));
+        for (const sink of adding) sink.addFields?.(rollup ?? hitOf(flow));
       }
       if (writing.length > 0) {
-        const line = hitFromFlow(flow);
+        const line = hitLineOf(flow);
         for (const sink of writing) sink.write?.(line);
       }
     },
@@ -137,6 +113,6 @@ function knownParts(source: Source): Partial<Source> {
   return parts;
 }
 
-function sortedFields(report: { fields: Set<string>; unknown: Set<string> }): HitFields {
+function sortedFields(report: { fields: Set<string>; unknown: Set<string> }): HitLineFields {
   return { fields: [...report.fields].sort(), unknown: [...report.unknown].sort() };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import type { Hit, Source } from "@apisnoop/protocol";
+import { type Hit, type Source, upgradeSource } from "@apisnoop/protocol";
 
 /**
  * How far a journal had been written when its hits were drained into a batch. Spooled with the batch,
@@ -162,8 +162,8 @@ function readJournal(text: string): JournalContent {
     } else if (value && typeof value === "object" && "generation" in value) {
       content.generation = String(value.generation);
     } else if (value && typeof value === "object") {
-      const { source, value: definition } = value as { source: number; value: Source };
-      sources[source] = definition;
+      const { source, value: definition } = value as { source: number; value: unknown };
+      sources[source] = upgradeSource(definition);
       content.sources = Math.max(content.sources, source + 1);
     }
   }

@@ -91,7 +91,7 @@ export class Uplink implements HitSink {
       this.spool.journalBytesSpooled(generation),
     );
     this.journal = journal;
-    this.builder = new RollupBuilder(options.proxyId, options.release());
+    this.builder = new RollupBuilder(options.proxyId, options.release);
     for (const hit of replayed) this.builder.add(hit);
     if (replayed.length > 0 || this.spool.depth > 0) {
       log(`uplink: replaying ${this.spool.depth} spooled batches and ${replayed.length} journalled hits`);
@@ -196,10 +196,7 @@ export class Uplink implements HitSink {
     }
     this.fullLogged = false;
     const batch = this.builder.drain();
-    if (batch) {
-      batch.release = this.options.release();
-      this.unspooled.push({ batch, journal: this.journal.mark() });
-    }
+    if (batch) this.unspooled.push({ batch, journal: this.journal.mark() });
     // A batch that cannot be written (disk full, I/O error) stays in memory and its hits in the journal;
     // it is written, in order, at a later flush.
     try {
