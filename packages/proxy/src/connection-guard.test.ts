@@ -233,6 +233,27 @@ describe("bounds", () => {
     expect(proxy.metrics.render()).toMatch(/apisnoop_proxy_timeouts_total\{phase="first byte"\} 1/);
   });
 
+  it("closes a TLS connection that sends no request within the headers timeout", async () => {
+    const proxy = await proxyWith({ limits: { headersTimeoutMs: 300 } });
+    const started = Date.now();
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = tls.connect({
+        port: portOf(proxy),
+        host: "127.0.0.1",
+        ca: proxy.ca.certificatePem,
+        servername: "localhost",
+      });
+      socket.on("error", () => {});
+      socket.on("close", () => resolve(true));
+      setTimeout(() => resolve(false), 5000);
+    });
+    expect(closed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(proxy.metrics.render()).toMatch(/apisnoop_proxy_timeouts_total\{phase="first request"\} 1/);
+    // A connection that did send a request is not cut by it (the answer takes longer than the timeout).
+    expect(await get(proxy, "/api?delayMs=800")).toBe(200);
+  });
+
   it("closes connections past --max-connections at once and counts them", async () => {
     const proxy = await proxyWith({ limits: { maxConnections: 3 } });
     const held = await Promise.all(

@@ -54,6 +54,8 @@ export class ProxyServer {
   /** Requests in flight (responses not yet finished), and whether each is a watch. */
   private readonly active = new Map<ServerResponse, { watch: boolean }>();
   private readonly limits: ConnectionLimits;
+  /** TLS connections that have not sent a request yet, with their timeout handler. */
+  private readonly untilFirstRequest = new WeakMap<Duplex, () => void>();
   private draining = false;
   private lastUpstreamErrorLog = 0;
 
@@ -86,6 +88,7 @@ export class ProxyServer {
     ] as const) {
       server.on("request", (req: IncomingMessage, res: ServerResponse) => this.onRequest(mode, req, res));
       server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        this.firstRequestArrived(socket);
         const problem = requestTargetProblem(req.url);
         if (problem) {
           metrics.countRefused(problem.code === 403 ? "absolute-form" : "request target");
@@ -101,6 +104,17 @@ export class ProxyServer {
       server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) =>
         this.onClientError(error, socket),
       );
+      // Node times out neither a TLS connection that never sends a request (headersTimeout starts with the
+      // first byte of one) nor one idle before its first request: bound that here.
+      server.on("secureConnection", (socket: tls.TLSSocket) => {
+        const silent = () => {
+          metrics.countTimeout("first request");
+          socket.destroy();
+        };
+        this.untilFirstRequest.set(socket, silent);
+        socket.setTimeout(this.limits.headersTimeoutMs);
+        socket.once("timeout", silent);
+      });
     }
     this.connectServer = http.createServer(httpOptions, (req, res) => {
       const problem = requestTargetProblem(req.url);
@@ -400,6 +414,7 @@ export class ProxyServer {
 
   /** A request as it arrives: refused when its target is no path or the proxy drains, else forwarded. */
   private onRequest(mode: ProxyMode, req: IncomingMessage, res: ServerResponse): void {
+    this.firstRequestArrived(req.socket);
     const problem = requestTargetProblem(req.url);
     if (problem) {
       this.options.metrics.countRefused(problem.code === 403 ? "absolute-form" : "request target");
@@ -411,6 +426,15 @@ export class ProxyServer {
     // While draining, answers go out with `Connection: close`: the client's next request picks another proxy.
     if (this.draining) res.shouldKeepAlive = false;
     this.forward(mode, req, res);
+  }
+
+  /** The connection's first request is in: from here Node's header and keep-alive timeouts apply. */
+  private firstRequestArrived(socket: Duplex): void {
+    const silent = this.untilFirstRequest.get(socket);
+    if (!silent) return;
+    this.untilFirstRequest.delete(socket);
+    socket.off("timeout", silent);
+    (socket as Socket).setTimeout(0);
   }
 
   /** A request the HTTP parser rejected (bad framing, oversized head, header timeout): answer it and close. */
