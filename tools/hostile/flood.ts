@@ -1,0 +1,165 @@
+/**
+ * The resource flood shared by `flood.rig.test.ts` and `npm run bench:flood`: against an `apisnoop proxy`
+ * process in front of the rig, 700 idle keep-alive TLS connections and 2,000 TLS handshakes, each naming
+ * a different server (SNI), while real kubectl goes through the proxy; the proxy's resident memory and
+ * kubectl's latency are taken before and during, in the same run.
+ */
+import { execFile } from "node:child_process";
+import tls from "node:tls";
+import { promisify } from "node:util";
+import type { ProxyProcess } from "./proxy-process";
+
+export interface FloodOptions {
+  idleConnections: number;
+  handshakes: number;
+  /** kubectl calls timed before the flood and again during it. */
+  kubectlRuns: number;
+}
+
+export interface FloodFigures {
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  /** kubectl wall times (ms, sorted) before the flood and during it. */
+  kubectlBeforeMs: number[];
+  kubectlDuringMs: number[];
+  handshakesDone: number;
+  handshakesFailed: number;
+  idleHeld: number;
+  /** From the proxy's /metrics at the end of the flood. */
+  leafCertificates: number;
+  unknownServerNames: number;
+  connectionsOpen: number;
+  seconds: number;
+}
+
+export const DEFAULT_FLOOD: FloodOptions = { idleConnections: 700, handshakes: 2000, kubectlRuns: 7 };
+
+/** Runs kubectl once through `kubeconfig`; resolves with its wall time in ms (rejects when it fails). */
+export async function timedKubectl(kubeconfig: string): Promise<number> {
+  const started = performance.now();
+  await promisify(execFile)(
+    "kubectl",
+    ["--kubeconfig", kubeconfig, "get", "--raw", "/api/v1/namespaces/default"],
+    {
+      timeout: 60_000,
+    },
+  );
+  return performance.now() - started;
+}
+
+/** The median of a sorted list. */
+export function median(sorted: number[]): number {
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** One TLS connection that makes one request, reads the answer, then stays open and silent. */
+function idleConnection(port: number): Promise<tls.TLSSocket | null> {
+  return new Promise((resolve) => {
+    const socket = tls.connect(
+      { port, host: "127.0.0.1", servername: "localhost", rejectUnauthorized: false },
+      () => socket.write("GET /version HTTP/1.1\r\nHost: localhost\r\nUser-Agent: flood-idle\r\n\r\n"),
+    );
+    let answer = "";
+    const onData = (chunk: Buffer) => {
+      answer += chunk.toString("latin1");
+      // The whole answer is in when its declared length has arrived (the apiserver sends one for /version).
+      const length = Number(/content-length: (\d+)/i.exec(answer)?.[1] ?? Number.NaN);
+      const bodyStart = answer.indexOf("\r\n\r\n");
+      if (bodyStart !== -1 && answer.length - bodyStart - 4 >= length) {
+        socket.off("data", onData);
+        resolve(socket);
+      }
+    };
+    socket.on("data", onData);
+    socket.on("error", () => resolve(null));
+    socket.setTimeout(60_000, () => {
+      socket.destroy();
+      resolve(null);
+    });
+  });
+}
+
+/** One full TLS handshake naming `servername`, then closed. */
+function handshake(port: number, servername: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ port, host: "127.0.0.1", servername, rejectUnauthorized: false }, () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await task(i);
+      }
+    }),
+  );
+  return results;
+}
+
+/** Floods `proxy` and measures; the idle connections are closed again before it resolves. */
+export async function flood(
+  proxy: ProxyProcess,
+  kubeconfig: string,
+  options = DEFAULT_FLOOD,
+): Promise<FloodFigures> {
+  const started = performance.now();
+  await timedKubectl(kubeconfig); // warm: kubectl's discovery cache, the proxy's upstream pool
+  const kubectlBeforeMs: number[] = [];
+  for (let i = 0; i < options.kubectlRuns; i++) kubectlBeforeMs.push(await timedKubectl(kubeconfig));
+  const rssBeforeMiB = proxy.rssBytes() / 2 ** 20;
+
+  const idle = (await pool(options.idleConnections, 32, () => idleConnection(proxy.port))).filter(
+    (socket): socket is tls.TLSSocket => socket !== null,
+  );
+  let handshakesDone = 0;
+  let handshakesFailed = 0;
+  const handshaking = pool(options.handshakes, 32, async (i) => {
+    if (await handshake(proxy.port, `n${i}.flood.example`)) handshakesDone++;
+    else handshakesFailed++;
+  });
+  const kubectlDuringMs: number[] = [];
+  let handshakesOver = false;
+  void handshaking.then(() => {
+    handshakesOver = true;
+  });
+  for (let i = 0; i < options.kubectlRuns || !handshakesOver; i++) {
+    kubectlDuringMs.push(await timedKubectl(kubeconfig));
+    if (i >= 50) break;
+  }
+  await handshaking;
+  const rssAfterMiB = proxy.rssBytes() / 2 ** 20;
+  const metrics = await proxy.metrics();
+  for (const socket of idle) socket.destroy();
+  return {
+    rssBeforeMiB,
+    rssAfterMiB,
+    kubectlBeforeMs: kubectlBeforeMs.sort((a, b) => a - b),
+    kubectlDuringMs: kubectlDuringMs.sort((a, b) => a - b),
+    handshakesDone,
+    handshakesFailed,
+    idleHeld: idle.length,
+    leafCertificates: metrics.get("apisnoop_proxy_leaf_certificates") ?? Number.NaN,
+    unknownServerNames: metrics.get("apisnoop_proxy_tls_unknown_server_names_total") ?? Number.NaN,
+    connectionsOpen: metrics.get("apisnoop_proxy_connections_open") ?? Number.NaN,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** The figures as the README's table rows and one summary line. */
+export function describeFlood(f: FloodFigures): string {
+  const before = median(f.kubectlBeforeMs);
+  const during = median(f.kubectlDuringMs);
+  return [
+    `proxy RSS: ${f.rssBeforeMiB.toFixed(0)} MiB before, ${f.rssAfterMiB.toFixed(0)} MiB with ${f.idleHeld} idle connections after ${f.handshakesDone} handshakes (${f.handshakesFailed} failed) with distinct SNI names: +${(f.rssAfterMiB - f.rssBeforeMiB).toFixed(0)} MiB`,
+    `kubectl through the proxy, median of ${f.kubectlBeforeMs.length} / ${f.kubectlDuringMs.length}: ${before.toFixed(0)} ms before, ${during.toFixed(0)} ms during the flood: ${(during / before).toFixed(2)}x`,
+    `leaf certificates held: ${f.leafCertificates}; handshakes naming an unknown server: ${f.unknownServerNames}; connections open at the end: ${f.connectionsOpen}; ${f.seconds.toFixed(0)} s`,
+  ].join("\n");
+}
