@@ -14,8 +14,15 @@ import {
   readPermittedNames,
 } from "./name-constraints";
 
-const { pki, md } = forge;
+const { pki, md, asn1 } = forge;
 const generateRsaKeyPair = promisify(generateKeyPair);
+const generateEcKeyPair = promisify(generateKeyPair);
+
+/** The one key pair every leaf of a process shares: the public key as ASN.1, the private key as PEM. */
+interface LeafKeys {
+  spki: forge.asn1.Asn1;
+  pem: string;
+}
 
 /** A leaf certificate and its private key, PEM. */
 export interface LeafCertificate {
@@ -44,15 +51,13 @@ const CA_SUBJECT = [
  * - the CA directory is 0700 and the keys 0600 (it writes them world-readable);
  * - keys come from Node's native, asynchronous generator and leaf certificates are issued ahead of time
  *   (it generates them synchronously in JavaScript on the request path, 100–500 ms each).
- * All leaves share one key pair made per process: a leaf then costs one signature, not a key generation.
+ * All leaves share one ECDSA P-256 key pair made per process: a leaf then costs one signature, not a key
+ * generation, and a client's TLS handshake costs the proxy an ECDSA signature, several times cheaper than
+ * an RSA-2048 one (what a flood of handshakes spends the proxy's one thread on).
  * Leaves are kept in memory only; just the CA is written to disk.
  */
 export class CertificateAuthority extends CA {
-  private leafKeys: {
-    privateKey: forge.pki.rsa.PrivateKey;
-    publicKey: forge.pki.rsa.PublicKey;
-    pem: string;
-  } | null = null;
+  private leafKeys: LeafKeys | null = null;
   private readonly leaves = new Map<string, LeafCertificate>();
 
   /**
@@ -138,7 +143,7 @@ export class CertificateAuthority extends CA {
     const keys = await this.sharedLeafKeys();
     const existing = this.leaves.get(cacheKey); // another caller may have issued it while we waited
     if (existing) return existing;
-    const leaf = { cert: pki.certificateToPem(this.signLeaf(hosts, keys.publicKey)), key: keys.pem, hosts };
+    const leaf = { cert: this.signLeaf(hosts, keys.spki), key: keys.pem, hosts };
     this.leaves.set(cacheKey, leaf);
     return leaf;
   }
@@ -187,24 +192,31 @@ export class CertificateAuthority extends CA {
     this.CAcert = cert;
   }
 
-  private leafKeysPromise: Promise<{
-    privateKey: forge.pki.rsa.PrivateKey;
-    publicKey: forge.pki.rsa.PublicKey;
-    pem: string;
-  }> | null = null;
+  private leafKeysPromise: Promise<LeafKeys> | null = null;
 
-  private sharedLeafKeys() {
+  private sharedLeafKeys(): Promise<LeafKeys> {
     if (this.leafKeys) return Promise.resolve(this.leafKeys);
-    this.leafKeysPromise ??= nativeRsaKeyPair().then((keys) => {
-      this.leafKeys = { ...keys, pem: pki.privateKeyToPem(keys.privateKey) };
+    this.leafKeysPromise ??= generateEcKeyPair("ec", {
+      namedCurve: "prime256v1",
+      publicKeyEncoding: { type: "spki", format: "der" },
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    }).then(({ publicKey, privateKey }) => {
+      this.leafKeys = {
+        spki: asn1.fromDer(forge.util.createBuffer(publicKey.toString("binary"))),
+        pem: privateKey,
+      };
       return this.leafKeys;
     });
     return this.leafKeysPromise;
   }
 
-  private signLeaf(hosts: string[], publicKey: forge.pki.rsa.PublicKey): forge.pki.Certificate {
+  /**
+   * A leaf for `hosts` around an EC public key, PEM. node-forge writes RSA keys only, so the certificate is
+   * built with a stand-in key, its SubjectPublicKeyInfo swapped for the EC one, and signed by the CA here.
+   */
+  private signLeaf(hosts: string[], spki: forge.asn1.Asn1): string {
     const cert = pki.createCertificate();
-    cert.publicKey = publicKey;
+    cert.publicKey = this.CAkeys.publicKey; // stand-in, replaced below
     cert.serialNumber = this.randomSerialNumber();
     cert.validity.notBefore = new Date(Date.now() - 24 * 3600 * 1000);
     cert.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600 * 1000);
@@ -217,15 +229,37 @@ export class CertificateAuthority extends CA {
     cert.setIssuer(this.CAcert.subject.attributes);
     cert.setExtensions([
       { name: "basicConstraints", cA: false },
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: "extKeyUsage", serverAuth: true },
+      { name: "keyUsage", digitalSignature: true, critical: true },
+      { name: "extKeyUsage", serverAuth: true, clientAuth: true },
       {
         name: "subjectAltName",
         altNames: hosts.map((host) => (isIP(host) ? { type: 7, ip: host } : { type: 2, value: host })),
       },
     ]);
-    cert.sign(this.CAkeys.privateKey, md.sha256.create());
-    return cert;
+    cert.siginfo.algorithmOid = pki.oids.sha256WithRSAEncryption as string;
+    const tbs = (
+      pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }
+    ).getTBSCertificate(cert);
+    // TBSCertificate: [0] version, serial, signature, issuer, validity, subject, subjectPublicKeyInfo, ...
+    (tbs.value as forge.asn1.Asn1[])[6] = spki;
+    const tbsDer = asn1.toDer(tbs).getBytes();
+    const digest = md.sha256.create();
+    digest.update(tbsDer);
+    const signature = this.CAkeys.privateKey.sign(digest);
+    const certificate = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      tbs,
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+        asn1.create(
+          asn1.Class.UNIVERSAL,
+          asn1.Type.OID,
+          false,
+          asn1.oidToDer(pki.oids.sha256WithRSAEncryption as string).getBytes(),
+        ),
+        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ""),
+      ]),
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\0${signature}`),
+    ]);
+    return forge.pem.encode({ type: "CERTIFICATE", body: asn1.toDer(certificate).getBytes() });
   }
 }
 
