@@ -29,6 +29,8 @@ export interface FloodFigures {
   leafCertificates: number;
   unknownServerNames: number;
   connectionsOpen: number;
+  /** Connections the proxy closed for a timeout during the flood, by phase. */
+  timeouts: string;
   seconds: number;
 }
 
@@ -52,7 +54,10 @@ export function median(sorted: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
-/** One TLS connection that makes one request, reads the answer, then stays open and silent. */
+/**
+ * One keep-alive TLS connection that makes a request, then idles, asking again every 20 s as a quiet
+ * client does (the proxy closes a connection that sends no request for 30 s).
+ */
 function idleConnection(port: number): Promise<tls.TLSSocket | null> {
   return new Promise((resolve) => {
     const socket = tls.connect(
@@ -67,6 +72,13 @@ function idleConnection(port: number): Promise<tls.TLSSocket | null> {
       const bodyStart = answer.indexOf("\r\n\r\n");
       if (bodyStart !== -1 && answer.length - bodyStart - 4 >= length) {
         socket.off("data", onData);
+        socket.resume();
+        const again = setInterval(
+          () => socket.write("GET /version HTTP/1.1\r\nHost: localhost\r\nUser-Agent: flood-idle\r\n\r\n"),
+          20_000,
+        );
+        socket.once("close", () => clearInterval(again));
+        socket.setTimeout(0);
         resolve(socket);
       }
     };
@@ -149,6 +161,10 @@ export async function flood(
     leafCertificates: metrics.get("apisnoop_proxy_leaf_certificates") ?? Number.NaN,
     unknownServerNames: metrics.get("apisnoop_proxy_tls_unknown_server_names_total") ?? Number.NaN,
     connectionsOpen: metrics.get("apisnoop_proxy_connections_open") ?? Number.NaN,
+    timeouts: [...metrics]
+      .filter(([series]) => series.startsWith("apisnoop_proxy_timeouts_total"))
+      .map(([series, n]) => `${series.replace("apisnoop_proxy_timeouts_total", "")} ${n}`)
+      .join(", "),
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -160,6 +176,6 @@ export function describeFlood(f: FloodFigures): string {
   return [
     `proxy RSS: ${f.rssBeforeMiB.toFixed(0)} MiB before, ${f.rssAfterMiB.toFixed(0)} MiB with ${f.idleHeld} idle connections after ${f.handshakesDone} handshakes (${f.handshakesFailed} failed) with distinct SNI names: +${(f.rssAfterMiB - f.rssBeforeMiB).toFixed(0)} MiB`,
     `kubectl through the proxy, median of ${f.kubectlBeforeMs.length} / ${f.kubectlDuringMs.length}: ${before.toFixed(0)} ms before, ${during.toFixed(0)} ms during the flood: ${(during / before).toFixed(2)}x`,
-    `leaf certificates held: ${f.leafCertificates}; handshakes naming an unknown server: ${f.unknownServerNames}; connections open at the end: ${f.connectionsOpen}; ${f.seconds.toFixed(0)} s`,
+    `leaf certificates held: ${f.leafCertificates}; handshakes naming an unknown server: ${f.unknownServerNames}; connections open at the end: ${f.connectionsOpen}; timeouts: ${f.timeouts}; ${f.seconds.toFixed(0)} s`,
   ].join("\n");
 }

@@ -254,6 +254,27 @@ describe("bounds", () => {
     expect(await get(proxy, "/api?delayMs=800")).toBe(200);
   });
 
+  it("answers a request whose headers trickle in slower than the headers timeout with 408", async () => {
+    const proxy = await proxyWith({ limits: { headersTimeoutMs: 500 } });
+    const answer = await new Promise<string>((resolve) => {
+      const socket = net.connect(portOf(proxy), "127.0.0.1", () =>
+        socket.write("GET /api HTTP/1.1\r\nX-A: 1\r\n"),
+      );
+      const drip = setInterval(() => socket.writable && socket.write("X-B: 1\r\n"), 100);
+      let text = "";
+      socket.on("data", (chunk) => {
+        text += chunk.toString();
+      });
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        clearInterval(drip);
+        resolve(text);
+      });
+      setTimeout(() => socket.destroy(), 5000);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
   it("closes connections past --max-connections at once and counts them", async () => {
     const proxy = await proxyWith({ limits: { maxConnections: 3 } });
     const held = await Promise.all(

@@ -12,7 +12,10 @@ export interface ConnectionLimits {
   handshakeTimeoutMs: number;
   /** A request's headers must arrive within this. */
   headersTimeoutMs: number;
-  /** A keep-alive connection with no request in flight is closed after this (longer than Go's 90 s). */
+  /**
+   * A keep-alive connection with no request in flight is closed after this. Node also closes one that
+   * sends no next request within `headersTimeoutMs`, so the shorter of the two applies.
+   */
   idleTimeoutMs: number;
   /** Bytes of one request's head (request line and headers); larger heads are answered 431. */
   maxHeaderBytes: number;
@@ -25,7 +28,8 @@ export const DEFAULT_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
   firstByteTimeoutMs: 10_000,
   handshakeTimeoutMs: 10_000,
   headersTimeoutMs: 30_000,
-  idleTimeoutMs: 120_000,
+  // Go's clients keep idle connections 90 s and handle a server closing them first (nginx: 75 s).
+  idleTimeoutMs: 30_000,
   // Envoy's default is 60 KiB; OIDC bearer tokens and impersonation headers can pass Node's 16 KiB.
   maxHeaderBytes: 64 * 1024,
   // Envoy's tcp_proxy default.

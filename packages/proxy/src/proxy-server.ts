@@ -70,6 +70,7 @@ export class ProxyServer {
       // Watches and big uploads legitimately take long; clients and the apiserver set their own timeouts.
       requestTimeout: 0,
       headersTimeout: this.limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(5_000, this.limits.headersTimeoutMs),
       maxHeaderSize: this.limits.maxHeaderBytes,
       noDelay: true,
     };
@@ -135,6 +136,10 @@ export class ProxyServer {
     this.listener = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
       this.onConnection(socket),
     );
+    // These servers get their connections from `listener`, never listen themselves; but Node starts the
+    // connection tracking behind headersTimeout and closeIdleConnections() on 'listening' only. Without
+    // it a client could trickle headers forever and a drain could not close idle keep-alive connections.
+    for (const server of [this.reverseTls, this.forwardTls, this.connectServer]) server.emit("listening");
     this.listener.maxConnections = this.limits.maxConnections;
     this.listener.on("drop", () => metrics.connectionsRefused++);
   }
@@ -160,9 +165,10 @@ export class ProxyServer {
     return new Promise((resolve) => {
       this.listener.close(() => resolve());
       for (const socket of this.sockets) socket.destroy();
-      this.reverseTls.closeAllConnections();
-      this.forwardTls.closeAllConnections();
-      this.connectServer.closeAllConnections();
+      for (const server of [this.reverseTls, this.forwardTls, this.connectServer]) {
+        server.closeAllConnections();
+        server.close(() => {}); // stops its connection checks; it never listened, so the callback errs
+      }
       this.agent.destroy();
       this.certAgent.destroy();
     });
