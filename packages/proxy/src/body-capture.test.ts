@@ -40,6 +40,20 @@ describe("prefix capture", () => {
     body.add(Buffer.from("3"));
     expect([body.bytesView().toString(), body.truncated, body.skipped]).toEqual(["123456", true, null]);
   });
+
+  it("holds at most maxStreams prefix captures at once, so long watches cannot starve other bodies", () => {
+    const budget = new CaptureBudget(100, 1000, 2);
+    const watches = [0, 1, 2].map(() => budget.capture(new PassThrough(), 10));
+    expect(watches.map((body) => body.skipped)).toEqual([null, null, "capture budget"]);
+    expect(budget.heldStreams).toBe(2);
+    const list = budget.capture(new PassThrough());
+    list.add(Buffer.alloc(50));
+    expect(list.skipped).toBeNull();
+    watches[0]?.release();
+    watches[0]?.release(); // released twice (skip, then the flow's end): one place back, not two
+    expect(budget.heldStreams).toBe(1);
+    expect(budget.capture(new PassThrough(), 10).skipped).toBeNull();
+  });
 });
 
 describe("capture policy", () => {

@@ -48,11 +48,18 @@ export class CapturedBody {
     return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.bytes);
   }
 
-  /** Gives the bytes back to the budget; call once analysis is over. */
+  /** Holds one of the budget's stream places (a prefix capture of a stream that may last hours). */
+  holdsStream = false;
+
+  /** Gives the bytes (and a stream place) back to the budget; call once analysis is over. */
   release(): void {
     this.budget.give(this.bytes);
     this.chunks.length = 0;
     this.bytes = 0;
+    if (this.holdsStream) {
+      this.holdsStream = false;
+      this.budget.streamEnded();
+    }
   }
 
   private skip(reason: "too large" | "capture budget"): void {
@@ -67,10 +74,17 @@ export class CapturedBody {
  */
 export class CaptureBudget {
   private held = 0;
+  private streams = 0;
 
   constructor(
     readonly perBody = DEFAULT_BODY_CAP,
     readonly total = 64 * 1024 * 1024,
+    /**
+     * Prefix captures (watches) held at once. A watch keeps its prefix until it ends, hours later: without
+     * this, a few hundred informers would hold the whole budget and starve every list and create of field
+     * analysis. 32 watches of 256 KiB take at most 8 MiB of the 64.
+     */
+    readonly maxStreams = 32,
   ) {}
 
   /** Bytes currently held by captures. */
@@ -88,6 +102,15 @@ export class CaptureBudget {
     this.held = Math.max(0, this.held - bytes);
   }
 
+  /** Prefix captures (watches) holding a place now. */
+  get heldStreams(): number {
+    return this.streams;
+  }
+
+  streamEnded(): void {
+    this.streams = Math.max(0, this.streams - 1);
+  }
+
   /**
    * Starts capturing what `stream` emits; the stream's own consumers see exactly the same data. With
    * `prefixBytes`, only the stream's first bytes are kept (watches: their first events are analysed).
@@ -97,6 +120,14 @@ export class CaptureBudget {
       this,
       prefixBytes === undefined ? null : Math.min(prefixBytes, this.perBody),
     );
+    if (prefixBytes !== undefined) {
+      if (this.streams >= this.maxStreams) {
+        body.skipped = "capture budget";
+        return body;
+      }
+      this.streams++;
+      body.holdsStream = true;
+    }
     stream.on("data", (chunk: Buffer) => body.add(chunk));
     stream.once("end", () => {
       body.complete = true;
