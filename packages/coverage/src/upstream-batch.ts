@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
 import type { EndpointCatalog } from "@apisnoop/openapi";
-import { type IngestBatch, PROTOCOL_VERSION, type Source } from "@apisnoop/protocol";
+import { type IngestBatch, PROTOCOL_VERSION, type Source, UPSTREAM_E2E } from "@apisnoop/protocol";
 import type { ApisnoopCoverage } from "./apisnoop-coverage";
 
-/** The source name upstream e2e coverage is stored under. */
-export const UPSTREAM_E2E = "upstream-e2e";
+export { UPSTREAM_E2E };
 
 /** A UUID (version 5 layout) derived from content, so importing the same data twice is one batch. */
 export function contentBatchId(...parts: string[]): string {

@@ -1,4 +1,5 @@
 import type { Level } from "@apisnoop/openapi";
+import { UPSTREAM_E2E } from "@apisnoop/protocol";
 import type { PrismaClient } from "./client";
 import { resolveRelease } from "./releases";
 
@@ -31,7 +32,7 @@ export async function getConformance(
   options: { release?: string | undefined; sourceName?: string } = {},
 ): Promise<{ release: string; sourceName: string; endpoints: ConformanceEndpointRow[] }> {
   const release = await resolveRelease(prisma, options.release);
-  const sourceName = options.sourceName ?? "upstream-e2e";
+  const sourceName = options.sourceName ?? UPSTREAM_E2E;
   const endpoints = await prisma.$queryRawUnsafe<ConformanceEndpointRow[]>(
     `WITH hit AS (
        SELECT h."operationId", bool_or(s."conformance") AS conformance
