@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type IngestBatch, type Source, sourceKey } from "@apisnoop/protocol";
+import { type IngestBatch, type Source, sourceKey, workloadOf } from "@apisnoop/protocol";
 import type { PrismaClient } from "./client";
 import { InvalidBatchError } from "./errors";
 import { booleanArray, numberArray, textArray } from "./pg-arrays";
@@ -176,12 +176,12 @@ async function upsertSources(tx: Tx, batch: IngestBatch): Promise<number[]> {
     textArray(entries.map(([, e]) => pick(e.source)));
   const stored = await tx.$queryRawUnsafe<Array<{ id: number; key: string }>>(
     `INSERT INTO "Source" AS s ("key", "userAgent", "e2eTest", "conformance", "name", "namespace", "pod",
-       "serviceAccount", "chart", "helmRelease", "managedBy", "firstSeen", "lastSeen")
+       "serviceAccount", "chart", "helmRelease", "managedBy", "firstSeen", "lastSeen", "workload")
      SELECT t.key, t.ua, t.e2e, t.conf, t.name, t.ns, t.pod, t.sa, t.chart, t.rel, t.mb,
-            to_timestamp(t.first * 60), to_timestamp(t.last * 60)
+            to_timestamp(t.first * 60), to_timestamp(t.last * 60), t.workload
      FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[],
-                 $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[])
-       AS t(key, ua, e2e, conf, name, ns, pod, sa, chart, rel, mb, first, last)
+                 $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[])
+       AS t(key, ua, e2e, conf, name, ns, pod, sa, chart, rel, mb, first, last, workload)
      ON CONFLICT ("key") DO UPDATE SET
        "firstSeen" = LEAST(s."firstSeen", excluded."firstSeen"),
        "lastSeen" = GREATEST(s."lastSeen", excluded."lastSeen")
@@ -199,6 +199,7 @@ async function upsertSources(tx: Tx, batch: IngestBatch): Promise<number[]> {
     column((source) => source.managedBy),
     numberArray(entries.map(([, e]) => e.first)),
     numberArray(entries.map(([, e]) => e.last)),
+    column(workloadOf),
   );
   const idByKey = new Map(stored.map((row) => [row.key, row.id]));
   return keys.map((key) => idByKey.get(key) as number);
@@ -285,9 +286,63 @@ async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds
     textArray(rows.map((row) => JSON.stringify(row.details))),
   );
   await upsertTotals(tx, release, sortedValues(totals));
+  await upsertWorkloadHits(tx, release, totals.values(), workloadsById(batch, sourceIds));
   await upsertBuckets(tx, release, rows, "HitRollupHour", "hour", 60);
   await upsertBuckets(tx, release, rows, "HitRollupDay", "day", 1440);
   return rows.length;
+}
+
+/** The workload (protocol `workloadOf`) of each of a batch's sources, by database id; null for tests. */
+function workloadsById(batch: IngestBatch, sourceIds: number[]): Map<number, string | null> {
+  const workloads = new Map<number, string | null>();
+  batch.sources.forEach((source, index) => {
+    workloads.set(sourceIds[index] as number, workloadOf(source));
+  });
+  return workloads;
+}
+
+/** Adds a batch's endpoint x source totals of workloads to the totals per endpoint x workload. */
+async function upsertWorkloadHits(
+  tx: Tx,
+  release: string,
+  totals: Iterable<PairTotal>,
+  workloads: Map<number, string | null>,
+): Promise<void> {
+  const byWorkload = new Map<
+    string,
+    { operationId: string; workload: string; hits: number; hits2xx: number }
+  >();
+  for (const total of totals) {
+    const workload = workloads.get(total.sourceId);
+    if (!workload) continue;
+    const key = `${total.operationId}\u0000${workload}`;
+    const row = byWorkload.get(key);
+    if (row) {
+      row.hits += total.hits;
+      row.hits2xx += total.hits2xx;
+    } else
+      byWorkload.set(key, {
+        operationId: total.operationId,
+        workload,
+        hits: total.hits,
+        hits2xx: total.hits2xx,
+      });
+  }
+  if (byWorkload.size === 0) return;
+  const rows = sortedValues(byWorkload);
+  await tx.$executeRawUnsafe(
+    `INSERT INTO "WorkloadHitTotal" AS w ("release", "operationId", "workload", "hits", "hits2xx")
+     SELECT $1, t.op, t.workload, t.hits, t.hits2xx
+     FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS t(op, workload, hits, hits2xx)
+     ON CONFLICT ("release", "operationId", "workload") DO UPDATE SET
+       "hits" = w."hits" + excluded."hits",
+       "hits2xx" = w."hits2xx" + excluded."hits2xx"`,
+    release,
+    textArray(rows.map((row) => row.operationId)),
+    textArray(rows.map((row) => row.workload)),
+    numberArray(rows.map((row) => row.hits)),
+    numberArray(rows.map((row) => row.hits2xx)),
+  );
 }
 
 /**
@@ -545,6 +600,100 @@ async function upsertFields(
     numberArray(rows.map((row) => row.hour)),
     numberArray(rows.map((row) => row.count)),
   );
+  // The all-time totals per source and per workload: the same rows without their hour, in key order (no
+  // deadlocks); unknown fields are no workload's use of the schema.
+  const workloads = workloadsById(batch, sourceIds);
+  const totals = new Map<string, (typeof rows)[number]>();
+  const byWorkload = new Map<string, (typeof rows)[number] & { workload: string }>();
+  for (const row of rows) {
+    const key = `${row.sourceId}\u0000${row.operationId}\u0000${row.direction}\u0000${row.field}`;
+    const total = totals.get(key);
+    if (total) {
+      total.count += row.count;
+      total.unknown ||= row.unknown;
+    } else totals.set(key, { ...row });
+    const workload = workloads.get(row.sourceId);
+    if (row.unknown || !workload) continue;
+    const workloadKey = `${row.operationId}\u0000${row.direction}\u0000${row.field}\u0000${workload}`;
+    const workloadTotal = byWorkload.get(workloadKey);
+    if (workloadTotal) workloadTotal.count += row.count;
+    else byWorkload.set(workloadKey, { ...row, workload });
+  }
+  const totalRows = sortedValues(totals);
+  await tx.$executeRawUnsafe(
+    `INSERT INTO "FieldTotal" AS f ("release", "sourceId", "operationId", "direction", "field", "unknown", "count")
+     SELECT $1, t.source, t.op, t.direction, t.field, t.unknown, t.count
+     FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::bigint[])
+       AS t(source, op, direction, field, unknown, count)
+     ON CONFLICT ("release", "sourceId", "operationId", "direction", "field") DO UPDATE SET
+       "count" = f."count" + excluded."count",
+       "unknown" = f."unknown" OR excluded."unknown"`,
+    release,
+    numberArray(totalRows.map((row) => row.sourceId)),
+    textArray(totalRows.map((row) => row.operationId)),
+    textArray(totalRows.map((row) => row.direction)),
+    textArray(totalRows.map((row) => row.field)),
+    booleanArray(totalRows.map((row) => row.unknown)),
+    numberArray(totalRows.map((row) => row.count)),
+  );
+  if (byWorkload.size > 0) {
+    // Per workload, and per field the number of distinct workloads using it: a workload row inserted
+    // (not updated: `xmax` is 0 only on a fresh row) is one more workload for its field.
+    const workloadRows = sortedValues(byWorkload);
+    await tx.$executeRawUnsafe(
+      `WITH t AS (
+         SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+           AS t(op, direction, field, workload, count)
+       ),
+       upserted AS (
+         INSERT INTO "WorkloadFieldTotal" AS f ("release", "operationId", "direction", "field", "workload", "count")
+         SELECT $1, t.op, t.direction, t.field, t.workload, t.count FROM t
+         ON CONFLICT ("release", "operationId", "direction", "field", "workload") DO UPDATE SET
+           "count" = f."count" + excluded."count"
+         RETURNING f."operationId", f."direction", f."field", (f.xmax = 0) AS inserted
+       ),
+       added AS (
+         SELECT n."operationId" AS op, n."direction", n."field", count(*) FILTER (WHERE n.inserted) AS workloads
+         FROM upserted n GROUP BY 1, 2, 3
+       ),
+       sums AS (SELECT t.op, t.direction, t.field, sum(t.count) AS count FROM t GROUP BY 1, 2, 3)
+       INSERT INTO "FieldUse" AS u ("release", "operationId", "direction", "field", "workloads", "count", "conformance")
+       SELECT $1, s.op, s.direction, s.field, a.workloads, s.count, false
+       FROM sums s JOIN added a ON a.op = s.op AND a.direction = s.direction AND a.field = s.field
+       ORDER BY s.op, s.direction, s.field
+       ON CONFLICT ("release", "operationId", "direction", "field") DO UPDATE SET
+         "workloads" = u."workloads" + excluded."workloads",
+         "count" = u."count" + excluded."count"`,
+      release,
+      textArray(workloadRows.map((row) => row.operationId)),
+      textArray(workloadRows.map((row) => row.direction)),
+      textArray(workloadRows.map((row) => row.field)),
+      textArray(workloadRows.map((row) => row.workload)),
+      numberArray(workloadRows.map((row) => row.count)),
+    );
+  }
+  // Fields conformance tests' bodies carried: what field gaps leave out.
+  const conformanceIds = new Set(
+    batch.sources.flatMap((source, index) => (source.conformance ? [sourceIds[index] as number] : [])),
+  );
+  const carried = new Map<string, (typeof rows)[number]>();
+  for (const row of rows) {
+    if (row.unknown || !conformanceIds.has(row.sourceId)) continue;
+    carried.set(`${row.operationId}\u0000${row.direction}\u0000${row.field}`, row);
+  }
+  if (carried.size > 0) {
+    const carriedRows = sortedValues(carried);
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "FieldUse" AS u ("release", "operationId", "direction", "field", "workloads", "count", "conformance")
+       SELECT $1, t.op, t.direction, t.field, 0, 0, true
+       FROM unnest($2::text[], $3::text[], $4::text[]) AS t(op, direction, field)
+       ON CONFLICT ("release", "operationId", "direction", "field") DO UPDATE SET "conformance" = true`,
+      release,
+      textArray(carriedRows.map((row) => row.operationId)),
+      textArray(carriedRows.map((row) => row.direction)),
+      textArray(carriedRows.map((row) => row.field)),
+    );
+  }
   return rows.length;
 }
 
