@@ -41,6 +41,15 @@ export {
   type MigrationResult,
   readMigrations,
 } from "./migrate";
+export {
+  type ConformanceEvidence,
+  DEFAULT_PRIORITIES_LIMIT,
+  getPriorities,
+  type Priorities,
+  type PriorityEndpoint,
+  type PriorityField,
+  type PriorityWorkload,
+} from "./priorities";
 export { type RecordBatchResult, recordBatch, sourceIdentity, UNKNOWN_RELEASE } from "./record-batch";
 export {
   compareReleaseNames,
@@ -60,3 +69,4 @@ export {
   type UnknownReport,
 } from "./unknown";
 export { type Caller, getUsage, type OperationUsage } from "./usage";
+export { workloadFilters } from "./workloads";

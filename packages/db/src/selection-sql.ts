@@ -52,13 +52,16 @@ export function sourceRestriction(filters: SourceFilters, params: SqlParams, sou
  * selected sources only: once per matching source through a LATERAL join, so each source's rows are read
  * by the index that starts with the source, whatever the planner guesses about a freshly filled table
  * (an `IN (subquery)` let it pick a hash join over the whole table). Without source filters, `select` as is.
+ * `scope`, a condition on `"Source"` aliased `s`, narrows the sources further (e.g. workloads only).
  */
 export function forSelectedSources(
   filters: SourceFilters,
   params: SqlParams,
   select: (sourceCondition: string) => string,
+  scope?: string,
 ): string {
-  const conditions = sourceConditions(filters, params);
+  const filtered = sourceConditions(filters, params);
+  const conditions = scope ? (filtered ? `${filtered} AND ${scope}` : scope) : filtered;
   if (!conditions) return select("");
   return `SELECT x.* FROM (SELECT s."id" FROM "Source" s WHERE ${conditions}) s
      CROSS JOIN LATERAL (${select(` AND w."sourceId" = s."id"`)} OFFSET 0) x`;
@@ -149,7 +152,12 @@ export function windowParts(filters: Pick<CoverageFilters, "from" | "to">): Wind
  * "operationId", "sourceId", hits, hits2xx, "firstSeen", "lastSeen", "first2xx", "last2xx" (minutes; the
  * 2xx ones null without 2xx hits). An endpoint x source may have one row per part: group them.
  */
-export function windowHitsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
+export function windowHitsSql(
+  filters: CoverageFilters,
+  params: SqlParams,
+  releaseParam: string,
+  scope?: string,
+): string {
   const time = (minute: number) => `${params.add(new Date(minute * MINUTE_MS))}::timestamptz`;
   return windowParts(filters)
     .map((part) => {
@@ -157,17 +165,22 @@ export function windowHitsSql(filters: CoverageFilters, params: SqlParams, relea
       let where = `w."release" = ${releaseParam}`;
       if (part.from !== null) where += ` AND w."${column}" >= ${time(part.from)}`;
       if (part.to !== null) where += ` AND w."${column}" < ${time(part.to)}`;
-      return forSelectedSources(filters, params, (sourceCondition) => {
-        if (part.table === "HitRollup") {
-          const ok = `w."statusClass" = '2xx'`;
-          return `SELECT w."operationId", w."sourceId", w."count" AS hits, CASE WHEN ${ok} THEN w."count" ELSE 0 END AS hits2xx,
+      return forSelectedSources(
+        filters,
+        params,
+        (sourceCondition) => {
+          if (part.table === "HitRollup") {
+            const ok = `w."statusClass" = '2xx'`;
+            return `SELECT w."operationId", w."sourceId", w."count" AS hits, CASE WHEN ${ok} THEN w."count" ELSE 0 END AS hits2xx,
                     w."minute" AS "firstSeen", w."minute" AS "lastSeen",
                     CASE WHEN ${ok} THEN w."minute" END AS "first2xx", CASE WHEN ${ok} THEN w."minute" END AS "last2xx"
              FROM "HitRollup" w WHERE ${where}${sourceCondition}`;
-        }
-        return `SELECT w."operationId", w."sourceId", w."hits", w."hits2xx", w."firstSeen", w."lastSeen", w."first2xx", w."last2xx"
+          }
+          return `SELECT w."operationId", w."sourceId", w."hits", w."hits2xx", w."firstSeen", w."lastSeen", w."first2xx", w."last2xx"
            FROM "${part.table}" w WHERE ${where}${sourceCondition}`;
-      });
+        },
+        scope,
+      );
     })
     .join("\n       UNION ALL ");
 }
@@ -214,4 +227,30 @@ export function endpointHitsSql(
             t."${ok ? "first2xx" : "firstSeen"}" AS "firstSeen", t."${ok ? "last2xx" : "lastSeen"}" AS "lastSeen"`;
   return `SELECT t."operationId", t."hits"::float8 AS hits, t."hits2xx"::float8 AS hits2xx${detail ? who : ""}
      FROM "EndpointTotal" t WHERE t."release" = ${releaseParam}`;
+}
+
+/**
+ * A SELECT of the hits per endpoint x source of a selection, `scope` (a condition on `"Source"` aliased
+ * `s`) narrowing its sources: columns "operationId", "sourceId", hits, hits2xx. All-time per-source totals
+ * without a time window; day, hour and edge-minute rollups with one.
+ */
+export function endpointSourceHitsSql(
+  filters: CoverageFilters,
+  params: SqlParams,
+  releaseParam: string,
+  scope?: string,
+): string {
+  if (hasWindow(filters)) {
+    return `SELECT w."operationId", w."sourceId", sum(w.hits)::float8 AS hits, sum(w.hits2xx)::float8 AS hits2xx
+       FROM (${windowHitsSql(filters, params, releaseParam, scope)}) w
+       GROUP BY w."operationId", w."sourceId"`;
+  }
+  return forSelectedSources(
+    filters,
+    params,
+    (sourceCondition) =>
+      `SELECT w."operationId", w."sourceId", w."hits"::float8 AS hits, w."hits2xx"::float8 AS hits2xx
+       FROM "HitTotal" w WHERE w."release" = ${releaseParam}${sourceCondition}`,
+    scope,
+  );
 }

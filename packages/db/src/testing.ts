@@ -122,3 +122,5 @@ export function testBatch(parts: Partial<IngestBatch> = {}): IngestBatch {
 export function epochMinute(iso: string): number {
   return Math.floor(Date.parse(iso) / 60_000);
 }
+
+export { PRIORITY_SOURCES, type PrioritySourceName, prioritiesBatch } from "./priorities-scenario";
