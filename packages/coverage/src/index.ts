@@ -7,6 +7,7 @@ export * from "./coverage-diff";
 export * from "./coverage-junit";
 export * from "./eligibility";
 export * from "./endpoint-coverage";
+export * from "./priorities-format";
 export * from "./release-diff";
 export * from "./upstream-batch";
 export * from "./usage-report";
