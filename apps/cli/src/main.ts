@@ -43,6 +43,11 @@ export const COMMANDS: { name: string; summary: string; load: () => Promise<Comm
     load: async () => (await import("./commands/report")).reportCommand,
   },
   {
+    name: "priorities",
+    summary: "what workloads use that conformance tests do not, ranked: the tests to write next",
+    load: async () => (await import("./commands/priorities")).prioritiesCommand,
+  },
+  {
     name: "export",
     summary: "export coverage in apisnoop's JSON format or as JUnit",
     load: async () => (await import("./commands/export")).exportCommand,

@@ -24,7 +24,14 @@ export const SELECTION_OPTIONS_HELP = `${SOURCE_FILTERS_HELP}
  * dashboard link select the same hits. Bad values: a one-line error with `usageExit`.
  */
 export function selectionFilters(
-  values: { source?: string[]; release?: string; from?: string; to?: string; outcome?: string },
+  values: {
+    source?: string[];
+    release?: string;
+    from?: string;
+    to?: string;
+    outcome?: string;
+    level?: string;
+  },
   usageExit = 2,
 ): CoverageFilters {
   const params = new URLSearchParams();
@@ -39,7 +46,7 @@ export function selectionFilters(
     }
     params.append(field, pair.slice(eq + 1));
   }
-  for (const name of ["release", "from", "to", "outcome"] as const) {
+  for (const name of ["release", "from", "to", "outcome", "level"] as const) {
     const value = values[name];
     if (value !== undefined) params.set(name, value);
   }
