@@ -6,6 +6,7 @@ import { navQuery } from "../filters/nav-query";
 
 const LINKS = [
   { href: "/", label: "Overview" },
+  { href: "/priorities", label: "Tests to write" },
   { href: "/unknown", label: "Unknown calls & fields" },
   { href: "/compare", label: "Compare releases" },
   { href: "/conformance", label: "Conformance" },

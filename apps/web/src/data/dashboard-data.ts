@@ -1,5 +1,5 @@
 import type { ConformanceStatus, CoverageDiff, EndpointCoverageRow, ReleaseDiff } from "@apisnoop/coverage";
-import type { ConformanceEndpointRow } from "@apisnoop/db";
+import type { ConformanceEndpointRow, Priorities } from "@apisnoop/db";
 import type { CoverageFilters } from "@apisnoop/db/filters";
 import type { Level } from "@apisnoop/openapi";
 import type { Source } from "@apisnoop/protocol";
@@ -24,6 +24,12 @@ export interface DashboardData {
   unknown(filters: DashboardFilters): Promise<UnknownReport>;
   /** Distinct values of the source filters, for suggestions. */
   sourceFacets(): Promise<SourceFacets>;
+  /**
+   * What the selection's workloads use that no recorded conformance test exercises: endpoints, body
+   * fields and alpha/beta endpoints, ranked by workloads then hits, each list at most `limit` rows.
+   * Rejects with NotFoundError for a release that is not loaded.
+   */
+  priorities(filters: DashboardFilters, limit: number): Promise<PrioritiesReport>;
   /**
    * A release's stable endpoints split as apisnoop's conformance-progress page does (eligible, ineligible
    * with reasons, tested by conformance tests), from the imported `upstream-e2e` source; default: the
@@ -59,6 +65,11 @@ export interface CompareReport {
   to: string;
   spec: ReleaseDiff<ComparedEndpoint>;
   coverage: CoverageDiff<ComparedEndpoint>;
+}
+
+/** The priorities view of a selection (packages/db's `getPriorities`), with the filters it answers. */
+export interface PrioritiesReport extends Priorities {
+  filters: DashboardFilters;
 }
 
 /** The conformance view of one release. */

@@ -7,7 +7,10 @@ import {
   badgeFigures,
   coverageBadge,
   coverageCsv,
+  formatPrioritiesCsv,
+  formatPrioritiesMarkdown,
 } from "@apisnoop/coverage";
+import { DEFAULT_PRIORITIES_LIMIT } from "@apisnoop/db";
 import type { CoverageReport, DashboardData, DashboardFilters } from "../data/dashboard-data";
 
 /** Where the HTTP API lives; the custom server answers these paths itself, before Next. */
@@ -61,6 +64,45 @@ const routes: Record<string, Route> = {
   },
 
   /**
+   * What the selection's workloads use that no recorded conformance test exercises: endpoints, fields and
+   * alpha/beta endpoints, ranked; `limit` rows per list at most.
+   */
+  async priorities(query, data) {
+    const report = await data.priorities(parseFilters(query, data), prioritiesLimit(query));
+    return {
+      status: 200,
+      type: JSON_TYPE,
+      body: Buffer.from(JSON.stringify(report)),
+      headers: { "cache-control": "no-store" },
+    };
+  },
+
+  /** The priorities lists as one CSV table (`list` tells them apart), as `apisnoop priorities --format csv`. */
+  async "priorities.csv"(query, data) {
+    const report = await data.priorities(parseFilters(query, data), prioritiesLimit(query));
+    return {
+      status: 200,
+      type: "text/csv; charset=utf-8",
+      body: Buffer.from(formatPrioritiesCsv(report)),
+      headers: {
+        "content-disposition": `inline; filename="apisnoop-priorities-${report.release}.csv"`,
+        "cache-control": "no-store",
+      },
+    };
+  },
+
+  /** The priorities lists as Markdown, for an issue or a meeting's notes. */
+  async "priorities.md"(query, data) {
+    const report = await data.priorities(parseFilters(query, data), prioritiesLimit(query));
+    return {
+      status: 200,
+      type: "text/markdown; charset=utf-8",
+      body: Buffer.from(formatPrioritiesMarkdown(report)),
+      headers: { "cache-control": "no-store" },
+    };
+  },
+
+  /**
    * A coverage badge for READMEs: `metric` picks the share (all endpoints of the selection, stable, or
    * conformance-eligible), `label` the left-hand text.
    */
@@ -82,6 +124,20 @@ const routes: Record<string, Route> = {
   },
 };
 
+/** The most rows of each priorities list one request may ask for. */
+const MAX_PRIORITIES_LIMIT = 100_000;
+
+/** `limit` of a priorities request: rows per list, DEFAULT_PRIORITIES_LIMIT when absent. */
+function prioritiesLimit(query: URLSearchParams): number {
+  const given = query.get("limit");
+  if (given === null || given.trim() === "") return DEFAULT_PRIORITIES_LIMIT;
+  const limit = Number(given);
+  if (!/^\d+$/.test(given.trim()) || limit < 1 || limit > MAX_PRIORITIES_LIMIT) {
+    throw new ApiError(400, `limit must be a whole number from 1 to ${MAX_PRIORITIES_LIMIT}, not '${given}'`);
+  }
+  return limit;
+}
+
 /** An answer other than 200, with the message for the JSON error body. */
 class ApiError extends Error {
   constructor(
@@ -99,7 +155,8 @@ function parseFilters(query: URLSearchParams, data: DashboardData): DashboardFil
 }
 
 /**
- * Answers a request for the HTTP API (`/api/v1/coverage`, `coverage.csv`, `badge.svg`) and returns true;
+ * Answers a request for the HTTP API (`/api/v1/coverage`, `coverage.csv`, `badge.svg`, `priorities`,
+ * `priorities.csv`, `priorities.md`) and returns true;
  * false for any other path, which the caller hands to Next. Served here rather than by Next route
  * handlers because Next's per-request machinery (tracing, web streams, compressing on the event loop)
  * cost more than the query: measured in `npm run bench:dashboard`. Errors are JSON `{ "error": message }`:

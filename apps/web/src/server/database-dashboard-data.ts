@@ -13,6 +13,7 @@ import {
   getConformance,
   getCoverageCounts,
   getEndpointDetail,
+  getPriorities,
   getUnknown,
   listReleases,
   listSources,
@@ -29,6 +30,7 @@ import type {
   CoverageReport,
   DashboardData,
   EndpointCoverage,
+  PrioritiesReport,
   SourceSummaryRow,
   UnknownCallRow,
   UnknownReport,
@@ -62,6 +64,7 @@ export interface DatabaseDashboardData extends DashboardData {
 export function createDatabaseDashboardData(options: DatabaseDashboardDataOptions): DatabaseDashboardData {
   const { prisma, upstream, ineligible } = options;
   const coverageCache = new Map<string, Promise<CoverageReport>>();
+  const prioritiesCache = new Map<string, Promise<PrioritiesReport>>();
   // Suggestions may lag new sources by a few seconds; they are not worth a query per page under ingest.
   let facetsCache: { at: number; facets: ReturnType<DashboardData["sourceFacets"]> } | null = null;
 
@@ -123,16 +126,14 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     resolveRelease: (name) => resolveRelease(prisma, name),
 
     coverage(filters) {
-      const relative = filters.from !== undefined || filters.to !== undefined;
-      const key = `${JSON.stringify(filters)}|${relative ? Math.floor(Date.now() / 60_000) : ""}`;
-      let report = coverageCache.get(key);
-      if (!report) {
-        report = buildCoverage(filters);
-        if (coverageCache.size > 500) coverageCache.clear();
-        coverageCache.set(key, report);
-        report.catch(() => coverageCache.delete(key));
-      }
-      return report;
+      return cached(coverageCache, viewKey(filters), () => buildCoverage(filters));
+    },
+
+    priorities(filters, limit) {
+      return cached(prioritiesCache, `${viewKey(filters)}|${limit}`, async () => {
+        const priorities = await getPriorities(prisma, filters, { limit });
+        return { ...priorities, filters: { ...filters, release: priorities.release } };
+      });
     },
 
     async endpoint(operationId, filters) {
@@ -290,8 +291,30 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
 
     invalidate() {
       coverageCache.clear();
+      prioritiesCache.clear();
     },
   };
+}
+
+/**
+ * The cache key of a view's filters: a view with a time window is cached for the current minute only,
+ * as its relative bounds move.
+ */
+function viewKey(filters: CoverageFilters): string {
+  const relative = filters.from !== undefined || filters.to !== undefined;
+  return `${JSON.stringify(filters)}|${relative ? Math.floor(Date.now() / 60_000) : ""}`;
+}
+
+/** The report cached under `key`, built when missing; a failed build is forgotten. Bounded to 500 views. */
+function cached<T>(cache: Map<string, Promise<T>>, key: string, build: () => Promise<T>): Promise<T> {
+  let report = cache.get(key);
+  if (!report) {
+    report = build();
+    if (cache.size > 500) cache.clear();
+    cache.set(key, report);
+    report.catch(() => cache.delete(key));
+  }
+  return report;
 }
 
 /** Distinct values of each source filter, for the filter bar's suggestions. */
