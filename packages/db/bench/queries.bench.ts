@@ -2,7 +2,8 @@
  * bench:db-queries — the query functions on rollups that represent 10,000,000 hits of 200 sources over a
  * release's endpoints (issue 6's dashboard benchmark data). Prints p50/p95 per query and its ratio to a
  * `SELECT 1` round trip measured in the same run. A throw-away database (DATABASE_URL's server, else an
- * embedded PostgreSQL), or `--data-dir DIR` to keep the seeded embedded cluster between runs.
+ * embedded PostgreSQL), or `--data-dir DIR` to keep the seeded embedded cluster between runs; `--only REGEX`
+ * runs the cases whose name matches.
  */
 import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { getChart } from "../src/chart";
@@ -10,6 +11,7 @@ import { getCoverage, getCoverageCounts } from "../src/coverage";
 import { type Database, openDatabase } from "../src/database";
 import { getEndpointDetail } from "../src/endpoint-detail";
 import { type CoverageFilters, parseCoverageFilters } from "../src/filters";
+import { getPriorities } from "../src/priorities";
 import { loadRelease } from "../src/releases";
 import { outcomeCondition, SqlParams, sourceRestriction, windowRestriction } from "../src/selection-sql";
 import { listSources } from "../src/sources";
@@ -18,6 +20,8 @@ import { getUnknown } from "../src/unknown";
 import { seedRollups } from "./seed";
 
 const ITERATIONS = 40;
+/** Body fields each source uses per endpoint it calls, in each hour it calls it (see seedRollups). */
+const FIELDS_PER_PAIR = 10;
 
 /**
  * The windowed coverage query before hour and day rollups (every minute row of the window aggregated,
@@ -65,6 +69,9 @@ async function time(run: () => Promise<unknown>): Promise<{ p50: number; p95: nu
   return { p50: at(0.5), p95: at(0.95) };
 }
 
+const onlyFlag = process.argv.indexOf("--only");
+/** `--only REGEX`: the cases whose name matches, each still with its baseline. */
+const only = onlyFlag === -1 ? null : new RegExp(process.argv[onlyFlag + 1] ?? "");
 const dataDirFlag = process.argv.indexOf("--data-dir");
 const dataDir = dataDirFlag === -1 ? undefined : process.argv[dataDirFlag + 1];
 const db = dataDir ? await openDatabase({ dataDir }) : await openTestDatabase();
@@ -79,10 +86,12 @@ try {
       endpointsPerSource: 150,
       minutesPerPair: 10,
       hours: 24,
+      fieldsPerPair: FIELDS_PER_PAIR,
     });
     const seedSeconds = (performance.now() - seedStarted) / 1000;
     console.log(
-      `seeded ${seeded.rows.toLocaleString("en")} hit rows = ${seeded.hits.toLocaleString("en")} hits in ${seedSeconds.toFixed(1)} s` +
+      `seeded ${seeded.rows.toLocaleString("en")} hit rows = ${seeded.hits.toLocaleString("en")} hits` +
+        ` and ${seeded.fieldRows.toLocaleString("en")} field rows in ${seedSeconds.toFixed(1)} s` +
         ` (${Math.round(seeded.rows / seedSeconds).toLocaleString("en")} rows/s, ${Math.round(seeded.hits / seedSeconds).toLocaleString("en")} hits/s)`,
     );
   }
@@ -132,16 +141,40 @@ try {
     ["listSources", () => listSources(db.prisma, filters(""))],
     ["listSources from=6h", () => listSources(db.prisma, filters("from=6h"))],
     ["getUnknown", () => getUnknown(db.prisma, filters(""))],
+    // What workloads use that conformance tests do not: each followed by the coverage counts of the same
+    // selection, what the overview of that selection costs, as its same-run baseline.
+    ...[
+      "",
+      "chart=chart-3",
+      "from=6h",
+      "from=24h",
+      "from=6h&chart=chart-3",
+      "namespace=ns-4&outcome=2xx",
+    ].map((query): [string, () => Promise<unknown>] => [
+      `getPriorities ${query || "(no filters)"}`,
+      () => getPriorities(db.prisma, filters(query)),
+    ]),
   ];
   // Each windowed case is followed by the same selection the way it was read before: load drifts less
   // between neighbours.
   const windowed = (name: string) => /from=/.test(name) && name.startsWith("getCoverage");
-  const paired = cases.flatMap((entry): Array<[string, () => Promise<unknown>]> => {
-    const query = entry[0].replace(/^getCoverage /, "").replace(/ \(.*\)$/, "");
-    return windowed(entry[0])
-      ? [entry, ["  before: every minute row scanned", () => minuteScanCoverage(db.prisma, filters(query))]]
-      : [entry];
-  });
+  const paired = cases
+    .filter(([name]) => !only || only.test(name))
+    .flatMap((entry): Array<[string, () => Promise<unknown>]> => {
+      const query = entry[0].replace(/^get(Coverage|Priorities) /, "").replace(/ ?\(.*\)$/, "");
+      if (entry[0].startsWith("getPriorities")) {
+        return [
+          entry,
+          [
+            "  baseline: getCoverageCounts, same selection",
+            () => getCoverageCounts(db.prisma, filters(query)),
+          ],
+        ];
+      }
+      return windowed(entry[0])
+        ? [entry, ["  before: every minute row scanned", () => minuteScanCoverage(db.prisma, filters(query))]]
+        : [entry];
+    });
   for (const [name, run] of paired) {
     const { p50, p95 } = await time(run);
     console.log(

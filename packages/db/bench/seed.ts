@@ -1,6 +1,6 @@
 import type { EndpointCatalog } from "@apisnoop/openapi";
 import { seededRandom } from "@apisnoop/openapi/testing";
-import type { HitRollup, IngestBatch, Source } from "@apisnoop/protocol";
+import type { FieldCount, HitRollup, IngestBatch, Source } from "@apisnoop/protocol";
 import { sourceFromUserAgent } from "@apisnoop/protocol";
 import type { PrismaClient } from "../src/client";
 import { recordBatch } from "../src/record-batch";
@@ -26,6 +26,10 @@ export function benchSources(count: number): Source[] {
 /**
  * Seeds rollups that represent `totalHits` hits of `sources` sources over the catalog's endpoints across
  * `hours` hours: each source uses a random subset of endpoints in a few random minutes, mostly with 2xx.
+ * With `fieldsPerPair`, each source also uses that many body fields of each endpoint it calls (response
+ * fields of reads, request fields of writes), in every hour it calls it: drawn from 60 per endpoint, the
+ * first ones far more often, as real clients share the common fields (metadata, spec) and differ in the
+ * rest. Fields come from their own random stream, so the hits are the same with or without them.
  * Returns the number of hit rows written.
  */
 export async function seedRollups(
@@ -37,9 +41,12 @@ export async function seedRollups(
     endpointsPerSource: number;
     minutesPerPair: number;
     hours: number;
+    fieldsPerPair?: number;
   },
-): Promise<{ rows: number; hits: number }> {
+): Promise<{ rows: number; hits: number; fieldRows: number }> {
   const next = seededRandom(42);
+  const nextField = seededRandom(7);
+  const fieldsPerPair = Math.min(options.fieldsPerPair ?? 0, 60);
   const sources = benchSources(options.sources);
   const operations = catalog.endpoints.map((endpoint) => [endpoint.operationId, endpoint.method] as const);
   const start = epochMinute("2026-11-28T00:00:00Z");
@@ -48,12 +55,15 @@ export async function seedRollups(
   const perRow = Math.max(1, Math.round(options.totalHits / rowsWanted));
   let rows = 0;
   let hits = 0;
+  let fieldRows = 0;
   let batch: HitRollup[] = [];
+  let fields: FieldCount[] = [];
   const flush = async () => {
-    if (batch.length === 0) return;
-    const ingest: IngestBatch = testBatch({ sources, hits: batch });
+    if (batch.length === 0 && fields.length === 0) return;
+    const ingest: IngestBatch = testBatch({ sources, hits: batch, fields });
     await recordBatch(prisma, ingest);
     batch = [];
+    fields = [];
   };
   for (let source = 0; source < options.sources; source++) {
     const used = new Set<number>();
@@ -78,10 +88,30 @@ export async function seedRollups(
         });
         rows++;
         hits += count;
-        if (batch.length >= 50_000) await flush();
       }
+      if (fieldsPerPair > 0) {
+        const definition = `io.k8s.api.bench.v1.Kind${operation % 97}`;
+        const picked = new Set<number>();
+        while (picked.size < fieldsPerPair) picked.add(Math.floor(60 * nextField() ** 2));
+        const hours = new Set([...minutes].map((minute) => Math.floor((start + minute) / 60)));
+        for (const hour of hours) {
+          for (const field of picked) {
+            fields.push({
+              source,
+              operationId,
+              direction: method === "GET" ? "response" : "request",
+              field: `${definition}:spec.template.field${field}`,
+              unknown: false,
+              hour,
+              count: 1 + Math.floor(nextField() * 20),
+            });
+            fieldRows++;
+          }
+        }
+      }
+      if (batch.length + fields.length >= 50_000) await flush();
     }
   }
   await flush();
-  return { rows, hits };
+  return { rows, hits, fieldRows };
 }
