@@ -285,3 +285,53 @@ describe("FieldSchema under random and hostile bodies", () => {
     expect(hugeReport.unknown.size).toBe(2);
   });
 });
+
+describe("FieldSchema.schemaFields", () => {
+  it("lists every field a body of the definition could carry, as walk names them", () => {
+    const fields = schema.schemaFields("io.k8s.api.core.v1.ConfigMap");
+    expect(fields.filter((field) => !field.includes(":metadata."))).toEqual([
+      "io.k8s.api.core.v1.ConfigMap:apiVersion",
+      "io.k8s.api.core.v1.ConfigMap:binaryData",
+      "io.k8s.api.core.v1.ConfigMap:binaryData{}",
+      "io.k8s.api.core.v1.ConfigMap:data",
+      "io.k8s.api.core.v1.ConfigMap:data{}",
+      "io.k8s.api.core.v1.ConfigMap:immutable",
+      "io.k8s.api.core.v1.ConfigMap:kind",
+      "io.k8s.api.core.v1.ConfigMap:metadata",
+    ]);
+    expect(fields).toContain("io.k8s.api.core.v1.ConfigMap:metadata.ownerReferences[].uid");
+    expect(fields).toContain("io.k8s.api.core.v1.ConfigMap:metadata.labels{}");
+    // Items of a scalar array are never named by walk.
+    expect(fields).toContain("io.k8s.api.core.v1.ConfigMap:metadata.finalizers");
+    expect(fields).not.toContain("io.k8s.api.core.v1.ConfigMap:metadata.finalizers[]");
+    expect(new Set(fields).size).toBe(fields.length);
+  });
+
+  it("holds every field walk reports of a real Deployment", () => {
+    const report = schema.walk(DEPLOYMENT, deployment, emptyFieldReport());
+    const fields = new Set(schema.schemaFields(DEPLOYMENT));
+    expect([...report.fields].filter((field) => !fields.has(field))).toEqual([]);
+    expect(fields.size).toBeGreaterThan(1000);
+  });
+
+  it("enters a recursive definition once", () => {
+    const crd = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition";
+    const fields = schema.schemaFields(crd);
+    const props = `${crd}:spec.versions[].schema.openAPIV3Schema.properties`;
+    expect(fields).toContain(`${props}{}`);
+    expect(fields.some((field) => field.startsWith(`${props}{}.`))).toBe(false);
+    expect(fields).toContain(`${crd}:spec.versions[].schema.openAPIV3Schema.type`);
+  });
+
+  it("finishes for every request body of every shared release", () => {
+    for (const release of ["1.28", "1.36"]) {
+      const catalog = sharedCatalog(release);
+      const releaseSchema = new FieldSchema(catalog.definitions);
+      let total = 0;
+      for (const endpoint of catalog.endpoints) {
+        if (endpoint.requestBodyRef) total += releaseSchema.schemaFields(endpoint.requestBodyRef).length;
+      }
+      expect(total).toBeGreaterThan(10_000);
+    }
+  });
+});

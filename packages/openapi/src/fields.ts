@@ -1,4 +1,4 @@
-import type { SwaggerSchema } from "./types";
+import type { Endpoint, SwaggerSchema } from "./types";
 
 /**
  * Field coverage: which fields of an operation's schema a body used (GUIDE §3 field paths,
@@ -12,6 +12,17 @@ export interface FieldReport {
   unknown: Set<string>;
   /** The body hit a limit (depth or field count) and was not walked entirely. */
   truncated: boolean;
+}
+
+/**
+ * The definition an endpoint's request bodies are read against: its body parameter's, except for PATCH,
+ * whose body the spec types as a free-form `Patch`: the object it patches. Null without a body.
+ */
+export function requestSchemaRef(
+  endpoint: Pick<Endpoint, "method" | "requestBodyRef" | "responseRefs">,
+): string | null {
+  if (endpoint.method === "PATCH") return endpoint.responseRefs["200"] ?? null;
+  return endpoint.requestBodyRef;
 }
 
 /** Limits that keep a hostile or huge body from costing unbounded time or memory. */
@@ -77,6 +88,52 @@ export class FieldSchema {
     this.visits = 0;
     this.visit(schema, body, `${root}:`, 0, report, options);
     return report;
+  }
+
+  /**
+   * Every field path of definition `ref` as `walk` names them: objects and leaves, `[]` for items of
+   * arrays of objects (`walk` names no scalar item), `{}` for map values. A definition is not entered again
+   * below itself (JSONSchemaProps holds JSONSchemaProps): its field is listed, its own fields once, higher
+   * up. Free-form values and `x-kubernetes-preserve-unknown-fields` have no fields. What a body of this
+   * definition could carry: the denominator of field coverage.
+   */
+  schemaFields(ref: string): string[] {
+    const root = FieldSchema.definitionName(ref);
+    const fields: string[] = [];
+    const within = new Set<string>([root]);
+    const visit = (schema: SwaggerSchema | undefined, path: string, depth: number) => {
+      if (!schema || depth > this.limits.maxDepth || fields.length >= MAX_SCHEMA_FIELDS) return;
+      const definition = refName(schema);
+      if (definition !== null) {
+        if (within.has(definition)) return;
+        within.add(definition);
+      }
+      const resolved = this.resolve(schema);
+      if (resolved) {
+        if (resolved.type === "array" && resolved.items) {
+          const items = this.resolve(resolved.items);
+          if (items && !isScalar(items)) {
+            const itemPath = `${path}[]`;
+            fields.push(itemPath);
+            visit(resolved.items, itemPath, depth + 1);
+          }
+        } else if (!resolved["x-kubernetes-preserve-unknown-fields"] && !isFreeForm(resolved)) {
+          for (const key of Object.keys(resolved.properties ?? {})) {
+            const childPath = joinPath(path, key);
+            fields.push(childPath);
+            visit(resolved.properties?.[key], childPath, depth + 1);
+          }
+          if (typeof resolved.additionalProperties === "object") {
+            const valuePath = `${path}{}`;
+            fields.push(valuePath);
+            visit(resolved.additionalProperties, valuePath, depth + 1);
+          }
+        }
+      }
+      if (definition !== null) within.delete(definition);
+    };
+    visit(own(this.definitions, root), `${root}:`, 0);
+    return fields;
   }
 
   /**
@@ -234,6 +291,22 @@ export class FieldSchema {
   }
 }
 
+/** The definition a schema refers to (through `$ref`, or a single-element `allOf` of one), else null. */
+function refName(schema: SwaggerSchema): string | null {
+  const ref = schema.$ref ?? (schema.allOf?.length === 1 ? schema.allOf[0]?.$ref : undefined);
+  return ref ? FieldSchema.definitionName(ref) : null;
+}
+
+/** A schema of a scalar value: `walk` names no field inside it, nor array items of it. */
+function isScalar(schema: SwaggerSchema): boolean {
+  return (
+    schema.type === "string" ||
+    schema.type === "integer" ||
+    schema.type === "number" ||
+    schema.type === "boolean"
+  );
+}
+
 /** A schema that says nothing about its fields: any field inside is fine (IntOrString, RawExtension, JSON). */
 function isFreeForm(schema: SwaggerSchema): boolean {
   return (
@@ -264,5 +337,7 @@ function joinPath(parent: string, key: string): string {
 /** Cache keys of array items and map values: no property name starts with a NUL. */
 const ITEMS = "\u0000[]";
 const VALUES = "\u0000{}";
+/** Field paths `schemaFields` lists at most for one definition; the largest of 1.36 (Pod) has ~1,600. */
+const MAX_SCHEMA_FIELDS = 50_000;
 /** Parent paths kept in the path cache; a spec has far fewer, this only bounds pathological recursion. */
 const MAX_CACHED_PATHS = 100_000;

@@ -4,6 +4,7 @@ export {
   type FieldLimits,
   type FieldReport,
   FieldSchema,
+  requestSchemaRef,
   type WalkOptions,
 } from "./fields";
 export { compileMatcher, type RequestMatcher, splitRequest, UNMATCHED_REASONS } from "./matcher";

@@ -1,4 +1,10 @@
-import { type Endpoint, emptyFieldReport, type FieldReport, type FieldSchema } from "@apisnoop/openapi";
+import {
+  type Endpoint,
+  emptyFieldReport,
+  type FieldReport,
+  type FieldSchema,
+  requestSchemaRef,
+} from "@apisnoop/openapi";
 import { JSON_SCHEMA, load as loadYaml } from "js-yaml";
 import type { Addon } from "../addon-chain";
 import {
@@ -42,17 +48,16 @@ function analyseRequest(flow: Flow, endpoint: Endpoint, schema: FieldSchema): Fi
   const value = parseText(body.toString("utf8"), type);
   if (value === undefined) return null;
   const report = emptyFieldReport();
+  // A patch is read against the object being patched (requestSchemaRef).
+  const target = requestSchemaRef(endpoint);
+  if (!target) return null;
   if (flow.request.method === "PATCH") {
-    // The spec types a patch body as a free-form `Patch`: read it against the object being patched.
-    const target = endpoint.responseRefs["200"];
-    if (!target) return null;
     if (type === "application/json-patch+json") return schema.walkJsonPatch(target, value, report);
     return schema.walk(target, value, report, {
       strategicMergePatch: type === "application/strategic-merge-patch+json",
     });
   }
-  if (!endpoint.requestBodyRef) return null;
-  return schema.walk(endpoint.requestBodyRef, value, report);
+  return schema.walk(target, value, report);
 }
 
 function analyseResponse(flow: Flow, endpoint: Endpoint, schema: FieldSchema): FieldReport | null {
