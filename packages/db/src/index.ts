@@ -6,7 +6,14 @@ export {
   type OtherOperationUse,
 } from "./chart";
 export { createPrismaClient, type PrismaClient } from "./client";
-export { type ConformanceEndpointRow, getConformance } from "./conformance";
+export {
+  type ConformanceEndpointRow,
+  type ConformanceFieldCoverage,
+  type ConformanceRun,
+  getConformance,
+  getConformanceFieldCoverage,
+  type RequestFieldCoverage,
+} from "./conformance";
 export {
   type Coverage,
   type CoverageTotal,

@@ -1,6 +1,7 @@
-import type { EndpointCatalog } from "@apisnoop/openapi";
+import { type EndpointCatalog, FieldSchema, requestSchemaRef } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
 import { NotFoundError } from "./errors";
+import { textArray } from "./pg-arrays";
 
 /** One entry of apisnoop's `ineligible_endpoints.json`. */
 export interface IneligibleEndpoint {
@@ -68,7 +69,15 @@ export async function loadRelease(
       !ineligible.has(endpoint.operationId),
     ineligibleReason: ineligible.get(endpoint.operationId) ?? null,
     watchOperation: endpoint.watchOperation,
+    requestDefinition: requestDefinitionOf(endpoint),
   }));
+  const schema = new FieldSchema(catalog.definitions);
+  const definitions = [...new Set(rows.map((row) => row.requestDefinition))].filter(
+    (definition): definition is string => definition !== null,
+  );
+  const fields = definitions.flatMap((definition) =>
+    schema.schemaFields(definition).map((field) => [definition, field] as const),
+  );
   await prisma.$transaction(async (tx) => {
     if (options.isDefault)
       await tx.release.updateMany({ where: { isDefault: true }, data: { isDefault: false } });
@@ -82,9 +91,23 @@ export async function loadRelease(
     // processes (web replicas starting together) run one after the other, never interleaved.
     await tx.endpoint.deleteMany({ where: { release } });
     await tx.endpoint.createMany({ data: rows });
+    await tx.requestSchemaField.deleteMany({ where: { release } });
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "RequestSchemaField" ("release", "definition", "field")
+       SELECT $1, t.definition, t.field FROM unnest($2::text[], $3::text[]) AS t(definition, field)`,
+      release,
+      textArray(fields.map(([definition]) => definition)),
+      textArray(fields.map(([, field]) => field)),
+    );
   });
   releaseLoads++;
   return { release, endpoints: catalog.endpoints.length, watchOperations: catalog.watchOperations.length };
+}
+
+/** The definition name of an endpoint's request bodies (`requestSchemaRef`), or null without a body. */
+function requestDefinitionOf(endpoint: EndpointCatalog["endpoints"][number]): string | null {
+  const ref = requestSchemaRef(endpoint);
+  return ref ? FieldSchema.definitionName(ref) : null;
 }
 
 /** The loaded releases, newest first. */
