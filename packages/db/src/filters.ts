@@ -28,9 +28,17 @@ export type SourceFilterName = (typeof SOURCE_FILTERS)[number];
 /**
  * Source filters. All given ones must hold. Each is an exact match except: `chart` also matches any version
  * of the chart (`nginx` matches `nginx-1.2.3`, not `nginx-ingress-4.0.0`), and `userAgent` is a prefix
- * (`kubectl` matches `kubectl/v1.34.0 (linux/amd64) ...`).
+ * (`kubectl` matches `kubectl/v1.34.0 (linux/amd64) ...`): `SOURCE_FILTER_MATCH` decides it.
  */
 export type SourceFilters = Partial<Record<SourceFilterName, string>>;
+
+export {
+  chartMatches,
+  chartName,
+  SOURCE_FILTER_MATCH,
+  type SourceMatchKind,
+  sourceMatches,
+} from "./source-match";
 
 /** The filters of a coverage view, parsed. */
 export interface CoverageFilters extends SourceFilters {

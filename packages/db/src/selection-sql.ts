@@ -1,4 +1,5 @@
 import type { CoverageFilters, SourceFilters } from "./filters";
+import { sourceFilterConditions } from "./source-match";
 
 /**
  * SQL fragments of a filtered selection, shared by the query functions: which sources, which time
@@ -16,26 +17,15 @@ export class SqlParams {
 }
 
 /**
- * Conditions on `"Source"` (aliased `alias`) for the source filters, or null when there are none.
- * Matching rules are those documented on SourceFilters.
+ * Conditions on `"Source"` (aliased `alias`) for the source filters, or null when there are none: the
+ * SQL side of what each filter means (`source-match.ts`), which the live predicate shares.
  */
 export function sourceConditions(filters: SourceFilters, params: SqlParams, alias = "s"): string | null {
-  const conditions: string[] = [];
-  const column = (name: string) => `${alias}."${name}"`;
-  for (const name of ["namespace", "pod", "serviceAccount", "e2eTest", "name"] as const) {
-    const value = filters[name];
-    if (value !== undefined) conditions.push(`${column(name)} = ${params.add(value)}`);
-  }
-  if (filters.userAgent !== undefined) {
-    conditions.push(`starts_with(${column("userAgent")}, ${params.add(filters.userAgent)})`);
-  }
-  if (filters.chart !== undefined) {
-    const chart = params.add(filters.chart);
-    // helm.sh/chart is "<name>-<version>": the name alone matches every version, and only that chart.
-    conditions.push(
-      `(${column("chart")} = ${chart} OR (starts_with(${column("chart")}, ${chart} || '-') AND substr(${column("chart")}, length(${chart}) + 2) ~ '^v?[0-9]'))`,
-    );
-  }
+  const conditions = sourceFilterConditions(
+    filters,
+    (name) => `${alias}."${name}"`,
+    (value) => params.add(value),
+  );
   return conditions.length > 0 ? conditions.join(" AND ") : null;
 }
 

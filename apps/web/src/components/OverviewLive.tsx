@@ -1,5 +1,6 @@
 "use client";
 
+import { chartName } from "@apisnoop/db/filters";
 import type { Level } from "@apisnoop/openapi";
 import type { LiveDelta } from "@apisnoop/protocol";
 import Link from "next/link";
@@ -7,7 +8,6 @@ import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { tally } from "../coverage/tally";
 import type { CoverageReport, EndpointCoverage, SourceSummaryRow, Tally } from "../data/dashboard-data";
-import { chartName } from "../filters/dashboard-filters";
 import { endpointHref } from "../filters/nav-query";
 import { LiveIndicator } from "./LiveIndicator";
 import { Sunburst } from "./Sunburst";

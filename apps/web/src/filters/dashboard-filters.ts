@@ -1,16 +1,10 @@
-import {
-  type CoverageFilters,
-  FILTER_PARAMS,
-  SOURCE_FILTERS,
-  type SourceFilterName,
-} from "@apisnoop/db/filters";
-import type { Source } from "@apisnoop/protocol";
+import { FILTER_PARAMS, SOURCE_FILTERS, type SourceFilterName } from "@apisnoop/db/filters";
 
 /**
  * The dashboard's side of the URL filters. Parsing and their meaning are packages/db's
- * (`parseCoverageFilters`, the same for pages, API and live updates); this module keeps what only the
- * web app needs: the canonical query of a URL, the filter bar's choices, and the in-memory match of a
- * live hit's source, which must agree with db's SQL (`selection-sql.ts`).
+ * (`parseCoverageFilters`, and `sourceMatches`, the live predicate derived from the same definition as
+ * db's SQL); this module keeps what only the web app needs: the canonical query of a URL and the filter
+ * bar's choices.
  */
 
 export { FILTER_PARAMS, SOURCE_FILTERS, type SourceFilterName };
@@ -28,30 +22,4 @@ export function filterQuery(params: URLSearchParams): string {
     for (const value of params.getAll(name)) if (value.trim() !== "") query.append(name, value);
   }
   return query.toString();
-}
-
-/**
- * Whether a source is selected by the source filters, as db's SQL decides it: every given filter must
- * hold; `chart` matches the chart name with any version (`nginx` matches `nginx-1.2.3`, not
- * `nginx-ingress-4.0.0`), `userAgent` is a prefix, the others are exact.
- */
-export function sourceMatches(filters: Pick<CoverageFilters, SourceFilterName>, source: Source): boolean {
-  if (filters.chart !== undefined && !chartMatches(filters.chart, source.chart)) return false;
-  if (filters.userAgent !== undefined && !source.userAgent.startsWith(filters.userAgent)) return false;
-  for (const name of ["namespace", "pod", "serviceAccount", "e2eTest", "name"] as const) {
-    if (filters[name] !== undefined && source[name] !== filters[name]) return false;
-  }
-  return true;
-}
-
-/** `ingress-nginx` matches `ingress-nginx` and `ingress-nginx-4.10.0`, not `ingress-nginx-extra-1.0`. */
-export function chartMatches(wanted: string, chart: string | null): boolean {
-  if (chart === null) return false;
-  if (chart === wanted) return true;
-  return chart.startsWith(`${wanted}-`) && /^v?\d/.test(chart.slice(wanted.length + 1));
-}
-
-/** The chart name of a `helm.sh/chart` label: `ingress-nginx-4.10.0` -> `ingress-nginx`. */
-export function chartName(chart: string): string {
-  return /^(.+?)-v?\d+(\.\d+)*([-+].*)?$/.exec(chart)?.[1] ?? chart;
 }

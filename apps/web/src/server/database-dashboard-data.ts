@@ -21,7 +21,7 @@ import {
   resolveRelease,
   type SourceSummary,
 } from "@apisnoop/db";
-import { type CoverageFilters, type Level, parseCoverageFilters } from "@apisnoop/db/filters";
+import { type CoverageFilters, chartName, type Level, parseCoverageFilters } from "@apisnoop/db/filters";
 import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import { type Source, sourceKey } from "@apisnoop/protocol";
 import { tally } from "../coverage/tally";
@@ -35,7 +35,6 @@ import type {
   UnknownCallRow,
   UnknownReport,
 } from "../data/dashboard-data";
-import { chartName } from "../filters/dashboard-filters";
 import { sourceLabel } from "../sources/source-label";
 
 export interface DatabaseDashboardDataOptions {

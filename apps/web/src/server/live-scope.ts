@@ -1,5 +1,4 @@
-import { parseCoverageFilters } from "@apisnoop/db/filters";
-import { sourceMatches } from "../filters/dashboard-filters";
+import { parseCoverageFilters, sourceMatches } from "@apisnoop/db/filters";
 import type { ScopeResolver } from "../realtime/live";
 import type { DatabaseDashboardData } from "./database-dashboard-data";
 

@@ -1,10 +1,11 @@
+import { chartName } from "@apisnoop/db/filters";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { FieldTree } from "../../../components/FieldTree";
 import { FilterBar } from "../../../components/FilterBar";
 import { FilterError } from "../../../components/FilterError";
 import { LevelBadge } from "../../../components/LevelBadge";
-import { chartName, filterQuery } from "../../../filters/dashboard-filters";
+import { filterQuery } from "../../../filters/dashboard-filters";
 import { loadForPage } from "../../../http/page-data";
 import { type PageProps, toSearchParams } from "../../../http/search-params";
 import { dashboardData } from "../../../server/app-context";

@@ -1,0 +1,89 @@
+import type { Source } from "@apisnoop/protocol";
+import type { SourceFilterName, SourceFilters } from "./filters";
+
+/**
+ * What a source filter means, decided here once: each filter names a field of the source and one way of
+ * matching it. db's SQL (`selection-sql.ts`) and the live predicate of the web app (`sourceMatches`,
+ * applied to hits as they arrive) are both derived from this table, so a live delta counts exactly what
+ * a reload would show. `source-match.test.ts` holds the two equal on generated sources and filters
+ * against PostgreSQL.
+ */
+export const SOURCE_FILTER_MATCH = {
+  chart: "chart",
+  namespace: "exact",
+  pod: "exact",
+  serviceAccount: "exact",
+  userAgent: "prefix",
+  e2eTest: "exact",
+  name: "exact",
+} as const satisfies Record<SourceFilterName, SourceMatchKind>;
+
+/**
+ * How a filter value matches a field: `exact`; `prefix` (`kubectl` matches `kubectl/v1.34.0 ...`);
+ * `chart`, a `helm.sh/chart` label by its name with any version (`nginx` matches `nginx-1.2.3`, not
+ * `nginx-ingress-4.0.0`) or whole.
+ */
+export type SourceMatchKind = "exact" | "prefix" | "chart";
+
+/** Each kind of match as a predicate and as SQL; a field that is null never matches. */
+const MATCHES: Record<
+  SourceMatchKind,
+  { test(value: string, wanted: string): boolean; sql(column: string, wanted: string): string }
+> = {
+  exact: {
+    test: (value, wanted) => value === wanted,
+    sql: (column, wanted) => `${column} = ${wanted}`,
+  },
+  prefix: {
+    test: (value, wanted) => value.startsWith(wanted),
+    sql: (column, wanted) => `starts_with(${column}, ${wanted})`,
+  },
+  chart: {
+    test: (value, wanted) =>
+      value === wanted || (value.startsWith(`${wanted}-`) && /^v?[0-9]/.test(value.slice(wanted.length + 1))),
+    sql: (column, wanted) =>
+      `(${column} = ${wanted} OR (starts_with(${column}, ${wanted} || '-') AND substr(${column}, length(${wanted}) + 2) ~ '^v?[0-9]'))`,
+  },
+};
+
+const FILTER_NAMES = Object.keys(SOURCE_FILTER_MATCH) as SourceFilterName[];
+
+/** Whether `source` is selected by the source filters: every given one must hold. */
+export function sourceMatches(filters: SourceFilters, source: Source): boolean {
+  for (const name of FILTER_NAMES) {
+    const wanted = filters[name];
+    if (wanted === undefined) continue;
+    const value = source[name];
+    if (value === null || !MATCHES[SOURCE_FILTER_MATCH[name]].test(value, wanted)) return false;
+  }
+  return true;
+}
+
+/**
+ * The same selection as SQL conditions (to be joined with AND), one per given filter: `column(name)`
+ * names a source's column, `param(value)` adds a value as a statement parameter and returns its
+ * placeholder, so values never travel inside the SQL text.
+ */
+export function sourceFilterConditions(
+  filters: SourceFilters,
+  column: (name: SourceFilterName) => string,
+  param: (value: string) => string,
+): string[] {
+  const conditions: string[] = [];
+  for (const name of FILTER_NAMES) {
+    const wanted = filters[name];
+    if (wanted !== undefined)
+      conditions.push(MATCHES[SOURCE_FILTER_MATCH[name]].sql(column(name), param(wanted)));
+  }
+  return conditions;
+}
+
+/** Whether a `helm.sh/chart` label is chart `wanted` (any version): `chart` filters match this way. */
+export function chartMatches(wanted: string, chart: string | null): boolean {
+  return chart !== null && MATCHES.chart.test(chart, wanted);
+}
+
+/** The chart name of a `helm.sh/chart` label: `ingress-nginx-4.10.0` -> `ingress-nginx`. */
+export function chartName(chart: string): string {
+  return /^(.+?)-v?\d+(\.\d+)*([-+].*)?$/.exec(chart)?.[1] ?? chart;
+}
