@@ -4,10 +4,14 @@
  * kill it or drain it. Reads its /metrics and its resident memory.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { sharedSpecPath } from "@apisnoop/openapi/testing";
+import { CertificateAuthority, proxiedKubeconfig } from "@apisnoop/proxy";
+import { rigKubeconfigPath } from "../rig/rig";
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), "../../..");
 
@@ -121,4 +125,35 @@ export class ProxyProcess {
     if (this.alive) this.child.kill(signal);
     return this.exited;
   }
+}
+
+/** A proxy process in front of the rig, and kubeconfigs that send the rig's admin through it. */
+export interface RigProxyProcess {
+  proxy: ProxyProcess;
+  kubeconfigs: Record<"reverse" | "forward", string>;
+}
+
+/**
+ * `apisnoop proxy` in its own process in front of the rig's apiserver (the 1.34 spec from shared/, a CA of
+ * its own in a scratch directory), with a reverse- and a forward-mode kubeconfig for the rig's admin.
+ */
+export async function startRigProxyProcess(): Promise<RigProxyProcess> {
+  const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-proxy-process-"));
+  const caDir = path.join(dir, "ca");
+  const proxy = await ProxyProcess.start([
+    `--kubeconfig=${rigKubeconfigPath("admin")}`,
+    `--spec=${sharedSpecPath("1.34")}`,
+    `--ca-dir=${caDir}`,
+  ]);
+  const caPem = (await CertificateAuthority.open(caDir)).certificatePem;
+  const kubeconfigs = { reverse: "", forward: "" };
+  for (const mode of ["reverse", "forward"] as const) {
+    kubeconfigs[mode] = path.join(dir, `kubeconfig-${mode}`);
+    writeFileSync(
+      kubeconfigs[mode],
+      proxiedKubeconfig({ from: rigKubeconfigPath("admin"), proxyUrl: proxy.url, mode, caPem }),
+      { mode: 0o600 },
+    );
+  }
+  return { proxy, kubeconfigs };
 }

@@ -6,39 +6,16 @@
  *
  * Environment: FLOOD_IDLE (default 700), FLOOD_HANDSHAKES (default 2000), FLOOD_KUBECTL_RUNS (default 7).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { sharedSpecPath } from "@apisnoop/openapi/testing";
 import { DEFAULT_FLOOD, describeFlood, flood } from "../../../tools/hostile/flood";
-import { ProxyProcess } from "../../../tools/hostile/proxy-process";
+import { type ProxyProcess, startRigProxyProcess } from "../../../tools/hostile/proxy-process";
 import { releaseRig, startRig } from "../../../tools/rig/lifecycle";
-import { rigKubeconfigPath } from "../../../tools/rig/rig";
-import { CertificateAuthority } from "../src/certificate-authority";
-import { proxiedKubeconfig } from "../src/proxied-kubeconfig";
 
-const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-bench-flood-"));
 await startRig("global-setup", () => {});
 let proxy: ProxyProcess | null = null;
 try {
-  proxy = await ProxyProcess.start([
-    `--kubeconfig=${rigKubeconfigPath("admin")}`,
-    `--spec=${sharedSpecPath("1.34")}`,
-    `--ca-dir=${path.join(dir, "ca")}`,
-  ]);
-  const ca = await CertificateAuthority.open(path.join(dir, "ca"));
-  const kubeconfig = path.join(dir, "kubeconfig");
-  writeFileSync(
-    kubeconfig,
-    proxiedKubeconfig({
-      from: rigKubeconfigPath("admin"),
-      proxyUrl: proxy.url,
-      mode: "reverse",
-      caPem: ca.certificatePem,
-    }),
-    { mode: 0o600 },
-  );
-  const figures = await flood(proxy, kubeconfig, {
+  const started = await startRigProxyProcess();
+  proxy = started.proxy;
+  const figures = await flood(proxy, started.kubeconfigs.reverse, {
     idleConnections: Number(process.env.FLOOD_IDLE ?? DEFAULT_FLOOD.idleConnections),
     handshakes: Number(process.env.FLOOD_HANDSHAKES ?? DEFAULT_FLOOD.handshakes),
     kubectlRuns: Number(process.env.FLOOD_KUBECTL_RUNS ?? DEFAULT_FLOOD.kubectlRuns),
@@ -50,5 +27,4 @@ try {
 } finally {
   await proxy?.stop("SIGKILL");
   await releaseRig();
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -5,39 +5,17 @@
  * keeps getting through. kubectl's latency ratio (during / before) is printed, not asserted: this machine's
  * speed varies with load; `npm run bench:flood` prints the same figures.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { sharedSpecPath } from "@apisnoop/openapi/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeFlood, flood } from "../../../tools/hostile/flood";
-import { ProxyProcess } from "../../../tools/hostile/proxy-process";
-import { rigKubeconfigPath } from "../../../tools/rig/rig";
-import { CertificateAuthority } from "./certificate-authority";
-import { proxiedKubeconfig } from "./proxied-kubeconfig";
+import { type ProxyProcess, startRigProxyProcess } from "../../../tools/hostile/proxy-process";
 
 let proxy: ProxyProcess;
 let kubeconfig: string;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-flood-"));
-  proxy = await ProxyProcess.start([
-    `--kubeconfig=${rigKubeconfigPath("admin")}`,
-    `--spec=${sharedSpecPath("1.34")}`,
-    `--ca-dir=${path.join(dir, "ca")}`,
-  ]);
-  const ca = await CertificateAuthority.open(path.join(dir, "ca"));
-  kubeconfig = path.join(dir, "kubeconfig");
-  writeFileSync(
-    kubeconfig,
-    proxiedKubeconfig({
-      from: rigKubeconfigPath("admin"),
-      proxyUrl: proxy.url,
-      mode: "reverse",
-      caPem: ca.certificatePem,
-    }),
-    { mode: 0o600 },
-  );
+  const started = await startRigProxyProcess();
+  proxy = started.proxy;
+  kubeconfig = started.kubeconfigs.reverse;
 }, 180_000);
 
 afterAll(async () => {

@@ -7,17 +7,11 @@
  * APISNOOP_FUZZ_INPUTS changes the count, APISNOOP_FUZZ_SEED the seed (a failing batch names its seed).
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
 import net, { type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { promisify } from "node:util";
-import { sharedSpecPath } from "@apisnoop/openapi/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostileWire, sendHostile } from "../../../tools/hostile/hostile-wire";
-import { ProxyProcess } from "../../../tools/hostile/proxy-process";
-import { rigKubeconfigPath } from "../../../tools/rig/rig";
-import { proxiedKubeconfig } from "./proxied-kubeconfig";
+import { type ProxyProcess, startRigProxyProcess } from "../../../tools/hostile/proxy-process";
 
 const INPUTS = Number(process.env.APISNOOP_FUZZ_INPUTS ?? 100_000);
 const BATCH = 10_000;
@@ -27,36 +21,18 @@ let proxy: ProxyProcess;
 let sentinel: net.Server;
 let sentinelPort: number;
 let sentinelConnections = 0;
-const kubeconfigs: Record<"reverse" | "forward", string> = { reverse: "", forward: "" };
+let kubeconfigs: Record<"reverse" | "forward", string>;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-fuzz-"));
   sentinel = net.createServer((socket) => {
     sentinelConnections++;
     socket.destroy();
   });
   await new Promise<void>((resolve) => sentinel.listen(0, "127.0.0.1", resolve));
   sentinelPort = (sentinel.address() as AddressInfo).port;
-  proxy = await ProxyProcess.start([
-    `--kubeconfig=${rigKubeconfigPath("admin")}`,
-    `--spec=${sharedSpecPath("1.34")}`,
-    `--ca-dir=${path.join(dir, "ca")}`,
-  ]);
-  const { CertificateAuthority } = await import("./certificate-authority");
-  const ca = await CertificateAuthority.open(path.join(dir, "ca"));
-  for (const mode of ["reverse", "forward"] as const) {
-    kubeconfigs[mode] = path.join(dir, `kubeconfig-${mode}`);
-    writeFileSync(
-      kubeconfigs[mode],
-      proxiedKubeconfig({
-        from: rigKubeconfigPath("admin"),
-        proxyUrl: proxy.url,
-        mode,
-        caPem: ca.certificatePem,
-      }),
-      { mode: 0o600 },
-    );
-  }
+  const started = await startRigProxyProcess();
+  proxy = started.proxy;
+  kubeconfigs = started.kubeconfigs;
 }, 180_000);
 
 afterAll(async () => {
