@@ -88,6 +88,7 @@ describe("hostile bytes on the proxy's port", () => {
       expect(sentinelConnections).toBe(0);
       expect(proxy.output).not.toMatch(/uncaught/);
     },
-    15 * 60_000,
+    // About 2 minutes on an idle 2-core machine is the aim; 11 to 15 minutes were measured at load 20.
+    25 * 60_000,
   );
 });
