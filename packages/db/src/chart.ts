@@ -1,14 +1,8 @@
 import type { PrismaClient } from "./client";
 import { type Coverage, coverageTotals, type EndpointCoverage, getCoverage } from "./coverage";
+import { narrowWindow } from "./data-window";
 import type { CoverageFilters } from "./filters";
-import {
-  hasWindow,
-  outcomeCondition,
-  SqlParams,
-  sourceConditions,
-  sourceRestriction,
-  windowRestriction,
-} from "./selection-sql";
+import { hasWindow, SqlParams, sourceRestriction, windowHitsSql, windowRestriction } from "./selection-sql";
 import { listSources, type SourceActivity } from "./sources";
 import { getUnknown, type UnknownReport } from "./unknown";
 
@@ -71,7 +65,7 @@ export async function getChart(
   chart: string,
   filters: CoverageFilters,
 ): Promise<ChartReport> {
-  const selection: CoverageFilters = { ...filters, chart, level: undefined };
+  const selection: CoverageFilters = await narrowWindow(prisma, { ...filters, chart, level: undefined });
   const coverage = await getCoverage(prisma, selection);
   const release = coverage.release;
   const scoped: CoverageFilters = { ...selection, release };
@@ -102,18 +96,17 @@ export async function getChart(
 
 async function chartPods(prisma: PrismaClient, filters: CoverageFilters): Promise<ChartPod[]> {
   const params = new SqlParams();
-  const windowed = hasWindow(filters);
-  const conditions = sourceConditions(filters, params);
-  const counted = windowed
-    ? outcomeCondition(filters.outcome, `h."statusClass"`)
-    : filters.outcome === "2xx"
-      ? `h."hits2xx" > 0`
-      : "TRUE";
+  const releaseParam = params.add(filters.release);
+  const counted = filters.outcome === "2xx" ? `h."hits2xx" > 0` : "TRUE";
+  // A window reads day and hour rollups and its edge minutes (already narrowed to the selected sources);
+  // without one, the all-time totals of the selected sources.
+  const rows = hasWindow(filters)
+    ? windowHitsSql(filters, params, releaseParam)
+    : `SELECT t.* FROM "HitTotal" t WHERE t."release" = ${releaseParam}${sourceRestriction(filters, params, `t."sourceId"`)}`;
   return prisma.$queryRawUnsafe<ChartPod[]>(
-    `SELECT s."namespace", s."pod", sum(h."${windowed ? "count" : "hits"}")::float8 AS hits,
+    `SELECT s."namespace", s."pod", sum(h."hits")::float8 AS hits,
             count(DISTINCT h."operationId") FILTER (WHERE ${counted})::int AS endpoints
-     FROM ${windowed ? `"HitRollup"` : `"HitTotal"`} h JOIN "Source" s ON s."id" = h."sourceId"
-     WHERE h."release" = ${params.add(filters.release)}${conditions ? ` AND ${conditions}` : ""}${windowed ? windowRestriction(filters, params, `h."minute"`, "minute") : ""}
+     FROM (${rows}) h JOIN "Source" s ON s."id" = h."sourceId"
      GROUP BY s."namespace", s."pod" ORDER BY hits DESC, s."namespace", s."pod"`,
     ...params.values,
   );
@@ -124,15 +117,16 @@ async function otherOperationUses(
   filters: CoverageFilters,
 ): Promise<OtherOperationUse[]> {
   const params = new SqlParams();
-  const windowed = hasWindow(filters);
   const releaseParam = params.add(filters.release);
+  const rows = hasWindow(filters)
+    ? windowHitsSql(filters, params, releaseParam)
+    : `SELECT t.* FROM "HitTotal" t WHERE t."release" = ${releaseParam}${sourceRestriction(filters, params, `t."sourceId"`)}`;
   return prisma.$queryRawUnsafe<OtherOperationUse[]>(
-    `SELECT h."operationId", sum(h."${windowed ? "count" : "hits"}")::float8 AS hits,
+    `SELECT h."operationId", sum(h."hits")::float8 AS hits,
             coalesce(bool_or(e."watchOperation"), false) AS "watchOperation"
-     FROM ${windowed ? `"HitRollup"` : `"HitTotal"`} h
-     LEFT JOIN "Endpoint" e ON e."release" = h."release" AND e."operationId" = h."operationId"
-     WHERE h."release" = ${releaseParam}${sourceRestriction(filters, params, `h."sourceId"`)}${windowed ? windowRestriction(filters, params, `h."minute"`, "minute") : ""}
-       AND (e."operationId" IS NULL OR e."watchOperation")
+     FROM (${rows}) h
+     LEFT JOIN "Endpoint" e ON e."release" = ${releaseParam} AND e."operationId" = h."operationId"
+     WHERE e."operationId" IS NULL OR e."watchOperation"
      GROUP BY h."operationId" ORDER BY hits DESC, h."operationId"`,
     ...params.values,
   );

@@ -1,5 +1,6 @@
 import type { Endpoint } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
+import { narrowWindow } from "./data-window";
 import { type CoverageFilters, LEVELS, type Level, type Outcome } from "./filters";
 import { releaseLoadCount, resolveReleaseLoad } from "./releases";
 import { endpointHitsSql, SqlParams } from "./selection-sql";
@@ -134,10 +135,13 @@ export function getCoverageCounts(
 
 async function coverageOf(
   prisma: PrismaClient,
-  filters: CoverageFilters,
+  asked: CoverageFilters,
   detail: boolean,
 ): Promise<Coverage<EndpointCounts>> {
-  const { name: release, loadedAt } = await resolveReleaseLoad(prisma, filters.release);
+  const [{ name: release, loadedAt }, filters] = await Promise.all([
+    resolveReleaseLoad(prisma, asked.release),
+    narrowWindow(prisma, asked),
+  ]);
   const params = new SqlParams();
   const releaseParam = params.add(release);
   const [catalog, hitRows] = await Promise.all([

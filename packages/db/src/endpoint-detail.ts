@@ -1,6 +1,7 @@
 import type { Endpoint } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
 import type { EndpointSpec } from "./coverage";
+import { narrowWindow } from "./data-window";
 import { NotFoundError } from "./errors";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
@@ -71,9 +72,12 @@ export interface EndpointDetail {
 export async function getEndpointDetail(
   prisma: PrismaClient,
   operationId: string,
-  filters: CoverageFilters,
+  asked: CoverageFilters,
 ): Promise<EndpointDetail> {
-  const release = await resolveRelease(prisma, filters.release);
+  const [release, filters] = await Promise.all([
+    resolveRelease(prisma, asked.release),
+    narrowWindow(prisma, asked),
+  ]);
   const endpoint = (await prisma.endpoint.findUnique({
     where: { release_operationId: { release, operationId } },
     omit: { release: true },

@@ -1,4 +1,5 @@
 import type { PrismaClient } from "./client";
+import { narrowWindow } from "./data-window";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
 import { hasWindow, SqlParams, sourceConditions, windowHitsSql } from "./selection-sql";
@@ -40,8 +41,11 @@ const SOURCE_COLUMNS = `s."id", s."userAgent", s."e2eTest", s."conformance", s."
  * release) and time window of `filters`, most hits first. Sources without hits in the selection are
  * listed too (with zeros), so pickers can offer every source there is.
  */
-export async function listSources(prisma: PrismaClient, filters: CoverageFilters): Promise<SourceActivity[]> {
-  const release = await resolveRelease(prisma, filters.release);
+export async function listSources(prisma: PrismaClient, asked: CoverageFilters): Promise<SourceActivity[]> {
+  const [release, filters] = await Promise.all([
+    resolveRelease(prisma, asked.release),
+    narrowWindow(prisma, asked),
+  ]);
   const params = new SqlParams();
   const releaseParam = params.add(release);
   // Without a window, the totals kept per source at ingest; with one, only the selected sources' rows

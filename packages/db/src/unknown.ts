@@ -1,5 +1,6 @@
 import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
+import { narrowWindow } from "./data-window";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
 import { SqlParams, sourceRestriction, windowRestriction } from "./selection-sql";
@@ -46,8 +47,11 @@ export interface UnknownReport {
  * figure a coverage view shows of them, without listing them. Calls to the paths every apiserver serves
  * outside its spec (`/openapi/v3`, `/healthz`, …) are not unknown and are not counted.
  */
-export async function countUnknownCalls(prisma: PrismaClient, filters: CoverageFilters): Promise<number> {
-  const release = await resolveRelease(prisma, filters.release);
+export async function countUnknownCalls(prisma: PrismaClient, asked: CoverageFilters): Promise<number> {
+  const [release, filters] = await Promise.all([
+    resolveRelease(prisma, asked.release),
+    narrowWindow(prisma, asked),
+  ]);
   const params = new SqlParams();
   const [row] = await prisma.$queryRawUnsafe<Array<{ count: number }>>(
     `SELECT coalesce(sum(u."count"), 0)::float8 AS count
@@ -64,8 +68,11 @@ export async function countUnknownCalls(prisma: PrismaClient, filters: CoverageF
  * and in the time window of `filters`, most frequent first, with the sources that made them. `outcome`
  * and `level` do not apply.
  */
-export async function getUnknown(prisma: PrismaClient, filters: CoverageFilters): Promise<UnknownReport> {
-  const release = await resolveRelease(prisma, filters.release);
+export async function getUnknown(prisma: PrismaClient, asked: CoverageFilters): Promise<UnknownReport> {
+  const [release, filters] = await Promise.all([
+    resolveRelease(prisma, asked.release),
+    narrowWindow(prisma, asked),
+  ]);
   const callParams = new SqlParams();
   // Both queries at once: a view waits for one round trip, not two.
   const callQuery = prisma.$queryRawUnsafe<

@@ -1,13 +1,8 @@
 import type { PrismaClient } from "./client";
+import { narrowWindow } from "./data-window";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
-import {
-  hasWindow,
-  outcomeCondition,
-  SqlParams,
-  sourceRestriction,
-  windowRestriction,
-} from "./selection-sql";
+import { hasWindow, SqlParams, sourceRestriction, windowHitsSql } from "./selection-sql";
 
 /** A source that called an operation, as a report names it. */
 export interface Caller {
@@ -39,31 +34,31 @@ export async function getUsage(
   filters: CoverageFilters,
   maxCallers = 10,
 ): Promise<{ release: string; operations: OperationUsage[] }> {
-  const release = await resolveRelease(prisma, filters.release);
+  const [release, selection] = await Promise.all([
+    resolveRelease(prisma, filters.release),
+    narrowWindow(prisma, filters),
+  ]);
   const params = new SqlParams();
-  const windowed = hasWindow(filters);
-  // Per-minute rollups carry a status class; all-time totals carry hits and 2xx hits side by side.
-  const counted = windowed
-    ? outcomeCondition(filters.outcome, `h."statusClass"`)
-    : filters.outcome === "2xx"
-      ? `h."hits2xx" > 0`
-      : "TRUE";
-  const hits = windowed ? `h."count"` : filters.outcome === "2xx" ? `h."hits2xx"` : `h."hits"`;
-  const where =
-    `h."release" = ${params.add(release)} AND ${counted}` +
-    sourceRestriction(filters, params, `h."sourceId"`) +
-    (windowed ? windowRestriction(filters, params, `h."minute"`, "minute") : "");
-  const rows = await prisma.$queryRawUnsafe<(Omit<Caller, "hits"> & { operationId: string; hits: number })[]>(
-    `SELECT h."operationId", sum(${hits})::float8 AS hits, s."userAgent", s."name", s."e2eTest", s."conformance", s."namespace",
+  const releaseParam = params.add(release);
+  // Rows per endpoint x source with hits and 2xx hits side by side: a window's day and hour rollups and
+  // edge minutes, or the all-time totals.
+  const rows = hasWindow(selection)
+    ? windowHitsSql(selection, params, releaseParam)
+    : `SELECT t.* FROM "HitTotal" t WHERE t."release" = ${releaseParam}${sourceRestriction(selection, params, `t."sourceId"`)}`;
+  const ok = filters.outcome === "2xx";
+  const found = await prisma.$queryRawUnsafe<
+    (Omit<Caller, "hits"> & { operationId: string; hits: number })[]
+  >(
+    `SELECT h."operationId", sum(h."${ok ? "hits2xx" : "hits"}")::float8 AS hits, s."userAgent", s."name", s."e2eTest", s."conformance", s."namespace",
             s."pod", s."serviceAccount", s."chart"
-     FROM ${windowed ? `"HitRollup"` : `"HitTotal"`} h JOIN "Source" s ON s."id" = h."sourceId"
-     WHERE ${where}
+     FROM (${rows}) h JOIN "Source" s ON s."id" = h."sourceId"
+     WHERE ${ok ? `h."hits2xx" > 0` : "TRUE"}
      GROUP BY h."operationId", s."id"
      ORDER BY h."operationId", hits DESC`,
     ...params.values,
   );
   const operations = new Map<string, OperationUsage>();
-  for (const { operationId, ...caller } of rows) {
+  for (const { operationId, ...caller } of found) {
     let usage = operations.get(operationId);
     if (!usage) {
       usage = { operationId, hits: 0, callers: [] };

@@ -2,6 +2,7 @@ import type { EndpointCatalog } from "@apisnoop/openapi";
 import { seededRandom, sharedCatalog } from "@apisnoop/openapi/testing";
 import type { HitRollup, Source } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getChart } from "./chart";
 import { getCoverage } from "./coverage";
 import type { Database } from "./database";
 import type { CoverageFilters } from "./filters";
@@ -16,6 +17,7 @@ import {
 } from "./selection-sql";
 import { listSources } from "./sources";
 import { epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
+import { getUsage } from "./usage";
 
 /**
  * Time windows are answered from day and hour rollups plus edge minutes (selection-sql's windowParts);
@@ -269,5 +271,116 @@ describe("windowed queries from day, hour and minute rollups", () => {
       expect(active, label).toEqual(await referenceSources(filters));
     }
     expect(answered).toBeGreaterThan(30); // most selections had hits: the comparison compared something
+  });
+
+  /** Per endpoint x source of the window, every minute row scanned: what chart and usage views read before. */
+  async function referenceRows(filters: CoverageFilters) {
+    const params = new SqlParams();
+    return db.prisma.$queryRawUnsafe<
+      Array<{ operationId: string; sourceId: number; hits: number; hits2xx: number }>
+    >(
+      `SELECT h."operationId", h."sourceId", sum(h."count")::float8 AS hits,
+              coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0)::float8 AS hits2xx
+       FROM "HitRollup" h
+       WHERE h."release" = '1.34'${sourceRestriction(filters, params, `h."sourceId"`)}${windowRestriction(filters, params, `h."minute"`, "minute")}
+       GROUP BY 1, 2`,
+      ...params.values,
+    );
+  }
+
+  it("answers the chart's pods and the usage report from the same rollups, equal to a minute scan", async () => {
+    const next = seededRandom(31);
+    const time = (minute: number) => new Date(Math.round(minute * 60_000));
+    const sourceRows = await db.prisma.source.findMany();
+    const podOf = new Map(sourceRows.map((row) => [row.id, `${row.namespace}/${row.pod}`]));
+    let compared = 0;
+    for (let i = 0; i < 30; i++) {
+      const from = START + next() * SPAN * 0.8;
+      const filters: CoverageFilters = {
+        outcome: next() < 0.5 ? "any" : "2xx",
+        release: "1.34",
+        from: time(from),
+        ...(next() < 0.5 ? { to: time(from + 1 + next() * SPAN * 0.5) } : {}),
+      };
+      const label = JSON.stringify(filters);
+      const rows = await referenceRows({ ...filters, chart: "nginx" });
+      const pods = new Map<string, { hits: number; endpoints: Set<string> }>();
+      for (const row of rows) {
+        const pod = pods.get(podOf.get(row.sourceId) ?? "") ?? { hits: 0, endpoints: new Set<string>() };
+        pod.hits += row.hits;
+        if (filters.outcome === "any" || row.hits2xx > 0) pod.endpoints.add(row.operationId);
+        pods.set(podOf.get(row.sourceId) ?? "", pod);
+      }
+      const chart = await getChart(db.prisma, "nginx", filters);
+      expect(
+        Object.fromEntries(
+          chart.pods.map((pod) => [`${pod.namespace}/${pod.pod}`, [pod.hits, pod.endpoints]]),
+        ),
+        label,
+      ).toEqual(
+        Object.fromEntries([...pods].map(([pod, { hits, endpoints }]) => [pod, [hits, endpoints.size]])),
+      );
+      compared += chart.pods.length;
+
+      const usage = await getUsage(db.prisma, filters);
+      const expected = new Map<string, number>();
+      for (const row of await referenceRows(filters)) {
+        const hits = filters.outcome === "2xx" ? row.hits2xx : row.hits;
+        if (hits > 0) expected.set(row.operationId, (expected.get(row.operationId) ?? 0) + hits);
+      }
+      expect(
+        Object.fromEntries(usage.operations.map((operation) => [operation.operationId, operation.hits])),
+        label,
+      ).toEqual(Object.fromEntries(expected));
+    }
+    expect(compared).toBeGreaterThan(20);
+  });
+
+  it("answers a window that holds all the data (from=0) from the all-time totals, not the minute rows", async () => {
+    // A day row and a minute row the totals do not hold: a view that reads time buckets for from=0 counts them.
+    const [source] = await db.prisma.source.findMany({ take: 1, orderBy: { id: "asc" } });
+    const day = Math.floor(START / 1440) * 1440 + 1440;
+    await db.prisma.$executeRawUnsafe(
+      `INSERT INTO "HitRollup" ("release", "operationId", "sourceId", "method", "statusClass", "minute", "count", "details")
+       VALUES ('1.34', 'readCoreV1Namespace', $1, 'GET', '2xx', to_timestamp($2 * 60), 1000000, '{}')`,
+      source?.id,
+      START + 60,
+    );
+    await db.prisma.$executeRawUnsafe(
+      `INSERT INTO "HitRollupDay" ("release", "operationId", "sourceId", "day", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx")
+       VALUES ('1.34', 'readCoreV1Namespace', $1, to_timestamp($2 * 60), 1000000, 1000000, to_timestamp($2 * 60), to_timestamp($2 * 60), to_timestamp($2 * 60), to_timestamp($2 * 60))
+       ON CONFLICT ("release", "sourceId", "day", "operationId") DO UPDATE SET "hits" = "HitRollupDay"."hits" + 1000000, "hits2xx" = "HitRollupDay"."hits2xx" + 1000000`,
+      source?.id,
+      day,
+    );
+    try {
+      for (const outcome of ["any", "2xx"] as const) {
+        const allTime: CoverageFilters = { outcome, release: "1.34" };
+        const fromZero: CoverageFilters = {
+          ...allTime,
+          from: new Date(0),
+          to: new Date("9999-01-01T00:00:00Z"),
+        };
+        const strip = <T>(value: T) => JSON.parse(JSON.stringify(value)) as T;
+        expect(strip(await getCoverage(db.prisma, fromZero))).toEqual(
+          strip(await getCoverage(db.prisma, allTime)),
+        );
+        expect(await listSources(db.prisma, fromZero)).toEqual(await listSources(db.prisma, allTime));
+        expect(strip(await getChart(db.prisma, "nginx", fromZero))).toEqual(
+          strip(await getChart(db.prisma, "nginx", allTime)),
+        );
+        const usage = await getUsage(db.prisma, fromZero);
+        expect(usage).toEqual(await getUsage(db.prisma, allTime));
+        expect(
+          usage.operations.find((operation) => operation.operationId === "readCoreV1Namespace")?.hits ?? 0,
+        ).toBeLessThan(1_000_000);
+      }
+    } finally {
+      await db.prisma.$executeRawUnsafe(`DELETE FROM "HitRollup" WHERE "count" = 1000000`);
+      await db.prisma.$executeRawUnsafe(
+        `UPDATE "HitRollupDay" SET "hits" = "hits" - 1000000, "hits2xx" = "hits2xx" - 1000000 WHERE "hits" >= 1000000`,
+      );
+      await db.prisma.$executeRawUnsafe(`DELETE FROM "HitRollupDay" WHERE "hits" = 0`);
+    }
   });
 });
