@@ -1,0 +1,267 @@
+/**
+ * The chart end to end on the rig's node, as a user runs it: `helm install` with the rig's images and a
+ * volume for PostgreSQL; a namespace labelled `apisnoop.io/snoop=true` with a workload Deployment whose
+ * client uses the in-cluster configuration; the webhook routes its pod to the proxy Service, the proxy
+ * attributes the calls by the pod's real address and delivers them, and the dashboard's HTTP API lists the
+ * workload as a source with its namespace, pod, service account and chart, and exactly the endpoints the
+ * apiserver's audit log has for its service account. Pods without the opt-in are untouched and unseen.
+ */
+import { buildCatalog, compileMatcher, loadSpec, type RequestMatcher } from "@apisnoop/openapi";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toolboxImage } from "../../../tools/images/rig-images";
+import { loadRigImages } from "../../../tools/images/rig-load";
+import { type ApisnoopRelease, installApisnoop } from "../../../tools/rig/apisnoop-release";
+import { readAuditEvents } from "../../../tools/rig/audit";
+import { rigApply, rigKubectl } from "../../../tools/rig/kubectl";
+import { rigKubeconfigPath } from "../../../tools/rig/rig";
+import { uniqueNamespace, until } from "../../../tools/rig/test-objects";
+
+const id = uniqueNamespace("x").slice(2);
+const release = `snoop-${id}`;
+const system = `apisnoop-${id}`;
+/** Labelled `apisnoop.io/snoop=true`: the workload and a pod that opts out. */
+const snooped = `snooped-${id}`;
+/** Not labelled: a pod without the opt-in, and the pod that reads the dashboard. */
+const plain = `plain-${id}`;
+const WORKLOAD_CHART = {
+  "helm.sh/chart": "workload-0.1.0",
+  "app.kubernetes.io/instance": "workload",
+  "app.kubernetes.io/managed-by": "Helm",
+};
+
+let apisnoop: ApisnoopRelease;
+let toolbox = "";
+let matcher: RequestMatcher;
+
+interface Pod {
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec: {
+    containers: Array<{ env?: Array<{ name: string; value?: string }> }>;
+    volumes?: Array<{ name: string; projected?: { sources: Array<{ configMap?: { name: string } }> } }>;
+  };
+  status: { podIP?: string; phase?: string };
+}
+
+/** A service account with the built-in `edit` role in its namespace, and a client running as it. */
+async function client(
+  namespace: string,
+  name: string,
+  rounds: number,
+  annotations: Record<string, string> = {},
+) {
+  await rigApply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace } });
+  await rigApply({
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name, namespace },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "edit" },
+    subjects: [{ kind: "ServiceAccount", name, namespace }],
+  });
+  await rigApply({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name, ...WORKLOAD_CHART }, annotations },
+        spec: {
+          serviceAccountName: name,
+          containers: [
+            {
+              name: "client",
+              image: toolbox,
+              imagePullPolicy: "Never",
+              command: [
+                "sh",
+                "-c",
+                `node /toolbox/in-cluster-client.mjs --rounds=${rounds} --interval=3; sleep 3600`,
+              ],
+            },
+          ],
+        },
+      },
+    },
+  });
+}
+
+/** The running pod of Deployment `app` in `namespace`. */
+async function podOf(namespace: string, app: string): Promise<Pod> {
+  return until(
+    `a running pod of ${namespace}/${app}`,
+    async () => {
+      const list = JSON.parse(
+        await rigKubectl(["-n", namespace, "get", "pods", "-l", `app=${app}`, "-o", "json"]),
+      ) as {
+        items: Pod[];
+      };
+      return list.items.find((pod) => pod.status.phase === "Running" && pod.status.podIP);
+    },
+    120_000,
+  );
+}
+
+/** `GET <dashboard>/api/v1/<path>` from inside the cluster, signed in with basic auth. */
+async function dashboard<T>(path: string): Promise<T> {
+  const { username, password } = apisnoop.dashboard;
+  const auth = Buffer.from(`${username}:${password}`).toString("base64");
+  const body = await rigKubectl([
+    "-n",
+    plain,
+    "exec",
+    "reader",
+    "--",
+    "wget",
+    "-qO-",
+    "--header",
+    `Authorization: Basic ${auth}`,
+    `${apisnoop.webUrl}/api/v1/${path}`,
+  ]);
+  return JSON.parse(body) as T;
+}
+
+interface Coverage {
+  release: string;
+  endpoints: Array<{ operationId: string; hits: number }>;
+  sources: Array<{ source: Record<string, string | null>; hits: number; endpoints: number }>;
+}
+
+/** The operationIds of the apiserver's audit events of `user`. */
+function auditedEndpoints(user: string): Set<string> {
+  const method: Record<string, string> = {
+    get: "GET",
+    list: "GET",
+    watch: "GET",
+    create: "POST",
+    update: "PUT",
+    patch: "PATCH",
+    delete: "DELETE",
+    deletecollection: "DELETE",
+  };
+  return new Set(
+    readAuditEvents()
+      .filter((event) => event.user.username === user && event.stage === "ResponseComplete")
+      .map(
+        (event) =>
+          matcher.match(method[event.verb] ?? event.verb.toUpperCase(), event.requestURI).operationId,
+      )
+      .filter((operationId): operationId is string => !!operationId),
+  );
+}
+
+beforeAll(async () => {
+  const log = (line: string) => console.log(line);
+  apisnoop = await installApisnoop(release, system, log);
+  [toolbox = ""] = loadRigImages([toolboxImage()], log);
+  const live = await loadSpec("live", { kubeconfig: rigKubeconfigPath("admin") });
+  matcher = compileMatcher(buildCatalog(live.spec, live.release));
+  await rigApply({
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: snooped, labels: { "apisnoop.io/snoop": "true" } },
+  });
+  await rigApply({ apiVersion: "v1", kind: "Namespace", metadata: { name: plain } });
+  await client(snooped, "workload", 0);
+  await client(snooped, "opted-out", 1, { "apisnoop.io/snoop": "false" });
+  await client(plain, "bystander", 1);
+  await rigApply({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "reader", namespace: plain },
+    spec: {
+      automountServiceAccountToken: false,
+      containers: [{ name: "reader", image: toolbox, imagePullPolicy: "Never", command: ["sleep", "3600"] }],
+    },
+  });
+}, 1_200_000);
+
+afterAll(async () => {
+  for (const namespace of [snooped, plain]) {
+    await rigKubectl(["delete", "namespace", namespace, "--wait=false", "--ignore-not-found"]).catch(
+      () => undefined,
+    );
+  }
+  await apisnoop?.uninstall();
+});
+
+describe("charts/apisnoop on the rig's node", () => {
+  it("routes the opted-in workload's pod to the proxy and leaves the others untouched", async () => {
+    const workload = await podOf(snooped, "workload");
+    expect(workload.metadata.annotations?.["apisnoop.io/injected"]).toBe("true");
+    const env = Object.fromEntries((workload.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env.KUBERNETES_SERVICE_HOST).toBe(apisnoop.proxyHost);
+    for (const [namespace, app] of [
+      [snooped, "opted-out"],
+      [plain, "bystander"],
+    ] as const) {
+      const pod = await podOf(namespace, app);
+      expect(pod.metadata.annotations?.["apisnoop.io/injected"], app).toBeUndefined();
+      expect(pod.spec.containers[0]?.env, app).toBeUndefined();
+      const caSource = pod.spec.volumes
+        ?.find((volume) => volume.name.startsWith("kube-api-access-"))
+        ?.projected?.sources.find((source) => source.configMap)?.configMap?.name;
+      expect(caSource, app).toBe("kube-root-ca.crt");
+    }
+  });
+
+  it("lists the workload as a source with its namespace, pod, service account and chart", async () => {
+    const workload = await podOf(snooped, "workload");
+    const row = await until(
+      "the workload in the dashboard",
+      async () =>
+        (await dashboard<Coverage>(`coverage?namespace=${snooped}&serviceAccount=workload`)).sources.find(
+          (s) => s.source.pod === workload.metadata.name,
+        ),
+      180_000,
+    );
+    expect(row.source).toMatchObject({
+      namespace: snooped,
+      pod: workload.metadata.name,
+      serviceAccount: "workload",
+      chart: "workload-0.1.0",
+      release: "workload",
+      managedBy: "Helm",
+    });
+  });
+
+  it("shows exactly the endpoints the apiserver's audit log has for the workload's service account", async () => {
+    const user = `system:serviceaccount:${snooped}:workload`;
+    // The client repeats the same eight calls: once both sides have all of them they stay equal.
+    const { dashboardSet, auditSet } = await until(
+      "the dashboard and the audit log to agree",
+      async () => {
+        const coverage = await dashboard<Coverage>(`coverage?namespace=${snooped}&serviceAccount=workload`);
+        const dashboardSet = new Set(coverage.endpoints.filter((e) => e.hits > 0).map((e) => e.operationId));
+        const auditSet = auditedEndpoints(user);
+        return dashboardSet.size >= 8 && auditSet.size >= 8 ? { dashboardSet, auditSet } : null;
+      },
+      180_000,
+    );
+    expect([...dashboardSet].sort()).toEqual([...auditSet].sort());
+    expect(dashboardSet).toContain("createCoreV1NamespacedConfigMap");
+    expect(dashboardSet).toContain("getCodeVersion");
+  });
+
+  it("never sees the calls of pods without the opt-in, which reach the apiserver from their own address", async () => {
+    for (const [namespace, app] of [
+      [snooped, "opted-out"],
+      [plain, "bystander"],
+    ] as const) {
+      const pod = await podOf(namespace, app);
+      const user = `system:serviceaccount:${namespace}:${app}`;
+      const events = await until(`${app}'s calls in the audit log`, () => {
+        const found = readAuditEvents().filter(
+          (e) => e.user.username === user && e.stage === "ResponseComplete",
+        );
+        return found.length >= 8 ? found : null;
+      });
+      for (const event of events) expect(event.sourceIPs, app).toEqual([pod.status.podIP]);
+      const coverage = await dashboard<Coverage>(`coverage?namespace=${namespace}&serviceAccount=${app}`);
+      expect(coverage.sources, app).toEqual([]);
+      expect(
+        coverage.endpoints.filter((e) => e.hits > 0),
+        app,
+      ).toEqual([]);
+    }
+  });
+});

@@ -1,0 +1,139 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "../rig/rig";
+import { copyInstruction, dockerignoreMatcher, envPairs, parseDockerfile } from "./dockerfile";
+import { imageFromDockerfile } from "./dockerfile-image";
+
+describe("parseDockerfile", () => {
+  it("reads the project's Dockerfiles into named stages ending with the image's", () => {
+    for (const app of ["proxy", "web"]) {
+      const stages = parseDockerfile(readFileSync(join(repoRoot, "apps", app, "Dockerfile"), "utf8"));
+      expect(stages.length, app).toBeGreaterThanOrEqual(2);
+      expect(stages.at(-1)?.name, app).toBeUndefined();
+      expect(
+        stages.slice(0, -1).every((stage) => stage.name),
+        app,
+      ).toBe(true);
+      for (const stage of stages) expect(stage.from, app).toMatch(/^node:/);
+    }
+  });
+
+  it("joins continued lines, drops comments inside them, and keeps each instruction's first line", () => {
+    const [stage] = parseDockerfile(
+      [
+        "# a comment",
+        "FROM node:20 AS deps",
+        "RUN npm ci \\",
+        "  # inside",
+        "  --omit=dev \\",
+        " && echo done",
+        "USER node",
+      ].join("\n"),
+    );
+    expect(stage?.name).toBe("deps");
+    expect(stage?.instructions).toEqual([
+      { keyword: "RUN", args: "npm ci --omit=dev && echo done", line: 3 },
+      { keyword: "USER", args: "node", line: 7 },
+    ]);
+  });
+
+  it("refuses an instruction before FROM", () => {
+    expect(() => parseDockerfile("RUN true\nFROM node:20")).toThrow(/line 1: RUN before the first FROM/);
+  });
+});
+
+describe("instruction arguments", () => {
+  it("reads ENV in both forms, quoted values included", () => {
+    expect(envPairs('NODE_ENV=production HOST=0.0.0.0 NAME="two words"')).toEqual([
+      ["NODE_ENV", "production"],
+      ["HOST", "0.0.0.0"],
+      ["NAME", "two words"],
+    ]);
+    expect(envPairs("PATH /usr/bin:/bin")).toEqual([["PATH", "/usr/bin:/bin"]]);
+  });
+
+  it("reads COPY with and without --from, and refuses options it does not know", () => {
+    expect(copyInstruction("--from=deps /app/node_modules ./node_modules")).toEqual({
+      from: "deps",
+      sources: ["/app/node_modules"],
+      destination: "./node_modules",
+    });
+    expect(copyInstruction("package.json package-lock.json ./")).toEqual({
+      sources: ["package.json", "package-lock.json"],
+      destination: "./",
+    });
+    expect(() => copyInstruction("--chown=node a b")).toThrow(/--chown=node is not supported/);
+  });
+});
+
+describe("dockerignoreMatcher", () => {
+  const ignored = dockerignoreMatcher(
+    "**/node_modules\n.git\n**/*.test.ts\n# comment\ndist\n!dist/keep.txt\n",
+  );
+  it("matches at any depth for **, below a matching directory, and honours exceptions", () => {
+    expect(ignored("node_modules")).toBe(true);
+    expect(ignored("packages/db/node_modules/pg/index.js")).toBe(true);
+    expect(ignored(".git/config")).toBe(true);
+    expect(ignored("apps/web/src/a.test.ts")).toBe(true);
+    expect(ignored("a.test.ts")).toBe(true);
+    expect(ignored("apps/web/src/a.ts")).toBe(false);
+    expect(ignored("dist/x.js")).toBe(true);
+    expect(ignored("dist/keep.txt")).toBe(false);
+    expect(ignored("apps/dist/x.js")).toBe(false);
+  });
+});
+
+describe("imageFromDockerfile", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dockerfile-image-"));
+  const build = (text: string) => {
+    writeFileSync(join(dir, "Dockerfile"), text);
+    return imageFromDockerfile({
+      dockerfile: join(dir, "Dockerfile"),
+      context: dir,
+      name: "rig.apisnoop.local/t:dev",
+    });
+  };
+
+  it("follows the final stage's instructions into the recipe's config", async () => {
+    writeFileSync(join(dir, "app.mjs"), "console.log(1)\n");
+    const recipe = await build(
+      [
+        `FROM node:${process.version.slice(1).split(".").slice(0, 2).join(".")}-bookworm-slim`,
+        "ENV NODE_ENV=production",
+        "WORKDIR /app",
+        "COPY app.mjs ./",
+        "RUN mkdir -p /var/lib/x && chown node:node /var/lib/x",
+        "USER node",
+        "EXPOSE 8443",
+        'ENTRYPOINT ["node", "app.mjs"]',
+      ].join("\n"),
+    );
+    expect(recipe.config).toMatchObject({
+      workingDir: "/app",
+      user: "node",
+      entrypoint: ["node", "app.mjs"],
+      exposedPorts: ["8443/tcp"],
+    });
+    expect(recipe.config.env).toContain("NODE_ENV=production");
+    const items = recipe.layers.flatMap((layer) => layer.items);
+    expect(items).toContainEqual({ kind: "file", from: join(dir, "app.mjs"), to: "/app/app.mjs" });
+    expect(items).toContainEqual({ kind: "dir", to: "/var/lib/x", uid: 1000, gid: 1000 });
+  });
+
+  it("refuses what it cannot follow, naming the Dockerfile's line", async () => {
+    await expect(build("FROM alpine:3\nRUN true")).rejects.toThrow(/FROM alpine:3: the rig builds only node/);
+    const node = `node:${process.version.slice(1).split(".")[0]}`;
+    await expect(build(`FROM ${node}\nWORKDIR /app\nRUN apt-get install -y curl`)).rejects.toThrow(
+      /Dockerfile:3: RUN apt-get install -y curl: the rig runs only/,
+    );
+    await expect(build(`FROM ${node}\nCOPY --from=nowhere /a /b`)).rejects.toThrow(
+      /Dockerfile:2: .*no stage named nowhere/,
+    );
+  });
+
+  it("cleans up", () => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
