@@ -25,8 +25,9 @@ import {
   renameSync,
   rmSync,
   statSync,
+  utimesSync,
 } from "node:fs";
-import { basename, join, posix } from "node:path";
+import { basename, dirname, join, posix } from "node:path";
 import { busyboxLayer, IMAGE_USERS, nodeRuntimeLayer, systemLayer } from "./base-layers";
 import {
   commandWords,
@@ -192,9 +193,16 @@ function npmCiStage(
     }
   }
   const key = hash.digest("hex").slice(0, 24);
-  const root = join(imageCacheDir(), "stages", `${stage.name ?? "stage"}-${key}`);
+  // Named after the Dockerfile's directory and the stage (`proxy-deps-…`): pruning keeps the newest of each.
+  const label = `${basename(dirname(dockerfile))}-${stage.name ?? "stage"}`;
+  const root = join(imageCacheDir(), "stages", `${label}-${key}`);
   const files: StageFiles = { hostPath: (path) => join(root, path), skip: () => false };
-  if (existsSync(root)) return files;
+  if (existsSync(root)) {
+    // In use: pruning keeps the newest stage of each name.
+    const now = new Date();
+    utimesSync(root, now, now);
+    return files;
+  }
 
   const temporary = `${root}.${process.pid}.tmp`;
   rmSync(temporary, { recursive: true, force: true });

@@ -14,7 +14,9 @@ import {
   readFileSync,
   readlinkSync,
   renameSync,
+  rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { homedir } from "node:os";
@@ -176,7 +178,13 @@ function buildLayer(layer: ImageLayer, cache: string): { digest: string; size: n
   const index = join(cache, "layers", `${layer.name.replace(/[^\w.-]/g, "_")}-${layerKey(entries)}.json`);
   if (existsSync(index)) {
     const known = JSON.parse(readFileSync(index, "utf8")) as { digest: string; size: number };
-    if (existsSync(blobPath(cache, known.digest))) return { ...known, cached: true };
+    const blob = blobPath(cache, known.digest);
+    if (existsSync(blob)) {
+      // In use: pruning spares what was used recently.
+      const now = new Date();
+      utimesSync(blob, now, now);
+      return { ...known, cached: true };
+    }
   }
   mkdirSync(join(cache, "blobs", "sha256"), { recursive: true });
   mkdirSync(join(cache, "layers"), { recursive: true });
@@ -254,7 +262,10 @@ export function buildImage(recipe: ImageRecipe, log: (line: string) => void = ()
     `${recipe.name.replace(/[^\w.-]/g, "_")}-${manifest.digest.slice(7, 23)}.tar`,
   );
   const layersCached = layers.every((l) => l.cached);
+  const digests = [...new Set([imageConfig.digest, manifest.digest, ...diffIds])];
   if (existsSync(archive)) {
+    const now = new Date();
+    utimesSync(archive, now, now);
     return { name: recipe.name, archive, manifestDigest: manifest.digest, size, cached: layersCached };
   }
   const index = Buffer.from(
@@ -286,7 +297,7 @@ export function buildImage(recipe: ImageRecipe, log: (line: string) => void = ()
   tar.add({ type: "file", path: "index.json", mode: 0o644, content: index });
   tar.add({ type: "dir", path: "blobs", mode: DIR_MODE });
   tar.add({ type: "dir", path: "blobs/sha256", mode: DIR_MODE });
-  for (const digest of [...new Set([imageConfig.digest, manifest.digest, ...diffIds])]) {
+  for (const digest of digests) {
     const path = blobPath(cache, digest);
     tar.add({
       type: "file",
@@ -298,8 +309,77 @@ export function buildImage(recipe: ImageRecipe, log: (line: string) => void = ()
   }
   tar.finish();
   renameSync(temporary, archive);
+  writeFileSync(`${archive}.json`, JSON.stringify({ name: recipe.name, digests }));
+  pruneImageCache(cache, archive);
   log(
     `image ${recipe.name}: ${layers.length} layer(s), ${(size / 1e6).toFixed(1)} MB, built in ${((Date.now() - started) / 1000).toFixed(1)}s`,
   );
   return { name: recipe.name, archive, manifestDigest: manifest.digest, size, cached: false };
+}
+
+/** Files of the cache younger than this are never pruned: another process may be building with them. */
+const PRUNE_GRACE_MS = 10 * 60_000;
+
+function oldEnough(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > PRUNE_GRACE_MS;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Keeps the image cache to what the newest build of each image needs: older archives of the image that
+ * `kept` was built for, and blobs, layer records and build stages nothing kept refers to, are deleted once
+ * they have not been used for {@link PRUNE_GRACE_MS} (every change of the sources makes new ones, hundreds
+ * of megabytes for the web image).
+ */
+export function pruneImageCache(cache: string, kept: string): void {
+  const archives = join(cache, "archives");
+  const family = kept.slice(0, kept.lastIndexOf("-") + 1);
+  for (const name of readdirSync(archives)) {
+    const path = join(archives, name);
+    if (path.startsWith(family) && path.endsWith(".tar") && path !== kept && oldEnough(path)) {
+      rmSync(path, { force: true });
+      rmSync(`${path}.json`, { force: true });
+    }
+  }
+  const referenced = new Set<string>();
+  for (const name of readdirSync(archives).filter((n) => n.endsWith(".tar.json"))) {
+    try {
+      for (const digest of (JSON.parse(readFileSync(join(archives, name), "utf8")) as { digests: string[] })
+        .digests) {
+        referenced.add(digest.replace(/^sha256:/, ""));
+      }
+    } catch {
+      // being written
+    }
+  }
+  const blobs = join(cache, "blobs", "sha256");
+  for (const name of readdirSync(blobs)) {
+    if (!referenced.has(name) && oldEnough(join(blobs, name))) rmSync(join(blobs, name), { force: true });
+  }
+  const layerRecords = join(cache, "layers");
+  for (const name of existsSync(layerRecords) ? readdirSync(layerRecords) : []) {
+    const path = join(layerRecords, name);
+    try {
+      const { digest } = JSON.parse(readFileSync(path, "utf8")) as { digest: string };
+      if (!existsSync(blobPath(cache, digest)) && oldEnough(path)) rmSync(path, { force: true });
+    } catch {
+      // being written
+    }
+  }
+  // Build stages: the newest of each name stays.
+  const stages = join(cache, "stages");
+  const byName = new Map<string, Array<{ path: string; mtime: number }>>();
+  for (const name of existsSync(stages) ? readdirSync(stages) : []) {
+    const path = join(stages, name);
+    const family = name.replace(/-[0-9a-f]{24}(\..*)?$/, "");
+    byName.set(family, [...(byName.get(family) ?? []), { path, mtime: statSync(path).mtimeMs }]);
+  }
+  for (const entries of byName.values()) {
+    entries.sort((a, b) => b.mtime - a.mtime);
+    for (const { path } of entries.slice(1))
+      if (oldEnough(path)) rmSync(path, { recursive: true, force: true });
+  }
 }
