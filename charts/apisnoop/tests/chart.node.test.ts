@@ -219,7 +219,7 @@ describe("charts/apisnoop on the rig's node", () => {
       pod: workload.metadata.name,
       serviceAccount: "workload",
       chart: "workload-0.1.0",
-      release: "workload",
+      helmRelease: "workload",
       managedBy: "Helm",
     });
   });
