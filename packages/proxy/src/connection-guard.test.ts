@@ -31,8 +31,14 @@ beforeAll(async () => {
   const serving = await upstreamCa.leafFor(["127.0.0.1"]);
   upstream = https.createServer({ key: serving.key, cert: serving.cert }, (req, res) => {
     if (req.url?.includes("watch=1")) {
-      res.writeHead(200, { "content-type": "application/json" });
+      const type = req.url.includes("cbor") ? "application/cbor-seq" : "application/json";
+      res.writeHead(200, { "content-type": type });
       res.write('{"type":"ADDED","object":{}}\n');
+      if (req.url.includes("halfEvent")) {
+        // An event whose second half comes 1.5 s after its first, then the start of another one.
+        res.write('{"type":"MODIFIED","object":{"a":');
+        setTimeout(() => res.write('1}}\n{"type":"DELETED","obj'), 1500);
+      }
       return; // a watch: never ends by itself
     }
     const delay = Number(new URL(req.url ?? "/", "http://x").searchParams.get("delayMs") ?? 0);
@@ -304,17 +310,97 @@ describe("bounds", () => {
   });
 });
 
+/** What a client read of a watch: status, body, whether the response ended complete, and when its connection closed. */
+interface WatchRead {
+  status: number;
+  body: string;
+  complete: boolean;
+  error: string | null;
+  /** The connection closed (ms after the response's end; null: still open 1 s later). */
+  closedAfterMs: number | null;
+}
+
+function watchThrough(proxy: RunningProxy, urlPath: string): Promise<WatchRead> {
+  return new Promise((resolve) => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const req = https.request(
+      { host: "127.0.0.1", port: portOf(proxy), path: urlPath, ca: proxy.ca.certificatePem, agent },
+      (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        res.on("error", (error: NodeJS.ErrnoException) =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            complete: false,
+            error: error.code ?? error.message,
+            closedAfterMs: null,
+          }),
+        );
+        res.on("end", () => {
+          const ended = performance.now();
+          const read = { status: res.statusCode ?? 0, body, complete: res.complete, error: null };
+          const timer = setTimeout(() => {
+            agent.destroy();
+            resolve({ ...read, closedAfterMs: null });
+          }, 1000);
+          req.socket?.once("close", () => {
+            clearTimeout(timer);
+            agent.destroy();
+            resolve({ ...read, closedAfterMs: performance.now() - ended });
+          });
+        });
+      },
+    );
+    req.on("error", (error: NodeJS.ErrnoException) =>
+      resolve({
+        status: 0,
+        body: "",
+        complete: false,
+        error: error.code ?? error.message,
+        closedAfterMs: null,
+      }),
+    );
+    req.end();
+  });
+}
+
 describe("drain", () => {
-  it("finishes requests in flight, cuts watches, and takes no new connection", async () => {
+  it("finishes requests in flight, ends watches between events, and takes no new connection", async () => {
     const proxy = await proxyWith();
     const slow = get(proxy, "/api?delayMs=1500");
-    const watch = get(proxy, "/api/v1/pods?watch=1");
+    const watch = watchThrough(proxy, "/api/v1/pods?watch=1");
     // Both requests must be at the proxy before it drains (the machine may be slow).
     while (proxy.metrics.inFlight < 2) await new Promise((resolve) => setTimeout(resolve, 10));
     const summary = await proxy.drain(20_000);
-    expect(summary).toMatchObject({ inFlight: 2, watchesEnded: 1, cut: 0 });
+    expect(summary).toMatchObject({ inFlight: 2, watchesEnded: 1, watchesCut: 0, cut: 0 });
     expect(await slow).toBe(200);
-    expect(await watch).toBe("ECONNRESET");
+    // As the apiserver ends a watch at its timeout: a complete response, its connection closed after it.
+    const read = await watch;
+    expect(read).toMatchObject({ status: 200, complete: true, error: null });
+    expect(read.body).toBe('{"type":"ADDED","object":{}}\n');
+    expect(read.closedAfterMs).not.toBeNull();
     expect(await get(proxy, "/api")).toBe("ECONNREFUSED");
+  });
+
+  it("ends a watch after the event in progress, never inside it", async () => {
+    const proxy = await proxyWith();
+    const watch = watchThrough(proxy, "/api/v1/pods?watch=1&halfEvent=1");
+    while (proxy.metrics.inFlight < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    const summary = await proxy.drain(20_000);
+    expect(summary).toMatchObject({ inFlight: 1, watchesEnded: 1, watchesCut: 0, cut: 0 });
+    const read = await watch;
+    expect(read).toMatchObject({ status: 200, complete: true, error: null });
+    expect(read.body).toBe('{"type":"ADDED","object":{}}\n{"type":"MODIFIED","object":{"a":1}}\n');
+  });
+
+  it("cuts a watch whose framing it cannot follow", async () => {
+    const proxy = await proxyWith();
+    const watch = watchThrough(proxy, "/api/v1/pods?watch=1&cbor=1");
+    while (proxy.metrics.inFlight < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await proxy.drain(20_000)).toMatchObject({ watchesEnded: 0, watchesCut: 1, cut: 0 });
+    expect((await watch).complete).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import net, { type AddressInfo, type Socket } from "node:net";
-import type { Duplex } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import tls, { type SecureContext } from "node:tls";
 import { asksToWatch } from "@apisnoop/openapi";
 import type { LeafCertificate } from "./certificate-authority";
@@ -13,6 +13,23 @@ import { type ConnectionLimits, DEFAULT_LIMITS } from "./limits";
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
 import { type Upstream, upstreamAgent, upstreamTlsOptions } from "./upstream";
+import { watchFraming } from "./watch-framing";
+
+/** A watch ended by a drain has lasted at least this long: client-go calls a shorter one with no event "very short" and backs off. */
+const SHORTEST_WATCH_MS = 1000;
+
+/** A request in flight, as a drain sees it. */
+interface InFlight {
+  watch: boolean;
+  startedAt: number;
+  /**
+   * Ends a watch's stream of events, set once its head is in: between two events when the proxy knows
+   * their framing (the client reads a complete response and watches again, elsewhere), else by a cut.
+   */
+  endStream: (() => "ended" | "cut") | null;
+  /** A drain asked for the end (it comes with the event in progress, if one is half sent). */
+  ending: boolean;
+}
 
 export interface ProxyServerOptions {
   upstream: Upstream;
@@ -51,8 +68,8 @@ export class ProxyServer {
   /** For clients without one, when the proxy's kubeconfig has a client certificate: present it. */
   private readonly certAgent: https.Agent;
   private readonly sockets = new Set<Duplex>();
-  /** Requests in flight (responses not yet finished), and whether each is a watch. */
-  private readonly active = new Map<ServerResponse, { watch: boolean }>();
+  /** Requests in flight (responses not yet finished). */
+  private readonly active = new Map<ServerResponse, InFlight>();
   private readonly limits: ConnectionLimits;
   /** TLS connections that have not sent a request yet, with their timeout handler. */
   private readonly untilFirstRequest = new WeakMap<Duplex, () => void>();
@@ -176,8 +193,10 @@ export class ProxyServer {
 
   /**
    * Stops taking new connections and requests, and lets the ones in flight end: idle keep-alive
-   * connections close now, answers in flight go out with `Connection: close`, watches are cut so their
-   * clients re-watch through another proxy. Whatever is still open after `timeoutMs` is closed.
+   * connections close now, answers in flight go out with `Connection: close`, watches end between two
+   * events as the apiserver ends them at their timeout (complete responses: their clients watch again,
+   * through another proxy, from their last resourceVersion). Whatever is still open after `timeoutMs` is
+   * closed.
    */
   async drain(timeoutMs: number): Promise<DrainSummary> {
     const started = performance.now();
@@ -186,22 +205,34 @@ export class ProxyServer {
     for (const server of [this.reverseTls, this.forwardTls, this.connectServer])
       server.closeIdleConnections();
     const inFlight = this.active.size;
-    let watchesEnded = 0;
-    for (const [res, { watch }] of this.active) {
-      res.shouldKeepAlive = false;
-      if (watch) {
-        watchesEnded++;
-        res.destroy();
-      }
-    }
+    for (const res of this.active.keys()) res.shouldKeepAlive = false;
+    /** Watches asked to end between events: those in flight, and those begun during the drain. */
+    const ending: ServerResponse[] = [];
+    let watchesCut = 0;
     const deadline = started + timeoutMs;
-    while (this.active.size > 0 && performance.now() < deadline) {
+    for (;;) {
+      const now = performance.now();
+      for (const [res, request] of this.active) {
+        if (!request.watch || request.ending) continue;
+        if (request.endStream && now - request.startedAt >= SHORTEST_WATCH_MS) {
+          request.ending = true;
+          if (request.endStream() === "cut") watchesCut++;
+          else ending.push(res);
+        }
+      }
+      if (this.active.size === 0 || now >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const cut = this.active.size;
     for (const server of [this.reverseTls, this.forwardTls, this.connectServer])
       server.closeIdleConnections();
-    return { inFlight, watchesEnded, cut, ms: Math.round(performance.now() - started) };
+    return {
+      inFlight,
+      watchesEnded: ending.filter((res) => res.writableFinished).length,
+      watchesCut,
+      cut,
+      ms: Math.round(performance.now() - started),
+    };
   }
 
   /** Tells TLS (reverse) from a CONNECT (forward) by the first byte, then hands the socket on. */
@@ -315,16 +346,15 @@ export class ProxyServer {
           if (!bodyStarted && !res.destroyed && !res.writableEnded) res.flushHeaders();
         });
       }
-      // The hit is counted (`complete`) before the client's response ends, so a proxy killed at any moment
-      // has counted every response a client received in full.
-      answer.pipe(res, { end: false });
-      answer.once("end", () => {
-        live.complete();
-        res.end();
-      });
-      answer.on("error", () => res.destroy());
+      // A watch's event stream (not an error Status with its length): followed so a drain can end it.
+      const events =
+        answer.statusCode === 200 && !hasHeader(answer.rawHeaders, "content-length")
+          ? (answer.headers["content-type"] ?? null)
+          : null;
+      this.relay(live, answer, res, () => upstreamRequest.destroy(), events);
     });
     upstreamRequest.on("error", (error) => {
+      if (res.writableEnded) return; // the client has its whole answer (a drain ended a watch)
       if (res.headersSent || res.destroyed) {
         live.aborted(error.message);
         res.destroy();
@@ -348,6 +378,78 @@ export class ProxyServer {
       }
       live.end();
     });
+  }
+
+  /**
+   * Streams the upstream's answer to the client with back-pressure. The hit is counted (`complete`) before
+   * the client's response ends, so a proxy killed at any moment has counted every response a client
+   * received in full. A watch's answer is followed event by event, so that a drain can end it between two.
+   */
+  private relay(
+    live: LiveFlow,
+    answer: Readable,
+    res: ServerResponse,
+    cancelUpstream: () => void,
+    /** The content type of a stream of events (a watch's 200 answer), else null. */
+    eventStream: string | null,
+  ): void {
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      live.complete();
+      res.end();
+    };
+    answer.pipe(res, { end: false });
+    answer.once("end", end);
+    answer.on("error", () => {
+      if (!ended) res.destroy();
+    });
+    const request = this.active.get(res);
+    if (!request?.watch || eventStream === null) return;
+    const framing = watchFraming(eventStream);
+    if (!framing) {
+      // A framing the proxy cannot follow (CBOR): cut.
+      request.endStream = () => {
+        res.destroy();
+        return "cut";
+      };
+      return;
+    }
+    const follow = (chunk: Buffer) => framing.feed(chunk);
+    answer.on("data", follow);
+    request.endStream = () => {
+      if (ended) return "ended";
+      answer.unpipe(res);
+      answer.off("data", follow);
+      const finish = () => {
+        answer.off("data", untilEventEnds);
+        end();
+        // The connection goes with the answer's last chunk: the client's next request (its new watch)
+        // opens a new one, to another proxy, instead of reusing this one.
+        res.socket?.end();
+        cancelUpstream();
+      };
+      const untilEventEnds = (chunk: Buffer) => {
+        const eventEnd = framing.eventEndIn(chunk);
+        if (eventEnd !== -1) {
+          res.write(chunk.subarray(0, eventEnd));
+          finish();
+          return;
+        }
+        framing.feed(chunk);
+        if (!res.write(chunk)) {
+          answer.pause();
+          res.once("drain", () => answer.resume());
+        }
+      };
+      if (framing.betweenEvents) finish();
+      else {
+        answer.on("data", untilEventEnds);
+        answer.resume();
+      }
+      return "ended";
+    };
   }
 
   /** Tunnels a protocol switch (exec/attach/portforward: SPDY or WebSocket) as raw bytes both ways. */
@@ -427,7 +529,12 @@ export class ProxyServer {
       refuse(res, problem.code, problem.message);
       return;
     }
-    this.active.set(res, { watch: isWatch(req.url ?? "") });
+    this.active.set(res, {
+      watch: isWatch(req.url ?? ""),
+      startedAt: performance.now(),
+      endStream: null,
+      ending: false,
+    });
     res.once("close", () => this.active.delete(res));
     // While draining, answers go out with `Connection: close`: the client's next request picks another proxy.
     if (this.draining) res.shouldKeepAlive = false;
@@ -500,8 +607,10 @@ export class ProxyServer {
 export interface DrainSummary {
   /** Requests in flight when the drain began. */
   inFlight: number;
-  /** Watches among them, cut so that their clients re-watch elsewhere. */
+  /** Watches (in flight or begun during the drain) ended between two events, for their clients to re-watch elsewhere. */
   watchesEnded: number;
+  /** Watches cut instead, their framing unknown to the proxy. */
+  watchesCut: number;
   /** Requests still open at the deadline, closed then. */
   cut: number;
   ms: number;
@@ -534,7 +643,7 @@ function tlsErrorKind(error: NodeJS.ErrnoException): string {
   return /alert/i.test(error.message) ? "client alert" : "malformed";
 }
 
-/** A watch (a stream that may last hours): cut when the proxy drains, so its client re-watches elsewhere. */
+/** A watch (a stream that may last hours): ended when the proxy drains, so its client re-watches elsewhere. */
 function isWatch(url: string): boolean {
   const q = url.indexOf("?");
   return (q !== -1 && asksToWatch(url.slice(q + 1))) || url.includes("/watch/");

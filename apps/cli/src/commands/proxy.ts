@@ -186,8 +186,9 @@ Options:
                            added to its certificate and to its CA's name constraints
   --max-connections N      client connections held at once; more are closed at once and counted
                            (default: ${DEFAULT_LIMITS.maxConnections})
-  --drain-seconds N        on SIGTERM: stop accepting, finish requests in flight, end watches so clients
-                           re-watch, flush the uplink, for at most N seconds; a second signal stops at
+  --drain-seconds N        on SIGTERM: stop accepting, finish requests in flight, end watches between two
+                           events (as the apiserver does at a watch's timeout) so clients re-watch
+                           elsewhere, flush the uplink, for at most N seconds; a second signal stops at
                            once (default: 25)
 
 Limits (see README "Threat model and limits"): ${DEFAULT_LIMITS.firstByteTimeoutMs / 1000} s for a new connection's first byte and
@@ -298,8 +299,8 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
       proxy
         .drain(drainSeconds * 1000)
         .then(
-          ({ inFlight, watchesEnded, cut, ms }) =>
-            `drained in ${ms} ms: ${inFlight - cut} of ${inFlight} requests in flight finished (${watchesEnded} watches ended for their clients to re-watch, ${cut} cut at the deadline)`,
+          ({ inFlight, watchesEnded, watchesCut, cut, ms }) =>
+            `drained in ${ms} ms: ${inFlight - cut} of ${inFlight} requests in flight finished (${watchesEnded} watches ended between events for their clients to re-watch${watchesCut > 0 ? `, ${watchesCut} cut (a framing the proxy cannot follow)` : ""}, ${cut} cut at the deadline)`,
         ),
       untilSignal().then((again) => `${again}: stopping at once`),
     ]);
