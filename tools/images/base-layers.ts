@@ -4,7 +4,7 @@
  * workspace's node_modules. Images share these layers (same inputs, same digest), so containerd stores each once.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ImageLayer, LayerItem } from "./oci-image";
 
@@ -164,4 +164,97 @@ export function nodeModulesLayer(
       }),
     ),
   };
+}
+
+/** What debian:bookworm-slim never installs (its /etc/dpkg/dpkg.cfg.d/docker excludes them). */
+const SLIM_EXCLUDED = /^\/usr\/share\/(doc|man|info|locale|lintian|linda)(\/|$)/;
+
+function dpkgQuery(args: string[]): string {
+  return execFileSync("dpkg-query", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+function installed(name: string): boolean {
+  try {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
+    return dpkgQuery(["-W", "-f=${db:Status-Status}", name]).trim() === "installed";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `packages` and every package they depend on (Depends and Pre-Depends, recursively; of alternatives the
+ * first installed one), as installed on this machine.
+ * @throws Error naming a package that is not installed (the fix: add it to .ci/apt-packages).
+ */
+export function debianPackageClosure(packages: string[]): string[] {
+  const found = new Set<string>();
+  const visit = (name: string) => {
+    if (found.has(name)) return;
+    if (!installed(name)) {
+      throw new Error(`Debian package ${name} is not installed on this machine (add it to .ci/apt-packages)`);
+    }
+    found.add(name);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
+    const depends = dpkgQuery(["-W", "-f=${Pre-Depends}, ${Depends}", name]);
+    for (const group of depends
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean)) {
+      const choices = group.split("|").map((choice) => (choice.trim().split(/[\s(:]/)[0] ?? "").trim());
+      const chosen = choices.find(installed);
+      if (!chosen)
+        throw new Error(`Debian package ${name} needs one of ${choices.join(", ")}, none installed`);
+      visit(chosen);
+    }
+  };
+  for (const name of packages) visit(name);
+  return [...found].sort();
+}
+
+/** Link path of every alternative (`iptables` -> `/usr/sbin/iptables`), masters and slaves. */
+function alternativeLinks(): Map<string, string> {
+  const links = new Map<string, string>();
+  const dir = "/var/lib/dpkg/alternatives";
+  if (!existsSync(dir)) return links;
+  for (const name of readdirSync(dir)) {
+    const lines = readFileSync(join(dir, name), "utf8").split("\n");
+    if (lines[1]) links.set(name, lines[1]);
+    for (let i = 2; i + 1 < lines.length && lines[i] !== ""; i += 2) {
+      const slave = lines[i];
+      const link = lines[i + 1];
+      if (slave && link) links.set(slave, link);
+    }
+  }
+  return links;
+}
+
+/**
+ * The files of Debian `packages` and their dependencies as this machine has them installed — what
+ * `apt-get install --no-install-recommends` puts into a debian:bookworm-slim image, documentation left out
+ * as there — with the links of the alternatives they provide (`/usr/sbin/iptables` -> `/etc/alternatives/…`).
+ */
+export function debianPackagesLayer(packages: string[]): ImageLayer {
+  const items: LayerItem[] = [];
+  const files = new Set<string>();
+  for (const name of debianPackageClosure(packages)) {
+    for (const path of dpkgQuery(["-L", name]).split("\n")) {
+      if (!path.startsWith("/") || path === "/." || SLIM_EXCLUDED.test(path) || !existsSync(path)) continue;
+      const stat = lstatSync(path);
+      if (stat.isDirectory()) continue;
+      files.add(path);
+      items.push(
+        stat.isSymbolicLink()
+          ? { kind: "symlink", to: path, target: readlinkSync(path) }
+          : { kind: "file", to: path, from: path },
+      );
+    }
+  }
+  for (const [name, link] of alternativeLinks()) {
+    const chosen = join("/etc/alternatives", name);
+    if (!existsSync(chosen) || !files.has(readlinkSync(chosen))) continue;
+    items.push({ kind: "symlink", to: chosen, target: readlinkSync(chosen) });
+    items.push({ kind: "symlink", to: link, target: chosen });
+  }
+  return { name: `debian-${packages.join("+")}`, items };
 }

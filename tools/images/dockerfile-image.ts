@@ -28,7 +28,7 @@ import {
   utimesSync,
 } from "node:fs";
 import { basename, dirname, join, posix } from "node:path";
-import { busyboxLayer, IMAGE_USERS, nodeRuntimeLayer, systemLayer } from "./base-layers";
+import { busyboxLayer, debianPackagesLayer, IMAGE_USERS, nodeRuntimeLayer, systemLayer } from "./base-layers";
 import {
   commandWords,
   copyInstruction,
@@ -70,14 +70,46 @@ const fail = (dockerfile: string, instruction: DockerInstruction, why: string): 
   throw new Error(`${dockerfile}:${instruction.line}: ${instruction.keyword} ${instruction.args}: ${why}`);
 };
 
-/** The node version a `node:<tag>` base names must be this machine's (`20.20-bookworm-slim` ~ v20.20.x). */
-function checkBase(dockerfile: string, from: string): void {
+/**
+ * The base an image builds on, as this machine can stand in for it: `node:<version>[-…]` when this
+ * machine's Node.js has that version (`20.20-bookworm-slim` ~ v20.20.x), or `debian:bookworm[-slim]` when
+ * this machine is Debian 12. Both get busybox as their shell and core utilities.
+ */
+function baseOf(dockerfile: string, from: string): "node" | "debian" {
   const tag = /^node:(\d+(?:\.\d+){0,2})(?:-|$)/.exec(from)?.[1];
-  if (!tag) throw new Error(`${dockerfile}: FROM ${from}: the rig builds only node:<version> bases`);
-  const running = process.version.slice(1);
-  if (running !== tag && !running.startsWith(`${tag}.`)) {
-    throw new Error(`${dockerfile}: FROM ${from}: this machine runs Node.js ${process.version}, not ${tag}`);
+  if (tag) {
+    const running = process.version.slice(1);
+    if (running !== tag && !running.startsWith(`${tag}.`)) {
+      throw new Error(
+        `${dockerfile}: FROM ${from}: this machine runs Node.js ${process.version}, not ${tag}`,
+      );
+    }
+    return "node";
   }
+  if (/^debian:bookworm(-slim)?$/.test(from)) {
+    const version = existsSync("/etc/debian_version")
+      ? readFileSync("/etc/debian_version", "utf8").trim()
+      : "";
+    if (!version.startsWith("12.")) {
+      throw new Error(
+        `${dockerfile}: FROM ${from}: this machine is not Debian 12 (bookworm) but '${version}'`,
+      );
+    }
+    return "debian";
+  }
+  throw new Error(
+    `${dockerfile}: FROM ${from}: the rig builds only node:<version> and debian:bookworm bases`,
+  );
+}
+
+/** `apt-get update && apt-get install -y --no-install-recommends P… [&& rm -rf /var/lib/apt/lists/*]`. */
+function aptPackagesOf(run: string): string[] | null {
+  const commands = run.split("&&").map((part) => part.trim());
+  if (commands[0] !== "apt-get update") return null;
+  const install = /^apt-get install (.+)$/.exec(commands[1] ?? "")?.[1]?.split(/\s+/);
+  if (!install?.includes("-y") || !install.includes("--no-install-recommends")) return null;
+  if (commands.slice(2).some((command) => command !== "rm -rf /var/lib/apt/lists/*")) return null;
+  return install.filter((word) => !word.startsWith("-"));
 }
 
 /** `uid` of an /etc/passwd name or number (`node`, `1000`). */
@@ -325,7 +357,7 @@ export async function imageFromDockerfile(options: DockerfileImageOptions): Prom
   const stages = parseDockerfile(readFileSync(dockerfile, "utf8"));
   const final = stages.at(-1);
   if (!final) throw new Error(`${dockerfile}: no FROM`);
-  checkBase(dockerfile, final.from);
+  const base = baseOf(dockerfile, final.from);
   const ignoreFile = [`${dockerfile}.dockerignore`, join(context, ".dockerignore")].find(existsSync);
   const ignored = dockerignoreMatcher(ignoreFile ? readFileSync(ignoreFile, "utf8") : "");
   const contextFiles: StageFiles = {
@@ -339,7 +371,8 @@ export async function imageFromDockerfile(options: DockerfileImageOptions): Prom
     if (known) return known;
     const stage = stages.find((candidate) => candidate.name === name);
     if (!stage) return fail(dockerfile, instruction, `no stage named ${name}`);
-    checkBase(dockerfile, stage.from);
+    if (baseOf(dockerfile, stage.from) !== "node")
+      fail(dockerfile, instruction, "a build stage needs a node base");
     const wholeContext = stage.instructions.some(
       (i) => i.keyword === "COPY" && /^\.\s+\.$/.test(i.args.trim()),
     );
@@ -356,7 +389,8 @@ export async function imageFromDockerfile(options: DockerfileImageOptions): Prom
   let entrypoint: string[] | undefined;
   let cmd: string[] | undefined;
   const exposed: string[] = [];
-  const layers: ImageRecipe["layers"] = [systemLayer(), busyboxLayer(), nodeRuntimeLayer()];
+  const layers: ImageRecipe["layers"] =
+    base === "node" ? [systemLayer(), busyboxLayer(), nodeRuntimeLayer()] : [systemLayer(), busyboxLayer()];
   for (const instruction of final.instructions) {
     switch (instruction.keyword) {
       case "WORKDIR":
@@ -391,13 +425,19 @@ export async function imageFromDockerfile(options: DockerfileImageOptions): Prom
         break;
       }
       case "RUN": {
+        const packages = base === "debian" ? aptPackagesOf(instruction.args) : null;
+        if (packages) {
+          layers.push(debianPackagesLayer(packages));
+          break;
+        }
         const made = directoriesOf(instruction.args);
-        if (!made)
+        if (!made) {
           fail(
             dockerfile,
             instruction,
-            "the rig runs only `mkdir -p DIR && chown USER DIR` in a final stage",
+            "the rig runs only `mkdir -p DIR && chown USER DIR` in a final stage, and on a debian base `apt-get update && apt-get install -y --no-install-recommends PACKAGES`",
           );
+        }
         const { dirs, uid } = made as { dirs: string[]; uid: number };
         layers.push({
           name: `dirs-${dirs.join("+")}`,

@@ -123,7 +123,9 @@ describe("imageFromDockerfile", () => {
   });
 
   it("refuses what it cannot follow, naming the Dockerfile's line", async () => {
-    await expect(build("FROM alpine:3\nRUN true")).rejects.toThrow(/FROM alpine:3: the rig builds only node/);
+    await expect(build("FROM alpine:3\nRUN true")).rejects.toThrow(
+      /FROM alpine:3: the rig builds only node:<version> and debian:bookworm bases/,
+    );
     const node = `node:${process.version.slice(1).split(".")[0]}`;
     await expect(build(`FROM ${node}\nWORKDIR /app\nRUN apt-get install -y curl`)).rejects.toThrow(
       /Dockerfile:3: RUN apt-get install -y curl: the rig runs only/,
@@ -131,6 +133,42 @@ describe("imageFromDockerfile", () => {
     await expect(build(`FROM ${node}\nCOPY --from=nowhere /a /b`)).rejects.toThrow(
       /Dockerfile:2: .*no stage named nowhere/,
     );
+  });
+
+  it("builds a debian:bookworm base from this machine's packages: the redirect init container's image", async () => {
+    const recipe = await imageFromDockerfile({
+      dockerfile: join(repoRoot, "apps", "webhook", "redirect", "Dockerfile"),
+      context: repoRoot,
+      name: "rig.apisnoop.local/redirect:dev",
+    });
+    expect(recipe.config.entrypoint).toEqual(["/usr/local/bin/apisnoop-redirect"]);
+    const items = recipe.layers.flatMap((layer) => layer.items);
+    const at = (path: string) => items.find((item) => item.to === path);
+    // iptables through Debian's alternatives, its libraries by dependency, no documentation, no Node.js.
+    expect(at("/usr/sbin/iptables")).toEqual({
+      kind: "symlink",
+      to: "/usr/sbin/iptables",
+      target: "/etc/alternatives/iptables",
+    });
+    expect(at("/etc/alternatives/iptables")).toMatchObject({ kind: "symlink" });
+    expect(at("/usr/sbin/xtables-nft-multi")).toMatchObject({ kind: "file" });
+    expect(items.some((item) => /\/libnftnl\.so\.\d+$/.test(item.to))).toBe(true);
+    expect(items.some((item) => item.to.startsWith("/usr/share/doc/"))).toBe(false);
+    expect(items.some((item) => item.to.endsWith("/bin/node"))).toBe(false);
+    expect(at("/usr/local/bin/apisnoop-redirect")).toMatchObject({ kind: "file" });
+  });
+
+  it("refuses a package this machine lacks, and commands beside apt-get on a debian base", async () => {
+    await expect(
+      build(
+        "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends no-such-package-x",
+      ),
+    ).rejects.toThrow(/Debian package no-such-package-x is not installed on this machine/);
+    await expect(
+      build(
+        "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends iptables && curl x",
+      ),
+    ).rejects.toThrow(/Dockerfile:2: RUN .*the rig runs only/);
   });
 
   it("cleans up", () => {

@@ -176,3 +176,13 @@ export function webImage(log: (line: string) => void = () => {}): Promise<ImageR
     log,
   });
 }
+
+/** The webhook's redirect init container (Debian's iptables and one script), from its Dockerfile. */
+export function redirectImage(log: (line: string) => void = () => {}): Promise<ImageRecipe> {
+  return imageFromDockerfile({
+    dockerfile: join(repoRoot, "apps", "webhook", "redirect", "Dockerfile"),
+    context: repoRoot,
+    name: rigImageName("redirect", "dev"),
+    log,
+  });
+}
