@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { postgresImage, proxyImage, webImage } from "../images/rig-images";
+import { postgresImage, proxyImage, redirectImage, webImage } from "../images/rig-images";
 import { loadRigImages } from "../images/rig-load";
 import { chartDir, helmPath } from "./helm";
 import { rigKubectl } from "./kubectl";
@@ -38,7 +38,10 @@ export function sharedK8sDir(): string {
 }
 
 /** The chart values that point it at the rig's images and storage. */
-export function rigChartValues(images: { proxy: string; web: string; postgres: string }, password: string) {
+export function rigChartValues(
+  images: { proxy: string; web: string; postgres: string; redirect: string },
+  password: string,
+) {
   const split = (name: string) => {
     const at = name.lastIndexOf(":");
     return { repository: name.slice(0, at), tag: name.slice(at + 1) };
@@ -54,6 +57,7 @@ export function rigChartValues(images: { proxy: string; web: string; postgres: s
       extraVolumes: [{ name: "reference", hostPath: { path: sharedK8sDir(), type: "Directory" } }],
       extraVolumeMounts: [{ name: "reference", mountPath: REFERENCE_MOUNT, readOnly: true }],
     },
+    webhook: { redirect: { enabled: true, image: split(images.redirect) } },
     postgresql: {
       image: images.postgres,
       persistence: { storageClass: RIG_STORAGE_CLASS, size: "1Gi" },
@@ -90,8 +94,8 @@ export async function installApisnoop(
   namespace: string,
   log: (line: string) => void = () => {},
 ): Promise<ApisnoopRelease> {
-  const [proxy = "", web = "", postgres = ""] = loadRigImages(
-    [await proxyImage(log), await webImage(log), postgresImage()],
+  const [proxy = "", web = "", postgres = "", redirect = ""] = loadRigImages(
+    [await proxyImage(log), await webImage(log), postgresImage(), await redirectImage(log)],
     log,
   );
   const password = randomBytes(18).toString("base64url");
@@ -105,7 +109,7 @@ export async function installApisnoop(
   });
   const dir = mkdtempSync(join(tmpdir(), "apisnoop-release-"));
   const valuesFile = join(dir, "values.json");
-  writeFileSync(valuesFile, JSON.stringify(rigChartValues({ proxy, web, postgres }, password)), {
+  writeFileSync(valuesFile, JSON.stringify(rigChartValues({ proxy, web, postgres, redirect }, password)), {
     mode: 0o600,
   });
   const kubeconfig = ["--kubeconfig", rigKubeconfigPath("admin")];

@@ -68,7 +68,7 @@ export function reviewAdmission(
   const isPodCreate =
     request.operation === "CREATE" && request.kind?.kind === "Pod" && (request.kind.group ?? "") === "";
   if (!isPodCreate || !request.object || !shouldSnoop(request.object, scope)) return { review: allowed };
-  const skipped = skipReason(request.object);
+  const skipped = skipReason(request.object, settings);
   const patch = skipped ? podSkipPatch(request.object, skipped) : podInjectionPatch(request.object, settings);
   allowed.response.patchType = "JSONPatch";
   allowed.response.patch = Buffer.from(JSON.stringify(patch)).toString("base64");

@@ -1,6 +1,7 @@
 /** The webhook's process: settings from the environment, in-cluster credentials, serve until SIGTERM. */
 import { KubeConfig } from "@kubernetes/client-node";
 import { caBundle, kubeCaBundlePublisher } from "./ca-bundle";
+import { keepRedirectTarget } from "./redirect-target";
 import { readWebhookEnv } from "./webhook-env";
 import { startWebhookServer } from "./webhook-server";
 
@@ -14,6 +15,7 @@ const publisher = kubeCaBundlePublisher(
   caBundle(env.clusterCaPem, env.proxyCaPem),
   { checkTtlMs: env.caBundleCheckTtlMs, log },
 );
+const stopRedirectTarget = await keepRedirectTarget(env.settings, { log });
 const server = await startWebhookServer({
   host: env.host,
   port: env.port,
@@ -30,6 +32,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     log(`${signal}, shutting down`);
     publisher.close?.();
+    stopRedirectTarget();
     void server.close();
   });
 }

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { reviewAdmission } from "./admission-review";
-import { type InjectionSettings, type PodLike, podInjectionPatch, shouldSnoop } from "./pod-injection";
+import {
+  type InjectionSettings,
+  type PodLike,
+  podInjectionPatch,
+  shouldSnoop,
+  skipReason,
+} from "./pod-injection";
 
 const settings: InjectionSettings = {
   proxyHost: "apisnoop-proxy.apisnoop.svc",
@@ -165,5 +171,90 @@ describe("reviewAdmission", () => {
 
   it("rejects what is not an AdmissionReview v1", () => {
     expect(() => reviewAdmission({ kind: "Pod" }, "pod", settings)).toThrow(/AdmissionReview/);
+  });
+});
+
+/** Applies the `add`/`replace` operations of a JSON patch (all the webhook makes) to a copy of `document`. */
+function applyPatch<T>(document: T, patch: Array<{ op: string; path: string; value: unknown }>): T {
+  const copy = structuredClone(document) as Record<string, unknown>;
+  for (const { op, path, value } of patch) {
+    const keys = path
+      .slice(1)
+      .split("/")
+      .map((key) => key.replaceAll("~1", "/").replaceAll("~0", "~"));
+    const last = keys.pop() as string;
+    let parent = copy as Record<string, unknown> | unknown[];
+    for (const key of keys) parent = (parent as Record<string, unknown>)[key] as Record<string, unknown>;
+    if (Array.isArray(parent) && op === "add") parent.splice(Number(last), 0, value);
+    else (parent as Record<string, unknown>)[last] = value;
+  }
+  return copy as T;
+}
+
+describe("the redirect route (apisnoop.io/redirect: iptables)", () => {
+  const redirecting: InjectionSettings = {
+    ...settings,
+    redirect: {
+      image: "rig.apisnoop.local/redirect:dev",
+      pullPolicy: "Never",
+      apiserver: "10.0.0.1:443",
+      proxy: "10.0.0.37:8443",
+    },
+  };
+  const asking = () =>
+    fakePod({
+      "apisnoop.io/snoop": "true",
+      "apisnoop.io/redirect": "iptables",
+      "apisnoop.io/source": "operator",
+    });
+
+  it("runs the redirect init container first, keeps the pod's apiserver address and trusts the bundle", () => {
+    const pod = asking();
+    const patched = applyPatch(pod, podInjectionPatch(pod, redirecting)) as PodLike & {
+      spec: { initContainers: Array<Record<string, unknown>> };
+    };
+    const [first, own] = patched.spec.initContainers;
+    expect(first).toMatchObject({
+      name: "apisnoop-redirect",
+      image: "rig.apisnoop.local/redirect:dev",
+      imagePullPolicy: "Never",
+      env: [
+        { name: "APISNOOP_REDIRECT_FROM", value: "10.0.0.1:443" },
+        { name: "APISNOOP_REDIRECT_TO", value: "10.0.0.37:8443" },
+      ],
+      securityContext: {
+        runAsUser: 0,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"], add: ["NET_ADMIN"] },
+      },
+    });
+    // The pod's own init container and container: only the source name, no apiserver address.
+    expect(own).toEqual({ name: "init", env: [{ name: "APISNOOP_SOURCE", value: "operator" }] });
+    expect(patched.spec?.containers?.[0]?.env).toEqual([{ name: "APISNOOP_SOURCE", value: "operator" }]);
+    expect(patched.spec?.volumes?.[0]?.projected?.sources?.[1]?.configMap?.name).toBe("apisnoop-ca-bundle");
+    expect(patched.metadata?.annotations?.["apisnoop.io/injected"]).toBe("true");
+  });
+
+  it("adds the init container list to a pod that has none", () => {
+    const pod = asking();
+    pod.spec = { ...pod.spec, initContainers: undefined };
+    const patched = applyPatch(pod, podInjectionPatch(pod, redirecting)) as PodLike;
+    expect(patched.spec?.initContainers?.map((container) => container.name)).toEqual(["apisnoop-redirect"]);
+  });
+
+  it("does not route a pod asking for a route it does not know, or while the proxy's address is unknown", () => {
+    const unknown = fakePod({ "apisnoop.io/snoop": "true", "apisnoop.io/redirect": "ebpf" });
+    expect(skipReason(unknown, redirecting)).toMatch(/'ebpf' is not a route apisnoop knows/);
+    expect(skipReason(asking(), settings)).toMatch(/no redirect image or has not resolved/);
+    const unresolved = {
+      ...redirecting,
+      redirect: { ...redirecting.redirect, proxy: null },
+    } as InjectionSettings;
+    expect(skipReason(asking(), unresolved)).toMatch(/has not resolved the proxy Service's address/);
+    expect(skipReason(asking(), redirecting)).toBeNull();
+    const decision = reviewAdmission(fakeReview(asking()), "pod", unresolved);
+    expect(decodePatch(decision.review.response.patch)).toEqual([
+      expect.objectContaining({ path: "/metadata/annotations/apisnoop.io~1skipped" }),
+    ]);
   });
 });

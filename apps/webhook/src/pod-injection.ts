@@ -8,6 +8,12 @@
  * variables, so only Kubernetes API traffic moves; `HTTPS_PROXY` would also capture every other HTTPS
  * destination of the pod unless `NO_PROXY` listed them all (it cannot say "everything but the apiserver"),
  * and clients that ignore proxy variables would bypass it silently.
+ *
+ * A pod annotated `apisnoop.io/redirect: iptables` is routed at the network layer instead: an init
+ * container with NET_ADMIN adds a NAT rule in the pod's network namespace sending the apiserver's
+ * ClusterIP:port to the proxy Service, as Istio's and kubernetes-tproxy's init containers do. Its
+ * environment is left as it is, so clients that hardcode `https://kubernetes.default.svc` or the
+ * ClusterIP, which the environment route misses, are captured too.
  */
 
 /** Annotation (on a Pod) or label (on a Namespace) that opts in. */
@@ -21,6 +27,11 @@ export const INJECTED_ANNOTATION = "apisnoop.io/injected";
  * pod is changed.
  */
 export const SKIPPED_ANNOTATION = "apisnoop.io/skipped";
+/** Annotation asking for the network-layer route; its one value is {@link REDIRECT_IPTABLES}. */
+export const REDIRECT_ANNOTATION = "apisnoop.io/redirect";
+export const REDIRECT_IPTABLES = "iptables";
+/** Name of the init container that adds the NAT rule. */
+export const REDIRECT_CONTAINER = "apisnoop-redirect";
 /** Environment variable carrying the source name into the pod, for clients that send `X-Apisnoop-Source`. */
 export const SOURCE_ENV = "APISNOOP_SOURCE";
 /** The ConfigMap every service-account volume projects `ca.crt` from. */
@@ -34,6 +45,19 @@ export interface InjectionSettings {
   proxyHost: string;
   proxyPort: number;
   caBundleConfigMap: string;
+  /** The network-layer route; absent: pods asking for it are not routed (and say why). */
+  redirect?: RedirectSettings;
+}
+
+/** What the redirect init container needs. */
+export interface RedirectSettings {
+  /** Its image (apps/webhook/redirect/Dockerfile) and pull policy. */
+  image: string;
+  pullPolicy?: string;
+  /** The apiserver as pods reach it: the `kubernetes` Service's `ClusterIP:port`. */
+  apiserver: string;
+  /** The proxy Service's `ClusterIP:port` the connections go to instead; null until it is resolved. */
+  proxy: string | null;
 }
 
 /** The parts of a Pod the webhook reads (a structural subset of core/v1 Pod). */
@@ -86,11 +110,49 @@ export function shouldSnoop(pod: PodLike, scope: AdmissionScope): boolean {
  * ClusterFirstWithHostNet), and such pods are often what makes Service routing work at all on their node
  * (CNI agents, kube-proxy): routing them through a Service would leave them, and the node, without the API.
  */
-export function skipReason(pod: PodLike): string | null {
+export function skipReason(pod: PodLike, settings?: InjectionSettings): string | null {
   if (pod.spec?.hostNetwork === true) {
     return "hostNetwork pod: the node's network cannot be relied on to reach the proxy Service; not routed";
   }
+  const redirect = pod.metadata?.annotations?.[REDIRECT_ANNOTATION];
+  if (redirect !== undefined && redirect !== REDIRECT_IPTABLES) {
+    return `${REDIRECT_ANNOTATION}: '${redirect}' is not a route apisnoop knows (only '${REDIRECT_IPTABLES}'); not routed`;
+  }
+  if (redirect === REDIRECT_IPTABLES && !settings?.redirect?.proxy) {
+    return `${REDIRECT_ANNOTATION}: the webhook has no redirect image or has not resolved the proxy Service's address yet; not routed`;
+  }
   return null;
+}
+
+/** Whether the pod asks for the network-layer route. */
+export function wantsRedirect(pod: PodLike): boolean {
+  return pod.metadata?.annotations?.[REDIRECT_ANNOTATION] === REDIRECT_IPTABLES;
+}
+
+/**
+ * The init container that sends the pod's connections to the apiserver's ClusterIP to the proxy Service
+ * (apps/webhook/redirect/apisnoop-redirect.sh): root with NET_ADMIN only, in the pod's own network
+ * namespace, done before any other container starts.
+ */
+export function redirectContainer(redirect: RedirectSettings & { proxy: string }) {
+  return {
+    name: REDIRECT_CONTAINER,
+    image: redirect.image,
+    ...(redirect.pullPolicy && { imagePullPolicy: redirect.pullPolicy }),
+    env: [
+      { name: "APISNOOP_REDIRECT_FROM", value: redirect.apiserver },
+      { name: "APISNOOP_REDIRECT_TO", value: redirect.proxy },
+    ],
+    securityContext: {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: false,
+      capabilities: { drop: ["ALL"], add: ["NET_ADMIN"] },
+    },
+    resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } },
+  };
 }
 
 /** The JSON patch that only marks a skipped pod with the reason. */
@@ -110,25 +172,30 @@ function pointerSegment(key: string): string {
   return key.replaceAll("~", "~0").replaceAll("/", "~1");
 }
 
-/** The environment the injected containers get (existing entries of the same names are replaced). */
+/**
+ * The environment the injected containers get (existing entries of the same names are replaced): the
+ * proxy Service as the apiserver, except for the redirect route, which leaves the address alone.
+ */
 export function injectedEnv(
   pod: PodLike,
   settings: InjectionSettings,
 ): Array<{ name: string; value: string }> {
-  const env = [
-    { name: "KUBERNETES_SERVICE_HOST", value: settings.proxyHost },
-    { name: "KUBERNETES_SERVICE_PORT", value: String(settings.proxyPort) },
-    { name: "KUBERNETES_SERVICE_PORT_HTTPS", value: String(settings.proxyPort) },
-  ];
+  const env = wantsRedirect(pod)
+    ? []
+    : [
+        { name: "KUBERNETES_SERVICE_HOST", value: settings.proxyHost },
+        { name: "KUBERNETES_SERVICE_PORT", value: String(settings.proxyPort) },
+        { name: "KUBERNETES_SERVICE_PORT_HTTPS", value: String(settings.proxyPort) },
+      ];
   const source = pod.metadata?.annotations?.[SOURCE_ANNOTATION];
   if (source) env.push({ name: SOURCE_ENV, value: source });
   return env;
 }
 
 /**
- * The JSON patch for one opted-in pod: the proxy's address in every (init) container's environment, the
- * service-account volume's `ca.crt` taken from the bundle ConfigMap instead of `kube-root-ca.crt`, and the
- * injected marker annotation.
+ * The JSON patch for one opted-in pod: the proxy's address in every (init) container's environment (or,
+ * for the redirect route, the redirect init container first of all), the service-account volume's
+ * `ca.crt` taken from the bundle ConfigMap instead of `kube-root-ca.crt`, and the injected marker annotation.
  */
 export function podInjectionPatch(pod: PodLike, settings: InjectionSettings): JsonPatchOperation[] {
   const patch: JsonPatchOperation[] = [];
@@ -136,6 +203,7 @@ export function podInjectionPatch(pod: PodLike, settings: InjectionSettings): Js
   const addedNames = new Set(added.map((entry) => entry.name));
   for (const kind of ["initContainers", "containers"] as const) {
     (pod.spec?.[kind] ?? []).forEach((container, index) => {
+      if (added.length === 0) return;
       const kept = (container.env ?? []).filter((entry) => !addedNames.has(entry.name));
       patch.push({
         op: container.env ? "replace" : "add",
@@ -156,6 +224,16 @@ export function podInjectionPatch(pod: PodLike, settings: InjectionSettings): Js
       });
     });
   });
+  const redirect = settings.redirect;
+  if (wantsRedirect(pod) && redirect?.proxy) {
+    // Last, so the environment patches above still address the pod's own init containers by index.
+    const container = redirectContainer({ ...redirect, proxy: redirect.proxy });
+    patch.push(
+      pod.spec?.initContainers
+        ? { op: "add", path: "/spec/initContainers/0", value: container }
+        : { op: "add", path: "/spec/initContainers", value: [container] },
+    );
+  }
   patch.push(annotationPatch(pod, INJECTED_ANNOTATION, "true"));
   return patch;
 }

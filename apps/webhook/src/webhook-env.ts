@@ -35,6 +35,14 @@ export function readWebhookEnv(source: NodeJS.ProcessEnv = process.env): Webhook
   const proxyPort = Number(source.APISNOOP_PROXY_PORT ?? "8443");
   if (!Number.isInteger(proxyPort) || proxyPort < 1 || proxyPort > 65535)
     throw new Error("bad setting APISNOOP_PROXY_PORT: must be a port number");
+  const redirectImage = source.APISNOOP_REDIRECT_IMAGE;
+  // The apiserver as the pods see it: the webhook's own pod is never mutated, so these are the kubelet's.
+  const apiserverHost = source.KUBERNETES_SERVICE_HOST;
+  const apiserverPort = source.KUBERNETES_SERVICE_PORT_HTTPS ?? source.KUBERNETES_SERVICE_PORT ?? "443";
+  if (redirectImage && !apiserverHost)
+    throw new Error("bad setting APISNOOP_REDIRECT_IMAGE: the redirect route needs KUBERNETES_SERVICE_HOST");
+  if (redirectImage && apiserverHost?.includes(":"))
+    throw new Error("bad setting APISNOOP_REDIRECT_IMAGE: the redirect route handles IPv4 apiservers only");
   const ttlSeconds = Number(source.APISNOOP_CA_BUNDLE_CHECK_SECONDS ?? "5");
   if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0 || ttlSeconds > 3600)
     throw new Error("bad setting APISNOOP_CA_BUNDLE_CHECK_SECONDS: must be seconds between 0 and 3600");
@@ -49,6 +57,15 @@ export function readWebhookEnv(source: NodeJS.ProcessEnv = process.env): Webhook
       proxyHost: required(source, "APISNOOP_PROXY_HOST"),
       proxyPort,
       caBundleConfigMap: source.APISNOOP_CA_BUNDLE_CONFIGMAP ?? "apisnoop-ca-bundle",
+      ...(redirectImage && {
+        redirect: {
+          image: redirectImage,
+          ...(source.APISNOOP_REDIRECT_PULL_POLICY && { pullPolicy: source.APISNOOP_REDIRECT_PULL_POLICY }),
+          apiserver: `${apiserverHost}:${apiserverPort}`,
+          // Resolved from the proxy Service's name by the running webhook (keepRedirectTarget).
+          proxy: null,
+        },
+      }),
     },
     caBundleCheckTtlMs: ttlSeconds * 1000,
   };

@@ -5,6 +5,9 @@
  * attributes the calls by the pod's real address and delivers them, and the dashboard's HTTP API lists the
  * workload as a source with its namespace, pod, service account and chart, and exactly the endpoints the
  * apiserver's audit log has for its service account. Pods without the opt-in are untouched and unseen.
+ * Pods that also ask for the redirect route (`apisnoop.io/redirect: iptables`) keep the apiserver's
+ * address — one client hardcodes `https://kubernetes.default.svc`, one uses the ClusterIP the kubelet gives
+ * it — and their connections are sent to the proxy by NAT rules in their own network namespace.
  */
 import { buildCatalog, compileMatcher, loadSpec, type RequestMatcher } from "@apisnoop/openapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,6 +32,10 @@ const WORKLOAD_CHART = {
   "app.kubernetes.io/managed-by": "Helm",
 };
 
+const REDIRECT = { "apisnoop.io/redirect": "iptables" };
+/** The redirected clients: one hardcodes the Service's name, one uses KUBERNETES_SERVICE_HOST (the ClusterIP). */
+const REDIRECTED = ["redirected", "redirected-ip"] as const;
+
 let apisnoop: ApisnoopRelease;
 let toolbox = "";
 let matcher: RequestMatcher;
@@ -36,10 +43,15 @@ let matcher: RequestMatcher;
 interface Pod {
   metadata: { name: string; annotations?: Record<string, string> };
   spec: {
+    initContainers?: Array<{ name: string }>;
     containers: Array<{ env?: Array<{ name: string; value?: string }> }>;
     volumes?: Array<{ name: string; projected?: { sources: Array<{ configMap?: { name: string } }> } }>;
   };
-  status: { podIP?: string; phase?: string };
+  status: {
+    podIP?: string;
+    phase?: string;
+    initContainerStatuses?: Array<{ name: string; state: { terminated?: { exitCode: number } } }>;
+  };
 }
 
 /** A service account with the built-in `edit` role in its namespace, and a client running as it. */
@@ -48,6 +60,8 @@ async function client(
   name: string,
   rounds: number,
   annotations: Record<string, string> = {},
+  /** A URL the client hardcodes instead of the in-cluster configuration's. */
+  server?: string,
 ) {
   await rigApply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace } });
   await rigApply({
@@ -75,7 +89,7 @@ async function client(
               command: [
                 "sh",
                 "-c",
-                `node /toolbox/in-cluster-client.mjs --rounds=${rounds} --interval=3; sleep 3600`,
+                `node /toolbox/in-cluster-client.mjs --rounds=${rounds} --interval=3${server ? ` --server=${server}` : ""}; sleep 3600`,
               ],
             },
           ],
@@ -162,6 +176,8 @@ beforeAll(async () => {
   });
   await rigApply({ apiVersion: "v1", kind: "Namespace", metadata: { name: plain } });
   await client(snooped, "workload", 0);
+  await client(snooped, "redirected", 0, REDIRECT, "https://kubernetes.default.svc");
+  await client(snooped, "redirected-ip", 0, REDIRECT);
   await client(snooped, "opted-out", 1, { "apisnoop.io/snoop": "false" });
   await client(plain, "bystander", 1);
   await rigApply({
@@ -262,6 +278,82 @@ describe("charts/apisnoop on the rig's node", () => {
         coverage.endpoints.filter((e) => e.hits > 0),
         app,
       ).toEqual([]);
+    }
+  });
+});
+
+describe("the redirect route (apisnoop.io/redirect: iptables) on the rig's node", () => {
+  it("runs the redirect init container first and leaves the pod's apiserver address as the kubelet set it", async () => {
+    for (const app of REDIRECTED) {
+      const pod = await podOf(snooped, app);
+      expect(pod.metadata.annotations?.["apisnoop.io/injected"], app).toBe("true");
+      expect(pod.spec.initContainers?.[0]?.name, app).toBe("apisnoop-redirect");
+      expect(pod.status.initContainerStatuses?.[0]?.state.terminated?.exitCode, app).toBe(0);
+      const env = (pod.spec.containers[0]?.env ?? []).map((entry) => entry.name);
+      expect(env, app).not.toContain("KUBERNETES_SERVICE_HOST");
+      const rules = await rigKubectl(["-n", snooped, "logs", pod.metadata.name, "-c", "apisnoop-redirect"]);
+      expect(rules, app).toMatch(/-A APISNOOP_REDIRECT -d [\d.]+\/32 -p tcp -m tcp --dport \d+ -j DNAT/);
+    }
+    const log = await rigKubectl(["-n", snooped, "logs", (await podOf(snooped, "redirected")).metadata.name]);
+    expect(log).toContain("in-cluster-client: https://kubernetes.default.svc");
+  });
+
+  it("captures clients that hardcode the apiserver's name or use its ClusterIP, attributed to their pod", async () => {
+    const proxyIPs = new Set(
+      (
+        JSON.parse(
+          await rigKubectl([
+            "-n",
+            apisnoop.namespace,
+            "get",
+            "pods",
+            "-l",
+            "app.kubernetes.io/component=proxy",
+            "-o",
+            "json",
+          ]),
+        ) as { items: Pod[] }
+      ).items.map((pod) => pod.status.podIP),
+    );
+    for (const app of REDIRECTED) {
+      const pod = await podOf(snooped, app);
+      const row = await until(
+        `${app} in the dashboard`,
+        async () =>
+          (await dashboard<Coverage>(`coverage?namespace=${snooped}&serviceAccount=${app}`)).sources.find(
+            (s) => s.source.pod === pod.metadata.name,
+          ),
+        180_000,
+      );
+      expect(row.source, app).toMatchObject({
+        namespace: snooped,
+        pod: pod.metadata.name,
+        serviceAccount: app,
+      });
+      const user = `system:serviceaccount:${snooped}:${app}`;
+      const { dashboardSet, auditSet } = await until(
+        `${app}: the dashboard and the audit log to agree`,
+        async () => {
+          const coverage = await dashboard<Coverage>(`coverage?namespace=${snooped}&serviceAccount=${app}`);
+          const dashboardSet = new Set(
+            coverage.endpoints.filter((e) => e.hits > 0).map((e) => e.operationId),
+          );
+          const auditSet = auditedEndpoints(user);
+          return dashboardSet.size >= 8 && auditSet.size >= 8 ? { dashboardSet, auditSet } : null;
+        },
+        180_000,
+      );
+      expect([...dashboardSet].sort(), app).toEqual([...auditSet].sort());
+      // Every call reached the apiserver from the proxy, none from the pod's own address.
+      const events = readAuditEvents().filter(
+        (e) => e.user.username === user && e.stage === "ResponseComplete",
+      );
+      expect(events.length, app).toBeGreaterThan(0);
+      for (const event of events) {
+        const [from, ...more] = event.sourceIPs ?? [];
+        expect(more, app).toEqual([]);
+        expect(proxyIPs.has(from), `${app}: from ${from}`).toBe(true);
+      }
     }
   });
 });
