@@ -163,15 +163,20 @@ describe("getPriorities", () => {
       ["chart cert-manager", "chart prometheus"],
     ]);
     expect(recent.totals.workloads).toBe(5);
-    // Fields of the endpoints each workload called in the window, counted over all time: kubectl 1.33
-    // did not read nodes in it.
+    // The fields each workload active in the window uses on the endpoints it called in it, counted over
+    // all time: the deployer is out, kubectl read nodes in it (with 1.34; 1.33's reads count too).
     expect(recent.fields.map((row) => [row.field, row.workloads, row.hits])).toEqual([
       [`${POD}:status.podIP`, 2, 6],
       [`${SECRET}:stringData`, 2, 2],
       [`${SECRET}:stringData{}`, 2, 2],
+      ["io.k8s.api.core.v1.Node:status.nodeInfo.kubeletVersion", 1, 3],
       [`${POD}:metadata.ownerReferences[]`, 1, 2],
-      ["io.k8s.api.core.v1.Node:status.nodeInfo.kubeletVersion", 1, 2],
       [`${POD}:metadata.labels`, 1, 1],
+    ]);
+    // With a source filter, the selected sources' own fields: kubectl 1.33 did not read nodes.
+    const kubectl = await getPriorities(db.prisma, filters("from=1h&userAgent=kubectl"));
+    expect(kubectl.fields.map((row) => [row.field, row.workloads, row.hits])).toEqual([
+      ["io.k8s.api.core.v1.Node:status.nodeInfo.kubeletVersion", 1, 2],
     ]);
     const early = await getPriorities(
       db.prisma,

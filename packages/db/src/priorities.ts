@@ -249,8 +249,22 @@ async function fieldGaps(
        )`;
   const order = `workloads DESC, hits DESC, u."operationId", u."direction", u."field"`;
   // The whole release's workloads: each field's use and workload count kept at ingest, and the names of
-  // the shown rows' workloads. A selection: the fields of each selected source on the endpoints it
-  // called in the selection, per workload.
+  // the shown rows' workloads. A selection: the fields used on the endpoints called in it, per workload.
+  const activePairs = `SELECT p."operationId", p."sourceId"
+     FROM (${endpointSourceHitsSql(filters, params, releaseParam, WORKLOAD_SOURCE)}) p WHERE p.hits > 0`;
+  // Source filters: each selected source's own fields on the endpoints it called in the selection.
+  const selectedSourcesFields = `SELECT f."operationId", f."direction", f."field", s."workload", f."count"
+     FROM (SELECT DISTINCT a."operationId", a."sourceId" FROM (${activePairs}) a) p
+     JOIN "Source" s ON s."id" = p."sourceId"
+     JOIN "FieldTotal" f ON f."release" = ${releaseParam} AND f."sourceId" = p."sourceId"
+       AND f."operationId" = p."operationId" AND NOT f."unknown"`;
+  // A time window over every workload: the fields of each workload active in it on the endpoints it
+  // called in it, from the per-workload totals (one hash join, not a lookup per source and endpoint).
+  const activeWorkloadsFields = `SELECT w."operationId", w."direction", w."field", w."workload", w."count"
+     FROM (SELECT DISTINCT a."operationId", s."workload" FROM (${activePairs}) a
+           JOIN "Source" s ON s."id" = a."sourceId") p
+     JOIN "WorkloadFieldTotal" w ON w."release" = ${releaseParam} AND w."operationId" = p."operationId"
+       AND w."workload" = p."workload"`;
   const ranking = everyWorkload(filters)
     ? `ranked AS MATERIALIZED (
          SELECT u."operationId", u."direction", u."field", u."workloads", u."count"::float8 AS hits,
@@ -270,13 +284,7 @@ async function fieldGaps(
        )`
     : `used AS MATERIALIZED (
          SELECT u."operationId", u."direction", u."field", u."workload", sum(u."count") AS hits
-         FROM (SELECT f."operationId", f."direction", f."field", s."workload", f."count"
-               FROM (SELECT DISTINCT p."operationId", p."sourceId"
-                     FROM (${endpointSourceHitsSql(filters, params, releaseParam, WORKLOAD_SOURCE)}) p
-                     WHERE p.hits > 0) p
-               JOIN "Source" s ON s."id" = p."sourceId"
-               JOIN "FieldTotal" f ON f."release" = ${releaseParam} AND f."sourceId" = p."sourceId"
-                 AND f."operationId" = p."operationId" AND NOT f."unknown") u
+         FROM (${hasSourceFilter(filters) ? selectedSourcesFields : activeWorkloadsFields}) u
          ${endpoint}
          WHERE ${uncarried}
          GROUP BY 1, 2, 3, 4
