@@ -4,11 +4,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { prioritiesBatch } from "@apisnoop/db/testing";
+import { FieldSchema } from "@apisnoop/openapi";
+import { sharedCatalog } from "@apisnoop/openapi/testing";
+import { sourceFromUserAgent } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PrioritiesReport } from "./data/dashboard-data";
 import { WEB_DIR } from "./server/dashboard-server";
 import { launchBrowser, type TestBrowser } from "./testing/browser";
-import { startTestStack, type TestStack } from "./testing/test-stack";
+import { hitBatch, startTestStack, type TestStack } from "./testing/test-stack";
 
 const SCREENSHOTS = path.join(WEB_DIR, "screenshots");
 /** The `apisnoop` command as a user runs it: its own process, no import of the CLI's code. */
@@ -33,8 +36,26 @@ describe("/priorities, /api/v1/priorities and `apisnoop priorities`", () => {
   beforeAll(async () => {
     stack = await startTestStack("1.34");
     browser = await launchBrowser();
-    const ack = await stack.ingest(prioritiesBatch(Math.floor(Date.now() / 60_000)));
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    const minute = Math.floor(Date.now() / 60_000);
+    const ack = await stack.ingest(prioritiesBatch(minute));
     expect(ack).toMatchObject({ ok: true });
+    // A conformance run's request bodies on an endpoint no workload calls: field-level coverage only.
+    const run = sourceFromUserAgent(
+      "e2e.test/v1.34.4 (linux/amd64) kubernetes/abc -- [sig-node] ConfigMap should be created [Conformance]",
+    );
+    const configMap = (field: string) => ({
+      source: 0,
+      operationId: "createCoreV1NamespacedConfigMap",
+      direction: "request" as const,
+      field: `io.k8s.api.core.v1.ConfigMap:${field}`,
+      unknown: false,
+      hour: Math.floor(minute / 60),
+      count: 1,
+    });
+    const batch = hitBatch([run], [[0, "createCoreV1NamespacedConfigMap", 1]]);
+    batch.fields = ["metadata", "metadata.name", "data", "data{}"].map(configMap);
+    expect(await stack.ingest(batch)).toMatchObject({ ok: true });
   }, 240_000);
 
   afterAll(async () => {
@@ -98,6 +119,28 @@ describe("/priorities, /api/v1/priorities and `apisnoop priorities`", () => {
     );
   });
 
+  it("shows on /conformance the share of request-schema fields conformance runs sent, with the runs", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.url}/conformance?release=1.34`);
+    const section = page.getByTestId("field-coverage");
+    await section.getByText(/Per endpoint/).click();
+    const row = section.locator('tr[data-operation-id="createCoreV1NamespacedConfigMap"]');
+    const configMapFields = new FieldSchema(sharedCatalog("1.34").definitions).schemaFields(
+      "io.k8s.api.core.v1.ConfigMap",
+    ).length;
+    expect(await row.locator("td").nth(2).textContent()).toBe(`4 / ${configMapFields}`);
+    expect(await page.getByTestId("conformance-fields-sent").textContent()).toMatch(/^4 of [\d,]+ · 0\.\d%$/);
+    // Two eligible endpoints hit by runs: the list of pods (the scenario's run) and the ConfigMap create.
+    expect(await page.getByTestId("conformance-endpoints-hit").textContent()).toMatch(/^2 of \d+ · /);
+    const runs = page.getByTestId("conformance-runs").locator("tbody tr");
+    expect(await runs.count()).toBe(1);
+    expect(await runs.first().locator("td").first().textContent()).toBe(
+      "e2e.test/v1.34.4 (linux/amd64) kubernetes/abc",
+    );
+    await page.screenshot({ path: path.join(SCREENSHOTS, "conformance-fields.png"), fullPage: true });
+    expect(browser.errors).toEqual([]);
+  });
+
   it("refuses a bad limit or filter with a 400 naming it", async () => {
     for (const [query, message] of [
       ["limit=0", /limit must be a whole number/],
@@ -116,7 +159,6 @@ describe("/priorities, /api/v1/priorities and `apisnoop priorities`", () => {
     expect(await page.getByTestId("priorities-title").textContent()).toBe(
       "Tests to write next: release 1.34",
     );
-    mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOTS, "priorities.png"), fullPage: true });
     const rows = page.getByTestId("priority-endpoints").locator("tr[data-operation-id]");
     // The eligible ones: beta and alpha endpoints are listed apart.

@@ -1,5 +1,5 @@
 import type { ConformanceStatus, CoverageDiff, EndpointCoverageRow, ReleaseDiff } from "@apisnoop/coverage";
-import type { ConformanceEndpointRow, Priorities } from "@apisnoop/db";
+import type { ConformanceEndpointRow, ConformanceFieldCoverage, Priorities } from "@apisnoop/db";
 import type { CoverageFilters } from "@apisnoop/db/filters";
 import type { Level } from "@apisnoop/openapi";
 import type { Source } from "@apisnoop/protocol";
@@ -32,8 +32,9 @@ export interface DashboardData {
   priorities(filters: DashboardFilters, limit: number): Promise<PrioritiesReport>;
   /**
    * A release's stable endpoints split as apisnoop's conformance-progress page does (eligible, ineligible
-   * with reasons, tested by conformance tests), from the imported `upstream-e2e` source; default: the
-   * default release. Rejects with NotFoundError for a release that is not loaded.
+   * with reasons, tested by conformance tests), from the imported `upstream-e2e` source, and the
+   * field-level coverage of eligible endpoints by the conformance runs recorded through the proxy;
+   * default: the default release. Rejects with NotFoundError for a release that is not loaded.
    */
   conformance(release: string | undefined): Promise<ConformanceReport>;
   /**
@@ -73,7 +74,10 @@ export interface PrioritiesReport extends Priorities {
 }
 
 /** The conformance view of one release. */
-export type ConformanceReport = ConformanceStatus<ConformanceEndpointRow>;
+export type ConformanceReport = ConformanceStatus<ConformanceEndpointRow> & {
+  /** How much of eligible endpoints' request schemas the recorded conformance runs sent. */
+  fields: ConformanceFieldCoverage;
+};
 
 /** The filters every view shares, all in the URL: packages/db's CoverageFilters, parsed by db. */
 export type DashboardFilters = CoverageFilters;

@@ -11,6 +11,7 @@ import {
   type EndpointCounts,
   getChart,
   getConformance,
+  getConformanceFieldCoverage,
   getCoverageCounts,
   getEndpointDetail,
   getPriorities,
@@ -221,11 +222,15 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     },
 
     async conformance(release) {
-      const stored = await getConformance(prisma, { release });
-      return conformanceStatus(stored.release, stored.endpoints, {
+      const [stored, fields] = await Promise.all([
+        getConformance(prisma, { release }),
+        getConformanceFieldCoverage(prisma, { release }),
+      ]);
+      const status = conformanceStatus(stored.release, stored.endpoints, {
         published: upstream.get(stored.release) ?? null,
         ...(ineligible ? { ineligible } : {}),
       });
+      return { ...status, fields };
     },
 
     async compare(from, to, filters) {

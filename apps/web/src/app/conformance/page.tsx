@@ -62,6 +62,7 @@ export default async function ConformancePage({ searchParams }: PageProps) {
         </section>
       )}
       <Figures report={report} />
+      <FieldCoverage report={report} query={query} />
       <EligibleExplanation report={report} />
       <div className="detail-grid">
         <section className="panel">
@@ -119,8 +120,6 @@ export default async function ConformancePage({ searchParams }: PageProps) {
 
 /** The release's figures, in apisnoop's terms. */
 function Figures({ report }: { report: ConformanceReport }) {
-  const share = (part: number, whole: number) =>
-    whole === 0 ? "—" : `${((100 * part) / whole).toFixed(1)}%`;
   const figures: Array<[string, string, string]> = [
     ["total", "endpoints", String(report.totalEndpoints)],
     ["tested", "tested by upstream e2e", String(report.testedEndpoints)],
@@ -129,7 +128,7 @@ function Figures({ report }: { report: ConformanceReport }) {
     [
       "eligible-tested",
       "eligible, tested by conformance",
-      `${report.eligibleTested.length} · ${share(report.eligibleTested.length, report.eligible.length)}`,
+      `${report.eligibleTested.length} · ${percent(report.eligibleTested.length, report.eligible.length)}`,
     ],
     ["untested", "eligible, untested", String(report.eligibleUntested.length)],
     ["ineligible", "ineligible (listed)", String(report.ineligible.length)],
@@ -145,6 +144,121 @@ function Figures({ report }: { report: ConformanceReport }) {
           </div>
         ))}
       </dl>
+    </section>
+  );
+}
+
+const percent = (part: number, whole: number) =>
+  whole === 0 ? "—" : `${((100 * part) / whole).toFixed(1)}%`;
+
+/**
+ * Field-level coverage: the share of eligible endpoints' request-schema fields that the conformance runs
+ * recorded through the proxy sent, next to the share of eligible endpoints those runs hit, and the runs.
+ */
+function FieldCoverage({ report, query }: { report: ConformanceReport; query: string }) {
+  const { fields } = report;
+  const { totals } = fields;
+  return (
+    <section className="panel" data-testid="field-coverage">
+      <h2>Request fields of eligible endpoints sent by conformance tests</h2>
+      <p className="muted small">
+        Of each conformance-eligible endpoint that takes a request body, how many field paths of its request
+        schema (objects and leaves, <code>[]</code> array items, <code>{"{}"}</code> map values; a PATCH
+        counts the object it patches) the conformance tests recorded through the proxy sent. apisnoop&apos;s
+        published data has endpoints but no fields, so these figures come from the runs below only.
+      </p>
+      {!fields.schemasStored && (
+        <p className="notice" role="status">
+          Request schemas are not stored for {report.release}: it was loaded by an older apisnoop. Restart the
+          dashboard (or <code>apisnoop spec add --release {report.release}</code>) to load it again.
+        </p>
+      )}
+      <dl className="figures">
+        {(
+          [
+            [
+              "fields-sent",
+              "request-schema fields sent",
+              `${totals.sent.toLocaleString("en")} of ${totals.schemaFields.toLocaleString("en")} · ${percent(totals.sent, totals.schemaFields)}`,
+            ],
+            [
+              "endpoints-hit",
+              "eligible endpoints these runs hit",
+              `${totals.eligibleTestedByRun} of ${totals.eligible} · ${percent(totals.eligibleTestedByRun, totals.eligible)}`,
+            ],
+            ["with-body", "eligible endpoints with a request body", String(totals.withBody)],
+          ] as const
+        ).map(([id, label, value]) => (
+          <div className="figure" key={id}>
+            <dt>{label}</dt>
+            <dd data-testid={`conformance-${id}`}>{value}</dd>
+          </div>
+        ))}
+      </dl>
+      {fields.runs.length === 0 ? (
+        <p className="empty" data-testid="no-runs">
+          No conformance test of {report.release} was recorded through the proxy: run{" "}
+          <code>npm run e2e:conformance</code>, or <code>e2e.test</code> with{" "}
+          <code>--kubeconfig apisnoop.kubeconfig</code>.
+        </p>
+      ) : (
+        <table className="table" data-testid="conformance-runs">
+          <thead>
+            <tr>
+              <th>run (user agent)</th>
+              <th>source name</th>
+              <th className="num">tests</th>
+              <th className="num">endpoints</th>
+              <th>bodies recorded</th>
+              <th>seen</th>
+            </tr>
+          </thead>
+          <tbody>
+            {fields.runs.map((run) => (
+              <tr key={`${run.name} ${run.userAgent}`}>
+                <td className="mono">{run.userAgent}</td>
+                <td>{run.name ?? "—"}</td>
+                <td className="num">{run.tests}</td>
+                <td className="num">{run.endpoints}</td>
+                <td>{run.requestFields ? "yes" : "no (audit log?)"}</td>
+                <td className="small">
+                  {run.firstSeen.toISOString().slice(0, 16).replace("T", " ")} –{" "}
+                  {run.lastSeen.toISOString().slice(0, 16).replace("T", " ")} UTC
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <details>
+        <summary>Per endpoint ({fields.endpoints.length}): least covered of those the runs hit first</summary>
+        <table className="table" data-testid="field-coverage-endpoints">
+          <thead>
+            <tr>
+              <th>endpoint</th>
+              <th>request schema</th>
+              <th className="num">fields sent</th>
+              <th className="num">share</th>
+              <th>hit by a run</th>
+            </tr>
+          </thead>
+          <tbody>
+            {fields.endpoints.map((endpoint) => (
+              <tr key={endpoint.operationId} data-operation-id={endpoint.operationId}>
+                <td>
+                  <Link href={endpointHref(endpoint.operationId, query)}>{endpoint.operationId}</Link>
+                </td>
+                <td className="mono small">{endpoint.definition.split(".").at(-1)}</td>
+                <td className="num">
+                  {endpoint.sent} / {endpoint.schemaFields}
+                </td>
+                <td className="num">{percent(endpoint.sent, endpoint.schemaFields)}</td>
+                <td>{endpoint.testedByRun ? "yes" : ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
     </section>
   );
 }
