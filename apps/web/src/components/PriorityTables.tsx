@@ -155,7 +155,7 @@ export function PriorityFieldTable({
             <td>
               <Link href={endpointHref(row.operationId, query)}>{row.operationId}</Link>
             </td>
-            <td>{row.direction}</td>
+            <td className="nowrap">{row.direction}</td>
             <td className="num" data-column="workloads">
               {row.workloads}
             </td>

@@ -37,7 +37,8 @@ export default async function PrioritiesPage({ searchParams }: PageProps) {
   const query = filterQuery(params);
   const exportQuery = query ? `?${query}` : "";
   const eligible = report.endpoints.filter((row) => row.conformanceEligible);
-  const ineligible = report.endpoints.filter((row) => !row.conformanceEligible);
+  // Alpha and beta endpoints are in the promotion watch; the rest that is not eligible is listed apart.
+  const ineligible = report.endpoints.filter((row) => !row.conformanceEligible && row.level === "stable");
   const { totals } = report;
   const links = new WorkloadLinks(report.workloads, params);
   return (
@@ -58,80 +59,87 @@ export default async function PrioritiesPage({ searchParams }: PageProps) {
           <code>apisnoop priorities --release {report.release} --format markdown</code>
         </p>
       </div>
-      <dl className="figures panel" data-testid="priorities-figures">
-        {(
-          [
-            ["workloads", "workloads", totals.workloads],
-            ["eligible", "eligible endpoints untested", totals.eligibleEndpoints],
-            ["endpoints", "endpoints untested, all levels", totals.endpoints],
-            ["fields", "field gaps", totals.fields],
-            ["watch", "alpha and beta endpoints used", totals.promotionWatch],
-          ] as const
-        ).map(([id, label, value]) => (
-          <div className="figure" key={id}>
-            <dt>{label}</dt>
-            <dd data-testid={`priorities-${id}`}>{value.toLocaleString("en")}</dd>
-          </div>
-        ))}
-      </dl>
+      <div className="priorities">
+        <dl className="figures panel" data-testid="priorities-figures">
+          {(
+            [
+              ["workloads", "workloads", totals.workloads],
+              ["eligible", "eligible endpoints untested", totals.eligibleEndpoints],
+              ["endpoints", "endpoints untested, all levels", totals.endpoints],
+              ["fields", "field gaps", totals.fields],
+              ["watch", "alpha and beta endpoints used", totals.promotionWatch],
+            ] as const
+          ).map(([id, label, value]) => (
+            <div className="figure" key={id}>
+              <dt>{label}</dt>
+              <dd data-testid={`priorities-${id}`}>{value.toLocaleString("en")}</dd>
+            </div>
+          ))}
+        </dl>
 
-      <section className="panel">
-        <h2>Conformance-eligible endpoints no conformance test hits</h2>
-        <p className="muted small">
-          Stable, not deprecated, not listed ineligible: each row is a conformance test to write. “e2e” marks
-          endpoints another e2e test already hits, a test that might be promoted.
-          {shownNote(eligible.length, totals.eligibleEndpoints)}
-        </p>
-        <PriorityEndpointTable rows={eligible} query={query} links={links} testId="priority-endpoints" />
-      </section>
-
-      <section className="panel">
-        <h2>Body fields no conformance test carried</h2>
-        <p className="muted small">
-          Request and response fields workloads send or read on an endpoint that no conformance test&apos;s
-          bodies carried on that endpoint. Fields come from runs through the proxy only: apisnoop&apos;s
-          published data has no fields, so on an endpoint tested only there (“no bodies recorded”) a gap may
-          be none. With a time window, the fields are those the workloads active in it use on the endpoints
-          they called in it.
-          {shownNote(report.fields.length, totals.fields)}
-        </p>
-        <PriorityFieldTable rows={report.fields} query={query} links={links} testId="priority-fields" />
-      </section>
-
-      <section className="panel">
-        <h2>Promotion watch: alpha and beta endpoints workloads depend on</h2>
-        <p className="muted small">
-          The tests a promotion to stable will need, and the risk these workloads carry meanwhile.
-          {shownNote(report.promotionWatch.length, totals.promotionWatch)}
-        </p>
-        <PriorityEndpointTable
-          rows={report.promotionWatch}
-          query={query}
-          links={links}
-          testId="promotion-watch"
-        />
-      </section>
-
-      <div className="detail-grid">
         <section className="panel">
-          <h2>Workloads</h2>
-          <p className="muted small">Most untested eligible endpoints first.</p>
-          <WorkloadTable workloads={report.workloads} links={links} />
-        </section>
-        <section className="panel">
-          <h2>Other endpoints no conformance test hits</h2>
+          <h2>Conformance-eligible endpoints no conformance test hits</h2>
           <p className="muted small">
-            Not conformance-eligible: alpha, beta, deprecated, or listed in{" "}
-            <code>ineligible_endpoints.json</code> (
-            <Link href={`/conformance?release=${encodeURIComponent(report.release)}`}>why</Link>).
+            Stable, not deprecated, not listed ineligible: each row is a conformance test to write. “e2e”
+            marks endpoints another e2e test already hits, a test that might be promoted.
+            {shownNote(eligible.length, totals.eligibleEndpoints)}
           </p>
-          <PriorityEndpointTable rows={ineligible} query={query} links={links} testId="priority-ineligible" />
+          <PriorityEndpointTable rows={eligible} query={query} links={links} testId="priority-endpoints" />
         </section>
+
+        <section className="panel">
+          <h2>Body fields no conformance test carried</h2>
+          <p className="muted small">
+            Request and response fields workloads send or read on an endpoint that no conformance test&apos;s
+            bodies carried on that endpoint. Fields come from runs through the proxy only: apisnoop&apos;s
+            published data has no fields, so on an endpoint tested only there (“no bodies recorded”) a gap may
+            be none. With a time window, the fields are those the workloads active in it use on the endpoints
+            they called in it.
+            {shownNote(report.fields.length, totals.fields)}
+          </p>
+          <PriorityFieldTable rows={report.fields} query={query} links={links} testId="priority-fields" />
+        </section>
+
+        <section className="panel">
+          <h2>Promotion watch: alpha and beta endpoints workloads depend on</h2>
+          <p className="muted small">
+            The tests a promotion to stable will need, and the risk these workloads carry meanwhile.
+            {shownNote(report.promotionWatch.length, totals.promotionWatch)}
+          </p>
+          <PriorityEndpointTable
+            rows={report.promotionWatch}
+            query={query}
+            links={links}
+            testId="promotion-watch"
+          />
+        </section>
+
+        <div className="detail-grid">
+          <section className="panel">
+            <h2>Workloads</h2>
+            <p className="muted small">Most untested eligible endpoints first.</p>
+            <WorkloadTable workloads={report.workloads} links={links} />
+          </section>
+          <section className="panel">
+            <h2>Other endpoints no conformance test hits</h2>
+            <p className="muted small">
+              Not conformance-eligible: alpha, beta, deprecated, or listed in{" "}
+              <code>ineligible_endpoints.json</code> (
+              <Link href={`/conformance?release=${encodeURIComponent(report.release)}`}>why</Link>).
+            </p>
+            <PriorityEndpointTable
+              rows={ineligible}
+              query={query}
+              links={links}
+              testId="priority-ineligible"
+            />
+          </section>
+        </div>
+        <p className="muted small">
+          Conformance coverage counts every conformance test recorded for release {report.release}, whatever
+          the time window; the filters select the workloads.
+        </p>
       </div>
-      <p className="muted small">
-        Conformance coverage counts every conformance test recorded for release {report.release}, whatever the
-        time window; the filters select the workloads.
-      </p>
     </>
   );
 }
