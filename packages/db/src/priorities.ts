@@ -195,18 +195,21 @@ async function usedEndpoints(
        WHERE p.${hits} > 0
        GROUP BY 1, 2`;
   return prisma.$queryRawUnsafe<UsedEndpointRow[]>(
+    // Aggregated per endpoint before the spec's columns join: grouping by all of them sorted every row.
     `WITH used AS MATERIALIZED (${used}),
+     per AS (
+       SELECT u."operationId", count(*)::int AS workloads, sum(u.hits)::float8 AS hits,
+              array_agg(u."workload" ORDER BY u.hits DESC, u."workload") AS "workloadNames"
+       FROM used u GROUP BY u."operationId"
+     ),
      tested AS MATERIALIZED (${testedEndpointsSql(releaseParam)})
      SELECT e."operationId", e."method", e."path", e."level", e."category", e."kind", e."deprecated",
-            e."conformanceEligible", count(*)::int AS workloads, sum(u.hits)::float8 AS hits,
-            coalesce(bool_or(t.conformance), false) AS "conformanceTested",
-            coalesce(bool_or(t.e2e), false) AS "e2eTested",
-            array_agg(u."workload" ORDER BY u.hits DESC, u."workload") AS "workloadNames"
-     FROM used u
-     JOIN "Endpoint" e ON e."release" = ${releaseParam} AND e."operationId" = u."operationId" AND NOT e."watchOperation"${level}
-     LEFT JOIN tested t ON t."operationId" = u."operationId"
-     GROUP BY e."operationId", e."method", e."path", e."level", e."category", e."kind", e."deprecated", e."conformanceEligible"
-     ORDER BY workloads DESC, hits DESC, e."operationId"`,
+            e."conformanceEligible", p.workloads, p.hits, coalesce(t.conformance, false) AS "conformanceTested",
+            coalesce(t.e2e, false) AS "e2eTested", p."workloadNames"
+     FROM per p
+     JOIN "Endpoint" e ON e."release" = ${releaseParam} AND e."operationId" = p."operationId" AND NOT e."watchOperation"${level}
+     LEFT JOIN tested t ON t."operationId" = p."operationId"
+     ORDER BY p.workloads DESC, p.hits DESC, e."operationId"`,
     ...params.values,
   );
 }
@@ -244,8 +247,9 @@ async function fieldGaps(
   const level = filters.level ? ` AND e."level" = ${params.add(filters.level)}` : "";
   const endpoint = `JOIN "Endpoint" e ON e."release" = ${releaseParam} AND e."operationId" = u."operationId" AND NOT e."watchOperation"${level}`;
   const uncarried = `NOT EXISTS (
-         SELECT 1 FROM carried c
-         WHERE c."operationId" = u."operationId" AND c."direction" = u."direction" AND c."field" = u."field"
+         SELECT 1 FROM "FieldUse" c
+         WHERE c."release" = ${releaseParam} AND c."operationId" = u."operationId" AND c."direction" = u."direction"
+           AND c."field" = u."field" AND c."conformance"
        )`;
   const order = `workloads DESC, hits DESC, u."operationId", u."direction", u."field"`;
   // The whole release's workloads: each field's use and workload count kept at ingest, and the names of
@@ -305,22 +309,19 @@ async function fieldGaps(
          GROUP BY 1, 2, 3
        )`;
   const rows = await prisma.$queryRawUnsafe<Array<PriorityField & { total: number }>>(
-    // Materialized steps: inlined, the planner probed the conformance fields once per source inside a
-    // per-source scan and gathered each shown row's names by scanning every use (seconds on the
-    // benchmark's data).
-    `WITH carried AS MATERIALIZED (
-       SELECT c."operationId", c."direction", c."field" FROM "FieldUse" c
-       WHERE c."release" = ${releaseParam} AND c."conformance"
-     ),
-     ${ranking},
-     recorded AS MATERIALIZED (SELECT DISTINCT c."operationId", c."direction" FROM carried c),
+    // Materialized steps and joins: inlined, the planner gathered each shown row's names by scanning every
+    // use (seconds on the benchmark's data).
+    `WITH ${ranking},
      tested AS MATERIALIZED (${testedEndpointsSql(releaseParam)})
      SELECT r.*, n."workloadNames", coalesce(t.conformance, false) AS "endpointConformanceTested",
-            c."operationId" IS NOT NULL AS "conformanceBodiesRecorded"
+            EXISTS (
+              SELECT 1 FROM "FieldUse" c
+              WHERE c."release" = ${releaseParam} AND c."operationId" = r."operationId"
+                AND c."direction" = r."direction" AND c."conformance"
+            ) AS "conformanceBodiesRecorded"
      FROM ranked r
      JOIN named n ON n."operationId" = r."operationId" AND n."direction" = r."direction" AND n."field" = r."field"
      LEFT JOIN tested t ON t."operationId" = r."operationId"
-     LEFT JOIN recorded c ON c."operationId" = r."operationId" AND c."direction" = r."direction"
      ORDER BY r.workloads DESC, r.hits DESC, r."operationId", r."direction", r."field"`,
     ...params.values,
   );
@@ -359,11 +360,11 @@ async function conformanceEvidence(prisma: PrismaClient, release: string): Promi
                WHERE NOT t.published AND t."id" IN (SELECT h."id" FROM hit h))::int AS "runTests",
             (SELECT count(DISTINCT t."e2eTest") FROM tests t
                WHERE t.published AND t."id" IN (SELECT h."id" FROM hit h))::int AS "publishedTests",
-            (SELECT count(DISTINCT h."operationId") FROM hit h
+            (SELECT count(*) FROM (SELECT h."operationId" FROM hit h
                JOIN "Endpoint" e ON e."release" = ${releaseParam} AND e."operationId" = h."operationId"
-                 AND NOT e."watchOperation")::int AS "endpointsTested",
-            (SELECT count(DISTINCT c."operationId") FROM "FieldUse" c
-               WHERE c."release" = ${releaseParam} AND c."conformance")::int AS "endpointsWithFields"`,
+                 AND NOT e."watchOperation" GROUP BY 1) h)::int AS "endpointsTested",
+            (SELECT count(*) FROM (SELECT c."operationId" FROM "FieldUse" c
+               WHERE c."release" = ${releaseParam} AND c."conformance" GROUP BY 1) c)::int AS "endpointsWithFields"`,
     ...params.values,
   );
   return row as ConformanceEvidence;
