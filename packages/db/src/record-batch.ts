@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { type IngestBatch, type Source, sourceKey, workloadOf } from "@apisnoop/protocol";
+import { type IngestBatch, type Source, sourceKey } from "@apisnoop/protocol";
 import type { PrismaClient } from "./client";
 import { InvalidBatchError } from "./errors";
 import { booleanArray, numberArray, textArray } from "./pg-arrays";
 import { defaultReleaseName } from "./releases";
+import { workloadOf } from "./workloads";
 
 /** Release name that hits are stored under when neither the batch nor the database names one. */
 export const UNKNOWN_RELEASE = "unknown";
@@ -292,7 +293,7 @@ async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds
   return rows.length;
 }
 
-/** The workload (protocol `workloadOf`) of each of a batch's sources, by database id; null for tests. */
+/** The workload (`workloadOf`) of each of a batch's sources, by database id; null for tests. */
 function workloadsById(batch: IngestBatch, sourceIds: number[]): Map<number, string | null> {
   const workloads = new Map<number, string | null>();
   batch.sources.forEach((source, index) => {

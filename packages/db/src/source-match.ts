@@ -83,7 +83,12 @@ export function chartMatches(wanted: string, chart: string | null): boolean {
   return chart !== null && MATCHES.chart.test(chart, wanted);
 }
 
-/** The chart name of a `helm.sh/chart` label: `ingress-nginx-4.10.0` -> `ingress-nginx`. */
+/**
+ * The chart name of a `helm.sh/chart` label: the name before the last `-` that starts a SemVer
+ * MAJOR.MINOR.PATCH version (with or without `v`), which Helm requires of chart versions —
+ * `ingress-nginx-4.10.0` is `ingress-nginx`, `chart-3-1.0.0` is `chart-3`; a label without one is a name.
+ * The `chart` filter with this name selects the label.
+ */
 export function chartName(chart: string): string {
-  return /^(.+?)-v?\d+(\.\d+)*([-+].*)?$/.exec(chart)?.[1] ?? chart;
+  return /^(.+)-v?\d+\.\d+\.\d+([-+].*)?$/.exec(chart)?.[1] ?? chart;
 }

@@ -44,7 +44,8 @@ export function upgradeSource(value: unknown): Source {
   return renameLegacyHelmRelease(value) as Source;
 }
 
-const E2E_PREFIX = "e2e.test";
+/** How the user agent of Kubernetes' e2e suite starts (`e2e.test/v1.34.0 ... -- <test name>`). */
+export const E2E_PREFIX = "e2e.test";
 
 /**
  * The source name apisnoop's published per-release e2e coverage is stored under (`apisnoop import
@@ -91,34 +92,4 @@ export function sourceKey(source: Source): string {
     source.helmRelease,
     source.managedBy,
   ]);
-}
-
-/**
- * The workload a source belongs to — what real software calls the API, as opposed to a test suite — or
- * null for an e2e test (a test name, or an `e2e.test` user agent: the suite's set-up calls carry no test
- * name). Workloads are named `chart <name>` (the Helm chart, every version and install of it one
- * workload), else `sa <namespace>/<service account>` or `namespace <namespace>`, else the user agent's
- * product token (`kubectl`, every version of it). Names never collide: a product token has neither
- * spaces nor slashes, and chart, namespace and service account names have neither.
- */
-export function workloadOf(
-  source: Pick<Source, "userAgent" | "e2eTest" | "chart" | "namespace" | "serviceAccount">,
-): string | null {
-  if (source.e2eTest !== null || source.userAgent.startsWith(E2E_PREFIX)) return null;
-  if (source.chart) return `chart ${helmChartName(source.chart)}`;
-  if (source.namespace) {
-    return source.serviceAccount
-      ? `sa ${source.namespace}/${source.serviceAccount}`
-      : `namespace ${source.namespace}`;
-  }
-  return /^[^/ ]+/.exec(source.userAgent)?.[0] ?? "(no user agent)";
-}
-
-/**
- * The chart name of a `helm.sh/chart` label: the name before the last `-` that starts a SemVer
- * MAJOR.MINOR.PATCH version (with or without `v`), which Helm requires of chart versions —
- * `ingress-nginx-4.10.0` is `ingress-nginx`, `chart-3-1.0.0` is `chart-3`; a label without one is a name.
- */
-export function helmChartName(chart: string): string {
-  return /^(.+)-v?\d+\.\d+\.\d+([-+].*)?$/.exec(chart)?.[1] ?? chart;
 }

@@ -1,5 +1,6 @@
+import { sourceFromUserAgent } from "@apisnoop/protocol";
 import { describe, expect, it } from "vitest";
-import { helmChartName, sourceFromUserAgent, workloadOf } from "./source";
+import { workloadOf } from "./workloads";
 
 describe("workloadOf", () => {
   const ua = (userAgent: string) => sourceFromUserAgent(userAgent);
@@ -19,22 +20,5 @@ describe("workloadOf", () => {
       workloadOf(ua("e2e.test/v1.34.4 (linux/amd64) kubernetes/abc -- [sig-node] Pods [Conformance]")),
     ).toBeNull();
     expect(workloadOf(ua("e2e.test/v1.34.4 (linux/amd64) kubernetes/abc"))).toBeNull();
-  });
-});
-
-describe("helmChartName", () => {
-  it("cuts the SemVer version Helm requires, whatever the name's own dashes and digits", () => {
-    expect(
-      [
-        "ingress-nginx-4.10.0",
-        "cert-manager-v1.14.0",
-        "my-chart-1.2.3-rc.1",
-        "app-1.0.0+build.5",
-        "chart-3-1.0.0",
-        "plain",
-        "a-1b",
-        "nginx-1.2",
-      ].map(helmChartName),
-    ).toEqual(["ingress-nginx", "cert-manager", "my-chart", "app", "chart-3", "plain", "a-1b", "nginx-1.2"]);
   });
 });
