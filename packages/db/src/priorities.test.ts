@@ -178,6 +178,10 @@ describe("getPriorities", () => {
     expect(kubectl.fields.map((row) => [row.field, row.workloads, row.hits])).toEqual([
       ["io.k8s.api.core.v1.Node:status.nodeInfo.kubeletVersion", 1, 2],
     ]);
+    // A window that holds all the data is the whole release, read from the totals per workload.
+    expect(await getPriorities(db.prisma, filters("from=0"))).toEqual(
+      await getPriorities(db.prisma, filters("")),
+    );
     const early = await getPriorities(
       db.prisma,
       filters(

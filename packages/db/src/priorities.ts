@@ -1,6 +1,7 @@
 import type { Level } from "@apisnoop/openapi";
 import { UPSTREAM_E2E } from "@apisnoop/protocol";
 import type { PrismaClient } from "./client";
+import { narrowWindow } from "./data-window";
 import type { CoverageFilters, Outcome, SourceFilters } from "./filters";
 import { resolveRelease } from "./releases";
 import { endpointSourceHitsSql, hasSourceFilter, hasWindow, SqlParams } from "./selection-sql";
@@ -113,10 +114,14 @@ interface UsedEndpointRow extends Omit<PriorityEndpoint, "conformanceTested"> {
  */
 export async function getPriorities(
   prisma: PrismaClient,
-  filters: CoverageFilters,
+  asked: CoverageFilters,
   options: { limit?: number } = {},
 ): Promise<Priorities> {
-  const release = await resolveRelease(prisma, filters.release);
+  // A window holding all the data is no window (`from=0`): the totals answer it, never a scan of buckets.
+  const [release, filters] = await Promise.all([
+    resolveRelease(prisma, asked.release),
+    narrowWindow(prisma, asked),
+  ]);
   const limit = options.limit ?? DEFAULT_PRIORITIES_LIMIT;
   const [used, fields, evidence] = await Promise.all([
     usedEndpoints(prisma, release, filters),
