@@ -1,5 +1,83 @@
 import { describe, expect, it } from "vitest";
-import { hasHeader, requestHeadersForUpstream, responseHeadersForClient } from "./http-headers";
+import {
+  hasHeader,
+  requestHeadersForHttp2,
+  requestHeadersForUpstream,
+  responseHeadersForClient,
+} from "./http-headers";
+
+describe("requestHeadersForHttp2", () => {
+  it("sets the pseudo-headers, lower-cases names, keeps repeats and drops what HTTP/2 forbids", () => {
+    const raw = [
+      "Host",
+      "127.0.0.1:8443",
+      "User-Agent",
+      "kubectl/v1.34",
+      "Authorization",
+      "Bearer t",
+      "Connection",
+      "keep-alive, X-Private",
+      "X-Private",
+      "drop me",
+      "Accept",
+      "application/json",
+      "Accept",
+      "*/*",
+      "Transfer-Encoding",
+      "chunked",
+      "TE",
+      "gzip",
+      "Expect",
+      "100-continue",
+      "Upgrade",
+      "h2c",
+    ];
+    expect(requestHeadersForHttp2(raw, "POST", "/api/v1/namespaces", "10.0.0.1:6443")).toEqual({
+      ":method": "POST",
+      ":scheme": "https",
+      ":authority": "10.0.0.1:6443",
+      ":path": "/api/v1/namespaces",
+      "user-agent": "kubectl/v1.34",
+      authorization: "Bearer t",
+      accept: ["application/json", "*/*"],
+    });
+  });
+
+  it("replaces an HTTP/2 client's own pseudo-headers and keeps TE: trailers", () => {
+    const raw = [
+      ":method",
+      "GET",
+      ":path",
+      "/x",
+      ":authority",
+      "proxy:8443",
+      ":scheme",
+      "https",
+      "te",
+      "trailers",
+    ];
+    expect(requestHeadersForHttp2(raw, "GET", "/k8s/x", "api:443")).toEqual({
+      ":method": "GET",
+      ":scheme": "https",
+      ":authority": "api:443",
+      ":path": "/k8s/x",
+      te: "trailers",
+    });
+  });
+});
+
+describe("responseHeadersForClient over HTTP/2", () => {
+  it("drops :status, and Transfer-Encoding for an HTTP/2 client", () => {
+    const raw = [":status", "200", "content-type", "application/json", "transfer-encoding", "chunked"];
+    expect(responseHeadersForClient(raw)).toEqual([
+      "content-type",
+      "application/json",
+      "transfer-encoding",
+      "chunked",
+    ]);
+    expect(responseHeadersForClient(raw, true)).toEqual(["content-type", "application/json"]);
+  });
+});
 
 describe("requestHeadersForUpstream", () => {
   it("drops hop-by-hop headers, sets Host to the upstream and keeps the rest in order and case", () => {

@@ -50,14 +50,67 @@ export function requestHeadersForUpstream(
   return out;
 }
 
-/** The upstream's response headers minus hop-by-hop ones; the proxy keeps its own client connection. */
-export function responseHeadersForClient(rawHeaders: string[]): string[] {
+/**
+ * The same for an HTTP/2 request to the upstream: its pseudo-headers (`:authority` the upstream's), and
+ * the client's headers in lower case, repeats as arrays, minus what HTTP/2 forbids (RFC 9113 §8.2.2:
+ * connection-specific headers, `Transfer-Encoding`, `TE` other than `trailers`) and the client's own
+ * pseudo-headers and `Host`.
+ */
+export function requestHeadersForHttp2(
+  rawHeaders: string[],
+  method: string,
+  path: string,
+  upstreamAuthority: string,
+): OutgoingHttp2Headers {
+  const dropped = connectionTokens(rawHeaders);
+  const out: OutgoingHttp2Headers = {
+    ":method": method,
+    ":scheme": "https",
+    ":authority": upstreamAuthority,
+    ":path": path,
+  };
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const lower = (rawHeaders[i] as string).toLowerCase();
+    const value = rawHeaders[i + 1] as string;
+    if (lower.charCodeAt(0) === 58 /* ":" */ || NOT_OVER_HTTP2.has(lower) || dropped?.has(lower)) continue;
+    if (lower === "te" && value.trim().toLowerCase() !== "trailers") continue;
+    const earlier = out[lower];
+    out[lower] =
+      earlier === undefined ? value : Array.isArray(earlier) ? [...earlier, value] : [earlier, value];
+  }
+  return out;
+}
+
+/** Request headers as Node's HTTP/2 client takes them: pseudo-headers and lower-case names. */
+export type OutgoingHttp2Headers = Record<string, string | string[]>;
+
+/** What an HTTP/2 request never carries from an HTTP/1.1 one, besides the `Connection`-listed names. */
+const NOT_OVER_HTTP2 = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "trailer",
+  "upgrade",
+  "transfer-encoding",
+  "host",
+  "expect",
+  "http2-settings",
+]);
+
+/**
+ * The upstream's response headers minus hop-by-hop ones and HTTP/2 pseudo-headers (`:status`); the proxy
+ * keeps its own client connection. For an HTTP/2 client `Transfer-Encoding` goes too (HTTP/2 frames the
+ * body itself and forbids the header).
+ */
+export function responseHeadersForClient(rawHeaders: string[], http2Client = false): string[] {
   const dropped = connectionTokens(rawHeaders);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
+    if (lower.charCodeAt(0) === 58 /* ":" */ || HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
+    if (http2Client && lower === "transfer-encoding") continue;
     out.push(name, rawHeaders[i + 1] as string);
   }
   return out;

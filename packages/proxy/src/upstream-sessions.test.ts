@@ -1,0 +1,170 @@
+/**
+ * The HTTP/2 session pool against a local HTTP/2 server: one session per credential, shared by that
+ * credential's concurrent requests; the client certificate only without a token; more sessions when the
+ * server's stream limit is reached; idle expiry; the session bound; GOAWAY.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { TLSSocket } from "node:tls";
+import { KubeConfig } from "@kubernetes/client-node";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CertificateAuthority } from "./certificate-authority";
+import type { Upstream } from "./upstream";
+import { UpstreamSessions } from "./upstream-sessions";
+
+const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-sessions-test-"));
+let server: http2.Http2SecureServer;
+let upstream: Upstream;
+/** Per TLS connection the server accepted: the client certificate's CN, if any. */
+const connections: (string | null)[] = [];
+/** Requests the server holds open until released (to keep streams in flight). */
+const held: http2.Http2ServerResponse[] = [];
+let pools: UpstreamSessions[] = [];
+
+beforeAll(async () => {
+  const ca = await CertificateAuthority.open(dir);
+  const leaf = await ca.leafFor(["127.0.0.1"]);
+  const client = await ca.leafFor(["proxy-user"]);
+  server = http2.createSecureServer({
+    key: leaf.key,
+    cert: leaf.cert,
+    ca: ca.certificatePem,
+    requestCert: true,
+    rejectUnauthorized: false,
+    settings: { maxConcurrentStreams: 8 },
+  });
+  server.on("secureConnection", (socket: TLSSocket) => {
+    const cn = socket.getPeerCertificate()?.subject?.CN;
+    connections.push(typeof cn === "string" ? cn : null);
+  });
+  server.on("request", (req, res) => {
+    if (req.url === "/hold") held.push(res);
+    else res.end(req.headers.authorization ?? "none");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  upstream = {
+    server: `https://127.0.0.1:${port}`,
+    host: "127.0.0.1",
+    port,
+    authority: `127.0.0.1:${port}`,
+    basePath: "",
+    serverName: undefined,
+    ca: Buffer.from(ca.certificatePem),
+    rejectUnauthorized: true,
+    clientCertificate: { cert: Buffer.from(client.cert), key: Buffer.from(client.key) },
+    kubeConfig: new KubeConfig(),
+  };
+});
+
+afterEach(() => {
+  for (const res of held.splice(0)) res.end();
+  for (const pool of pools) pool.close(true);
+  pools = [];
+  connections.length = 0;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function pool(limits: ConstructorParameters<typeof UpstreamSessions>[1] = {}): UpstreamSessions {
+  const made = new UpstreamSessions(upstream, limits);
+  pools.push(made);
+  return made;
+}
+
+/** The headers of a GET, with the credential when there is one. */
+function request(authorization: string | undefined, url: string): http2.OutgoingHttpHeaders {
+  return { ":method": "GET", ":path": url, ...(authorization ? { authorization } : {}) };
+}
+
+/** One GET; resolves to the body. */
+function get(sessions: UpstreamSessions, authorization: string | undefined, url = "/"): Promise<string> {
+  const stream = sessions.open(authorization, request(authorization, url), true);
+  if (!stream) return Promise.reject(new Error("no session"));
+  return new Promise((resolve, reject) => {
+    let body = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      body += chunk;
+    });
+    stream.on("end", () => resolve(body));
+    stream.on("error", reject);
+  });
+}
+
+describe("UpstreamSessions", () => {
+  it("carries a credential's concurrent requests on one session, and each token on its own", async () => {
+    const sessions = pool();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => get(sessions, "Bearer a")));
+    expect(answers).toEqual(Array(8).fill("Bearer a"));
+    await get(sessions, "Bearer b");
+    await expect.poll(() => sessions.stats().streams).toBe(0);
+    expect(sessions.stats()).toMatchObject({ sessions: 2, opened: 2 });
+    expect(connections).toHaveLength(2);
+  });
+
+  it("presents the proxy's client certificate only for requests without a token", async () => {
+    const sessions = pool();
+    expect(await get(sessions, undefined)).toBe("none");
+    expect(await get(sessions, "Bearer a")).toBe("Bearer a");
+    expect(connections).toHaveLength(2);
+    expect(connections[0]).toEqual(expect.any(String));
+    expect(connections[1]).toBeNull();
+  });
+
+  it("opens another session when the server's stream limit is reached", async () => {
+    const sessions = pool();
+    await get(sessions, "Bearer a"); // the server's SETTINGS (8 streams) are known from here on
+    for (let i = 0; i < 10; i++) sessions.open("Bearer a", request("Bearer a", "/hold"), true);
+    await expect.poll(() => held.length).toBe(10);
+    expect(sessions.stats()).toMatchObject({ sessions: 2, streams: 10 });
+  });
+
+  it("closes a session that stayed idle", async () => {
+    const sessions = pool({ idleTimeoutMs: 50 });
+    await get(sessions, "Bearer a");
+    expect(sessions.stats().sessions).toBe(1);
+    await expect.poll(() => sessions.stats().sessions).toBe(0);
+  });
+
+  it("holds at most maxSessions: an idle one makes room, busy ones send the next credential to HTTP/1.1", async () => {
+    const sessions = pool({ maxSessions: 2 });
+    await get(sessions, "Bearer a");
+    await get(sessions, "Bearer b");
+    await get(sessions, "Bearer c"); // a or b was idle: closed to make room
+    await expect.poll(() => sessions.stats().streams).toBe(0);
+    expect(sessions.stats()).toMatchObject({ sessions: 2, opened: 3, overflows: 0 });
+    sessions.open("Bearer d", request("Bearer d", "/hold"), true);
+    sessions.open("Bearer e", request("Bearer e", "/hold"), true);
+    await expect.poll(() => held.length).toBe(2);
+    expect(sessions.open("Bearer f", request("Bearer f", "/"), true)).toBeNull();
+    expect(sessions.stats()).toMatchObject({ sessions: 2, overflows: 1 });
+  });
+
+  it("moves to a new session after the server's GOAWAY, letting streams in flight finish", async () => {
+    const sessions = pool();
+    await get(sessions, "Bearer a");
+    const inFlight = get(sessions, "Bearer a", "/hold");
+    await expect.poll(() => held.length).toBe(1);
+    for (const session of serverSessions) session.goaway();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await get(sessions, "Bearer a")).toBe("Bearer a");
+    expect(sessions.stats().opened).toBe(2);
+    held.shift()?.end("held");
+    expect(await inFlight).toBe("held");
+  });
+});
+
+const serverSessions = new Set<http2.ServerHttp2Session>();
+beforeAll(() => {
+  server.on("session", (session: http2.ServerHttp2Session) => {
+    serverSessions.add(session);
+    session.once("close", () => serverSessions.delete(session));
+  });
+});

@@ -1,0 +1,227 @@
+import { createHash } from "node:crypto";
+import http2, { type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
+import tls from "node:tls";
+import { type Upstream, upstreamTlsOptions } from "./upstream";
+
+/** Bounds on the proxy's HTTP/2 sessions to the apiserver. */
+export interface UpstreamSessionLimits {
+  /** Sessions held at once, across credentials; past it a request goes over HTTP/1.1 and is counted. */
+  maxSessions: number;
+  /** A session with no stream open for this long is closed (Go's http2 transport idles 90 s too). */
+  idleTimeoutMs: number;
+  /**
+   * Flow-control window per stream (bytes): what the apiserver may send ahead of a client that reads
+   * slowly; a session's window is four of these. HTTP/2's default 64 KiB stalls a 118 KiB list on a round trip.
+   */
+  streamWindowBytes: number;
+}
+
+export const DEFAULT_UPSTREAM_SESSION_LIMITS: Readonly<UpstreamSessionLimits> = Object.freeze({
+  maxSessions: 128,
+  idleTimeoutMs: 90_000,
+  streamWindowBytes: 1024 * 1024,
+});
+
+/** What the admin port shows of the upstream sessions. */
+export interface UpstreamSessionStats {
+  /** Sessions open now. */
+  sessions: number;
+  /** Streams (requests and watches) open now over them. */
+  streams: number;
+  /** Sessions opened since start. */
+  opened: number;
+  /** Requests sent over HTTP/1.1 because `maxSessions` were busy. */
+  overflows: number;
+}
+
+/**
+ * Until the apiserver's SETTINGS arrive, a session takes this many streams (RFC 9113 recommends a peer
+ * allow at least 100); kube-apiserver allows 250 by default.
+ */
+const STREAMS_BEFORE_SETTINGS = 100;
+
+interface PooledSession {
+  session: ClientHttp2Session;
+  key: string;
+  streams: number;
+  idleTimer: NodeJS.Timeout | null;
+  /** The apiserver sent GOAWAY, or the session failed: no new stream goes on it. */
+  retired: boolean;
+  /** The apiserver's SETTINGS arrived (its stream limit is known). */
+  settled: boolean;
+}
+
+/**
+ * HTTP/2 sessions to the apiserver, one per credential: per bearer token (the `Authorization` value,
+ * kept only as its SHA-256), and one presenting the proxy's own client certificate for requests that
+ * carry none. Sessions are never shared across credentials, so one client's stalled watch or stream flood
+ * holds only its own session's flow-control window and stream slots. A credential whose session is full
+ * (the apiserver's `maxConcurrentStreams`) gets another; idle sessions close after `idleTimeoutMs`; at
+ * `maxSessions`, the least recently used idle one is closed, and when none is idle the caller falls back
+ * to HTTP/1.1 (`open` returns null).
+ */
+export class UpstreamSessions {
+  private readonly byKey = new Map<string, PooledSession[]>();
+  private readonly limits: UpstreamSessionLimits;
+  private sessions = 0;
+  private streams = 0;
+  private opened = 0;
+  private overflows = 0;
+  private closed = false;
+
+  constructor(
+    private readonly upstream: Upstream,
+    limits: Partial<UpstreamSessionLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_UPSTREAM_SESSION_LIMITS, ...limits };
+  }
+
+  /**
+   * Opens a stream for a request carrying `authorization` (undefined: none), or returns null when every
+   * session slot is busy. Connection failures surface as the stream's `error`.
+   */
+  open(
+    authorization: string | undefined,
+    headers: http2.OutgoingHttpHeaders,
+    endStream: boolean,
+  ): ClientHttp2Stream | null {
+    if (this.closed) return null;
+    const key = credentialKey(authorization);
+    const pooled = this.sessionFor(key, authorization === undefined);
+    if (!pooled) {
+      this.overflows++;
+      return null;
+    }
+    const stream = pooled.session.request(headers, { endStream });
+    this.streams++;
+    pooled.streams++;
+    if (pooled.idleTimer) {
+      clearTimeout(pooled.idleTimer);
+      pooled.idleTimer = null;
+    }
+    stream.once("close", () => {
+      this.streams--;
+      pooled.streams--;
+      if (pooled.streams === 0 && !pooled.retired) this.startIdleTimer(pooled);
+    });
+    return stream;
+  }
+
+  stats(): UpstreamSessionStats {
+    return { sessions: this.sessions, streams: this.streams, opened: this.opened, overflows: this.overflows };
+  }
+
+  /**
+   * Stops opening streams; sessions close once their streams end (GOAWAY), or at once with `destroy`.
+   */
+  close(destroy = false): void {
+    this.closed = true;
+    for (const list of this.byKey.values()) {
+      for (const pooled of list) {
+        if (pooled.idleTimer) clearTimeout(pooled.idleTimer);
+        if (destroy) pooled.session.destroy();
+        else pooled.session.close();
+      }
+    }
+  }
+
+  /** A session of this credential with a free stream slot, opening one if needed and allowed. */
+  private sessionFor(key: string, withCertificate: boolean): PooledSession | null {
+    const list = this.byKey.get(key);
+    if (list) {
+      for (const pooled of list) if (!pooled.retired && pooled.streams < streamLimit(pooled)) return pooled;
+    }
+    if (this.sessions >= this.limits.maxSessions && !this.closeOneIdle()) return null;
+    return this.connect(key, withCertificate);
+  }
+
+  private connect(key: string, withCertificate: boolean): PooledSession {
+    const { upstream, limits } = this;
+    const tlsOptions = upstreamTlsOptions(upstream, withCertificate);
+    const session = http2.connect(`https://${upstream.authority}`, {
+      settings: { initialWindowSize: limits.streamWindowBytes, enablePush: false },
+      createConnection: () =>
+        tls
+          .connect({ ...tlsOptions, ALPNProtocols: ["h2"], host: upstream.host, port: upstream.port })
+          .setNoDelay(true),
+    });
+    const pooled: PooledSession = {
+      session,
+      key,
+      streams: 0,
+      idleTimer: null,
+      retired: false,
+      settled: false,
+    };
+    session.once("remoteSettings", () => {
+      pooled.settled = true;
+    });
+    session.once("connect", () => {
+      try {
+        session.setLocalWindowSize(4 * limits.streamWindowBytes);
+      } catch {
+        // The session failed between connecting and this call: its 'close' removes it.
+      }
+    });
+    // Errors reach each stream as the stream's own 'error'; the session only needs to leave the pool.
+    session.on("error", () => this.retire(pooled));
+    session.once("goaway", () => this.retire(pooled));
+    session.once("close", () => this.remove(pooled));
+    const list = this.byKey.get(key);
+    if (list) list.push(pooled);
+    else this.byKey.set(key, [pooled]);
+    this.sessions++;
+    this.opened++;
+    return pooled;
+  }
+
+  /** No new streams on this session; it closes when its last stream ends. */
+  private retire(pooled: PooledSession): void {
+    if (pooled.retired) return;
+    pooled.retired = true;
+    if (pooled.idleTimer) clearTimeout(pooled.idleTimer);
+    pooled.idleTimer = null;
+    if (pooled.streams === 0) pooled.session.close();
+  }
+
+  private remove(pooled: PooledSession): void {
+    const list = this.byKey.get(pooled.key);
+    const index = list?.indexOf(pooled) ?? -1;
+    if (!list || index === -1) return;
+    list.splice(index, 1);
+    if (list.length === 0) this.byKey.delete(pooled.key);
+    if (pooled.idleTimer) clearTimeout(pooled.idleTimer);
+    this.sessions--;
+  }
+
+  private startIdleTimer(pooled: PooledSession): void {
+    pooled.idleTimer = setTimeout(() => this.retire(pooled), this.limits.idleTimeoutMs);
+    pooled.idleTimer.unref();
+  }
+
+  /** Closes an idle session to make room for another credential's; false if none is idle. */
+  private closeOneIdle(): boolean {
+    for (const list of this.byKey.values()) {
+      for (const pooled of list) {
+        if (pooled.streams === 0) {
+          this.retire(pooled);
+          this.remove(pooled);
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+}
+
+/** The pool's key for a credential: the hash of the `Authorization` value, never the value itself. */
+function credentialKey(authorization: string | undefined): string {
+  return authorization === undefined
+    ? "client certificate"
+    : createHash("sha256").update(authorization).digest("base64");
+}
+
+function streamLimit(pooled: PooledSession): number {
+  const announced = pooled.session.remoteSettings?.maxConcurrentStreams;
+  return !pooled.settled || announced === undefined ? STREAMS_BEFORE_SETTINGS : announced;
+}
