@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -84,9 +85,13 @@ function request(authorization: string | undefined, url: string): http2.Outgoing
 }
 
 /** One GET; resolves to the body. */
-function get(sessions: UpstreamSessions, authorization: string | undefined, url = "/"): Promise<string> {
-  const stream = sessions.open(authorization, request(authorization, url), true);
-  if (!stream) return Promise.reject(new Error("no session"));
+async function get(
+  sessions: UpstreamSessions,
+  authorization: string | undefined,
+  url = "/",
+): Promise<string> {
+  const stream = await sessions.open(authorization, request(authorization, url), true);
+  if (!stream) throw new Error("no session");
   return new Promise((resolve, reject) => {
     let body = "";
     stream.setEncoding("utf8");
@@ -143,7 +148,7 @@ describe("UpstreamSessions", () => {
     sessions.open("Bearer d", request("Bearer d", "/hold"), true);
     sessions.open("Bearer e", request("Bearer e", "/hold"), true);
     await expect.poll(() => held.length).toBe(2);
-    expect(sessions.open("Bearer f", request("Bearer f", "/"), true)).toBeNull();
+    expect(await sessions.open("Bearer f", request("Bearer f", "/"), true)).toBeNull();
     expect(sessions.stats()).toMatchObject({ sessions: 2, overflows: 1 });
   });
 
@@ -158,6 +163,35 @@ describe("UpstreamSessions", () => {
     expect(sessions.stats().opened).toBe(2);
     held.shift()?.end("held");
     expect(await inFlight).toBe("held");
+  });
+});
+
+describe("UpstreamSessions against an apiserver without HTTP/2", () => {
+  it("resolves null (HTTP/1.1 instead) when the server speaks only HTTP/1.1", async () => {
+    const ca = await CertificateAuthority.open(path.join(dir, "h1-ca"));
+    const leaf = await ca.leafFor(["127.0.0.1"]);
+    const h1 = https.createServer({ key: leaf.key, cert: leaf.cert }, (_req, res) => res.end("h1"));
+    await new Promise<void>((resolve) => h1.listen(0, "127.0.0.1", resolve));
+    const port = (h1.address() as AddressInfo).port;
+    const sessions = new UpstreamSessions({
+      ...upstream,
+      port,
+      authority: `127.0.0.1:${port}`,
+      ca: Buffer.from(ca.certificatePem),
+    });
+    pools.push(sessions);
+    expect(await sessions.open("Bearer a", request("Bearer a", "/"), true)).toBeNull();
+    // And without trying again for a while.
+    expect(await sessions.open("Bearer b", request("Bearer b", "/"), true)).toBeNull();
+    expect(sessions.stats().opened).toBe(1);
+    h1.close();
+  });
+
+  it("rejects with the connection error when nothing listens", async () => {
+    const sessions = new UpstreamSessions({ ...upstream, port: 1, authority: "127.0.0.1:1" });
+    pools.push(sessions);
+    await expect(sessions.open("Bearer a", request("Bearer a", "/"), true)).rejects.toThrow(/ECONNREFUSED/);
+    await expect.poll(() => sessions.stats()).toMatchObject({ sessions: 0, streams: 0 });
   });
 });
 

@@ -49,7 +49,13 @@ interface PooledSession {
   retired: boolean;
   /** The apiserver's SETTINGS arrived (its stream limit is known). */
   settled: boolean;
+  connected: boolean;
+  /** Resolves true once connected, false if the apiserver refused HTTP/2; rejects when unreachable. */
+  ready: Promise<boolean>;
 }
+
+/** After an apiserver refused HTTP/2, requests go over HTTP/1.1 this long before HTTP/2 is tried again. */
+const HTTP1_ONLY_RETRY_MS = 60_000;
 
 /**
  * HTTP/2 sessions to the apiserver, one per credential: per bearer token (the `Authorization` value,
@@ -68,6 +74,7 @@ export class UpstreamSessions {
   private opened = 0;
   private overflows = 0;
   private closed = false;
+  private http2RefusedUntil = 0;
 
   constructor(
     private readonly upstream: Upstream,
@@ -77,34 +84,33 @@ export class UpstreamSessions {
   }
 
   /**
-   * Opens a stream for a request carrying `authorization` (undefined: none), or returns null when every
-   * session slot is busy. Connection failures surface as the stream's `error`.
+   * Opens a stream for a request carrying `authorization` (undefined: none) once its session is connected.
+   * Resolves to null when the request should go over HTTP/1.1 instead: every session slot is busy, or the
+   * apiserver does not speak HTTP/2. Rejects when the apiserver cannot be reached (the caller's 502).
    */
-  open(
+  async open(
     authorization: string | undefined,
     headers: http2.OutgoingHttpHeaders,
     endStream: boolean,
-  ): ClientHttp2Stream | null {
-    if (this.closed) return null;
-    const key = credentialKey(authorization);
-    const pooled = this.sessionFor(key, authorization === undefined);
+  ): Promise<ClientHttp2Stream | null> {
+    if (this.closed || Date.now() < this.http2RefusedUntil) return null;
+    const pooled = this.sessionFor(credentialKey(authorization), authorization === undefined);
     if (!pooled) {
       this.overflows++;
       return null;
     }
-    const stream = pooled.session.request(headers, { endStream });
-    this.streams++;
-    pooled.streams++;
-    if (pooled.idleTimer) {
-      clearTimeout(pooled.idleTimer);
-      pooled.idleTimer = null;
+    // The slot is taken now, so requests arriving while the session connects spread over its limit.
+    this.take(pooled);
+    let stream: ClientHttp2Stream | null = null;
+    try {
+      if (!pooled.connected && !(await pooled.ready)) return null;
+      if (pooled.session.destroyed || pooled.session.closed) throw new Error("the upstream session closed");
+      stream = pooled.session.request(headers, { endStream });
+      stream.once("close", () => this.release(pooled));
+      return stream;
+    } finally {
+      if (!stream) this.release(pooled);
     }
-    stream.once("close", () => {
-      this.streams--;
-      pooled.streams--;
-      if (pooled.streams === 0 && !pooled.retired) this.startIdleTimer(pooled);
-    });
-    return stream;
   }
 
   stats(): UpstreamSessionStats {
@@ -135,6 +141,21 @@ export class UpstreamSessions {
     return this.connect(key, withCertificate);
   }
 
+  private take(pooled: PooledSession): void {
+    this.streams++;
+    pooled.streams++;
+    if (pooled.idleTimer) {
+      clearTimeout(pooled.idleTimer);
+      pooled.idleTimer = null;
+    }
+  }
+
+  private release(pooled: PooledSession): void {
+    this.streams--;
+    pooled.streams--;
+    if (pooled.streams === 0 && !pooled.retired) this.startIdleTimer(pooled);
+  }
+
   private connect(key: string, withCertificate: boolean): PooledSession {
     const { upstream, limits } = this;
     const tlsOptions = upstreamTlsOptions(upstream, withCertificate);
@@ -145,6 +166,14 @@ export class UpstreamSessions {
           .connect({ ...tlsOptions, ALPNProtocols: ["h2"], host: upstream.host, port: upstream.port })
           .setNoDelay(true),
     });
+    let settle: (connected: boolean) => void = () => {};
+    let fail: (error: Error) => void = () => {};
+    const ready = new Promise<boolean>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    // Awaited by each request that arrives while connecting; nobody may be waiting when it fails.
+    ready.catch(() => {});
     const pooled: PooledSession = {
       session,
       key,
@@ -152,19 +181,32 @@ export class UpstreamSessions {
       idleTimer: null,
       retired: false,
       settled: false,
+      connected: false,
+      ready,
     };
     session.once("remoteSettings", () => {
       pooled.settled = true;
     });
     session.once("connect", () => {
+      pooled.connected = true;
       try {
         session.setLocalWindowSize(4 * limits.streamWindowBytes);
       } catch {
         // The session failed between connecting and this call: its 'close' removes it.
       }
+      settle(true);
     });
     // Errors reach each stream as the stream's own 'error'; the session only needs to leave the pool.
-    session.on("error", () => this.retire(pooled));
+    session.on("error", (error: NodeJS.ErrnoException) => {
+      this.retire(pooled);
+      if (pooled.connected) return;
+      if (error.code === "ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL" || error.code === "ERR_HTTP2_ERROR") {
+        // An apiserver (or a balancer in front of it) that speaks only HTTP/1.1: use that for a while.
+        this.http2RefusedUntil = Date.now() + HTTP1_ONLY_RETRY_MS;
+        settle(false);
+      } else fail(error);
+    });
+    session.once("close", () => settle(false));
     session.once("goaway", () => this.retire(pooled));
     session.once("close", () => this.remove(pooled));
     const list = this.byKey.get(key);
