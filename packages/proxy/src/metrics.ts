@@ -1,5 +1,6 @@
 import type { Flow } from "./flow";
 import type { UplinkStats } from "./uplink/uplink";
+import type { UpstreamSessionStats } from "./upstream-sessions";
 
 /** Upper bounds (seconds) of the request latency histogram; long watches land in +Inf. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -20,6 +21,12 @@ export class ProxyMetrics {
   private readonly refused = new Map<string, number>();
   private readonly tlsErrors = new Map<string, number>();
   private readonly uncaught = new Map<string, number>();
+  private readonly protocols = new Map<string, number>();
+  private readonly http2Errors = new Map<string, number>();
+  /** Client HTTP/2 sessions (connections that negotiated h2) open now. */
+  http2Sessions = 0;
+  /** The HTTP/2 sessions to the apiserver, when there are any. */
+  upstreamSessions: { stats(): UpstreamSessionStats } | null = null;
   upstreamErrors = 0;
   inFlight = 0;
   /** Client connections accepted, and open now. */
@@ -76,6 +83,16 @@ export class ProxyMetrics {
   /** Counts a TLS handshake that failed on the client side (bounded kinds: timeout, reset, alert, malformed). */
   countTlsError(kind: string): void {
     bump(this.tlsErrors, kind);
+  }
+
+  /** Counts a request by the protocol its client spoke and the one it went upstream over. */
+  countProtocols(client: "h1" | "h2", upstream: "h1" | "h2"): void {
+    bump(this.protocols, `client="${client}",upstream="${upstream}"`);
+  }
+
+  /** Counts a client HTTP/2 session that failed or was closed for misbehaving (bounded kinds). */
+  countHttp2Error(kind: string): void {
+    bump(this.http2Errors, kind);
   }
 
   /** Counts an exception nothing caught (the process-level last resort). */
@@ -205,6 +222,47 @@ export class ProxyMetrics {
       "kind",
       this.uncaught,
     );
+    family(
+      "apisnoop_proxy_requests_by_protocol_total",
+      "counter",
+      "Requests by the protocol the client spoke (h1, h2) and the one they went upstream over.",
+    );
+    if (this.protocols.size === 0) lines.push("apisnoop_proxy_requests_by_protocol_total 0");
+    for (const [labels, n] of this.protocols)
+      lines.push(`apisnoop_proxy_requests_by_protocol_total{${labels}} ${n}`);
+    family("apisnoop_proxy_http2_sessions", "gauge", "Client connections speaking HTTP/2 open now.");
+    lines.push(`apisnoop_proxy_http2_sessions ${this.http2Sessions}`);
+    labelled(
+      lines,
+      family,
+      "apisnoop_proxy_http2_session_errors_total",
+      "Client HTTP/2 sessions closed for an error or for misbehaving (floods, oversized headers, resets), by kind.",
+      "kind",
+      this.http2Errors,
+    );
+    if (this.upstreamSessions) {
+      const stats = this.upstreamSessions.stats();
+      family("apisnoop_proxy_upstream_sessions", "gauge", "HTTP/2 sessions to the apiserver open now.");
+      lines.push(`apisnoop_proxy_upstream_sessions ${stats.sessions}`);
+      family(
+        "apisnoop_proxy_upstream_streams",
+        "gauge",
+        "Requests open on HTTP/2 sessions to the apiserver.",
+      );
+      lines.push(`apisnoop_proxy_upstream_streams ${stats.streams}`);
+      family(
+        "apisnoop_proxy_upstream_sessions_opened_total",
+        "counter",
+        "HTTP/2 sessions to the apiserver opened.",
+      );
+      lines.push(`apisnoop_proxy_upstream_sessions_opened_total ${stats.opened}`);
+      family(
+        "apisnoop_proxy_upstream_session_overflows_total",
+        "counter",
+        "Requests sent over HTTP/1.1 because every upstream HTTP/2 session slot was busy.",
+      );
+      lines.push(`apisnoop_proxy_upstream_session_overflows_total ${stats.overflows}`);
+    }
     family("apisnoop_proxy_draining", "gauge", "1 while the proxy drains (SIGTERM): /healthz answers 503.");
     lines.push(`apisnoop_proxy_draining ${this.draining ? 1 : 0}`);
 

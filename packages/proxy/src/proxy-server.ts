@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, ServerResponse } from "node:http";
+import http2 from "node:http2";
 import https from "node:https";
 import net, { type AddressInfo, type Socket } from "node:net";
 import type { Duplex, Readable } from "node:stream";
@@ -8,11 +9,17 @@ import type { LeafCertificate } from "./certificate-authority";
 import { type ConnectPolicy, requestTargetProblem } from "./connect-policy";
 import type { FlowRequest, ProxyMode } from "./flow";
 import type { FlowLifecycle, LiveFlow } from "./flow-lifecycle";
-import { hasHeader, requestHeadersForUpstream, responseHeadersForClient } from "./http-headers";
+import {
+  hasHeader,
+  requestHeadersForHttp2,
+  requestHeadersForUpstream,
+  responseHeadersForClient,
+} from "./http-headers";
 import { type ConnectionLimits, DEFAULT_LIMITS } from "./limits";
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
 import { type Upstream, upstreamAgent, upstreamTlsOptions } from "./upstream";
+import { type UpstreamSessionLimits, UpstreamSessions } from "./upstream-sessions";
 import { watchFraming } from "./watch-framing";
 
 /** A watch ended by a drain has lasted at least this long: client-go calls a shorter one with no event "very short" and backs off. */
@@ -31,6 +38,20 @@ interface InFlight {
   ending: boolean;
 }
 
+/** A client's request and response, over HTTP/1.1 or HTTP/2 (Node's compatibility API): one flow model. */
+type ClientRequest = IncomingMessage | http2.Http2ServerRequest;
+type ClientResponse = ServerResponse | http2.Http2ServerResponse;
+
+/** What a client may make one HTTP/2 session hold (README "Threat model and limits"). */
+export const HTTP2_CLIENT_LIMITS = Object.freeze({
+  /** Streams open at once per session, as kube-apiserver allows; more are refused (RST_STREAM). */
+  maxConcurrentStreams: 250,
+  /** Header fields per request; more and the stream is refused. */
+  maxHeaderListPairs: 128,
+  /** MiB a session may hold in header tables, queued frames and unacknowledged data (Node's default). */
+  maxSessionMemoryMiB: 10,
+});
+
 export interface ProxyServerOptions {
   upstream: Upstream;
   /**
@@ -46,6 +67,8 @@ export interface ProxyServerOptions {
   connectPolicy: ConnectPolicy;
   /** Bounds on connections and timeouts (default: DEFAULT_LIMITS). */
   limits?: Partial<ConnectionLimits>;
+  /** Bounds on the HTTP/2 sessions to the apiserver (default: DEFAULT_UPSTREAM_SESSION_LIMITS). */
+  upstreamSessions?: Partial<UpstreamSessionLimits>;
   /** One-line operational messages (never headers or bodies). */
   log?: (line: string) => void;
 }
@@ -54,22 +77,30 @@ export interface ProxyServerOptions {
  * The man in the middle. One TCP port serves both ways in, told apart by the first byte:
  * - reverse: a TLS ClientHello (0x16), the client's `server` is this proxy;
  * - forward: a plain `CONNECT host:port`, then TLS inside the tunnel with a leaf for that host.
- * Requests are forwarded with Node's http machinery and streamed both ways with back-pressure; upgrades
- * (exec/attach/portforward over SPDY or WebSocket) are tunnelled as raw bytes after the request head.
+ * TLS offers `h2` and `http/1.1` (ALPN), and each connection goes to Node's HTTP/2 or HTTP/1.1 server by
+ * what it negotiated. Requests go upstream over HTTP/2 sessions, one per credential (UpstreamSessions),
+ * else over HTTP/1.1, streamed both ways with back-pressure (HTTP/2 flow control upstream); upgrades
+ * (exec/attach/portforward over SPDY or WebSocket, HTTP/1.1 only) are tunnelled as raw bytes after the
+ * request head.
  * What happens to each request is reported to the flow lifecycle (`flows`), which runs the addons.
  */
 export class ProxyServer {
   private readonly listener: net.Server;
-  private readonly reverseTls: https.Server;
-  private readonly forwardTls: https.Server;
+  private readonly reverseTls: tls.Server;
+  private readonly forwardTls: tls.Server;
+  /** The HTTP/1.1 servers behind each TLS server (connections that negotiated `http/1.1` or nothing). */
+  private readonly http1Servers: http.Server[] = [];
+  private readonly http2Sessions = new Set<http2.ServerHttp2Session>();
   private readonly connectServer: http.Server;
+  /** HTTP/2 sessions to the apiserver, one per credential. */
+  private readonly sessions: UpstreamSessions;
   /** For clients that bring their own credential (a bearer token): never present ours. */
   private readonly agent: https.Agent;
   /** For clients without one, when the proxy's kubeconfig has a client certificate: present it. */
   private readonly certAgent: https.Agent;
   private readonly sockets = new Set<Duplex>();
   /** Requests in flight (responses not yet finished). */
-  private readonly active = new Map<ServerResponse, InFlight>();
+  private readonly active = new Map<ClientResponse, InFlight>();
   private readonly limits: ConnectionLimits;
   /** TLS connections that have not sent a request yet, with their timeout handler. */
   private readonly untilFirstRequest = new WeakMap<Duplex, () => void>();
@@ -81,6 +112,8 @@ export class ProxyServer {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.agent = upstreamAgent(upstream, false);
     this.certAgent = upstream.clientCertificate ? upstreamAgent(upstream, true) : this.agent;
+    this.sessions = new UpstreamSessions(upstream, options.upstreamSessions);
+    metrics.upstreamSessions = this.sessions;
 
     const httpOptions: http.ServerOptions = {
       keepAliveTimeout: this.limits.idleTimeoutMs,
@@ -91,21 +124,32 @@ export class ProxyServer {
       maxHeaderSize: this.limits.maxHeaderBytes,
       noDelay: true,
     };
-    const tlsOptions: https.ServerOptions = {
-      ...httpOptions,
+    const tlsOptions: tls.TlsOptions = {
       key: defaultLeaf.key,
       cert: defaultLeaf.cert,
       SNICallback: (name, cb) => this.contextFor(name, cb),
       handshakeTimeout: this.limits.handshakeTimeoutMs,
+      ALPNProtocols: ["h2", "http/1.1"],
     };
-    this.reverseTls = https.createServer(tlsOptions);
-    this.forwardTls = https.createServer(tlsOptions);
+    const http2Options: http2.ServerOptions = {
+      maxSessionMemory: HTTP2_CLIENT_LIMITS.maxSessionMemoryMiB,
+      maxHeaderListPairs: HTTP2_CLIENT_LIMITS.maxHeaderListPairs,
+      settings: {
+        maxConcurrentStreams: HTTP2_CLIENT_LIMITS.maxConcurrentStreams,
+        maxHeaderListSize: this.limits.maxHeaderBytes,
+        enablePush: false,
+      },
+    };
+    this.reverseTls = tls.createServer(tlsOptions);
+    this.forwardTls = tls.createServer(tlsOptions);
     for (const [server, mode] of [
       [this.reverseTls, "reverse"],
       [this.forwardTls, "forward"],
     ] as const) {
-      server.on("request", (req: IncomingMessage, res: ServerResponse) => this.onRequest(mode, req, res));
-      server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const http1 = http.createServer(httpOptions);
+      this.http1Servers.push(http1);
+      http1.on("request", (req: IncomingMessage, res: ServerResponse) => this.onRequest(mode, req, res));
+      http1.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         this.firstRequestArrived(socket);
         const problem = requestTargetProblem(req.url);
         if (problem) {
@@ -115,16 +159,25 @@ export class ProxyServer {
         }
         this.tunnelUpgrade(mode, req, socket, head);
       });
+      http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) =>
+        this.onClientError(error, socket),
+      );
+      const h2 = http2.createServer(http2Options);
+      h2.on("request", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) =>
+        this.onRequest(mode, req, res),
+      );
+      h2.on("session", (session: http2.ServerHttp2Session) => this.onHttp2Session(session));
       // A client that does not trust our CA, or garbage where a handshake should be: its own error to report.
       server.on("tlsClientError", (error: NodeJS.ErrnoException) =>
         metrics.countTlsError(tlsErrorKind(error)),
       );
-      server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) =>
-        this.onClientError(error, socket),
-      );
-      // Node times out neither a TLS connection that never sends a request (headersTimeout starts with the
-      // first byte of one) nor one idle before its first request: bound that here.
       server.on("secureConnection", (socket: tls.TLSSocket) => {
+        if (socket.alpnProtocol === "h2") {
+          h2.emit("connection", socket);
+          return;
+        }
+        // Node times out neither a TLS connection that never sends a request (headersTimeout starts with
+        // the first byte of one) nor one idle before its first request: bound that here.
         const silent = () => {
           metrics.countTimeout("first request");
           socket.destroy();
@@ -132,6 +185,7 @@ export class ProxyServer {
         this.untilFirstRequest.set(socket, silent);
         socket.setTimeout(this.limits.headersTimeoutMs);
         socket.once("timeout", silent);
+        http1.emit("connection", socket);
       });
     }
     this.connectServer = http.createServer(httpOptions, (req, res) => {
@@ -156,7 +210,7 @@ export class ProxyServer {
     // These servers get their connections from `listener`, never listen themselves; but Node starts the
     // connection tracking behind headersTimeout and closeIdleConnections() on 'listening' only. Without
     // it a client could trickle headers forever and a drain could not close idle keep-alive connections.
-    for (const server of [this.reverseTls, this.forwardTls, this.connectServer]) server.emit("listening");
+    for (const server of [...this.http1Servers, this.connectServer]) server.emit("listening");
     this.listener.maxConnections = this.limits.maxConnections;
     this.listener.on("drop", () => metrics.connectionsRefused++);
   }
@@ -182,10 +236,12 @@ export class ProxyServer {
     return new Promise((resolve) => {
       this.listener.close(() => resolve());
       for (const socket of this.sockets) socket.destroy();
-      for (const server of [this.reverseTls, this.forwardTls, this.connectServer]) {
+      for (const session of this.http2Sessions) session.destroy();
+      for (const server of [...this.http1Servers, this.connectServer]) {
         server.closeAllConnections();
         server.close(() => {}); // stops its connection checks; it never listened, so the callback errs
       }
+      this.sessions.close(true);
       this.agent.destroy();
       this.certAgent.destroy();
     });
@@ -202,12 +258,13 @@ export class ProxyServer {
     const started = performance.now();
     this.draining = true;
     this.listener.close();
-    for (const server of [this.reverseTls, this.forwardTls, this.connectServer])
-      server.closeIdleConnections();
+    for (const server of [...this.http1Servers, this.connectServer]) server.closeIdleConnections();
+    // HTTP/2 clients get a GOAWAY: streams in flight finish, the next request opens a new connection.
+    for (const session of this.http2Sessions) session.close();
     const inFlight = this.active.size;
-    for (const res of this.active.keys()) res.shouldKeepAlive = false;
+    for (const res of this.active.keys()) if (res instanceof ServerResponse) res.shouldKeepAlive = false;
     /** Watches asked to end between events: those in flight, and those begun during the drain. */
-    const ending: ServerResponse[] = [];
+    const ending: ClientResponse[] = [];
     let watchesCut = 0;
     const deadline = started + timeoutMs;
     for (;;) {
@@ -224,8 +281,7 @@ export class ProxyServer {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const cut = this.active.size;
-    for (const server of [this.reverseTls, this.forwardTls, this.connectServer])
-      server.closeIdleConnections();
+    for (const server of [...this.http1Servers, this.connectServer]) server.closeIdleConnections();
     return {
       inFlight,
       watchesEnded: ending.filter((res) => res.writableFinished).length,
@@ -308,60 +364,132 @@ export class ProxyServer {
     remote.on("close", () => socket.destroy());
   }
 
-  /** Forwards one request and streams the answer back; the hot path. */
-  private forward(mode: ProxyMode, req: IncomingMessage, res: ServerResponse): void {
-    const { upstream } = this.options;
+  /**
+   * Forwards one request and streams the answer back; the hot path. Over the credential's HTTP/2 session
+   * to the apiserver, or over HTTP/1.1 when no session can be had (bound reached, no HTTP/2 upstream).
+   */
+  private forward(mode: ProxyMode, req: ClientRequest, res: ClientResponse): void {
+    const { upstream, metrics } = this.options;
     const url = req.url ?? "/";
-    const hasBody =
-      req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    const http2Client = req.httpVersionMajor === 2;
+    const hasBody = http2Client
+      ? !(req as http2.Http2ServerRequest).stream.endAfterHeaders
+      : req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
     const live = this.options.flows.begin(mode, flowRequest(mode, req, upstream.basePath, false, hasBody));
+    // An addon may tap the body ('data'), which starts it flowing: hold it until the upstream side is
+    // there to take it (piping resumes it).
+    if (hasBody) req.pause();
+    const path = mode === "reverse" ? upstream.basePath + url : url;
+    const method = req.method ?? "GET";
+    /** Ends the upstream side when the client goes away; set once there is one. */
+    let cancelUpstream: (() => void) | null = null;
+    let clientGone = false;
 
+    this.sessions
+      .open(
+        req.headers.authorization,
+        requestHeadersForHttp2(req.rawHeaders, method, path, upstream.authority),
+        !hasBody,
+      )
+      .then(
+        (stream) => {
+          if (clientGone) {
+            stream?.close(http2.constants.NGHTTP2_CANCEL);
+            return;
+          }
+          metrics.countProtocols(http2Client ? "h2" : "h1", stream ? "h2" : "h1");
+          if (stream) {
+            cancelUpstream = () => stream.close(http2.constants.NGHTTP2_CANCEL);
+            this.relayHttp2(live, req, res, stream, hasBody, http2Client);
+          } else {
+            const upstreamRequest = this.relayHttp1(live, req, res, method, path, hasBody, http2Client);
+            cancelUpstream = () => upstreamRequest.destroy();
+          }
+        },
+        (error: Error) => {
+          if (!clientGone) this.answerUpstreamFailure(live, error, res);
+        },
+      );
+    req.on("error", () => cancelUpstream?.());
+    res.on("close", () => {
+      if (!res.writableFinished) {
+        // The client went away (watch closed, request cancelled): stop the upstream side too.
+        clientGone = true;
+        live.aborted("client closed the connection");
+        cancelUpstream?.();
+      }
+      live.end();
+    });
+  }
+
+  /** Relays a request over an HTTP/2 stream to the apiserver (flow control does the back-pressure). */
+  private relayHttp2(
+    live: LiveFlow,
+    req: ClientRequest,
+    res: ClientResponse,
+    stream: http2.ClientHttp2Stream,
+    hasBody: boolean,
+    http2Client: boolean,
+  ): void {
+    stream.on("response", (headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      const status = Number(headers[":status"] ?? 502);
+      live.responseHead(status, headers["content-type"] ?? null, stream);
+      writeHead(res, status, undefined, responseHeadersForClient(rawHeaders, http2Client));
+      if (!hasHeader(rawHeaders, "content-length")) flushHeadersUnlessBodyFollows(stream, res);
+      this.relay(
+        live,
+        stream,
+        res,
+        () => stream.close(http2.constants.NGHTTP2_CANCEL),
+        eventStreamType(status, rawHeaders, headers["content-type"]),
+      );
+    });
+    stream.on("error", (error) => this.upstreamFailedMidway(live, error, res));
+    if (hasBody) req.pipe(stream);
+    else req.resume();
+  }
+
+  /** Relays a request over the HTTP/1.1 keep-alive pool (an apiserver without HTTP/2, or at the session bound). */
+  private relayHttp1(
+    live: LiveFlow,
+    req: ClientRequest,
+    res: ClientResponse,
+    method: string,
+    path: string,
+    hasBody: boolean,
+    http2Client: boolean,
+  ): http.ClientRequest {
+    const { upstream } = this.options;
     const upstreamRequest = https.request({
       agent: req.headers.authorization ? this.agent : this.certAgent,
       host: upstream.host,
       port: upstream.port,
-      method: req.method,
-      path: mode === "reverse" ? upstream.basePath + url : url,
+      method,
+      path,
       headers: requestHeadersForUpstream(
-        req.rawHeaders,
+        http2Client ? withoutPseudoHeaders(req.rawHeaders) : req.rawHeaders,
         upstream.authority,
       ) as unknown as http.OutgoingHttpHeaders,
       setHost: false,
     });
     upstreamRequest.on("response", (answer) => {
       live.responseHead(answer.statusCode ?? 502, answer.headers["content-type"] ?? null, answer);
-      res.writeHead(
+      writeHead(
+        res,
         answer.statusCode ?? 502,
         answer.statusMessage,
-        responseHeadersForClient(answer.rawHeaders),
+        responseHeadersForClient(answer.rawHeaders, http2Client),
       );
-      // A watch sends its headers long before its first event: flush them unless the body is right behind.
-      // (`headersSent` is already true after writeHead: Node only buffers them, so track the body instead.)
-      if (!hasHeader(answer.rawHeaders, "content-length")) {
-        let bodyStarted = false;
-        answer.once("data", () => {
-          bodyStarted = true;
-        });
-        setImmediate(() => {
-          if (!bodyStarted && !res.destroyed && !res.writableEnded) res.flushHeaders();
-        });
-      }
-      // A watch's event stream (not an error Status with its length): followed so a drain can end it.
-      const events =
-        answer.statusCode === 200 && !hasHeader(answer.rawHeaders, "content-length")
-          ? (answer.headers["content-type"] ?? null)
-          : null;
-      this.relay(live, answer, res, () => upstreamRequest.destroy(), events);
+      if (!hasHeader(answer.rawHeaders, "content-length")) flushHeadersUnlessBodyFollows(answer, res);
+      this.relay(
+        live,
+        answer,
+        res,
+        () => upstreamRequest.destroy(),
+        eventStreamType(answer.statusCode ?? 502, answer.rawHeaders, answer.headers["content-type"]),
+      );
     });
-    upstreamRequest.on("error", (error) => {
-      if (res.writableEnded) return; // the client has its whole answer (a drain ended a watch)
-      if (res.headersSent || res.destroyed) {
-        live.aborted(error.message);
-        res.destroy();
-        return;
-      }
-      this.answerUpstreamFailure(live, error, res);
-    });
+    upstreamRequest.on("error", (error) => this.upstreamFailedMidway(live, error, res));
     if (!hasBody) {
       // No body (GET, most DELETEs): send at once rather than one tick later on the request's 'end'.
       upstreamRequest.end();
@@ -369,14 +497,56 @@ export class ProxyServer {
     } else {
       req.pipe(upstreamRequest);
     }
-    req.on("error", () => upstreamRequest.destroy());
-    res.on("close", () => {
-      if (!res.writableFinished) {
-        // The client went away (watch closed, request cancelled): stop the upstream side too.
-        live.aborted("client closed the connection");
-        upstreamRequest.destroy();
-      }
-      live.end();
+    return upstreamRequest;
+  }
+
+  /** The upstream side failed: a 502 Status if the client has no answer yet, else its response is cut. */
+  private upstreamFailedMidway(live: LiveFlow, error: Error, res: ClientResponse): void {
+    if (res.writableEnded) return; // the client has its whole answer (a drain ended a watch)
+    if (res.headersSent || res.destroyed) {
+      live.aborted(error.message);
+      res.destroy();
+      return;
+    }
+    this.answerUpstreamFailure(live, error, res);
+  }
+
+  /**
+   * A client connection that negotiated HTTP/2. Bounded by HTTP2_CLIENT_LIMITS (Node and nghttp2 refuse
+   * streams past them, and close sessions that flood SETTINGS, PINGs, resets or invalid frames); a session
+   * with no stream open is closed after the idle timeout, one that opens none within the headers timeout.
+   */
+  private onHttp2Session(session: http2.ServerHttp2Session): void {
+    const { metrics } = this.options;
+    this.http2Sessions.add(session);
+    metrics.http2Sessions++;
+    let streams = 0;
+    let idleTimer: NodeJS.Timeout | null = null;
+    const idleFor = (ms: number, phase: string) => {
+      idleTimer = setTimeout(() => {
+        metrics.countTimeout(phase);
+        session.close();
+        // A client that ignores the GOAWAY and holds the connection gets it closed.
+        setTimeout(() => session.destroy(), 1_000).unref();
+      }, ms);
+    };
+    idleFor(this.limits.headersTimeoutMs, "first request");
+    session.on("stream", (stream: http2.ServerHttp2Stream) => {
+      streams++;
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = null;
+      stream.once("close", () => {
+        if (--streams === 0 && !session.closed && !session.destroyed)
+          idleFor(this.limits.idleTimeoutMs, "idle");
+      });
+    });
+    if (this.draining) session.close();
+    session.on("error", (error: NodeJS.ErrnoException) => metrics.countHttp2Error(http2ErrorKind(error)));
+    session.on("frameError", () => metrics.countHttp2Error("frame error"));
+    session.once("close", () => {
+      if (idleTimer) clearTimeout(idleTimer);
+      this.http2Sessions.delete(session);
+      metrics.http2Sessions--;
     });
   }
 
@@ -388,7 +558,7 @@ export class ProxyServer {
   private relay(
     live: LiveFlow,
     answer: Readable,
-    res: ServerResponse,
+    res: ClientResponse,
     cancelUpstream: () => void,
     /** The content type of a stream of events (a watch's 200 answer), else null. */
     eventStream: string | null,
@@ -426,19 +596,22 @@ export class ProxyServer {
         answer.off("data", untilEventEnds);
         end();
         // The connection goes with the answer's last chunk: the client's next request (its new watch)
-        // opens a new one, to another proxy, instead of reusing this one.
-        res.socket?.end();
+        // opens a new one, to another proxy, instead of reusing this one. An HTTP/2 stream ends with its
+        // END_STREAM, and its session already has the drain's GOAWAY (ending the socket would cut the
+        // session's other streams).
+        if (res instanceof ServerResponse) res.socket?.end();
         cancelUpstream();
       };
+      const out: NodeJS.WritableStream = res;
       const untilEventEnds = (chunk: Buffer) => {
         const eventEnd = framing.eventEndIn(chunk);
         if (eventEnd !== -1) {
-          res.write(chunk.subarray(0, eventEnd));
+          out.write(chunk.subarray(0, eventEnd));
           finish();
           return;
         }
         framing.feed(chunk);
-        if (!res.write(chunk)) {
+        if (!out.write(chunk)) {
           answer.pause();
           res.once("drain", () => answer.resume());
         }
@@ -501,7 +674,7 @@ export class ProxyServer {
    * 502 BadGateway, through the client's response or, for a protocol switch, as raw HTTP/1.1 on its socket.
    * The one place that answer is written.
    */
-  private answerUpstreamFailure(live: LiveFlow, error: Error, client: ServerResponse | Duplex): void {
+  private answerUpstreamFailure(live: LiveFlow, error: Error, client: ClientResponse | Duplex): void {
     this.countUpstreamError(error);
     live.upstreamFailed(error.message);
     const body = statusBody(
@@ -510,7 +683,7 @@ export class ProxyServer {
       `apisnoop proxy: upstream ${this.options.upstream.server} failed: ${error.message}`,
     );
     const length = Buffer.byteLength(body);
-    if (client instanceof ServerResponse) {
+    if (client instanceof ServerResponse || client instanceof http2.Http2ServerResponse) {
       client.writeHead(502, { "content-type": "application/json", "content-length": length });
       client.end(body);
     } else {
@@ -521,8 +694,8 @@ export class ProxyServer {
   }
 
   /** A request as it arrives: refused when its target is no path or the proxy drains, else forwarded. */
-  private onRequest(mode: ProxyMode, req: IncomingMessage, res: ServerResponse): void {
-    this.firstRequestArrived(req.socket);
+  private onRequest(mode: ProxyMode, req: ClientRequest, res: ClientResponse): void {
+    if (req instanceof http.IncomingMessage) this.firstRequestArrived(req.socket);
     const problem = requestTargetProblem(req.url);
     if (problem) {
       this.options.metrics.countRefused(problem.code === 403 ? "absolute-form" : "request target");
@@ -536,8 +709,9 @@ export class ProxyServer {
       ending: false,
     });
     res.once("close", () => this.active.delete(res));
-    // While draining, answers go out with `Connection: close`: the client's next request picks another proxy.
-    if (this.draining) res.shouldKeepAlive = false;
+    // While draining, answers go out with `Connection: close` (HTTP/2: the session got a GOAWAY): the
+    // client's next request picks another proxy.
+    if (this.draining && res instanceof ServerResponse) res.shouldKeepAlive = false;
     this.forward(mode, req, res);
   }
 
@@ -617,9 +791,9 @@ export interface DrainSummary {
 }
 
 /** Answers a request the proxy will not serve with a Kubernetes Status and closes the connection. */
-function refuse(res: ServerResponse, code: number, message: string): void {
+function refuse(res: ClientResponse, code: number, message: string): void {
   const body = statusBody(code, reasonFor(code), message);
-  res.shouldKeepAlive = false;
+  if (res instanceof ServerResponse) res.shouldKeepAlive = false;
   res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
   res.end(body);
 }
@@ -655,7 +829,7 @@ function isWatch(url: string): boolean {
  */
 function flowRequest(
   mode: ProxyMode,
-  req: IncomingMessage,
+  req: ClientRequest,
   basePath: string,
   upgrade: boolean,
   hasBody: boolean,
@@ -678,4 +852,58 @@ function flowRequest(
 function flowUrl(mode: ProxyMode, url: string, basePath: string): string {
   if (mode === "forward" && basePath && url.startsWith(basePath)) return url.slice(basePath.length) || "/";
   return url;
+}
+
+/** The content type of a watch's stream of events (a 200 answer without a length, not an error Status), else null. */
+function eventStreamType(
+  status: number,
+  rawHeaders: string[],
+  contentType: string | undefined,
+): string | null {
+  return status === 200 && !hasHeader(rawHeaders, "content-length") ? (contentType ?? null) : null;
+}
+
+/** Writes a response head to an HTTP/1.1 or HTTP/2 client (HTTP/2 has no status message). */
+function writeHead(
+  res: ClientResponse,
+  status: number,
+  message: string | undefined,
+  headers: string[],
+): void {
+  if (res instanceof ServerResponse) res.writeHead(status, message, headers);
+  else res.writeHead(status, headers as unknown as http2.OutgoingHttpHeaders);
+}
+
+/**
+ * A watch sends its headers long before its first event: flush them unless the body is right behind.
+ * (`headersSent` is already true after writeHead: Node only buffers them, so track the body instead.)
+ * HTTP/2 sends a response's HEADERS frame at writeHead.
+ */
+function flushHeadersUnlessBodyFollows(body: NodeJS.ReadableStream, res: ClientResponse): void {
+  if (!(res instanceof ServerResponse)) return;
+  let bodyStarted = false;
+  body.once("data", () => {
+    bodyStarted = true;
+  });
+  setImmediate(() => {
+    if (!bodyStarted && !res.destroyed && !res.writableEnded) res.flushHeaders();
+  });
+}
+
+/** An HTTP/2 client's headers without its pseudo-headers (`:method`, `:path`, …), for an HTTP/1.1 request. */
+function withoutPseudoHeaders(rawHeaders: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.charCodeAt(0) !== 58 /* ":" */) out.push(name, rawHeaders[i + 1] as string);
+  }
+  return out;
+}
+
+/** A coarse, bounded label for a client HTTP/2 session error. */
+function http2ErrorKind(error: NodeJS.ErrnoException): string {
+  if (error.code === "ERR_HTTP2_SESSION_ERROR") return "session error";
+  if (error.code === "ERR_HTTP2_MAX_SESSION_MEMORY_EXCEEDED") return "session memory";
+  if (error.code === "ECONNRESET") return "reset";
+  return "other";
 }

@@ -1,0 +1,218 @@
+/**
+ * Hostile HTTP/2 clients, as raw frames over TLS: PING and SETTINGS floods, rapid reset (CVE-2023-44487),
+ * a stream flood past the concurrency limit, too many header fields, and an endless CONTINUATION header
+ * block. Each is cut off by a bound (HTTP2_CLIENT_LIMITS, nghttp2's flood and reset limits); the upstream
+ * sees a bounded number of requests; the proxy keeps serving everyone else.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import tls from "node:tls";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CertificateAuthority } from "./certificate-authority";
+import { type RunningProxy, startProxy } from "./start-proxy";
+
+const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-http2-hostile-"));
+let upstream: http2.Http2SecureServer;
+let proxy: RunningProxy;
+let upstreamRequests = 0;
+
+beforeAll(async () => {
+  const ca = await CertificateAuthority.open(path.join(dir, "upstream-ca"));
+  const serving = await ca.leafFor(["127.0.0.1"]);
+  upstream = http2.createSecureServer(
+    { key: serving.key, cert: serving.cert, allowHTTP1: true },
+    (req, res) => {
+      upstreamRequests++;
+      req.resume();
+      // Slow answers, so requests pile up if nothing bounds them.
+      const timer = setTimeout(() => res.end("{}"), 50);
+      res.on("close", () => clearTimeout(timer));
+    },
+  );
+  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+  const kubeconfig = path.join(dir, "kubeconfig");
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:${(upstream.address() as AddressInfo).port}", certificate-authority-data: ${Buffer.from(ca.certificatePem).toString("base64")}}}]
+users: [{name: u, user: {token: hostile-test}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`,
+  );
+  const specFile = path.join(dir, "spec.json");
+  writeFileSync(
+    specFile,
+    JSON.stringify({ swagger: "2.0", info: { title: "k", version: "v1.34.0" }, paths: {} }),
+  );
+  proxy = await startProxy({
+    kubeconfig,
+    listen: { host: "127.0.0.1", port: 0 },
+    adminListen: null,
+    spec: specFile,
+    caDir: path.join(dir, "proxy-ca"),
+    // A session that opens no stream is closed after this (the default is 30 s).
+    limits: { headersTimeoutMs: 3000 },
+  });
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await new Promise((resolve) => upstream.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+const SETTINGS = (payload = Buffer.alloc(0)) => frame(0x4, 0, 0, payload);
+const PING = () => frame(0x6, 0, 0, Buffer.alloc(8));
+const END_STREAM = 0x1;
+const END_HEADERS = 0x4;
+
+/** HPACK: `:method GET`, `:scheme https`, `:path /` (static table) and `:authority localhost`, then `extra`. */
+function requestBlock(extra: Buffer = Buffer.alloc(0)): Buffer {
+  return Buffer.concat([Buffer.from([0x82, 0x87, 0x84, 0x01, 9]), Buffer.from("localhost"), extra]);
+}
+
+/** A literal header field without indexing, new name. */
+function literal(name: string, value: string): Buffer {
+  return Buffer.concat([
+    Buffer.from([0x00, name.length]),
+    Buffer.from(name),
+    Buffer.from([value.length]),
+    Buffer.from(value),
+  ]);
+}
+
+/**
+ * Opens a TLS connection negotiating h2 and writes `frames` (the preface first). Resolves when the proxy
+ * closes it, or after `ms`, with whether it was closed and the frame types it sent.
+ */
+function hostile(frames: Buffer[], ms = 8000, read = true): Promise<{ closed: boolean; goaway: boolean }> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port: Number(new URL(proxy.url).port),
+      servername: "localhost",
+      ca: proxy.ca.certificatePem,
+      ALPNProtocols: ["h2"],
+    });
+    let goaway = false;
+    let pending = Buffer.alloc(0);
+    if (read)
+      socket.on("data", (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 9) {
+          const length = pending.readUIntBE(0, 3);
+          if (pending.length < 9 + length) break;
+          if (pending[3] === 0x7) goaway = true;
+          pending = pending.subarray(9 + length);
+        }
+      });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ closed: false, goaway });
+    }, ms);
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ closed: true, goaway });
+    });
+    socket.once("secureConnect", () => {
+      expect(socket.alpnProtocol).toBe("h2");
+      // A flooder that never reads what it provokes: the proxy's answers can only queue.
+      if (!read) {
+        socket.pause();
+        // Then read again, only to see whether the proxy has closed the connection meanwhile.
+        setTimeout(() => socket.resume(), ms / 2);
+      }
+      socket.write(Buffer.concat([PREFACE, ...frames]));
+    });
+  });
+}
+
+/** A well-behaved client's request through the proxy: the proxy still serves. */
+async function stillServes(): Promise<void> {
+  const session = http2.connect(`https://localhost:${new URL(proxy.url).port}`, {
+    ca: proxy.ca.certificatePem,
+  });
+  try {
+    const status = await new Promise<number>((resolve, reject) => {
+      const stream = session.request({ ":path": "/api", authorization: "Bearer hostile-test" });
+      stream.on("response", (headers) => resolve(Number(headers[":status"])));
+      stream.on("error", reject);
+      stream.resume();
+    });
+    expect(status).toBe(200);
+  } finally {
+    session.close();
+  }
+}
+
+describe("hostile HTTP/2 clients", () => {
+  it("a PING flood that never reads the answers is cut off, and everyone else is served", async () => {
+    const pings = Array.from({ length: 200_000 }, PING);
+    const flood = hostile([SETTINGS(), ...pings], 8000, false);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await stillServes();
+    expect((await flood).closed).toBe(true);
+  });
+
+  it("a SETTINGS flood is cut off", async () => {
+    const settings = Array.from({ length: 20_000 }, () => SETTINGS(Buffer.from([0, 3, 0, 0, 0, 100])));
+    expect((await hostile([SETTINGS(), ...settings])).closed).toBe(true);
+    await stillServes();
+  });
+
+  it("rapid reset (CVE-2023-44487): streams opened and cancelled at once reach the upstream a bounded number of times", async () => {
+    const before = upstreamRequests;
+    const frames: Buffer[] = [SETTINGS()];
+    for (let i = 0; i < 10_000; i++) {
+      const id = 2 * i + 1;
+      frames.push(frame(0x1, END_HEADERS | END_STREAM, id, requestBlock()));
+      frames.push(frame(0x3, 0, id, Buffer.from([0, 0, 0, 8]))); // RST_STREAM CANCEL
+    }
+    const outcome = await hostile(frames);
+    expect(outcome.closed || outcome.goaway).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(upstreamRequests - before).toBeLessThan(2_000);
+    await stillServes();
+  });
+
+  it("streams past the concurrency limit are refused, not queued", async () => {
+    const before = upstreamRequests;
+    const frames: Buffer[] = [SETTINGS()];
+    for (let i = 0; i < 400; i++)
+      frames.push(frame(0x1, END_HEADERS | END_STREAM, 2 * i + 1, requestBlock()));
+    await hostile(frames, 1000);
+    // At most 250 at once were accepted; the slow upstream answered none of them before the rest came.
+    expect(upstreamRequests - before).toBeLessThanOrEqual(250);
+    await stillServes();
+  });
+
+  it("a request with too many header fields, or an endless header block, is refused", async () => {
+    const before = upstreamRequests;
+    const many = Buffer.concat(Array.from({ length: 200 }, (_, i) => literal(`x-h${i}`, "v")));
+    await hostile([SETTINGS(), frame(0x1, END_HEADERS | END_STREAM, 1, requestBlock(many))], 2000);
+    expect(upstreamRequests - before).toBe(0);
+    const big = literal("x-big", "v".repeat(100)); // 100-byte value, repeated in CONTINUATION frames
+    const continuation = Array.from({ length: 20_000 }, () => frame(0x9, 0, 1, big));
+    const endless = await hostile([SETTINGS(), frame(0x1, END_STREAM, 1, requestBlock()), ...continuation]);
+    expect(endless.closed || endless.goaway).toBe(true);
+    expect(upstreamRequests - before).toBe(0);
+    await stillServes();
+  });
+});
