@@ -1,8 +1,9 @@
 /**
  * Hostile HTTP/2 clients, as raw frames over TLS: PING and SETTINGS floods, rapid reset (CVE-2023-44487),
  * a stream flood past the concurrency limit, too many header fields, and an endless CONTINUATION header
- * block. Each is cut off by a bound (HTTP2_CLIENT_LIMITS, nghttp2's flood and reset limits); the upstream
- * sees a bounded number of requests; the proxy keeps serving everyone else.
+ * block. Each is cut off by a bound (HTTP2_CLIENT_LIMITS, nghttp2's flood and reset limits) and counted;
+ * the upstream sees a bounded number of requests; the proxy keeps serving everyone else and holds no
+ * session of theirs after the idle timeout.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
@@ -55,8 +56,9 @@ current-context: c
     adminListen: null,
     spec: specFile,
     caDir: path.join(dir, "proxy-ca"),
-    // A session that opens no stream is closed after this (the default is 30 s).
-    limits: { headersTimeoutMs: 3000 },
+    // A session that opens no stream is closed after the first, one with none open after the second
+    // (the defaults are 30 s).
+    limits: { headersTimeoutMs: 3000, idleTimeoutMs: 3000 },
   });
 });
 
@@ -144,6 +146,17 @@ function hostile(frames: Buffer[], ms = 8000, read = true): Promise<{ closed: bo
   });
 }
 
+/** The value of one line of the proxy's metrics (`name` with its labels), 0 when absent. */
+function metric(line: string): number {
+  const found = proxy.metrics
+    .render()
+    .split("\n")
+    .find((l) => l.startsWith(`${line} `));
+  return found ? Number(found.slice(line.length + 1)) : 0;
+}
+
+const sessionErrors = (kind: string) => metric(`apisnoop_proxy_http2_session_errors_total{kind="${kind}"}`);
+
 /** A well-behaved client's request through the proxy: the proxy still serves. */
 async function stillServes(): Promise<void> {
   const session = http2.connect(`https://localhost:${new URL(proxy.url).port}`, {
@@ -164,21 +177,29 @@ async function stillServes(): Promise<void> {
 
 describe("hostile HTTP/2 clients", () => {
   it("a PING flood that never reads the answers is cut off, and everyone else is served", async () => {
+    const cutOff = () =>
+      sessionErrors("flood") + metric('apisnoop_proxy_timeouts_total{phase="first request"}');
+    const before = cutOff();
     const pings = Array.from({ length: 200_000 }, PING);
     const flood = hostile([SETTINGS(), ...pings], 8000, false);
     await new Promise((resolve) => setTimeout(resolve, 500));
     await stillServes();
     expect((await flood).closed).toBe(true);
+    // nghttp2's flood guard, or the first-request timeout when the flooder's socket stays full first.
+    expect(cutOff()).toBeGreaterThan(before);
   });
 
   it("a SETTINGS flood is cut off", async () => {
+    const before = sessionErrors("flood");
     const settings = Array.from({ length: 20_000 }, () => SETTINGS(Buffer.from([0, 3, 0, 0, 0, 100])));
     expect((await hostile([SETTINGS(), ...settings])).closed).toBe(true);
+    expect(sessionErrors("flood")).toBe(before + 1);
     await stillServes();
   });
 
   it("rapid reset (CVE-2023-44487): streams opened and cancelled at once reach the upstream a bounded number of times", async () => {
     const before = upstreamRequests;
+    const resetsBefore = metric("apisnoop_proxy_http2_streams_reset_total");
     const frames: Buffer[] = [SETTINGS()];
     for (let i = 0; i < 10_000; i++) {
       const id = 2 * i + 1;
@@ -189,6 +210,7 @@ describe("hostile HTTP/2 clients", () => {
     expect(outcome.closed || outcome.goaway).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(upstreamRequests - before).toBeLessThan(2_000);
+    expect(metric("apisnoop_proxy_http2_streams_reset_total")).toBeGreaterThan(resetsBefore);
     await stillServes();
   });
 
@@ -210,9 +232,19 @@ describe("hostile HTTP/2 clients", () => {
     expect(upstreamRequests - before).toBe(0);
     const big = literal("x-big", "v".repeat(100)); // 100-byte value, repeated in CONTINUATION frames
     const continuation = Array.from({ length: 20_000 }, () => frame(0x9, 0, 1, big));
+    const floodsBefore = sessionErrors("continuation flood");
     const endless = await hostile([SETTINGS(), frame(0x1, END_STREAM, 1, requestBlock()), ...continuation]);
     expect(endless.closed || endless.goaway).toBe(true);
+    expect(sessionErrors("continuation flood")).toBe(floodsBefore + 1);
     expect(upstreamRequests - before).toBe(0);
     await stillServes();
+  });
+
+  it("holds no session of any of them once they are over", async () => {
+    // Node stops reading a session after a rapid-reset burst and never sees its client close: the idle
+    // timeout is what frees it.
+    await expect
+      .poll(() => metric("apisnoop_proxy_http2_sessions"), { timeout: 30_000, interval: 200 })
+      .toBe(0);
   });
 });

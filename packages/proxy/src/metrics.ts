@@ -25,6 +25,8 @@ export class ProxyMetrics {
   private readonly http2Errors = new Map<string, number>();
   /** Client HTTP/2 sessions (connections that negotiated h2) open now. */
   http2Sessions = 0;
+  /** Client HTTP/2 streams the client reset before their answer ended (rapid reset shows here first). */
+  http2StreamsReset = 0;
   /** The HTTP/2 sessions to the apiserver, when there are any. */
   upstreamSessions: { stats(): UpstreamSessionStats } | null = null;
   upstreamErrors = 0;
@@ -232,6 +234,12 @@ export class ProxyMetrics {
       lines.push(`apisnoop_proxy_requests_by_protocol_total{${labels}} ${n}`);
     family("apisnoop_proxy_http2_sessions", "gauge", "Client connections speaking HTTP/2 open now.");
     lines.push(`apisnoop_proxy_http2_sessions ${this.http2Sessions}`);
+    family(
+      "apisnoop_proxy_http2_streams_reset_total",
+      "counter",
+      "Client HTTP/2 streams reset by the client before their answer ended (cancelled requests and watches; a rapid-reset flood).",
+    );
+    lines.push(`apisnoop_proxy_http2_streams_reset_total ${this.http2StreamsReset}`);
     labelled(
       lines,
       family,

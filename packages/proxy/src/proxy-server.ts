@@ -535,6 +535,7 @@ export class ProxyServer {
       streams++;
       if (idleTimer) clearTimeout(idleTimer);
       idleTimer = null;
+      stream.once("aborted", () => metrics.http2StreamsReset++);
       stream.once("close", () => {
         if (--streams === 0 && !session.closed && !session.destroyed)
           idleFor(this.limits.idleTimeoutMs, "idle");
@@ -902,6 +903,9 @@ function withoutPseudoHeaders(rawHeaders: string[]): string[] {
 
 /** A coarse, bounded label for a client HTTP/2 session error. */
 function http2ErrorKind(error: NodeJS.ErrnoException): string {
+  // nghttp2's own guards, as Node reports them (ERR_HTTP2_ERROR with nghttp2's message).
+  if (/CONTINUATION/i.test(error.message)) return "continuation flood";
+  if (/flood/i.test(error.message)) return "flood";
   if (error.code === "ERR_HTTP2_SESSION_ERROR") return "session error";
   if (error.code === "ERR_HTTP2_MAX_SESSION_MEMORY_EXCEEDED") return "session memory";
   if (error.code === "ECONNRESET") return "reset";
