@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { EndpointCatalog } from "@apisnoop/openapi";
 import { SHARED_K8S, sharedCatalog } from "@apisnoop/openapi/testing";
-import type { HitRollup, Source } from "@apisnoop/protocol";
+import { type HitRollup, type Source, UPSTREAM_E2E } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient } from "./client";
 import { type Coverage, getCoverage, getCoverageCounts } from "./coverage";
@@ -38,6 +38,10 @@ const ingress = testSource("controller/1.0", {
 });
 const e2e = testSource("e2e.test/v1.34.0 -- [sig-apps] Deployment should work [Conformance]", {
   name: "conformance-run",
+});
+const upstream = testSource("e2e.test", {
+  name: UPSTREAM_E2E,
+  e2eTest: "[sig-node] Namespaces [Conformance]",
 });
 const sources: Source[] = [kubectl, nginx, ingress, e2e];
 const [A, B, C, D] = [0, 1, 2, 3];
@@ -79,13 +83,13 @@ beforeAll(async () => {
       ],
     }),
   );
-  // The same client against another release: counted there only.
+  // The same client against another release: counted there only; and upstream e2e's coverage of it.
   await recordBatch(
     db.prisma,
     testBatch({
       release: "1.33",
-      sources: [kubectl],
-      hits: [hit(0, "listCoreV1NamespacedPod", "2xx", 100, M)],
+      sources: [kubectl, upstream],
+      hits: [hit(0, "listCoreV1NamespacedPod", "2xx", 100, M), hit(1, "readCoreV1Namespace", "2xx", 1, M)],
     }),
   );
 }, 120_000);
@@ -218,8 +222,24 @@ describe("getCoverage", () => {
   it("filters by release", async () => {
     const result = await coverage("release=1.33");
     expect(result.release).toBe("1.33");
-    expect(result.totals.all).toEqual({ endpoints: 843, tested: 1, hits: 100 });
+    expect(result.totals.all).toEqual({ endpoints: 843, tested: 2, hits: 101 });
     await expect(coverage("release=1.99")).rejects.toThrow(NotFoundError);
+  });
+
+  it.each([
+    ["release=1.33&upstream=only", { readCoreV1Namespace: 1 }],
+    ["release=1.33&upstream=none", { listCoreV1NamespacedPod: 100 }],
+    ["release=1.33&upstream=none&userAgent=e2e.test", {}],
+    ["upstream=only", {}],
+  ])(
+    "selects the upstream e2e source alone, or every other one (sources without a name too): %s",
+    async (query, expected) => {
+      expect(tested(await coverage(query))).toEqual(expected);
+    },
+  );
+
+  it("leaves nothing out of a release without upstream e2e under upstream=none", async () => {
+    expect((await coverage("upstream=none")).totals.all).toEqual((await coverage("")).totals.all);
   });
 
   it("counts only 2xx hits as tests under outcome=2xx", async () => {

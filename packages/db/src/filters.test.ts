@@ -11,7 +11,7 @@ describe("parseCoverageFilters", () => {
 
   it("reads every filter", () => {
     const query =
-      "release=1.34&chart=nginx&namespace=web&pod=nginx-0&serviceAccount=nginx&userAgent=kubectl&e2eTest=t&name=n" +
+      "release=1.34&chart=nginx&namespace=web&pod=nginx-0&serviceAccount=nginx&userAgent=kubectl&e2eTest=t&name=n&upstream=none" +
       "&from=2026-11-28T10:00:00Z&to=2026-11-28T11:00:00.000Z&outcome=2xx&level=beta";
     expect(parse(query)).toEqual({
       ok: true,
@@ -24,6 +24,7 @@ describe("parseCoverageFilters", () => {
         userAgent: "kubectl",
         e2eTest: "t",
         name: "n",
+        upstream: "none",
         from: new Date("2026-11-28T10:00:00Z"),
         to: new Date("2026-11-28T11:00:00Z"),
         outcome: "2xx",
@@ -67,6 +68,7 @@ describe("parseCoverageFilters", () => {
     ["release=1.34&release=1.33", "invalid filter release: given 2 times"],
     ["release=1.34;drop", 'invalid filter release: a release is a name like "1.34"'],
     [`pod=${"x".repeat(300)}`, "invalid filter pod:"],
+    ["upstream=yes", "invalid filter upstream: upstream is one of only, none"],
   ])("rejects %s with a clear message", (query, message) => {
     const parsed = parse(query);
     expect(parsed.ok).toBe(false);

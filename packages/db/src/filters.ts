@@ -22,13 +22,22 @@ export const SOURCE_FILTERS = [
   "userAgent",
   "e2eTest",
   "name",
+  "upstream",
 ] as const;
+
+/**
+ * The `upstream` filter: `only` selects apisnoop's imported upstream e2e coverage (the source
+ * `upstream-e2e`) alone, `none` every source but it — your own traffic. Absent: both.
+ */
+export const UPSTREAM_CHOICES = ["only", "none"] as const;
+export type UpstreamChoice = (typeof UPSTREAM_CHOICES)[number];
 export type SourceFilterName = (typeof SOURCE_FILTERS)[number];
 
 /**
  * Source filters. All given ones must hold. Each is an exact match except: `chart` also matches any version
- * of the chart (`nginx` matches `nginx-1.2.3`, not `nginx-ingress-4.0.0`), and `userAgent` is a prefix
- * (`kubectl` matches `kubectl/v1.34.0 (linux/amd64) ...`): `SOURCE_FILTER_MATCH` decides it.
+ * of the chart (`nginx` matches `nginx-1.2.3`, not `nginx-ingress-4.0.0`), `userAgent` is a prefix
+ * (`kubectl` matches `kubectl/v1.34.0 (linux/amd64) ...`), and `upstream` is `only` or `none` (see
+ * UPSTREAM_CHOICES): `SOURCE_FILTER_MATCH` decides it.
  */
 export type SourceFilters = Partial<Record<SourceFilterName, string>>;
 
@@ -119,6 +128,9 @@ function buildFiltersSchema(now: () => Date) {
       userAgent: text(512).optional(),
       e2eTest: text(1024).optional(),
       name: text(253).optional(),
+      upstream: z
+        .enum(UPSTREAM_CHOICES, { error: `upstream is one of ${UPSTREAM_CHOICES.join(", ")}` })
+        .optional(),
       from: timeParam(now).optional(),
       to: timeParam(now).optional(),
       outcome: z.enum(OUTCOMES, { error: `outcome is one of ${OUTCOMES.join(", ")}` }).default("any"),

@@ -4,10 +4,16 @@
  * sources and filters against a real PostgreSQL. The seed is printed; `FUZZ_SEED=<n>` replays a run.
  */
 import { SeededChoices } from "@apisnoop/openapi/testing";
-import { type Source, sourceFromUserAgent } from "@apisnoop/protocol";
+import { type Source, sourceFromUserAgent, UPSTREAM_E2E } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "./database";
-import { parseCoverageFilters, SOURCE_FILTERS, type SourceFilterName, type SourceFilters } from "./filters";
+import {
+  parseCoverageFilters,
+  SOURCE_FILTERS,
+  type SourceFilterName,
+  type SourceFilters,
+  UPSTREAM_CHOICES,
+} from "./filters";
 import { recordBatch, sourceIdentity } from "./record-batch";
 import { SqlParams, sourceConditions } from "./selection-sql";
 import { chartMatches, chartName, sourceMatches } from "./source-match";
@@ -46,6 +52,23 @@ describe("source matching", () => {
     expect(only("e2eTest=%5Bsig-node%5D Pods should run %5BConformance%5D")).toEqual([false, false, true]);
     expect(only("e2eTest=Pods")).toEqual([false, false, false]);
     expect(only("name=my-operator")).toEqual([false, false, false]);
+  });
+
+  it("selects the upstream e2e source alone, or leaves it out (sources without a name are yours)", () => {
+    const upstream = { ...e2e, userAgent: "e2e.test", name: UPSTREAM_E2E };
+    const sources = [base, e2e, upstream, { ...base, name: "my-operator" }];
+    const select = (query: string) => {
+      const parsed = parseCoverageFilters(new URLSearchParams(query));
+      if (!parsed.ok) throw new Error(parsed.error);
+      return sources.map((source) => sourceMatches(parsed.filters, source));
+    };
+    expect(select("upstream=only")).toEqual([false, false, true, false]);
+    expect(select("upstream=none")).toEqual([true, true, false, true]);
+    expect(select("upstream=none&userAgent=e2e.test")).toEqual([false, true, false, false]);
+    expect(parseCoverageFilters(new URLSearchParams("upstream=yes"))).toEqual({
+      ok: false,
+      error: "invalid filter upstream: upstream is one of only, none",
+    });
   });
 });
 
@@ -101,7 +124,8 @@ class Generator {
     };
     return {
       ...sourceFromUserAgent(choices.int(5) === 0 ? "" : this.text()),
-      name: this.maybe(() => this.text()),
+      // Some are the imported upstream e2e source, which the upstream filter selects or leaves out.
+      name: choices.int(6) === 0 ? UPSTREAM_E2E : this.maybe(() => this.text()),
       e2eTest: this.maybe(() => this.text()),
       namespace: this.maybe(() => this.text()),
       pod: this.maybe(() => this.text()),
@@ -114,6 +138,7 @@ class Generator {
   /** A value for filter `name`: a source's value, a prefix of it, its chart name, or something new. */
   filterValue(name: SourceFilterName, sources: Source[]): string {
     const { choices } = this;
+    if (name === "upstream") return choices.pick(UPSTREAM_CHOICES);
     const value = choices.pick(sources)[name];
     if (value === null || value === "" || choices.int(6) === 0) return this.text();
     const points = Array.from(value);

@@ -1,4 +1,4 @@
-import type { Source } from "@apisnoop/protocol";
+import { type Source, UPSTREAM_E2E } from "@apisnoop/protocol";
 import type { SourceFilterName, SourceFilters } from "./filters";
 
 /**
@@ -16,19 +16,38 @@ export const SOURCE_FILTER_MATCH = {
   userAgent: "prefix",
   e2eTest: "exact",
   name: "exact",
+  upstream: "upstream",
 } as const satisfies Record<SourceFilterName, SourceMatchKind>;
+
+/** The source field a filter reads: the field of its name, but `upstream` reads the source's `name`. */
+const FIELD: Record<SourceFilterName, keyof Source> = {
+  chart: "chart",
+  namespace: "namespace",
+  pod: "pod",
+  serviceAccount: "serviceAccount",
+  userAgent: "userAgent",
+  e2eTest: "e2eTest",
+  name: "name",
+  upstream: "name",
+};
 
 /**
  * How a filter value matches a field: `exact`; `prefix` (`kubectl` matches `kubectl/v1.34.0 ...`);
  * `chart`, a `helm.sh/chart` label by its name with any version (`nginx` matches `nginx-1.2.3`, not
- * `nginx-ingress-4.0.0`) or whole.
+ * `nginx-ingress-4.0.0`) or whole; `upstream`, a source name that is (`only`) or is not (`none`, a
+ * source without a name too) the upstream e2e source's.
  */
-export type SourceMatchKind = "exact" | "prefix" | "chart";
+export type SourceMatchKind = "exact" | "prefix" | "chart" | "upstream";
 
-/** Each kind of match as a predicate and as SQL; a field that is null never matches. */
+/** Each kind of match as a predicate and as SQL; a null field matches only where `nulls` says so. */
 const MATCHES: Record<
   SourceMatchKind,
-  { test(value: string, wanted: string): boolean; sql(column: string, wanted: string): string }
+  {
+    test(value: string, wanted: string): boolean;
+    sql(column: string, wanted: string): string;
+    /** Whether a source without the field matches `wanted` (default: never). */
+    nulls?: (wanted: string) => boolean;
+  }
 > = {
   exact: {
     test: (value, wanted) => value === wanted,
@@ -44,6 +63,12 @@ const MATCHES: Record<
     sql: (column, wanted) =>
       `(${column} = ${wanted} OR (starts_with(${column}, ${wanted} || '-') AND substr(${column}, length(${wanted}) + 2) ~ '^v?[0-9]'))`,
   },
+  upstream: {
+    test: (value, wanted) => (value === UPSTREAM_E2E) === (wanted === "only"),
+    // The source name is a constant of the protocol, not input: it may stand in the SQL text.
+    sql: (column, wanted) => `(coalesce(${column} = '${UPSTREAM_E2E}', false) = (${wanted} = 'only'))`,
+    nulls: (wanted) => wanted !== "only",
+  },
 };
 
 const FILTER_NAMES = Object.keys(SOURCE_FILTER_MATCH) as SourceFilterName[];
@@ -53,8 +78,9 @@ export function sourceMatches(filters: SourceFilters, source: Source): boolean {
   for (const name of FILTER_NAMES) {
     const wanted = filters[name];
     if (wanted === undefined) continue;
-    const value = source[name];
-    if (value === null || !MATCHES[SOURCE_FILTER_MATCH[name]].test(value, wanted)) return false;
+    const match = MATCHES[SOURCE_FILTER_MATCH[name]];
+    const value = source[FIELD[name]] as string | null;
+    if (value === null ? !match.nulls?.(wanted) : !match.test(value, wanted)) return false;
   }
   return true;
 }
@@ -66,14 +92,14 @@ export function sourceMatches(filters: SourceFilters, source: Source): boolean {
  */
 export function sourceFilterConditions(
   filters: SourceFilters,
-  column: (name: SourceFilterName) => string,
+  column: (field: keyof Source) => string,
   param: (value: string) => string,
 ): string[] {
   const conditions: string[] = [];
   for (const name of FILTER_NAMES) {
     const wanted = filters[name];
     if (wanted !== undefined)
-      conditions.push(MATCHES[SOURCE_FILTER_MATCH[name]].sql(column(name), param(wanted)));
+      conditions.push(MATCHES[SOURCE_FILTER_MATCH[name]].sql(column(FIELD[name]), param(wanted)));
   }
   return conditions;
 }

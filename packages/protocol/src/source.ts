@@ -49,7 +49,8 @@ export const E2E_PREFIX = "e2e.test";
 
 /**
  * The source name apisnoop's published per-release e2e coverage is stored under (`apisnoop import
- * apisnoop`): endpoints and tests, never bodies.
+ * apisnoop`, or `npm start`'s first start): endpoints and tests, never bodies; a source like any other,
+ * which filters select or leave out.
  */
 export const UPSTREAM_E2E = "upstream-e2e";
 const TEST_SEPARATOR = " -- ";

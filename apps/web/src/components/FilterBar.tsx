@@ -89,6 +89,18 @@ export function FilterBar({
           </select>
         </label>
       )}
+      <label>
+        <span>sources</span>
+        <select
+          name="upstream"
+          value={value("upstream")}
+          onChange={(event) => go({ upstream: event.target.value })}
+        >
+          <option value="">all: yours and upstream e2e</option>
+          <option value="none">yours (no upstream e2e)</option>
+          <option value="only">upstream e2e only</option>
+        </select>
+      </label>
       {SOURCE_FIELDS.map(([name, label]) => (
         <label key={name}>
           <span>{label}</span>
