@@ -53,6 +53,15 @@ const EnvSchema = z.object({
     .string()
     .regex(/^.*:\d{1,5}$/, "must be host:port")
     .default("127.0.0.1:8443"),
+  /**
+   * Import apisnoop's published upstream e2e coverage of the loaded releases at start, in the background
+   * (once: later starts find it imported), as the source upstream-e2e. `0` leaves it to
+   * `apisnoop import apisnoop`.
+   */
+  APISNOOP_UPSTREAM_IMPORT: z
+    .enum(["0", "1", "true", "false"])
+    .default("1")
+    .transform((value) => value === "1" || value === "true"),
   /** Where downloaded specs and coverage files are cached. */
   APISNOOP_CACHE_DIR: z.string().min(1).optional(),
   /** Print PostgreSQL's log and stack traces. */

@@ -52,6 +52,7 @@ describe("lossless delivery through crashes", () => {
         HOST: "127.0.0.1",
         APISNOOP_REFERENCE_DIR: SHARED_K8S,
         APISNOOP_RELEASES: "1.34",
+        APISNOOP_UPSTREAM_IMPORT: "0", // every hit stored here must be one the proxy sent
         APISNOOP_CACHE_DIR: path.join(workDir, "cache"),
         NODE_ENV: "production",
         NEXT_TELEMETRY_DISABLED: "1",

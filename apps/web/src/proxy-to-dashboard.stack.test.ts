@@ -33,6 +33,7 @@ describe("a request through the proxy, on the dashboard", () => {
       KUBECONFIG: readRigState().kubeconfigs.admin,
       APISNOOP_REFERENCE_DIR: SHARED_K8S,
       APISNOOP_RELEASES: "1.34",
+      APISNOOP_UPSTREAM_IMPORT: "0", // the arcs must light for kubectl's calls alone
       APISNOOP_CACHE_DIR: path.join(workDir, "cache"),
     });
     stack = await startLocalStack({

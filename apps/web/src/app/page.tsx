@@ -2,6 +2,7 @@ import { FilterBar } from "../components/FilterBar";
 import { FilterError } from "../components/FilterError";
 import { NoRelease } from "../components/NoRelease";
 import { OverviewLive } from "../components/OverviewLive";
+import { UpstreamImportNotice } from "../components/UpstreamImportNotice";
 import { filterQuery } from "../filters/dashboard-filters";
 import { loadForPage } from "../http/page-data";
 import { type PageProps, toSearchParams } from "../http/search-params";
@@ -23,6 +24,7 @@ export default async function OverviewPage({ searchParams }: PageProps) {
   return (
     <>
       <FilterBar releases={releases} facets={facets} />
+      <UpstreamImportNotice states={data.upstreamImports()} />
       <OverviewLive report={report} query={filterQuery(params)} />
     </>
   );

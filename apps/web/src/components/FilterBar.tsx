@@ -96,9 +96,9 @@ export function FilterBar({
           value={value("upstream")}
           onChange={(event) => go({ upstream: event.target.value })}
         >
-          <option value="">all: yours and upstream e2e</option>
-          <option value="none">yours (no upstream e2e)</option>
-          <option value="only">upstream e2e only</option>
+          <option value="">all sources</option>
+          <option value="none">your traffic</option>
+          <option value="only">upstream e2e</option>
         </select>
       </label>
       {SOURCE_FIELDS.map(([name, label]) => (

@@ -2,13 +2,14 @@
 
 import { chartName } from "@apisnoop/db/filters";
 import type { Level } from "@apisnoop/openapi";
-import type { LiveDelta } from "@apisnoop/protocol";
+import { type LiveDelta, UPSTREAM_E2E } from "@apisnoop/protocol";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { tally } from "../coverage/tally";
 import type { CoverageReport, EndpointCoverage, SourceSummaryRow, Tally } from "../data/dashboard-data";
 import { endpointHref } from "../filters/nav-query";
+import { EndpointTable } from "./EndpointTable";
 import { LiveIndicator } from "./LiveIndicator";
 import { Sunburst } from "./Sunburst";
 import { useLiveDeltas } from "./use-live-deltas";
@@ -97,6 +98,7 @@ export function OverviewLive({ report, query }: { report: CoverageReport; query:
           <h2>
             Release <span data-testid="release">{report.release}</span>
           </h2>
+          <SourceSwitch query={query} />
           <LiveIndicator status={live.status} lastDeltaAt={live.lastDeltaAt} />
         </div>
         <dl className="figures">
@@ -140,7 +142,78 @@ export function OverviewLive({ report, query }: { report: CoverageReport; query:
         />
       </section>
       <SourcesTable sources={report.sources} newSources={newSources} query={query} />
+      {report.filters.upstream !== "only" && report.filters.name !== UPSTREAM_E2E && (
+        <UntestedUpstream endpoints={endpoints} query={query} />
+      )}
     </div>
+  );
+}
+
+/** The three ways to look at sources: all of them, your own traffic, upstream e2e. One click each. */
+function SourceSwitch({ query }: { query: string }) {
+  const params = new URLSearchParams(query);
+  const current = params.get("upstream") ?? "";
+  const hrefFor = (choice: string) => {
+    const next = new URLSearchParams(query);
+    if (next.get("name") === UPSTREAM_E2E) next.delete("name");
+    if (choice) next.set("upstream", choice);
+    else next.delete("upstream");
+    return next.size > 0 ? `/?${next}` : "/";
+  };
+  const choices: Array<[string, string]> = [
+    ["", "all sources"],
+    ["none", "your traffic"],
+    ["only", "upstream e2e"],
+  ];
+  return (
+    <nav className="source-switch" aria-label="Sources" data-testid="source-switch">
+      {choices.map(([choice, label]) => (
+        <Link key={label} href={hrefFor(choice)} aria-current={current === choice ? "true" : undefined}>
+          {label}
+        </Link>
+      ))}
+    </nav>
+  );
+}
+
+/** How many endpoints the list shows before pointing at the CSV for the rest. */
+const UNTESTED_SHOWN = 25;
+
+/**
+ * The endpoints the selection calls that apisnoop's published upstream e2e coverage does not exercise:
+ * where a change upstream would reach this workload before any upstream test noticed. Live, as the arcs.
+ */
+function UntestedUpstream({ endpoints, query }: { endpoints: EndpointCoverage[]; query: string }) {
+  if (!endpoints.some((endpoint) => endpoint.upstreamTested !== null)) return null;
+  const untested = endpoints
+    .filter((endpoint) => endpoint.hits > 0 && endpoint.upstreamTested === false)
+    .sort((a, b) => b.hits - a.hits || a.operationId.localeCompare(b.operationId));
+  const called = endpoints.filter((endpoint) => endpoint.hits > 0).length;
+  return (
+    <section className="panel untested-upstream" aria-label="Not tested by upstream e2e">
+      <h2>
+        Called here, not tested by upstream e2e{" "}
+        <span data-testid="untested-upstream-count">{untested.length}</span>
+        <span className="muted small"> of {called} endpoints called</span>
+      </h2>
+      {untested.length === 0 ? (
+        <p className="empty">Upstream e2e tests every endpoint this selection calls.</p>
+      ) : (
+        <>
+          <EndpointTable
+            endpoints={untested.slice(0, UNTESTED_SHOWN)}
+            query={query}
+            testId="untested-upstream"
+          />
+          {untested.length > UNTESTED_SHOWN && (
+            <p className="muted small">
+              and {untested.length - UNTESTED_SHOWN} more: every endpoint with its <code>upstreamTested</code>{" "}
+              mark is in the <a href={`/api/v1/coverage.csv${query ? `?${query}` : ""}`}>CSV</a>.
+            </p>
+          )}
+        </>
+      )}
+    </section>
   );
 }
 
@@ -214,7 +287,14 @@ function SourcesTable({
             {sources.map((row) => (
               <tr key={row.key}>
                 <td>
-                  {row.source.e2eTest ? (
+                  {row.tests !== undefined ? (
+                    <>
+                      <Link href={withFilter("upstream", "only")}>{row.label}</Link>
+                      <div className="muted small">
+                        apisnoop&apos;s published coverage, {row.tests.toLocaleString("en")} tests
+                      </div>
+                    </>
+                  ) : row.source.e2eTest ? (
                     <Link href={withFilter("e2eTest", row.source.e2eTest)}>{row.label}</Link>
                   ) : (
                     <Link href={withFilter("userAgent", row.source.userAgent)}>{row.label}</Link>

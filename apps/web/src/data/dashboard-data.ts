@@ -49,6 +49,20 @@ export interface DashboardData {
    * is not loaded.
    */
   compareWindows(earlier: DashboardFilters, later: DashboardFilters): Promise<WindowCompareReport>;
+  /** The import of apisnoop's published upstream e2e coverage this start runs, per release (or none). */
+  upstreamImports(): readonly UpstreamImportState[];
+}
+
+/** Where the import of one release's published upstream e2e coverage stands. */
+export interface UpstreamImportState {
+  release: string;
+  state: "waiting" | "importing" | "imported" | "already imported" | "failed";
+  /** Endpoints apisnoop's coverage marks tested, and the e2e tests that hit them. */
+  endpoints: number;
+  tests: number;
+  /** How long the import took, once done. */
+  seconds: number | null;
+  error: string | null;
 }
 
 /** Two time windows of one release compared, for one selection. */
@@ -107,6 +121,8 @@ export interface SourceSummaryRow {
   hits: number;
   endpoints: number;
   lastSeen: string | null;
+  /** The row of upstream e2e: how many e2e tests it stands for. */
+  tests?: number;
 }
 
 export interface CoverageReport {

@@ -20,11 +20,12 @@ import {
   listSources,
   type PrismaClient,
   resolveRelease,
+  type SourceActivity,
   type SourceSummary,
 } from "@apisnoop/db";
 import { type CoverageFilters, chartName, type Level, parseCoverageFilters } from "@apisnoop/db/filters";
 import { UNMATCHED_REASONS } from "@apisnoop/openapi";
-import { type Source, sourceKey } from "@apisnoop/protocol";
+import { type Source, sourceKey, UPSTREAM_E2E } from "@apisnoop/protocol";
 import { tally } from "../coverage/tally";
 import type {
   ChartReport,
@@ -35,6 +36,7 @@ import type {
   SourceSummaryRow,
   UnknownCallRow,
   UnknownReport,
+  UpstreamImportState,
 } from "../data/dashboard-data";
 import { sourceLabel } from "../sources/source-label";
 
@@ -44,6 +46,8 @@ export interface DatabaseDashboardDataOptions {
   upstream: ReadonlyMap<string, ApisnoopCoverage>;
   /** apisnoop's ineligible endpoints, for the links behind the conformance view's reasons. */
   ineligible?: ReadonlyMap<string, IneligibleEndpoint>;
+  /** Where this start's import of upstream e2e coverage stands (none: no import). */
+  upstreamImports?: () => readonly UpstreamImportState[];
 }
 
 /** The dashboard's data layer over packages/db; `invalidate()` after every committed batch. */
@@ -85,7 +89,26 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     const scoped = { ...filters, release: coverage.release };
     const endpoints = withUpstream(coverage.release, coverage.endpoints, filters);
     const tallies = tally(endpoints);
-    const active = sources.filter((source) => (filters.outcome === "2xx" ? source.hits2xx : source.hits) > 0);
+    const hitsOf = (source: SourceActivity) => (filters.outcome === "2xx" ? source.hits2xx : source.hits);
+    const active = sources.filter((source) => hitsOf(source) > 0);
+    // Upstream e2e is one source to the reader, however many tests it stands for: one row, one count.
+    const own = active.filter((source) => source.name !== UPSTREAM_E2E);
+    const upstreamTests = active.filter((source) => source.name === UPSTREAM_E2E);
+    const upstreamRow: SourceSummaryRow[] =
+      upstreamTests.length === 0
+        ? []
+        : [
+            {
+              key: UPSTREAM_E2E,
+              label: "upstream e2e",
+              source: { ...sourceOf(upstreamTests[0] as SourceSummary), e2eTest: null, conformance: false },
+              hits: upstreamTests.reduce((sum, source) => sum + hitsOf(source), 0),
+              // apisnoop's tested endpoints, which the import turned into exactly these hits.
+              endpoints: endpoints.filter((endpoint) => endpoint.upstreamTested).length,
+              lastSeen: null,
+              tests: upstreamTests.length,
+            },
+          ];
     return {
       release: coverage.release,
       filters: scoped,
@@ -97,17 +120,13 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
         hits: endpoints.reduce((sum, endpoint) => sum + endpoint.hits, 0),
         unknownCalls,
       },
-      sources: active
-        .slice(0, 50)
-        .map((source) =>
-          sourceRow(
-            source,
-            filters.outcome === "2xx" ? source.hits2xx : source.hits,
-            source.endpoints,
-            source.lastHit,
-          ),
-        ),
-      sourceCount: active.length,
+      sources: [
+        ...upstreamRow,
+        ...own
+          .slice(0, 50)
+          .map((source) => sourceRow(source, hitsOf(source), source.endpoints, source.lastHit)),
+      ],
+      sourceCount: own.length + upstreamRow.length,
     };
   };
 
@@ -273,6 +292,8 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     async unknown(filters) {
       return unknownRows(await getUnknown(prisma, filters));
     },
+
+    upstreamImports: () => options.upstreamImports?.() ?? [],
 
     sourceFacets() {
       if (!facetsCache || Date.now() - facetsCache.at > 10_000) {

@@ -4,6 +4,7 @@ import {
   type IneligibleEndpoint,
   parseApisnoopCoverage,
   parseIneligible,
+  upstreamE2eBatch,
 } from "@apisnoop/coverage";
 import { loadRelease, type PrismaClient } from "@apisnoop/db";
 import {
@@ -14,6 +15,7 @@ import {
   loadSpec,
   releaseSources,
 } from "@apisnoop/openapi";
+import type { IngestBatch } from "@apisnoop/protocol";
 import { KubeConfig } from "@kubernetes/client-node";
 import { readReferenceJson } from "./reference-files";
 
@@ -31,6 +33,8 @@ export interface LoadedRelease {
   endpoints: number;
   origin: string;
   upstream: ApisnoopCoverage | null;
+  /** That coverage as an ingest batch of the source upstream-e2e, to import (null without it). */
+  upstreamBatch: IngestBatch | null;
   /** apisnoop's ineligible endpoints as stored with it (empty when the list could not be read). */
   ineligible: IneligibleEndpoint[];
 }
@@ -124,7 +128,8 @@ async function storeRelease(
     }),
   ]);
   await loadRelease(prisma, catalog, { origin, ineligible, isDefault: options.isDefault ?? false });
-  return { release, endpoints: catalog.endpoints.length, origin, upstream, ineligible };
+  const upstreamBatch = upstream ? upstreamE2eBatch(upstream, catalog, Date.now()) : null;
+  return { release, endpoints: catalog.endpoints.length, origin, upstream, upstreamBatch, ineligible };
 }
 
 async function readIneligible(options: ReleaseLoadingOptions): Promise<IneligibleEndpoint[]> {

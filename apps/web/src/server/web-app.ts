@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import path from "node:path";
 import type { ApisnoopCoverage, IneligibleEndpoint } from "@apisnoop/coverage";
-import { type Database, openDatabase, recordBatch } from "@apisnoop/db";
+import { compareReleaseNames, type Database, openDatabase, recordBatch } from "@apisnoop/db";
 import { REFERENCE_LAYOUT } from "@apisnoop/openapi";
 import type { DashboardEnv } from "../env";
 import { type RunningDashboard, startDashboardServer } from "./dashboard-server";
@@ -9,6 +9,7 @@ import { createDatabaseDashboardData, type DatabaseDashboardData } from "./datab
 
 import { liveScopeResolver } from "./live-scope";
 import { type LoadedRelease, loadClusterRelease, loadPublishedRelease } from "./release-loading";
+import { UpstreamImporter } from "./upstream-import";
 
 /** What to do when a published release cannot be downloaded. */
 const OFFLINE_WAY_OUT =
@@ -37,6 +38,8 @@ export interface RunningWebApp {
   clusterError: string | null;
   /** Loads another published release while running (tests, the demo). */
   loadRelease(release: string): Promise<LoadedRelease>;
+  /** The background import of upstream e2e coverage (APISNOOP_UPSTREAM_IMPORT). */
+  upstreamImport: UpstreamImporter;
   close(): Promise<void>;
 }
 
@@ -67,16 +70,22 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       log,
     };
     const releases: LoadedRelease[] = [];
+    // Upstream batches wait here until the server runs; the releases list keeps none (they are large).
+    const pendingUpstream: LoadedRelease[] = [];
     const remember = (loaded: LoadedRelease) => {
-      releases.push(loaded);
+      if (loaded.upstreamBatch && env.APISNOOP_UPSTREAM_IMPORT) pendingUpstream.push(loaded);
+      releases.push({ ...loaded, upstreamBatch: null });
       if (loaded.upstream) upstream.set(loaded.release, loaded.upstream);
       for (const entry of loaded.ineligible) ineligible.set(entry.endpoint, entry);
       return loaded;
     };
     let clusterError: string | null = null;
+    let clusterRelease: string | null = null;
     if (options.cluster) {
       try {
-        remember(await loadClusterRelease(database.prisma, options.cluster, loading));
+        clusterRelease = remember(
+          await loadClusterRelease(database.prisma, options.cluster, loading),
+        ).release;
       } catch (error) {
         clusterError = (error as Error).message;
       }
@@ -96,7 +105,13 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     if (first && releases.length === 0) throw new Error(`${first.message}: ${OFFLINE_WAY_OUT}`);
     for (const error of unreachable) log(`${error.message}; that release is not loaded (${OFFLINE_WAY_OUT})`);
 
-    const data = createDatabaseDashboardData({ prisma: database.prisma, upstream, ineligible });
+    let importer: UpstreamImporter | null = null;
+    const data = createDatabaseDashboardData({
+      prisma: database.prisma,
+      upstream,
+      ineligible,
+      upstreamImports: () => importer?.states() ?? [],
+    });
     const dashboard = await startDashboardServer({
       host: env.HOST,
       port: env.PORT,
@@ -117,6 +132,31 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
         : null,
       log,
     });
+    // Stored like a proxy's batch: caches invalidated, open pages lit as it lands.
+    importer = new UpstreamImporter(async (batch) => {
+      const result = await recordBatch(database.prisma, batch);
+      if (!result.duplicate) {
+        data.invalidate();
+        dashboard.hub.publish(batch, Date.now());
+      }
+      return result;
+    }, log);
+    const importPending = (into: UpstreamImporter) => {
+      // The release the overview shows first (the cluster's, else the newest), then the others, newest first.
+      const clusterFirst = (loaded: LoadedRelease) => Number(loaded.release === clusterRelease);
+      pendingUpstream.sort(
+        (a, b) => clusterFirst(b) - clusterFirst(a) || compareReleaseNames(b.release, a.release),
+      );
+      for (const { release, upstreamBatch: batch } of pendingUpstream.splice(0)) {
+        if (!batch) continue;
+        into.add(release, batch, {
+          endpoints: new Set(batch.hits.map((hit) => hit.operationId)).size,
+          tests: batch.sources.filter((source) => source.e2eTest !== null).length,
+        });
+      }
+    };
+    importPending(importer);
+    const started = importer;
     return {
       url: dashboard.url,
       database,
@@ -125,11 +165,15 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       releases,
       clusterError,
       async loadRelease(release) {
-        const loaded = remember(await loadPublishedRelease(database.prisma, release, loading));
+        const loaded = await loadPublishedRelease(database.prisma, release, loading);
+        remember(loaded);
+        importPending(started);
         data.invalidate();
-        return loaded;
+        return { ...loaded, upstreamBatch: null };
       },
+      upstreamImport: started,
       async close() {
+        await started.stop();
         await dashboard.close();
         await database.stop();
       },

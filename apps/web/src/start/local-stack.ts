@@ -146,6 +146,13 @@ export function startBanner(stack: LocalStack): string {
     `  database   ${web.database.embedded ? `embedded PostgreSQL (${redact(web.database.url)})` : redact(web.database.url)}`,
     `  releases   ${web.releases.map((r) => `${r.release} (${r.endpoints} endpoints, ${r.origin})`).join("; ")}`,
   ];
+  const imports = web.upstreamImport.states();
+  if (imports.length > 0) {
+    lines.push(
+      `  upstream   apisnoop's published e2e coverage of ${imports.map((state) => state.release).join(", ")}, ` +
+        "imported once in the background (progress below and on the page)",
+    );
+  }
   if (stack.proxy && stack.kubeconfigPath) {
     lines.push(
       `  proxy      ${stack.proxy.url} → ${stack.proxy.upstream.server}`,

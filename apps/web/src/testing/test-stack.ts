@@ -29,8 +29,9 @@ export interface TestStack {
 /**
  * Starts the web app as `npm start` does, but on a throw-away database (a scratch database on
  * DATABASE_URL's server, else an embedded PostgreSQL in a temporary directory), a free port, and the
- * releases of `../shared/k8s`; `settings` are further variables of `env.ts`. Needs a current production
- * build (the stack project's global setup).
+ * releases of `../shared/k8s`; `settings` are further variables of `env.ts` (upstream e2e's coverage is
+ * imported only with `APISNOOP_UPSTREAM_IMPORT: "1"`). Needs a current production build (the stack
+ * project's global setup).
  */
 export async function startTestStack(
   releases = "1.34",
@@ -44,6 +45,8 @@ export async function startTestStack(
     HOST: "127.0.0.1",
     APISNOOP_REFERENCE_DIR: SHARED_K8S,
     APISNOOP_RELEASES: releases,
+    // Tests store exactly the hits they assert on; upstream e2e only when a test asks for it.
+    APISNOOP_UPSTREAM_IMPORT: "0",
     APISNOOP_CACHE_DIR: cacheDir,
     NODE_ENV: "production",
     ...settings,

@@ -2,6 +2,7 @@ import Link from "next/link";
 import { FilterError } from "../../components/FilterError";
 import { NoRelease } from "../../components/NoRelease";
 import { ReleasePicker } from "../../components/ReleasePicker";
+import { UpstreamImportNotice } from "../../components/UpstreamImportNotice";
 import type { ConformanceReport } from "../../data/dashboard-data";
 import { endpointHref } from "../../filters/nav-query";
 import { loadForPage } from "../../http/page-data";
@@ -35,6 +36,10 @@ export default async function ConformancePage({ searchParams }: PageProps) {
   if (!loaded.ok) return <FilterError error={loaded.error} path="/conformance" />;
   const report = loaded.value;
   const query = `release=${encodeURIComponent(report.release)}`;
+  const imports = data.upstreamImports();
+  const importing = imports.some(
+    (state) => state.release === report.release && (state.state === "waiting" || state.state === "importing"),
+  );
   return (
     <>
       <ReleasePicker
@@ -51,7 +56,8 @@ export default async function ConformancePage({ searchParams }: PageProps) {
           <Link href={`/?${query}&name=upstream-e2e`}>upstream-e2e</Link>).
         </p>
       </div>
-      {report.testedEndpoints === 0 && (
+      <UpstreamImportNotice states={imports} />
+      {report.testedEndpoints === 0 && !importing && (
         <section className="notice" role="status" data-testid="no-upstream">
           <h2>No upstream e2e data for {report.release}</h2>
           <p>
