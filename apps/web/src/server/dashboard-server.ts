@@ -48,6 +48,11 @@ export interface RunningDashboard {
   url: string;
   port: number;
   hub: LiveHub;
+  /**
+   * Shows a batch this process stored itself (not received on the ingest namespace: an import) as
+   * ingest shows one: to this process's live pages and to the other replicas.
+   */
+  publishCommitted(batch: IngestBatch, release: string): void;
   close(): Promise<void>;
 }
 
@@ -98,6 +103,11 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     destroyUpgrade: false,
   });
   const hub = new LiveHub();
+  const publishCommitted = (batch: IngestBatch, release: string, receivedAt = Date.now()) => {
+    const committed = committedHits(batch, release, receivedAt);
+    hub.publish(committed);
+    link?.publish(committed);
+  };
   const replicas = options.replicas;
   const link: ReplicaLink | null = replicas
     ? setupReplicas(io, {
@@ -113,11 +123,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const ingest = setupIngest(httpServer, {
     token: options.ingestToken,
     recordBatch: options.recordBatch,
-    onCommitted: (batch, release, receivedAt) => {
-      const committed = committedHits(batch, release, receivedAt);
-      hub.publish(committed);
-      link?.publish(committed);
-    },
+    onCommitted: (batch, release, receivedAt) => publishCommitted(batch, release, receivedAt),
     log: options.log,
   });
   setupLive(io, { hub, resolveScope: options.resolveScope, maxViewers: maxLiveViewers });
@@ -144,6 +150,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     url: `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${port}`,
     port,
     hub,
+    publishCommitted,
     async close() {
       hub.close();
       await ingest.close();

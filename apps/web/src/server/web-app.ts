@@ -137,7 +137,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       const result = await recordBatch(database.prisma, batch);
       if (!result.duplicate) {
         data.invalidate();
-        dashboard.hub.publish(batch, Date.now());
+        dashboard.publishCommitted(batch, batch.release as string); // upstream batches name theirs
       }
       return result;
     }, log);
