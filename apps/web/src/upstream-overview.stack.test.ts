@@ -49,6 +49,25 @@ describe("upstream e2e on the overview", () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, "first-start.png") });
   });
 
+  it("lists an endpoint's first upstream e2e tests with their count, and all of them on request", async () => {
+    const { page } = browser;
+    const pods = published.find((endpoint) => endpoint.endpoint === "listCoreV1NamespacedPod");
+    const tests = new Set(pods?.tests.filter(Boolean));
+    expect(tests.size).toBeGreaterThan(100);
+    await page.goto(`${stack.url}/endpoints/listCoreV1NamespacedPod?release=1.34`);
+    const list = page.getByTestId("upstream-tests");
+    expect(await list.getAttribute("data-count")).toBe(String(tests.size));
+    expect(await list.locator(":scope > ul > li").count()).toBe(8);
+    const rest = list.locator("details > ul > li");
+    expect(await rest.first().isVisible()).toBe(false);
+    await list.getByText(`show all ${tests.size.toLocaleString("en")} tests`).click();
+    expect(await rest.count()).toBe(tests.size - 8);
+    expect(await rest.last().isVisible()).toBe(true);
+    // The imported tests are one source here too, not hundreds of rows; no run of the user's called it.
+    expect(await page.getByRole("cell", { name: /^upstream e2e · [\d,]+ tests$/ }).count()).toBe(1);
+    expect(await page.getByText("No e2e run in this selection called it.").count()).toBe(1);
+  });
+
   it("switches between all sources, your traffic and upstream e2e in one click", async () => {
     const { page } = browser;
     const untestedUpstream = published.find((endpoint) => !endpoint.tested && endpoint.level === "stable");

@@ -1,4 +1,5 @@
 import type { Endpoint } from "@apisnoop/openapi";
+import { UPSTREAM_E2E } from "@apisnoop/protocol";
 import type { PrismaClient } from "./client";
 import type { EndpointSpec } from "./coverage";
 import { narrowWindow } from "./data-window";
@@ -57,7 +58,7 @@ export interface EndpointDetail {
   details: Record<string, number>;
   /** Sources that hit it, most hits first. */
   sources: EndpointSource[];
-  /** e2e tests that hit it, by name. */
+  /** e2e tests that hit it, by name: those of runs seen here, not the imported upstream e2e source. */
   e2eTests: EndpointE2eTest[];
   /** Field paths used, by direction and path. */
   fields: EndpointField[];
@@ -152,7 +153,8 @@ export async function getEndpointDetail(
   }
   const e2eTests = new Map<string, EndpointE2eTest>();
   for (const source of sources.values()) {
-    if (!source.e2eTest) continue;
+    // Upstream e2e's tests are apisnoop's published list, shown as that; these are runs seen here.
+    if (!source.e2eTest || source.name === UPSTREAM_E2E) continue;
     const test = e2eTests.get(source.e2eTest) ?? {
       name: source.e2eTest,
       conformance: source.conformance,

@@ -91,24 +91,12 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     const tallies = tally(endpoints);
     const hitsOf = (source: SourceActivity) => (filters.outcome === "2xx" ? source.hits2xx : source.hits);
     const active = sources.filter((source) => hitsOf(source) > 0);
-    // Upstream e2e is one source to the reader, however many tests it stands for: one row, one count.
-    const own = active.filter((source) => source.name !== UPSTREAM_E2E);
-    const upstreamTests = active.filter((source) => source.name === UPSTREAM_E2E);
-    const upstreamRow: SourceSummaryRow[] =
-      upstreamTests.length === 0
-        ? []
-        : [
-            {
-              key: UPSTREAM_E2E,
-              label: "upstream e2e",
-              source: { ...sourceOf(upstreamTests[0] as SourceSummary), e2eTest: null, conformance: false },
-              hits: upstreamTests.reduce((sum, source) => sum + hitsOf(source), 0),
-              // apisnoop's tested endpoints, which the import turned into exactly these hits.
-              endpoints: endpoints.filter((endpoint) => endpoint.upstreamTested).length,
-              lastSeen: null,
-              tests: upstreamTests.length,
-            },
-          ];
+    // apisnoop's tested endpoints, which the import turned into exactly the upstream source's hits.
+    const { own, upstreamRow } = splitUpstream(
+      active,
+      hitsOf,
+      endpoints.filter((endpoint) => endpoint.upstreamTested).length,
+    );
     return {
       release: coverage.release,
       filters: scoped,
@@ -168,6 +156,8 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
       if (!info || info.watchOperation) return null;
       const published = upstream.get(detail.release);
       const twoxx = filters.outcome === "2xx";
+      const hitsOf = (s: (typeof detail.sources)[number]) => (twoxx ? s.hits2xx : s.hits);
+      const { own, upstreamRow } = splitUpstream(detail.sources, hitsOf, 1);
       return {
         release: detail.release,
         endpoint: {
@@ -196,7 +186,7 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
         details: Object.entries(detail.details)
           .map(([name, hits]) => ({ detail: name, hits }))
           .sort((a, b) => b.hits - a.hits || a.detail.localeCompare(b.detail)),
-        sources: detail.sources.map((s) => sourceRow(s, twoxx ? s.hits2xx : s.hits, 1, s.lastHit)),
+        sources: [...upstreamRow, ...own.map((s) => sourceRow(s, hitsOf(s), 1, s.lastHit))],
         e2eTests: detail.e2eTests.map((t) => ({
           test: t.name,
           conformance: t.conformance,
@@ -375,6 +365,31 @@ function sourceOf(row: SourceSummary): Source {
 
 function label(row: SourceSummary): string {
   return sourceLabel(sourceOf(row));
+}
+
+/**
+ * Upstream e2e is one source to the reader, however many tests it stands for: its sources as one row
+ * (none when absent), apart from the others.
+ */
+function splitUpstream<T extends SourceSummary>(
+  sources: T[],
+  hitsOf: (source: T) => number,
+  endpoints: number,
+): { own: T[]; upstreamRow: SourceSummaryRow[] } {
+  const own = sources.filter((source) => source.name !== UPSTREAM_E2E);
+  const tests = sources.filter((source) => source.name === UPSTREAM_E2E);
+  const [first] = tests;
+  if (!first) return { own, upstreamRow: [] };
+  const row: SourceSummaryRow = {
+    key: UPSTREAM_E2E,
+    label: "upstream e2e",
+    source: { ...sourceOf(first), e2eTest: null, conformance: false },
+    hits: tests.reduce((sum, source) => sum + hitsOf(source), 0),
+    endpoints,
+    lastSeen: null,
+    tests: tests.length,
+  };
+  return { own, upstreamRow: [row] };
 }
 
 function sourceRow(

@@ -5,6 +5,7 @@ import { FieldTree } from "../../../components/FieldTree";
 import { FilterBar } from "../../../components/FilterBar";
 import { FilterError } from "../../../components/FilterError";
 import { LevelBadge } from "../../../components/LevelBadge";
+import { ShortList } from "../../../components/ShortList";
 import { filterQuery } from "../../../filters/dashboard-filters";
 import { loadForPage } from "../../../http/page-data";
 import { type PageProps, toSearchParams } from "../../../http/search-params";
@@ -113,7 +114,12 @@ export default async function EndpointPage({ params, searchParams }: PageProps<{
               <tbody>
                 {detail.sources.map((row) => (
                   <tr key={row.key}>
-                    <td>{row.label}</td>
+                    <td>
+                      {row.label}
+                      {row.tests !== undefined && (
+                        <span className="muted small"> · {row.tests.toLocaleString("en")} tests</span>
+                      )}
+                    </td>
                     <td>
                       {row.source.chart ? (
                         <Link
@@ -133,27 +139,36 @@ export default async function EndpointPage({ params, searchParams }: PageProps<{
           )}
         </section>
         <section className="panel">
-          <h2>e2e tests</h2>
+          <h2>
+            e2e tests <span className="muted">{detail.e2eTests.length}</span>
+          </h2>
           {detail.e2eTests.length === 0 ? (
-            <p className="empty">No e2e test in this selection called it.</p>
+            <p className="empty">No e2e run in this selection called it.</p>
           ) : (
-            <ul>
-              {detail.e2eTests.map((test) => (
-                <li key={test.test}>
-                  {test.test} {test.conformance && <span className="badge badge-stable">conformance</span>} ·{" "}
-                  {test.hits}
-                </li>
-              ))}
-            </ul>
+            <ShortList
+              noun="tests"
+              testId="e2e-tests"
+              items={detail.e2eTests.map((test) => ({
+                key: test.test,
+                content: (
+                  <>
+                    {test.test} {test.conformance && <span className="badge badge-stable">conformance</span>}{" "}
+                    · {test.hits.toLocaleString("en")}
+                  </>
+                ),
+              }))}
+            />
           )}
           {detail.upstreamTests.length > 0 && (
             <>
-              <h3>Upstream e2e tests (apisnoop)</h3>
-              <ul>
-                {detail.upstreamTests.slice(0, 50).map((test) => (
-                  <li key={test}>{test}</li>
-                ))}
-              </ul>
+              <h3>
+                Upstream e2e tests (apisnoop) <span className="muted">{detail.upstreamTests.length}</span>
+              </h3>
+              <ShortList
+                noun="tests"
+                testId="upstream-tests"
+                items={detail.upstreamTests.map((test) => ({ key: test, content: test }))}
+              />
             </>
           )}
         </section>
