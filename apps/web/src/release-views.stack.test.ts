@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import {
@@ -159,6 +160,66 @@ describe("/compare and /conformance in Chromium", () => {
     // No cluster here: the default release is the newest, 1.35, so the one before it → 1.35.
     expect(await text("compare-title")).toBe("1.34 → 1.35");
     expect(await page.getByText("These filters cannot be shown").count()).toBe(0);
+  });
+
+  it("/report: what apisnoop report says for the selection, and the exit code CI would get", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.url}/report?release=1.33&chart=my-operator&target=1.34`);
+    expect(await text("report-title")).toBe("Upgrade readiness: 1.33 → 1.34");
+    expect(await text("exit-code")).toBe("3");
+    const ids = (testId: string) =>
+      page
+        .getByTestId(testId)
+        .locator("tr[data-operation-id]")
+        .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-operation-id")));
+    expect(await ids("removed")).toEqual(["listResourceV1alpha3DeviceClass"]);
+    const row = await page.locator('[data-testid="removed"] tr[data-operation-id]').textContent();
+    expect(row).toContain("listResourceV1DeviceClass"); // the replacement 1.34 serves
+    expect(row).toContain("ops/my-operator-0 · 1");
+    expect(row).toMatch(/\d{4}-\d{2}-\d{2} \d{2}:\d{2}/); // last called
+    await page.screenshot({ path: path.join(SCREENSHOTS, "report.png"), fullPage: true });
+
+    // The CLI, run as the page says, on the same database: the same findings and exit code.
+    const command = (await text("report-command")) as string;
+    expect(command).toBe(
+      "npx apisnoop report --source chart=my-operator --release 1.33 --target-release 1.34",
+    );
+    const cli = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ["apps/cli/bin/apisnoop.mjs", ...command.split(" ").slice(2), "--format", "json"],
+        {
+          cwd: path.resolve(WEB_DIR, "../.."),
+          env: { ...process.env, DATABASE_URL: stack.app.database.url, APISNOOP_REFERENCE_DIR: SHARED_K8S },
+        },
+        (error, stdout) => resolve({ code: error ? Number(error.code) : 0, stdout }),
+      );
+    });
+    expect(cli.code).toBe(3);
+    const json = JSON.parse(cli.stdout) as {
+      removed: { operationId: string }[];
+      deprecated: { operationId: string }[];
+    };
+    expect(json.removed.map((f) => f.operationId)).toEqual(await ids("removed"));
+    expect(json.deprecated.map((f) => f.operationId).sort()).toEqual((await ids("deprecated")).sort());
+
+    // Without a target, the next newer release loaded; linked from the chart page and the overview.
+    await page.goto(`${stack.url}/charts/my-operator?release=1.34`);
+    await page.getByTestId("chart-readiness-link").click();
+    await page.waitForURL(/\/report\?/);
+    expect(await text("report-title")).toBe("Upgrade readiness: 1.34 → 1.35");
+    expect(await text("exit-code")).toBe("0");
+    await page.goto(`${stack.url}/?release=1.34&chart=my-operator`);
+    expect(await page.getByTestId("readiness-link").getAttribute("href")).toBe(
+      "/report?release=1.34&chart=my-operator",
+    );
+    await page.goto(`${stack.url}/report?target=1.99`);
+    expect(
+      await page
+        .getByText("target release 1.99 is not loaded: npx apisnoop spec add --release 1.99 loads it")
+        .count(),
+    ).toBe(1);
+    expect(browser.errors).toEqual([]);
   });
 
   it("/compare explains bad parameters", async () => {

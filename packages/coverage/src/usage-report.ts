@@ -6,6 +6,8 @@ import { versionlessShape } from "./release-diff";
 export interface UsedOperation {
   operationId: string;
   hits: number;
+  /** When it was last called, when the source of the usage knows. */
+  lastSeen?: Date;
   callers: {
     userAgent: string;
     name: string | null;
@@ -24,6 +26,8 @@ export interface Finding {
   path: string;
   level: string;
   hits: number;
+  /** When it was last called, when known. */
+  lastSeen: Date | null;
   callers: UsedOperation["callers"];
   /** Why it is flagged, in a sentence. */
   reason: string;
@@ -85,6 +89,7 @@ export function buildUsageReport(
       path: endpoint.path,
       level: endpoint.level,
       hits: operation.hits,
+      lastSeen: operation.lastSeen ?? null,
       callers: operation.callers,
       reason,
       replacement,

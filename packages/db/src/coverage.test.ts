@@ -10,7 +10,7 @@ import type { Database } from "./database";
 import { NotFoundError } from "./errors";
 import { type CoverageFilters, parseCoverageFilters } from "./filters";
 import { recordBatch } from "./record-batch";
-import { type IneligibleEndpoint, listReleases, loadRelease } from "./releases";
+import { getReleaseCatalog, type IneligibleEndpoint, listReleases, loadRelease } from "./releases";
 import { epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
 
 let db: Database;
@@ -135,6 +135,31 @@ describe("loadRelease and listReleases", () => {
       expect(result.totals.conformanceEligible.endpoints, release).toBe(eligible);
     }
     await db.prisma.release.deleteMany({ where: { name: { in: ["1.35", "1.36"] } } });
+  });
+
+  it("gives a stored release back as the catalog it was stored from, with its ineligible endpoints", async () => {
+    const stored = await getReleaseCatalog(db.prisma, "1.34");
+    const shape = (endpoints: EndpointCatalog["endpoints"]) =>
+      endpoints
+        .map((e) => [
+          e.operationId,
+          e.method,
+          e.path,
+          e.level,
+          e.category,
+          e.group,
+          e.version,
+          e.kind,
+          e.deprecated,
+        ])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    expect(stored.catalog.release).toBe("1.34");
+    expect(shape(stored.catalog.endpoints)).toEqual(shape(catalog.endpoints));
+    expect(shape(stored.catalog.watchOperations)).toEqual(shape(catalog.watchOperations));
+    expect(stored.catalog.byOperationId.size).toBe(catalog.byOperationId.size);
+    const listed = ineligible.filter((entry) => catalog.byOperationId.has(entry.endpoint));
+    expect([...stored.ineligible.keys()].sort()).toEqual(listed.map((entry) => entry.endpoint).sort());
+    await expect(getReleaseCatalog(db.prisma, "1.99")).rejects.toThrow(NotFoundError);
   });
 
   it("replaces a release's endpoints when loaded again, and moves the default flag", async () => {

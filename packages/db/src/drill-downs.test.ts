@@ -423,10 +423,11 @@ describe("getUsage", () => {
       [deprecatedOp]: 1,
     });
     const list = usage.operations.find((operation) => operation.operationId === "listCoreV1NamespacedPod");
-    expect(list?.callers.map((caller) => [caller.pod, caller.hits])).toEqual([
-      ["nginx-0", 3],
-      ["nginx-1", 1],
+    expect(list?.callers.map((caller) => [caller.pod, caller.hits, caller.lastSeen])).toEqual([
+      ["nginx-0", 3, at(M + 60)],
+      ["nginx-1", 1, at(M + 61)],
     ]);
+    expect(list?.lastSeen).toEqual(at(M + 61));
   });
 
   it("counts under the outcome, from totals or from the time window", async () => {

@@ -61,6 +61,7 @@ export { type RecordBatchResult, recordBatch, sourceIdentity, UNKNOWN_RELEASE } 
 export {
   compareReleaseNames,
   defaultReleaseName,
+  getReleaseCatalog,
   type IneligibleEndpoint,
   listReleases,
   loadRelease,

@@ -1,4 +1,4 @@
-import { type EndpointCatalog, FieldSchema, requestSchemaRef } from "@apisnoop/openapi";
+import { type Endpoint, type EndpointCatalog, FieldSchema, requestSchemaRef } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
 import { NotFoundError } from "./errors";
 import { textArray } from "./pg-arrays";
@@ -204,4 +204,46 @@ export function compareReleaseNames(a: string, b: string): number {
   if (pa) return -1;
   if (pb) return 1;
   return a.localeCompare(b);
+}
+
+/**
+ * A loaded release's endpoints as an EndpointCatalog (no schema definitions: what the functions of
+ * packages/coverage that take a catalog need, such as the usage report), with apisnoop's ineligible
+ * endpoints as stored with it (operationId → reason). Throws NotFoundError when the release is not loaded.
+ */
+export async function getReleaseCatalog(
+  prisma: PrismaClient,
+  release: string,
+): Promise<{ catalog: EndpointCatalog; ineligible: Map<string, string> }> {
+  const rows = await prisma.endpoint.findMany({ where: { release } });
+  if (rows.length === 0) throw new NotFoundError(`release ${release} is not loaded`);
+  const endpoints: Endpoint[] = rows.map((row) => ({
+    operationId: row.operationId,
+    method: row.method,
+    path: row.path,
+    level: row.level as Endpoint["level"],
+    category: row.category,
+    group: row.group,
+    version: row.version,
+    kind: row.kind,
+    action: row.action,
+    description: row.description,
+    deprecated: row.deprecated,
+    watchOperation: row.watchOperation,
+    requestBodyRef: null,
+    responseRefs: {},
+  }));
+  const ineligible = new Map<string, string>();
+  for (const row of rows)
+    if (row.ineligibleReason !== null) ineligible.set(row.operationId, row.ineligibleReason);
+  return {
+    catalog: {
+      release,
+      endpoints: endpoints.filter((endpoint) => !endpoint.watchOperation),
+      watchOperations: endpoints.filter((endpoint) => endpoint.watchOperation),
+      byOperationId: new Map(endpoints.map((endpoint) => [endpoint.operationId, endpoint])),
+      definitions: {},
+    },
+    ineligible,
+  };
 }

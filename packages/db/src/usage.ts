@@ -15,12 +15,16 @@ export interface Caller {
   serviceAccount: string | null;
   chart: string | null;
   hits: number;
+  /** Start of the last minute in which it called, under the outcome. */
+  lastSeen: Date;
 }
 
 /** One operation the selection called, with its callers (most hits first, at most `maxCallers`). */
 export interface OperationUsage {
   operationId: string;
   hits: number;
+  /** Start of the last minute in which any caller called it, under the outcome. */
+  lastSeen: Date;
   callers: Caller[];
 }
 
@@ -49,7 +53,7 @@ export async function getUsage(
   const found = await prisma.$queryRawUnsafe<
     (Omit<Caller, "hits"> & { operationId: string; hits: number })[]
   >(
-    `SELECT h."operationId", sum(h."${ok ? "hits2xx" : "hits"}")::float8 AS hits, s."userAgent", s."name", s."e2eTest", s."conformance", s."namespace",
+    `SELECT h."operationId", sum(h."${ok ? "hits2xx" : "hits"}")::float8 AS hits, max(h."${ok ? "last2xx" : "lastSeen"}") AS "lastSeen", s."userAgent", s."name", s."e2eTest", s."conformance", s."namespace",
             s."pod", s."serviceAccount", s."chart"
      FROM (${rows}) h JOIN "Source" s ON s."id" = h."sourceId"
      WHERE ${ok ? `h."hits2xx" > 0` : "TRUE"}
@@ -61,10 +65,11 @@ export async function getUsage(
   for (const { operationId, ...caller } of found) {
     let usage = operations.get(operationId);
     if (!usage) {
-      usage = { operationId, hits: 0, callers: [] };
+      usage = { operationId, hits: 0, lastSeen: caller.lastSeen, callers: [] };
       operations.set(operationId, usage);
     }
     usage.hits += caller.hits;
+    if (caller.lastSeen > usage.lastSeen) usage.lastSeen = caller.lastSeen;
     if (usage.callers.length < maxCallers) usage.callers.push(caller);
   }
   return { release, operations: [...operations.values()] };

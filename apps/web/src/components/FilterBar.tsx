@@ -19,16 +19,19 @@ const SOURCE_FIELDS: Array<[keyof SourceFacets & SourceFilterName, string]> = [
  * The filters every view shares. The bar edits the URL's own parameters (a relative `from=1h` stays
  * relative) and navigates, so the address bar always holds the whole view; "copy link" copies it.
  * `pinned` parameters belong to the view (`/compare`'s `from` and `to` name releases): the bar shows no
- * release or time-window control for them and keeps them on "clear".
+ * release or time-window control for them and keeps them on "clear". `carry` names parameters of the
+ * view that are no filters (`/report`'s `target`): kept as they are whatever the bar changes.
  */
 export function FilterBar({
   releases,
   facets,
   pinned = [],
+  carry = [],
 }: {
   releases: ReleaseSummary[];
   facets: SourceFacets;
   pinned?: readonly string[];
+  carry?: readonly string[];
 }) {
   const router = useRouter();
   const pathname = usePathname();
@@ -45,8 +48,9 @@ export function FilterBar({
       if (value) next.set(name, value);
       else next.delete(name);
     }
-    const query = filterQuery(next);
-    router.push(query ? `${pathname}?${query}` : pathname);
+    const query = new URLSearchParams(filterQuery(next));
+    for (const name of carry) for (const value of searchParams.getAll(name)) query.append(name, value);
+    router.push(query.size > 0 ? `${pathname}?${query}` : pathname);
   };
   const value = (name: string) => current.get(name) ?? "";
   const windowValue = value("from");
@@ -172,6 +176,7 @@ export function FilterBar({
             onClick={() => {
               const keep = new URLSearchParams();
               for (const name of kept) if (value(name)) keep.set(name, value(name));
+              for (const name of carry) for (const v of searchParams.getAll(name)) keep.append(name, v);
               router.push(keep.size > 0 ? `${pathname}?${keep}` : pathname);
             }}
           >

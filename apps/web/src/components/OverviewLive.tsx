@@ -98,6 +98,9 @@ export function OverviewLive({ report, query }: { report: CoverageReport; query:
           <h2>
             Release <span data-testid="release">{report.release}</span>
           </h2>
+          <Link className="summary-link" href={`/report${suffix}`} data-testid="readiness-link">
+            upgrade readiness
+          </Link>
           <SourceSwitch query={query} />
           <LiveIndicator status={live.status} lastDeltaAt={live.lastDeltaAt} />
         </div>

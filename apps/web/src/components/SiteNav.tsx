@@ -9,6 +9,7 @@ const LINKS = [
   { href: "/priorities", label: "Tests to write" },
   { href: "/unknown", label: "Unknown calls & fields" },
   { href: "/compare", label: "Compare releases" },
+  { href: "/report", label: "Upgrade readiness" },
   { href: "/conformance", label: "Conformance" },
 ];
 

@@ -1,4 +1,10 @@
-import type { ConformanceStatus, CoverageDiff, EndpointCoverageRow, ReleaseDiff } from "@apisnoop/coverage";
+import type {
+  ConformanceStatus,
+  CoverageDiff,
+  EndpointCoverageRow,
+  ReleaseDiff,
+  UsageReport,
+} from "@apisnoop/coverage";
 import type { ConformanceEndpointRow, ConformanceFieldCoverage, Priorities } from "@apisnoop/db";
 import type { CoverageFilters } from "@apisnoop/db/filters";
 import type { Level } from "@apisnoop/openapi";
@@ -49,6 +55,12 @@ export interface DashboardData {
    * is not loaded.
    */
   compareWindows(earlier: DashboardFilters, later: DashboardFilters): Promise<WindowCompareReport>;
+  /**
+   * Upgrade readiness, what `apisnoop report` says: the deprecated endpoints the selection calls, and
+   * those `target` (default: the next newer loaded release; none when there is none) no longer serves.
+   * Rejects with NotFoundError for a release or target that is not loaded.
+   */
+  readiness(filters: DashboardFilters, target: string | undefined): Promise<ReadinessReport>;
   /** The import of apisnoop's published upstream e2e coverage this start runs, per release (or none). */
   upstreamImports(): readonly UpstreamImportState[];
 }
@@ -63,6 +75,16 @@ export interface UpstreamImportState {
   /** How long the import took, once done. */
   seconds: number | null;
   error: string | null;
+}
+
+/** The upgrade-readiness view of a selection: `apisnoop report`'s findings and the exit code CI gets. */
+export interface ReadinessReport {
+  release: string;
+  /** The release checked for removed endpoints; null when none newer is loaded and none was named. */
+  target: string | null;
+  report: UsageReport;
+  /** What `apisnoop report` exits with for the same selection: 0 clean, 2 deprecated, 3 removed. */
+  exitCode: number;
 }
 
 /** Two time windows of one release compared, for one selection. */

@@ -1,12 +1,15 @@
 import {
   type ApisnoopCoverage,
+  buildUsageReport,
   conformanceStatus,
   diffCoverage,
   diffReleases,
   endpointCoverageRows,
   type IneligibleEndpoint,
+  reportExitCode,
 } from "@apisnoop/coverage";
 import {
+  compareReleaseNames,
   countUnknownCalls,
   type EndpointCounts,
   getChart,
@@ -15,9 +18,12 @@ import {
   getCoverageCounts,
   getEndpointDetail,
   getPriorities,
+  getReleaseCatalog,
   getUnknown,
+  getUsage,
   listReleases,
   listSources,
+  NotFoundError,
   type PrismaClient,
   resolveRelease,
   type SourceActivity,
@@ -198,7 +204,8 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
           unknown: f.unknown,
           hits: f.count,
         })),
-        upstreamTests: published?.endpoints.get(operationId)?.tests ?? [],
+        // apisnoop lists a test once per hit and "" for hits it could not tie to a test.
+        upstreamTests: [...new Set(published?.endpoints.get(operationId)?.tests ?? [])].filter(Boolean),
       };
     },
 
@@ -283,6 +290,32 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
       return unknownRows(await getUnknown(prisma, filters));
     },
 
+    async readiness(filters, target) {
+      const usage = await getUsage(prisma, filters);
+      const { catalog, ineligible: excluded } = await getReleaseCatalog(prisma, usage.release);
+      const named =
+        target ??
+        nextRelease(
+          usage.release,
+          (await listReleases(prisma)).map((r) => r.name),
+        );
+      let targetCatalog: Awaited<ReturnType<typeof getReleaseCatalog>>["catalog"] | undefined;
+      if (named !== undefined) {
+        try {
+          targetCatalog = (await getReleaseCatalog(prisma, named)).catalog;
+        } catch (error) {
+          if ((error as Error).name !== "NotFoundError") throw error;
+          throw new NotFoundError(
+            `target release ${named} is not loaded: npx apisnoop spec add --release ${named} loads it`,
+          );
+        }
+      }
+      const report = buildUsageReport(usage.operations, catalog, excluded, {
+        ...(targetCatalog ? { target: targetCatalog } : {}),
+      });
+      return { release: usage.release, target: named ?? null, report, exitCode: reportExitCode(report) };
+    },
+
     upstreamImports: () => options.upstreamImports?.() ?? [],
 
     sourceFacets() {
@@ -365,6 +398,14 @@ function sourceOf(row: SourceSummary): Source {
 
 function label(row: SourceSummary): string {
   return sourceLabel(sourceOf(row));
+}
+
+/** The release loaded next after `release` (numbered releases only), when there is one. */
+function nextRelease(release: string, loaded: readonly string[]): string | undefined {
+  if (!/^\d+(\.\d+)*$/.test(release)) return undefined;
+  return loaded
+    .filter((name) => /^\d+(\.\d+)*$/.test(name) && compareReleaseNames(name, release) > 0)
+    .sort(compareReleaseNames)[0];
 }
 
 /**

@@ -41,7 +41,10 @@ export default async function ChartPage({ params, searchParams }: PageProps<{ na
           {(["stable", "beta", "alpha"] as const)
             .map((level) => `${report.byLevel[level].hit} ${level}`)
             .join(", ")}
-          . <a href={`/?${chartQuery}`}>Show on the sunburst</a>
+          . <a href={`/?${chartQuery}`}>Show on the sunburst</a>;{" "}
+          <a href={`/report?${chartQuery}`} data-testid="chart-readiness-link">
+            its upgrade readiness
+          </a>
         </p>
       </div>
       <div className="detail-grid">
