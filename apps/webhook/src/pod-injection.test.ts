@@ -252,6 +252,13 @@ describe("the redirect route (apisnoop.io/redirect: iptables)", () => {
     } as InjectionSettings;
     expect(skipReason(asking(), unresolved)).toMatch(/has not resolved the proxy Service's address/);
     expect(skipReason(asking(), redirecting)).toBeNull();
+    const ipv6 = {
+      ...redirecting,
+      redirect: { ...redirecting.redirect, unavailable: "the apiserver's ClusterIP fd00::1 is IPv6" },
+    } as InjectionSettings;
+    expect(skipReason(asking(), ipv6)).toBe(
+      "apisnoop.io/redirect: the apiserver's ClusterIP fd00::1 is IPv6; not routed",
+    );
     const decision = reviewAdmission(fakeReview(asking()), "pod", unresolved);
     expect(decodePatch(decision.review.response.patch)).toEqual([
       expect.objectContaining({ path: "/metadata/annotations/apisnoop.io~1skipped" }),

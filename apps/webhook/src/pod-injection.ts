@@ -58,6 +58,8 @@ export interface RedirectSettings {
   apiserver: string;
   /** The proxy Service's `ClusterIP:port` the connections go to instead; null until it is resolved. */
   proxy: string | null;
+  /** Why the route cannot be offered in this cluster (an IPv6 apiserver): pods asking are skipped with it. */
+  unavailable?: string;
 }
 
 /** The parts of a Pod the webhook reads (a structural subset of core/v1 Pod). */
@@ -117,6 +119,9 @@ export function skipReason(pod: PodLike, settings?: InjectionSettings): string |
   const redirect = pod.metadata?.annotations?.[REDIRECT_ANNOTATION];
   if (redirect !== undefined && redirect !== REDIRECT_IPTABLES) {
     return `${REDIRECT_ANNOTATION}: '${redirect}' is not a route apisnoop knows (only '${REDIRECT_IPTABLES}'); not routed`;
+  }
+  if (redirect === REDIRECT_IPTABLES && settings?.redirect?.unavailable) {
+    return `${REDIRECT_ANNOTATION}: ${settings.redirect.unavailable}; not routed`;
   }
   if (redirect === REDIRECT_IPTABLES && !settings?.redirect?.proxy) {
     return `${REDIRECT_ANNOTATION}: the webhook has no redirect image or has not resolved the proxy Service's address yet; not routed`;

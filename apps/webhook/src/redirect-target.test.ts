@@ -46,6 +46,12 @@ describe("keepRedirectTarget", () => {
     await new Promise((resolve) => setTimeout(resolve, 40));
     stop();
     expect(settings.redirect?.proxy).toBe("10.0.0.37:8443");
+    const ipv6 = base();
+    if (ipv6.redirect) ipv6.redirect.unavailable = "IPv6";
+    const said: string[] = [];
+    (await keepRedirectTarget(ipv6, { resolve: async () => "10.0.0.37", log: (line) => said.push(line) }))();
+    expect(ipv6.redirect?.proxy).toBeNull();
+    expect(said).toEqual(["redirect route unavailable: IPv6"]);
     const without = { ...base(), redirect: undefined };
     (await keepRedirectTarget(without, { resolve: async () => "10.0.0.1" }))();
     expect(without.redirect).toBeUndefined();

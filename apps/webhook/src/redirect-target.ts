@@ -16,7 +16,7 @@ export interface RedirectTargetOptions {
 
 /**
  * Keeps `settings.redirect.proxy` at `<address of settings.proxyHost>:<proxyPort>`; resolves once before
- * returning. No-op when the redirect route is not configured.
+ * returning. No-op when the redirect route is not configured or unavailable (said once in the log).
  * @returns a function that stops the refreshing.
  */
 export async function keepRedirectTarget(
@@ -25,6 +25,10 @@ export async function keepRedirectTarget(
 ): Promise<() => void> {
   const redirect = settings.redirect;
   if (!redirect) return () => {};
+  if (redirect.unavailable) {
+    options.log?.(`redirect route unavailable: ${redirect.unavailable}`);
+    return () => {};
+  }
   const resolve = options.resolve ?? (async (host) => (await lookup(host, { family: 4 })).address);
   const refresh = async () => {
     try {

@@ -39,10 +39,12 @@ export function readWebhookEnv(source: NodeJS.ProcessEnv = process.env): Webhook
   // The apiserver as the pods see it: the webhook's own pod is never mutated, so these are the kubelet's.
   const apiserverHost = source.KUBERNETES_SERVICE_HOST;
   const apiserverPort = source.KUBERNETES_SERVICE_PORT_HTTPS ?? source.KUBERNETES_SERVICE_PORT ?? "443";
-  if (redirectImage && !apiserverHost)
-    throw new Error("bad setting APISNOOP_REDIRECT_IMAGE: the redirect route needs KUBERNETES_SERVICE_HOST");
-  if (redirectImage && apiserverHost?.includes(":"))
-    throw new Error("bad setting APISNOOP_REDIRECT_IMAGE: the redirect route handles IPv4 apiservers only");
+  // Not a reason to stop the webhook: the environment route still works; the redirect says why it is off.
+  const unavailable = !apiserverHost
+    ? "the webhook's pod has no KUBERNETES_SERVICE_HOST, so the apiserver's ClusterIP is unknown"
+    : apiserverHost.includes(":")
+      ? `the apiserver's ClusterIP ${apiserverHost} is IPv6, and the redirect route handles IPv4 only`
+      : undefined;
   const ttlSeconds = Number(source.APISNOOP_CA_BUNDLE_CHECK_SECONDS ?? "5");
   if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0 || ttlSeconds > 3600)
     throw new Error("bad setting APISNOOP_CA_BUNDLE_CHECK_SECONDS: must be seconds between 0 and 3600");
@@ -64,6 +66,7 @@ export function readWebhookEnv(source: NodeJS.ProcessEnv = process.env): Webhook
           apiserver: `${apiserverHost}:${apiserverPort}`,
           // Resolved from the proxy Service's name by the running webhook (keepRedirectTarget).
           proxy: null,
+          ...(unavailable && { unavailable }),
         },
       }),
     },

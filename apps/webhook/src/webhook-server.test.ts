@@ -143,10 +143,33 @@ describe("readWebhookEnv", () => {
       },
     });
     expect(env.caBundleCheckTtlMs).toBe(5000);
+    expect(env.settings.redirect).toBeUndefined();
     expect(() => readWebhookEnv({ WEBHOOK_LISTEN: "nope" })).toThrow(/WEBHOOK_LISTEN/);
     expect(() => readWebhookEnv({ APISNOOP_CA_BUNDLE_CHECK_SECONDS: "soon" })).toThrow(
       /APISNOOP_CA_BUNDLE_CHECK_SECONDS/,
     );
     expect(() => readWebhookEnv({})).toThrow(/WEBHOOK_TLS_CERT/);
+  });
+
+  it("offers the redirect route with an image, for an IPv4 apiserver only, without stopping otherwise", () => {
+    const caFile = join(dir, "tls.crt");
+    const base = {
+      WEBHOOK_TLS_CERT: caFile,
+      WEBHOOK_TLS_KEY: join(dir, "tls.key"),
+      APISNOOP_PROXY_CA: caFile,
+      APISNOOP_CLUSTER_CA: caFile,
+      APISNOOP_PROXY_HOST: "apisnoop-proxy.apisnoop.svc",
+      APISNOOP_REDIRECT_IMAGE: "redirect:dev",
+      APISNOOP_REDIRECT_PULL_POLICY: "Never",
+    };
+    expect(
+      readWebhookEnv({ ...base, KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" })
+        .settings.redirect,
+    ).toEqual({ image: "redirect:dev", pullPolicy: "Never", apiserver: "10.96.0.1:443", proxy: null });
+    expect(
+      readWebhookEnv({ ...base, KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "443" }).settings
+        .redirect?.unavailable,
+    ).toMatch(/fd00::1 is IPv6/);
+    expect(readWebhookEnv(base).settings.redirect?.unavailable).toMatch(/no KUBERNETES_SERVICE_HOST/);
   });
 });
