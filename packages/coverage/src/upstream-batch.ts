@@ -1,16 +1,14 @@
-import { createHash } from "node:crypto";
 import type { EndpointCatalog } from "@apisnoop/openapi";
-import { type IngestBatch, PROTOCOL_VERSION, type Source, UPSTREAM_E2E } from "@apisnoop/protocol";
+import {
+  contentBatchId,
+  type IngestBatch,
+  PROTOCOL_VERSION,
+  type Source,
+  UPSTREAM_E2E,
+} from "@apisnoop/protocol";
 import type { ApisnoopCoverage } from "./apisnoop-coverage";
 
 export { UPSTREAM_E2E };
-
-/** A UUID (version 5 layout) derived from content, so importing the same data twice is one batch. */
-export function contentBatchId(...parts: string[]): string {
-  const hex = createHash("sha256").update(parts.join("\u0000")).digest("hex");
-  const variant = ((Number.parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
 
 function upstreamSource(test: string | null, conformance: boolean): Source {
   return {
