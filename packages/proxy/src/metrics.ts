@@ -297,6 +297,50 @@ export class ProxyMetrics {
       lines.push(`apisnoop_uplink_batches_refused_total ${stats.batchesRefused}`);
       family("apisnoop_uplink_hits_pending", "gauge", "Hits counted but not yet in a spooled batch.");
       lines.push(`apisnoop_uplink_hits_pending ${stats.hitsPending}`);
+      family("apisnoop_uplink_rows_pending", "gauge", "Rollup rows held in memory, not yet spooled.");
+      lines.push(`apisnoop_uplink_rows_pending ${stats.rowsPending}`);
+      family(
+        "apisnoop_uplink_bucket_minutes",
+        "gauge",
+        "Minutes per time bucket of the rollups in memory: 1, or 60 and 1440 while nothing can be spooled.",
+      );
+      lines.push(`apisnoop_uplink_bucket_minutes ${stats.bucketMinutes}`);
+      family(
+        "apisnoop_uplink_hits_dropped_total",
+        "counter",
+        "Hits not counted: nothing could be spooled and memory held its bound of day rollup rows.",
+      );
+      lines.push(`apisnoop_uplink_hits_dropped_total ${stats.hitsDropped}`);
+      family(
+        "apisnoop_uplink_fields_dropped_total",
+        "counter",
+        "Field uses not counted, for the same reason.",
+      );
+      lines.push(`apisnoop_uplink_fields_dropped_total ${stats.fieldsDropped}`);
+      family(
+        "apisnoop_uplink_spool_quarantined_total",
+        "counter",
+        "Spool files that could not be read, and batches the web app refused, kept in the quarantine folder.",
+      );
+      lines.push(`apisnoop_uplink_spool_quarantined_total ${stats.spoolQuarantined}`);
+      family(
+        "apisnoop_uplink_quarantine_overflow_total",
+        "counter",
+        "Refused batches not kept: the quarantine folder held its bound (64 MiB) or could not be written.",
+      );
+      lines.push(`apisnoop_uplink_quarantine_overflow_total ${stats.quarantineOverflow}`);
+      family(
+        "apisnoop_uplink_send_failures_total",
+        "counter",
+        "Batches the web app did not take (no answer in time, or asked to retry).",
+      );
+      lines.push(`apisnoop_uplink_send_failures_total ${stats.sendFailures}`);
+      family(
+        "apisnoop_uplink_retry_delay_seconds",
+        "gauge",
+        "Time left before the next send after a failure.",
+      );
+      lines.push(`apisnoop_uplink_retry_delay_seconds ${(stats.retryDelayMs / 1000).toFixed(3)}`);
     }
     return `${lines.join("\n")}\n`;
   }

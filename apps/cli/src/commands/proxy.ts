@@ -28,6 +28,7 @@ const OPTIONS = {
   "ingest-url": { type: "string" },
   "ingest-token-file": { type: "string" },
   "spool-dir": { type: "string" },
+  "spool-max-mib": { type: "string", default: "256" },
   "proxy-id": { type: "string" },
   pods: { type: "string", default: "auto" },
   "body-cap": { type: "string", default: String(2 * 1024 * 1024) },
@@ -171,6 +172,8 @@ Options:
                            token comes from $APISNOOP_INGEST_TOKEN or --ingest-token-file
   --spool-dir DIR          batches not yet acknowledged, fsync'd, replayed in order after a restart or
                            an outage (default: ${DEFAULT_SPOOL_DIR}); one proxy per directory
+  --spool-max-mib N        the spool takes no more batches past N MiB; rollups then wait in memory,
+                           bounded (per hour, then per day, then counted drops) (default: 256)
   --proxy-id ID            names this proxy to the dashboard (default: the host name)
   --pods auto|informer|off attribute hits to the pod behind each client address with a pod informer
                            (needs list and watch on pods); auto: on when running in a cluster without
@@ -221,6 +224,7 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
     });
     const maxConnections = countOption("max-connections", values["max-connections"], 1);
     const drainSeconds = countOption("drain-seconds", values["drain-seconds"], 0);
+    const spoolMaxMiB = countOption("spool-max-mib", values["spool-max-mib"], 1);
     if (!["auto", "informer", "off"].includes(values.pods)) {
       throw new CliError(`--pods must be auto, informer or off, not '${values.pods}'`, 2);
     }
@@ -273,6 +277,7 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
                 url: ingestUrl,
                 token,
                 spoolDir: values["spool-dir"] ?? DEFAULT_SPOOL_DIR,
+                maxSpoolBytes: spoolMaxMiB * 2 ** 20,
                 ...(values["proxy-id"] ? { proxyId: values["proxy-id"] } : {}),
               }
             : null,

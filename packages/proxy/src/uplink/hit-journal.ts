@@ -52,14 +52,20 @@ export class HitJournal {
   static open(
     file: string,
     spooledUpTo: (generation: string) => number = () => 0,
-  ): { journal: HitJournal; replayed: Hit[] } {
-    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-    if (text === "") return { journal: new HitJournal(file, null), replayed: [] };
+  ): { journal: HitJournal; replayed: Hit[]; tornBytes: number } {
+    const content = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
+    // A line cut short by a crash mid-write is cut off the file: appending after it would glue the next
+    // hit to it and lose both.
+    const whole = content.length === 0 ? 0 : content.lastIndexOf(0x0a) + 1;
+    const tornBytes = content.length - whole;
+    if (tornBytes > 0) fs.truncateSync(file, whole);
+    const text = content.toString("utf8", 0, whole);
+    if (text === "") return { journal: new HitJournal(file, null), replayed: [], tornBytes };
     const read = readJournal(text);
     const covered = spooledUpTo(read.generation);
     const replayed = read.hits.filter((entry) => entry.end > covered).map((entry) => entry.hit);
-    const existing = { generation: read.generation, bytes: Buffer.byteLength(text), sources: read.sources };
-    return { journal: new HitJournal(file, existing), replayed };
+    const existing = { generation: read.generation, bytes: whole, sources: read.sources };
+    return { journal: new HitJournal(file, existing), replayed, tornBytes };
   }
 
   /** Where the journal stands now: every hit appended so far lies before this mark. */
@@ -107,11 +113,29 @@ export class HitJournal {
     this.write(`${JSON.stringify({ generation: this.generation })}\n`);
   }
 
+  /**
+   * Appends whole lines or nothing: a short write is continued, and a failed one (ENOSPC, EIO) is cut
+   * back to the last whole line before the error is thrown, so the next append starts a line of its own.
+   */
   private write(line: string): void {
     const data = Buffer.from(line);
-    fs.writeSync(this.fd, data);
+    try {
+      writeAll(this.fd, data);
+    } catch (error) {
+      try {
+        fs.ftruncateSync(this.fd, this.bytes);
+      } catch {
+        // The file is then longer than `bytes` by a torn line: the next open cuts it.
+      }
+      throw error;
+    }
     this.bytes += data.length;
   }
+}
+
+/** Writes all of `data`, continuing after short writes; throws what the system call throws. */
+export function writeAll(fd: number, data: Buffer): void {
+  for (let done = 0; done < data.length; ) done += fs.writeSync(fd, data, done, data.length - done);
 }
 
 /** A journal's content: its generation, its hits with the byte offset each line ends at, its source count. */
@@ -121,7 +145,7 @@ interface JournalContent {
   sources: number;
 }
 
-/** Parses a journal; a torn last line (the proxy killed mid-write) is skipped. */
+/** Parses a journal's whole lines; a line that is not JSON is skipped. */
 function readJournal(text: string): JournalContent {
   const sources: Source[] = [];
   const content: JournalContent = { generation: "", hits: [], sources: 0 };

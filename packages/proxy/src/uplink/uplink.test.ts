@@ -6,6 +6,7 @@ import path from "node:path";
 import {
   decodeIngestBatch,
   type Hit,
+  INGEST_MAX_MESSAGE_BYTES,
   INGEST_NAMESPACE,
   INGEST_PATH,
   type IngestAck,
@@ -15,6 +16,7 @@ import {
 } from "@apisnoop/protocol";
 import { Server } from "socket.io";
 import { afterEach, describe, expect, it } from "vitest";
+import { ProxyMetrics } from "../metrics";
 import { BatchSpool } from "./batch-spool";
 import { HitJournal } from "./hit-journal";
 import { Uplink } from "./uplink";
@@ -26,6 +28,10 @@ class IngestServer {
   readonly batches: IngestBatch[] = [];
   /** What the next batches get answered instead of being stored. */
   failing: IngestAck | null = null;
+  /** Batches received, stored or not. */
+  attempts = 0;
+  /** How many of the next batches to refuse for good, as the web app refuses an invalid one. */
+  refuse = 0;
   private constructor(
     private readonly http: HttpServer,
     private readonly io: Server,
@@ -36,6 +42,7 @@ class IngestServer {
     // The web app's ingest path, and its token check on the upgrade request.
     const io = new Server(http, {
       path: INGEST_PATH,
+      maxHttpBufferSize: INGEST_MAX_MESSAGE_BYTES,
       allowRequest: (request, callback) =>
         callback(null, request.headers.authorization === `Bearer ${TOKEN}`),
     });
@@ -44,7 +51,17 @@ class IngestServer {
     ns.on("connection", (socket) => {
       socket.on("batch", (input: unknown, ack: (answer: IngestAck) => void) => {
         const decoded = decodeIngestBatch(input);
+        server.attempts++;
         if (!decoded.ok) return ack({ ok: false, batchId: null, error: decoded.error, retry: false });
+        if (server.refuse > 0) {
+          server.refuse--;
+          return ack({
+            ok: false,
+            batchId: decoded.batch.batchId,
+            error: "minute out of range",
+            retry: false,
+          });
+        }
         if (server.failing) return ack({ ...server.failing, batchId: decoded.batch.batchId } as IngestAck);
         const duplicate = server.batches.some((b) => b.batchId === decoded.batch.batchId);
         if (!duplicate) server.batches.push(decoded.batch);
@@ -277,6 +294,125 @@ describe("Uplink", () => {
     open.push({ close: () => server.stop() });
     await until(() => server.counts()["while-full"] === 1000, "everything delivered");
     expect(server.counts()).toEqual({ first: 10, "while-full": 1000 });
+  });
+
+  it("splits a drain over the row limit into parts within it, each stored once, none lost", async () => {
+    const server = await IngestServer.start();
+    open.push({ close: () => server.stop() });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
+    const uplink = uplinkTo(server.url, dir, { flushMs: 3_600_000, maxKeys: 100_000 });
+    for (let i = 0; i < 45_000; i++) uplink.count(hit(`op${i}`));
+    uplink.flush();
+    await until(() => Object.keys(server.counts()).length === 45_000, "45,000 rows stored", 60_000);
+    expect(server.batches.length).toBe(3);
+    for (const batch of server.batches) expect(batch.hits.length).toBeLessThanOrEqual(20_000);
+    expect(Object.values(server.counts()).every((count) => count === 1)).toBe(true);
+    expect(new Set(server.batches.map((b) => b.batchId)).size).toBe(3);
+  });
+
+  it("with nothing spoolable, holds bounded rows: hours, then days, then counted drops; delivers what it kept", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
+    const reserved = await IngestServer.start();
+    const port = reserved.port;
+    await reserved.stop();
+    const lines: string[] = [];
+    const uplink = uplinkTo(`http://127.0.0.1:${port}`, dir, {
+      maxSpoolBytes: 1,
+      maxBatchDelayMs: 0,
+      maxPendingRows: 50,
+      log: (line) => lines.push(line),
+    });
+    const metrics = new ProxyMetrics();
+    metrics.uplink = uplink;
+    uplink.count(hit("first"));
+    await until(() => uplink.stats().spoolFull, "the spool full after one batch");
+    // Ten operations, every seventh minute over 30 hours: 2,580 minute rows, 300 hour rows, 20 day rows.
+    const start = Date.UTC(2026, 0, 1, 12);
+    let counted = 1;
+    let op0 = 0;
+    for (let minute = 0; minute < 30 * 60; minute += 7) {
+      for (let op = 0; op < 10; op++) {
+        uplink.count(hit(`op${op}`, start + minute * 60_000));
+        counted++;
+      }
+      op0++;
+    }
+    expect(uplink.stats().rowsPending).toBeLessThanOrEqual(50);
+    expect(uplink.stats().bucketMinutes).toBe(1440);
+    // New operations need new rows: 30 fit beside the 20 (and the one of "first" folded with them)...
+    for (let op = 10; op < 100; op++) {
+      uplink.count(hit(`op${op}`, start));
+      counted++;
+    }
+    const dropped = uplink.stats().hitsDropped;
+    expect(dropped).toBeGreaterThan(50);
+    expect(uplink.stats().rowsPending).toBeLessThanOrEqual(50);
+    // ...and a hit of a row held is still counted.
+    uplink.count(hit("op0", start));
+    counted++;
+    op0++;
+    expect(uplink.stats().hitsDropped).toBe(dropped);
+    const text = metrics.render();
+    expect(text).toContain(`apisnoop_uplink_hits_dropped_total ${dropped}`);
+    expect(text).toContain("apisnoop_uplink_bucket_minutes 1440");
+    expect(lines.filter((line) => line.includes("per hour instead of per minute"))).toHaveLength(1);
+    expect(lines.filter((line) => line.includes("per day instead of per minute"))).toHaveLength(1);
+    expect(lines.filter((line) => line.includes("dropped and counted"))).toHaveLength(1);
+    const server = await IngestServer.start(port);
+    open.push({ close: () => server.stop() });
+    const delivered = () => Object.values(server.counts()).reduce((a, b) => a + b, 0);
+    await until(
+      () => delivered() === counted - dropped && uplink.stats().spoolBatches === 0,
+      "all kept hits",
+    );
+    expect(server.counts().op0).toBe(op0);
+    expect(lines.some((line) => line.includes(`${dropped} hits dropped so far`))).toBe(true);
+  });
+
+  it("backs off after failures, never hammering and never waiting past its bound, then delivers", async () => {
+    const server = await IngestServer.start();
+    open.push({ close: () => server.stop() });
+    server.failing = { ok: false, batchId: null, error: "storage unavailable", retry: true };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
+    const uplink = uplinkTo(server.url, dir, { retryDelayMs: 20, maxRetryDelayMs: 200 });
+    uplink.count(hit("late"));
+    let longest = 0;
+    await until(() => {
+      longest = Math.max(longest, uplink.stats().retryDelayMs);
+      return uplink.stats().sendFailures >= 12;
+    }, "twelve failed sends");
+    // One send per failure and the flushes between them add none: no retry loop.
+    expect(server.attempts).toBeLessThanOrEqual(uplink.stats().sendFailures + 1);
+    expect(longest).toBeGreaterThan(100);
+    expect(longest).toBeLessThanOrEqual(200 * 1.25);
+    server.failing = null;
+    await until(() => server.counts().late === 1, "delivered once the web app takes it");
+  });
+
+  it("keeps a batch the web app refuses for good in the quarantine folder, once, and goes on", async () => {
+    const server = await IngestServer.start();
+    open.push({ close: () => server.stop() });
+    server.refuse = 1;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
+    const lines: string[] = [];
+    const uplink = uplinkTo(server.url, dir, { log: (line) => lines.push(line) });
+    for (let i = 0; i < 5; i++) uplink.count(hit("refused"));
+    await until(() => uplink.stats().batchesRefused === 1, "the first batch refused");
+    for (let i = 0; i < 3; i++) uplink.count(hit("taken"));
+    await until(
+      () => server.counts().taken === 3 && uplink.stats().spoolBatches === 0,
+      "the next one stored",
+    );
+    expect(server.attempts).toBe(2);
+    const kept = fs.readdirSync(path.join(dir, "quarantine"));
+    expect(kept).toHaveLength(1);
+    const file = JSON.parse(fs.readFileSync(path.join(dir, "quarantine", kept[0] as string), "utf8"));
+    expect(file.refused).toBe("minute out of range");
+    expect(file.batch.hits).toEqual([expect.objectContaining({ operationId: "refused", count: 5 })]);
+    expect(uplink.stats().spoolQuarantined).toBe(1);
+    expect(lines.filter((line) => line.includes("refused batch"))).toEqual([
+      expect.stringContaining(`kept in ${path.join(dir, "quarantine")}`),
+    ]);
   });
 
   it("refuses a spool directory another live process holds", () => {

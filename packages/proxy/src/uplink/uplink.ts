@@ -6,6 +6,7 @@ import {
   type IngestBatch,
   ingestConnection,
   RollupBuilder,
+  splitIngestBatch,
 } from "@apisnoop/protocol";
 import { io, type Socket } from "socket.io-client";
 import type { HitSink } from "../addons/record";
@@ -37,6 +38,16 @@ export interface UplinkOptions {
   maxBatchDelayMs?: number;
   /** How long to wait for a batch's ack before trying again (default 30 s). */
   ackTimeoutMs?: number;
+  /**
+   * Rollup rows held in memory while nothing can be spooled (the spool full, or its disk failing), at
+   * most (default 100,000, about 40 MiB). Past it the time buckets widen to hours, then days; past it at
+   * days, hits that need a new row are dropped and counted.
+   */
+  maxPendingRows?: number;
+  /** First delay before sending again after the web app did not take a batch; doubles. Default 1 s. */
+  retryDelayMs?: number;
+  /** The longest delay between sends after failures (default 60 s). */
+  maxRetryDelayMs?: number;
   log?: (line: string) => void;
 }
 
@@ -49,14 +60,33 @@ export interface UplinkStats {
   batchesAcked: number;
   batchesRefused: number;
   hitsPending: number;
+  /** Rollup rows held in memory, and the minutes their time buckets span (1, 60 or 1440). */
+  rowsPending: number;
+  bucketMinutes: number;
+  /** Hits not counted because memory was full while nothing could be spooled. */
+  hitsDropped: number;
+  /** Field uses not counted for the same reason. */
+  fieldsDropped: number;
+  /** Spool files moved to the quarantine folder (unreadable), and batches the web app refused kept there. */
+  spoolQuarantined: number;
+  /** Refused batches not kept: the quarantine folder held its bound or could not be written. */
+  quarantineOverflow: number;
+  /** Sends the web app did not take (no answer, or "retry"), and the delay before the next. */
+  sendFailures: number;
+  retryDelayMs: number;
 }
+
+/** Delays between sends after failures: from `retryDelayMs`, doubling, at most this (default). */
+const MAX_RETRY_DELAY_MS = 60_000;
 
 /**
  * Lossless delivery to the dashboard (issue 5 §5–6): counted hits go to a write-ahead journal and into edge
  * rollups; every `flushMs` (or `maxKeys` rows; less often while the web app is behind) the rollups become a
- * batch in the durable spool, then the journal is emptied. Spooled batches are sent in order over the ingest namespace and deleted only when
- * the web app acknowledges their commit; batch ids make replays idempotent there. A full spool keeps
- * rollups in memory (they grow with distinct keys, not requests) and says so once in the log.
+ * batch in the durable spool (split into parts well below the web app's message limit), then the journal
+ * is emptied. Spooled batches are sent in order over the ingest namespace and deleted only when the web app
+ * acknowledges their commit; batch ids make replays idempotent there, and a batch it did not take is sent
+ * again after a delay that doubles up to a minute. While nothing can be spooled (the spool full, or its
+ * disk failing) rollups stay in memory, bounded: wider time buckets first, then counted drops.
  */
 export class Uplink implements HitSink {
   private readonly builder: RollupBuilder;
@@ -73,23 +103,46 @@ export class Uplink implements HitSink {
   private lastErrorLog = "";
   private lastSpooledAt = Date.now();
   /** Batches drained from the rollups but not yet written to the spool (a write failed), with their marks. */
-  private readonly unspooled: { batch: IngestBatch; journal: JournalMark }[] = [];
+  private readonly unspooled: { batches: IngestBatch[]; journal: JournalMark }[] = [];
   private writeErrorLogged = "";
   private journalErrorLogged = false;
+  private hitsDropped = 0;
+  private fieldsDropped = 0;
+  private droppingLogged = false;
+  private sendFailures = 0;
+  private retryDelay: number;
+  private retryAt = 0;
 
   constructor(private readonly options: UplinkOptions) {
     const log = options.log ?? (() => {});
+    this.retryDelay = options.retryDelayMs ?? 1000;
     fs.mkdirSync(options.spoolDir, { recursive: true, mode: 0o700 });
     this.lockFile = lock(options.spoolDir);
     this.spool = BatchSpool.open(
       path.join(options.spoolDir, "batches"),
       options.maxSpoolBytes ?? 256 * 2 ** 20,
+      {
+        quarantineDir: path.join(options.spoolDir, "quarantine"),
+        onQuarantine: ({ file, reason }) =>
+          log(
+            `uplink: spool file moved to ${file}, not sent: ${reason} (apisnoop_uplink_spool_quarantined_total)`,
+          ),
+      },
     );
+    if (this.spool.partialWritesRemoved > 0) {
+      log(
+        `uplink: removed ${this.spool.partialWritesRemoved} batch file(s) an earlier run was writing when it stopped; their hits are in the journal`,
+      );
+    }
     // A kill between spooling a batch and emptying the journal leaves hits in both: the spool's marks
     // say which journal lines it already holds, and only the rest is replayed.
-    const { journal, replayed } = HitJournal.open(path.join(options.spoolDir, "hits.journal"), (generation) =>
-      this.spool.journalBytesSpooled(generation),
+    const { journal, replayed, tornBytes } = HitJournal.open(
+      path.join(options.spoolDir, "hits.journal"),
+      (generation) => this.spool.journalBytesSpooled(generation),
     );
+    if (tornBytes > 0) {
+      log(`uplink: cut a journal line an earlier run was writing when it stopped (${tornBytes} bytes)`);
+    }
     this.journal = journal;
     this.builder = new RollupBuilder(options.proxyId, options.release);
     for (const hit of replayed) this.builder.add(hit);
@@ -101,6 +154,8 @@ export class Uplink implements HitSink {
     this.socket = io(ingest.url, { ...ingest.options, reconnectionDelayMax: 2000 });
     this.socket.on("connect", () => {
       log(`uplink: connected to ${options.url}`);
+      // A web app process that just came (back) is worth trying at once.
+      this.retryAt = 0;
       void this.send();
     });
     this.socket.on("connect_error", (error) => {
@@ -114,22 +169,61 @@ export class Uplink implements HitSink {
 
   /** Counts a hit: journal first, then the rollups. Called before the client's response ends. */
   count(hit: Hit): void {
+    const room = this.makeRoom();
+    if (!room && !this.builder.add(hit, false)) {
+      this.drop();
+      return;
+    }
     try {
       // With the spool full the journal would grow with every request: memory holds the rollups then.
-      if (!this.spool.isFull) this.journal.append(hit);
+      if (!this.spool.isFull) {
+        this.journal.append(hit);
+        this.journalErrorLogged = false;
+      }
     } catch (error) {
-      // Still counted in memory; only its survival of a crash is lost. Said once, not per request.
+      // Still counted in memory; only its survival of a crash is lost. Said once per failure.
       if (!this.journalErrorLogged)
         this.options.log?.(`uplink: cannot write the hit journal: ${(error as Error).message}`);
       this.journalErrorLogged = true;
     }
-    this.builder.add(hit);
+    if (room) this.builder.add(hit);
     if (this.builder.keyCount >= (this.options.maxKeys ?? 20_000)) this.flush();
   }
 
   /** Adds the field paths found after the hit was counted. */
   addFields(hit: Hit): void {
-    this.builder.addFields(hit);
+    this.fieldsDropped += this.builder.addFields(hit, this.makeRoom());
+  }
+
+  /**
+   * Whether the rollups may take new rows. While nothing can be spooled they are bounded by
+   * `maxPendingRows`: past it the time buckets widen (minutes to hours, then days, said once each), and
+   * at days new rows are refused.
+   */
+  private makeRoom(): boolean {
+    const max = this.options.maxPendingRows ?? 100_000;
+    if (this.builder.keyCount < max) return true;
+    if (!this.blocked()) return true; // the next flush spools them
+    while (this.builder.keyCount >= max && this.builder.coarsen()) {
+      this.options.log?.(
+        `uplink: nothing can be spooled and ${max} rollup rows are held: counting hits per ${this.builder.bucketMinutes === 60 ? "hour" : "day"} instead of per minute until the spool takes batches again`,
+      );
+    }
+    return this.builder.keyCount < max;
+  }
+
+  /** Nothing can be spooled now: the spool is full, or a batch could not be written. */
+  private blocked(): boolean {
+    return this.spool.isFull || this.unspooled.length > 0;
+  }
+
+  private drop(): void {
+    this.hitsDropped++;
+    if (this.droppingLogged) return;
+    this.droppingLogged = true;
+    this.options.log?.(
+      `uplink: nothing can be spooled and memory holds ${this.builder.keyCount} day rollup rows: hits needing a new row are dropped and counted (apisnoop_uplink_hits_dropped_total)`,
+    );
   }
 
   /** Spools what is pending and sends what the spool holds. */
@@ -149,7 +243,18 @@ export class Uplink implements HitSink {
       batchesRefused: this.refused,
       hitsPending:
         this.builder.pendingHits +
-        this.unspooled.reduce((n, { batch }) => n + batch.hits.reduce((m, h) => m + h.count, 0), 0),
+        this.unspooled.reduce(
+          (n, { batches }) => n + batches.reduce((m, b) => m + b.hits.reduce((k, h) => k + h.count, 0), 0),
+          0,
+        ),
+      rowsPending: this.builder.keyCount,
+      bucketMinutes: this.builder.bucketMinutes,
+      hitsDropped: this.hitsDropped,
+      fieldsDropped: this.fieldsDropped,
+      spoolQuarantined: this.spool.quarantined,
+      quarantineOverflow: this.spool.quarantineOverflow,
+      sendFailures: this.sendFailures,
+      retryDelayMs: this.retryAt > Date.now() ? this.retryAt - Date.now() : 0,
     };
   }
 
@@ -158,8 +263,9 @@ export class Uplink implements HitSink {
     clearInterval(this.timer);
     this.spoolPending(true);
     const deadline = Date.now() + graceMs;
+    this.retryAt = 0;
     while (this.spool.depth > 0 && this.socket.connected && Date.now() < deadline) {
-      await this.send();
+      await this.send(true);
       if (this.spool.depth > 0) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     this.closed = true;
@@ -178,13 +284,23 @@ export class Uplink implements HitSink {
   private spoolPending(force = false): void {
     const pending = this.builder.keyCount > 0 || this.builder.pendingHits > 0;
     if (!pending && this.unspooled.length === 0) return;
-    const due =
-      force ||
-      this.unspooled.length > 0 ||
-      this.spool.depth === 0 ||
-      this.builder.keyCount >= (this.options.maxKeys ?? 20_000) ||
-      Date.now() - this.lastSpooledAt >= (this.options.maxBatchDelayMs ?? 10_000);
-    if (!due) return;
+    if (this.unspooled.length > 0) {
+      // Drained batches whose write failed go first, in order, and nothing more is drained while they
+      // fail: memory then holds one set of rollups, bounded (`makeRoom`), not one more batch a second.
+      if (!this.writeUnspooled()) return;
+      if (!pending) {
+        this.journalSpooled();
+        return;
+      }
+      // What the builder holds is spooled now too, so the journal can be emptied.
+    } else {
+      const due =
+        force ||
+        this.spool.depth === 0 ||
+        this.builder.keyCount >= (this.options.maxKeys ?? 20_000) ||
+        Date.now() - this.lastSpooledAt >= (this.options.maxBatchDelayMs ?? 10_000);
+      if (!due) return;
+    }
     if (this.spool.isFull) {
       if (!this.fullLogged) {
         this.options.log?.(
@@ -196,17 +312,23 @@ export class Uplink implements HitSink {
     }
     this.fullLogged = false;
     const batch = this.builder.drain();
-    if (batch) this.unspooled.push({ batch, journal: this.journal.mark() });
-    // A batch that cannot be written (disk full, I/O error) stays in memory and its hits in the journal;
-    // it is written, in order, at a later flush.
+    if (batch) this.unspooled.push({ batches: splitIngestBatch(batch), journal: this.journal.mark() });
+    if (this.writeUnspooled()) this.journalSpooled();
+  }
+
+  /**
+   * Writes the drained batches to the spool, oldest first (the parts of one drain as one file). One that
+   * cannot be written (disk full, I/O error) stays in memory, its hits in the journal; true when none is left.
+   */
+  private writeUnspooled(): boolean {
     try {
       for (let next = this.unspooled[0]; next; next = this.unspooled[0]) {
-        this.spool.put(next.batch, next.journal);
+        this.spool.put(next.batches, next.journal);
         this.unspooled.shift();
       }
-      this.journal.reset();
-      this.lastSpooledAt = Date.now();
+      if (this.writeErrorLogged) this.options.log?.("uplink: the spool takes batches again");
       this.writeErrorLogged = "";
+      return true;
     } catch (error) {
       // Said once per kind of failure (the message names a different file each time).
       const kind = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
@@ -214,35 +336,62 @@ export class Uplink implements HitSink {
         this.options.log?.(`uplink: cannot write to the spool: ${(error as Error).message}`);
       }
       this.writeErrorLogged = kind;
+      return false;
     }
   }
 
-  /** Sends spooled batches oldest first, one at a time, while the web app answers. */
-  private async send(): Promise<void> {
+  /** Everything journalled is in the spool: the journal is emptied, and a spell of drops is summed up. */
+  private journalSpooled(): void {
+    this.journal.reset();
+    this.lastSpooledAt = Date.now();
+    if (this.droppingLogged) {
+      this.options.log?.(`uplink: ${this.hitsDropped} hits dropped so far while nothing could be spooled`);
+    }
+    this.droppingLogged = false;
+  }
+
+  /**
+   * Sends spooled batches oldest first, one at a time, while the web app answers. A batch it does not take
+   * (no answer in time, or "retry") stays spooled and is sent again after a delay that doubles from
+   * `retryDelayMs` up to a minute (with jitter, so proxies do not come back in step); `now` ignores it.
+   */
+  private async send(now = false): Promise<void> {
     if (this.sending || this.closed) return;
+    if (!now && Date.now() < this.retryAt) return;
     this.sending = true;
     try {
       for (;;) {
         if (!this.socket.connected) return;
         const next = this.spool.peek();
         if (!next) return;
-        let ack: IngestAck;
+        let ack: IngestAck | null;
         try {
           ack = (await this.socket
             .timeout(this.options.ackTimeoutMs ?? 30_000)
             .emitWithAck("batch", next.batch as IngestBatch)) as IngestAck;
         } catch {
-          return; // no answer: the batch stays spooled and is sent again
+          ack = null; // no answer in time
         }
-        if (!ack.ok && ack.retry) return;
+        if (!ack || (!ack.ok && ack.retry)) {
+          this.backOff();
+          return;
+        }
+        this.retryDelay = this.options.retryDelayMs ?? 1000;
         if (ack.ok) this.acked++;
         else {
+          // Not valid for the web app: sending it again cannot help, and dropping it unseen would hide
+          // a bug. It is kept aside for a person, and the batches after it go on.
           this.refused++;
+          const kept = this.spool.quarantineRefused(next.entry, next.batch, ack.error);
           this.options.log?.(
-            `uplink: the web app refused batch ${next.batch.batchId} for good: ${ack.error}`,
+            `uplink: the web app refused batch ${next.batch.batchId} for good: ${ack.error.slice(0, 300)}; ${
+              kept
+                ? `kept in ${this.spool.quarantineDir} (apisnoop_uplink_spool_quarantined_total)`
+                : `not kept: the quarantine folder is full or cannot be written (apisnoop_uplink_quarantine_overflow_total)`
+            }`,
           );
         }
-        this.spool.remove(next.entry);
+        this.spool.done(next.entry);
       }
     } catch (error) {
       // A spool file that cannot be read or removed: said, and tried again at the next flush.
@@ -250,6 +399,14 @@ export class Uplink implements HitSink {
     } finally {
       this.sending = false;
     }
+  }
+
+  /** The web app did not take a batch: wait before the next try, twice as long as the last time. */
+  private backOff(): void {
+    this.sendFailures++;
+    const delay = this.retryDelay * (0.75 + Math.random() * 0.5);
+    this.retryAt = Date.now() + delay;
+    this.retryDelay = Math.min(this.retryDelay * 2, this.options.maxRetryDelayMs ?? MAX_RETRY_DELAY_MS);
   }
 }
 
