@@ -91,7 +91,7 @@ try {
     journal.append(hit);
     journalBuilder.add(hit);
   });
-  journal.close();
+  await journal.close();
 
   const uplink = new Uplink({
     url,

@@ -330,6 +330,12 @@ export class ProxyMetrics {
       );
       lines.push(`apisnoop_uplink_quarantine_overflow_total ${stats.quarantineOverflow}`);
       family(
+        "apisnoop_uplink_hits_unjournalled_total",
+        "counter",
+        "Hits counted in memory but not journalled: a journal write failed or 8 MiB waited for the disk.",
+      );
+      lines.push(`apisnoop_uplink_hits_unjournalled_total ${stats.hitsUnjournalled}`);
+      family(
         "apisnoop_uplink_send_failures_total",
         "counter",
         "Batches the web app did not take (no answer in time, or asked to retry).",

@@ -14,12 +14,24 @@ export interface JournalMark {
   bytes: number;
 }
 
+/** Journal lines waiting for the disk, at most (default): past it the journal stops until its next reset. */
+export const MAX_JOURNAL_BACKLOG_BYTES = 8 * 2 ** 20;
+
+/** Why the journal stopped taking hits until its next reset. */
+export interface JournalStop {
+  reason: string;
+}
+
 /**
- * The write-ahead log of hits counted since the last spooled batch. Each hit is appended with one write
- * system call before the client's response ends: once in the kernel, a line survives the proxy being
- * killed (SIGKILL, OOM), so a hit a client saw answered is never lost. Replayed into the rollups on start
- * (past what the spool already holds), emptied whenever the rollups it mirrors are spooled. Lines hold
- * what a rollup keeps and nothing else.
+ * The write-ahead log of hits counted since the last spooled batch. Appending never touches the disk on the
+ * event loop: lines are queued and written in order by one asynchronous write at a time (all lines queued
+ * meanwhile in one system call), so a slow or stalled disk cannot delay a client's request. Once a write
+ * returns, its lines survive the proxy being killed (SIGKILL, OOM); a kill loses at most the lines of the
+ * write in flight. Replayed into the rollups on start (past what the spool already holds), emptied whenever
+ * the rollups it mirrors are spooled. A write that fails (ENOSPC, EIO) is cut back to the last whole line
+ * and, like a backlog past `maxBacklogBytes`, stops the journal until its next reset: the file always holds
+ * a prefix of what was appended, so the byte marks the spool keeps stay true. Lines hold what a rollup
+ * keeps and nothing else.
  */
 export class HitJournal {
   private readonly fd: number;
@@ -27,20 +39,44 @@ export class HitJournal {
   /** The next source index; a reopened file's indexes stay taken. */
   private nextSource = 0;
   private generation: string;
+  /** Bytes appended in this generation (the file reaches this once the queue is written). */
   private bytes: number;
+  /** Lines appended and not yet handed to a write, and their size. */
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  /** Hits among the queued lines. */
+  private queuedHits = 0;
+  /** Bytes of this generation in the file, whole lines only. */
+  private written: number;
+  private writing = false;
+  /** Bytes of the write in flight. */
+  private inFlight = 0;
+  private truncateFirst = false;
+  /** Counts resets, so a write of an earlier generation that fails does not stop the current one. */
+  private epoch = 0;
+  private stopped = false;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+  /** Hits appended while stopped: counted in memory, not journalled. */
+  unjournalled = 0;
+  /** Times the journal stopped (a failed write, or the backlog bound). */
+  stops = 0;
 
   private constructor(
     readonly file: string,
     existing: { generation: string; bytes: number; sources: number } | null,
+    private readonly options: JournalOptions,
   ) {
     this.fd = fs.openSync(file, "a", 0o600);
     if (existing) {
       this.generation = existing.generation;
       this.bytes = existing.bytes;
+      this.written = existing.bytes;
       this.nextSource = existing.sources;
     } else {
       this.generation = "";
       this.bytes = 0;
+      this.written = 0;
       this.startGeneration();
     }
   }
@@ -52,6 +88,7 @@ export class HitJournal {
   static open(
     file: string,
     spooledUpTo: (generation: string) => number = () => 0,
+    options: JournalOptions = {},
   ): { journal: HitJournal; replayed: Hit[]; tornBytes: number } {
     const content = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
     // A line cut short by a crash mid-write is cut off the file: appending after it would glue the next
@@ -60,12 +97,12 @@ export class HitJournal {
     const tornBytes = content.length - whole;
     if (tornBytes > 0) fs.truncateSync(file, whole);
     const text = content.toString("utf8", 0, whole);
-    if (text === "") return { journal: new HitJournal(file, null), replayed: [], tornBytes };
+    if (text === "") return { journal: new HitJournal(file, null, options), replayed: [], tornBytes };
     const read = readJournal(text);
     const covered = spooledUpTo(read.generation);
     const replayed = read.hits.filter((entry) => entry.end > covered).map((entry) => entry.hit);
     const existing = { generation: read.generation, bytes: whole, sources: read.sources };
-    return { journal: new HitJournal(file, existing), replayed, tornBytes };
+    return { journal: new HitJournal(file, existing, options), replayed, tornBytes };
   }
 
   /** Where the journal stands now: every hit appended so far lies before this mark. */
@@ -73,8 +110,12 @@ export class HitJournal {
     return { generation: this.generation, bytes: this.bytes };
   }
 
-  /** Appends one counted hit (its source once per journal generation). */
+  /** Queues one counted hit (its source once per journal generation); never blocks on the disk. */
   append(hit: Hit): void {
+    if (this.stopped || this.closed) {
+      this.unjournalled++;
+      return;
+    }
     let index = this.sourceIndexes.get(hit.source);
     let line = "";
     if (index === undefined) {
@@ -92,45 +133,142 @@ export class HitJournal {
       index,
       hit.details ?? [],
     ])}\n`;
-    this.write(line);
+    if (this.queuedBytes + line.length > (this.options.maxBacklogBytes ?? MAX_JOURNAL_BACKLOG_BYTES)) {
+      // What is queued is still written; nothing more until the next reset.
+      this.unjournalled++;
+      this.stop(`${this.queuedBytes} bytes wait for the disk`, false);
+      return;
+    }
+    this.queuedHits++;
+    this.queue(line);
   }
 
-  /** Empties the journal and starts a new generation: everything in it is now in a durable spooled batch. */
+  /**
+   * Empties the journal and starts a new generation: everything in it is now in a durable spooled batch.
+   * Lines still queued are dropped (they are in that batch too); a stopped journal takes hits again.
+   */
   reset(): void {
-    fs.ftruncateSync(this.fd, 0);
+    if (this.closed) return;
+    this.epoch++;
+    this.queued = [];
+    this.queuedBytes = 0;
+    this.queuedHits = 0;
+    this.stopped = false;
+    this.truncateFirst = true;
+    this.written = 0;
     this.sourceIndexes.clear();
     this.nextSource = 0;
     this.bytes = 0;
     this.startGeneration();
   }
 
-  close(): void {
+  /** Resolves once every line appended so far is written (or given up on). */
+  idle(): Promise<void> {
+    if (!this.writing && this.queued.length === 0 && !this.truncateFirst) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Writes what is queued, then closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.idle();
+    this.closed = true;
     fs.closeSync(this.fd);
   }
 
   private startGeneration(): void {
     this.generation = randomBytes(6).toString("hex");
-    this.write(`${JSON.stringify({ generation: this.generation })}\n`);
+    this.queue(`${JSON.stringify({ generation: this.generation })}\n`);
+  }
+
+  private queue(line: string): void {
+    const data = Buffer.from(line);
+    this.queued.push(data);
+    this.queuedBytes += data.length;
+    this.bytes += data.length;
+    if (!this.writing) this.pump();
   }
 
   /**
-   * Appends whole lines or nothing: a short write is continued, and a failed one (ENOSPC, EIO) is cut
-   * back to the last whole line before the error is thrown, so the next append starts a line of its own.
+   * Stops journalling until the next reset, and says why once. After a failed write (`dropQueued`) the
+   * lines queued behind it are given up too, and counted.
    */
-  private write(line: string): void {
-    const data = Buffer.from(line);
-    try {
-      writeAll(this.fd, data);
-    } catch (error) {
-      try {
-        fs.ftruncateSync(this.fd, this.bytes);
-      } catch {
-        // The file is then longer than `bytes` by a torn line: the next open cuts it.
-      }
-      throw error;
+  private stop(reason: string, dropQueued: boolean): void {
+    if (dropQueued) {
+      this.unjournalled += this.queuedHits;
+      this.queued = [];
+      this.queuedBytes = 0;
+      this.queuedHits = 0;
+      // Marks handed out from now on do not reach past what the file holds.
+      this.bytes = this.written + this.inFlight;
     }
-    this.bytes += data.length;
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stops++;
+    this.options.onStop?.({ reason });
   }
+
+  /** Runs one step of the write queue: a pending truncation, or one write of everything queued. */
+  private pump(): void {
+    if (this.writing) return;
+    if (this.truncateFirst) {
+      this.writing = true;
+      this.truncateFirst = false;
+      fs.ftruncate(this.fd, 0, () => {
+        // A truncation that fails leaves the last generation in the file: its hits are all spooled, and
+        // the next open replays only what lies past the spool's marks.
+        this.writing = false;
+        this.pump();
+      });
+      return;
+    }
+    if (this.queued.length === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+      return;
+    }
+    const data = this.queued.length === 1 ? (this.queued[0] as Buffer) : Buffer.concat(this.queued);
+    const hits = this.queuedHits;
+    this.queued = [];
+    this.queuedBytes = 0;
+    this.queuedHits = 0;
+    this.writing = true;
+    this.inFlight = data.length;
+    const epoch = this.epoch;
+    const done = (error: Error | null) => {
+      this.inFlight = 0;
+      if (error && epoch === this.epoch) {
+        this.unjournalled += hits;
+        // Cut back to the last whole line, so the file stays a prefix of what was appended.
+        fs.ftruncate(this.fd, this.written, () => {
+          this.writing = false;
+          this.stop(`cannot write: ${error.message}`, true);
+          this.pump();
+        });
+        return;
+      }
+      if (!error && epoch === this.epoch) this.written += data.length;
+      this.writing = false;
+      this.pump();
+    };
+    writeAllAsync(this.fd, data, done);
+  }
+}
+
+/** What a journal reports. */
+export interface JournalOptions {
+  /** The journal stopped taking hits until its next reset (a failed write, or the backlog bound). */
+  onStop?: (stop: JournalStop) => void;
+  /** Lines waiting for the disk, at most (default `MAX_JOURNAL_BACKLOG_BYTES`). */
+  maxBacklogBytes?: number;
+}
+
+/** Writes all of `data` asynchronously, continuing after short writes. */
+function writeAllAsync(fd: number, data: Buffer, done: (error: Error | null) => void, from = 0): void {
+  fs.write(fd, data, from, data.length - from, null, (error, count) => {
+    if (error) return done(error);
+    if (from + count < data.length) return writeAllAsync(fd, data, done, from + count);
+    done(null);
+  });
 }
 
 /** Writes all of `data`, continuing after short writes; throws what the system call throws. */

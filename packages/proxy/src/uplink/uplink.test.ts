@@ -17,6 +17,7 @@ import {
 import { Server } from "socket.io";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProxyMetrics } from "../metrics";
+import { smallDisk } from "../testing";
 import { BatchSpool } from "./batch-spool";
 import { HitJournal } from "./hit-journal";
 import { Uplink } from "./uplink";
@@ -203,6 +204,8 @@ describe("Uplink", () => {
     for (let i = 0; i < 50; i++) dead.count(hit("spooled"));
     dead.flush();
     for (let i = 0; i < 7; i++) dead.count(hit("journalled"));
+    // Killed once the journal's write returned: the kernel holds the lines then.
+    await (dead as unknown as { journal: HitJournal }).journal.idle();
     (dead as unknown as { socket: { disconnect(): void }; timer: NodeJS.Timeout }).socket.disconnect();
     clearInterval((dead as unknown as { timer: NodeJS.Timeout }).timer);
     const files = fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
@@ -228,7 +231,7 @@ describe("Uplink", () => {
     }
     BatchSpool.open(path.join(dir, "batches"), 1 << 20).put(builder.drain() as IngestBatch, journal.mark());
     for (let i = 0; i < 7; i++) journal.append(hit("journalled"));
-    journal.close();
+    await journal.close();
     const server = await IngestServer.start();
     open.push({ close: () => server.stop() });
     uplinkTo(server.url, dir);
@@ -413,6 +416,48 @@ describe("Uplink", () => {
     expect(lines.filter((line) => line.includes("refused batch"))).toEqual([
       expect.stringContaining(`kept in ${path.join(dir, "quarantine")}`),
     ]);
+  });
+
+  it("on a full disk (ENOSPC) counts on in memory, leaves no partial file, says so once, and delivers all later", async (context) => {
+    const disk = smallDisk(2 * 2 ** 20);
+    if (!disk) return context.skip("mounting a tmpfs needs root");
+    try {
+      const reserved = await IngestServer.start();
+      const port = reserved.port;
+      await reserved.stop();
+      const lines: string[] = [];
+      const dir = path.join(disk.dir, "spool");
+      const uplink = uplinkTo(`http://127.0.0.1:${port}`, dir, { log: (line) => lines.push(line) });
+      for (let i = 0; i < 10; i++) uplink.count(hit("before"));
+      await until(() => uplink.stats().spoolBatches === 1, "the first batch spooled");
+      disk.fill();
+      // Distinct rows make batches larger than any room a page left free could hold.
+      for (let round = 0; round < 5; round++) {
+        for (let i = 0; i < 2000; i++) expect(() => uplink.count(hit(`full${round}-${i}`))).not.toThrow();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await until(() => lines.some((line) => line.includes("cannot write to the spool")), "the failure said");
+      expect(lines.filter((line) => line.includes("cannot write to the spool"))).toEqual([
+        expect.stringContaining("ENOSPC"),
+      ]);
+      expect(fs.readdirSync(path.join(dir, "batches")).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+      expect(uplink.stats().hitsPending).toBe(10_000);
+      expect(uplink.stats().hitsDropped).toBe(0);
+      disk.free();
+      const server = await IngestServer.start(port);
+      open.push({ close: () => server.stop() });
+      const delivered = () => Object.values(server.counts()).reduce((a, b) => a + b, 0);
+      await until(
+        () => delivered() === 10_010 && uplink.stats().spoolBatches === 0,
+        "everything delivered",
+        30_000,
+      );
+      expect(Object.keys(server.counts())).toHaveLength(10_001);
+      expect(lines.some((line) => line.includes("the spool takes batches again"))).toBe(true);
+      await uplink.close();
+    } finally {
+      disk.unmount();
+    }
   });
 
   it("refuses a spool directory another live process holds", () => {

@@ -71,6 +71,8 @@ export interface UplinkStats {
   spoolQuarantined: number;
   /** Refused batches not kept: the quarantine folder held its bound or could not be written. */
   quarantineOverflow: number;
+  /** Hits counted in memory only: the journal had stopped (a failed write, or its backlog bound). */
+  hitsUnjournalled: number;
   /** Sends the web app did not take (no answer, or "retry"), and the delay before the next. */
   sendFailures: number;
   retryDelayMs: number;
@@ -105,7 +107,6 @@ export class Uplink implements HitSink {
   /** Batches drained from the rollups but not yet written to the spool (a write failed), with their marks. */
   private readonly unspooled: { batches: IngestBatch[]; journal: JournalMark }[] = [];
   private writeErrorLogged = "";
-  private journalErrorLogged = false;
   private hitsDropped = 0;
   private fieldsDropped = 0;
   private droppingLogged = false;
@@ -139,6 +140,13 @@ export class Uplink implements HitSink {
     const { journal, replayed, tornBytes } = HitJournal.open(
       path.join(options.spoolDir, "hits.journal"),
       (generation) => this.spool.journalBytesSpooled(generation),
+      {
+        // Hits stay counted in memory; only their survival of a crash until the next spooled batch is lost.
+        onStop: ({ reason }) =>
+          log(
+            `uplink: the hit journal stopped until the next spooled batch (${reason}): hits are counted in memory, not journalled (apisnoop_uplink_hits_unjournalled_total)`,
+          ),
+      },
     );
     if (tornBytes > 0) {
       log(`uplink: cut a journal line an earlier run was writing when it stopped (${tornBytes} bytes)`);
@@ -167,25 +175,19 @@ export class Uplink implements HitSink {
     this.timer = setInterval(() => this.flush(), options.flushMs ?? 1000);
   }
 
-  /** Counts a hit: journal first, then the rollups. Called before the client's response ends. */
+  /**
+   * Counts a hit: queued for the journal, then into the rollups. Called before the client's response ends;
+   * touches no disk (the journal writes asynchronously, and spooling happens on the flush timer unless
+   * `maxKeys` rows are pending).
+   */
   count(hit: Hit): void {
     const room = this.makeRoom();
     if (!room && !this.builder.add(hit, false)) {
       this.drop();
       return;
     }
-    try {
-      // With the spool full the journal would grow with every request: memory holds the rollups then.
-      if (!this.spool.isFull) {
-        this.journal.append(hit);
-        this.journalErrorLogged = false;
-      }
-    } catch (error) {
-      // Still counted in memory; only its survival of a crash is lost. Said once per failure.
-      if (!this.journalErrorLogged)
-        this.options.log?.(`uplink: cannot write the hit journal: ${(error as Error).message}`);
-      this.journalErrorLogged = true;
-    }
+    // With the spool full the journal would grow with every request: memory holds the rollups then.
+    if (!this.spool.isFull) this.journal.append(hit);
     if (room) this.builder.add(hit);
     if (this.builder.keyCount >= (this.options.maxKeys ?? 20_000)) this.flush();
   }
@@ -253,6 +255,7 @@ export class Uplink implements HitSink {
       fieldsDropped: this.fieldsDropped,
       spoolQuarantined: this.spool.quarantined,
       quarantineOverflow: this.spool.quarantineOverflow,
+      hitsUnjournalled: this.journal.unjournalled,
       sendFailures: this.sendFailures,
       retryDelayMs: this.retryAt > Date.now() ? this.retryAt - Date.now() : 0,
     };
@@ -270,7 +273,7 @@ export class Uplink implements HitSink {
     }
     this.closed = true;
     this.socket.disconnect();
-    this.journal.close();
+    await this.journal.close();
     fs.rmSync(this.lockFile, { force: true });
   }
 
