@@ -1,3 +1,4 @@
+import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import { decodeIngestBatch, type HitRollup } from "@apisnoop/protocol";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Database } from "./database";
@@ -21,7 +22,8 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await db.prisma.$executeRawUnsafe(
-    `TRUNCATE "Release", "Endpoint", "Source", "HitRollup", "HitTotal", "EndpointTotal", "SourceTotal", "UnknownCall", "FieldCount", "IngestBatch" RESTART IDENTITY`,
+    `TRUNCATE "Release", "Endpoint", "Source", "HitRollup", "HitRollupHour", "HitRollupDay", "HitTotal", "EndpointTotal",
+       "SourceTotal", "EndpointRollup", "SourceRollup", "UnknownCall", "FieldCount", "IngestBatch" RESTART IDENTITY`,
   );
 });
 
@@ -216,6 +218,7 @@ describe("recordBatch", () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
       return seed % n;
     };
+    // Minutes over two days, so that minute, hour and day buckets all differ.
     const batch = () =>
       testBatch({
         sources: clients,
@@ -224,10 +227,19 @@ describe("recordBatch", () => {
             source: next(6),
             operationId: operations[next(3)] as string,
             statusClass: statuses[next(3)] as (typeof statuses)[number],
-            minute: minute + next(5),
+            minute: minute + next(5) * 700,
             count: 1 + next(4),
           }),
         ),
+        unknownCalls: Array.from({ length: 4 }, (_, i) => ({
+          source: next(6),
+          method: "GET",
+          path: i === 0 ? "/healthz" : "/apis/x.example.com/v1/things",
+          reason: i === 0 ? UNMATCHED_REASONS.outsideSpec : "group not served by this spec",
+          statusClass: "4xx" as const,
+          minute: minute + next(5) * 700,
+          count: 1 + next(3),
+        })),
       });
     for (let round = 0; round < 3; round++) {
       await Promise.all([batch(), batch(), batch(), batch()].map((one) => recordBatch(db.prisma, one)));
@@ -244,18 +256,68 @@ describe("recordBatch", () => {
       omit: { release: true },
     });
     expect(kept).toEqual(fromRollups);
+    // Sources with unknown calls only have a row too, first and last seen those of their calls.
     const perSource = await db.prisma.$queryRawUnsafe(
-      `SELECT "sourceId", sum(count)::bigint AS hits, coalesce(sum(count) FILTER (WHERE "statusClass" = '2xx'), 0)::bigint AS hits2xx,
-              count(DISTINCT "operationId")::int AS endpoints,
-              count(DISTINCT "operationId") FILTER (WHERE "statusClass" = '2xx')::int AS "endpoints2xx",
-              min(minute) AS "firstSeen", max(minute) AS "lastSeen"
-       FROM "HitRollup" GROUP BY "sourceId" ORDER BY "sourceId"`,
+      `SELECT coalesce(h."sourceId", u."sourceId") AS "sourceId", coalesce(h.hits, 0)::bigint AS hits,
+              coalesce(h.hits2xx, 0)::bigint AS hits2xx, coalesce(h.endpoints, 0) AS endpoints,
+              coalesce(h."endpoints2xx", 0) AS "endpoints2xx", coalesce(h."firstSeen", u."firstSeen") AS "firstSeen",
+              coalesce(h."lastSeen", u."lastSeen") AS "lastSeen", coalesce(u.calls, 0)::bigint AS "unknownCalls"
+       FROM (SELECT "sourceId", sum(count) AS hits, coalesce(sum(count) FILTER (WHERE "statusClass" = '2xx'), 0) AS hits2xx,
+                    count(DISTINCT "operationId")::int AS endpoints,
+                    count(DISTINCT "operationId") FILTER (WHERE "statusClass" = '2xx')::int AS "endpoints2xx",
+                    min(minute) AS "firstSeen", max(minute) AS "lastSeen"
+             FROM "HitRollup" GROUP BY "sourceId") h
+       FULL JOIN (SELECT "sourceId", sum(count) AS calls, min(minute) AS "firstSeen", max(minute) AS "lastSeen"
+                  FROM "UnknownCall" WHERE "reason" <> $1 GROUP BY "sourceId") u ON u."sourceId" = h."sourceId"
+       ORDER BY 1`,
+      UNMATCHED_REASONS.outsideSpec,
     );
     const keptPerSource = await db.prisma.sourceTotal.findMany({
       orderBy: { sourceId: "asc" },
       omit: { release: true },
     });
     expect(keptPerSource).toEqual(perSource);
+
+    // Per endpoint and per source, each unit's buckets add up to the minute rollups.
+    for (const [unit, minutes] of [
+      ["minute", 1],
+      ["hour", 60],
+      ["day", 1440],
+    ] as const) {
+      const bucket = `to_timestamp(floor(extract(epoch FROM minute) / ${minutes * 60}) * ${minutes * 60})`;
+      expect(
+        await db.prisma.$queryRawUnsafe(
+          `SELECT "operationId", bucket, hits::bigint, hits2xx::bigint FROM "EndpointRollup" WHERE unit = $1
+           ORDER BY bucket, "operationId"`,
+          unit,
+        ),
+        `EndpointRollup ${unit}`,
+      ).toEqual(
+        await db.prisma.$queryRawUnsafe(
+          `SELECT "operationId", ${bucket} AS bucket, sum(count)::bigint AS hits,
+                  coalesce(sum(count) FILTER (WHERE "statusClass" = '2xx'), 0)::bigint AS hits2xx
+           FROM "HitRollup" GROUP BY 1, 2 ORDER BY 2, 1`,
+        ),
+      );
+      expect(
+        await db.prisma.$queryRawUnsafe(
+          `SELECT "sourceId", bucket, hits, hits2xx, "unknownCalls" FROM "SourceRollup" WHERE unit = $1
+           ORDER BY bucket, "sourceId"`,
+          unit,
+        ),
+        `SourceRollup ${unit}`,
+      ).toEqual(
+        await db.prisma.$queryRawUnsafe(
+          `SELECT "sourceId", bucket, sum(hits)::bigint AS hits, sum(hits2xx)::bigint AS hits2xx, sum(calls)::bigint AS "unknownCalls"
+           FROM (SELECT "sourceId", ${bucket} AS bucket, count AS hits,
+                        CASE WHEN "statusClass" = '2xx' THEN count ELSE 0 END AS hits2xx, 0 AS calls FROM "HitRollup"
+                 UNION ALL
+                 SELECT "sourceId", ${bucket}, 0, 0, count FROM "UnknownCall" WHERE "reason" <> $1) x
+           GROUP BY 1, 2 ORDER BY 2, 1`,
+          UNMATCHED_REASONS.outsideSpec,
+        ),
+      );
+    }
   });
 
   it("writes at most CONCURRENT_BATCH_WRITES batches at once, and stores every one of a burst", async () => {
@@ -396,7 +458,8 @@ describe("recordBatch", () => {
       `SELECT sum(hits)::bigint AS hits FROM "EndpointTotal"`,
     );
     expect(totals?.hits).toBe(expected);
-  });
+    // One batch writes ten tables; on a loaded 2-core machine that has taken over a minute.
+  }, 300_000);
 
   it("stores no bearer token that came along with a batch (GUIDE §4)", async () => {
     const token = "sha256~Tok3nThatMustNeverBeStored0123456789abcdef";

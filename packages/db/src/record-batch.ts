@@ -1,9 +1,17 @@
 import { createHash } from "node:crypto";
+import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import { type IngestBatch, type Source, sourceKey } from "@apisnoop/protocol";
 import type { PrismaClient } from "./client";
 import { InvalidBatchError } from "./errors";
 import { booleanArray, numberArray, textArray } from "./pg-arrays";
 import { defaultReleaseName } from "./releases";
+import {
+  ensurePartitionsFor,
+  FUTURE_LIMIT_MS,
+  forgetHorizons,
+  type Horizons,
+  retentionHorizons,
+} from "./retention";
 import { workloadOf } from "./workloads";
 
 /** Release name that hits are stored under when neither the batch nor the database names one. */
@@ -36,10 +44,13 @@ type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 /**
  * Stores one ingest batch in one transaction, idempotent by `batchId`: a replay (even a concurrent one)
  * returns `duplicate: true` and changes nothing. Sources are upserted by identity (sha256 of
- * `sourceKey()`); hit rollups (per minute, hour and day), all-time hit totals, unknown calls and field
- * counts are added to what is stored (`count = count + excluded.count`) with one bulk statement per
- * table, never a round trip per row.
+ * `sourceKey()`); hit rollups (per endpoint x source, per endpoint and per source, by minute, hour and
+ * day), all-time totals, unknown calls and field counts are added to what is stored
+ * (`count = count + excluded.count`) with one bulk statement per table, never a round trip per row.
  * Hits of a batch without a release go to the default release (else "unknown").
+ *
+ * Rows older than a unit's retention horizon (retention.ts), or more than two days ahead of this clock,
+ * are kept at the coarser units and in the totals only; the partitions the rest need are made first.
  *
  * The batch must have passed `decodeIngestBatch`; values that still cannot be stored (a time bucket past
  * year 9999) throw InvalidBatchError, and nothing is stored.
@@ -47,7 +58,53 @@ type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 export async function recordBatch(prisma: PrismaClient, batch: IngestBatch): Promise<RecordBatchResult> {
   checkBuckets(batch);
   const rows = batch.hits.length + batch.unknownCalls.length + batch.fields.length;
-  return writeGate(prisma, rows <= SMALL_BATCH_ROWS ? "small" : "bulk").run(() => storeBatch(prisma, batch));
+  return writeGate(prisma, rows <= SMALL_BATCH_ROWS ? "small" : "bulk").run(async () => {
+    try {
+      return await storeBatch(prisma, batch, await prepareBuckets(prisma, batch));
+    } catch (error) {
+      // Another replica's retention dropped a partition this process still counted on: look again, once.
+      if (!/no partition of relation/.test((error as Error).message)) throw error;
+      forgetHorizons(prisma);
+      return storeBatch(prisma, batch, await prepareBuckets(prisma, batch));
+    }
+  });
+}
+
+/** Which time buckets a batch's rows are stored in, besides days and totals (which take every row). */
+interface BucketFilter {
+  /** The minute (epoch minutes) is kept in minute rollups. */
+  minute(minute: number): boolean;
+  /** The hour starting at this epoch minute is kept in hour rollups. */
+  hour(hourStart: number): boolean;
+}
+
+/** Reads the horizons in force and makes the partitions that the batch's kept rows need. */
+async function prepareBuckets(prisma: PrismaClient, batch: IngestBatch): Promise<BucketFilter> {
+  const filter = bucketFilter(await retentionHorizons(prisma), Date.now());
+  const minutes = new Set<number>();
+  const hours = new Set<number>();
+  const add = (minute: number) => {
+    if (filter.minute(minute)) minutes.add(minute);
+    const hour = Math.floor(minute / 60) * 60;
+    if (filter.hour(hour)) hours.add(hour);
+  };
+  for (const hit of batch.hits) add(hit.minute);
+  for (const call of batch.unknownCalls) add(call.minute);
+  for (const field of batch.fields) if (filter.hour(field.hour * 60)) hours.add(field.hour * 60);
+  await ensurePartitionsFor(prisma, "minute", minutes);
+  await ensurePartitionsFor(prisma, "hour", hours);
+  return filter;
+}
+
+function bucketFilter(horizons: Horizons, now: number): BucketFilter {
+  const latest = Math.floor((now + FUTURE_LIMIT_MS) / 60_000);
+  const oldest = (horizon: Date | null) => (horizon ? Math.floor(horizon.getTime() / 60_000) : -Infinity);
+  const minuteFrom = oldest(horizons.minute);
+  const hourFrom = oldest(horizons.hour);
+  return {
+    minute: (minute) => minute >= minuteFrom && minute <= latest,
+    hour: (hourStart) => hourStart >= hourFrom && hourStart <= latest,
+  };
 }
 
 /**
@@ -98,7 +155,11 @@ class Gate {
   }
 }
 
-function storeBatch(prisma: PrismaClient, batch: IngestBatch): Promise<RecordBatchResult> {
+function storeBatch(
+  prisma: PrismaClient,
+  batch: IngestBatch,
+  keep: BucketFilter,
+): Promise<RecordBatchResult> {
   return prisma.$transaction(async (tx) => {
     const release = batch.release ?? (await defaultReleaseName(tx)) ?? UNKNOWN_RELEASE;
     const hitTotal = batch.hits.reduce((sum, hit) => sum + BigInt(hit.count), 0n);
@@ -126,10 +187,11 @@ function storeBatch(prisma: PrismaClient, batch: IngestBatch): Promise<RecordBat
       };
     }
     const sourceIds = await upsertSources(tx, batch);
+    // Every transaction writes the tables in this order, each one's rows sorted: no deadlocks.
     const rows = {
-      hits: await upsertHits(tx, release, batch, sourceIds),
-      unknownCalls: await upsertUnknownCalls(tx, release, batch, sourceIds),
-      fields: await upsertFields(tx, release, batch, sourceIds),
+      hits: await upsertHits(tx, release, batch, sourceIds, keep),
+      unknownCalls: await upsertUnknownCalls(tx, release, batch, sourceIds, keep),
+      fields: await upsertFields(tx, release, batch, sourceIds, keep),
     };
     return { batchId: batch.batchId, duplicate: false, release, sourceIds, rows };
   });
@@ -211,8 +273,19 @@ function sortedValues<T>(rows: Map<string, T>): T[] {
   return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
 }
 
-async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds: number[]): Promise<number> {
-  if (batch.hits.length === 0) return 0;
+async function upsertHits(
+  tx: Tx,
+  release: string,
+  batch: IngestBatch,
+  sourceIds: number[],
+  keep: BucketFilter,
+): Promise<number> {
+  const unknown = unknownCallsBySource(batch, sourceIds);
+  if (batch.hits.length === 0) {
+    await upsertTotals(tx, release, [], unknown.totals);
+    await upsertSourceRollups(tx, release, [], unknown.buckets, keep);
+    return 0;
+  }
   interface Row {
     operationId: string;
     sourceId: number;
@@ -268,6 +341,32 @@ async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds
     }
   }
   const rows = sortedValues(rollups);
+  const minuteRows = rows.filter((row) => keep.minute(row.minute));
+  if (minuteRows.length > 0) await upsertMinuteRollups(tx, release, minuteRows);
+  await upsertTotals(tx, release, sortedValues(totals), unknown.totals);
+  await upsertWorkloadHits(tx, release, totals.values(), workloadsById(batch, sourceIds));
+  const hourRows = rows.filter((row) => keep.hour(Math.floor(row.minute / 60) * 60));
+  if (hourRows.length > 0) await upsertBuckets(tx, release, hourRows, "HitRollupHour", "hour", 60);
+  await upsertBuckets(tx, release, rows, "HitRollupDay", "day", 1440);
+  await upsertEndpointRollups(tx, release, rows, keep);
+  await upsertSourceRollups(tx, release, rows, unknown.buckets, keep);
+  return minuteRows.length;
+}
+
+/** Adds folded rows to HitRollup, the minute rollup per endpoint x source x method x status class. */
+async function upsertMinuteRollups(
+  tx: Tx,
+  release: string,
+  rows: ReadonlyArray<{
+    operationId: string;
+    sourceId: number;
+    method: string;
+    statusClass: string;
+    minute: number;
+    count: number;
+    details: Record<string, number>;
+  }>,
+): Promise<void> {
   await tx.$executeRawUnsafe(
     `INSERT INTO "HitRollup" AS h ("release", "operationId", "sourceId", "method", "statusClass", "minute", "count", "details")
      SELECT $1, t.op, t.source, t.method, t.status, to_timestamp(t.minute * 60), t.count, t.details
@@ -286,11 +385,150 @@ async function upsertHits(tx: Tx, release: string, batch: IngestBatch, sourceIds
     numberArray(rows.map((row) => row.count)),
     textArray(rows.map((row) => JSON.stringify(row.details))),
   );
-  await upsertTotals(tx, release, sortedValues(totals));
-  await upsertWorkloadHits(tx, release, totals.values(), workloadsById(batch, sourceIds));
-  await upsertBuckets(tx, release, rows, "HitRollupHour", "hour", 60);
-  await upsertBuckets(tx, release, rows, "HitRollupDay", "day", 1440);
-  return rows.length;
+}
+
+/** Bucket lengths of the per-endpoint and per-source rollups, in minutes. */
+const UNITS = [
+  ["minute", 1],
+  ["hour", 60],
+  ["day", 1440],
+] as const;
+
+/** Whether a row of `minute` goes into the `unit` bucket that holds it (days take every row). */
+function kept(keep: BucketFilter, unit: (typeof UNITS)[number][0], minute: number): boolean {
+  if (unit === "minute") return keep.minute(minute);
+  if (unit === "hour") return keep.hour(Math.floor(minute / 60) * 60);
+  return true;
+}
+
+/**
+ * Adds a batch's hits to EndpointRollup, per endpoint and minute, hour and day whatever the source: what a
+ * time window over all sources reads (about 900 rows a bucket).
+ */
+async function upsertEndpointRollups(
+  tx: Tx,
+  release: string,
+  rows: ReadonlyArray<{ operationId: string; statusClass: string; minute: number; count: number }>,
+  keep: BucketFilter,
+): Promise<void> {
+  const buckets = new Map<
+    string,
+    { unit: string; bucket: number; operationId: string; hits: number; hits2xx: number }
+  >();
+  for (const row of rows) {
+    for (const [unit, minutes] of UNITS) {
+      if (!kept(keep, unit, row.minute)) continue;
+      const bucket = Math.floor(row.minute / minutes) * minutes;
+      const key = `${unit}\u0000${bucket}\u0000${row.operationId}`;
+      let total = buckets.get(key);
+      if (!total) {
+        total = { unit, bucket, operationId: row.operationId, hits: 0, hits2xx: 0 };
+        buckets.set(key, total);
+      }
+      total.hits += row.count;
+      if (row.statusClass === "2xx") total.hits2xx += row.count;
+    }
+  }
+  const sorted = sortedValues(buckets);
+  await tx.$executeRawUnsafe(
+    `INSERT INTO "EndpointRollup" AS r ("release", "operationId", "unit", "bucket", "hits", "hits2xx")
+     SELECT $1, t.op, t.unit, to_timestamp(t.bucket * 60), t.hits, t.hits2xx
+     FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS t(unit, op, bucket, hits, hits2xx)
+     ON CONFLICT ("release", "unit", "bucket", "operationId") DO UPDATE SET
+       "hits" = r."hits" + excluded."hits",
+       "hits2xx" = r."hits2xx" + excluded."hits2xx"`,
+    release,
+    textArray(sorted.map((total) => total.unit)),
+    textArray(sorted.map((total) => total.operationId)),
+    numberArray(sorted.map((total) => total.bucket)),
+    numberArray(sorted.map((total) => total.hits)),
+    numberArray(sorted.map((total) => total.hits2xx)),
+  );
+}
+
+/** Unknown calls of one source (the apiserver's own paths left out) at one minute. */
+interface UnknownAtMinute {
+  sourceId: number;
+  minute: number;
+  calls: number;
+}
+
+/**
+ * A batch's unknown calls per source, all-time (for SourceTotal) and per minute (for SourceRollup); calls
+ * to the paths every apiserver serves outside its spec are not unknown and are left out.
+ */
+function unknownCallsBySource(
+  batch: IngestBatch,
+  sourceIds: number[],
+): { totals: SourceUnknownTotal[]; buckets: UnknownAtMinute[] } {
+  const totals = new Map<number, SourceUnknownTotal>();
+  const buckets: UnknownAtMinute[] = [];
+  for (const call of batch.unknownCalls) {
+    if (call.reason === UNMATCHED_REASONS.outsideSpec) continue;
+    const sourceId = sourceIds[call.source] as number;
+    buckets.push({ sourceId, minute: call.minute, calls: call.count });
+    const total = totals.get(sourceId);
+    if (total) {
+      total.calls += call.count;
+      total.first = Math.min(total.first, call.minute);
+      total.last = Math.max(total.last, call.minute);
+    } else totals.set(sourceId, { sourceId, calls: call.count, first: call.minute, last: call.minute });
+  }
+  return { totals: [...totals.values()].sort((a, b) => a.sourceId - b.sourceId), buckets };
+}
+
+/**
+ * Adds a batch's hits and unknown calls to SourceRollup, per source and minute, hour and day: what the
+ * source list and the unknown-call count of a time window read.
+ */
+async function upsertSourceRollups(
+  tx: Tx,
+  release: string,
+  rows: ReadonlyArray<{ sourceId: number; statusClass: string; minute: number; count: number }>,
+  unknown: readonly UnknownAtMinute[],
+  keep: BucketFilter,
+): Promise<void> {
+  if (rows.length === 0 && unknown.length === 0) return;
+  const buckets = new Map<
+    string,
+    { unit: string; bucket: number; sourceId: number; hits: number; hits2xx: number; unknown: number }
+  >();
+  const add = (sourceId: number, minute: number, hits: number, hits2xx: number, calls: number) => {
+    for (const [unit, minutes] of UNITS) {
+      if (!kept(keep, unit, minute)) continue;
+      const bucket = Math.floor(minute / minutes) * minutes;
+      const key = `${unit}\u0000${bucket}\u0000${String(sourceId).padStart(10, "0")}`;
+      let total = buckets.get(key);
+      if (!total) {
+        total = { unit, bucket, sourceId, hits: 0, hits2xx: 0, unknown: 0 };
+        buckets.set(key, total);
+      }
+      total.hits += hits;
+      total.hits2xx += hits2xx;
+      total.unknown += calls;
+    }
+  };
+  for (const row of rows)
+    add(row.sourceId, row.minute, row.count, row.statusClass === "2xx" ? row.count : 0, 0);
+  for (const call of unknown) add(call.sourceId, call.minute, 0, 0, call.calls);
+  const sorted = sortedValues(buckets);
+  await tx.$executeRawUnsafe(
+    `INSERT INTO "SourceRollup" AS r ("release", "sourceId", "unit", "bucket", "hits", "hits2xx", "unknownCalls")
+     SELECT $1, t.source, t.unit, to_timestamp(t.bucket * 60), t.hits, t.hits2xx, t.unknown
+     FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+       AS t(unit, source, bucket, hits, hits2xx, unknown)
+     ON CONFLICT ("release", "unit", "bucket", "sourceId") DO UPDATE SET
+       "hits" = r."hits" + excluded."hits",
+       "hits2xx" = r."hits2xx" + excluded."hits2xx",
+       "unknownCalls" = r."unknownCalls" + excluded."unknownCalls"`,
+    release,
+    textArray(sorted.map((total) => total.unit)),
+    numberArray(sorted.map((total) => total.sourceId)),
+    numberArray(sorted.map((total) => total.bucket)),
+    numberArray(sorted.map((total) => total.hits)),
+    numberArray(sorted.map((total) => total.hits2xx)),
+    numberArray(sorted.map((total) => total.unknown)),
+  );
 }
 
 /** The workload (`workloadOf`) of each of a batch's sources, by database id; null for tests. */
@@ -430,17 +668,35 @@ interface PairTotal {
   last2xx?: number;
 }
 
+/** All-time unknown calls of one source in a batch (the apiserver's own paths left out). */
+interface SourceUnknownTotal {
+  sourceId: number;
+  calls: number;
+  first: number;
+  last: number;
+}
+
 /**
  * Adds a batch's per endpoint x source totals to HitTotal and, in the same statement, its per-endpoint
- * totals to EndpointTotal. A pair counts as a new source of its endpoint when its stored hits equal this
- * batch's (nothing was there before); likewise for 2xx. That test reads the row as upserted, so two
- * concurrent batches with the same new pair count it once.
+ * totals to EndpointTotal and its per-source totals (with unknown calls) to SourceTotal. A pair counts as a
+ * new source of its endpoint when its stored hits equal this batch's (nothing was there before); likewise
+ * for 2xx. That test reads the row as upserted, so two concurrent batches with the same new pair count it
+ * once.
  */
-async function upsertTotals(tx: Tx, release: string, pairs: PairTotal[]): Promise<void> {
+async function upsertTotals(
+  tx: Tx,
+  release: string,
+  pairs: PairTotal[],
+  unknown: SourceUnknownTotal[],
+): Promise<void> {
+  if (pairs.length === 0 && unknown.length === 0) return;
   await tx.$executeRawUnsafe(
     `WITH input AS (
        SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
          AS t(op, source, hits, hits2xx, first, last, first2xx, last2xx)
+     ),
+     unknown AS (
+       SELECT * FROM unnest($10::int[], $11::bigint[], $12::bigint[], $13::bigint[]) AS u(source, calls, first, last)
      ),
      pairs AS (
        INSERT INTO "HitTotal" AS h ("release", "operationId", "sourceId", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx")
@@ -466,20 +722,30 @@ async function upsertTotals(tx: Tx, release: string, pairs: PairTotal[]): Promis
      ),
      sources AS (
        INSERT INTO "SourceTotal" AS s ("release", "sourceId", "hits", "hits2xx", "endpoints", "endpoints2xx",
-                                       "firstSeen", "lastSeen")
-       SELECT $1, i.source, sum(i.hits), sum(i.hits2xx),
-              count(*) FILTER (WHERE p."hits" = i.hits),
-              count(*) FILTER (WHERE i.hits2xx > 0 AND p."hits2xx" = i.hits2xx),
-              to_timestamp(min(i.first) * 60), to_timestamp(max(i.last) * 60)
-       FROM input i JOIN pairs p ON p."operationId" = i.op AND p."sourceId" = i.source
-       GROUP BY i.source ORDER BY i.source
+                                       "firstSeen", "lastSeen", "unknownCalls")
+       SELECT $1, x.source, sum(x.hits), sum(x.hits2xx), sum(x.endpoints), sum(x.endpoints2xx),
+              to_timestamp(coalesce(min(x.first), min(x.call_first)) * 60),
+              to_timestamp(coalesce(max(x.last), max(x.call_last)) * 60), sum(x.calls)
+       FROM (
+         SELECT i.source, i.hits, i.hits2xx, (p."hits" = i.hits)::int AS endpoints,
+                (i.hits2xx > 0 AND p."hits2xx" = i.hits2xx)::int AS endpoints2xx, i.first, i.last,
+                0 AS calls, NULL::bigint AS call_first, NULL::bigint AS call_last
+         FROM input i JOIN pairs p ON p."operationId" = i.op AND p."sourceId" = i.source
+         UNION ALL
+         SELECT u.source, 0, 0, 0, 0, NULL, NULL, u.calls, u.first, u.last FROM unknown u
+       ) x
+       GROUP BY x.source ORDER BY x.source
+       -- First and last seen are those of hits; a source with unknown calls only has theirs until it hits.
        ON CONFLICT ("release", "sourceId") DO UPDATE SET
          "hits" = s."hits" + excluded."hits",
          "hits2xx" = s."hits2xx" + excluded."hits2xx",
          "endpoints" = s."endpoints" + excluded."endpoints",
          "endpoints2xx" = s."endpoints2xx" + excluded."endpoints2xx",
-         "firstSeen" = LEAST(s."firstSeen", excluded."firstSeen"),
-         "lastSeen" = GREATEST(s."lastSeen", excluded."lastSeen")
+         "firstSeen" = CASE WHEN excluded."hits" = 0 THEN s."firstSeen" WHEN s."hits" = 0 THEN excluded."firstSeen"
+                            ELSE LEAST(s."firstSeen", excluded."firstSeen") END,
+         "lastSeen" = CASE WHEN excluded."hits" = 0 THEN s."lastSeen" WHEN s."hits" = 0 THEN excluded."lastSeen"
+                           ELSE GREATEST(s."lastSeen", excluded."lastSeen") END,
+         "unknownCalls" = s."unknownCalls" + excluded."unknownCalls"
      )
      INSERT INTO "EndpointTotal" AS e ("release", "operationId", "hits", "hits2xx", "sources", "sources2xx",
                                        "firstSeen", "lastSeen", "first2xx", "last2xx")
@@ -504,6 +770,10 @@ async function upsertTotals(tx: Tx, release: string, pairs: PairTotal[]): Promis
     numberArray(pairs.map((pair) => pair.last)),
     numberArray(pairs.map((pair) => pair.first2xx ?? null)),
     numberArray(pairs.map((pair) => pair.last2xx ?? null)),
+    numberArray(unknown.map((total) => total.sourceId)),
+    numberArray(unknown.map((total) => total.calls)),
+    numberArray(unknown.map((total) => total.first)),
+    numberArray(unknown.map((total) => total.last)),
   );
 }
 
@@ -512,8 +782,8 @@ async function upsertUnknownCalls(
   release: string,
   batch: IngestBatch,
   sourceIds: number[],
+  keep: BucketFilter,
 ): Promise<number> {
-  if (batch.unknownCalls.length === 0) return 0;
   const folded = new Map<
     string,
     {
@@ -527,6 +797,7 @@ async function upsertUnknownCalls(
     }
   >();
   for (const call of batch.unknownCalls) {
+    if (!keep.minute(call.minute)) continue;
     const sourceId = sourceIds[call.source] as number;
     const path = clipUtf8(call.path, MAX_KEY_TEXT_BYTES);
     const key = `${sourceId}\u0000${call.method}\u0000${path}\u0000${call.reason}\u0000${call.statusClass}\u0000${call.minute}`;
@@ -535,6 +806,7 @@ async function upsertUnknownCalls(
     else folded.set(key, { ...call, sourceId, path });
   }
   const rows = sortedValues(folded);
+  if (rows.length === 0) return 0;
   await tx.$executeRawUnsafe(
     `INSERT INTO "UnknownCall" AS u ("release", "sourceId", "method", "path", "reason", "statusClass", "minute", "count")
      SELECT $1, t.source, t.method, t.path, t.reason, t.status, to_timestamp(t.minute * 60), t.count
@@ -559,8 +831,8 @@ async function upsertFields(
   release: string,
   batch: IngestBatch,
   sourceIds: number[],
+  keep: BucketFilter,
 ): Promise<number> {
-  if (batch.fields.length === 0) return 0;
   const folded = new Map<
     string,
     {
@@ -574,6 +846,7 @@ async function upsertFields(
     }
   >();
   for (const use of batch.fields) {
+    if (!keep.hour(use.hour * 60)) continue;
     const sourceId = sourceIds[use.source] as number;
     const field = clipUtf8(use.field, MAX_KEY_TEXT_BYTES);
     const key = `${use.operationId}\u0000${use.direction}\u0000${field}\u0000${sourceId}\u0000${use.hour}`;
@@ -584,6 +857,7 @@ async function upsertFields(
     } else folded.set(key, { ...use, sourceId, field });
   }
   const rows = sortedValues(folded);
+  if (rows.length === 0) return 0;
   await tx.$executeRawUnsafe(
     `INSERT INTO "FieldCount" AS f ("release", "operationId", "sourceId", "direction", "field", "unknown", "hour", "count")
      SELECT $1, t.op, t.source, t.direction, t.field, t.unknown, to_timestamp(t.hour * 3600), t.count
