@@ -68,7 +68,21 @@ export {
   type ReleaseSummary,
   resolveRelease,
 } from "./releases";
-export { listSources, type SourceActivity, type SourceSummary, sourcesById } from "./sources";
+export {
+  checkRetention,
+  DEFAULT_RETENTION,
+  enforceRetention,
+  type RetentionPolicy,
+  type RetentionRun,
+} from "./retention";
+export {
+  listSources,
+  type SourceActivity,
+  type SourceSummary,
+  sourcesById,
+  type TopSources,
+  topSources,
+} from "./sources";
 export {
   countUnknownCalls,
   getUnknown,

@@ -92,7 +92,7 @@ export function hasSourceFilter(filters: SourceFilters): boolean {
 const MINUTE_MS = 60_000;
 
 /** A part of a time window answered by one rollup table: minutes [from, to) as epoch minutes, null = open. */
-interface WindowPart {
+export interface WindowPart {
   table: "HitRollup" | "HitRollupHour" | "HitRollupDay";
   from: number | null;
   to: number | null;
@@ -147,6 +147,8 @@ export function windowHitsSql(
   params: SqlParams,
   releaseParam: string,
   scope?: string,
+  /** Read only this source's rows (an SQL expression for its id) instead of the filters' sources. */
+  sourceId?: string,
 ): string {
   const time = (minute: number) => `${params.add(new Date(minute * MINUTE_MS))}::timestamptz`;
   return windowParts(filters)
@@ -155,21 +157,66 @@ export function windowHitsSql(
       let where = `w."release" = ${releaseParam}`;
       if (part.from !== null) where += ` AND w."${column}" >= ${time(part.from)}`;
       if (part.to !== null) where += ` AND w."${column}" < ${time(part.to)}`;
-      return forSelectedSources(
-        filters,
-        params,
-        (sourceCondition) => {
-          if (part.table === "HitRollup") {
-            const ok = `w."statusClass" = '2xx'`;
-            return `SELECT w."operationId", w."sourceId", w."count" AS hits, CASE WHEN ${ok} THEN w."count" ELSE 0 END AS hits2xx,
+      const selected = (select: (sourceCondition: string) => string) =>
+        sourceId === undefined
+          ? forSelectedSources(filters, params, select, scope)
+          : select(` AND w."sourceId" = ${sourceId}`);
+      return selected((sourceCondition) => {
+        if (part.table === "HitRollup") {
+          const ok = `w."statusClass" = '2xx'`;
+          return `SELECT w."operationId", w."sourceId", w."count" AS hits, CASE WHEN ${ok} THEN w."count" ELSE 0 END AS hits2xx,
                     w."minute" AS "firstSeen", w."minute" AS "lastSeen",
                     CASE WHEN ${ok} THEN w."minute" END AS "first2xx", CASE WHEN ${ok} THEN w."minute" END AS "last2xx"
              FROM "HitRollup" w WHERE ${where}${sourceCondition}`;
-          }
-          return `SELECT w."operationId", w."sourceId", w."hits", w."hits2xx", w."firstSeen", w."lastSeen", w."first2xx", w."last2xx"
+        }
+        return `SELECT w."operationId", w."sourceId", w."hits", w."hits2xx", w."firstSeen", w."lastSeen", w."first2xx", w."last2xx"
            FROM "${part.table}" w WHERE ${where}${sourceCondition}`;
-        },
-        scope,
+      });
+    })
+    .join("\n       UNION ALL ");
+}
+
+/** The unit of the buckets in each part's table, as EndpointRollup and SourceRollup name it. */
+const PART_UNIT = { HitRollup: "minute", HitRollupHour: "hour", HitRollupDay: "day" } as const;
+
+/** `AND` conditions keeping a part's buckets in `column`. */
+function partRange(part: WindowPart, params: SqlParams, column: string): string {
+  const time = (minute: number) => `${params.add(new Date(minute * MINUTE_MS))}::timestamptz`;
+  let sql = "";
+  if (part.from !== null) sql += ` AND ${column} >= ${time(part.from)}`;
+  if (part.to !== null) sql += ` AND ${column} < ${time(part.to)}`;
+  return sql;
+}
+
+/**
+ * A SELECT of the hits per endpoint of a window over all sources, from the per-endpoint rollups: columns
+ * "operationId", hits, hits2xx, one row per endpoint and part of the window (group them). A window then
+ * reads about 900 rows a bucket, whatever the number of sources.
+ */
+export function endpointWindowSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
+  return windowParts(filters)
+    .map(
+      (part) =>
+        `SELECT r."operationId", r."hits", r."hits2xx" FROM "EndpointRollup" r
+         WHERE r."release" = ${releaseParam} AND r."unit" = '${PART_UNIT[part.table]}'${partRange(part, params, `r."bucket"`)}`,
+    )
+    .join("\n       UNION ALL ");
+}
+
+/**
+ * A SELECT of the hits and unknown calls per source of a windowed selection, from the per-source rollups:
+ * columns "sourceId", hits, hits2xx, "unknownCalls", one row per source and part of the window (group
+ * them). Source filters read only the selected sources' rows.
+ */
+export function sourceWindowSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
+  return windowParts(filters)
+    .map((part) => {
+      const where = `w."release" = ${releaseParam} AND w."unit" = '${PART_UNIT[part.table]}'${partRange(part, params, `w."bucket"`)}`;
+      return forSelectedSources(
+        filters,
+        params,
+        (sourceCondition) =>
+          `SELECT w."sourceId", w."hits", w."hits2xx", w."unknownCalls" FROM "SourceRollup" w WHERE ${where}${sourceCondition}`,
       );
     })
     .join("\n       UNION ALL ");
@@ -191,6 +238,11 @@ export function endpointHitsSql(
   const ok = filters.outcome === "2xx";
   const counts = (from: string) =>
     `${from}."operationId", sum(${from}.hits)::float8 AS hits, sum(${from}.hits2xx)::float8 AS hits2xx`;
+  if (hasWindow(filters) && !detail && !hasSourceFilter(filters)) {
+    // Counts over all sources: the per-endpoint rollups, never a row per source.
+    return `SELECT ${counts("w")} FROM (${endpointWindowSql(filters, params, releaseParam)}) w
+       GROUP BY w."operationId"`;
+  }
   if (hasWindow(filters)) {
     // One aggregate per endpoint: a source has hits that count when any of its parts has a first minute.
     const [first, last] = ok ? ["first2xx", "last2xx"] : ["firstSeen", "lastSeen"];

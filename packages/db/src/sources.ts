@@ -2,7 +2,7 @@ import type { PrismaClient } from "./client";
 import { narrowWindow } from "./data-window";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
-import { hasWindow, SqlParams, sourceConditions, windowHitsSql } from "./selection-sql";
+import { hasWindow, SqlParams, sourceConditions, sourceWindowSql, windowHitsSql } from "./selection-sql";
 
 /** A source as stored (protocol `Source`; its Helm release is `helmRelease`). */
 export interface SourceSummary {
@@ -64,7 +64,8 @@ export async function listSources(prisma: PrismaClient, asked: CoverageFilters):
        GROUP BY p."sourceId"`
     : `SELECT t."sourceId", t."hits"::float8 AS hits, t."hits2xx"::float8 AS hits2xx,
               t."${filters.outcome === "2xx" ? "endpoints2xx" : "endpoints"}" AS endpoints,
-              t."firstSeen" AS "firstHit", t."lastSeen" AS "lastHit"
+              CASE WHEN t."hits" > 0 THEN t."firstSeen" END AS "firstHit",
+              CASE WHEN t."hits" > 0 THEN t."lastSeen" END AS "lastHit"
        FROM "SourceTotal" t WHERE t."release" = ${releaseParam}`;
   const conditions = sourceConditions(filters, params);
   return prisma.$queryRawUnsafe<SourceActivity[]>(
@@ -76,6 +77,97 @@ export async function listSources(prisma: PrismaClient, asked: CoverageFilters):
      ORDER BY hits DESC, s."id"`,
     ...params.values,
   );
+}
+
+/** A source with its hits in a selection, as a view's source table lists it. */
+export type TopSource = Omit<SourceActivity, "firstHit">;
+
+/** The most active sources of a selection, and how many sources it has. */
+export interface TopSources {
+  /** At most `limit` sources with hits that count under the outcome, most hits first. */
+  sources: TopSource[];
+  /** Sources with hits that count under the outcome. */
+  count: number;
+}
+
+/**
+ * The `limit` sources of the selection with most hits (among those with hits under its outcome), and how
+ * many such sources there are: what a view's source table shows, without listing every source. Over a
+ * time window the per-source rollups rank them (a few rows per source, not one per endpoint); only the
+ * listed sources' endpoints are then counted: for a window open to now from their all-time totals (an
+ * endpoint was hit since `from` exactly when it was last hit at or after `from`), else from their rollups.
+ */
+export async function topSources(
+  prisma: PrismaClient,
+  asked: CoverageFilters,
+  limit: number,
+): Promise<TopSources> {
+  const [release, filters] = await Promise.all([
+    resolveRelease(prisma, asked.release),
+    narrowWindow(prisma, asked),
+  ]);
+  const params = new SqlParams();
+  const releaseParam = params.add(release);
+  const counted = filters.outcome === "2xx" ? "hits2xx" : "hits";
+  const rows = await prisma.$queryRawUnsafe<Array<TopSource & { count: number }>>(
+    hasWindow(filters)
+      ? windowedTopSql(filters, params, releaseParam, limit)
+      : `WITH ranked AS (
+           SELECT t.*, count(*) OVER ()::int AS count FROM "SourceTotal" t
+           ${joinSelected(filters, params, "t")}
+           WHERE t."release" = ${releaseParam} AND t."${counted}" > 0
+           ORDER BY t."hits" DESC, t."sourceId" LIMIT ${params.add(limit)}
+         )
+         SELECT ${SOURCE_COLUMNS}, r."hits"::float8 AS hits, r."hits2xx"::float8 AS hits2xx,
+                r."${filters.outcome === "2xx" ? "endpoints2xx" : "endpoints"}" AS endpoints,
+                r."lastSeen" AS "lastHit", r.count
+         FROM ranked r JOIN "Source" s ON s."id" = r."sourceId"
+         ORDER BY r."hits" DESC, s."id"`,
+    ...params.values,
+  );
+  return { sources: rows.map(({ count: _, ...source }) => source), count: rows[0]?.count ?? 0 };
+}
+
+/** `JOIN "Source"` restricted to the source filters, for a table aliased `alias`; "" without filters. */
+function joinSelected(filters: CoverageFilters, params: SqlParams, alias: string): string {
+  const conditions = sourceConditions(filters, params);
+  return conditions ? `JOIN "Source" s ON s."id" = ${alias}."sourceId" AND ${conditions}` : "";
+}
+
+function windowedTopSql(
+  filters: CoverageFilters,
+  params: SqlParams,
+  releaseParam: string,
+  limit: number,
+): string {
+  const counted = filters.outcome === "2xx" ? "hits2xx" : "hits";
+  const first = filters.outcome === "2xx" ? "first2xx" : "firstSeen";
+  // A window is open at one end at least; open to now, a pair counts when its last hit is in the window
+  // (minutes overlapping it count: the one `from` falls in too).
+  const since = () =>
+    `${params.add(new Date(Math.floor((filters.from as Date).getTime() / 60_000) * 60_000))}::timestamptz`;
+  const endpoints =
+    filters.to === undefined
+      ? `SELECT count(*) FILTER (WHERE t."${filters.outcome === "2xx" ? "last2xx" : "lastSeen"}" >= ${since()})::int AS endpoints,
+                max(t."lastSeen") AS "lastHit"
+         FROM "HitTotal" t
+         WHERE t."release" = ${releaseParam} AND t."sourceId" = r."sourceId" AND t."lastSeen" >= ${since()}`
+      : `SELECT count(*) FILTER (WHERE p.counted)::int AS endpoints, max(p.last) AS "lastHit"
+         FROM (SELECT w."operationId", bool_or(w."${first}" IS NOT NULL) AS counted, max(w."lastSeen") AS last
+               FROM (${windowHitsSql(filters, params, releaseParam, undefined, `r."sourceId"`)}) w
+               GROUP BY w."operationId") p`;
+  return `WITH ranked AS (
+       SELECT a.*, count(*) OVER ()::int AS count
+       FROM (SELECT w."sourceId", sum(w.hits)::float8 AS hits, sum(w.hits2xx)::float8 AS hits2xx
+             FROM (${sourceWindowSql(filters, params, releaseParam)}) w
+             GROUP BY w."sourceId") a
+       WHERE a.${counted} > 0
+       ORDER BY a.hits DESC, a."sourceId" LIMIT ${params.add(limit)}
+     )
+     SELECT ${SOURCE_COLUMNS}, r.hits, r.hits2xx, r.count, e.endpoints, e."lastHit"
+     FROM ranked r JOIN "Source" s ON s."id" = r."sourceId"
+     CROSS JOIN LATERAL (${endpoints}) e
+     ORDER BY r.hits DESC, s."id"`;
 }
 
 /** The stored sources with these ids, by id. */

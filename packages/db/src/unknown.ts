@@ -1,9 +1,8 @@
-import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
 import { narrowWindow } from "./data-window";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
-import { SqlParams, sourceRestriction, windowRestriction } from "./selection-sql";
+import { hasWindow, SqlParams, sourceRestriction, sourceWindowSql, windowRestriction } from "./selection-sql";
 import { type SourceSummary, sourcesById } from "./sources";
 
 /** Calls with one method and example path that matched nothing in the release's spec, for one reason. */
@@ -53,10 +52,15 @@ export async function countUnknownCalls(prisma: PrismaClient, asked: CoverageFil
     narrowWindow(prisma, asked),
   ]);
   const params = new SqlParams();
+  const releaseParam = params.add(release);
+  // Kept per source at ingest, all-time and per minute, hour and day (the apiserver's own paths left out):
+  // a few rows per source, never one per call.
   const [row] = await prisma.$queryRawUnsafe<Array<{ count: number }>>(
-    `SELECT coalesce(sum(u."count"), 0)::float8 AS count
-     FROM "UnknownCall" u
-     WHERE u."release" = ${params.add(release)} AND u."reason" <> ${params.add(UNMATCHED_REASONS.outsideSpec)}${sourceRestriction(filters, params, `u."sourceId"`)}${windowRestriction(filters, params, `u."minute"`, "minute")}`,
+    hasWindow(filters)
+      ? `SELECT coalesce(sum(w."unknownCalls"), 0)::float8 AS count
+         FROM (${sourceWindowSql(filters, params, releaseParam)}) w`
+      : `SELECT coalesce(sum(t."unknownCalls"), 0)::float8 AS count
+         FROM "SourceTotal" t WHERE t."release" = ${releaseParam}${sourceRestriction(filters, params, `t."sourceId"`)}`,
     ...params.values,
   );
   return row?.count ?? 0;

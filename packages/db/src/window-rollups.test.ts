@@ -3,7 +3,7 @@ import { seededRandom, sharedCatalog } from "@apisnoop/openapi/testing";
 import type { HitRollup, Source } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getChart } from "./chart";
-import { getCoverage } from "./coverage";
+import { getCoverage, getCoverageCounts } from "./coverage";
 import type { Database } from "./database";
 import type { CoverageFilters } from "./filters";
 import { recordBatch } from "./record-batch";
@@ -15,8 +15,9 @@ import {
   windowParts,
   windowRestriction,
 } from "./selection-sql";
-import { listSources } from "./sources";
+import { listSources, topSources } from "./sources";
 import { epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
+import { countUnknownCalls } from "./unknown";
 import { getUsage } from "./usage";
 
 /**
@@ -133,7 +134,16 @@ describe("windowed queries from day, hour and minute rollups", () => {
           details: {},
         });
       }
-      return testBatch({ sources, hits });
+      const unknownCalls = Array.from({ length: 10 }, () => ({
+        source: Math.floor(next() * sources.length),
+        method: "GET",
+        path: "/apis/x.example.com/v1/things",
+        reason: "group not served by this spec",
+        statusClass: "4xx" as const,
+        minute: START + Math.floor(next() ** 2 * SPAN),
+        count: 1 + Math.floor(next() * 3),
+      }));
+      return testBatch({ sources, hits, unknownCalls });
     };
     for (let round = 0; round < 6; round++) {
       await Promise.all([0, 1, 2].map(() => recordBatch(db.prisma, batch())));
@@ -211,7 +221,18 @@ describe("windowed queries from day, hour and minute rollups", () => {
     );
   }
 
-  it("answers getCoverage and listSources exactly like a scan of every minute, for random windows and filters", async () => {
+  async function referenceUnknownCalls(filters: CoverageFilters): Promise<number> {
+    const params = new SqlParams();
+    const window = windowRestriction(filters, params, `u."minute"`, "minute");
+    const [row] = await db.prisma.$queryRawUnsafe<Array<{ n: number }>>(
+      `SELECT coalesce(sum(u."count"), 0)::float8 AS n FROM "UnknownCall" u
+       WHERE u."release" = '1.34'${sourceRestriction(filters, params, `u."sourceId"`)}${window}`,
+      ...params.values,
+    );
+    return row?.n ?? 0;
+  }
+
+  it("answers coverage, sources and unknown calls exactly like a scan of every minute, for random windows and filters", async () => {
     const next = seededRandom(23);
     const time = (minute: number) => new Date(Math.round(minute * 60_000));
     let answered = 0;
@@ -268,7 +289,39 @@ describe("windowed queries from day, hour and minute rollups", () => {
           lastHit,
         }))
         .sort((a, b) => a.id - b.id);
-      expect(active, label).toEqual(await referenceSources(filters));
+      const reference = await referenceSources(filters);
+      expect(active, label).toEqual(reference);
+
+      // What a view reads: counts (per-endpoint rollups without source filters), the top sources (per-source
+      // rollups), the unknown calls (per-source rollups).
+      const counts = await getCoverageCounts(db.prisma, filters);
+      expect(
+        counts.endpoints.map((endpoint) => [endpoint.operationId, endpoint.hits, endpoint.hits2xx]),
+        label,
+      ).toEqual(
+        coverage.endpoints.map((endpoint) => [endpoint.operationId, endpoint.hits, endpoint.hits2xx]),
+      );
+      const counting = reference.filter(
+        (source) => (filters.outcome === "2xx" ? source.hits2xx : source.hits) > 0,
+      );
+      const top = await topSources(db.prisma, filters, 3);
+      expect(top.count, label).toBe(counting.length);
+      expect(
+        top.sources.map(({ id, hits, hits2xx, endpoints, lastHit }) => ({
+          id,
+          hits,
+          hits2xx,
+          endpoints,
+          lastHit,
+        })),
+        label,
+      ).toEqual(
+        counting
+          .sort((a, b) => b.hits - a.hits || a.id - b.id)
+          .slice(0, 3)
+          .map(({ firstHit: _, ...source }) => source),
+      );
+      expect(await countUnknownCalls(db.prisma, filters), label).toBe(await referenceUnknownCalls(filters));
     }
     expect(answered).toBeGreaterThan(30); // most selections had hits: the comparison compared something
   });
