@@ -62,6 +62,13 @@ const EnvSchema = z.object({
     .enum(["0", "1", "true", "false"])
     .default("1")
     .transform((value) => value === "1" || value === "true"),
+  /**
+   * Days minute rollups are kept (windows older than that are answered by the hour); dropped a UTC day's
+   * partition at a time. Day rollups and all-time totals are kept for good.
+   */
+  APISNOOP_MINUTE_ROLLUP_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
+  /** Days hour rollups and field counts are kept (older windows are answered by the UTC day). */
+  APISNOOP_HOUR_ROLLUP_DAYS: z.coerce.number().int().min(1).max(36_500).default(400),
   /** Where downloaded specs and coverage files are cached. */
   APISNOOP_CACHE_DIR: z.string().min(1).optional(),
   /** Print PostgreSQL's log and stack traces. */
@@ -75,10 +82,15 @@ const EnvSchema = z.object({
 
 export type DashboardEnv = z.infer<typeof EnvSchema>;
 
+const CheckedEnvSchema = EnvSchema.refine(
+  (env) => env.APISNOOP_HOUR_ROLLUP_DAYS >= env.APISNOOP_MINUTE_ROLLUP_DAYS,
+  { message: "must be at least APISNOOP_MINUTE_ROLLUP_DAYS", path: ["APISNOOP_HOUR_ROLLUP_DAYS"] },
+);
+
 /** Parses and checks the dashboard's settings; throws one line naming the bad variable. */
 export function readEnv(source: Record<string, string | undefined> = process.env): DashboardEnv {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
-  const parsed = EnvSchema.safeParse(cleaned);
+  const parsed = CheckedEnvSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`bad setting ${issue?.path.join(".")}: ${issue?.message}`);

@@ -1,7 +1,13 @@
 import { homedir } from "node:os";
 import path from "node:path";
 import type { ApisnoopCoverage, IneligibleEndpoint } from "@apisnoop/coverage";
-import { compareReleaseNames, type Database, openDatabase, recordBatch } from "@apisnoop/db";
+import {
+  compareReleaseNames,
+  type Database,
+  enforceRetention,
+  openDatabase,
+  recordBatch,
+} from "@apisnoop/db";
 import { REFERENCE_LAYOUT } from "@apisnoop/openapi";
 import type { DashboardEnv } from "../env";
 import { type RunningDashboard, startDashboardServer } from "./dashboard-server";
@@ -61,6 +67,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       // PostgreSQL's own chatter only on request: it drowns what a newcomer needs to read.
       ...(env.APISNOOP_DEBUG ? { log: (line: string) => log(`postgres: ${line.trimEnd()}`) } : {}),
     }));
+  let retention: ReturnType<typeof keepRetention> | null = null;
   try {
     const upstream = new Map<string, ApisnoopCoverage>();
     const ineligible = new Map<string, IneligibleEndpoint>();
@@ -105,6 +112,9 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     if (first && releases.length === 0) throw new Error(`${first.message}: ${OFFLINE_WAY_OUT}`);
     for (const error of unreachable) log(`${error.message}; that release is not loaded (${OFFLINE_WAY_OUT})`);
 
+    const policy = keepRetention(database, env, log);
+    retention = policy;
+    await policy.first;
     let importer: UpstreamImporter | null = null;
     const data = createDatabaseDashboardData({
       prisma: database.prisma,
@@ -173,13 +183,44 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       },
       upstreamImport: started,
       async close() {
+        policy.stop();
         await started.stop();
         await dashboard.close();
         await database.stop();
       },
     };
   } catch (error) {
+    retention?.stop();
     await database.stop();
     throw error;
   }
+}
+
+/** How often the retention policy is enforced: partitions for the next days made, old ones dropped. */
+const RETENTION_INTERVAL_MS = 3_600_000;
+
+/**
+ * Puts the retention policy of the env in force now and every hour (each replica does; the work is
+ * idempotent). A failure is logged and tried again at the next round: ingest makes the partitions it
+ * needs itself, so nothing stops meanwhile.
+ */
+function keepRetention(
+  database: Database,
+  env: DashboardEnv,
+  log: (line: string) => void,
+): { first: Promise<void>; stop(): void } {
+  const policy = { minuteDays: env.APISNOOP_MINUTE_ROLLUP_DAYS, hourDays: env.APISNOOP_HOUR_ROLLUP_DAYS };
+  const run = async () => {
+    try {
+      const done = await enforceRetention(database.prisma, policy);
+      if (done.dropped.length > 0) {
+        log(`retention: dropped ${done.dropped.length} partitions of data older than the policy`);
+      }
+    } catch (error) {
+      log(`retention: ${(error as Error).message}`);
+    }
+  };
+  const timer = setInterval(run, RETENTION_INTERVAL_MS);
+  timer.unref();
+  return { first: run(), stop: () => clearInterval(timer) };
 }
