@@ -72,7 +72,7 @@ export interface ConformanceEvidence {
   endpointsWithFields: number;
 }
 
-/** What real workloads use that the conformance suite does not test yet, ranked (issue: priorities). */
+/** What real workloads use that the conformance suite does not test yet, ranked: the tests to write next. */
 export interface Priorities {
   release: string;
   outcome: Outcome;
@@ -250,12 +250,12 @@ async function fieldGaps(
   const params = new SqlParams();
   const releaseParam = params.add(release);
   const level = filters.level ? ` AND e."level" = ${params.add(filters.level)}` : "";
-  const endpoint = `JOIN "Endpoint" e ON e."release" = ${releaseParam} AND e."operationId" = u."operationId" AND NOT e."watchOperation"${level}`;
-  const uncarried = `NOT EXISTS (
-         SELECT 1 FROM "FieldUse" c
-         WHERE c."release" = ${releaseParam} AND c."operationId" = u."operationId" AND c."direction" = u."direction"
-           AND c."field" = u."field" AND c."conformance"
-       )`;
+  // The release's endpoints (of the level) that `alias` names. A selection joins them to its distinct
+  // endpoint x source pairs (DISTINCT keeps the planner from moving the join): joined to the uses left
+  // by NOT EXISTS (estimated at one row), they were looped over once per endpoint (31 s on the benchmark's
+  // data for from=6h).
+  const endpointOf = (alias: string) =>
+    `JOIN "Endpoint" e ON e."release" = ${releaseParam} AND e."operationId" = ${alias}."operationId" AND NOT e."watchOperation"${level}`;
   const order = `workloads DESC, hits DESC, u."operationId", u."direction", u."field"`;
   // The whole release's workloads: each field's use and workload count kept at ingest, and the names of
   // the shown rows' workloads. A selection: the fields used on the endpoints called in it, per workload.
@@ -263,7 +263,7 @@ async function fieldGaps(
      FROM (${endpointSourceHitsSql(filters, params, releaseParam, WORKLOAD_SOURCE)}) p WHERE p.hits > 0`;
   // Source filters: each selected source's own fields on the endpoints it called in the selection.
   const selectedSourcesFields = `SELECT f."operationId", f."direction", f."field", s."workload", f."count"
-     FROM (SELECT DISTINCT a."operationId", a."sourceId" FROM (${activePairs}) a) p
+     FROM (SELECT DISTINCT a."operationId", a."sourceId" FROM (${activePairs}) a ${endpointOf("a")}) p
      JOIN "Source" s ON s."id" = p."sourceId"
      JOIN "FieldTotal" f ON f."release" = ${releaseParam} AND f."sourceId" = p."sourceId"
        AND f."operationId" = p."operationId" AND NOT f."unknown"`;
@@ -271,14 +271,14 @@ async function fieldGaps(
   // called in it, from the per-workload totals (one hash join, not a lookup per source and endpoint).
   const activeWorkloadsFields = `SELECT w."operationId", w."direction", w."field", w."workload", w."count"
      FROM (SELECT DISTINCT a."operationId", s."workload" FROM (${activePairs}) a
-           JOIN "Source" s ON s."id" = a."sourceId") p
+           JOIN "Source" s ON s."id" = a."sourceId" ${endpointOf("a")}) p
      JOIN "WorkloadFieldTotal" w ON w."release" = ${releaseParam} AND w."operationId" = p."operationId"
        AND w."workload" = p."workload"`;
   const ranking = everyWorkload(filters)
     ? `ranked AS MATERIALIZED (
          SELECT u."operationId", u."direction", u."field", u."workloads", u."count"::float8 AS hits,
                 count(*) OVER ()::int AS total
-         FROM "FieldUse" u ${endpoint}
+         FROM "FieldUse" u ${endpointOf("u")}
          WHERE u."release" = ${releaseParam} AND u."workloads" > 0 AND NOT u."conformance"
          ORDER BY ${order}
          LIMIT ${params.add(limit)}
@@ -291,34 +291,38 @@ async function fieldGaps(
            AND w."field" = r."field"
          GROUP BY 1, 2, 3
        )`
-    : `used AS MATERIALIZED (
+    : // The fields conformance bodies carried, as a set: looked up in FieldUse's index for each use, NOT
+      // EXISTS took seconds over the 220,000 uses of a 6-hour window; against the set, one hash.
+      `carried AS MATERIALIZED (
+         SELECT c."operationId", c."direction", c."field" FROM "FieldUse" c
+         WHERE c."release" = ${releaseParam} AND c."conformance"
+       ),
+       used AS MATERIALIZED (
          SELECT u."operationId", u."direction", u."field", u."workload", sum(u."count") AS hits
          FROM (${hasSourceFilter(filters) ? selectedSourcesFields : activeWorkloadsFields}) u
-         ${endpoint}
-         WHERE ${uncarried}
+         WHERE NOT EXISTS (
+           SELECT 1 FROM carried c
+           WHERE c."operationId" = u."operationId" AND c."direction" = u."direction" AND c."field" = u."field"
+         )
          GROUP BY 1, 2, 3, 4
        ),
        ranked AS MATERIALIZED (
          SELECT u."operationId", u."direction", u."field", count(*)::int AS workloads, sum(u.hits)::float8 AS hits,
-                count(*) OVER ()::int AS total
+                count(*) OVER ()::int AS total,
+                array_agg(u."workload" ORDER BY u.hits DESC, u."workload") AS names
          FROM used u
          GROUP BY u."operationId", u."direction", u."field"
          ORDER BY ${order}
          LIMIT ${params.add(limit)}
        ),
-       named AS (
-         SELECT u."operationId", u."direction", u."field",
-                array_agg(u."workload" ORDER BY u.hits DESC, u."workload") AS "workloadNames"
-         FROM used u JOIN ranked r
-           ON r."operationId" = u."operationId" AND r."direction" = u."direction" AND r."field" = u."field"
-         GROUP BY 1, 2, 3
-       )`;
+       named AS (SELECT r."operationId", r."direction", r."field", r.names AS "workloadNames" FROM ranked r)`;
   const rows = await prisma.$queryRawUnsafe<Array<PriorityField & { total: number }>>(
-    // Materialized steps and joins: inlined, the planner gathered each shown row's names by scanning every
-    // use (seconds on the benchmark's data).
+    // Materialized steps, and a selection's names gathered while ranking: inlined, or joined back to the
+    // uses (estimated at one row), the planner scanned every use once per shown row (143 s on the
+    // benchmark's data for one chart).
     `WITH ${ranking},
      tested AS MATERIALIZED (${testedEndpointsSql(releaseParam)})
-     SELECT r.*, n."workloadNames", coalesce(t.conformance, false) AS "endpointConformanceTested",
+     SELECT r."operationId", r."direction", r."field", r.workloads, r.hits, r.total, n."workloadNames", coalesce(t.conformance, false) AS "endpointConformanceTested",
             EXISTS (
               SELECT 1 FROM "FieldUse" c
               WHERE c."release" = ${releaseParam} AND c."operationId" = r."operationId"
