@@ -121,11 +121,11 @@ export default async function PrioritiesPage({ searchParams }: PageProps) {
             <WorkloadTable workloads={report.workloads} links={links} />
           </section>
           <section className="panel">
-            <h2>Other endpoints no conformance test hits</h2>
+            <h2>Ineligible stable endpoints no conformance test hits</h2>
             <p className="muted small">
-              Not conformance-eligible: alpha, beta, deprecated, or listed in{" "}
-              <code>ineligible_endpoints.json</code> (
-              <Link href={`/conformance?release=${encodeURIComponent(report.release)}`}>why</Link>).
+              Deprecated, or listed in <code>ineligible_endpoints.json</code> (
+              <Link href={`/conformance?release=${encodeURIComponent(report.release)}`}>why</Link>); alpha and
+              beta ones are in the promotion watch.
             </p>
             <PriorityEndpointTable
               rows={ineligible}
