@@ -1,4 +1,4 @@
-import { REFERENCE_LAYOUT } from "@apisnoop/openapi";
+import { DownloadError, REFERENCE_LAYOUT } from "@apisnoop/openapi";
 import { CliError } from "./cli-error";
 import type { Command, CommandIO } from "./command";
 
@@ -94,7 +94,7 @@ export async function main(argv: string[], io: CommandIO = process): Promise<num
     return await command.run(rest, io);
   } catch (error) {
     let message = error instanceof Error ? error.message : String(error);
-    if (error instanceof Error && error.name === "DownloadError") message += `: ${OFFLINE_WAY_OUT}`;
+    if (error instanceof DownloadError) message += `: ${OFFLINE_WAY_OUT}`;
     io.stderr.write(`apisnoop ${name}: ${message.split("\n")[0]}\n`);
     if (debug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     return error instanceof CliError ? error.exitCode : 1;

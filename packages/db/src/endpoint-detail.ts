@@ -97,7 +97,7 @@ export async function getEndpointDetail(
     ...params.values,
   );
   if (!endpoint && bySource.length === 0) {
-    throw new NotFoundError(`release ${release} has no endpoint ${operationId}`);
+    throw new NotFoundError("endpoint", `release ${release} has no endpoint ${operationId}`);
   }
   const details = await prisma.$queryRawUnsafe<Array<{ detail: string; hits: number }>>(
     `SELECT d.key AS detail, sum(d.value::numeric)::float8 AS hits

@@ -168,12 +168,12 @@ async function lookUpRelease(prisma: PrismaClient, name?: string): Promise<{ nam
       where: { name },
       select: { name: true, loadedAt: true },
     });
-    if (!found) throw new NotFoundError(`release ${name} is not loaded`);
+    if (!found) throw new NotFoundError("release", `release ${name} is not loaded`);
     return found;
   }
   const releases = await prisma.release.findMany({ select: { name: true, isDefault: true, loadedAt: true } });
   const fallback = pickDefaultRelease(releases);
-  if (fallback === null) throw new NotFoundError("no release is loaded");
+  if (fallback === null) throw new NotFoundError("release", "no release is loaded");
   return releases.find((release) => release.name === fallback) as { name: string; loadedAt: Date };
 }
 
@@ -216,7 +216,7 @@ export async function getReleaseCatalog(
   release: string,
 ): Promise<{ catalog: EndpointCatalog; ineligible: Map<string, string> }> {
   const rows = await prisma.endpoint.findMany({ where: { release } });
-  if (rows.length === 0) throw new NotFoundError(`release ${release} is not loaded`);
+  if (rows.length === 0) throw new NotFoundError("release", `release ${release} is not loaded`);
   const endpoints: Endpoint[] = rows.map((row) => ({
     operationId: row.operationId,
     method: row.method,

@@ -122,11 +122,20 @@ export function releaseFromName(name: string): string | null {
   return found ? `1.${found[1]}` : null;
 }
 
+const DOWNLOAD_FAILED = Symbol.for("apisnoop.openapi.DownloadError");
+
 /**
  * A download that failed: no network, no name resolution, a timeout or an HTTP error. Apps catch it to
- * say how to do without the network (see {@link REFERENCE_LAYOUT}).
+ * say how to do without the network (see {@link REFERENCE_LAYOUT}). `instanceof` holds across copies of
+ * this module (Next bundles its own copy of a package for pages).
  */
 export class DownloadError extends Error {
+  readonly [DOWNLOAD_FAILED] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && DOWNLOAD_FAILED in value;
+  }
+
   constructor(
     /** What could not be downloaded. */
     readonly url: string,

@@ -1,5 +1,5 @@
 import { type CoverageCount, type CoverageDiff, coveragePercent, diffCoverage } from "@apisnoop/coverage";
-import { type CoverageFilters, type EndpointCoverage, getCoverage } from "@apisnoop/db";
+import { type CoverageFilters, type EndpointCoverage, getCoverage, NotFoundError } from "@apisnoop/db";
 import { CliError } from "../cli-error";
 import type { CommandIO } from "../command";
 import { withDatabase } from "../database-option";
@@ -102,7 +102,7 @@ export async function compareCoverage(
   const [before, after] = await withDatabase(values, io, (db) =>
     Promise.all([getCoverage(db.prisma, fromFilters), getCoverage(db.prisma, toFilters)]),
   ).catch((error: Error) => {
-    if (error.name === "NotFoundError") {
+    if (error instanceof NotFoundError) {
       throw new CliError(`${error.message}: store it first with 'apisnoop spec add' or 'apisnoop import'`);
     }
     throw error;

@@ -11,6 +11,7 @@ import {
   formatPrioritiesMarkdown,
 } from "@apisnoop/coverage";
 import { DEFAULT_PRIORITIES_LIMIT } from "@apisnoop/db";
+import { NotFoundError } from "@apisnoop/db/errors";
 import type { CoverageReport, DashboardData, DashboardFilters } from "../data/dashboard-data";
 
 /** Where the HTTP API lives; the custom server answers these paths itself, before Next. */
@@ -193,8 +194,7 @@ export function serveHttpApi(
 }
 
 function errorAnswer(error: Error, log: (line: string) => void): ApiAnswer {
-  // packages/db's NotFoundError (a release that is not loaded), checked by name like everywhere in the app.
-  const status = error instanceof ApiError ? error.status : error.name === "NotFoundError" ? 404 : 500;
+  const status = error instanceof ApiError ? error.status : error instanceof NotFoundError ? 404 : 500;
   if (status === 500) log(`HTTP API error: ${error.message}`);
   const message = status === 500 ? "internal error; see the server log" : error.message;
   return {

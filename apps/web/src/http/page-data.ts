@@ -1,6 +1,8 @@
+import { NotFoundError } from "@apisnoop/db/errors";
+
 /**
  * Runs a page's data load; packages/db's NotFoundError (a release that is not loaded) becomes a message
- * the page shows instead of an error page. Checked by name: Next bundles its own copy of the class.
+ * the page shows instead of an error page.
  */
 export async function loadForPage<T>(
   load: () => Promise<T>,
@@ -8,7 +10,7 @@ export async function loadForPage<T>(
   try {
     return { ok: true, value: await load() };
   } catch (error) {
-    if ((error as Error).name === "NotFoundError") return { ok: false, error: (error as Error).message };
+    if (error instanceof NotFoundError) return { ok: false, error: error.message };
     throw error;
   }
 }

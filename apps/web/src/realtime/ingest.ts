@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { type Server as HttpServer, type IncomingMessage, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { InvalidBatchError } from "@apisnoop/db/errors";
 import {
   decodeIngestBatch,
   INGEST_MAX_MESSAGE_BYTES,
@@ -117,7 +118,7 @@ export function setupIngest(httpServer: HttpServer, deps: IngestDeps): RunningIn
         log(`ingest: batch ${batch.batchId} from ${proxyId} not stored: ${message}`);
         // The database refuses this batch for good (e.g. a time bucket out of range): retrying cannot help.
         answer =
-          (error as Error).name === "InvalidBatchError"
+          error instanceof InvalidBatchError
             ? { ok: false, batchId: batch.batchId, error: message, retry: false }
             : { ok: false, batchId: batch.batchId, error: "storage unavailable", retry: true };
       }

@@ -23,12 +23,12 @@ import {
   getUsage,
   listReleases,
   listSources,
-  NotFoundError,
   type PrismaClient,
   resolveRelease,
   type SourceActivity,
   type SourceSummary,
 } from "@apisnoop/db";
+import { NotFoundError } from "@apisnoop/db/errors";
 import { type CoverageFilters, chartName, type Level, parseCoverageFilters } from "@apisnoop/db/filters";
 import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import { type Source, sourceKey, UPSTREAM_E2E } from "@apisnoop/protocol";
@@ -154,8 +154,7 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
       try {
         detail = await getEndpointDetail(prisma, operationId, filters);
       } catch (error) {
-        if ((error as Error).name === "NotFoundError" && / has no endpoint /.test((error as Error).message))
-          return null;
+        if (error instanceof NotFoundError && error.missing === "endpoint") return null;
         throw error;
       }
       const info = detail.endpoint;
@@ -304,8 +303,9 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
         try {
           targetCatalog = (await getReleaseCatalog(prisma, named)).catalog;
         } catch (error) {
-          if ((error as Error).name !== "NotFoundError") throw error;
+          if (!(error instanceof NotFoundError)) throw error;
           throw new NotFoundError(
+            "release",
             `target release ${named} is not loaded: npx apisnoop spec add --release ${named} loads it`,
           );
         }

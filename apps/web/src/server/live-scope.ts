@@ -1,3 +1,4 @@
+import { NotFoundError } from "@apisnoop/db/errors";
 import { parseCoverageFilters, sourceMatches } from "@apisnoop/db/filters";
 import type { ScopeResolver } from "../realtime/live";
 import type { DatabaseDashboardData } from "./database-dashboard-data";
@@ -16,7 +17,7 @@ export function liveScopeResolver(data: DatabaseDashboardData): ScopeResolver {
     try {
       release = await data.resolveRelease(filters.release);
     } catch (error) {
-      if ((error as Error).name === "NotFoundError") return { ok: false, error: (error as Error).message };
+      if (error instanceof NotFoundError) return { ok: false, error: error.message };
       throw error;
     }
     const endpoints = await data.endpointIds(release, filters.level);

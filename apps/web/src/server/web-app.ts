@@ -8,7 +8,7 @@ import {
   openDatabase,
   recordBatch,
 } from "@apisnoop/db";
-import { REFERENCE_LAYOUT } from "@apisnoop/openapi";
+import { DownloadError, REFERENCE_LAYOUT } from "@apisnoop/openapi";
 import type { DashboardEnv } from "../env";
 import { type RunningDashboard, startDashboardServer } from "./dashboard-server";
 import { createDatabaseDashboardData, type DatabaseDashboardData } from "./database-dashboard-data";
@@ -103,7 +103,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       try {
         remember(await loadPublishedRelease(database.prisma, release, loading));
       } catch (error) {
-        if ((error as Error).name !== "DownloadError") throw error;
+        if (!(error instanceof DownloadError)) throw error;
         unreachable.push(error as Error);
       }
     }
