@@ -1,3 +1,4 @@
+import { isReleaseName } from "@apisnoop/openapi";
 import { z } from "zod";
 
 /**
@@ -42,7 +43,7 @@ const EnvSchema = z.object({
    */
   APISNOOP_RELEASES: z
     .string()
-    .regex(/^1\.\d{1,2}(,1\.\d{1,2})*$/, "must look like 1.36 or 1.34,1.36")
+    .refine((list) => list.split(",").every(isReleaseName), "must look like 1.36 or 1.34,1.36")
     .default("1.35,1.36"),
   /** Kubeconfig of the cluster `npm start` puts the proxy in front of (default ~/.kube/config). */
   KUBECONFIG: z.string().min(1).optional(),

@@ -11,6 +11,7 @@ export { compileMatcher, type RequestMatcher, splitRequest, UNMATCHED_REASONS } 
 export { KUBERNETES_QUERY_PARAMETERS, kubernetesQuery } from "./query";
 export {
   ineligibleEndpointsSource,
+  isReleaseName,
   normaliseRelease,
   REFERENCE_LAYOUT,
   type ReleaseSources,

@@ -13,7 +13,15 @@ export interface ReleaseSources {
   apisnoopCoverage: string;
 }
 
-const RELEASE = /^1\.(\d{1,2})$/;
+const RELEASE = /^1\.\d{1,2}$/;
+
+/**
+ * Whether `name` is a published Kubernetes release's name, "1.NN": the only releases with a spec and
+ * apisnoop coverage to download (a cluster may report anything else).
+ */
+export function isReleaseName(name: string): boolean {
+  return RELEASE.test(name);
+}
 
 /**
  * The files a reference folder (APISNOOP_REFERENCE_DIR) holds, for messages that tell someone offline how
@@ -26,18 +34,15 @@ export const REFERENCE_LAYOUT =
 /** Normalises "1.34", "v1.34", "1.34.0" to "1.34"; throws a one-line error otherwise. */
 export function normaliseRelease(release: string): string {
   const short = release.replace(/^v/, "").replace(/\.0$/, "");
-  if (!RELEASE.test(short)) throw new Error(`not a Kubernetes release: '${release}' (expected e.g. 1.34)`);
+  if (!isReleaseName(short)) throw new Error(`not a Kubernetes release: '${release}' (expected e.g. 1.34)`);
   return short;
 }
 
 /**
- * The sources of a release's spec and apisnoop coverage: files from `referenceDir` when present there,
- * else the public URLs.
+ * The sources of a release's spec and apisnoop coverage: files from `referenceDir` (an app's
+ * APISNOOP_REFERENCE_DIR setting) when present there, else the public URLs.
  */
-export function releaseSources(
-  release: string,
-  referenceDir = process.env.APISNOOP_REFERENCE_DIR,
-): ReleaseSources {
+export function releaseSources(release: string, referenceDir: string | undefined): ReleaseSources {
   const short = normaliseRelease(release);
   const localSpec = referenceDir ? path.join(referenceDir, "openapi", `v${short}.swagger.json.gz`) : null;
   const localCoverage = referenceDir ? path.join(referenceDir, "apisnoop", `${short}.0.json.gz`) : null;

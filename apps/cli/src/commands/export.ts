@@ -14,7 +14,7 @@ import {
   toApisnoopFormat,
 } from "@apisnoop/coverage";
 import { getCoverage, getUsage } from "@apisnoop/db";
-import { ineligibleEndpointsSource, readSource, releaseSources } from "@apisnoop/openapi";
+import { ineligibleEndpointsSource, isReleaseName, readSource, releaseSources } from "@apisnoop/openapi";
 import { CliError } from "../cli-error";
 import type { Command, CommandIO } from "../command";
 import { DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, withDatabase } from "../database-option";
@@ -119,7 +119,7 @@ Examples:
  */
 async function readUpstream(release: string, io: CommandIO): Promise<ApisnoopCoverage | null> {
   // Only published releases have it; a cluster's own release name does not.
-  if (!/^1\.\d+$/.test(release)) return null;
+  if (!isReleaseName(release)) return null;
   const location = releaseSources(release, readEnv().APISNOOP_REFERENCE_DIR).apisnoopCoverage;
   try {
     return parseApisnoopCoverage(

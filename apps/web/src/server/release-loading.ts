@@ -12,6 +12,7 @@ import {
   type EndpointCatalog,
   getWithKubeconfig,
   ineligibleEndpointsSource,
+  isReleaseName,
   loadSpec,
   releaseSources,
 } from "@apisnoop/openapi";
@@ -141,7 +142,7 @@ async function readUpstreamCoverage(
   release: string,
   options: ReleaseLoadingOptions,
 ): Promise<ApisnoopCoverage | null> {
-  if (!/^1\.\d+$/.test(release)) return null;
+  if (!isReleaseName(release)) return null;
   const location = releaseSources(release, options.referenceDir).apisnoopCoverage;
   return parseApisnoopCoverage(await readReferenceJson(location, options.cacheDir));
 }
