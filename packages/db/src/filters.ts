@@ -1,3 +1,4 @@
+import { LEVELS, type Level } from "@apisnoop/openapi/level";
 import { z } from "zod";
 
 /**
@@ -6,8 +7,7 @@ import { z } from "zod";
  * database code, so pages and client components can use it too (`@apisnoop/db/filters`).
  */
 
-export const LEVELS = ["stable", "beta", "alpha"] as const;
-export type Level = (typeof LEVELS)[number];
+export { LEVELS, type Level };
 
 /** "any": a hit with any response covers an endpoint; "2xx": only successful ones do. */
 export const OUTCOMES = ["any", "2xx"] as const;

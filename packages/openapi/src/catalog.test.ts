@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { categoryOf, levelOf } from "./catalog";
+import { categoryOf } from "./catalog";
+import { levelOf } from "./level";
 import { SHARED_RELEASES, sharedApisnoopCoverage, sharedCatalog } from "./testing";
 
 /** The published `total endpoints` per release (GUIDE §3). */

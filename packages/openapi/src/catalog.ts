@@ -1,32 +1,15 @@
+import { levelOf } from "./level";
 import {
   type Endpoint,
   type EndpointCatalog,
-  type Level,
   SPEC_METHODS,
   type SwaggerOperation,
   type SwaggerParameter,
   type SwaggerSpec,
 } from "./types";
 
-/**
- * Operations apisnoop files as `beta` although their paths say nothing about it (GUIDE §3: a
- * compatibility exception kept so counts per level match apisnoop's).
- */
-const BETA_BY_EXCEPTION = new Set([
-  "getServiceAccountIssuerOpenIDConfiguration",
-  "getServiceAccountIssuerOpenIDKeyset",
-]);
-
 /** Actions of the deprecated `/watch/` operations, which apisnoop leaves out of its endpoint counts. */
 const WATCH_ACTIONS = new Set(["watch", "watchlist"]);
-
-/** Stability level of an operation: from its path, with apisnoop's exceptions (GUIDE §3). */
-export function levelOf(operationId: string, path: string): Level {
-  if (BETA_BY_EXCEPTION.has(operationId)) return "beta";
-  if (path.includes("alpha")) return "alpha";
-  if (path.includes("beta")) return "beta";
-  return "stable";
-}
 
 /** Category of an operation: its first tag up to the first `_` (`core_v1` -> `core`). */
 export function categoryOf(tags: readonly string[] | undefined): string {

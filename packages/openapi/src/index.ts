@@ -1,4 +1,4 @@
-export { buildCatalog, categoryOf, levelOf } from "./catalog";
+export { buildCatalog, categoryOf } from "./catalog";
 export {
   emptyFieldReport,
   type FieldLimits,
@@ -7,6 +7,7 @@ export {
   requestSchemaRef,
   type WalkOptions,
 } from "./fields";
+export { LEVELS, type Level, levelOf } from "./level";
 export { compileMatcher, type RequestMatcher, splitRequest, UNMATCHED_REASONS } from "./matcher";
 export { KUBERNETES_QUERY_PARAMETERS, kubernetesQuery } from "./query";
 export {

@@ -1,3 +1,5 @@
+import type { Level } from "./level";
+
 /**
  * Shapes of a Kubernetes swagger v2 document (only what apisnoop reads) and of the endpoint catalog built
  * from it. Definitions follow GUIDE §3 and must stay apisnoop-compatible.
@@ -58,8 +60,6 @@ export interface SwaggerSpec {
   definitions?: Record<string, SwaggerSchema>;
   parameters?: Record<string, SwaggerParameter>;
 }
-
-export type Level = "alpha" | "beta" | "stable";
 
 /** One operation of a release's spec: the unit that coverage counts. */
 export interface Endpoint {

@@ -1,7 +1,7 @@
 "use client";
 
 import { chartName } from "@apisnoop/db/filters";
-import type { Level } from "@apisnoop/openapi";
+import { LEVELS, type Level } from "@apisnoop/openapi/level";
 import { type LiveDelta, UPSTREAM_E2E } from "@apisnoop/protocol";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
@@ -107,7 +107,7 @@ export function OverviewLive({ report, query }: { report: CoverageReport; query:
         <dl className="figures">
           <Figure label="endpoints hit" tally={tallies.all} testId="figure-all" />
           <Figure label="conformance-eligible hit" tally={tallies.eligible} testId="figure-eligible" />
-          {(["stable", "beta", "alpha"] as const).map((level) =>
+          {LEVELS.map((level) =>
             tallies.byLevel[level].total > 0 ? (
               <Figure
                 key={level}

@@ -1,4 +1,4 @@
-import type { Level } from "@apisnoop/openapi";
+import { LEVELS, type Level } from "@apisnoop/openapi/level";
 
 /** What the sunburst needs of one endpoint: where it sits, and whether the selection hit it. */
 export interface SunburstEndpoint {
@@ -35,7 +35,6 @@ export interface SunburstNode {
 }
 
 /** Inner-to-outer order of the levels, as apisnoop draws them. */
-export const LEVELS: readonly Level[] = ["stable", "beta", "alpha"];
 
 /** Kind label of endpoints without a group/version/kind (discovery, logs, version, ...). */
 export const NO_KIND = "(no kind)";

@@ -1,3 +1,4 @@
+import { LEVELS } from "@apisnoop/openapi/level";
 import { notFound } from "next/navigation";
 import { EndpointTable } from "../../../components/EndpointTable";
 import { FilterBar } from "../../../components/FilterBar";
@@ -38,10 +39,8 @@ export default async function ChartPage({ params, searchParams }: PageProps<{ na
         </h1>
         <p>
           {report.endpoints.length} endpoints of release {report.release} used by the chart's pods:{" "}
-          {(["stable", "beta", "alpha"] as const)
-            .map((level) => `${report.byLevel[level].hit} ${level}`)
-            .join(", ")}
-          . <a href={`/?${chartQuery}`}>Show on the sunburst</a>;{" "}
+          {LEVELS.map((level) => `${report.byLevel[level].hit} ${level}`).join(", ")}.{" "}
+          <a href={`/?${chartQuery}`}>Show on the sunburst</a>;{" "}
           <a href={`/report?${chartQuery}`} data-testid="chart-readiness-link">
             its upgrade readiness
           </a>
