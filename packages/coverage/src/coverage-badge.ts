@@ -1,3 +1,4 @@
+import { countCoverage } from "./coverage-counts";
 import type { EndpointCoverageRow } from "./endpoint-coverage";
 
 /** Which share a badge shows. */
@@ -18,19 +19,14 @@ export function badgeFigures(
   endpoints: readonly Pick<EndpointCoverageRow, "hits" | "level" | "conformanceEligible">[],
   metric: BadgeMetric,
 ): BadgeFigures {
-  const figures = { hit: 0, total: 0 };
-  for (const endpoint of endpoints) {
-    const counted =
-      metric === "stable"
-        ? endpoint.level === "stable"
-        : metric === "eligible"
-          ? endpoint.conformanceEligible
-          : true;
-    if (!counted) continue;
-    figures.total++;
-    if (endpoint.hits > 0) figures.hit++;
-  }
-  return figures;
+  const counts = countCoverage(endpoints);
+  const count =
+    metric === "stable"
+      ? counts.byLevel.stable
+      : metric === "eligible"
+        ? counts.conformanceEligible
+        : counts.all;
+  return { hit: count.tested, total: count.endpoints };
 }
 
 /**

@@ -4,7 +4,8 @@ import { gunzipSync } from "node:zlib";
 import { SHARED_K8S, sharedCatalog } from "@apisnoop/openapi/testing";
 import { describe, expect, it } from "vitest";
 import { parseApisnoopCoverage } from "./apisnoop-coverage";
-import { type CoveredEndpoint, countCoverage, coveragePercent, diffCoverage } from "./coverage-diff";
+import { countCoverage } from "./coverage-counts";
+import { type CoveredEndpoint, coveragePercent, diffCoverage } from "./coverage-diff";
 import { isConformanceEligible, parseIneligible } from "./eligibility";
 
 const ineligible = parseIneligible(

@@ -1,4 +1,5 @@
 import type { Level } from "@apisnoop/openapi";
+import { type CoverageCount, type CoverageCounts, countCoverage } from "./coverage-counts";
 
 /** What a coverage diff reads of an endpoint: its identity, level, eligibility and whether it was hit. */
 export interface CoveredEndpoint {
@@ -17,20 +18,6 @@ export interface CoverageSide<E extends CoveredEndpoint = CoveredEndpoint> {
   endpoints: readonly E[];
 }
 
-/** Endpoints and how many of them are tested, with their hits. */
-export interface CoverageCount {
-  endpoints: number;
-  tested: number;
-  hits: number;
-}
-
-/** Counts of one side: all endpoints, by level, and the conformance-eligible ones. */
-export interface CoverageCounts {
-  all: CoverageCount;
-  byLevel: Record<Level, CoverageCount>;
-  conformanceEligible: CoverageCount;
-}
-
 /** How the coverage of one selection changed from one side to the other. */
 export interface CoverageDiff<E extends CoveredEndpoint = CoveredEndpoint> {
   from: string;
@@ -44,27 +31,6 @@ export interface CoverageDiff<E extends CoveredEndpoint = CoveredEndpoint> {
   testedAdded: E[];
   /** Only in `from` (removed by the later release), and tested there: calls that will fail. */
   testedRemoved: E[];
-}
-
-/** Counts of a list of endpoints: all, by level, conformance-eligible. */
-export function countCoverage(endpoints: readonly CoveredEndpoint[]): CoverageCounts {
-  const empty = (): CoverageCount => ({ endpoints: 0, tested: 0, hits: 0 });
-  const counts: CoverageCounts = {
-    all: empty(),
-    byLevel: { stable: empty(), beta: empty(), alpha: empty() },
-    conformanceEligible: empty(),
-  };
-  const add = (count: CoverageCount, endpoint: CoveredEndpoint) => {
-    count.endpoints++;
-    if (endpoint.tested) count.tested++;
-    count.hits += endpoint.hits;
-  };
-  for (const endpoint of endpoints) {
-    add(counts.all, endpoint);
-    add(counts.byLevel[endpoint.level], endpoint);
-    if (endpoint.conformanceEligible) add(counts.conformanceEligible, endpoint);
-  }
-  return counts;
 }
 
 /**

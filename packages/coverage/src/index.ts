@@ -2,6 +2,7 @@ export * from "./apisnoop-coverage";
 export * from "./apisnoop-export";
 export * from "./conformance-status";
 export * from "./coverage-badge";
+export * from "./coverage-counts";
 export * from "./coverage-csv";
 export * from "./coverage-diff";
 export * from "./coverage-junit";

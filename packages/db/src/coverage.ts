@@ -1,7 +1,8 @@
+import { type CoverageCount, countCoverage } from "@apisnoop/coverage/counts";
 import type { Endpoint } from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
 import { narrowWindow } from "./data-window";
-import { type CoverageFilters, LEVELS, type Level, type Outcome } from "./filters";
+import type { CoverageFilters, Level, Outcome } from "./filters";
 import { releaseLoadCount, resolveReleaseLoad } from "./releases";
 import { endpointHitsSql, SqlParams } from "./selection-sql";
 
@@ -43,12 +44,8 @@ export interface EndpointCoverage extends EndpointCounts {
   lastSeen: Date | null;
 }
 
-/** Endpoints and how many of them are tested, with their hits. */
-export interface CoverageTotal {
-  endpoints: number;
-  tested: number;
-  hits: number;
-}
+/** Endpoints and how many of them are tested, with their hits (coverage's one count). */
+export type CoverageTotal = CoverageCount;
 
 /** Coverage of a release by a selection of sources, time window and outcome. */
 export interface Coverage<E extends EndpointCounts = EndpointCoverage> {
@@ -188,23 +185,7 @@ async function coverageOf(
   return { release, outcome: filters.outcome, endpoints, totals: coverageTotals(endpoints) };
 }
 
-/** Totals of a list of endpoint coverages: all, by level, and conformance-eligible. */
+/** Totals of a list of endpoint coverages: all, by level, and conformance-eligible (all their hits). */
 export function coverageTotals(endpoints: readonly EndpointCounts[]): Coverage["totals"] {
-  const empty = (): CoverageTotal => ({ endpoints: 0, tested: 0, hits: 0 });
-  const totals = {
-    all: empty(),
-    byLevel: Object.fromEntries(LEVELS.map((level) => [level, empty()])) as Record<Level, CoverageTotal>,
-    conformanceEligible: empty(),
-  };
-  const add = (total: CoverageTotal, endpoint: EndpointCounts) => {
-    total.endpoints++;
-    if (endpoint.tested) total.tested++;
-    total.hits += endpoint.hits;
-  };
-  for (const endpoint of endpoints) {
-    add(totals.all, endpoint);
-    add(totals.byLevel[endpoint.level], endpoint);
-    if (endpoint.conformanceEligible) add(totals.conformanceEligible, endpoint);
-  }
-  return totals;
+  return countCoverage(endpoints);
 }

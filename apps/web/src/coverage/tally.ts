@@ -1,31 +1,25 @@
-import type { Level } from "@apisnoop/openapi";
-import type { EndpointCoverage, Tally } from "../data/dashboard-data";
+import { type CountedEndpoint, type CoverageCount, countCoverage } from "@apisnoop/coverage/counts";
+import { LEVELS, type Level } from "@apisnoop/openapi/level";
+import type { Tally } from "../data/dashboard-data";
 
-/** Endpoints hit, overall, per level and among the conformance-eligible ones. */
-export function tally(
-  endpoints: readonly Pick<EndpointCoverage, "hits" | "level" | "conformanceEligible">[],
-): {
+/**
+ * Endpoints hit, overall, per level and among the conformance-eligible ones: coverage's one count
+ * (`countCoverage`, hits already under the outcome), in the `{total, hit}` shape the pages and the HTTP
+ * API show.
+ */
+export function tally(endpoints: readonly CountedEndpoint[]): {
   all: Tally;
   byLevel: Record<Level, Tally>;
   eligible: Tally;
 } {
-  const all = { total: 0, hit: 0 };
-  const eligible = { total: 0, hit: 0 };
-  const byLevel: Record<Level, Tally> = {
-    stable: { total: 0, hit: 0 },
-    beta: { total: 0, hit: 0 },
-    alpha: { total: 0, hit: 0 },
+  const counts = countCoverage(endpoints);
+  const of = (count: CoverageCount): Tally => ({ total: count.endpoints, hit: count.tested });
+  return {
+    all: of(counts.all),
+    byLevel: Object.fromEntries(LEVELS.map((level) => [level, of(counts.byLevel[level])])) as Record<
+      Level,
+      Tally
+    >,
+    eligible: of(counts.conformanceEligible),
   };
-  for (const endpoint of endpoints) {
-    const hit = endpoint.hits > 0 ? 1 : 0;
-    all.total++;
-    all.hit += hit;
-    byLevel[endpoint.level].total++;
-    byLevel[endpoint.level].hit += hit;
-    if (endpoint.conformanceEligible) {
-      eligible.total++;
-      eligible.hit += hit;
-    }
-  }
-  return { all, byLevel, eligible };
 }
