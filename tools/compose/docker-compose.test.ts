@@ -2,9 +2,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "../../../../tools/rig/rig";
-import { proxyCommand } from "../../../cli/src/commands/proxy";
-import { readEnv } from "../../../web/src/env";
+import { proxyCommand } from "../../apps/cli/src/commands/proxy";
+import { readEnv } from "../../apps/web/src/env";
+import { repoRoot } from "../rig/rig";
+
+/*
+ * docker-compose.yml (PostgreSQL + web + proxy for a laptop) checked against what the apps accept: the
+ * web app's env.ts, the flags of `apisnoop proxy`, the images' Dockerfiles. It sits in tools/, beside
+ * the rig, because it reads several apps, which no app may import from another.
+ */
 
 interface ComposeService {
   image?: string;
