@@ -3,14 +3,9 @@ import { decodeIngestBatch, type HitRollup } from "@apisnoop/protocol";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Database } from "./database";
 import { InvalidBatchError } from "./errors";
-import {
-  CONCURRENT_BATCH_WRITES,
-  recordBatch,
-  SMALL_BATCH_ROWS,
-  sourceIdentity,
-  UNKNOWN_RELEASE,
-} from "./record-batch";
+import { recordBatch, sourceIdentity, UNKNOWN_RELEASE } from "./record-batch";
 import { dumpDatabaseText, epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
+import { CONCURRENT_BATCH_WRITES, SMALL_BATCH_ROWS } from "./write-gate";
 
 let db: Database;
 

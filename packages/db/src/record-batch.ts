@@ -13,6 +13,7 @@ import {
   retentionHorizons,
 } from "./retention";
 import { workloadOf } from "./workloads";
+import { batchWriteGate } from "./write-gate";
 
 /** Release name that hits are stored under when neither the batch nor the database names one. */
 export const UNKNOWN_RELEASE = "unknown";
@@ -58,7 +59,7 @@ type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 export async function recordBatch(prisma: PrismaClient, batch: IngestBatch): Promise<RecordBatchResult> {
   checkBuckets(batch);
   const rows = batch.hits.length + batch.unknownCalls.length + batch.fields.length;
-  return writeGate(prisma, rows <= SMALL_BATCH_ROWS ? "small" : "bulk").run(async () => {
+  return batchWriteGate(prisma, rows).run(async () => {
     try {
       return await storeBatch(prisma, batch, await prepareBuckets(prisma, batch));
     } catch (error) {
@@ -105,54 +106,6 @@ function bucketFilter(horizons: Horizons, now: number): BucketFilter {
     minute: (minute) => minute >= minuteFrom && minute <= latest,
     hour: (hourStart) => hourStart >= hourFrom && hourStart <= latest,
   };
-}
-
-/**
- * Batches written at once through one client, per lane. Concurrent batches mostly update the same rows
- * (this minute's rollups of the busiest endpoints) and wait on each other's row locks, so more writers add
- * no throughput, while each waiting one holds a pool connection: a burst of batches once took all ten, so
- * the dashboard's reads waited and later batches failed after Prisma's 10 s wait for a connection
- * (bench:dashboard). Past this many, batches queue here, in order, without a deadline.
- */
-export const CONCURRENT_BATCH_WRITES = 2;
-
-/**
- * Batches of at most this many rows (a few calls of an interactive client) have a lane of their own, so
- * that they do not queue behind bulk batches of thousands of rows (an e2e run's proxy): a kubectl call
- * reaches the live view in the time of its own commit.
- */
-export const SMALL_BATCH_ROWS = 100;
-
-const writeGates = new WeakMap<PrismaClient, Record<"small" | "bulk", Gate>>();
-
-function writeGate(prisma: PrismaClient, lane: "small" | "bulk"): Gate {
-  let gates = writeGates.get(prisma);
-  if (!gates) {
-    gates = { small: new Gate(CONCURRENT_BATCH_WRITES), bulk: new Gate(CONCURRENT_BATCH_WRITES) };
-    writeGates.set(prisma, gates);
-  }
-  return gates[lane];
-}
-
-/** Runs at most `limit` tasks at once; the others start in the order they came. */
-class Gate {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(private readonly limit: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running < this.limit) this.running++;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await task();
-    } finally {
-      // The slot passes straight to the next task, so `running` counts it still.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
 }
 
 function storeBatch(
@@ -319,26 +272,7 @@ async function upsertHits(
       });
     }
     const totalKey = `${hit.operationId}\u0000${sourceId}`;
-    let total = totals.get(totalKey);
-    if (!total) {
-      total = {
-        operationId: hit.operationId,
-        sourceId,
-        hits: 0,
-        hits2xx: 0,
-        first: hit.minute,
-        last: hit.minute,
-      };
-      totals.set(totalKey, total);
-    }
-    total.hits += hit.count;
-    total.first = Math.min(total.first, hit.minute);
-    total.last = Math.max(total.last, hit.minute);
-    if (hit.statusClass === "2xx") {
-      total.hits2xx += hit.count;
-      total.first2xx = Math.min(total.first2xx ?? hit.minute, hit.minute);
-      total.last2xx = Math.max(total.last2xx ?? hit.minute, hit.minute);
-    }
+    foldTotal(totals, totalKey, hit.operationId, sourceId, hit.minute, hit.count, hit.statusClass === "2xx");
   }
   const rows = sortedValues(rollups);
   const minuteRows = rows.filter((row) => keep.minute(row.minute));
@@ -603,31 +537,11 @@ async function upsertBuckets(
   column: "hour" | "day",
   minutes: number,
 ): Promise<void> {
-  const buckets = new Map<string, PairTotal & { bucket: number }>();
+  const buckets = new Map<string, PairTotal>();
   for (const row of rows) {
     const bucket = Math.floor(row.minute / minutes) * minutes;
     const key = `${row.sourceId}\u0000${bucket}\u0000${row.operationId}`;
-    let total = buckets.get(key);
-    if (!total) {
-      total = {
-        operationId: row.operationId,
-        sourceId: row.sourceId,
-        bucket,
-        hits: 0,
-        hits2xx: 0,
-        first: row.minute,
-        last: row.minute,
-      };
-      buckets.set(key, total);
-    }
-    total.hits += row.count;
-    total.first = Math.min(total.first, row.minute);
-    total.last = Math.max(total.last, row.minute);
-    if (row.statusClass === "2xx") {
-      total.hits2xx += row.count;
-      total.first2xx = Math.min(total.first2xx ?? row.minute, row.minute);
-      total.last2xx = Math.max(total.last2xx ?? row.minute, row.minute);
-    }
+    foldTotal(buckets, key, row.operationId, row.sourceId, row.minute, row.count, row.statusClass === "2xx");
   }
   const sorted = sortedValues(buckets);
   await tx.$executeRawUnsafe(
@@ -646,7 +560,8 @@ async function upsertBuckets(
     release,
     textArray(sorted.map((total) => total.operationId)),
     numberArray(sorted.map((total) => total.sourceId)),
-    numberArray(sorted.map((total) => total.bucket)),
+    // Every minute of a bucket starts it the same way, the first one included.
+    numberArray(sorted.map((total) => Math.floor(total.first / minutes) * minutes)),
     numberArray(sorted.map((total) => total.hits)),
     numberArray(sorted.map((total) => total.hits2xx)),
     numberArray(sorted.map((total) => total.first)),
@@ -656,7 +571,10 @@ async function upsertBuckets(
   );
 }
 
-/** All-time hits of one endpoint by one source in a batch. */
+/**
+ * Hits of one endpoint by one source in a batch, over all time or one hour or day bucket: counts and the
+ * first and last minute, of all hits and of 2xx ones.
+ */
 interface PairTotal {
   operationId: string;
   sourceId: number;
@@ -674,6 +592,34 @@ interface SourceUnknownTotal {
   calls: number;
   first: number;
   last: number;
+}
+
+/**
+ * Adds `count` hits of `minute` to the total under `key` (new for `operationId` × `sourceId` when
+ * missing): the one fold behind the all-time totals and the hour and day buckets.
+ */
+function foldTotal(
+  totals: Map<string, PairTotal>,
+  key: string,
+  operationId: string,
+  sourceId: number,
+  minute: number,
+  count: number,
+  ok: boolean,
+): void {
+  let total = totals.get(key);
+  if (!total) {
+    total = { operationId, sourceId, hits: 0, hits2xx: 0, first: minute, last: minute };
+    totals.set(key, total);
+  }
+  total.hits += count;
+  total.first = Math.min(total.first, minute);
+  total.last = Math.max(total.last, minute);
+  if (ok) {
+    total.hits2xx += count;
+    total.first2xx = Math.min(total.first2xx ?? minute, minute);
+    total.last2xx = Math.max(total.last2xx ?? minute, minute);
+  }
 }
 
 /**
