@@ -186,3 +186,22 @@ export function redirectImage(log: (line: string) => void = () => {}): Promise<I
     log,
   });
 }
+
+/**
+ * The upstream e2e suite (`e2e.test`, tools/e2e/build.sh) with busybox, to run its tests from a pod as any
+ * in-cluster client: with no `--kubeconfig`, e2e.test uses the in-cluster configuration.
+ */
+export function e2eRunnerImage(binary: string): ImageRecipe {
+  return {
+    name: rigImageName("e2e", kubeVersions().kube),
+    layers: [
+      systemLayer(),
+      busyboxLayer(),
+      {
+        name: "e2e.test",
+        items: [{ kind: "file", to: "/usr/local/bin/e2e.test", from: binary, mode: 0o755 }],
+      },
+    ],
+    config: { env: [IMAGE_PATH], workingDir: "/tmp", entrypoint: ["/usr/local/bin/e2e.test"] },
+  };
+}

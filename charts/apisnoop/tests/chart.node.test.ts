@@ -8,10 +8,17 @@
  * Pods that also ask for the redirect route (`apisnoop.io/redirect: iptables`) keep the apiserver's
  * address — one client hardcodes `https://kubernetes.default.svc`, one uses the ClusterIP the kubelet gives
  * it — and their connections are sent to the proxy by NAT rules in their own network namespace.
+ * Upstream's e2e.test runs as a Job in that namespace too, as conformance runners run it in a cluster: its
+ * tests' calls are listed per test in the dashboard and compared with apisnoop's published data.
  */
 import { buildCatalog, compileMatcher, loadSpec, type RequestMatcher } from "@apisnoop/openapi";
+import { sharedApisnoopCoverage, sharedCatalog } from "@apisnoop/openapi/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toolboxImage } from "../../../tools/images/rig-images";
+import { ginkgoFocus } from "../../../tools/e2e/conformance-tests";
+import { e2eBinaryAvailable, e2eBinaryPath } from "../../../tools/e2e/e2e-binary";
+import { compareTests, summarizeComparison } from "../../../tools/e2e/endpoint-comparison";
+import { publishedEndpointsByTest } from "../../../tools/e2e/test-endpoints";
+import { e2eRunnerImage, toolboxImage } from "../../../tools/images/rig-images";
 import { loadRigImages } from "../../../tools/images/rig-load";
 import { type ApisnoopRelease, installApisnoop } from "../../../tools/rig/apisnoop-release";
 import { readAuditEvents } from "../../../tools/rig/audit";
@@ -35,6 +42,26 @@ const WORKLOAD_CHART = {
 const REDIRECT = { "apisnoop.io/redirect": "iptables" };
 /** The redirected clients: one hardcodes the Service's name, one uses KUBERNETES_SERVICE_HOST (the ClusterIP). */
 const REDIRECTED = ["redirected", "redirected-ip"] as const;
+
+/**
+ * Quick API conformance tests e2e.test runs from a pod (the rig's node has none of the test images that
+ * pod-running tests need yet).
+ */
+const IN_CLUSTER_TESTS = [
+  "[sig-api-machinery] server version should find the server version [Conformance]",
+  "[sig-node] ConfigMap should run through a ConfigMap lifecycle [Conformance]",
+  "[sig-node] Secrets should patch a secret [Conformance]",
+  "[sig-node] PodTemplates should run the lifecycle of PodTemplates [Conformance]",
+  "[sig-network] Services should find a service from listing all namespaces [Conformance]",
+  "[sig-auth] ServiceAccounts should run through the lifecycle of a ServiceAccount [Conformance]",
+];
+/** e2e.test takes half an hour to build: without it, the in-cluster run is skipped unless E2E_REQUIRED=1. */
+const e2eAvailable = e2eBinaryAvailable();
+if (!e2eAvailable && process.env.E2E_REQUIRED === "1") {
+  throw new Error("E2E_REQUIRED=1 but e2e.test is not built: run `npm run e2e:build` first");
+}
+/** The ClusterRoleBinding that makes the conformance Job's service account cluster-admin, as e2e.test needs. */
+const conformanceAdmin = `apisnoop-conformance-${id}`;
 
 let apisnoop: ApisnoopRelease;
 let toolbox = "";
@@ -90,6 +117,50 @@ async function client(
                 "sh",
                 "-c",
                 `node /toolbox/in-cluster-client.mjs --rounds=${rounds} --interval=3${server ? ` --server=${server}` : ""}; sleep 3600`,
+              ],
+            },
+          ],
+        },
+      },
+    },
+  });
+}
+
+/** e2e.test as a Job in the snooped namespace, running {@link IN_CLUSTER_TESTS} as cluster-admin. */
+async function conformanceJob(image: string) {
+  const name = "conformance";
+  await rigApply({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: snooped } });
+  await rigApply({
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    metadata: { name: conformanceAdmin },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+    subjects: [{ kind: "ServiceAccount", name, namespace: snooped }],
+  });
+  await rigApply({
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: snooped },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          serviceAccountName: name,
+          restartPolicy: "Never",
+          containers: [
+            {
+              name: "e2e",
+              image,
+              imagePullPolicy: "Never",
+              args: [
+                "--provider=skeleton",
+                "--num-nodes=1",
+                "--disable-log-dump",
+                `--ginkgo.focus=${ginkgoFocus(IN_CLUSTER_TESTS)}`,
+                "--ginkgo.no-color",
+                "--ginkgo.v",
+                "--ginkgo.timeout=15m",
               ],
             },
           ],
@@ -180,6 +251,7 @@ beforeAll(async () => {
   await client(snooped, "redirected-ip", 0, REDIRECT);
   await client(snooped, "opted-out", 1, { "apisnoop.io/snoop": "false" });
   await client(plain, "bystander", 1);
+  if (e2eAvailable) await conformanceJob(loadRigImages([e2eRunnerImage(e2eBinaryPath())], log)[0] ?? "");
   await rigApply({
     apiVersion: "v1",
     kind: "Pod",
@@ -189,9 +261,14 @@ beforeAll(async () => {
       containers: [{ name: "reader", image: toolbox, imagePullPolicy: "Never", command: ["sleep", "3600"] }],
     },
   });
+  // Every dashboard read execs in it: a test that ran before it started would fail, not wait.
+  await rigKubectl(["-n", plain, "wait", "--for=condition=Ready", "pod/reader", "--timeout=300s"]);
 }, 1_200_000);
 
 afterAll(async () => {
+  await rigKubectl(["delete", "clusterrolebinding", conformanceAdmin, "--ignore-not-found"]).catch(
+    () => undefined,
+  );
   for (const namespace of [snooped, plain]) {
     await rigKubectl(["delete", "namespace", namespace, "--wait=false", "--ignore-not-found"]).catch(
       () => undefined,
@@ -265,12 +342,16 @@ describe("charts/apisnoop on the rig's node", () => {
     ] as const) {
       const pod = await podOf(namespace, app);
       const user = `system:serviceaccount:${namespace}:${app}`;
-      const events = await until(`${app}'s calls in the audit log`, () => {
-        const found = readAuditEvents().filter(
-          (e) => e.user.username === user && e.stage === "ResponseComplete",
-        );
-        return found.length >= 8 ? found : null;
-      });
+      const events = await until(
+        `${app}'s calls in the audit log`,
+        () => {
+          const found = readAuditEvents().filter(
+            (e) => e.user.username === user && e.stage === "ResponseComplete",
+          );
+          return found.length >= 8 ? found : null;
+        },
+        180_000,
+      );
       for (const event of events) expect(event.sourceIPs, app).toEqual([pod.status.podIP]);
       const coverage = await dashboard<Coverage>(`coverage?namespace=${namespace}&serviceAccount=${app}`);
       expect(coverage.sources, app).toEqual([]);
@@ -356,4 +437,68 @@ describe("the redirect route (apisnoop.io/redirect: iptables) on the rig's node"
       }
     }
   });
+});
+
+describe.skipIf(!e2eAvailable)("upstream conformance tests run from a pod through the chart's proxy", () => {
+  it("passes, and the dashboard lists each test's endpoints as apisnoop's published data, up to explained differences", async () => {
+    const job = await until(
+      "the conformance Job to finish",
+      async () => {
+        const status = JSON.parse(
+          await rigKubectl(["-n", snooped, "get", "job", "conformance", "-o", "jsonpath={.status}"]),
+        ) as { succeeded?: number; failed?: number };
+        return status.succeeded || status.failed ? status : null;
+      },
+      900_000,
+    );
+    const log = await rigKubectl(["-n", snooped, "logs", "job/conformance", "--tail=40"]);
+    expect(job.succeeded, log).toBe(1);
+    expect(log).toMatch(new RegExp(`Ran ${IN_CLUSTER_TESTS.length} of \\d+ Specs`));
+    const pod = (
+      JSON.parse(
+        await rigKubectl(["-n", snooped, "get", "pods", "-l", "job-name=conformance", "-o", "json"]),
+      ) as { items: Pod[] }
+    ).items[0];
+    expect(pod?.metadata.annotations?.["apisnoop.io/injected"]).toBe("true");
+    const catalog = sharedCatalog("1.34");
+    const stable = (operationId: string) => {
+      const endpoint = catalog.byOperationId.get(operationId);
+      return !!endpoint && !endpoint.watchOperation && endpoint.level === "stable";
+    };
+    const observed = new Map<string, Set<string>>();
+    for (const test of IN_CLUSTER_TESTS) {
+      const coverage = await until(
+        `${test} in the dashboard`,
+        async () => {
+          const found = await dashboard<Coverage>(
+            `coverage?namespace=${snooped}&serviceAccount=conformance&e2eTest=${encodeURIComponent(test)}`,
+          );
+          return found.endpoints.some((e) => e.hits > 0) ? found : null;
+        },
+        180_000,
+      );
+      expect(coverage.sources.map((s) => s.source.pod)).toEqual([pod?.metadata.name]);
+      observed.set(
+        test,
+        new Set(
+          coverage.endpoints.filter((e) => e.hits > 0 && stable(e.operationId)).map((e) => e.operationId),
+        ),
+      );
+    }
+    const comparisons = compareTests(
+      IN_CLUSTER_TESTS.map((name) => ({ name, state: "passed" as const, durationSeconds: 0 })),
+      observed,
+      publishedEndpointsByTest(sharedApisnoopCoverage("1.34").endpoints),
+    );
+    const unexplained = comparisons.flatMap((c) => [
+      ...c.extras.filter((d) => d.explanation === null).map((d) => `${c.test}: + ${d.endpoint}`),
+      ...c.misses.filter((d) => d.explanation === null).map((d) => `${c.test}: - ${d.endpoint}`),
+    ]);
+    expect(unexplained).toEqual([]);
+    const summary = summarizeComparison(comparisons);
+    console.log(
+      `in-cluster conformance: ${summary.tests} tests, ${summary.identical} with exactly apisnoop's set; ${summary.matches} matches, ${summary.extras} extras, ${summary.misses} misses, ${summary.unexplained} unexplained`,
+    );
+    expect(summary.matches).toBeGreaterThan(summary.extras + summary.misses);
+  }, 900_000);
 });
