@@ -50,7 +50,7 @@ describe("startEmbeddedPostgres", () => {
     const file = path.join(root, "a-file");
     writeFileSync(file, "");
     await expect(startEmbeddedPostgres({ dataDir: path.join(file, "pgdata") })).rejects.toThrow(
-      /cannot make the folder of the data directory .*a-file\/pgdata: EEXIST/,
+      /^cannot make the folder of the data directory .*a-file\/pgdata: EEXIST.*: set APISNOOP_DATA_DIR to a folder you can write, or DATABASE_URL/,
     );
   });
 

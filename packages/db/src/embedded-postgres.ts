@@ -174,6 +174,10 @@ function postgresSystemUser(): SystemUser {
   return created;
 }
 
+/** The fix named after a data directory that cannot be made or written. */
+const DATA_DIR_WAY_OUT =
+  ": set APISNOOP_DATA_DIR to a folder you can write, or DATABASE_URL to use another PostgreSQL";
+
 /**
  * Makes the folders above `dataDir` (the data dir itself is made by `initialise`, 0700). As root, those
  * made here and `stateDir` get search permission for others, so the `postgres` user can pass through
@@ -185,7 +189,9 @@ function makeParents(dataDir: string, owner: SystemUser | null, stateDir: string
   try {
     firstMade = mkdirSync(parent, { recursive: true });
   } catch (error) {
-    throw new Error(`cannot make the folder of the data directory ${dataDir}: ${(error as Error).message}`);
+    throw new Error(
+      `cannot make the folder of the data directory ${dataDir}: ${(error as Error).message}${DATA_DIR_WAY_OUT}`,
+    );
   }
   if (!owner) return;
   const opened = firstMade ? ancestry(parent).filter((dir) => dir.startsWith(firstMade)) : [];
@@ -231,8 +237,14 @@ function ensureReachable(owner: SystemUser, dirs: string[]): void {
 }
 
 function initialise(binaries: Binaries, dataDir: string, passwordFile: string, owner: SystemUser | null) {
-  if (!existsSync(dataDir)) mkdirSync(dataDir, { mode: 0o700 });
-  writeFileSync(passwordFile, `${randomBytes(18).toString("base64url")}\n`, { mode: 0o600 });
+  try {
+    if (!existsSync(dataDir)) mkdirSync(dataDir, { mode: 0o700 });
+    writeFileSync(passwordFile, `${randomBytes(18).toString("base64url")}\n`, { mode: 0o600 });
+  } catch (error) {
+    throw new Error(
+      `cannot make the data directory ${dataDir}: ${(error as Error).message}${DATA_DIR_WAY_OUT}`,
+    );
+  }
   // initdb reads the password from a file the server's user can read; it is removed right after.
   const pwfile = path.join(dataDir, "..", `.initdb-password-${process.pid}`);
   writeFileSync(pwfile, readFileSync(passwordFile), { mode: 0o600 });
