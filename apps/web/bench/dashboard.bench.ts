@@ -1,5 +1,5 @@
 /**
- * `npm run bench:dashboard`: the dashboard under issue 6's load — rollups of 10,000,000 hits over the
+ * `npm run bench:dashboard`: the dashboard under a large cluster's load — rollups of 10,000,000 hits over the
  * ~900 endpoints of 1.36 and 200 sources, in a real PostgreSQL (embedded, or a scratch database on
  * DATABASE_URL's server), stored through the real ingest namespace. Prints:
  *  - /api/v1/coverage latency with filters the cache has not seen (every request a query) and cached,

@@ -1,5 +1,5 @@
 /**
- * bench:ingest — hits per second from the proxy's recording side to committed rows (issue 5): the proxy's
+ * bench:ingest — hits per second from the proxy's recording side to committed rows: the proxy's
  * Uplink (write-ahead journal, edge rollups, fsync'd spool, Socket.IO) delivering to the web app's real
  * ingest namespace (in a process of its own, `ingest-server.ts`), which commits each batch to PostgreSQL
  * through recordBatch before acknowledging it.

@@ -216,7 +216,7 @@ describe("the dashboard in Chromium", () => {
     expect(await page.getByTestId("endpoint-title").textContent()).toBe("listCoreV1Node");
     expect(await page.getByTestId("endpoint-hits").textContent()).toBe("4");
     expect(await page.getByTestId("endpoint-details").textContent()).toBe("—");
-    // How it was called (issue 5 §2): the proxy's details per hit, summed.
+    // How it was called: the proxy's details per hit, summed.
     const watched = hitBatch([kubectl], [[0, "listCoreV1Node", 3]]);
     for (const hit of watched.hits) hit.details = { watch: 2, "subresource:status": 1 };
     expect(await stack.ingest(watched)).toMatchObject({ ok: true });

@@ -1,5 +1,5 @@
 /**
- * Nothing lost (issue 5 and issue 6): 100,000 requests through the real proxy to the rig's kube-apiserver,
+ * Nothing lost: 100,000 requests through the real proxy to the rig's kube-apiserver,
  * delivered to the real web app on a real PostgreSQL, while the web app is killed with SIGKILL twice, the
  * proxy once, and PostgreSQL is restarted. Afterwards the stored hit count equals the number of requests
  * that got an answer, exactly; and the bearer token used by the run appears nowhere in spool or database.

@@ -124,7 +124,7 @@ describe("importHitFiles", () => {
       namespace: "e2e-pods-1234",
       pod: "runner",
     });
-    // The line's field paths (issue 5 §7) land as field counts of the re-matched endpoint.
+    // The line's field paths land as field counts of the re-matched endpoint.
     expect(batches[0]?.fields.map((f) => [f.operationId, f.direction, f.field, f.unknown])).toEqual([
       ["listCoreV1NamespacedPod", "response", "io.k8s.api.core.v1.Pod:spec", false],
       ["listCoreV1NamespacedPod", "response", "io.k8s.api.core.v1.Pod:spex", true],

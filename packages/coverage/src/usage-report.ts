@@ -35,7 +35,7 @@ export interface Finding {
   replacement: string | null;
 }
 
-/** The deprecated/removed API report for one selection of sources (issue 8 §6). */
+/** The deprecated/removed API report for one selection of sources. */
 export interface UsageReport {
   release: string;
   targetRelease: string | null;

@@ -1,6 +1,6 @@
 /**
  * bench:db-queries — the query functions on rollups that represent 10,000,000 hits of 200 sources over a
- * release's endpoints (issue 6's dashboard benchmark data). Prints p50/p95 per query and its ratio to a
+ * release's endpoints (the data of bench:dashboard). Prints p50/p95 per query and its ratio to a
  * `SELECT 1` round trip measured in the same run. A throw-away database (DATABASE_URL's server, else an
  * embedded PostgreSQL), or `--data-dir DIR` to keep the seeded embedded cluster between runs; `--only REGEX`
  * runs the cases whose name matches.

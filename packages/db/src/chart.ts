@@ -33,7 +33,7 @@ export interface ChartPod {
   endpoints: number;
 }
 
-/** What a Helm chart's pods used (issue 6's chart drill-down). */
+/** What a Helm chart's pods used: the chart drill-down. */
 export interface ChartReport {
   chart: string;
   release: string;

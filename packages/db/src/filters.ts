@@ -2,7 +2,7 @@ import { LEVELS, type Level } from "@apisnoop/openapi/level";
 import { z } from "zod";
 
 /**
- * The filters every coverage view shares (issue 6): release, source, time window, outcome, level. They
+ * The filters every coverage view shares: release, source, time window, outcome, level. They
  * live in the URL, so this module parses them from query parameters and writes them back; it imports no
  * database code, so pages and client components can use it too (`@apisnoop/db/filters`).
  */

@@ -1,5 +1,5 @@
 /**
- * Fuzzing of the field walker (issue 5): at least 100,000 bodies generated from the real 1.34 definitions,
+ * Fuzzing of the field walker, which reads hostile bodies: at least 100,000 bodies generated from the real 1.34 definitions,
  * mutated, or hostile (deep, wide, huge, cyclic, shared, prototype keys, long keys, non-objects), walked
  * plainly, as strategic merge patches and as JSON patches. No exception, reports within the limits, heap
  * back to where it was. The seed is printed; `FUZZ_SEED=<n>` replays a run.

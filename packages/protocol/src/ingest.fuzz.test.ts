@@ -1,5 +1,5 @@
 /**
- * Fuzzing of the ingest decoder (issue 5): 100,000 batches, valid ones generated with random rows and then
+ * Fuzzing of the ingest decoder, which reads what any proxy sends: 100,000 batches, valid ones generated with random rows and then
  * mutated (retyped, dropped and added keys, out-of-range indexes, prototype keys, long and multi-line
  * strings, deep garbage, big arrays, binary attachments), sent as objects and through a JSON round trip.
  * decodeIngestBatch never throws, answers a batch whose source indexes hold or one short line, and keeps

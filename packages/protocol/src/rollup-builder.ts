@@ -16,7 +16,7 @@ const HOUR = 3_600_000;
 const BUCKET_MINUTES = [1, 60, 1440] as const;
 
 /**
- * Edge aggregation (issue 5): folds hits into the rollups of one IngestBatch — endpoint × source × status
+ * Edge aggregation: folds hits into the rollups of one IngestBatch — endpoint × source × status
  * class × minute, unknown calls, field counts per hour — so what is shipped grows with distinct keys, not
  * with request volume. `drain()` hands over the batch and starts a new one.
  */

@@ -1,5 +1,5 @@
 /**
- * Pod attribution end to end (issue 5 §3, issue 7 §3): a proxy with its pod informer in front of the rig,
+ * Pod attribution end to end (GUIDE §2): a proxy with its pod informer in front of the rig,
  * a Helm-labelled pod whose IP is a loopback address of this host, and a client calling through the proxy
  * from that address: its hits carry the pod's namespace, name, service account, chart, release and
  * `apisnoop.io/source` name. The pod is never scheduled, so its IP is written through pods/status as a

@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import type { Informer, KubeConfig, ObjectCache, V1Pod } from "@kubernetes/client-node";
 
 /**
- * Who a pod is, as far as source attribution (issue 5, GUIDE §2) cares: read from the pod object alone.
+ * Who a pod is, as far as source attribution (GUIDE §2) cares: read from the pod object alone.
  * Helm's labels are taken from the pod's own labels (charts put them on the pod template); owners are not
  * chased. Unknown parts are null, never guessed.
  */

@@ -4,7 +4,7 @@ import { fakeFlow, fakeMatch } from "../testing";
 import { hitLineOf, record } from "./record";
 
 describe("hitLineOf", () => {
-  it("writes exactly the fields of issue 4 §7, path without query, only Kubernetes query parameters", () => {
+  it("writes exactly the hits-file line's fields, path without query, only Kubernetes query parameters", () => {
     const flow = fakeFlow(
       {
         method: "GET",

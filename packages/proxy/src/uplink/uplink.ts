@@ -82,7 +82,7 @@ export interface UplinkStats {
 const MAX_RETRY_DELAY_MS = 60_000;
 
 /**
- * Lossless delivery to the dashboard (issue 5 §5–6): counted hits go to a write-ahead journal and into edge
+ * Lossless delivery to the dashboard: counted hits go to a write-ahead journal and into edge
  * rollups; every `flushMs` (or `maxKeys` rows; less often while the web app is behind) the rollups become a
  * batch in the durable spool (split into parts well below the web app's message limit), then the journal
  * is emptied. Spooled batches are sent in order over the ingest namespace and deleted only when the web app
