@@ -1,4 +1,5 @@
 import type { Endpoint } from "@apisnoop/openapi";
+import { LEVEL_RANK } from "@apisnoop/openapi/level";
 
 /** What a release diff reads of an endpoint: a catalog's Endpoint, or a stored endpoint row. */
 export type DiffableEndpoint = Pick<Endpoint, "operationId" | "method" | "path" | "level" | "deprecated">;
@@ -26,8 +27,6 @@ export interface ReleaseDiff<E extends DiffableEndpoint = Endpoint> {
   /** Endpoints present in both releases that are deprecated only in the later one. */
   newlyDeprecated: E[];
 }
-
-const RANK = { alpha: 0, beta: 1, stable: 2 } as const;
 
 /**
  * The shape of an operation with its API version left out, so the same operation of two versions of a
@@ -57,8 +56,8 @@ export function diffReleases<E extends DiffableEndpoint>(
   const promoted: Promotion<E>[] = [];
   for (const endpoint of added) {
     const earlier = (byShape.get(versionlessShape(endpoint)) ?? [])
-      .filter((e) => RANK[e.level] < RANK[endpoint.level])
-      .sort((a, b) => RANK[b.level] - RANK[a.level])[0];
+      .filter((e) => LEVEL_RANK[e.level] < LEVEL_RANK[endpoint.level])
+      .sort((a, b) => LEVEL_RANK[b.level] - LEVEL_RANK[a.level])[0];
     if (earlier) promoted.push({ from: earlier, to: endpoint });
   }
   const newlyDeprecated = to.endpoints.filter(

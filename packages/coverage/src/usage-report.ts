@@ -1,4 +1,5 @@
 import type { Endpoint, EndpointCatalog } from "@apisnoop/openapi";
+import { LEVEL_RANK, type Level } from "@apisnoop/openapi/level";
 import { isConformanceEligible } from "./eligibility";
 import { versionlessShape } from "./release-diff";
 
@@ -24,7 +25,7 @@ export interface Finding {
   operationId: string;
   method: string;
   path: string;
-  level: string;
+  level: Level;
   hits: number;
   /** When it was last called, when known. */
   lastSeen: Date | null;
@@ -51,8 +52,6 @@ export interface UsageReport {
 /** Exit codes a CI can use, as pluto does. */
 export const REPORT_EXIT = { clean: 0, deprecated: 2, removed: 3, belowCoverage: 4 } as const;
 
-const RANK = { alpha: 0, beta: 1, stable: 2 } as const;
-
 /**
  * Flags what a selection called: operations deprecated in the release (the `/watch/` paths, or an
  * alpha/beta version superseded by a higher level of the same operation in the same release), and
@@ -72,7 +71,8 @@ export function buildUsageReport(
   for (const endpoint of options.target?.endpoints ?? []) {
     const shape = versionlessShape(endpoint);
     const current = targetByShape.get(shape);
-    if (!current || RANK[endpoint.level] > RANK[current.level]) targetByShape.set(shape, endpoint);
+    if (!current || LEVEL_RANK[endpoint.level] > LEVEL_RANK[current.level])
+      targetByShape.set(shape, endpoint);
   }
   const deprecated: Finding[] = [];
   const removed: Finding[] = [];
@@ -98,7 +98,7 @@ export function buildUsageReport(
       deprecated.push(finding("deprecated: use the list operation with ?watch=true", null));
     } else {
       const better = (byShape.get(versionlessShape(endpoint)) ?? []).find(
-        (e) => RANK[e.level] > RANK[endpoint.level],
+        (e) => LEVEL_RANK[e.level] > LEVEL_RANK[endpoint.level],
       );
       if (better)
         deprecated.push(

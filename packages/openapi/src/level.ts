@@ -7,6 +7,12 @@ export const LEVELS = ["stable", "beta", "alpha"] as const;
 export type Level = (typeof LEVELS)[number];
 
 /**
+ * How far a level is along the way to GA: alpha 0, beta 1, stable 2. A promotion goes up it, a
+ * replacement is an operation higher on it.
+ */
+export const LEVEL_RANK: Readonly<Record<Level, number>> = { alpha: 0, beta: 1, stable: 2 };
+
+/**
  * Operations apisnoop files as `beta` although their paths say nothing about it (GUIDE §3: a
  * compatibility exception kept so counts per level match apisnoop's).
  */

@@ -161,7 +161,7 @@ function Findings({
           <tr key={finding.operationId} data-operation-id={finding.operationId}>
             <td>
               <Link href={endpointHref(finding.operationId, query)}>{finding.operationId}</Link>{" "}
-              <LevelBadge level={finding.level as "stable" | "beta" | "alpha"} deprecated={false} />
+              <LevelBadge level={finding.level} deprecated={false} />
               <div className="mono small">
                 {finding.method} {finding.path}
               </div>
