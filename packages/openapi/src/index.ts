@@ -30,4 +30,4 @@ export {
   specSourceKind,
 } from "./spec-source";
 export * from "./types";
-export { asksToWatch } from "./watch";
+export { asksToWatch, requestTargetWatches } from "./watch";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compileMatcher, splitRequest } from "./matcher";
 import { sharedCatalog } from "./testing";
-import { asksToWatch } from "./watch";
+import { asksToWatch, requestTargetWatches } from "./watch";
 
 const matcher = compileMatcher(sharedCatalog("1.34"));
 
@@ -254,6 +254,36 @@ describe("asksToWatch", () => {
     }
     for (const query of ["", "watch=0", "watch=false", "watch=yes", "watch=", "xwatch=true", "watch=true2"]) {
       expect(asksToWatch(query), query).toBe(false);
+    }
+  });
+});
+
+describe("requestTargetWatches", () => {
+  it("is a watch query or a deprecated watch path, as the matcher says wherever it matches", () => {
+    const watching = [
+      "/api/v1/pods?watch=true",
+      "/api/v1/namespaces/default/pods?limit=5&watch=1",
+      "/api/v1/watch/pods",
+      "/api/v1/watch/namespaces/default/pods?resourceVersion=3",
+      "/apis/apps/v1/watch/deployments",
+      "/apis/apps/v1/watch/namespaces/default/deployments/web",
+    ];
+    const notWatching = [
+      "/api/v1/pods",
+      "/api/v1/pods?watch=false",
+      "/api/v1/namespaces/watch/pods",
+      "/apis/apps/v1/namespaces/watch/deployments",
+      "/api/v1/namespaces/default/configmaps/watch",
+      "/api/v1/pods?labelSelector=app%3D/watch/",
+      "/watch/api/v1/pods",
+    ];
+    for (const url of watching) {
+      expect(requestTargetWatches(url), url).toBe(true);
+      expect(matcher.match("GET", url).watch, url).toBe(true);
+    }
+    for (const url of notWatching) {
+      expect(requestTargetWatches(url), url).toBe(false);
+      expect(matcher.match("GET", url).watch, url).toBe(false);
     }
   });
 });

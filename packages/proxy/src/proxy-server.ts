@@ -4,7 +4,7 @@ import https from "node:https";
 import net, { type AddressInfo, type Socket } from "node:net";
 import type { Duplex, Readable } from "node:stream";
 import tls, { type SecureContext } from "node:tls";
-import { asksToWatch } from "@apisnoop/openapi";
+import { requestTargetWatches } from "@apisnoop/openapi";
 import type { LeafCertificate } from "./certificate-authority";
 import { type ConnectPolicy, requestTargetProblem } from "./connect-policy";
 import type { FlowRequest, ProxyMode } from "./flow";
@@ -704,7 +704,8 @@ export class ProxyServer {
       return;
     }
     this.active.set(res, {
-      watch: isWatch(req.url ?? ""),
+      // A watch (a stream that may last hours) is ended by a drain, so its client re-watches elsewhere.
+      watch: requestTargetWatches(req.url ?? ""),
       startedAt: performance.now(),
       endStream: null,
       ending: false,
@@ -816,12 +817,6 @@ function tlsErrorKind(error: NodeJS.ErrnoException): string {
   if (error.code === "ERR_TLS_HANDSHAKE_TIMEOUT") return "timeout";
   if (error.code === "ECONNRESET") return "reset";
   return /alert/i.test(error.message) ? "client alert" : "malformed";
-}
-
-/** A watch (a stream that may last hours): ended when the proxy drains, so its client re-watches elsewhere. */
-function isWatch(url: string): boolean {
-  const q = url.indexOf("?");
-  return (q !== -1 && asksToWatch(url.slice(q + 1))) || url.includes("/watch/");
 }
 
 /**

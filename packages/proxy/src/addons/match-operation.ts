@@ -1,4 +1,4 @@
-import { asksToWatch, type MatchResult } from "@apisnoop/openapi";
+import { type MatchResult, requestTargetWatches } from "@apisnoop/openapi";
 import type { Addon } from "../addon-chain";
 import type { Flow } from "../flow";
 
@@ -18,11 +18,5 @@ export function matchOperation(): Addon {
 }
 
 function noSpec(url: string): MatchResult {
-  const q = url.indexOf("?");
-  return {
-    endpoint: null,
-    operationId: null,
-    watch: q !== -1 && asksToWatch(url.slice(q + 1)),
-    reason: "no spec loaded",
-  };
+  return { endpoint: null, operationId: null, watch: requestTargetWatches(url), reason: "no spec loaded" };
 }
