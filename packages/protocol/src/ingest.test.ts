@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { decodeIngestBatch, type IngestBatch, PROTOCOL_VERSION, statusClassOf } from "./ingest";
+import type { Hit } from "./hit";
+import { decodeIngestBatch, hitProblem, type IngestBatch, PROTOCOL_VERSION, statusClassOf } from "./ingest";
 import { SourceSchema, sourceFromUserAgent, sourceKey } from "./source";
 
 function batch(): IngestBatch {
@@ -87,6 +88,49 @@ describe("decodeIngestBatch", () => {
     });
     expect(result.ok ? "" : result.error).not.toMatch(/[\n\u2028]/);
     expect(result.ok ? "" : result.error.length).toBeLessThan(512);
+  });
+
+  it("refuses a NUL anywhere PostgreSQL would (text, jsonb keys) as invalid, not as a storage failure", () => {
+    const nulAgent = batch();
+    nulAgent.sources[0] = { ...sourceFromUserAgent("kubectl"), userAgent: "a\u0000b" };
+    const nulDetail = batch();
+    (nulDetail.hits[0] as IngestBatch["hits"][number]).details = { "a\u0000b": 1 };
+    const nulPath = batch();
+    (nulPath.unknownCalls[0] as IngestBatch["unknownCalls"][number]).path = "/x\u0000";
+    const nulField = batch();
+    (nulField.fields[0] as IngestBatch["fields"][number]).field = "P:\u0000";
+    for (const input of [nulAgent, nulDetail, nulPath, nulField]) {
+      expect(decodeIngestBatch(input)).toMatchObject({
+        ok: false,
+        error: expect.stringMatching(/^invalid batch: /),
+      });
+    }
+  });
+
+  it("names what would make a hit's rows invalid, or nothing for a good one", () => {
+    const good: Hit = {
+      at: Date.UTC(2026, 0, 1),
+      method: "GET",
+      operationId: "listCoreV1NamespacedPod",
+      path: "/api/v1/namespaces/a/pods",
+      status: 200,
+      source: sourceFromUserAgent("kubectl"),
+      details: ["watch"],
+      requestFields: { fields: ["P:a"], unknown: [] },
+    };
+    expect(hitProblem(good)).toBeNull();
+    expect(
+      hitProblem({ ...good, operationId: null, reason: "no such path", path: "/x".repeat(5000) }),
+    ).toBeNull();
+    expect(hitProblem({ ...good, source: { ...good.source, userAgent: "a\u0000" } })).toBe(
+      "source.userAgent: contains a NUL character",
+    );
+    expect(hitProblem({ ...good, method: "M".repeat(17) })).toMatch(/^method: /);
+    expect(hitProblem({ ...good, operationId: "o".repeat(257) })).toMatch(/^operationId: /);
+    expect(hitProblem({ ...good, details: ["d".repeat(129)] })).toMatch(/^details/);
+    expect(hitProblem({ ...good, requestFields: { fields: ["\u0000"], unknown: [] } })).toMatch(/^field: /);
+    expect(hitProblem({ ...good, at: Number.NaN })).toBe("time out of range");
+    expect(hitProblem({ ...good, at: Date.UTC(10000, 0, 2) })).toBe("time out of range");
   });
 
   it("never throws on 100,000 random and mutated inputs", () => {

@@ -1,5 +1,7 @@
 import { z } from "zod";
+import type { Hit } from "./hit";
 import { SourceSchema } from "./source";
+import { text } from "./text";
 
 /** Bumped on any incompatible change of the ingest schemas; the web app refuses other versions. */
 export const PROTOCOL_VERSION = 1;
@@ -25,21 +27,21 @@ const bucket = z.number().int().nonnegative();
  */
 export const HitRollupSchema = z.object({
   source: sourceIndex,
-  operationId: z.string().min(1).max(256),
-  method: z.string().min(1).max(16),
+  operationId: text(256, 1),
+  method: text(16, 1),
   statusClass: z.enum(STATUS_CLASSES),
   minute: bucket,
   count,
-  details: z.record(z.string().max(128), count).default({}),
+  details: z.record(text(128), count).default({}),
 });
 export type HitRollup = z.infer<typeof HitRollupSchema>;
 
 /** Calls that matched no endpoint, with an example path (never a query string or a header). */
 export const UnknownCallSchema = z.object({
   source: sourceIndex,
-  method: z.string().min(1).max(16),
-  path: z.string().max(2048),
-  reason: z.string().max(128),
+  method: text(16, 1),
+  path: text(2048),
+  reason: text(128),
   statusClass: z.enum(STATUS_CLASSES),
   minute: bucket,
   count,
@@ -49,9 +51,9 @@ export type UnknownCall = z.infer<typeof UnknownCallSchema>;
 /** Uses of one field path (GUIDE §3) of one endpoint's request or response body, per hour. */
 export const FieldCountSchema = z.object({
   source: sourceIndex,
-  operationId: z.string().min(1).max(256),
+  operationId: text(256, 1),
   direction: z.enum(["request", "response"]),
-  field: z.string().min(1).max(2048),
+  field: text(2048, 1),
   /** The field is not in the schema. */
   unknown: z.boolean(),
   hour: bucket,
@@ -66,9 +68,9 @@ export type FieldCount = z.infer<typeof FieldCountSchema>;
 export const IngestBatchSchema = z.object({
   protocol: z.literal(PROTOCOL_VERSION),
   batchId: z.uuid(),
-  proxyId: z.string().min(1).max(128),
+  proxyId: text(128, 1),
   /** Release of the spec the proxy matched against ("1.34"), when known. */
-  release: z.string().max(32).nullable(),
+  release: text(32).nullable(),
   sentAt: z.number().int().nonnegative(),
   sources: z.array(SourceSchema).max(100_000),
   hits: z.array(HitRollupSchema).max(1_000_000),
@@ -105,6 +107,56 @@ export function decodeIngestBatch(
     }
   }
   return { ok: true, batch };
+}
+
+/** The latest time a rollup row may hold: the database stores minutes up to the end of year 9999. */
+const LATEST_AT = Date.UTC(10000, 0, 1) - 1;
+
+/**
+ * What would make the rows of `hit` invalid in a batch (the schemas above), as one short line, or null.
+ * An importer checks each record with it, so one bad record is reported with its line instead of
+ * failing the batch it would join after earlier batches were stored.
+ */
+export function hitProblem(hit: Hit): string | null {
+  if (!Number.isFinite(hit.at) || hit.at < 0 || hit.at > LATEST_AT) return "time out of range";
+  const source = SourceSchema.safeParse(hit.source);
+  if (!source.success) return problemOf("source", source.error.issues);
+  const details: Record<string, number> = {};
+  for (const detail of hit.details ?? []) details[detail] = 1;
+  const row =
+    hit.operationId === null
+      ? UnknownCallSchema.safeParse({
+          source: 0,
+          method: hit.method,
+          path: hit.path.slice(0, 2048),
+          reason: hit.reason ?? "unknown",
+          statusClass: "2xx",
+          minute: 0,
+          count: 1,
+        })
+      : HitRollupSchema.safeParse({
+          source: 0,
+          operationId: hit.operationId,
+          method: hit.method,
+          statusClass: "2xx",
+          minute: 0,
+          count: 1,
+          details,
+        });
+  if (!row.success) return problemOf("", row.error.issues);
+  for (const body of [hit.requestFields, hit.responseFields]) {
+    for (const field of body?.fields ?? []) {
+      const parsed = FieldCountSchema.shape.field.safeParse(field);
+      if (!parsed.success) return problemOf("field", parsed.error.issues);
+    }
+  }
+  return null;
+}
+
+function problemOf(prefix: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
+  const issue = issues[0];
+  const where = [prefix, ...(issue?.path.map(String) ?? [])].filter(Boolean).join(".") || "(root)";
+  return `${oneLine(where)}: ${oneLine(issue?.message ?? "invalid")}`;
 }
 
 /** Control characters and line separators as spaces, cut to 200 characters. */

@@ -1,26 +1,27 @@
 import { z } from "zod";
+import { text } from "./text";
 
 /**
  * Who made a call (GUIDE §2): what the client sent (user agent, e2e test, `X-Apisnoop-Source`) and, when
  * the proxy runs in a cluster, the pod behind the connection. Unknown parts are null, never guessed.
  */
 const SourceObject = z.object({
-  userAgent: z.string().max(512),
+  userAgent: text(512),
   /** The e2e test name, from a user agent `e2e.test/... -- <test name>` (GUIDE §3). */
-  e2eTest: z.string().max(1024).nullable(),
+  e2eTest: text(1024).nullable(),
   /** The e2e test is a conformance test (`[Conformance]` in its name). */
   conformance: z.boolean(),
   /** An explicit source name: the `X-Apisnoop-Source` header or the pod's `apisnoop.io/source` annotation. */
-  name: z.string().max(253).nullable(),
-  namespace: z.string().max(253).nullable(),
-  pod: z.string().max(253).nullable(),
-  serviceAccount: z.string().max(253).nullable(),
+  name: text(253).nullable(),
+  namespace: text(253).nullable(),
+  pod: text(253).nullable(),
+  serviceAccount: text(253).nullable(),
   /** Helm chart as `helm.sh/chart` says it (`name-version`). */
-  chart: z.string().max(253).nullable(),
+  chart: text(253).nullable(),
   /** The Helm release (`app.kubernetes.io/instance`), not to be confused with a Kubernetes release. */
-  helmRelease: z.string().max(253).nullable(),
+  helmRelease: text(253).nullable(),
   /** `app.kubernetes.io/managed-by`. */
-  managedBy: z.string().max(253).nullable(),
+  managedBy: text(253).nullable(),
 });
 
 /**
