@@ -2,11 +2,8 @@ import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 
-/**
- * One JSON document of a log, or the reason it could not be read, with the line it starts on. `text` is
- * the document as it stood in the file (its lines joined with "\n"), for content-derived batch ids.
- */
-export type LogRecord = { line: number; value: unknown; text: string } | { line: number; error: string };
+/** One JSON document of a log, or the reason it could not be read, with the line it starts on. */
+export type LogRecord = { line: number; value: unknown } | { line: number; error: string };
 
 /**
  * A record (one line, or a pretty-printed object over several) longer than this is reported and skipped,
@@ -79,7 +76,7 @@ export async function* readJsonObjects(
           continue;
         }
         const parsed = parse(text);
-        if (parsed.ok) yield { line: line.number, value: parsed.value, text };
+        if (parsed.ok) yield { line: line.number, value: parsed.value };
         else yield { line: line.number, error: `invalid JSON: ${parsed.error}` };
         continue;
       }
@@ -96,10 +93,9 @@ export async function* readJsonObjects(
     }
     // Only a closing brace at the object's own indentation can end it (nested ones are indented deeper).
     if (indent <= open.indent && trimmed.endsWith("}")) {
-      const whole = open.lines.join("\n");
-      const parsed = parse(whole);
+      const parsed = parse(open.lines.join("\n"));
       if (parsed.ok) {
-        yield { line: open.start, value: parsed.value, text: whole };
+        yield { line: open.start, value: parsed.value };
         open = null;
       }
     }

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Database } from "@apisnoop/db";
@@ -98,6 +98,101 @@ describe("apisnoop import", () => {
       where: { e2eTest: "[sig-node] ConfigMap should list [Conformance]" },
     });
     expect(source?.conformance).toBe(true);
+  });
+
+  it("counts an audit log imported twice, or again rotated beside a newer one, once", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "apisnoop-rotated-"));
+    const event = (n: number, agent: string) =>
+      JSON.stringify({
+        kind: "Event",
+        apiVersion: "audit.k8s.io/v1",
+        level: "Metadata",
+        stage: "ResponseComplete",
+        auditID: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
+        verb: "list",
+        requestURI: "/api/v1/namespaces/default/configmaps",
+        userAgent: agent,
+        responseStatus: { code: 200 },
+        stageTimestamp: new Date(Date.UTC(2026, 10, 1, 12, 0, n)).toISOString(),
+      });
+    const log = (from: number, to: number, agent: string) =>
+      Array.from({ length: to - from }, (_, i) => event(from + i, agent)).join("\n");
+    const current = path.join(dir, "audit.log");
+    await writeFile(current, log(0, 300, "rotation-test/1"));
+    const stored = async () =>
+      Object.fromEntries(
+        (
+          await db.prisma.$queryRawUnsafe<{ agent: string; n: number }[]>(
+            `SELECT s."userAgent" AS agent, SUM(h.count)::int AS n FROM "HitRollup" h
+             JOIN "Source" s ON s.id = h."sourceId" WHERE s."userAgent" LIKE 'rotation-test/%' GROUP BY 1`,
+          )
+        ).map((row) => [row.agent, row.n]),
+      );
+    const run = (...files: string[]) =>
+      runCli(["import", "audit", ...files, "--release", "1.34", "--database-url", db.url]);
+    expect((await run(current)).code).toBe(0);
+    expect(await stored()).toEqual({ "rotation-test/1": 300 });
+    const again = await run(current);
+    expect(again.stdout).toContain("1 of 1 batches were imported before (the same records): counted once");
+    expect(await stored()).toEqual({ "rotation-test/1": 300 });
+    // The log rotates: audit.log becomes audit.log.1 and a new audit.log starts; audit.log* is imported.
+    await copyFile(current, `${current}.1`);
+    await writeFile(current, log(300, 350, "rotation-test/2"));
+    const rotated = await run(current, `${current}.1`);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toContain("1 of 2 batches were imported before");
+    expect(await stored()).toEqual({ "rotation-test/1": 300, "rotation-test/2": 50 });
+  });
+
+  it("reports a record the ingest schema refuses by its line and stores every other one", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "apisnoop-hits-"));
+    const file = path.join(dir, "hits.jsonl");
+    const line = (agent: string, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({
+        ts: "2026-11-28T17:53:55.713Z",
+        method: "GET",
+        path: "/api/v1/namespaces/a/configmaps",
+        query: "",
+        status: 200,
+        durationMs: 2,
+        operationId: null,
+        userAgent: agent,
+        ...extra,
+      });
+    await writeFile(
+      file,
+      [
+        line("schema-test/ok"),
+        line("schema-test/nul\u0000agent"),
+        line("schema-test/ok", { details: ["a\u0000b"] }),
+        line("schema-test/ok", { method: "PROPPATCHXXXXXXXXXXXXX" }),
+        "{not json",
+        line("schema-test/ok", { source: { namespace: "n".repeat(300) } }),
+        line("schema-test/ok"),
+      ].join("\n"),
+    );
+    const { code, stdout, stderr } = await runCli([
+      "import",
+      "hits",
+      file,
+      "--release",
+      "1.34",
+      "--database-url",
+      db.url,
+    ]);
+    expect(code).toBe(0);
+    const reported = stderr.trim().split("\n");
+    expect(reported).toHaveLength(5);
+    expect(reported.map((text) => text.split(": ")[0])).toEqual([2, 3, 4, 5, 6].map((n) => `${file}:${n}`));
+    expect(reported[0]).toContain("NUL");
+    expect(reported[1]).toContain("details");
+    expect(reported[2]).toContain("method");
+    expect(stdout).toMatch(/imported 7 events .*: 2 hits, 0 unknown calls, .* 5 malformed/);
+    const [row] = await db.prisma.$queryRawUnsafe<{ n: number }[]>(
+      `SELECT SUM(h.count)::int AS n FROM "HitRollup" h JOIN "Source" s ON s.id = h."sourceId"
+       WHERE s."userAgent" = 'schema-test/ok'`,
+    );
+    expect(row?.n).toBe(2);
   });
 
   it("refuses unclear input with one line", async () => {

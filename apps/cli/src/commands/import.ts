@@ -32,9 +32,7 @@ async function importAudit(args: string[], io: CommandIO, kind: "audit" | "hits"
       matcher,
       release: resolved.release,
       sourceName: values.source ?? null,
-      onBatch: async (batch) => {
-        await recordBatch(db.prisma, batch);
-      },
+      onBatch: (batch) => recordBatch(db.prisma, batch),
       onProgress: tty
         ? (s, file) => {
             const rate = Math.round(s.events / Math.max(0.001, (Date.now() - started) / 1000));
@@ -57,6 +55,11 @@ async function importAudit(args: string[], io: CommandIO, kind: "audit" | "hits"
       `${summary.skipped} other-stage events skipped, ` +
       `${summary.malformedCount} malformed\n`,
   );
+  if (summary.duplicateBatches > 0) {
+    io.stdout.write(
+      `${summary.duplicateBatches} of ${summary.batches} batches were imported before (the same records): counted once\n`,
+    );
+  }
   return 0;
 }
 
