@@ -299,6 +299,74 @@ describe("bounds", () => {
     expect(await get(proxy, "/api")).toBe(200);
   });
 
+  it("gives one client address so many TLS handshakes at once; the next wait, others do not", async () => {
+    const proxy = await proxyWith({ limits: { handshakesPerAddress: 1 } });
+    const port = portOf(proxy);
+    const waiting = () => /apisnoop_proxy_tls_handshakes_waiting (\d+)/.exec(proxy.metrics.render())?.[1];
+    // From 127.0.0.2, as from another pod: a handshake that never finishes (the start of a ClientHello,
+    // then silence) holds the address's one turn; a real one behind it waits.
+    const stalled = net.connect({ port, host: "127.0.0.1", localAddress: "127.0.0.2" }, () =>
+      stalled.write(Buffer.from([0x16, 0x03, 0x01])),
+    );
+    stalled.on("error", () => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    let secured = false;
+    const behind = tls.connect(
+      {
+        socket: net.connect({ port, host: "127.0.0.1", localAddress: "127.0.0.2" }),
+        ca: proxy.ca.certificatePem,
+        servername: "localhost",
+      },
+      () => {
+        secured = true;
+      },
+    );
+    behind.on("error", () => {});
+    for (let i = 0; i < 50 && waiting() !== "1"; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(waiting()).toBe("1");
+    // 127.0.0.1 is not held up by 127.0.0.2's queue.
+    expect(await get(proxy, "/api")).toBe(200);
+    expect(secured).toBe(false);
+    // The stalled handshake ends (its client goes): the waiting one gets its turn and completes.
+    stalled.destroy();
+    for (let i = 0; i < 100 && !secured; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(secured).toBe(true);
+    expect(waiting()).toBe("0");
+    behind.destroy();
+  });
+
+  it("closes a connection whose TLS handshake does not finish within the handshake timeout", async () => {
+    const proxy = await proxyWith({ limits: { handshakeTimeoutMs: 300 } });
+    // One byte of a ClientHello, then silence: past the first-byte timeout, inside the handshake's.
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(portOf(proxy), "127.0.0.1", () => socket.write(Buffer.from([0x16])));
+      socket.on("error", () => {});
+      socket.on("close", () => resolve(true));
+      setTimeout(() => resolve(false), 5000);
+    });
+    expect(closed).toBe(true);
+    expect(proxy.metrics.render()).toMatch(/apisnoop_proxy_tls_handshake_errors_total\{kind="timeout"\} 1/);
+  });
+
+  it("closes a connection that waits for its handshake turn longer than the handshake timeout", async () => {
+    const proxy = await proxyWith({ limits: { handshakesPerAddress: 1, handshakeTimeoutMs: 300 } });
+    const port = portOf(proxy);
+    const hold = () =>
+      new Promise<number>((resolve) => {
+        const started = Date.now();
+        const socket = net.connect({ port, host: "127.0.0.1", localAddress: "127.0.0.3" }, () =>
+          socket.write(Buffer.from([0x16, 0x03, 0x01])),
+        );
+        socket.on("error", () => {});
+        socket.on("close", () => resolve(Date.now() - started));
+      });
+    // Three stalled handshakes at once: the first times out in its handshake, the second gets its turn
+    // then and times out in it too, the third has waited the whole timeout by then and is closed.
+    const held = await Promise.all([hold(), hold(), hold()]);
+    for (const ms of held) expect(ms).toBeLessThan(5000);
+    expect(proxy.metrics.render()).toMatch(/apisnoop_proxy_timeouts_total\{phase="handshake turn"\} [1-9]/);
+  });
+
   it("presents the one leaf issued at start to every SNI name, signing nothing", async () => {
     const proxy = await proxyWith();
     expect(await get(proxy, "/api", "localhost")).toBe(200);

@@ -8,8 +8,17 @@ export interface ConnectionLimits {
   maxConnections: number;
   /** A new connection must send its first byte within this (silent sockets, slowloris before TLS). */
   firstByteTimeoutMs: number;
-  /** A TLS handshake must finish within this. */
+  /**
+   * A TLS handshake must finish within this; a connection waiting for its turn to start one (see
+   * `handshakesPerAddress`) is closed after as long.
+   */
   handshakeTimeoutMs: number;
+  /**
+   * TLS handshakes in progress at once per client address. A handshake is the dearest thing a client can
+   * make the proxy do; further connections from the address wait their turn, unread, so that one client
+   * opening connections as fast as it can never holds up another's.
+   */
+  handshakesPerAddress: number;
   /** A request's headers must arrive within this. */
   headersTimeoutMs: number;
   /**
@@ -27,6 +36,8 @@ export const DEFAULT_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
   maxConnections: 4096,
   firstByteTimeoutMs: 10_000,
   handshakeTimeoutMs: 10_000,
+  // A client's own connections rarely handshake more than a few at once; a flood of them waits in line.
+  handshakesPerAddress: 4,
   headersTimeoutMs: 30_000,
   // Go's clients keep idle connections 90 s and handle a server closing them first (nginx: 75 s).
   idleTimeoutMs: 30_000,

@@ -45,6 +45,8 @@ export class ProxyMetrics {
   /** 1 while the proxy drains after SIGTERM. */
   draining = false;
   specOperations = 0;
+  /** TLS handshake turns (their waiting connections), when the proxy serves TLS. */
+  handshakes: { waiting: number } | null = null;
   /** The delivery uplink, when there is one. */
   uplink: { stats(): UplinkStats } | null = null;
 
@@ -214,6 +216,12 @@ export class ProxyMetrics {
       "Handshakes naming a server the proxy's certificate does not cover.",
     );
     lines.push(`apisnoop_proxy_tls_unknown_server_names_total ${this.tlsUnknownNames}`);
+    family(
+      "apisnoop_proxy_tls_handshakes_waiting",
+      "gauge",
+      "Connections waiting for their client address's turn to start a TLS handshake.",
+    );
+    lines.push(`apisnoop_proxy_tls_handshakes_waiting ${this.handshakes?.waiting ?? 0}`);
     family("apisnoop_proxy_leaf_certificates", "gauge", "Leaf certificates held (all issued at start-up).");
     lines.push(`apisnoop_proxy_leaf_certificates ${this.leafCertificates}`);
     labelled(

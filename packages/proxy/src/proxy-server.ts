@@ -9,6 +9,7 @@ import type { LeafCertificate } from "./certificate-authority";
 import { type ConnectPolicy, requestTargetProblem } from "./connect-policy";
 import type { FlowRequest, ProxyMode } from "./flow";
 import type { FlowLifecycle, LiveFlow } from "./flow-lifecycle";
+import { HandshakeAdmission } from "./handshake-admission";
 import {
   hasHeader,
   requestHeadersForHttp2,
@@ -102,6 +103,10 @@ export class ProxyServer {
   /** Requests in flight (responses not yet finished). */
   private readonly active = new Map<ClientResponse, InFlight>();
   private readonly limits: ConnectionLimits;
+  /** Each client address's TLS handshakes in progress, and the connections waiting for a turn. */
+  private readonly handshakes: HandshakeAdmission;
+  /** Ends the handshake turn of a connection, by its remote `address|port`, once it is secure. */
+  private readonly handshakeTurns = new Map<string, () => void>();
   /** TLS connections that have not sent a request yet, with their timeout handler. */
   private readonly untilFirstRequest = new WeakMap<Duplex, () => void>();
   private draining = false;
@@ -114,6 +119,8 @@ export class ProxyServer {
     this.certAgent = upstream.clientCertificate ? upstreamAgent(upstream, true) : this.agent;
     this.sessions = new UpstreamSessions(upstream, options.upstreamSessions);
     metrics.upstreamSessions = this.sessions;
+    this.handshakes = new HandshakeAdmission(this.limits.handshakesPerAddress);
+    metrics.handshakes = this.handshakes;
 
     const httpOptions: http.ServerOptions = {
       keepAliveTimeout: this.limits.idleTimeoutMs,
@@ -168,10 +175,14 @@ export class ProxyServer {
       );
       h2.on("session", (session: http2.ServerHttp2Session) => this.onHttp2Session(session));
       // A client that does not trust our CA, or garbage where a handshake should be: its own error to report.
-      server.on("tlsClientError", (error: NodeJS.ErrnoException) =>
-        metrics.countTlsError(tlsErrorKind(error)),
-      );
+      // Node only reports a failed handshake (its timeout included) here and leaves the connection open:
+      // a client that sends one byte of a ClientHello would hold it for good.
+      server.on("tlsClientError", (error: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+        metrics.countTlsError(tlsErrorKind(error));
+        socket.destroy();
+      });
       server.on("secureConnection", (socket: tls.TLSSocket) => {
+        this.handshakeTurns.get(turnKey(socket))?.();
         if (socket.alpnProtocol === "h2") {
           h2.emit("connection", socket);
           return;
@@ -300,23 +311,55 @@ export class ProxyServer {
     socket.once("close", () => metrics.connectionsOpen--);
     socket.on("error", () => socket.destroy());
     // A peer that connects and stays silent holds a socket and memory: it gets this long to say anything.
-    socket.setTimeout(this.limits.firstByteTimeoutMs, () => {
+    const silent = () => {
       metrics.countTimeout("first byte");
       socket.destroy();
-    });
+    };
+    socket.setTimeout(this.limits.firstByteTimeoutMs);
+    socket.once("timeout", silent);
     socket.once("data", (first: Buffer) => {
       socket.setTimeout(0);
+      socket.off("timeout", silent);
       socket.pause();
       socket.unshift(first);
       if (first[0] === 0x16) {
-        // The TLS socket takes the buffered ClientHello from the paused socket itself.
-        this.reverseTls.emit("connection", socket);
+        // The TLS socket takes the buffered ClientHello from the paused socket itself, on its turn.
+        this.handshakeInTurn(socket, this.reverseTls);
       } else {
         this.connectServer.emit("connection", socket);
         socket.resume();
       }
     });
     socket.resume();
+  }
+
+  /**
+   * Hands `socket` to `server` for its TLS handshake when its client address has a turn (at once, unless
+   * that address already has `handshakesPerAddress` in progress). The turn ends when the connection is
+   * secure or closes; a connection that waits longer than the handshake timeout is closed.
+   */
+  private handshakeInTurn(socket: Duplex, server: tls.Server): void {
+    const raw = socket as Socket;
+    const key = turnKey(raw);
+    const waitedTooLong = () => {
+      this.options.metrics.countTimeout("handshake turn");
+      raw.destroy();
+    };
+    let endTurn: (() => void) | null = null;
+    const ended = () => {
+      if (this.handshakeTurns.get(key) === ended) this.handshakeTurns.delete(key);
+      endTurn?.();
+    };
+    raw.setTimeout(this.limits.handshakeTimeoutMs);
+    raw.once("timeout", waitedTooLong);
+    endTurn = this.handshakes.admit(raw.remoteAddress ?? "", () => {
+      raw.off("timeout", waitedTooLong);
+      raw.setTimeout(0);
+      if (raw.destroyed) return; // closed while it waited: its 'close' ends the turn
+      this.handshakeTurns.set(key, ended);
+      server.emit("connection", raw);
+    });
+    raw.once("close", ended);
   }
 
   /**
@@ -338,7 +381,7 @@ export class ProxyServer {
     if (decision.action === "intercept") {
       socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) socket.unshift(head);
-      this.forwardTls.emit("connection", socket);
+      this.handshakeInTurn(socket, this.forwardTls);
       return;
     }
     // Allowed by name: a plain byte tunnel, neither decrypted nor recorded.
@@ -810,6 +853,11 @@ function refuseOnSocket(socket: Duplex, code: number, message: string): void {
 
 function reasonFor(code: number): string {
   return code === 403 ? "Forbidden" : code === 503 ? "ServiceUnavailable" : "BadRequest";
+}
+
+/** A connection's remote address and port: what tells it apart once TLS has wrapped it in another socket. */
+function turnKey(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 /** A coarse, bounded label for a failed TLS handshake. */

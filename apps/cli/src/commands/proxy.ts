@@ -36,6 +36,7 @@ const OPTIONS = {
   "allow-tunnel": { type: "string", multiple: true },
   "tls-name": { type: "string", multiple: true },
   "max-connections": { type: "string", default: String(DEFAULT_LIMITS.maxConnections) },
+  "handshakes-per-address": { type: "string", default: String(DEFAULT_LIMITS.handshakesPerAddress) },
   "drain-seconds": { type: "string", default: "25" },
 } as const;
 
@@ -145,6 +146,7 @@ export const proxyCommand: Command = {
                       [--ingest-url URL] [--ingest-token-file FILE] [--spool-dir DIR] [--proxy-id ID]
                       [--pods auto|informer|off] [--body-cap BYTES] [--response-samples N]
                       [--allow-tunnel HOST:PORT]... [--tls-name NAME]... [--max-connections N]
+                      [--handshakes-per-address N]
                       [--drain-seconds N]
 
 Forwards every request to the cluster of the kubeconfig context (or, without a kubeconfig, the in-cluster
@@ -189,6 +191,10 @@ Options:
                            added to its certificate and to its CA's name constraints
   --max-connections N      client connections held at once; more are closed at once and counted
                            (default: ${DEFAULT_LIMITS.maxConnections})
+  --handshakes-per-address N
+                           TLS handshakes in progress at once per client address; its further
+                           connections wait their turn, so one client's flood of them never holds up
+                           another client (default: ${DEFAULT_LIMITS.handshakesPerAddress})
   --drain-seconds N        on SIGTERM: stop accepting, finish requests in flight, end watches between two
                            events (as the apiserver does at a watch's timeout) so clients re-watch
                            elsewhere, flush the uplink, for at most N seconds; a second signal stops at
@@ -223,6 +229,7 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
       }
     });
     const maxConnections = countOption("max-connections", values["max-connections"], 1);
+    const handshakesPerAddress = countOption("handshakes-per-address", values["handshakes-per-address"], 1);
     const drainSeconds = countOption("drain-seconds", values["drain-seconds"], 0);
     const spoolMaxMiB = countOption("spool-max-mib", values["spool-max-mib"], 1);
     if (!["auto", "informer", "off"].includes(values.pods)) {
@@ -270,7 +277,7 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
         serviceHost,
         allowTunnel,
         tlsNames: values["tls-name"] ?? [],
-        limits: { maxConnections },
+        limits: { maxConnections, handshakesPerAddress },
         uplink:
           ingestUrl && token
             ? {
