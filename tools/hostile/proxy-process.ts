@@ -14,6 +14,8 @@ import { CertificateAuthority, proxiedKubeconfig } from "@apisnoop/proxy";
 import { rigKubeconfigPath } from "../rig/rig";
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), "../../..");
+/** USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
 
 /** A free loopback port (closed again: the caller binds it next). */
 export function freePort(): Promise<number> {
@@ -49,13 +51,21 @@ export class ProxyProcess {
     child.stderr?.on("data", keep);
   }
 
-  /** Starts `apisnoop proxy` with `args` (besides --listen and --admin-listen) and waits until it serves. */
-  static async start(args: string[], env: Record<string, string> = {}): Promise<ProxyProcess> {
+  /**
+   * Starts `apisnoop proxy` with `args` (besides --listen and --admin-listen) and waits until it serves;
+   * `nodeArgs` go to Node itself (`--cpu-prof`).
+   */
+  static async start(
+    args: string[],
+    env: Record<string, string> = {},
+    nodeArgs: string[] = [],
+  ): Promise<ProxyProcess> {
     const port = await freePort();
     const adminPort = await freePort();
     const child = spawn(
       process.execPath,
       [
+        ...nodeArgs,
         path.join(ROOT, "apps/cli/bin/apisnoop.mjs"),
         "proxy",
         `--listen=127.0.0.1:${port}`,
@@ -120,6 +130,13 @@ export class ProxyProcess {
     return kib * 1024;
   }
 
+  /** CPU time the process has used so far (user + system), ms, from /proc (Linux). */
+  cpuMs(): number {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks.
+    const fields = readFileSync(`/proc/${this.child.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  }
+
   /** Sends a signal and waits for the process to end. */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | string> {
     if (this.alive) this.child.kill(signal);
@@ -136,15 +153,24 @@ export interface RigProxyProcess {
 /**
  * `apisnoop proxy` in its own process in front of the rig's apiserver (the 1.34 spec from shared/, a CA of
  * its own in a scratch directory), with a reverse- and a forward-mode kubeconfig for the rig's admin.
+ * `args` go to `apisnoop proxy`, `nodeArgs` to Node (`--cpu-prof --cpu-prof-dir=DIR` profiles it until it
+ * stops on SIGTERM).
  */
-export async function startRigProxyProcess(): Promise<RigProxyProcess> {
+export async function startRigProxyProcess(
+  options: { args?: string[]; nodeArgs?: string[] } = {},
+): Promise<RigProxyProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-proxy-process-"));
   const caDir = path.join(dir, "ca");
-  const proxy = await ProxyProcess.start([
-    `--kubeconfig=${rigKubeconfigPath("admin")}`,
-    `--spec=${sharedSpecPath("1.34")}`,
-    `--ca-dir=${caDir}`,
-  ]);
+  const proxy = await ProxyProcess.start(
+    [
+      `--kubeconfig=${rigKubeconfigPath("admin")}`,
+      `--spec=${sharedSpecPath("1.34")}`,
+      `--ca-dir=${caDir}`,
+      ...(options.args ?? []),
+    ],
+    {},
+    options.nodeArgs,
+  );
   const caPem = (await CertificateAuthority.open(caDir)).certificatePem;
   const kubeconfigs = { reverse: "", forward: "" };
   for (const mode of ["reverse", "forward"] as const) {

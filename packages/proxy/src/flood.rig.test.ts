@@ -34,5 +34,6 @@ describe("a connection and handshake flood", () => {
     expect(figures.leafCertificates).toBe(1);
     expect(figures.unknownServerNames).toBeGreaterThanOrEqual(2000);
     expect(figures.kubectlDuringMs.length).toBeGreaterThanOrEqual(7);
+    expect(figures.kubectlFailedBefore + figures.kubectlFailedDuring).toBe(0);
   }, 600_000);
 });
