@@ -143,11 +143,10 @@ export const proxyCommand: Command = {
   name: "proxy",
   help: `Usage: apisnoop proxy [--kubeconfig FILE] [--context NAME] [--listen HOST:PORT] [--admin-listen HOST:PORT|none]
                       [--spec live|FILE|URL] [--out hits.jsonl] [--ca-dir DIR]
-                      [--ingest-url URL] [--ingest-token-file FILE] [--spool-dir DIR] [--proxy-id ID]
-                      [--pods auto|informer|off] [--body-cap BYTES] [--response-samples N]
+                      [--ingest-url URL] [--ingest-token-file FILE] [--spool-dir DIR] [--spool-max-mib N]
+                      [--proxy-id ID] [--pods auto|informer|off] [--body-cap BYTES] [--response-samples N]
                       [--allow-tunnel HOST:PORT]... [--tls-name NAME]... [--max-connections N]
-                      [--handshakes-per-address N]
-                      [--drain-seconds N]
+                      [--handshakes-per-address N] [--drain-seconds N]
 
 Forwards every request to the cluster of the kubeconfig context (or, without a kubeconfig, the in-cluster
 apiserver of the pod's service account), streaming both ways, and matches each call to its endpoint
