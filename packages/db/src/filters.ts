@@ -1,4 +1,5 @@
 import { LEVELS, type Level } from "@apisnoop/openapi/level";
+import { RELEASE_NAME } from "@apisnoop/openapi/release-name";
 import { z } from "zod";
 
 /**
@@ -116,11 +117,7 @@ function filtersSchema(now: () => Date) {
 function buildFiltersSchema(now: () => Date) {
   return z
     .object({
-      release: z
-        .string()
-        .trim()
-        .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$/, 'a release is a name like "1.34"')
-        .optional(),
+      release: z.string().trim().regex(RELEASE_NAME, 'a release is a name like "1.34"').optional(),
       chart: text(253).optional(),
       namespace: text(253).optional(),
       pod: text(253).optional(),

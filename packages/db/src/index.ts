@@ -59,7 +59,6 @@ export {
 } from "./priorities";
 export { type RecordBatchResult, recordBatch, sourceIdentity, UNKNOWN_RELEASE } from "./record-batch";
 export {
-  compareReleaseNames,
   defaultReleaseName,
   getReleaseCatalog,
   type IneligibleEndpoint,

@@ -1,4 +1,10 @@
-import { type Endpoint, type EndpointCatalog, FieldSchema, requestSchemaRef } from "@apisnoop/openapi";
+import {
+  compareReleaseNames,
+  type Endpoint,
+  type EndpointCatalog,
+  FieldSchema,
+  requestSchemaRef,
+} from "@apisnoop/openapi";
 import type { PrismaClient } from "./client";
 import { NotFoundError } from "./errors";
 import { textArray } from "./pg-arrays";
@@ -187,23 +193,6 @@ function pickDefaultRelease(releases: ReadonlyArray<{ name: string; isDefault: b
   if (preferred) return preferred.name;
   const newest = releases.map((release) => release.name).sort((a, b) => compareReleaseNames(b, a))[0];
   return newest ?? null;
-}
-
-/** Orders release names by version ("1.9" < "1.10"); names that are not versions sort after, by text. */
-export function compareReleaseNames(a: string, b: string): number {
-  const parse = (name: string) => (/^\d+(\.\d+)*$/.test(name) ? name.split(".").map(Number) : null);
-  const pa = parse(a);
-  const pb = parse(b);
-  if (pa && pb) {
-    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-      const diff = (pa[i] ?? 0) - (pb[i] ?? 0);
-      if (diff !== 0) return diff;
-    }
-    return 0;
-  }
-  if (pa) return -1;
-  if (pb) return 1;
-  return a.localeCompare(b);
 }
 
 /**

@@ -11,8 +11,14 @@ export { LEVELS, type Level, levelOf } from "./level";
 export { compileMatcher, type RequestMatcher, splitRequest, UNMATCHED_REASONS } from "./matcher";
 export { KUBERNETES_QUERY_PARAMETERS, kubernetesQuery } from "./query";
 export {
-  ineligibleEndpointsSource,
+  compareReleaseNames,
   isReleaseName,
+  isVersionedName,
+  isWellFormedReleaseName,
+  RELEASE_NAME,
+} from "./release-name";
+export {
+  ineligibleEndpointsSource,
   normaliseRelease,
   REFERENCE_LAYOUT,
   type ReleaseSources,

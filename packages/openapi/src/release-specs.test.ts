@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isReleaseName, normaliseRelease, releaseSources } from "./release-specs";
+import { normaliseRelease, releaseSources } from "./release-specs";
 import { SHARED_K8S, sharedSpecPath } from "./testing";
 
 describe("releaseSources", () => {
@@ -19,8 +19,5 @@ describe("releaseSources", () => {
     expect(() => normaliseRelease("latest")).toThrow(
       "not a Kubernetes release: 'latest' (expected e.g. 1.34)",
     );
-    expect(["1.28", "1.36", "1.9"].every(isReleaseName)).toBe(true);
-    // A cluster may call its release anything; only 1.NN has published data.
-    expect(["v1.34", "1.34.0", "1.", "2.0", "1.345", "unknown", ""].some(isReleaseName)).toBe(false);
   });
 });

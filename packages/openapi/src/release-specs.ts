@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { isReleaseName } from "./release-name";
 
 /**
  * Where the published data of a Kubernetes release lives: a local reference folder laid out like
@@ -11,16 +12,6 @@ export interface ReleaseSources {
   spec: string;
   /** apisnoop's published coverage JSON for the release. */
   apisnoopCoverage: string;
-}
-
-const RELEASE = /^1\.\d{1,2}$/;
-
-/**
- * Whether `name` is a published Kubernetes release's name, "1.NN": the only releases with a spec and
- * apisnoop coverage to download (a cluster may report anything else).
- */
-export function isReleaseName(name: string): boolean {
-  return RELEASE.test(name);
 }
 
 /**

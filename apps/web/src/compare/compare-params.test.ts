@@ -1,6 +1,5 @@
-import { compareReleaseNames as dbOrder } from "@apisnoop/db";
 import { describe, expect, it } from "vitest";
-import { compareHref, compareReleaseNames, parseCompareParams } from "./compare-params";
+import { compareHref, parseCompareParams } from "./compare-params";
 
 const loaded = ["1.34", "1.36", "1.9", "1.33", "cluster"];
 const q = (query: string) => new URLSearchParams(query);
@@ -82,12 +81,5 @@ describe("parseCompareParams", () => {
     expect(href).toBe("/compare?from=1.33&to=1.36&namespace=ops");
     const back = parse(href.split("?")[1] as string);
     expect(back).toMatchObject({ ok: true, value: { from: "1.33", to: "1.36" } });
-  });
-});
-
-describe("compareReleaseNames", () => {
-  it("orders names as packages/db does", () => {
-    const names = ["1.10", "1.9", "cluster", "1.34", "1.34.1", "abc"];
-    expect([...names].sort(compareReleaseNames)).toEqual([...names].sort(dbOrder));
   });
 });

@@ -1,3 +1,9 @@
+import {
+  compareReleaseNames,
+  isVersionedName,
+  isWellFormedReleaseName,
+} from "@apisnoop/openapi/release-name";
+
 /**
  * What `/compare` compares: two releases, and the query of the selection's filters without them; or two
  * time windows of one release, as the filter queries of each side.
@@ -24,26 +30,6 @@ export function isTimeWindow(value: string): boolean {
   return value.includes("..") && !/[/\\]/.test(value);
 }
 
-const RELEASE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$/;
-const VERSIONED = /^\d+(\.\d+)*$/;
-
-/**
- * Orders release names by version ("1.9" < "1.10"), other names after, by text: db's compareReleaseNames,
- * which lives beside the Prisma client that pages must not bundle.
- */
-export function compareReleaseNames(a: string, b: string): number {
-  const parse = (name: string) => (/^\d+(\.\d+)*$/.test(name) ? name.split(".").map(Number) : null);
-  const [pa, pb] = [parse(a), parse(b)];
-  if (pa && pb) {
-    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-      const diff = (pa[i] ?? 0) - (pb[i] ?? 0);
-      if (diff !== 0) return diff;
-    }
-    return 0;
-  }
-  return pa ? -1 : pb ? 1 : a.localeCompare(b);
-}
-
 /**
  * What a `/compare` URL compares. There `from` and `to` name releases (a release comparison counts
  * all-time hits), and `release` is refused because they say it. Missing ones are the nearest loaded
@@ -61,7 +47,7 @@ export function parseCompareParams(
     const values = params.getAll(name).filter((value) => value.trim() !== "");
     if (values.length > 1) return { error: `invalid parameter ${name}: given ${values.length} times` };
     const value = values[0]?.trim();
-    if (value !== undefined && !RELEASE.test(value))
+    if (value !== undefined && !isWellFormedReleaseName(value))
       return { error: `invalid parameter ${name}: a release is a name like "1.34"` };
     return { value };
   };
@@ -95,8 +81,8 @@ function releasePair(
   releases: readonly string[],
 ): { releases: [string, string] } | { error: string } {
   // Only numbered releases have neighbours; a cluster's unnumbered release is compared with the newest.
-  const sorted = releases.filter((name) => VERSIONED.test(name)).sort(compareReleaseNames);
-  const numbered = (name: string) => VERSIONED.test(name) || undefined;
+  const sorted = releases.filter((name) => isVersionedName(name)).sort(compareReleaseNames);
+  const numbered = (name: string) => isVersionedName(name) || undefined;
   const before = (name: string) =>
     numbered(name) ? sorted.filter((r) => compareReleaseNames(r, name) < 0).at(-1) : sorted.at(-1);
   const after = (name: string) => numbered(name) && sorted.find((r) => compareReleaseNames(r, name) > 0);

@@ -9,7 +9,6 @@ import {
   reportExitCode,
 } from "@apisnoop/coverage";
 import {
-  compareReleaseNames,
   countUnknownCalls,
   type EndpointCounts,
   getChart,
@@ -30,7 +29,7 @@ import {
 } from "@apisnoop/db";
 import { NotFoundError } from "@apisnoop/db/errors";
 import { type CoverageFilters, chartName, type Level, parseCoverageFilters } from "@apisnoop/db/filters";
-import { UNMATCHED_REASONS } from "@apisnoop/openapi";
+import { compareReleaseNames, isVersionedName, UNMATCHED_REASONS } from "@apisnoop/openapi";
 import { type Source, sourceKey, UPSTREAM_E2E } from "@apisnoop/protocol";
 import { tally } from "../coverage/tally";
 import type {
@@ -402,9 +401,9 @@ function label(row: SourceSummary): string {
 
 /** The release loaded next after `release` (numbered releases only), when there is one. */
 function nextRelease(release: string, loaded: readonly string[]): string | undefined {
-  if (!/^\d+(\.\d+)*$/.test(release)) return undefined;
+  if (!isVersionedName(release)) return undefined;
   return loaded
-    .filter((name) => /^\d+(\.\d+)*$/.test(name) && compareReleaseNames(name, release) > 0)
+    .filter((name) => isVersionedName(name) && compareReleaseNames(name, release) > 0)
     .sort(compareReleaseNames)[0];
 }
 

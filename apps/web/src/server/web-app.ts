@@ -1,14 +1,8 @@
 import { homedir } from "node:os";
 import path from "node:path";
 import type { ApisnoopCoverage, IneligibleEndpoint } from "@apisnoop/coverage";
-import {
-  compareReleaseNames,
-  type Database,
-  enforceRetention,
-  openDatabase,
-  recordBatch,
-} from "@apisnoop/db";
-import { DownloadError, REFERENCE_LAYOUT } from "@apisnoop/openapi";
+import { type Database, enforceRetention, openDatabase, recordBatch } from "@apisnoop/db";
+import { compareReleaseNames, DownloadError, REFERENCE_LAYOUT } from "@apisnoop/openapi";
 import type { DashboardEnv } from "../env";
 import { type RunningDashboard, startDashboardServer } from "./dashboard-server";
 import { createDatabaseDashboardData, type DatabaseDashboardData } from "./database-dashboard-data";

@@ -1,3 +1,4 @@
+import { isWellFormedReleaseName } from "@apisnoop/openapi/release-name";
 import Link from "next/link";
 import { FilterError } from "../../components/FilterError";
 import { NoRelease } from "../../components/NoRelease";
@@ -11,8 +12,6 @@ import { dashboardData } from "../../server/app-context";
 
 export const dynamic = "force-dynamic";
 
-const RELEASE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$/;
-
 /**
  * `/conformance?release=1.34`: a release's stable endpoints as apisnoop's conformance-progress page
  * splits them — eligible (tested by a conformance test or not), ineligible with the reason, deprecated —
@@ -25,7 +24,7 @@ export default async function ConformancePage({ searchParams }: PageProps) {
   if (given.length > 1) {
     return <FilterError error={`invalid filter release: given ${given.length} times`} path="/conformance" />;
   }
-  if (given[0] !== undefined && !RELEASE.test(given[0].trim())) {
+  if (given[0] !== undefined && !isWellFormedReleaseName(given[0].trim())) {
     return (
       <FilterError error='invalid filter release: a release is a name like "1.34"' path="/conformance" />
     );

@@ -1,4 +1,5 @@
 import type { Finding } from "@apisnoop/coverage";
+import { isWellFormedReleaseName } from "@apisnoop/openapi/release-name";
 import Link from "next/link";
 import { FilterBar } from "../../components/FilterBar";
 import { FilterError } from "../../components/FilterError";
@@ -14,8 +15,6 @@ import { dashboardData } from "../../server/app-context";
 import { sourceLabel } from "../../sources/source-label";
 
 export const dynamic = "force-dynamic";
-
-const RELEASE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$/;
 
 /** What each exit code of `apisnoop report` means, for the verdict. */
 const VERDICTS: Record<number, string> = {
@@ -39,7 +38,7 @@ export default async function ReportPage({ searchParams }: PageProps) {
   const targets = params.getAll("target").filter((value) => value.trim() !== "");
   if (targets.length > 1) return <FilterError error="invalid parameter target: given twice" path="/report" />;
   const target = targets[0]?.trim();
-  if (target !== undefined && !RELEASE.test(target)) {
+  if (target !== undefined && !isWellFormedReleaseName(target)) {
     return <FilterError error={'invalid parameter target: a release is a name like "1.36"'} path="/report" />;
   }
   const [releases, facets] = await Promise.all([data.releases(), data.sourceFacets()]);
