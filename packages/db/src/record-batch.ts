@@ -335,6 +335,44 @@ function kept(keep: BucketFilter, unit: (typeof UNITS)[number][0], minute: numbe
   return true;
 }
 
+/** Hits and unknown calls of one endpoint or one source in one minute, hour or day bucket. */
+interface UnitTotal<Id> {
+  unit: (typeof UNITS)[number][0];
+  /** The bucket's first minute, in epoch minutes. */
+  bucket: number;
+  id: Id;
+  hits: number;
+  hits2xx: number;
+  unknown: number;
+}
+
+/**
+ * Folds what happened in a minute into the minute, hour and day buckets `keep` keeps: the one fold behind
+ * the per-endpoint and the per-source rollups. `key` orders the ids, so that rows come out in one order
+ * (unit, bucket, id) and concurrent batches lock them in that order.
+ */
+function unitBuckets<Id>(keep: BucketFilter, key: (id: Id) => string) {
+  const buckets = new Map<string, UnitTotal<Id>>();
+  return {
+    add(id: Id, minute: number, hits: number, hits2xx: number, unknown: number): void {
+      for (const [unit, minutes] of UNITS) {
+        if (!kept(keep, unit, minute)) continue;
+        const bucket = Math.floor(minute / minutes) * minutes;
+        const at = `${unit}\u0000${bucket}\u0000${key(id)}`;
+        let total = buckets.get(at);
+        if (!total) {
+          total = { unit, bucket, id, hits: 0, hits2xx: 0, unknown: 0 };
+          buckets.set(at, total);
+        }
+        total.hits += hits;
+        total.hits2xx += hits2xx;
+        total.unknown += unknown;
+      }
+    },
+    sorted: (): UnitTotal<Id>[] => sortedValues(buckets),
+  };
+}
+
 /**
  * Adds a batch's hits to EndpointRollup, per endpoint and minute, hour and day whatever the source: what a
  * time window over all sources reads (about 900 rows a bucket).
@@ -345,25 +383,10 @@ async function upsertEndpointRollups(
   rows: ReadonlyArray<{ operationId: string; statusClass: string; minute: number; count: number }>,
   keep: BucketFilter,
 ): Promise<void> {
-  const buckets = new Map<
-    string,
-    { unit: string; bucket: number; operationId: string; hits: number; hits2xx: number }
-  >();
-  for (const row of rows) {
-    for (const [unit, minutes] of UNITS) {
-      if (!kept(keep, unit, row.minute)) continue;
-      const bucket = Math.floor(row.minute / minutes) * minutes;
-      const key = `${unit}\u0000${bucket}\u0000${row.operationId}`;
-      let total = buckets.get(key);
-      if (!total) {
-        total = { unit, bucket, operationId: row.operationId, hits: 0, hits2xx: 0 };
-        buckets.set(key, total);
-      }
-      total.hits += row.count;
-      if (row.statusClass === "2xx") total.hits2xx += row.count;
-    }
-  }
-  const sorted = sortedValues(buckets);
+  const buckets = unitBuckets<string>(keep, (operationId) => operationId);
+  for (const row of rows)
+    buckets.add(row.operationId, row.minute, row.count, row.statusClass === "2xx" ? row.count : 0, 0);
+  const sorted = buckets.sorted();
   await tx.$executeRawUnsafe(
     `INSERT INTO "EndpointRollup" AS r ("release", "operationId", "unit", "bucket", "hits", "hits2xx")
      SELECT $1, t.op, t.unit, to_timestamp(t.bucket * 60), t.hits, t.hits2xx
@@ -373,7 +396,7 @@ async function upsertEndpointRollups(
        "hits2xx" = r."hits2xx" + excluded."hits2xx"`,
     release,
     textArray(sorted.map((total) => total.unit)),
-    textArray(sorted.map((total) => total.operationId)),
+    textArray(sorted.map((total) => total.id)),
     numberArray(sorted.map((total) => total.bucket)),
     numberArray(sorted.map((total) => total.hits)),
     numberArray(sorted.map((total) => total.hits2xx)),
@@ -423,29 +446,11 @@ async function upsertSourceRollups(
   keep: BucketFilter,
 ): Promise<void> {
   if (rows.length === 0 && unknown.length === 0) return;
-  const buckets = new Map<
-    string,
-    { unit: string; bucket: number; sourceId: number; hits: number; hits2xx: number; unknown: number }
-  >();
-  const add = (sourceId: number, minute: number, hits: number, hits2xx: number, calls: number) => {
-    for (const [unit, minutes] of UNITS) {
-      if (!kept(keep, unit, minute)) continue;
-      const bucket = Math.floor(minute / minutes) * minutes;
-      const key = `${unit}\u0000${bucket}\u0000${String(sourceId).padStart(10, "0")}`;
-      let total = buckets.get(key);
-      if (!total) {
-        total = { unit, bucket, sourceId, hits: 0, hits2xx: 0, unknown: 0 };
-        buckets.set(key, total);
-      }
-      total.hits += hits;
-      total.hits2xx += hits2xx;
-      total.unknown += calls;
-    }
-  };
+  const buckets = unitBuckets<number>(keep, (sourceId) => String(sourceId).padStart(10, "0"));
   for (const row of rows)
-    add(row.sourceId, row.minute, row.count, row.statusClass === "2xx" ? row.count : 0, 0);
-  for (const call of unknown) add(call.sourceId, call.minute, 0, 0, call.calls);
-  const sorted = sortedValues(buckets);
+    buckets.add(row.sourceId, row.minute, row.count, row.statusClass === "2xx" ? row.count : 0, 0);
+  for (const call of unknown) buckets.add(call.sourceId, call.minute, 0, 0, call.calls);
+  const sorted = buckets.sorted();
   await tx.$executeRawUnsafe(
     `INSERT INTO "SourceRollup" AS r ("release", "sourceId", "unit", "bucket", "hits", "hits2xx", "unknownCalls")
      SELECT $1, t.source, t.unit, to_timestamp(t.bucket * 60), t.hits, t.hits2xx, t.unknown
@@ -457,7 +462,7 @@ async function upsertSourceRollups(
        "unknownCalls" = r."unknownCalls" + excluded."unknownCalls"`,
     release,
     textArray(sorted.map((total) => total.unit)),
-    numberArray(sorted.map((total) => total.sourceId)),
+    numberArray(sorted.map((total) => total.id)),
     numberArray(sorted.map((total) => total.bucket)),
     numberArray(sorted.map((total) => total.hits)),
     numberArray(sorted.map((total) => total.hits2xx)),
