@@ -6,6 +6,7 @@ import { getChart } from "./chart";
 import { getCoverage, getCoverageCounts } from "./coverage";
 import type { Database } from "./database";
 import type { CoverageFilters } from "./filters";
+import { getPriorities } from "./priorities";
 import { recordBatch } from "./record-batch";
 import { loadRelease } from "./releases";
 import {
@@ -389,7 +390,7 @@ describe("windowed queries from day, hour and minute rollups", () => {
     expect(compared).toBeGreaterThan(20);
   });
 
-  it("answers a window that holds all the data (from=0) from the all-time totals, not the minute rows", async () => {
+  it("answers a window that holds all the data (from=0) from the all-time totals, not the minute rows: coverage, sources, chart, usage, priorities", async () => {
     // A day row and a minute row the totals do not hold: a view that reads time buckets for from=0 counts them.
     const [source] = await db.prisma.source.findMany({ take: 1, orderBy: { id: "asc" } });
     const day = Math.floor(START / 1440) * 1440 + 1440;
@@ -421,6 +422,9 @@ describe("windowed queries from day, hour and minute rollups", () => {
         expect(await listSources(db.prisma, fromZero)).toEqual(await listSources(db.prisma, allTime));
         expect(strip(await getChart(db.prisma, "nginx", fromZero))).toEqual(
           strip(await getChart(db.prisma, "nginx", allTime)),
+        );
+        expect(strip(await getPriorities(db.prisma, fromZero))).toEqual(
+          strip(await getPriorities(db.prisma, allTime)),
         );
         const usage = await getUsage(db.prisma, fromZero);
         expect(usage).toEqual(await getUsage(db.prisma, allTime));
