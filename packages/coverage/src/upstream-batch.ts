@@ -22,6 +22,8 @@ function upstreamSource(test: string | null, conformance: boolean): Source {
     chart: null,
     helmRelease: null,
     managedBy: null,
+    cluster: null,
+    run: null,
   };
 }
 

@@ -24,6 +24,8 @@ export const SOURCE_FILTERS = [
   "e2eTest",
   "name",
   "upstream",
+  "cluster",
+  "run",
 ] as const;
 
 /**
@@ -128,6 +130,8 @@ function buildFiltersSchema(now: () => Date) {
       upstream: z
         .enum(UPSTREAM_CHOICES, { error: `upstream is one of ${UPSTREAM_CHOICES.join(", ")}` })
         .optional(),
+      cluster: text(253).optional(),
+      run: text(253).optional(),
       from: timeParam(now).optional(),
       to: timeParam(now).optional(),
       outcome: z.enum(OUTCOMES, { error: `outcome is one of ${OUTCOMES.join(", ")}` }).default("any"),

@@ -192,12 +192,13 @@ async function upsertSources(tx: Tx, batch: IngestBatch): Promise<number[]> {
     textArray(entries.map(([, e]) => pick(e.source)));
   const stored = await tx.$queryRawUnsafe<Array<{ id: number; key: string }>>(
     `INSERT INTO "Source" AS s ("key", "userAgent", "e2eTest", "conformance", "name", "namespace", "pod",
-       "serviceAccount", "chart", "helmRelease", "managedBy", "firstSeen", "lastSeen", "workload")
+       "serviceAccount", "chart", "helmRelease", "managedBy", "firstSeen", "lastSeen", "workload", "cluster", "run")
      SELECT t.key, t.ua, t.e2e, t.conf, t.name, t.ns, t.pod, t.sa, t.chart, t.rel, t.mb,
-            to_timestamp(t.first * 60), to_timestamp(t.last * 60), t.workload
+            to_timestamp(t.first * 60), to_timestamp(t.last * 60), t.workload, t.cluster, t.run
      FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[],
-                 $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[])
-       AS t(key, ua, e2e, conf, name, ns, pod, sa, chart, rel, mb, first, last, workload)
+                 $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[],
+                 $15::text[], $16::text[])
+       AS t(key, ua, e2e, conf, name, ns, pod, sa, chart, rel, mb, first, last, workload, cluster, run)
      ON CONFLICT ("key") DO UPDATE SET
        "firstSeen" = LEAST(s."firstSeen", excluded."firstSeen"),
        "lastSeen" = GREATEST(s."lastSeen", excluded."lastSeen")
@@ -216,6 +217,8 @@ async function upsertSources(tx: Tx, batch: IngestBatch): Promise<number[]> {
     numberArray(entries.map(([, e]) => e.first)),
     numberArray(entries.map(([, e]) => e.last)),
     column(workloadOf),
+    column((source) => source.cluster ?? null),
+    column((source) => source.run ?? null),
   );
   const idByKey = new Map(stored.map((row) => [row.key, row.id]));
   return keys.map((key) => idByKey.get(key) as number);

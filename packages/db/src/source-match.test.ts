@@ -132,6 +132,8 @@ class Generator {
       serviceAccount: this.maybe(() => this.text()),
       chart: this.maybe(chart),
       helmRelease: this.maybe(() => this.text()),
+      cluster: this.maybe(() => this.text()),
+      run: this.maybe(() => this.text()),
     };
   }
 

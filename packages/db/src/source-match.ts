@@ -17,6 +17,8 @@ export const SOURCE_FILTER_MATCH = {
   e2eTest: "exact",
   name: "exact",
   upstream: "upstream",
+  cluster: "exact",
+  run: "exact",
 } as const satisfies Record<SourceFilterName, SourceMatchKind>;
 
 /** The source field a filter reads: the field of its name, but `upstream` reads the source's `name`. */
@@ -29,6 +31,8 @@ const FIELD: Record<SourceFilterName, keyof Source> = {
   e2eTest: "e2eTest",
   name: "name",
   upstream: "name",
+  cluster: "cluster",
+  run: "run",
 };
 
 /**

@@ -17,6 +17,9 @@ export interface SourceSummary {
   chart: string | null;
   helmRelease: string | null;
   managedBy: string | null;
+  /** The cluster and the run (a CI run id) the source's calls came from; null when not named. */
+  cluster: string | null;
+  run: string | null;
   /** First and last minute the source was seen, in any release. */
   firstSeen: Date;
   lastSeen: Date;
@@ -34,7 +37,8 @@ export interface SourceActivity extends SourceSummary {
 }
 
 const SOURCE_COLUMNS = `s."id", s."userAgent", s."e2eTest", s."conformance", s."name", s."namespace", s."pod",
-  s."serviceAccount", s."chart", s."helmRelease", s."managedBy", s."firstSeen", s."lastSeen"`;
+  s."serviceAccount", s."chart", s."helmRelease", s."managedBy", s."cluster", s."run", s."firstSeen",
+  s."lastSeen"`;
 
 /**
  * The sources that match the source filters, each with its hits in the release (default: the default

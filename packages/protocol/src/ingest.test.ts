@@ -190,6 +190,20 @@ describe("sources", () => {
     expect(sourceKey(a)).not.toBe(sourceKey({ ...a, pod: "web-0" }));
   });
 
+  it("keys a source without cluster and run as before they were named, and tells runs apart", () => {
+    const kubectl = sourceFromUserAgent("kubectl");
+    // The key every stored kubectl source without a cluster has had (its sha256 is Source.key).
+    expect(sourceKey(kubectl)).toBe('["kubectl",null,false,null,null,null,null,null,null,null]');
+    const legacy = SourceSchema.parse({ ...kubectl, cluster: undefined, run: undefined });
+    expect(legacy).toMatchObject({ cluster: null, run: null });
+    expect(sourceKey(legacy)).toBe(sourceKey(kubectl));
+    const a = { ...kubectl, cluster: "ci-east", run: "pr-1" };
+    expect(
+      new Set([a, { ...a, run: "pr-2" }, { ...a, cluster: "ci-west" }, kubectl].map(sourceKey)).size,
+    ).toBe(4);
+    expect(sourceKey({ ...a, run: null })).not.toBe(sourceKey(kubectl));
+  });
+
   it("classifies statuses", () => {
     expect([200, 201, 304, 404, 409, 500, 101, null, 0].map(statusClassOf)).toEqual([
       "2xx",

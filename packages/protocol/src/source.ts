@@ -3,9 +3,10 @@ import { text } from "./text";
 
 /**
  * Who made a call (GUIDE §2): what the client sent (user agent, e2e test, `X-Apisnoop-Source`) and, when
- * the proxy runs in a cluster, the pod behind the connection. Unknown parts are null, never guessed.
+ * the proxy runs in a cluster, the pod behind the connection; and where: the cluster the proxy stands in
+ * front of and the run (a CI run id) the call belongs to. Unknown parts are null, never guessed.
  */
-const SourceObject = z.object({
+const SOURCE_FIELDS = {
   userAgent: text(512),
   /** The e2e test name, from a user agent `e2e.test/... -- <test name>` (GUIDE §3). */
   e2eTest: text(1024).nullable(),
@@ -22,6 +23,23 @@ const SourceObject = z.object({
   helmRelease: text(253).nullable(),
   /** `app.kubernetes.io/managed-by`. */
   managedBy: text(253).nullable(),
+  /**
+   * The cluster the call went to: the proxy's `--cluster` (default the kubeconfig's cluster name, or the
+   * in-cluster apiserver's host).
+   */
+  cluster: text(253).nullable(),
+  /**
+   * The run (a CI run id) the call belongs to: the `X-Apisnoop-Run` header, else the pod's `apisnoop.io/run`
+   * annotation, else the proxy's `--run`; null without one.
+   */
+  run: text(253).nullable(),
+};
+
+/** What proxies wrote before clusters and runs were named has neither: null. */
+const SourceObject = z.object({
+  ...SOURCE_FIELDS,
+  cluster: SOURCE_FIELDS.cluster.default(null),
+  run: SOURCE_FIELDS.run.default(null),
 });
 
 /**
@@ -35,14 +53,15 @@ function renameLegacyHelmRelease(value: unknown): unknown {
 }
 
 export const SourceSchema = z.preprocess(renameLegacyHelmRelease, SourceObject);
-export type Source = z.infer<typeof SourceObject>;
+export type Source = z.output<typeof SourceObject>;
 
 /** The known parts of a source, as a hits-file line lists them. */
-export const SourcePartsSchema = z.preprocess(renameLegacyHelmRelease, SourceObject.partial());
+export const SourcePartsSchema = z.preprocess(renameLegacyHelmRelease, z.object(SOURCE_FIELDS).partial());
 
 /** A source read from a file this process did not write (a journal, a spool): legacy names renamed. */
 export function upgradeSource(value: unknown): Source {
-  return renameLegacyHelmRelease(value) as Source;
+  const source = renameLegacyHelmRelease(value) as Source;
+  return { ...source, cluster: source.cluster ?? null, run: source.run ?? null };
 }
 
 /** How the user agent of Kubernetes' e2e suite starts (`e2e.test/v1.34.0 ... -- <test name>`). */
@@ -77,6 +96,8 @@ export function sourceFromUserAgent(userAgent: string, name: string | null = nul
     chart: null,
     helmRelease: null,
     managedBy: null,
+    cluster: null,
+    run: null,
   };
 }
 
@@ -93,5 +114,7 @@ export function sourceKey(source: Source): string {
     source.chart,
     source.helmRelease,
     source.managedBy,
+    // Appended only when set, so sources stored before clusters and runs were named keep their identity.
+    ...(source.cluster != null || source.run != null ? [source.cluster ?? null, source.run ?? null] : []),
   ]);
 }

@@ -370,6 +370,8 @@ async function loadFacets(prisma: PrismaClient) {
   const distinct = (values: Array<string | null>) =>
     [...new Set(values.filter((v): v is string => Boolean(v)))].sort().slice(0, 500);
   return {
+    cluster: distinct(sources.map((s) => s.cluster)),
+    run: distinct(sources.map((s) => s.run)),
     chart: distinct(sources.map((s) => (s.chart ? chartName(s.chart) : null))),
     namespace: distinct(sources.map((s) => s.namespace)),
     pod: distinct(sources.map((s) => s.pod)),
@@ -392,6 +394,8 @@ function sourceOf(row: SourceSummary): Source {
     chart: row.chart,
     helmRelease: row.helmRelease,
     managedBy: row.managedBy,
+    cluster: row.cluster,
+    run: row.run,
   };
 }
 

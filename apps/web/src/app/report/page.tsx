@@ -196,6 +196,8 @@ function callerLabel(caller: Finding["callers"][number]): string {
     serviceAccount: null,
     helmRelease: null,
     managedBy: null,
+    cluster: null,
+    run: null,
     ...caller,
   });
 }
