@@ -17,6 +17,8 @@ export interface FlowRequest {
   upgrade: boolean;
   /** The `X-Apisnoop-Source` header: an explicit source name, the other header apisnoop keeps (GUIDE §4). */
   sourceHeader?: string | null;
+  /** The `X-Apisnoop-Run` header: the run (a CI run id) the call belongs to, kept like the source name. */
+  runHeader?: string | null;
   /** The client's address as the proxy's socket saw it (for pod attribution in a cluster). */
   remoteAddress?: string | null;
   /** `Content-Type` of the body, parameters included (it names the patch type and protobuf). */

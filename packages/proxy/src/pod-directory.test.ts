@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeError, normaliseRemoteAddress, podAddresses } from "./pod-directory";
+import { describeError, normaliseRemoteAddress, podAddresses, podIdentity } from "./pod-directory";
 
 describe("normaliseRemoteAddress", () => {
   it("writes addresses the way pod status does", () => {
@@ -55,5 +55,19 @@ describe("describeError", () => {
     const error = new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:1") });
     expect(describeError(error)).toBe("fetch failed: connect ECONNREFUSED 127.0.0.1:1");
     expect(describeError(new Error("a\nb"))).toBe("a");
+  });
+});
+
+describe("podIdentity", () => {
+  it("reads the source name and the run from the pod's apisnoop.io annotations", () => {
+    const identity = podIdentity({
+      metadata: {
+        name: "e2e-runner",
+        namespace: "ci",
+        annotations: { "apisnoop.io/source": "conformance", "apisnoop.io/run": "pr-42-attempt-1" },
+      },
+    });
+    expect(identity).toMatchObject({ pod: "e2e-runner", sourceName: "conformance", run: "pr-42-attempt-1" });
+    expect(podIdentity({ metadata: { name: "plain", namespace: "ci" } }).run).toBeNull();
   });
 });

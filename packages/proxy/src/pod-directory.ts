@@ -18,12 +18,17 @@ export interface PodIdentity {
   managedBy: string | null;
   /** The pod's `apisnoop.io/source` annotation: an explicit source name. */
   sourceName: string | null;
+  /** The pod's `apisnoop.io/run` annotation: the run (a CI run id) its calls belong to. */
+  run?: string | null;
   /** The controller owner reference as `Kind/name` (`ReplicaSet/web-7d9f`). */
   owner: string | null;
 }
 
 /** Annotation a pod sets to name its source explicitly (the pod-level `X-Apisnoop-Source`). */
 export const SOURCE_ANNOTATION = "apisnoop.io/source";
+
+/** Annotation a pod sets to name the run its calls belong to (the pod-level `X-Apisnoop-Run`). */
+export const RUN_ANNOTATION = "apisnoop.io/run";
 
 const FIELD_MAX = 253;
 
@@ -44,6 +49,7 @@ export function podIdentity(pod: V1Pod): PodIdentity {
     helmRelease: text(labels["app.kubernetes.io/instance"] ?? (legacyHelm ? labels.release : undefined)),
     managedBy: text(labels["app.kubernetes.io/managed-by"] ?? (legacyHelm ? labels.heritage : undefined)),
     sourceName: text(pod.metadata?.annotations?.[SOURCE_ANNOTATION]),
+    run: text(pod.metadata?.annotations?.[RUN_ANNOTATION]),
     owner: controller ? text(`${controller.kind}/${controller.name}`) : null,
   };
 }

@@ -879,12 +879,14 @@ function flowRequest(
   hasBody: boolean,
 ): FlowRequest {
   const source = req.headers["x-apisnoop-source"];
+  const run = req.headers["x-apisnoop-run"];
   return {
     method: req.method ?? "GET",
     url: flowUrl(mode, req.url ?? "/", basePath),
     userAgent: req.headers["user-agent"] ?? null,
     upgrade,
     sourceHeader: (Array.isArray(source) ? source[0] : source) ?? null,
+    runHeader: (Array.isArray(run) ? run[0] : run) ?? null,
     remoteAddress: req.socket.remoteAddress ?? null,
     contentType: req.headers["content-type"] ?? null,
     bodyStream: hasBody ? req : null,

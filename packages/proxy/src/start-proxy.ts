@@ -1,7 +1,7 @@
 import { homedir, hostname } from "node:os";
 import path from "node:path";
 import { type Addon, AddonChain } from "./addon-chain";
-import { defaultAddons, type HitSink, type PodLookup } from "./addons";
+import { defaultAddons, type HitSink, type PodLookup, type ProxyPlace } from "./addons";
 import { createAdminServer, listenOn } from "./admin-server";
 import type { Authority } from "./authority";
 import { CaptureBudget, DEFAULT_BODY_CAP } from "./body-capture";
@@ -63,6 +63,13 @@ export interface ProxyOptions {
   allowTunnel?: Authority[];
   /** More names clients reach the proxy by (its Service name, a load balancer's): added to its certificate. */
   tlsNames?: string[];
+  /**
+   * The cluster every hit is counted under (`--cluster`); default: the kubeconfig's cluster name, or the
+   * apiserver's host in a pod (where client-node names the cluster `inCluster`).
+   */
+  cluster?: string;
+  /** The run (a CI run id) hits are counted under unless a header or a pod annotation names one (`--run`). */
+  run?: string;
   /** Bounds on connections and timeouts (default: DEFAULT_LIMITS). */
   limits?: Partial<ConnectionLimits>;
   /** Replaces the default addon chain (tests). */
@@ -92,6 +99,8 @@ export interface RunningProxy {
   /** `http://host:port` of the admin port, when there is one. */
   adminUrl: string | null;
   upstream: Upstream;
+  /** The cluster and default run every hit is counted under. */
+  place: ProxyPlace;
   ca: CertificateAuthority;
   metrics: ProxyMetrics;
   spec: SpecRefresher;
@@ -104,6 +113,15 @@ export interface RunningProxy {
    */
   drain(timeoutMs: number): Promise<DrainSummary>;
   close(): Promise<void>;
+}
+
+/**
+ * The cluster name hits carry when `--cluster` gives none: the kubeconfig's name for the current cluster,
+ * or in a pod (no kubeconfig: client-node calls the cluster `inCluster`) the apiserver's host.
+ */
+export function defaultClusterName(upstream: Upstream): string {
+  const name = upstream.kubeConfig.getCurrentCluster()?.name;
+  return name && name !== "inCluster" ? name : upstream.host;
 }
 
 /** Parses `host:port`, `[v6]:port` or `:port` (host 127.0.0.1). Throws a one-line error otherwise. */
@@ -176,12 +194,17 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     : null;
   metrics.uplink = uplink;
   const bodyCap = options.bodyCap ?? DEFAULT_BODY_CAP;
+  const place: ProxyPlace = {
+    cluster: options.cluster || defaultClusterName(upstream),
+    run: options.run || null,
+  };
   const sinks: HitSink[] = [...(uplink ? [uplink] : []), ...(hits ? [hits] : [])];
   const addons = options.addons
     ? options.addons()
     : defaultAddons({
         capture: bodyCap > 0 ? new CaptureBudget(bodyCap) : null,
         pods: podDirectory ?? (typeof options.pods === "object" ? options.pods : null),
+        place,
         responseSamples: options.responseSamples,
         hits: sinks,
       });
@@ -216,6 +239,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     url: `https://${formatHost(address.address)}:${address.port}`,
     adminUrl: adminAddress ? `http://${formatHost(adminAddress.address)}:${adminAddress.port}` : null,
     upstream,
+    place,
     ca,
     metrics,
     spec,

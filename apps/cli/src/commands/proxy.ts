@@ -38,6 +38,8 @@ const OPTIONS = {
   "max-connections": { type: "string", default: String(DEFAULT_LIMITS.maxConnections) },
   "handshakes-per-address": { type: "string", default: String(DEFAULT_LIMITS.handshakesPerAddress) },
   "drain-seconds": { type: "string", default: "25" },
+  cluster: { type: "string" },
+  run: { type: "string" },
 } as const;
 
 /** Where unacknowledged batches wait unless `--spool-dir` says otherwise. */
@@ -91,6 +93,7 @@ export function proxyBanner(
     .join(" ");
   return [
     `apisnoop proxy: listening on ${proxy.url} (reverse and forward), upstream ${proxy.upstream.server}`,
+    `  hits counted under cluster ${proxy.place.cluster}${proxy.place.run ? `, run ${proxy.place.run}` : ""}`,
     proxy.adminUrl ? `  admin: ${proxy.adminUrl}/healthz, ${proxy.adminUrl}/metrics` : null,
     values.out
       ? `  hits: appended to ${path.resolve(values.out)}`
@@ -131,6 +134,16 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** A cluster or run name: 1 to 253 printable characters, or a usage error naming the option. */
+function nameOption(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (!/^[\x21-\x7e](?:[\x20-\x7e]{0,251}[\x21-\x7e])?$/.test(trimmed)) {
+    throw new CliError(`--${name} must be 1 to 253 printable ASCII characters, not '${value}'`, 2);
+  }
+  return trimmed;
+}
+
 /** A whole number option of at least `min`, or a usage error naming it. */
 function countOption(name: string, value: string, min: number): number {
   const n = Number(value);
@@ -146,7 +159,7 @@ export const proxyCommand: Command = {
                       [--ingest-url URL] [--ingest-token-file FILE] [--spool-dir DIR] [--spool-max-mib N]
                       [--proxy-id ID] [--pods auto|informer|off] [--body-cap BYTES] [--response-samples N]
                       [--allow-tunnel HOST:PORT]... [--tls-name NAME]... [--max-connections N]
-                      [--handshakes-per-address N] [--drain-seconds N]
+                      [--handshakes-per-address N] [--drain-seconds N] [--cluster NAME] [--run ID]
 
 Forwards every request to the cluster of the kubeconfig context (or, without a kubeconfig, the in-cluster
 apiserver of the pod's service account), streaming both ways, and matches each call to its endpoint
@@ -167,7 +180,7 @@ Options:
   --out FILE               append one JSON line per request: {"ts","method","path","query","status",
                            "durationMs","operationId","reason"?,"userAgent","source"?,"details"?,
                            "requestFields"?,"responseFields"?}; no header but the user agent and
-                           X-Apisnoop-Source, no body value, ever
+                           X-Apisnoop-Source and X-Apisnoop-Run, no body value, ever
   --ca-dir DIR             the proxy's CA, created once with its key 0600 (default: ${DEFAULT_CA_DIR})
   --ingest-url URL         deliver hits to the dashboard at URL (default: $APISNOOP_INGEST_URL); the
                            token comes from $APISNOOP_INGEST_TOKEN or --ingest-token-file
@@ -198,6 +211,11 @@ Options:
                            events (as the apiserver does at a watch's timeout) so clients re-watch
                            elsewhere, flush the uplink, for at most N seconds; a second signal stops at
                            once (default: 25)
+  --cluster NAME           the cluster every hit is counted under, a filter of every view (default: the
+                           kubeconfig's cluster name; in a pod, the apiserver's host)
+  --run ID                 the run (a CI run id) hits are counted under, a filter of every view
+                           (--source run=ID); a request's X-Apisnoop-Run header or its pod's
+                           apisnoop.io/run annotation names another (default: none)
 
 Limits (see README "Threat model and limits"): ${DEFAULT_LIMITS.firstByteTimeoutMs / 1000} s for a new connection's first byte and
 for a TLS handshake, ${DEFAULT_LIMITS.headersTimeoutMs / 1000} s for a request's headers, ${DEFAULT_LIMITS.idleTimeoutMs / 1000} s for an idle keep-alive connection,
@@ -227,6 +245,8 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
         throw new CliError(`--allow-tunnel: ${(error as Error).message}`, 2);
       }
     });
+    const cluster = nameOption("cluster", values.cluster);
+    const run = nameOption("run", values.run);
     const maxConnections = countOption("max-connections", values["max-connections"], 1);
     const handshakesPerAddress = countOption("handshakes-per-address", values["handshakes-per-address"], 1);
     const drainSeconds = countOption("drain-seconds", values["drain-seconds"], 0);
@@ -276,6 +296,8 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
         serviceHost,
         allowTunnel,
         tlsNames: values["tls-name"] ?? [],
+        ...(cluster ? { cluster } : {}),
+        ...(run ? { run } : {}),
         limits: { maxConnections, handshakesPerAddress },
         uplink:
           ingestUrl && token

@@ -43,6 +43,27 @@ describe("attributeSource", () => {
     expect(annotated.source?.name).toBe("from-annotation");
   });
 
+  it("counts every source under the proxy's cluster, and its run: header, else annotation, else --run", () => {
+    const place = { cluster: "ci-east", run: "main-1234" };
+    const addon = attributeSource(
+      { lookup: (ip) => (ip === "10.0.0.5" ? { ...pod, run: "from-annotation" } : null) },
+      place,
+    );
+    const [header, annotated, plain] = [
+      fakeFlow({ runHeader: " pr-42 ", remoteAddress: "10.0.0.5" }),
+      fakeFlow({ remoteAddress: "10.0.0.5" }),
+      fakeFlow({ remoteAddress: "10.9.9.9" }),
+    ];
+    for (const flow of [header, annotated, plain]) addon.request?.(flow);
+    expect(header.source).toMatchObject({ cluster: "ci-east", run: "pr-42", pod: pod.pod });
+    expect(annotated.source).toMatchObject({ cluster: "ci-east", run: "from-annotation" });
+    expect(plain.source).toMatchObject({ cluster: "ci-east", run: "main-1234", pod: null });
+    // Without a place the source names neither.
+    const bare = fakeFlow({});
+    attributeSource(null).request?.(bare);
+    expect(bare.source).toMatchObject({ cluster: null, run: null });
+  });
+
   it("adds the pod behind the client address, and reuses one source object per client", () => {
     const seen: string[] = [];
     const addon = attributeSource({

@@ -1,7 +1,7 @@
 import type { Addon } from "../addon-chain";
 import type { CaptureBudget } from "../body-capture";
 import { analyseFields } from "./analyse-fields";
-import { attributeSource, type PodLookup } from "./attribute-source";
+import { attributeSource, type PodLookup, type ProxyPlace } from "./attribute-source";
 import { describeOutcome } from "./describe-outcome";
 import { matchOperation } from "./match-operation";
 import { type HitSink, record } from "./record";
@@ -12,7 +12,7 @@ export {
   DEFAULT_RESPONSE_SAMPLES,
   WATCH_PREFIX_BYTES,
 } from "./analyse-fields";
-export { attributeSource, type PodLookup } from "./attribute-source";
+export { attributeSource, type PodLookup, type ProxyPlace } from "./attribute-source";
 export { describeOutcome, outcomeDetails, subresourceOf } from "./describe-outcome";
 export { matchOperation } from "./match-operation";
 export { type HitSink, hitLineOf, hitOf, record } from "./record";
@@ -25,6 +25,8 @@ export interface DefaultAddonDeps {
   responseSamples?: number;
   /** Finds the pod behind a client address (in a cluster); null: sources are what clients send. */
   pods?: PodLookup | null;
+  /** The cluster and run every source carries (unless a header or pod names another run). */
+  place?: ProxyPlace;
   /** Where hits go (the hits file, the uplink); none: nothing is recorded. */
   hits: HitSink[];
 }
@@ -35,7 +37,7 @@ export interface DefaultAddonDeps {
  */
 export function defaultAddons(deps: DefaultAddonDeps): Addon[] {
   return [
-    attributeSource(deps.pods ?? null),
+    attributeSource(deps.pods ?? null, deps.place),
     matchOperation(),
     describeOutcome(),
     ...(deps.capture ? [analyseFields(deps.capture, deps.responseSamples)] : []),

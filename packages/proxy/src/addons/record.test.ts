@@ -105,6 +105,8 @@ describe("record", () => {
       chart: null,
       helmRelease: null,
       managedBy: null,
+      cluster: null,
+      run: null,
     };
     expect(hitLineOf(flow).source).toEqual({ name: "team-a", namespace: "ns" });
   });
