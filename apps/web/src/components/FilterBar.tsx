@@ -7,6 +7,8 @@ import { filterQuery, type SourceFilterName, WINDOW_CHOICES } from "../filters/d
 
 /** The source filters the bar offers (db also knows `name`, reachable through the URL). */
 const SOURCE_FIELDS: Array<[keyof SourceFacets & SourceFilterName, string]> = [
+  ["cluster", "cluster"],
+  ["run", "run"],
   ["chart", "chart"],
   ["namespace", "namespace"],
   ["pod", "pod"],

@@ -224,6 +224,8 @@ export interface UnknownReport {
 }
 
 export interface SourceFacets {
+  cluster: string[];
+  run: string[];
   chart: string[];
   namespace: string[];
   pod: string[];
