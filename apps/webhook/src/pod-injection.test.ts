@@ -79,15 +79,19 @@ describe("shouldSnoop", () => {
 
 describe("podInjectionPatch", () => {
   it("points every container at the proxy, swaps the projected ca.crt for the bundle, marks the pod", () => {
-    const pod = fakePod({ "apisnoop.io/snoop": "true", "apisnoop.io/source": "cert-manager" }, [
-      { name: "KUBERNETES_SERVICE_HOST", value: "10.0.0.1" },
-      { name: "LOG_LEVEL", value: "debug" },
-    ]);
+    const pod = fakePod(
+      { "apisnoop.io/snoop": "true", "apisnoop.io/source": "cert-manager", "apisnoop.io/run": "pr-42" },
+      [
+        { name: "KUBERNETES_SERVICE_HOST", value: "10.0.0.1" },
+        { name: "LOG_LEVEL", value: "debug" },
+      ],
+    );
     const proxied = [
       { name: "KUBERNETES_SERVICE_HOST", value: "apisnoop-proxy.apisnoop.svc" },
       { name: "KUBERNETES_SERVICE_PORT", value: "8443" },
       { name: "KUBERNETES_SERVICE_PORT_HTTPS", value: "8443" },
       { name: "APISNOOP_SOURCE", value: "cert-manager" },
+      { name: "APISNOOP_RUN", value: "pr-42" },
     ];
     expect(podInjectionPatch(pod, settings)).toEqual([
       { op: "add", path: "/spec/initContainers/0/env", value: proxied },

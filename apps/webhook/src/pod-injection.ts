@@ -20,6 +20,8 @@
 export const SNOOP_KEY = "apisnoop.io/snoop";
 /** Annotation naming the source the Pod's hits are counted under (e.g. the addon's chart name). */
 export const SOURCE_ANNOTATION = "apisnoop.io/source";
+/** Annotation naming the run (a CI run id) the Pod's hits are counted under. */
+export const RUN_ANNOTATION = "apisnoop.io/run";
 /** Annotation the webhook sets, so a second webhook entry (or a re-invocation) never patches twice. */
 export const INJECTED_ANNOTATION = "apisnoop.io/injected";
 /**
@@ -34,6 +36,8 @@ export const REDIRECT_IPTABLES = "iptables";
 export const REDIRECT_CONTAINER = "apisnoop-redirect";
 /** Environment variable carrying the source name into the pod, for clients that send `X-Apisnoop-Source`. */
 export const SOURCE_ENV = "APISNOOP_SOURCE";
+/** Environment variable carrying the run into the pod, for clients that send `X-Apisnoop-Run`. */
+export const RUN_ENV = "APISNOOP_RUN";
 /** The ConfigMap every service-account volume projects `ca.crt` from. */
 export const CLUSTER_CA_CONFIGMAP = "kube-root-ca.crt";
 
@@ -194,6 +198,10 @@ export function injectedEnv(
       ];
   const source = pod.metadata?.annotations?.[SOURCE_ANNOTATION];
   if (source) env.push({ name: SOURCE_ENV, value: source });
+  // The proxy reads the annotation from its pod informer; the variable serves a client that sends the
+  // header itself, or a proxy that runs without the informer (--pods off).
+  const run = pod.metadata?.annotations?.[RUN_ANNOTATION];
+  if (run) env.push({ name: RUN_ENV, value: run });
   return env;
 }
 
