@@ -277,6 +277,19 @@ describe("the proxy in front of a local HTTPS upstream", () => {
     });
   });
 
+  it("counts hits under the kubeconfig's cluster, and the run an X-Apisnoop-Run header names", async () => {
+    expect(proxy.place).toEqual({ cluster: "fake", run: null });
+    const before = (await readHits(0)).length;
+    await request("GET", "/api/v1/namespaces/runs/configmaps", { headers: { "x-apisnoop-run": "pr-42" } });
+    await request("GET", "/api/v1/namespaces/plain/configmaps");
+    const hits = await readHits(before + 2);
+    const of = (namespace: string) =>
+      hits.find((hit) => hit.path === `/api/v1/namespaces/${namespace}/configmaps`);
+    expect(of("runs")?.source).toMatchObject({ cluster: "fake", run: "pr-42" });
+    expect(of("plain")?.source).toMatchObject({ cluster: "fake" });
+    expect(of("plain")?.source?.run).toBeUndefined();
+  });
+
   it("presents the kubeconfig's client certificate upstream for clients without a token", async () => {
     const { body } = await request("GET", "/api/v1/namespaces/a/configmaps", {
       headers: { authorization: "" },
