@@ -1,8 +1,9 @@
 /**
  * `npm run e2e:build` — build (or find warm) e2e.test.
- * `npm run e2e:conformance [-- --out DIR]` — run the selected conformance tests through the proxy against
+ * `npm run e2e:conformance [-- --out DIR] [--run ID]` — run the selected conformance tests through the proxy against
  * the e2e rig and write the per-test comparison with apisnoop's published 1.34.0 data to DIR (default
  * `.rig/e2e/last`): report.txt, report.md, report.json, plus hits.jsonl, e2e.log, ginkgo-report.json.
+ * Every hit carries the run ID (default `e2e-<start time>`), for `apisnoop compare --from run=A --to run=B`.
  * Exit 0 when every test passed and every difference is explained; 1 otherwise.
  */
 import { writeFileSync } from "node:fs";
@@ -28,9 +29,14 @@ import { publishedEndpointsByTest } from "./test-endpoints";
 const RELEASE = "1.34";
 
 async function conformance(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { out: { type: "string" } } });
+  const { values } = parseArgs({ args, options: { out: { type: "string" }, run: { type: "string" } } });
   const catalog = sharedCatalog(RELEASE);
-  const run = await runConformanceThroughProxy({ tests: CONFORMANCE_TESTS, catalog, outDir: values.out });
+  const run = await runConformanceThroughProxy({
+    tests: CONFORMANCE_TESTS,
+    catalog,
+    outDir: values.out,
+    ...(values.run ? { run: values.run } : {}),
+  });
   const published = publishedEndpointsByTest(sharedApisnoopCoverage(RELEASE).endpoints);
   const comparisons = compareTests(run.specs, run.observed.byTest, published);
   const report: ConformanceReport = {
@@ -49,7 +55,7 @@ async function conformance(args: string[]): Promise<number> {
   writeFileSync(join(run.outDir, "report.md"), `${formatReportMarkdown(report)}\n`);
   writeFileSync(join(run.outDir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
   console.log(text);
-  console.log(`e2e: report in ${run.outDir}/report.{txt,md,json}`);
+  console.log(`e2e: report in ${run.outDir}/report.{txt,md,json}; hits counted under run ${run.run}`);
   const missing = CONFORMANCE_TESTS.length - run.specs.length;
   if (missing > 0) console.log(`e2e: ${missing} selected tests did not run (focus mismatch?)`);
   const ok = report.summary.passed === CONFORMANCE_TESTS.length && report.summary.unexplained === 0;
@@ -67,7 +73,7 @@ async function main(command: string | undefined, args: string[]): Promise<number
     case "conformance":
       return conformance(args);
     default:
-      console.error("usage: tsx tools/e2e/cli.ts build|conformance [--out DIR]");
+      console.error("usage: tsx tools/e2e/cli.ts build|conformance [--out DIR] [--run ID]");
       return 2;
   }
 }

@@ -19,7 +19,17 @@ export interface ConformanceRunOptions {
   catalog: EndpointCatalog;
   /** Output directory (default `.rig/e2e/last`); the files of a previous run in it are replaced. */
   outDir?: string;
+  /**
+   * The run every hit is counted under (the proxy's `--run`), so a dashboard fed by several runs compares
+   * them (`apisnoop compare --from run=A --to run=B`); default: {@link defaultRunId}.
+   */
+  run?: string;
   log?: (line: string) => void;
+}
+
+/** A run id naming when the run started: `e2e-20261206T051500Z`. */
+export function defaultRunId(now = new Date()): string {
+  return `e2e-${now.toISOString().slice(0, 19).replace(/[-:]/g, "")}Z`;
 }
 
 /** Wall-clock seconds of each phase. */
@@ -32,6 +42,8 @@ export interface RunDurations {
 
 export interface ConformanceRun {
   outDir: string;
+  /** The run id every hit carries. */
+  run: string;
   hitsPath: string;
   specs: SpecResult[];
   /** e2e.test's exit code (non-zero when a spec failed). */
@@ -68,6 +80,7 @@ export async function runConformanceThroughProxy(options: ConformanceRunOptions)
   // Only this run's own files go, never the directory: --out may name one that holds other things.
   for (const file of RUN_FILES) rmSync(join(outDir, file), { force: true });
   const runStart = Date.now();
+  const run = options.run ?? defaultRunId(new Date(runStart));
 
   const binary = ensureE2eBinary();
   const build = seconds(runStart);
@@ -89,6 +102,7 @@ export async function runConformanceThroughProxy(options: ConformanceRunOptions)
       adminListen: null,
       spec: "live",
       out: hitsPath,
+      run,
       caDir: join(outDir, "ca"),
       log: (line) => appendFileSync(proxyLog, `${line}\n`),
     });
@@ -105,7 +119,9 @@ export async function runConformanceThroughProxy(options: ConformanceRunOptions)
         }),
         { mode: 0o600 },
       );
-      log(`e2e: proxy ${proxy.url} -> ${rig.state.server}; running ${options.tests.length} tests`);
+      log(
+        `e2e: proxy ${proxy.url} -> ${rig.state.server}, run ${run}; running ${options.tests.length} tests`,
+      );
       const suiteStart = Date.now();
       let done = 0;
       suite = await runE2eSuite({
@@ -126,6 +142,7 @@ export async function runConformanceThroughProxy(options: ConformanceRunOptions)
   const hits = readHits(hitsPath);
   return {
     outDir,
+    run,
     hitsPath,
     specs: suite.specs,
     exitCode: suite.exitCode,

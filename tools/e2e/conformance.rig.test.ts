@@ -17,7 +17,7 @@ import { type ConformanceRun, runConformanceThroughProxy } from "./conformance-r
 import { RIG_TEST_SUBSET } from "./conformance-tests";
 import { e2eBinaryAvailable } from "./e2e-binary";
 import { compareTests, summarizeComparison, type TestComparison } from "./endpoint-comparison";
-import { publishedEndpointsByTest } from "./test-endpoints";
+import { publishedEndpointsByTest, readHits } from "./test-endpoints";
 
 const available = e2eBinaryAvailable();
 if (!available && process.env.E2E_REQUIRED === "1") {
@@ -50,6 +50,12 @@ describe.skipIf(!available)("upstream conformance tests through the proxy", () =
     expect(Object.keys(states).sort()).toEqual([...RIG_TEST_SUBSET].sort());
     expect(run.specs.filter((s) => s.state !== "passed").map((s) => `${s.name}: ${s.failure}`)).toEqual([]);
     expect(run.exitCode).toBe(0);
+  });
+
+  it("counts every hit under the run's id, so runs can be compared", () => {
+    expect(run.run).toMatch(/^e2e-\d{8}T\d{6}Z$/);
+    const runs = new Set(readHits(run.hitsPath).map((hit) => hit.source?.run));
+    expect([...runs]).toEqual([run.run]);
   });
 
   it("attributes each test's requests to it by the e2e user agent", () => {
