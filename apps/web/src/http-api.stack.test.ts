@@ -14,8 +14,14 @@ const nginx: Source = {
   namespace: "ingress",
   pod: "ingress-nginx-controller-0",
   serviceAccount: "ingress-nginx",
+  cluster: "ci-east",
+  run: "pr-42",
 };
-const e2e = sourceFromUserAgent("e2e.test/v1.34.0 -- [sig-apps] Deployment should scale [Conformance]");
+const e2e: Source = {
+  ...sourceFromUserAgent("e2e.test/v1.34.0 -- [sig-apps] Deployment should scale [Conformance]"),
+  cluster: "ci-west",
+  run: "main-7",
+};
 const alpha = sharedCatalog("1.34").endpoints.find((e) => e.level === "alpha")?.operationId as string;
 
 describe("the HTTP API", () => {
@@ -102,6 +108,11 @@ describe("the HTTP API", () => {
     ["from=6h&to=1h&userAgent=kubectl", ["readCoreV1Namespace"]],
     ["outcome=2xx&userAgent=kubectl", ["listCoreV1Node", "readCoreV1Namespace"]],
     ["level=alpha", [alpha]],
+    ["cluster=ci-east", ["listCoreV1NamespacedPod", alpha]],
+    ["run=main-7", ["createAppsV1NamespacedDeployment"]],
+    ["run=main-7&cluster=ci-east", []],
+    ["from=1h&run=pr-42", ["listCoreV1NamespacedPod", alpha]],
+    ["run=pr-4", []],
   ])("filters by %s", async (query, expected) => {
     const report = await coverage(`release=1.34&${query}`);
     expect(hitIds(report)).toEqual([...expected].sort());
