@@ -13,6 +13,14 @@ const chart: Source = {
   pod: "my-operator-0",
 };
 const kubectl = sourceFromUserAgent("kubectl/v1.32.4 (linux/amd64)");
+/** Two CI runs of e2e tests: the main branch's and a pull request's, which lost two endpoints. */
+const e2e = (test: string, run: string): Source => ({
+  ...sourceFromUserAgent(`e2e.test/v1.28.0 -- ${test} [Conformance]`),
+  cluster: "ci",
+  run,
+});
+const mainRun = e2e("[sig-api-machinery] Namespaces | should list", "main-1");
+const prRun = e2e("[sig-api-machinery] Namespaces | should list", "pr-2");
 
 describe("apisnoop report", () => {
   let db: Database;
@@ -35,6 +43,13 @@ describe("apisnoop report", () => {
       "createCoreV1NamespacedConfigMap",
     ])
       hit(kubectl, operationId);
+    for (const operationId of [
+      "readCoreV1Namespace",
+      "listCoreV1NamespacedPod",
+      "createCoreV1NamespacedConfigMap",
+    ])
+      hit(mainRun, operationId);
+    hit(prRun, "readCoreV1Namespace");
     await recordBatch(db.prisma, builder.drain() as NonNullable<ReturnType<RollupBuilder["drain"]>>);
   });
   afterAll(async () => {
@@ -127,5 +142,58 @@ describe("apisnoop report", () => {
     });
     expect((await runCli(["report", "--min-coverage", "150", ...base])).code).toBe(1);
     expect((await runCli(["report", "--format", "yaml", ...base])).code).toBe(1);
+  });
+
+  it("exits 5 when a run covers fewer conformance-eligible endpoints than its --baseline run", async () => {
+    const args = ["report", "--release", "1.28", ...base];
+    const pr = await runCli([...args, "--source", "run=pr-2", "--baseline", "run=main-1"]);
+    expect(pr.stderr).toBe("");
+    expect(pr.code).toBe(5);
+    expect(pr.stdout).toContain("conformance-eligible coverage: 1/457");
+    expect(pr.stdout).toContain("baseline run=main-1: 3/457 (0.7%); -2, 0 gained, 2 lost: FEWER");
+    expect(pr.stdout).toContain(
+      "  listCoreV1NamespacedPod (GET /api/v1/namespaces/{namespace}/pods)\n    called there by [sig-api-machinery] Namespaces | should list [Conformance] (1)",
+    );
+    const json = JSON.parse(
+      (await runCli([...args, "--source", "run=pr-2", "--baseline", "run=main-1", "--format", "json"]))
+        .stdout,
+    );
+    expect(json.baseline).toMatchObject({ label: "run=main-1", tested: 3, gained: [] });
+    expect(json.baseline.lost.map((lost: { operationId: string }) => lost.operationId).sort()).toEqual([
+      "createCoreV1NamespacedConfigMap",
+      "listCoreV1NamespacedPod",
+    ]);
+    const markdown = await runCli([
+      ...args,
+      ...["--source", "run=pr-2", "--baseline", "run=main-1", "--format", "markdown"],
+    ]);
+    expect(markdown.code).toBe(5);
+    expect(markdown.stdout).toContain("fewer conformance-eligible endpoints than the baseline");
+    // Client-sent names cannot break the table: the pipe in the test name is escaped.
+    expect(markdown.stdout).toContain(
+      "| `listCoreV1NamespacedPod` | stable | \\[sig-api-machinery\\] Namespaces \\| should list \\[Conformance\\] (1) |",
+    );
+    const junit = await runCli([
+      ...args,
+      ...["--source", "run=pr-2", "--baseline", "run=main-1", "--format", "junit"],
+    ]);
+    expect(junit.stdout).toContain('<failure message="fewer than the baseline">');
+    // The other way round the run covers more than its baseline: clean.
+    const main = await runCli([...args, "--source", "run=main-1", "--baseline", "run=pr-2"]);
+    expect(main.code).toBe(0);
+    expect(main.stdout).toContain("baseline run=pr-2: 1/457 (0.2%); +2, 2 gained, 0 lost\n");
+    // The same run as its own baseline: equal is not fewer.
+    expect((await runCli([...args, "--source", "run=pr-2", "--baseline", "run=pr-2"])).code).toBe(0);
+  });
+
+  it("refuses a --baseline the selection does not name, or that is no source filter", async () => {
+    expect(await runCli(["report", "--baseline", "run=main-1", ...base])).toMatchObject({
+      code: 1,
+      stderr:
+        "apisnoop report: --baseline run=main-1 replaces the selection's own run: name it with --source run=…\n",
+    });
+    expect(
+      await runCli(["report", "--source", "run=pr-2", "--baseline", "color=blue", ...base]),
+    ).toMatchObject({ code: 1, stderr: expect.stringContaining("--baseline takes FIELD=VALUE") });
   });
 });
