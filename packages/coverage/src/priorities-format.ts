@@ -81,6 +81,25 @@ export function conformanceSourceSentence(report: Pick<PrioritiesReport, "confor
   return `Conformance coverage from ${parts.join(" and ")}.`;
 }
 
+/**
+ * What to do when a selection has no workload: published data holds e2e tests only, so a fresh start
+ * has conformance coverage and nothing to rank against it until workloads are measured.
+ */
+export function noWorkloadSentence(release: string): string {
+  return (
+    "No workload's calls are recorded in this selection, so there is nothing to rank yet (apisnoop's " +
+    "published data holds e2e tests only). Measure workloads through the proxy (`npm start` writes " +
+    "`apisnoop.kubeconfig` for Helm, operators and kubectl; `npm run demo` runs a scripted workload) or " +
+    `import an audit log or a hit file (\`apisnoop import audit|hits FILE --release ${release}\`).`
+  );
+}
+
+/** The line under the title: the workloads, where conformance coverage came from, what to do without workloads. */
+function summary(report: PrioritiesReport): string {
+  const line = `${plural(report.totals.workloads, "workload")}. ${conformanceSourceSentence(report)}`;
+  return report.totals.workloads === 0 ? `${line} ${noWorkloadSentence(report.release)}` : line;
+}
+
 /** "(showing 100 of 2,345)" when a list was cut at its limit, else "". */
 function shownOf(shown: number, total: number): string {
   return shown < total ? ` (showing ${shown.toLocaleString("en")} of ${total.toLocaleString("en")})` : "";
@@ -94,7 +113,7 @@ function title(report: PrioritiesReport): string {
 export function formatPrioritiesText(report: PrioritiesReport): string {
   const lines = [
     title(report),
-    `${plural(report.totals.workloads, "workload")}. ${conformanceSourceSentence(report)}`,
+    summary(report),
     "",
     `Endpoints no conformance test hits: ${report.totals.endpoints} (${report.totals.eligibleEndpoints} conformance-eligible)${shownOf(report.endpoints.length, report.totals.endpoints)}`,
   ];
@@ -175,7 +194,7 @@ export function formatPrioritiesMarkdown(report: PrioritiesReport): string {
   const lines = [
     `### ${title(report)}`,
     "",
-    `${plural(report.totals.workloads, "workload")}. ${conformanceSourceSentence(report)}`,
+    summary(report),
     "",
     `#### Endpoints no conformance test hits: ${report.totals.endpoints} (${report.totals.eligibleEndpoints} conformance-eligible)${shownOf(report.endpoints.length, report.totals.endpoints)}`,
   ];
