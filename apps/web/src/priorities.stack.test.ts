@@ -34,7 +34,8 @@ describe("/priorities, /api/v1/priorities and `apisnoop priorities`", () => {
   let browser: TestBrowser;
 
   beforeAll(async () => {
-    stack = await startTestStack("1.34");
+    // 1.33 has no workload: what a first start shows, with published data alone.
+    stack = await startTestStack("1.34,1.33");
     browser = await launchBrowser();
     mkdirSync(SCREENSHOTS, { recursive: true });
     const minute = Math.floor(Date.now() / 60_000);
@@ -138,6 +139,33 @@ describe("/priorities, /api/v1/priorities and `apisnoop priorities`", () => {
       "e2e.test/v1.34.4 (linux/amd64) kubernetes/abc",
     );
     await page.screenshot({ path: path.join(SCREENSHOTS, "conformance-fields.png"), fullPage: true });
+    expect(browser.errors).toEqual([]);
+  });
+
+  it("explains a selection without workloads instead of showing empty lists", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.url}/priorities?release=1.33`);
+    const empty = page.getByTestId("priorities-empty");
+    expect(await empty.textContent()).toMatch(/^No workload's calls are recorded in this selection/);
+    expect(await empty.textContent()).toContain("apisnoop import audit|hits FILE --release 1.33");
+    expect(await empty.getByRole("link", { name: "Conformance" }).getAttribute("href")).toBe(
+      "/conformance?release=1.33",
+    );
+    expect(await page.getByTestId("priority-endpoints").count()).toBe(0);
+    // A narrowed selection points back to every workload of the release.
+    await page.goto(`${stack.url}/priorities?release=1.34&chart=absent`);
+    expect(await empty.textContent()).toBe("No workload in this selection. Every workload of release 1.34.");
+    await empty.getByRole("link").click();
+    await page.waitForURL(/\/priorities\?release=1\.34$/);
+    expect(await page.getByTestId("priorities-workloads").textContent()).toBe("6");
+    // The CLI says the same for a terminal.
+    expect((await cli("--release", "1.33")).split("\n")[1]).toBe(
+      "0 workloads. No conformance test is recorded for this release: every endpoint and field workloads use is listed. " +
+        "No workload's calls are recorded in this selection, so there is nothing to rank yet (apisnoop's published data " +
+        "holds e2e tests only). Measure workloads through the proxy (`npm start` writes `apisnoop.kubeconfig` for Helm, " +
+        "operators and kubectl; `npm run demo` runs a scripted workload) or import an audit log or a hit file " +
+        "(`apisnoop import audit|hits FILE --release 1.33`).",
+    );
     expect(browser.errors).toEqual([]);
   });
 

@@ -1,4 +1,4 @@
-import { conformanceSourceSentence } from "@apisnoop/coverage";
+import { conformanceSourceSentence, noWorkloadSentence } from "@apisnoop/coverage";
 import Link from "next/link";
 import { FilterBar } from "../../components/FilterBar";
 import { FilterError } from "../../components/FilterError";
@@ -41,6 +41,36 @@ export default async function PrioritiesPage({ searchParams }: PageProps) {
   const ineligible = report.endpoints.filter((row) => !row.conformanceEligible && row.level === "stable");
   const { totals } = report;
   const links = new WorkloadLinks(report.workloads, params);
+  const releaseQuery = `release=${encodeURIComponent(report.release)}`;
+  if (totals.workloads === 0) {
+    // Nothing to rank: say why and how to get workloads, rather than five empty lists.
+    const narrowed = [...new URLSearchParams(query).keys()].some((name) => name !== "release");
+    return (
+      <>
+        <FilterBar releases={releases} facets={facets} />
+        <div className="page-title">
+          <h1 data-testid="priorities-title">Tests to write next: release {report.release}</h1>
+          <p data-testid="priorities-empty">
+            {narrowed ? (
+              <>
+                No workload in this selection.{" "}
+                <Link href={`/priorities?${releaseQuery}`}>Every workload of release {report.release}</Link>.
+              </>
+            ) : (
+              <>
+                {withCode(noWorkloadSentence(report.release))} Meanwhile,{" "}
+                <Link href={`/conformance?${releaseQuery}`}>Conformance</Link> lists the conformance-eligible
+                endpoints no conformance test hits, unranked.
+              </>
+            )}
+          </p>
+          <p className="muted small" data-testid="conformance-sources">
+            {conformanceSourceSentence(report)}
+          </p>
+        </div>
+      </>
+    );
+  }
   return (
     <>
       <FilterBar releases={releases} facets={facets} />
@@ -124,8 +154,8 @@ export default async function PrioritiesPage({ searchParams }: PageProps) {
             <h2>Ineligible stable endpoints no conformance test hits</h2>
             <p className="muted small">
               Deprecated, or listed in <code>ineligible_endpoints.json</code> (
-              <Link href={`/conformance?release=${encodeURIComponent(report.release)}`}>why</Link>); alpha and
-              beta ones are in the promotion watch.
+              <Link href={`/conformance?${releaseQuery}`}>why</Link>); alpha and beta ones are in the
+              promotion watch.
             </p>
             <PriorityEndpointTable
               rows={ineligible}
@@ -148,4 +178,9 @@ function shownNote(shown: number, total: number): string {
   return shown < total
     ? ` Showing the first ${shown} of ${total.toLocaleString("en")}: the exports have more.`
     : "";
+}
+
+/** Text whose `backticked` parts are commands, as the CLI prints it, with those parts as code. */
+function withCode(text: string) {
+  return text.split("`").map((part, i) => (i % 2 === 1 ? <code key={part}>{part}</code> : part));
 }
