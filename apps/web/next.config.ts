@@ -16,6 +16,11 @@ const config: NextConfig = {
   // npm workspaces hoist dependencies to the repository root.
   turbopack: { root },
   outputFileTracingRoot: root,
+  // Browsers still ask for /favicon.ico now and then despite the page's icon link (a new profile's
+  // first page, a page restored from history): a 404 there is a console error on whatever page is open.
+  async rewrites() {
+    return [{ source: "/favicon.ico", destination: "/icon.svg" }];
+  },
 };
 
 export default config;
