@@ -13,17 +13,15 @@ import {
   apiserverArgs,
   auditPolicy,
   controllerManagerArgs,
-  DEFAULT_AUDIT_REQUEST_RESPONSE,
-  DEFAULT_FEATURE_GATES,
   etcdArgs,
   etcdUrls,
   kubeconfig,
-  parseAuditRequestResponse,
   type RigPorts,
   SERVICE_IP,
   tokenOf,
   tokensCsv,
 } from "./config";
+import { rigStartEnv } from "./env";
 import { ensureKubeBinaries, kubeVersions } from "./kube-bin";
 import { RIG_BINARY, type RigComponent, type RigLayout, rigExecutable, rigLayout } from "./layout";
 import { NODE_APISERVER_PORT, NODE_NAME, nodeLayout, rigId } from "./node/config";
@@ -71,9 +69,7 @@ export interface StartOptions {
 /** Whether a start with `owner` and `options` runs a node. */
 export function wantsNode(owner: RigState["owner"], options: StartOptions = {}): boolean {
   if (options.node !== undefined) return options.node;
-  if (process.env.RIG_NODE === "1") return true;
-  if (process.env.RIG_NODE === "0") return false;
-  return owner === "cli";
+  return rigStartEnv().node ?? owner === "cli";
 }
 
 /** Result of {@link startRig}. */
@@ -318,6 +314,7 @@ async function startRigLocked(
   node: boolean,
 ): Promise<StartResult> {
   const layout = rigLayout(rigDir());
+  const settings = rigStartEnv();
   if (await isRigUp()) {
     const state = rigStatus().state as RigState;
     if (!node || state.node) {
@@ -347,17 +344,15 @@ async function startRigLocked(
   const network = node ? freeNodeNetwork(rigId(layout.dir)) : undefined;
   const address = network?.nodeAddress ?? "127.0.0.1";
   // The node's namespace has its ports to itself: the usual ones, unless the environment says otherwise.
-  const port = async (fromEnv: string | undefined, inNode: number) =>
-    network ? Number(fromEnv ?? inNode) : await freePort(fromEnv);
+  const port = async (given: number | undefined, inNode: number) =>
+    given ?? (network ? inNode : await freePort());
   const ports: RigPorts = {
-    apiserver: await port(process.env.RIG_APISERVER_PORT, NODE_APISERVER_PORT),
-    etcd: await port(process.env.RIG_ETCD_PORT, 2379),
-    etcdPeer: await port(process.env.RIG_ETCD_PEER_PORT, 2380),
+    apiserver: await port(settings.ports.apiserver, NODE_APISERVER_PORT),
+    etcd: await port(settings.ports.etcd, 2379),
+    etcdPeer: await port(settings.ports.etcdPeer, 2380),
   };
   const server = `https://${address}:${ports.apiserver}`;
-  const auditRequestResponse = parseAuditRequestResponse(
-    process.env.RIG_AUDIT_REQUEST_RESPONSE ?? DEFAULT_AUDIT_REQUEST_RESPONSE,
-  );
+  const { auditRequestResponse } = settings;
   const tokens = writeRigFiles(layout, server, auditRequestResponse, network ? [address] : []);
   const state: RigState = {
     kubeVersion: kubeVersions().kube,
@@ -402,7 +397,7 @@ async function startRigLocked(
         ports,
         address,
         node: !!network,
-        featureGates: process.env.RIG_FEATURE_GATES ?? DEFAULT_FEATURE_GATES,
+        featureGates: settings.featureGates,
       }),
     );
     save();
@@ -412,7 +407,7 @@ async function startRigLocked(
 
     await waitReady(state, tokens.users.admin, layout);
 
-    if (process.env.RIG_KCM !== "0" && existsSync(rigExecutable("controllerManager", binDir))) {
+    if (settings.controllerManager && existsSync(rigExecutable("controllerManager", binDir))) {
       state.pids.controllerManager = await spawn("controllerManager", controllerManagerArgs(layout));
       save();
       log(`rig: kube-controller-manager pid ${state.pids.controllerManager}`);

@@ -7,9 +7,8 @@ import { openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** A port the kernel considers free on `host` right now (or `fromEnv` when set). */
-export async function freePort(fromEnv: string | undefined, host = "127.0.0.1"): Promise<number> {
-  if (fromEnv) return Number(fromEnv);
+/** A port the kernel considers free on `host` right now. */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tokenOf } from "./config";
+import { rigDirFromEnv } from "./env";
 import { type RigComponent, rigLayout } from "./layout";
 import type { NodeNetwork } from "./node/config";
 
@@ -59,7 +60,7 @@ export const repoRoot: string = fileURLToPath(new URL("../..", import.meta.url))
 
 /** The rig's working directory: `RIG_DIR` or `<repo>/.rig` (git-ignored). */
 export function rigDir(): string {
-  return process.env.RIG_DIR ?? join(repoRoot, ".rig");
+  return rigDirFromEnv() ?? join(repoRoot, ".rig");
 }
 
 /** Path of the state file `rig:up` writes and `rig:down` consumes. */
