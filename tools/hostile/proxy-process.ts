@@ -5,29 +5,17 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { sharedSpecPath } from "@apisnoop/openapi/testing";
 import { CertificateAuthority, proxiedKubeconfig } from "@apisnoop/proxy";
+import { freePort } from "../net/free-port";
 import { rigKubeconfigPath } from "../rig/rig";
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), "../../..");
 /** USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux architecture Node runs on. */
 const CLOCK_TICKS = 100;
-
-/** A free loopback port (closed again: the caller binds it next). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 export class ProxyProcess {
   readonly child: ChildProcess;

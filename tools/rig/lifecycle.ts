@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "../net/free-port";
 import {
   apiserverArgs,
   auditPolicy,
@@ -40,7 +41,7 @@ import {
 } from "./node/lifecycle";
 import { freeNodeNetwork } from "./node/network";
 import { generateRigPki, pemData } from "./pki";
-import { freePort, processExecutable, spawnDetached, stopGroup } from "./processes";
+import { processExecutable, spawnDetached, stopGroup } from "./processes";
 import { RIG_TOKEN_USERS, type RigNodeState, type RigState, type RigTokenUser, rigDir } from "./rig";
 import { otherRigClients, registerRigClient, unregisterRigClient, withRigLock } from "./rig-lock";
 

@@ -14,9 +14,10 @@ import { dumpDatabaseText } from "@apisnoop/db/testing";
 import { SHARED_K8S, sharedSpecPath } from "@apisnoop/openapi/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../../tools/net/free-port";
 import { startRig } from "../../../tools/rig/lifecycle";
 import { readRigState } from "../../../tools/rig/rig";
-import { Child, freePort } from "./testing/processes";
+import { Child } from "./testing/processes";
 
 const REQUESTS = Number(process.env.APISNOOP_LOSSLESS_REQUESTS ?? 100_000);
 const CONCURRENCY = 24;

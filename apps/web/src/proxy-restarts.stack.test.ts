@@ -28,12 +28,13 @@ import { proxiedKubeconfig } from "@apisnoop/proxy";
 import { CoreV1Api, KubeConfig, ListWatch, type V1ConfigMap, Watch } from "@kubernetes/client-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../../tools/net/free-port";
 import { startTcpBalancer, type TcpBalancer } from "../../../tools/net/tcp-balancer";
 import { readAuditEvents } from "../../../tools/rig/audit";
 import { releaseRig, startRig } from "../../../tools/rig/lifecycle";
 import { readRigState, rigKubeconfigPath } from "../../../tools/rig/rig";
 import { uniqueNamespace, until } from "../../../tools/rig/test-objects";
-import { Child, freePort } from "./testing/processes";
+import { Child } from "./testing/processes";
 
 const TOKEN = "restarts-ingest-token-0123456789";
 const ns = uniqueNamespace("proxy-restarts");

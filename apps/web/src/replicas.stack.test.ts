@@ -17,11 +17,12 @@ import { type IngestAck, ingestConnection, sourceFromUserAgent } from "@apisnoop
 import pg from "pg";
 import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../../tools/net/free-port";
 import { startTcpBalancer, type TcpBalancer } from "../../../tools/net/tcp-balancer";
 import { startRig } from "../../../tools/rig/lifecycle";
 import { readRigState } from "../../../tools/rig/rig";
 import { launchBrowser, type TestBrowser } from "./testing/browser";
-import { Child, freePort } from "./testing/processes";
+import { Child } from "./testing/processes";
 import { hitBatch } from "./testing/test-stack";
 
 const TOKEN = randomBytes(20).toString("hex");

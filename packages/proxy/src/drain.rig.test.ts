@@ -13,7 +13,7 @@ import path from "node:path";
 import { sharedSpecPath } from "@apisnoop/openapi/testing";
 import { CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../../tools/hostile/proxy-process";
+import { freePort } from "../../../tools/net/free-port";
 import { startTcpBalancer, type TcpBalancer } from "../../../tools/net/tcp-balancer";
 import { rigKubeconfigPath } from "../../../tools/rig/rig";
 import { uniqueNamespace, until } from "../../../tools/rig/test-objects";

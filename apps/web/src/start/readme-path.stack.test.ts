@@ -1,11 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { homedir, tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { SHARED_K8S, sharedApisnoopCoverage } from "@apisnoop/openapi/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../../../tools/net/free-port";
 import { releaseRig, startRig } from "../../../../tools/rig/lifecycle";
 import { readRigState } from "../../../../tools/rig/rig";
 import { WEB_DIR } from "../server/dashboard-server";
@@ -26,17 +26,6 @@ const asRoot = userInfo().uid === 0;
 /** apisnoop's published upstream e2e coverage of a release: endpoints tested, as the first screen counts. */
 const testedUpstream = (release: string) =>
   sharedApisnoopCoverage(release).endpoints.filter((endpoint) => endpoint.tested).length;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A newcomer's shell: PATH and HOME, and nothing of the test runner's (NODE_ENV, DATABASE_URL, …). */
 function shellEnv(home: string, settings: Record<string, string>): NodeJS.ProcessEnv {
