@@ -26,6 +26,9 @@ let proxy: RunningProxy;
 /** TLS connections the upstream accepted, and the protocol of each request it served. */
 let upstreamConnections = 0;
 const upstreamProtocols: string[] = [];
+/** Protocol switches the upstream accepted: HTTP version, negotiated ALPN and `Upgrade` header of each. */
+const upstreamUpgrades: { httpVersion: string; alpn: string | false | null; upgrade: string | undefined }[] =
+  [];
 const upload = randomBytes(3 * 1024 * 1024);
 /** Watches get their first event once this resolves (from the watch test on). */
 let releaseFirstEvent: () => void = () => {};
@@ -93,6 +96,18 @@ beforeAll(async () => {
       });
     },
   );
+  // An exec's protocol switch, as kube-apiserver answers it: 101, then the tunnel echoes what it gets.
+  upstream.on("upgrade", (req: http.IncomingMessage, socket: Socket) => {
+    upstreamUpgrades.push({
+      httpVersion: req.httpVersion,
+      alpn: (socket as tls.TLSSocket).alpnProtocol,
+      upgrade: req.headers.upgrade,
+    });
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${req.headers.upgrade}\r\n\r\n`,
+    );
+    socket.pipe(socket);
+  });
   upstream.on("secureConnection", () => upstreamConnections++);
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
   const port = (upstream.address() as AddressInfo).port;
@@ -300,6 +315,34 @@ describe("the proxy over HTTP/2", () => {
     );
     expect(answer).toMatchObject({ status: 200, alpn: "http/1.1" });
     expect(upstreamProtocols.at(-1)).toBe("2.0");
+  });
+
+  it("keeps a protocol switch (exec over SPDY) on HTTP/1.1 at both ends, beside the HTTP/2 sessions", async () => {
+    // As kubectl does for exec: an upgrade offers http/1.1 only, since HTTP/2 has no protocol switch.
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port: proxyPort(),
+      ca: proxy.ca.certificatePem,
+      servername: "localhost",
+      ALPNProtocols: ["http/1.1"],
+    });
+    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    expect(socket.alpnProtocol).toBe("http/1.1");
+    let received = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (text: string) => {
+      received += text;
+    });
+    socket.write(
+      `POST /api/v1/namespaces/default/pods/p/exec?command=ls&stdout=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n`,
+    );
+    await expect.poll(() => received).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    socket.write("ping-through-tunnel");
+    await expect.poll(() => received.endsWith("\r\n\r\nping-through-tunnel")).toBe(true);
+    socket.end();
+    // The upstream speaks HTTP/2 to everyone who offers it; the proxy offered it http/1.1 only here.
+    expect(upstreamUpgrades).toEqual([{ httpVersion: "1.1", alpn: "http/1.1", upgrade: "SPDY/3.1" }]);
+    await expect.poll(() => hits().find((hit) => hit.path.endsWith("/exec"))?.status).toBe(101);
   });
 });
 
