@@ -14,11 +14,14 @@
  *    upstream for direct) spends per request. Ratios are to the same run's direct and bare rows.
  *
  * Every process shares this machine's cores, and the machine's speed varies with other work: compare
- * within a run, not across runs.
+ * within a run, not across runs. Within a run, the saturation phase is cut into rounds that visit every
+ * route in turn (BENCH_SATURATION_SECONDS each), and a route's figures sum its rounds: a burst of other
+ * work then falls on all routes alike instead of on whichever one ran during it.
  *
- * Environment: BENCH_LOW_RATE_REQUESTS (default 2000), BENCH_SATURATION_SECONDS (default 8),
- * BENCH_CONNECTIONS (HTTP/1.1 connections, default 16), BENCH_STREAMS (HTTP/2 streams on one
- * connection, default 16), BENCH_SKIP_MITMPROXY=1, BENCH_SKIP_FOOTPRINT=1.
+ * Environment: BENCH_LOW_RATE_REQUESTS (default 2000), BENCH_SATURATION_SECONDS (per round, default 4),
+ * BENCH_SATURATION_ROUNDS (default 3), BENCH_CONNECTIONS (HTTP/1.1 connections, default 16),
+ * BENCH_STREAMS (HTTP/2 streams on one connection, default 16), BENCH_SKIP_MITMPROXY=1,
+ * BENCH_SKIP_FOOTPRINT=1.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -31,7 +34,8 @@ import { CONFIG_MAP_PATH, POD_LIST_PATH } from "./upstream";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../../..");
 const LOW_RATE_REQUESTS = Number(process.env.BENCH_LOW_RATE_REQUESTS ?? 2000);
-const SATURATION_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 8);
+const SATURATION_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 4);
+const SATURATION_ROUNDS = Number(process.env.BENCH_SATURATION_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 16);
 const TOKEN = "bench-token-not-a-secret";
@@ -170,15 +174,40 @@ function lowRate(target: Target, protocol: Protocol, urlPath: string) {
   return { ...run, p50: percentile(micros, 50) / 1000, p99: percentile(micros, 99) / 1000 };
 }
 
-/** Requests/s with CONNECTIONS (HTTP/1.1) or STREAMS on one connection (HTTP/2) always in flight. */
-function saturation(target: Target, protocol: Protocol, urlPath: string) {
+/** One round at saturation: CONNECTIONS (HTTP/1.1) or STREAMS on one connection (HTTP/2) always in flight. */
+function saturationRound(target: Target, protocol: Protocol, urlPath: string, warmUp: boolean) {
   const concurrency =
     protocol === "h1" ? ["-c", String(CONNECTIONS), "-m", "1"] : ["-c", "1", "-m", String(STREAMS)];
-  h2load(protocol, target.port, urlPath, ["-n", "500", ...concurrency]);
+  if (warmUp) h2load(protocol, target.port, urlPath, ["-n", "500", ...concurrency]);
   const cpuBefore = cpuMicros(target.pid);
   const run = h2load(protocol, target.port, urlPath, ["-D", String(SATURATION_SECONDS), ...concurrency]);
-  const cpu = cpuMicros(target.pid) - cpuBefore;
-  return { ...run, rps: run.requests / run.seconds, cpuPerRequest: cpu / Math.max(1, run.requests) };
+  return { ...run, cpu: cpuMicros(target.pid) - cpuBefore };
+}
+
+interface Saturation {
+  protocol: string;
+  requests: number;
+  failed: number;
+  seconds: number;
+  /** CPU time of the route's process over all its rounds, in microseconds. */
+  cpu: number;
+}
+
+/** Adds a round to a route's totals. */
+function addRound(total: Saturation | undefined, round: Saturation): Saturation {
+  if (!total) return round;
+  return {
+    protocol: total.protocol === round.protocol ? total.protocol : `${total.protocol}/${round.protocol}`,
+    requests: total.requests + round.requests,
+    failed: total.failed + round.failed,
+    seconds: total.seconds + round.seconds,
+    cpu: total.cpu + round.cpu,
+  };
+}
+
+/** Requests/s and CPU µs per request over all of a route's rounds. */
+function rates(total: Saturation) {
+  return { rps: total.requests / total.seconds, cpuPerRequest: total.cpu / Math.max(1, total.requests) };
 }
 
 /** Builds the CLI afresh; resolves to its entry file. */
@@ -295,7 +324,7 @@ current-context: bench
     const cpuToReady = cpuMicros(pid) / 1000;
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const idle = memory(pid).rss;
-    saturation({ name: entry.name, port: Number(proxy.match[1]), pid }, "h1", POD_LIST_PATH);
+    saturationRound({ name: entry.name, port: Number(proxy.match[1]), pid }, "h1", POD_LIST_PATH, true);
     footprint.push([
       entry.name,
       proxy.readyMs.toFixed(0),
@@ -335,7 +364,7 @@ current-context: bench
   }
 
   console.log(
-    `\napisnoop proxy benchmark: h2load, ${LOW_RATE_REQUESTS} requests one at a time for latency; ${SATURATION_SECONDS} s at saturation with ${CONNECTIONS} HTTP/1.1 connections or ${STREAMS} HTTP/2 streams on one connection`,
+    `\napisnoop proxy benchmark: h2load, ${LOW_RATE_REQUESTS} requests one at a time for latency; ${SATURATION_ROUNDS} rounds of ${SATURATION_SECONDS} s per route at saturation (routes in turn) with ${CONNECTIONS} HTTP/1.1 connections or ${STREAMS} HTTP/2 streams on one connection`,
   );
   const rows: string[][] = [
     [
@@ -358,11 +387,21 @@ current-context: bench
     ["ConfigMap (small)", CONFIG_MAP_PATH],
   ] as const) {
     for (const protocol of ["h1", "h2"] as const) {
-      const results = new Map<string, { rps: number; cpuPerRequest: number }>();
+      const latencies = new Map(targets.map((target) => [target.name, lowRate(target, protocol, urlPath)]));
+      const totals = new Map<string, Saturation>();
+      for (let round = 0; round < SATURATION_ROUNDS; round++) {
+        // Each round starts one route later, so no route always follows the same one.
+        for (let i = 0; i < targets.length; i++) {
+          const target = targets[(i + round) % targets.length] as Target;
+          const load = saturationRound(target, protocol, urlPath, round === 0);
+          totals.set(target.name, addRound(totals.get(target.name), load));
+        }
+      }
+      const results = new Map([...totals].map(([name, total]) => [name, rates(total)]));
       for (const target of targets) {
-        const latency = lowRate(target, protocol, urlPath);
-        const load = saturation(target, protocol, urlPath);
-        results.set(target.name, load);
+        const latency = latencies.get(target.name) as ReturnType<typeof lowRate>;
+        const total = totals.get(target.name) as Saturation;
+        const load = rates(total);
         const direct = results.get("direct");
         // apisnoop speaks HTTP/2 upstream: its floor is the bare pass-through that does too.
         const bareResult = results.get("bare, h2 upstream");
@@ -372,7 +411,7 @@ current-context: bench
           label,
           protocol === "h1" ? "HTTP/1.1" : "HTTP/2",
           target.name,
-          load.protocol,
+          total.protocol,
           latency.p50.toFixed(3),
           latency.p99.toFixed(3),
           load.rps.toFixed(0),
@@ -380,7 +419,7 @@ current-context: bench
           load.cpuPerRequest.toFixed(0),
           versusBare ? `${(load.cpuPerRequest / bareResult.cpuPerRequest).toFixed(2)}x` : "",
           versusBare ? `${(load.rps / bareResult.rps).toFixed(2)}x` : "",
-          String(latency.failed + load.failed),
+          String(latency.failed + total.failed),
         ]);
       }
     }
