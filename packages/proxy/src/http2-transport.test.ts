@@ -1,8 +1,9 @@
 /**
  * The proxy over HTTP/2, against a local upstream that speaks HTTP/2 and HTTP/1.1 as kube-apiserver does:
  * ALPN on the client side in both modes, one upstream session shared by a credential's concurrent
- * requests, watches streamed with their headers at once, bodies intact both ways, the 502 Status, the
- * same hits as over HTTP/1.1, upgrades still over HTTP/1.1, and the drain's GOAWAY.
+ * requests, watches streamed with their headers at once, back-pressure from a client that does not read,
+ * bodies intact both ways, the 502 Status, the same hits as over HTTP/1.1, upgrades still over HTTP/1.1,
+ * and the drain's GOAWAY.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -30,6 +31,9 @@ const upstreamProtocols: string[] = [];
 const upstreamUpgrades: { httpVersion: string; alpn: string | false | null; upgrade: string | undefined }[] =
   [];
 const upload = randomBytes(3 * 1024 * 1024);
+/** The upstream's answer to `/big`, and how much of it the upstream has written so far. */
+const big = randomBytes(32 * 1024 * 1024);
+let bigSent = 0;
 /** Watches get their first event once this resolves (from the watch test on). */
 let releaseFirstEvent: () => void = () => {};
 const firstEventReleased = new Promise<void>((resolve) => {
@@ -66,6 +70,20 @@ beforeAll(async () => {
         void firstEventReleased.then(() => {
           if (!res.writableEnded) res.write('{"type":"ADDED","object":{"kind":"ConfigMap"}}\n');
         });
+        return;
+      }
+      if (url.pathname === "/big") {
+        // As fast as the proxy takes it: HTTP/2 flow control is all that holds it back.
+        res.writeHead(200, { "content-type": "application/octet-stream" });
+        const pump = () => {
+          while (bigSent < big.length) {
+            const chunk = big.subarray(bigSent, bigSent + 65536);
+            bigSent += chunk.length;
+            if (!res.write(chunk)) return void res.once("drain", pump);
+          }
+          res.end();
+        };
+        pump();
         return;
       }
       const delayMs = Number(url.searchParams.get("delayMs") ?? 0);
@@ -256,6 +274,33 @@ describe("the proxy over HTTP/2", () => {
       length: upload.length,
       sha: createHash("sha256").update(upload).digest("hex"),
     });
+    session.close();
+  });
+
+  it("holds the upstream back while an HTTP/2 client does not read, and loses nothing", async () => {
+    const session = await clientSession();
+    const stream = session.request({ ":path": "/big", authorization: `Bearer ${token}` });
+    stream.pause();
+    await new Promise((resolve) => stream.once("response", resolve));
+    // Until the upstream stops: nothing reads, so the windows fill (the client's 64 KiB, the proxy's
+    // upstream stream window, the sockets' buffers) and the upstream's writes wait for a WINDOW_UPDATE.
+    let last = -1;
+    while (bigSent !== last) {
+      last = bigSent;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    // Without back-pressure the proxy would have taken all 32 MiB into memory by now.
+    expect(bigSent).toBeLessThan(8 * 1024 * 1024);
+    const hash = createHash("sha256");
+    let length = 0;
+    stream.on("data", (chunk: Buffer) => {
+      hash.update(chunk);
+      length += chunk.length;
+    });
+    stream.resume();
+    await new Promise((resolve) => stream.once("end", resolve));
+    expect(length).toBe(big.length);
+    expect(hash.digest("hex")).toBe(createHash("sha256").update(big).digest("hex"));
     session.close();
   });
 
