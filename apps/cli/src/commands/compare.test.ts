@@ -61,6 +61,11 @@ describe("apisnoop compare", () => {
 describe("apisnoop compare: coverage of a selection", () => {
   const chart: Source = { ...sourceFromUserAgent("my-operator/1.0"), chart: "my-chart-1.2.3", pod: "op-0" };
   const kubectl = sourceFromUserAgent("kubectl/v1.34.0 (linux/amd64)");
+  const e2e = (test: string, run: string): Source => ({
+    ...sourceFromUserAgent(`e2e.test/v1.34.0 -- ${test}`),
+    cluster: "ci",
+    run,
+  });
   const day = 86_400_000;
   const now = Date.now();
   let db: Database;
@@ -88,6 +93,11 @@ describe("apisnoop compare: coverage of a selection", () => {
       [chart, "readCoreV1Namespace", now - 3 * day],
       [chart, "listCoreV1NamespacedPod", now - day / 2],
       [chart, "listResourceV1DeviceClass", now - day / 2],
+      // The main branch's run and a pull request's: the PR's tests stop listing pods and list nodes.
+      [e2e("[sig-node] Pods should list [Conformance]", "main-1"), "listCoreV1NamespacedPod", now - day],
+      [e2e("[sig-node] Pods should list [Conformance]", "main-1"), "readCoreV1Namespace", now - day],
+      [e2e("[sig-node] Nodes should list", "pr-2"), "listCoreV1Node", now - day / 4],
+      [e2e("[sig-node] Pods should list [Conformance]", "pr-2"), "readCoreV1Namespace", now - day / 4],
     ]);
   });
   afterAll(async () => {
@@ -139,6 +149,60 @@ describe("apisnoop compare: coverage of a selection", () => {
     expect(stdout).toMatch(/all endpoints +1\/859 \(0\.1 %\) +→ 2\/859 \(0\.2 %\) +\+1 tested/);
     expect(stdout).toContain("Newly tested (2):\n  listCoreV1NamespacedPod");
     expect(stdout).toContain("No longer tested (1):\n  readCoreV1Namespace");
+  });
+
+  it("compares two runs: what each newly hits, by level and eligibility, with the tests responsible", async () => {
+    const args = ["compare", "--from", "run=main-1", "--to", "run=pr-2", "--release", "1.34", ...base];
+    const text = await runCli(args);
+    expect(text.stderr).toBe("");
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      /^Coverage of 1\.34 by all sources \(any response\): run=main-1 → run=pr-2\n/,
+    );
+    expect(text.stdout).toMatch(
+      /conformance-eligible +2\/\d+ \(\d+\.\d %\) +→ 2\/\d+ \(\d+\.\d %\) +\+0 tested/,
+    );
+    expect(text.stdout).toMatch(
+      /Newly tested \(1\):\n {2}listCoreV1Node +stable GET +\/api\/v1\/nodes {2}\[eligible\]\n {4}by \[sig-node\] Nodes should list \(1\)\n/,
+    );
+    expect(text.stdout).toMatch(
+      /No longer tested \(1\):\n {2}listCoreV1NamespacedPod .*\n {4}by \[sig-node\] Pods should list \[Conformance\] \(1\)\n/,
+    );
+    const json = JSON.parse((await runCli([...args, "--format", "json"])).stdout);
+    expect(json.coverage).toMatchObject({
+      from: "run=main-1",
+      to: "run=pr-2",
+      newlyTested: ["listCoreV1Node"],
+      noLongerTested: ["listCoreV1NamespacedPod"],
+      newlyTestedDetail: [
+        {
+          operationId: "listCoreV1Node",
+          level: "stable",
+          conformanceEligible: true,
+          callers: ["[sig-node] Nodes should list (1)"],
+        },
+      ],
+    });
+    // A URL's spelling (run:A) is taken too; Markdown for a PR comment, client names escaped.
+    const markdown = await runCli([...args.map((a) => a.replace("run=", "run:")), "--format", "markdown"]);
+    expect(markdown.code).toBe(0);
+    expect(markdown.stdout).toContain("### apisnoop: coverage of 1.34, run=main-1 → run=pr-2\n");
+    expect(markdown.stdout).toContain(
+      "| `listCoreV1Node` | stable | yes | \\[sig-node\\] Nodes should list (1) |",
+    );
+    expect(markdown.stdout).toContain("<summary>No longer hit (1)</summary>");
+    // Bad mixes are refused with one line.
+    expect(await runCli(["compare", "--from", "run=a", "--to", "1.34", ...base])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^apisnoop compare: --from and --to must both be selections/),
+    });
+    expect(await runCli([...args, "--source", "run=x"])).toMatchObject({
+      code: 2,
+      stderr: "apisnoop compare: --source run=… and --from/--to run=… name the same filter\n",
+    });
+    expect((await runCli(["compare", "--from", "1.33", "--to", "1.34", "--format", "markdown"])).code).toBe(
+      2,
+    );
   });
 
   it("refuses a release and a window together, and releases that are not stored", async () => {

@@ -6,7 +6,13 @@ import { DATABASE_OPTIONS, DATABASE_OPTIONS_HELP } from "../database-option";
 import { readEnv } from "../env";
 import { parseOptions } from "../parse-options";
 import { SOURCE_FILTERS_HELP } from "../selection-option";
-import { compareCoverage, formatCoverageDiffText, parseCompareSides, selectionOf } from "./compare-coverage";
+import {
+  compareCoverage,
+  formatCoverageDiffMarkdown,
+  formatCoverageDiffText,
+  parseCompareSides,
+  selectionOf,
+} from "./compare-coverage";
 
 /** A release ("1.34") resolved through the reference folder or public URLs, or a spec file/URL as given. */
 async function loadRelease(value: string) {
@@ -73,6 +79,8 @@ export const compareCommand: Command = {
   help: `Usage: apisnoop compare --from 1.NN|SPEC --to 1.NN|SPEC [--coverage] [--source FIELD=VALUE …]
                         [--outcome any|2xx] [--format text|json]
        apisnoop compare --from START..END --to START..END [--release 1.NN] [--source FIELD=VALUE …]
+       apisnoop compare --from run=A --to run=B [--release 1.NN] [--source FIELD=VALUE …]
+                        [--format text|json|markdown]
 
 Compares the endpoint sets of two releases (watch operations excluded, as apisnoop counts): endpoints
 added and removed, promoted (the same operation of a kind at a higher level, e.g. v1beta1 → v1), and
@@ -84,23 +92,30 @@ With --coverage, --source or --outcome it also compares the coverage of that sel
 without --source) between the two releases, from the database: both releases must be stored ('apisnoop
 spec add', 'apisnoop import'). With two time windows instead of releases it compares the selection's
 coverage of one release between the windows: endpoints newly tested, no longer tested, and the counts.
+With two selections FIELD=VALUE (two CI runs: run=A, run=B; or two clusters) it compares their coverage
+of one release the same way, each changed endpoint with its level, whether it is conformance-eligible and
+the tests or sources that hit it (on the side where it was hit); --format markdown fits a PR comment.
+To fail a CI job when a run covers fewer conformance-eligible endpoints, see 'apisnoop report --baseline'.
 
 Options:
   --from 1.NN|SPEC       the earlier release, or START..END: the earlier time window
   --to 1.NN|SPEC         the later release, or START..END: the later time window; START and END are
                          ISO 8601, epoch ms, now, or a duration before now (15m, 24h, 7d); either may be
-                         left out (7d.. is the last 7 days, ..7d everything before)
+                         left out (7d.. is the last 7 days, ..7d everything before); or FIELD=VALUE
+                         (run=B), a source filter: the later selection
   --coverage             compare the coverage of the selection too (implied by --source and --outcome)
 ${SOURCE_FILTERS_HELP}
   --outcome any|2xx      count hits with any response (default) or only successful ones
-  --release 1.NN         the release of a time-window comparison (default: the database's default)
-  --format text|json     output format (default: text)
+  --release 1.NN         the release of a time-window or selection comparison (default: the database's
+                         default)
+  --format text|json|markdown  output format (default: text; markdown: for coverage comparisons)
 ${DATABASE_OPTIONS_HELP}
 
 Examples:
   APISNOOP_REFERENCE_DIR=../shared/k8s apisnoop compare --from 1.33 --to 1.34
   apisnoop compare --from 1.33 --to 1.34 --source chart=ingress-nginx
-  apisnoop compare --from 14d..7d --to 7d..now --source namespace=ops --release 1.34`,
+  apisnoop compare --from 14d..7d --to 7d..now --source namespace=ops --release 1.34
+  apisnoop compare --from run=main-1234 --to run=pr-42 --format markdown`,
   async run(args, io) {
     const { values } = parseOptions("compare", args, {
       from: { type: "string" },
@@ -114,19 +129,24 @@ Examples:
     });
     if (!values.from || !values.to)
       throw new CliError("--from and --to are required (see 'apisnoop compare --help')", 2);
-    if (values.format !== "text" && values.format !== "json") {
-      throw new CliError(`--format must be text or json, not '${values.format}'`, 2);
+    if (!["text", "json", "markdown"].includes(values.format)) {
+      throw new CliError(`--format must be text, json or markdown, not '${values.format}'`, 2);
     }
     const sides = parseCompareSides(values.from, values.to);
     const selection = selectionOf(values);
-    if (sides.kind === "windows") {
+    if (sides.kind !== "releases") {
       const coverage = await compareCoverage(sides, selection, values, io);
       io.stdout.write(
         values.format === "json"
           ? `${JSON.stringify({ release: coverage.release, coverage: coverage.json }, null, 2)}\n`
-          : formatCoverageDiffText(coverage),
+          : values.format === "markdown"
+            ? formatCoverageDiffMarkdown(coverage)
+            : formatCoverageDiffText(coverage),
       );
       return 0;
+    }
+    if (values.format === "markdown") {
+      throw new CliError("--format markdown is for coverage comparisons: time windows or runs", 2);
     }
     if (values.release !== undefined) {
       throw new CliError("--release is for time windows: --from and --to name the releases here", 2);
