@@ -26,6 +26,12 @@ const operator: Source = {
   pod: "my-operator-0",
 };
 const kubectl = sourceFromUserAgent("kubectl/v1.34.0 (linux/amd64) kubernetes/abc");
+/** An e2e test of a CI run: the main branch's run main-1, a pull request's pr-2. */
+const e2e = (test: string, run: string): Source => ({
+  ...sourceFromUserAgent(`e2e.test/v1.34.0 -- ${test}`),
+  cluster: "ci",
+  run,
+});
 const published = (release: string) => parseApisnoopCoverage(sharedApisnoopCoverage(release));
 const ineligible = parseIneligible(
   JSON.parse(readFileSync(path.join(SHARED_K8S, "apisnoop", "ineligible_endpoints.json"), "utf8")),
@@ -67,6 +73,22 @@ describe("/compare and /conformance in Chromium", () => {
       );
       expect(ack).toMatchObject({ ok: true });
     }
+    // The PR's tests stop listing pods and list nodes.
+    const runs = hitBatch(
+      [
+        e2e("[sig-node] Pods should list [Conformance]", "main-1"),
+        e2e("[sig-node] Nodes should list", "pr-2"),
+        e2e("[sig-node] Pods should list [Conformance]", "pr-2"),
+      ],
+      [
+        [0, "listCoreV1NamespacedPod", 1],
+        [0, "readCoreV1Namespace", 1],
+        [1, "listCoreV1Node", 2],
+        [2, "readCoreV1Namespace", 1],
+      ],
+      "1.34",
+    );
+    expect(await stack.ingest(runs)).toMatchObject({ ok: true });
     // What `apisnoop import apisnoop` stores: upstream e2e as the source upstream-e2e.
     for (const release of ["1.34", "1.35"]) {
       const batch = upstreamE2eBatch(published(release), sharedCatalog(release), Date.UTC(2026, 3, 22));
@@ -136,6 +158,29 @@ describe("/compare and /conformance in Chromium", () => {
     expect(await page.getByTestId("spec-added").count()).toBe(0);
     const all = page.locator('[data-testid="coverage-diff"] tr[data-row="all endpoints"]');
     expect(await all.textContent()).toMatch(/^all endpoints0 \/ 859 · 0\.0%3 \/ 859 · 0\.3%\+3$/);
+  });
+
+  it("/compare with two runs: what each hits that the other does not, with the tests responsible", async () => {
+    const { page } = browser;
+    await page.goto(`${stack.url}/compare?from=run:main-1&to=run:pr-2&release=1.34`);
+    expect(await text("compare-title")).toBe("1.34: run:main-1 → run:pr-2");
+    const rows = (testId: string) => page.getByTestId(testId).locator("tr[data-operation-id]");
+    const ids = (testId: string) =>
+      rows(testId).evaluateAll((list) => list.map((row) => row.getAttribute("data-operation-id")));
+    expect(await ids("coverage-newly-tested")).toEqual(["listCoreV1Node"]);
+    expect(await ids("coverage-no-longer-tested")).toEqual(["listCoreV1NamespacedPod"]);
+    const added = rows("coverage-newly-tested").first();
+    expect(await added.getByTestId("callers").textContent()).toBe("[sig-node] Nodes should list (2)");
+    expect(await added.getByTestId("eligible").textContent()).toBe("yes");
+    expect(await rows("coverage-no-longer-tested").first().getByTestId("callers").textContent()).toBe(
+      "[sig-node] Pods should list [Conformance] (1)",
+    );
+    const eligible = page.locator('[data-testid="coverage-diff"] tr[data-row="conformance-eligible"]');
+    expect(await eligible.textContent()).toMatch(
+      /^conformance-eligible2 \/ \d+ · [\d.]+%2 \/ \d+ · [\d.]+%\+0$/,
+    );
+    await page.screenshot({ path: path.join(SCREENSHOTS, "compare-runs.png"), fullPage: true });
+    expect(browser.errors).toEqual([]);
   });
 
   it("the navigation carries the selection into /compare and /conformance", async () => {
@@ -231,6 +276,8 @@ describe("/compare and /conformance in Chromium", () => {
       ["from=1.35", "no loaded release is newer than 1.35"],
       ["from=1.33&to=1h..now", "both releases (1.33, 1.34) or both time windows"],
       ["from=2h..1h&to=1h..&outcome=3xx", "invalid filter outcome"],
+      ["from=run:a&to=1.34", "both selections FIELD:VALUE"],
+      ["from=run:a&to=run:b&run=c", "from and to name the run of each side"],
     ]) {
       const response = await fetch(`${stack.url}/compare?${query}`);
       expect(response.status).toBe(200);

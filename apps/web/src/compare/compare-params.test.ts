@@ -60,6 +60,28 @@ describe("parseCompareParams", () => {
     expect(parseCompareParams(new URLSearchParams(""), [])).toMatchObject({ ok: false });
   });
 
+  it("takes two selections of one release (two runs), each side with its own filter", () => {
+    const parsed = parse("from=run:main-1&to=run:pr-2&release=1.34&cluster=ci");
+    if (!parsed.ok || parsed.value.kind !== "selections") throw new Error(JSON.stringify(parsed));
+    expect(parsed.value.from).toEqual({
+      text: "run:main-1",
+      filters: q("release=1.34&cluster=ci&run=main-1"),
+    });
+    expect(parsed.value.to).toEqual({ text: "run:pr-2", filters: q("release=1.34&cluster=ci&run=pr-2") });
+    expect(parsed.value.filters.toString()).toBe("release=1.34&cluster=ci");
+    // A value may hold colons; "cluster" is also a loaded release's name, but cluster:x is a selection.
+    expect(parse("from=cluster:a:b&to=cluster:c")).toMatchObject({ ok: true, value: { kind: "selections" } });
+    expect(parse("from=run:a&to=1.34")).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("both selections FIELD:VALUE"),
+    });
+    expect(parse("from=color:a&to=color:b")).toMatchObject({ ok: false });
+    expect(parse("from=run:a&to=run:b&run=c")).toEqual({
+      ok: false,
+      error: "invalid parameter run: from and to name the run of each side",
+    });
+  });
+
   it("takes two time windows of one release, each side with its own from and to", () => {
     const parsed = parse("from=7d..1d&to=1d..&release=1.34&chart=nginx");
     if (!parsed.ok || parsed.value.kind !== "windows") throw new Error(JSON.stringify(parsed));

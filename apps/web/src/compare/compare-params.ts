@@ -4,9 +4,11 @@ import {
   isWellFormedReleaseName,
 } from "@apisnoop/openapi/release-name";
 
+import { SOURCE_FILTERS } from "../filters/dashboard-filters";
+
 /**
  * What `/compare` compares: two releases, and the query of the selection's filters without them; or two
- * time windows of one release, as the filter queries of each side.
+ * time windows, or two selections (`run:A`, `cluster:B`), of one release, as the filter queries of each side.
  */
 export type CompareParams =
   | {
@@ -23,7 +25,22 @@ export type CompareParams =
       to: { text: string; filters: URLSearchParams };
       /** The URL's parameters without the windows, for links. */
       filters: URLSearchParams;
+    }
+  | {
+      kind: "selections";
+      /** The earlier selection as written (`run:A`) and the filter query of that side. */
+      from: { text: string; filters: URLSearchParams };
+      to: { text: string; filters: URLSearchParams };
+      /** The URL's parameters without the selections, for links. */
+      filters: URLSearchParams;
     };
+
+/** `FIELD:VALUE` with a source filter's name (`run:pr-42`): one side's selection; else null. */
+export function parseSelectionSide(value: string): { field: string; value: string } | null {
+  const found = /^([A-Za-z0-9]+):(.+)$/.exec(value.trim());
+  if (!found?.[1] || !found[2] || !(SOURCE_FILTERS as readonly string[]).includes(found[1])) return null;
+  return { field: found[1], value: found[2] };
+}
 
 /** `START..END` with times (a duration, ISO date-time, epoch ms, now; either may be empty). */
 export function isTimeWindow(value: string): boolean {
@@ -51,6 +68,10 @@ export function parseCompareParams(
       return { error: `invalid parameter ${name}: a release is a name like "1.34"` };
     return { value };
   };
+  const selections = ["from", "to"].map((name) =>
+    params.getAll(name).filter((value) => parseSelectionSide(value) !== null),
+  );
+  if (selections.some((list) => list.length > 0)) return parseSelections(params);
   const windows = ["from", "to"].map((name) => params.getAll(name).filter(isTimeWindow));
   if (windows.some((list) => list.length > 0)) return parseWindows(params);
   const from = one("from");
@@ -133,6 +154,48 @@ function parseWindows(
     };
   }
   return { ok: true, value: { kind: "windows", from, to, filters } };
+}
+
+/**
+ * Two selections of one release (`from=run:A&to=run:B`): each side's filter query is the URL's filters and
+ * its own `FIELD=VALUE`; a filter of the same name in the URL is refused, as it would say two things.
+ */
+function parseSelections(
+  params: URLSearchParams,
+): { ok: true; value: CompareParams } | { ok: false; error: string } {
+  const filters = new URLSearchParams(params);
+  for (const name of ["from", "to"]) filters.delete(name);
+  const side = (name: "from" | "to") => {
+    const values = params.getAll(name).filter((value) => value.trim() !== "");
+    const text = values[0]?.trim();
+    const selection = values.length === 1 && text !== undefined ? parseSelectionSide(text) : null;
+    if (!selection || text === undefined) return null;
+    const query = new URLSearchParams(filters);
+    query.set(selection.field, selection.value);
+    return { text, field: selection.field, filters: query };
+  };
+  const from = side("from");
+  const to = side("to");
+  if (!from || !to) {
+    return {
+      ok: false,
+      error: `invalid parameters from, to: both selections FIELD:VALUE (run:A, run:B; FIELD one of ${SOURCE_FILTERS.join(", ")})`,
+    };
+  }
+  for (const { field } of [from, to]) {
+    if (filters.has(field)) {
+      return { ok: false, error: `invalid parameter ${field}: from and to name the ${field} of each side` };
+    }
+  }
+  return {
+    ok: true,
+    value: {
+      kind: "selections",
+      from: { text: from.text, filters: from.filters },
+      to: { text: to.text, filters: to.filters },
+      filters,
+    },
+  };
 }
 
 /** The `/compare` URL of two releases and a selection's filter query. */

@@ -14,11 +14,14 @@ function EndpointList({
   endpoints,
   query,
   testId,
+  callers = false,
 }: {
   title: string;
   endpoints: readonly ComparedEndpoint[];
   query: string;
   testId: string;
+  /** Show each endpoint's eligibility and the tests or sources that hit it. */
+  callers?: boolean;
 }) {
   return (
     <details className="panel" open={endpoints.length > 0 && endpoints.length <= 20}>
@@ -27,8 +30,53 @@ function EndpointList({
           {title} <span data-testid={`${testId}-count`}>{endpoints.length}</span>
         </h3>
       </summary>
-      <EndpointTable endpoints={endpoints} query={query} testId={testId} />
+      {callers ? (
+        <CallerTable endpoints={endpoints} query={query} testId={testId} />
+      ) : (
+        <EndpointTable endpoints={endpoints} query={query} testId={testId} />
+      )}
     </details>
+  );
+}
+
+/** Endpoints with their level, conformance-eligibility and the tests or sources that hit them. */
+function CallerTable({
+  endpoints,
+  query,
+  testId,
+}: {
+  endpoints: readonly ComparedEndpoint[];
+  query: string;
+  testId: string;
+}) {
+  if (endpoints.length === 0) return <p className="empty">None.</p>;
+  return (
+    <table className="table" data-testid={testId}>
+      <thead>
+        <tr>
+          <th>endpoint</th>
+          <th>level</th>
+          <th>conformance-eligible</th>
+          <th>tests or sources</th>
+          <th className="num">hits</th>
+        </tr>
+      </thead>
+      <tbody>
+        {endpoints.map((endpoint) => (
+          <tr key={endpoint.operationId} data-operation-id={endpoint.operationId}>
+            <td>
+              <Link href={endpointHref(endpoint.operationId, query)}>{endpoint.operationId}</Link>
+            </td>
+            <td>
+              <LevelBadge level={endpoint.level} deprecated={endpoint.deprecated} />
+            </td>
+            <td data-testid="eligible">{endpoint.conformanceEligible ? "yes" : "no"}</td>
+            <td data-testid="callers">{(endpoint.callers ?? []).join(", ")}</td>
+            <td className="num">{endpoint.hits.toLocaleString("en")}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
@@ -112,6 +160,7 @@ export function CoverageDiffPanel({
   toQuery,
   selection,
   releases,
+  callers = false,
 }: {
   coverage: CoverageDiff<ComparedEndpoint>;
   from: string;
@@ -121,6 +170,8 @@ export function CoverageDiffPanel({
   selection: string;
   /** Two releases: endpoints may be added and removed. */
   releases: boolean;
+  /** Two runs or clusters: each changed endpoint names its eligibility and who hit it. */
+  callers?: boolean;
 }) {
   const { counts } = coverage;
   const rows: Array<[string, CoverageCount, CoverageCount]> = [
@@ -165,12 +216,14 @@ export function CoverageDiffPanel({
         endpoints={coverage.newlyTested}
         query={toQuery}
         testId="coverage-newly-tested"
+        callers={callers}
       />
       <EndpointList
         title="No longer tested"
         endpoints={coverage.noLongerTested}
         query={fromQuery}
         testId="coverage-no-longer-tested"
+        callers={callers}
       />
       {releases && (
         <>

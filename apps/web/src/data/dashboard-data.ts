@@ -50,11 +50,16 @@ export interface DashboardData {
    */
   compare(from: string, to: string, filters: DashboardFilters): Promise<CompareReport>;
   /**
-   * The coverage of a selection in two time windows of one release (each side's filters carry its
-   * window; the release and other filters are the same). Rejects with NotFoundError for a release that
-   * is not loaded.
+   * The coverage of two selections of one release: two time windows, or two runs or clusters (each side's
+   * filters carry its own; the release and other filters are the same). With `callers`, each endpoint a
+   * side hit names the tests or sources that hit it (most hits first, at most five). `labels` name the
+   * sides (default: their windows). Rejects with NotFoundError for a release that is not loaded.
    */
-  compareWindows(earlier: DashboardFilters, later: DashboardFilters): Promise<WindowCompareReport>;
+  compareSelections(
+    earlier: DashboardFilters,
+    later: DashboardFilters,
+    options?: { callers?: boolean; labels?: [string, string] },
+  ): Promise<WindowCompareReport>;
   /**
    * Upgrade readiness, what `apisnoop report` says: the deprecated endpoints the selection calls, and
    * those `target` (default: the next newer loaded release; none when there is none) no longer serves.
@@ -93,8 +98,11 @@ export interface WindowCompareReport {
   coverage: CoverageDiff<ComparedEndpoint>;
 }
 
-/** One endpoint of a compared release: its coverage, `tested` when hit under the outcome. */
-export type ComparedEndpoint = EndpointCoverage & { tested: boolean };
+/**
+ * One endpoint of a compared release: its coverage, `tested` when hit under the outcome, and, when the
+ * comparison asked for them, the tests or sources that hit it on its side ("name (hits)").
+ */
+export type ComparedEndpoint = EndpointCoverage & { tested: boolean; callers?: string[] };
 
 /** Two releases compared, for one selection. */
 export interface CompareReport {

@@ -1,6 +1,7 @@
 import {
   type ApisnoopCoverage,
   buildUsageReport,
+  callerLabel,
   conformanceStatus,
   diffCoverage,
   diffReleases,
@@ -44,6 +45,9 @@ import type {
   UpstreamImportState,
 } from "../data/dashboard-data";
 import { sourceLabel } from "../sources/source-label";
+
+/** How many tests or sources a compared endpoint names. */
+const MAX_COMPARE_CALLERS = 5;
 
 export interface DatabaseDashboardDataOptions {
   prisma: PrismaClient;
@@ -269,17 +273,37 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
       };
     },
 
-    async compareWindows(earlier, later) {
+    async compareSelections(earlier, later, options = {}) {
       const [before, after] = await Promise.all([this.coverage(earlier), this.coverage(later)]);
-      const rows = (report: CoverageReport) =>
-        report.endpoints.map((endpoint) => ({ ...endpoint, tested: endpoint.hits > 0 }));
+      // Who hit what: the tests or sources of each side, for two runs or clusters (one query per side,
+      // in the release the coverage resolved to). Time windows over every source skip it.
+      const callers = options.callers
+        ? await Promise.all(
+            [
+              [earlier, before.release],
+              [later, after.release],
+            ].map(async ([filters, release]) => {
+              const usage = await getUsage(
+                prisma,
+                { ...(filters as CoverageFilters), release: release as string },
+                MAX_COMPARE_CALLERS,
+              );
+              return new Map(usage.operations.map((o) => [o.operationId, o.callers.map(callerLabel)]));
+            }),
+          )
+        : null;
+      const rows = (report: CoverageReport, side: number) =>
+        report.endpoints.map((endpoint) => {
+          const who = callers?.[side]?.get(endpoint.operationId);
+          return { ...endpoint, tested: endpoint.hits > 0, ...(who ? { callers: who } : {}) };
+        });
       const label = (filters: CoverageFilters) =>
         `${filters.from?.toISOString() ?? ""}..${filters.to?.toISOString() ?? ""}`;
       return {
         release: after.release,
         coverage: diffCoverage(
-          { label: label(earlier), endpoints: rows(before) },
-          { label: label(later), endpoints: rows(after) },
+          { label: options.labels?.[0] ?? label(earlier), endpoints: rows(before, 0) },
+          { label: options.labels?.[1] ?? label(later), endpoints: rows(after, 1) },
         ),
       };
     },

@@ -12,9 +12,10 @@ import { dashboardData } from "../../server/app-context";
 
 export const dynamic = "force-dynamic";
 
-/** The selection in words: its sources, outcome and level. */
-function describeSelection(filters: DashboardFilters): string {
+/** The selection in words: its sources, outcome and level; without `omit`, which the sides name. */
+function describeSelection(filters: DashboardFilters, omit: readonly string[] = []): string {
   const chosen = SOURCE_FILTERS.flatMap((name) => {
+    if (omit.includes(name)) return [];
     const value = filters[name];
     return value === undefined ? [] : [`${name}=${value}`];
   });
@@ -51,7 +52,9 @@ const withRelease = (release: string, query: string) =>
  * and the selection's coverage in each. `from` and `to` name releases here; the other filters (sources,
  * outcome, level) are the dashboard's, so the page is one shareable link. Without `from` and `to`, the
  * release (or the default one) and its neighbour in upgrade direction. With two time windows
- * (`from=7d..1d&to=1d..now&release=1.34`) it compares the selection's coverage between them.
+ * (`from=7d..1d&to=1d..now&release=1.34`) it compares the selection's coverage between them; with two
+ * selections (`from=run:A&to=run:B`: a main branch's CI run and a pull request's) their coverage, each
+ * changed endpoint with the tests or sources that hit it.
  */
 export default async function ComparePage({ searchParams }: PageProps) {
   const data = dashboardData();
@@ -70,12 +73,19 @@ export default async function ComparePage({ searchParams }: PageProps) {
   const facets = data.sourceFacets();
   const value = compare.value;
 
-  if (value.kind === "windows") {
+  if (value.kind === "windows" || value.kind === "selections") {
+    const selections = value.kind === "selections";
     const earlier = data.parseFilters(value.from.filters);
     if (!earlier.ok) return <FilterError error={earlier.error} path="/compare" />;
     const later = data.parseFilters(value.to.filters);
     if (!later.ok) return <FilterError error={later.error} path="/compare" />;
-    const loaded = await loadForPage(() => data.compareWindows(earlier.filters, later.filters));
+    const loaded = await loadForPage(() =>
+      data.compareSelections(
+        earlier.filters,
+        later.filters,
+        selections ? { callers: true, labels: [value.from.text, value.to.text] } : {},
+      ),
+    );
     if (!loaded.ok) return <FilterError error={loaded.error} path="/compare" />;
     const report = loaded.value;
     return (
@@ -85,10 +95,23 @@ export default async function ComparePage({ searchParams }: PageProps) {
           <h1 data-testid="compare-title">
             {report.release}: {value.from.text} → {value.to.text}
           </h1>
-          <p>
-            How the coverage of the selection changed between two time windows of {report.release} (
-            {report.coverage.from} and {report.coverage.to}).
-          </p>
+          {selections ? (
+            <p>
+              What {value.to.text} hits that {value.from.text} does not, and the reverse, in {report.release}:
+              each endpoint with its level, whether it is conformance-eligible and the tests or sources that
+              hit it.{" "}
+              <code>
+                apisnoop report --source {value.to.text.replace(":", "=")} --baseline{" "}
+                {value.from.text.replace(":", "=")}
+              </code>{" "}
+              fails a CI job when the later covers fewer conformance-eligible endpoints.
+            </p>
+          ) : (
+            <p>
+              How the coverage of the selection changed between two time windows of {report.release} (
+              {report.coverage.from} and {report.coverage.to}).
+            </p>
+          )}
         </div>
         <div className="compare">
           <CoverageDiffPanel
@@ -97,8 +120,12 @@ export default async function ComparePage({ searchParams }: PageProps) {
             to={value.to.text}
             fromQuery={filterQuery(value.from.filters)}
             toQuery={filterQuery(value.to.filters)}
-            selection={describeSelection(later.filters)}
+            selection={describeSelection(
+              later.filters,
+              selections ? [value.from.text, value.to.text].map((text) => text.split(":")[0] ?? "") : [],
+            )}
             releases={false}
+            callers={selections}
           />
         </div>
       </>
