@@ -32,6 +32,8 @@ interface Seen {
 }
 const seen: Seen[] = [];
 let upstream: https.Server;
+/** Bytes the fake apiserver received on connections after it refused their protocol switch. */
+let bytesAfterRefusal = 0;
 let upstreamPort: number;
 let proxy: RunningProxy;
 let proxyCa: string;
@@ -151,6 +153,21 @@ beforeAll(async () => {
       bodySha: "",
       bodyLength: 0,
     });
+    const refusal = /\/pods\/(forbidden|chunked)\//.exec(req.url ?? "")?.[1];
+    if (refusal) {
+      // An apiserver that does not switch answers an ordinary response and keeps reading HTTP: whatever
+      // the client sends next on the connection would be its next request.
+      const status = '{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403}';
+      socket.write(
+        refusal === "forbidden"
+          ? `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${status.length}\r\n\r\n${status}`
+          : `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${status.length.toString(16)}\r\n${status}\r\n0\r\n\r\n`,
+      );
+      socket.on("data", (chunk: Buffer) => {
+        bytesAfterRefusal += chunk.length;
+      });
+      return;
+    }
     socket.write(
       `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${req.headers.upgrade}\r\n\r\n`,
     );
@@ -466,6 +483,66 @@ describe("the proxy in front of a local HTTPS upstream", () => {
       operationId: "connectCoreV1PostNamespacedPodExec",
       query: "command&stdout=true", // exec's command: its presence only, never what it said
     });
+  });
+
+  it("answers an upgrade the upstream refuses (no 101) as an ordinary response, counts it and closes", async () => {
+    for (const pod of ["forbidden", "chunked"]) {
+      const socket = tls.connect({
+        host: "127.0.0.1",
+        port: Number(new URL(proxy.url).port),
+        ca: proxyCa,
+        servername: "localhost",
+      });
+      await new Promise((resolve) => socket.once("secureConnect", resolve));
+      socket.write(
+        `POST /api/v1/namespaces/default/pods/${pod}/exec?command=ls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n`,
+      );
+      let received = "";
+      socket.setEncoding("utf8");
+      socket.on("data", (text: string) => {
+        received += text;
+        // The client goes on as if the connection were still HTTP (or a tunnel): nothing of it may reach
+        // the apiserver unseen.
+        if (received.includes('"code":403}')) socket.write("GET /api/v1/secrets HTTP/1.1\r\nHost: x\r\n\r\n");
+      });
+      await new Promise((resolve) => socket.once("close", resolve));
+      const [head = "", body] = received.split("\r\n\r\n");
+      expect(head, pod).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
+      expect(head.toLowerCase(), pod).toContain("connection: close");
+      expect(head.toLowerCase(), pod).not.toContain("transfer-encoding");
+      expect(head.toLowerCase(), pod).not.toContain("upgrade:");
+      expect(JSON.parse(body ?? "")).toMatchObject({ kind: "Status", code: 403 });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(bytesAfterRefusal).toBe(0);
+    const hits = await readHits(1);
+    const refused = hits.filter((hit) => /pods\/(forbidden|chunked)\/exec$/.test(hit.path));
+    expect(refused).toHaveLength(2);
+    for (const hit of refused)
+      expect(hit).toMatchObject({ status: 403, operationId: "connectCoreV1PostNamespacedPodExec" });
+  });
+
+  it("refuses a protocol switch that declares a body, before the upstream sees it", async () => {
+    const before = seen.length;
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port: Number(new URL(proxy.url).port),
+      ca: proxyCa,
+      servername: "localhost",
+    });
+    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    socket.write(
+      `POST /api/v1/namespaces/default/pods/p/exec HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nContent-Length: 5\r\n\r\nhello`,
+    );
+    let received = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (text: string) => {
+      received += text;
+    });
+    await new Promise((resolve) => socket.once("close", resolve));
+    expect(received).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(received).toContain('"reason":"BadRequest"');
+    expect(seen.length).toBe(before);
   });
 
   it("intercepts CONNECT to the upstream in forward mode, with a leaf the proxy's CA signed", async () => {

@@ -669,48 +669,132 @@ export class ProxyServer {
     };
   }
 
-  /** Tunnels a protocol switch (exec/attach/portforward: SPDY or WebSocket) as raw bytes both ways. */
+  /**
+   * A protocol switch (exec/attach/portforward: SPDY or WebSocket). The request goes upstream on a TLS
+   * connection of its own and the answer is read as HTTP: only a `101` makes the connection a tunnel of raw
+   * bytes both ways. Any other answer (403, 400, a 200 to a path that upgrades nothing) is an ordinary
+   * response: recorded like one, sent with `Connection: close`, and the connection ends after it — were
+   * it tunnelled, the client's next requests on it would reach the apiserver unseen and unbounded.
+   */
   private tunnelUpgrade(mode: ProxyMode, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const { upstream } = this.options;
     const url = req.url ?? "/";
+    // Kubernetes' upgrades carry no body; one declared here could not be relayed if no switch follows.
+    const length = req.headers["content-length"];
+    if (req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0")) {
+      this.options.metrics.countRefused("upgrade with a body");
+      refuseOnSocket(socket, 400, "apisnoop proxy: a protocol switch request carries no body");
+      return;
+    }
+    let remote: tls.TLSSocket | undefined;
+    let upstreamRequest: http.ClientRequest;
+    try {
+      upstreamRequest = this.upgradeRequest(mode, req, url, (connection) => {
+        remote = connection;
+      });
+    } catch {
+      remote?.destroy();
+      // Node's client refuses a header its server took (never seen, but a throw here would be uncaught).
+      this.options.metrics.countRefused("upgrade headers");
+      refuseOnSocket(socket, 400, "apisnoop proxy: a header of this request cannot be forwarded");
+      return;
+    }
     const live = this.options.flows.begin(mode, flowRequest(mode, req, upstream.basePath, true, false));
     this.track(socket);
+    // Bytes the client sends before the switch wait for it (they belong to the new protocol).
+    socket.pause();
 
-    const remote = tls.connect({
-      ...upstreamTlsOptions(upstream, !req.headers.authorization),
-      host: upstream.host,
-      port: upstream.port,
-    });
-    this.track(remote);
-    remote.setNoDelay(true);
-    const headers = requestHeadersForUpstream(req.rawHeaders, upstream.authority, true);
-    let requestHead = `${req.method} ${mode === "reverse" ? upstream.basePath + url : url} HTTP/1.1\r\n`;
-    for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    remote.write(`${requestHead}\r\n`);
-    if (head.length > 0) remote.write(head);
-
+    // The flow ends once both connections are closed; either closing ends the other.
+    let open = 2;
+    const closed = () => {
+      if (--open === 0) live.end();
+    };
     let answered = false;
-    remote.once("data", (chunk: Buffer) => {
-      answered = true;
-      // "HTTP/1.1 101 Switching Protocols": the status is bytes 9-12 of the first line.
-      const status = Number(chunk.subarray(9, 12).toString("latin1"));
-      live.responseHead(Number.isFinite(status) ? status : 0, null, null);
+    let complete = false;
+    socket.on("error", () => upstreamRequest.destroy());
+    socket.once("close", () => {
+      if (!complete) live.aborted("client closed the connection");
+      upstreamRequest.destroy();
+      remote?.destroy();
+      closed();
     });
-    remote.pipe(socket);
-    socket.pipe(remote);
-    remote.on("error", (error) => {
+    if (remote) remote.once("close", closed);
+    else closed();
+
+    upstreamRequest.on("upgrade", (answer: IncomingMessage, tunnel: Duplex, upstreamHead: Buffer) => {
+      answered = true;
+      complete = true;
+      live.responseHead(101, null, null);
+      socket.write(responseHeadText(answer, answer.rawHeaders));
+      if (upstreamHead.length > 0) socket.write(upstreamHead);
+      if (head.length > 0) tunnel.write(head);
+      tunnel.pipe(socket);
+      socket.pipe(tunnel);
+      tunnel.on("error", () => socket.destroy());
+      tunnel.once("close", () => socket.destroy());
+    });
+    upstreamRequest.on("response", (answer: IncomingMessage) => {
+      answered = true;
+      live.responseHead(answer.statusCode ?? 502, answer.headers["content-type"] ?? null, answer);
+      // The body is delimited by the close: no chunked framing to redo; a length the upstream gave stays.
+      const headers = responseHeadersForClient(answer.rawHeaders);
+      const kept: string[] = [];
+      for (let i = 0; i < headers.length; i += 2)
+        if (headers[i]?.toLowerCase() !== "transfer-encoding")
+          kept.push(headers[i] ?? "", headers[i + 1] ?? "");
+      socket.write(responseHeadText(answer, [...kept, "Connection", "close"]));
+      answer.pipe(socket, { end: false });
+      answer.once("end", () => {
+        complete = true;
+        live.complete();
+        remote?.destroy();
+        // Whatever the client sent past its request is read and dropped, so its FIN is seen and the
+        // close is clean; one that never closes is closed after the idle timeout.
+        socket.resume();
+        socket.end();
+        setTimeout(() => socket.destroy(), this.limits.idleTimeoutMs).unref();
+      });
+      answer.on("error", () => socket.destroy());
+      answer.once("aborted", () => socket.destroy());
+    });
+    upstreamRequest.on("error", (error) => {
       if (!answered) this.answerUpstreamFailure(live, error, socket);
       else socket.destroy();
     });
-    socket.on("error", () => remote.destroy());
-    let closed = 0;
-    const onClose = () => {
-      remote.destroy();
-      socket.destroy();
-      if (++closed === 2) live.end();
-    };
-    remote.once("close", onClose);
-    socket.once("close", onClose);
+    upstreamRequest.end();
+  }
+
+  /** An upgrade request to the upstream on a TLS connection of its own (no agent: it may become a tunnel). */
+  private upgradeRequest(
+    mode: ProxyMode,
+    req: IncomingMessage,
+    url: string,
+    connected: (remote: tls.TLSSocket) => void,
+  ): http.ClientRequest {
+    const { upstream } = this.options;
+    return https.request({
+      host: upstream.host,
+      port: upstream.port,
+      method: req.method,
+      path: mode === "reverse" ? upstream.basePath + url : url,
+      headers: requestHeadersForUpstream(
+        req.rawHeaders,
+        upstream.authority,
+        true,
+      ) as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+      createConnection: () => {
+        const remote = tls.connect({
+          ...upstreamTlsOptions(upstream, !req.headers.authorization),
+          host: upstream.host,
+          port: upstream.port,
+        });
+        this.track(remote);
+        remote.setNoDelay(true);
+        connected(remote);
+        return remote;
+      },
+    });
   }
 
   /**
@@ -841,6 +925,13 @@ function refuse(res: ClientResponse, code: number, message: string): void {
   if (res instanceof ServerResponse) res.shouldKeepAlive = false;
   res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** An upstream answer's status line and `rawHeaders` as HTTP/1.1 text, for a client's raw socket. */
+function responseHeadText(answer: IncomingMessage, rawHeaders: string[]): string {
+  let text = `HTTP/1.1 ${answer.statusCode ?? 502} ${answer.statusMessage ?? ""}\r\n`;
+  for (let i = 0; i < rawHeaders.length; i += 2) text += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  return `${text}\r\n`;
 }
 
 /** The same on a raw socket (CONNECT and upgrade requests have no ServerResponse). */
