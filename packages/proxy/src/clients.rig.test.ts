@@ -267,7 +267,7 @@ describe("kubectl exec through the proxy", () => {
     });
   }
 
-  it("reaches the apiserver over WebSocket and SPDY in both modes and returns its answer", async () => {
+  it("reaches the apiserver over WebSocket and SPDY in both modes and returns its answer; the command stays out of the hits", async () => {
     const admin = rigKubeconfigPath("admin");
     await kubectl(admin, ["create", "serviceaccount", "default", "-n", ns]);
     const run = await kubectl(admin, [
@@ -281,7 +281,9 @@ describe("kubectl exec through the proxy", () => {
       `--overrides={"spec":{"schedulerName":"${UNSCHEDULED}"}}`,
     ]);
     expect(run.status).toBe(0);
-    const args = ["exec", "-n", ns, "target", "--", "true"];
+    // A command line with a credential in it: the hits keep that a command was given, never what it said.
+    const secret = `hunter2-${createHash("sha256").update(String(Math.random())).digest("hex").slice(0, 12)}`;
+    const args = ["exec", "-n", ns, "target", "--", "mysql", `--password=${secret}`];
     const expected = await kubectl(admin, args);
     expect(expected.out).toContain("does not have a host assigned");
     const before = (await rig.hits()).length;
@@ -295,5 +297,8 @@ describe("kubectl exec through the proxy", () => {
     expect(execHits.map((hit) => hit.operationId)).toContain("connectCoreV1PostNamespacedPodExec");
     expect(execHits.map((hit) => hit.operationId)).toContain("connectCoreV1GetNamespacedPodExec");
     for (const hit of execHits) expect(hit.status).toBe(400);
+    for (const hit of execHits) expect(hit.query.split("&")).toContain("command");
+    expect(readFileSync(rig.hitsPath, "utf8")).not.toContain(secret);
+    expect(readFileSync(rig.logPath, "utf8")).not.toContain(secret);
   });
 });
