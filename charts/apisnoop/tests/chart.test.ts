@@ -84,14 +84,49 @@ describe.skipIf(!helmAvailable())(`charts/apisnoop with ${helmPath()}`, () => {
     expect(kinds).not.toContain("Ingress/apisnoop-web");
   });
 
-  it("renders non-default values (replicas, Ingress, external database) as in the golden file", () => {
+  it("renders non-default values (replicas, persistent spools, Ingress, external database) as in the golden file", () => {
     const manifests = renderChart("obs", "observability", ["-f", customValues]);
     expectGolden("custom", manifests);
     const docs = parse(manifests);
-    expect(find(docs, "Deployment", "obs-snoop-proxy").spec?.replicas).toBe(3);
+    const proxy = find(docs, "StatefulSet", "obs-snoop-proxy");
+    expect(proxy.spec?.replicas).toBe(3);
     expect(find(docs, "Deployment", "obs-snoop-web").spec?.replicas).toBe(2);
     expect(find(docs, "Ingress", "obs-snoop-web").spec).toMatchObject({ ingressClassName: "nginx" });
-    expect(docs.some((doc) => doc.kind === "StatefulSet")).toBe(false);
+    // Each proxy gets a claim of its own for its spool, mounted where the proxy spools; no emptyDir.
+    expect(proxy.spec).toMatchObject({
+      serviceName: "obs-snoop-proxy",
+      volumeClaimTemplates: [
+        {
+          metadata: { name: "spool" },
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            storageClassName: "fast-ssd",
+            resources: { requests: { storage: "2Gi" } },
+          },
+        },
+      ],
+    });
+    const pod = proxy.spec?.template as {
+      spec: {
+        volumes: { name: string }[];
+        containers: { args: string[]; volumeMounts: { name: string; mountPath: string }[] }[];
+      };
+    };
+    expect(pod.spec.volumes.map((volume) => volume.name)).not.toContain("spool");
+    expect(pod.spec.containers[0]?.volumeMounts).toContainEqual({
+      name: "spool",
+      mountPath: "/var/lib/apisnoop/spool",
+    });
+    expect(pod.spec.containers[0]?.args).toContain("--spool-max-mib=900");
+    // The PodDisruptionBudget and the Service still select the proxies.
+    const labels = (proxy.spec?.selector as { matchLabels: Record<string, string> } | undefined)?.matchLabels;
+    expect(find(docs, "PodDisruptionBudget", "obs-snoop-proxy").spec?.selector).toEqual({
+      matchLabels: labels,
+    });
+    expect(find(docs, "Service", "obs-snoop-proxy").spec?.selector).toEqual(labels);
+    expect(docs.some((doc) => doc.kind === "StatefulSet" && doc.metadata.name !== "obs-snoop-proxy")).toBe(
+      false,
+    );
     expect(JSON.stringify(find(docs, "Deployment", "obs-snoop-web").spec)).toContain(
       '"secretKeyRef":{"name":"apisnoop-database","key":"url"}',
     );
