@@ -251,23 +251,67 @@ function npmCiStage(
       }
     }
   }
-  for (const run of runs) {
-    const [, flags = "", cwd = "/"] = /^npm ci(.*) (\/\S*)$/.exec(run) ?? [];
-    const started = Date.now();
-    log(`image stage ${stage.name ?? ""}: npm ci${flags} (in ${cwd})`);
-    execFileSync(
-      "npm",
-      ["ci", ...flags.trim().split(/\s+/).filter(Boolean), "--prefer-offline", "--no-audit", "--no-fund"],
-      {
-        cwd: join(temporary, cwd),
-        stdio: ["ignore", "ignore", "pipe"],
-        env: { ...process.env, npm_config_update_notifier: "false" },
-      },
-    );
-    log(`image stage ${stage.name ?? ""}: npm ci done in ${((Date.now() - started) / 1000).toFixed(0)}s`);
+  try {
+    for (const run of runs) {
+      const [, flags = "", cwd = "/"] = /^npm ci(.*) (\/\S*)$/.exec(run) ?? [];
+      npmCi(
+        flags.trim().split(/\s+/).filter(Boolean),
+        join(temporary, cwd),
+        { stage: stage.name ?? "", imageCwd: cwd },
+        log,
+      );
+    }
+  } catch (error) {
+    rmSync(temporary, { recursive: true, force: true });
+    throw error;
   }
   renameSync(temporary, root);
   return files;
+}
+
+/**
+ * How long one `npm ci` of a dependency stage may take: 30–50 s on this machine under load. npm 11 was
+ * seen hanging for good after its last fetch (idle, ignoring SIGTERM), which would hold a test run until
+ * its own timeout; past this bound it is killed and run once more.
+ */
+export const NPM_CI_TIMEOUT_MS = 300_000;
+
+/**
+ * `npm ci <flags>` in `cwd` (the stage's `imageCwd`), offline first; killed and run once more when it
+ * outlives `timeoutMs`.
+ * @throws Error with npm's stderr when it fails, or saying it timed out twice.
+ */
+export function npmCi(
+  flags: string[],
+  cwd: string,
+  label: { stage: string; imageCwd: string },
+  log: (line: string) => void,
+  timeoutMs: number = NPM_CI_TIMEOUT_MS,
+): void {
+  const what = `image stage ${label.stage}: npm ci`;
+  for (let attempt = 1; ; attempt++) {
+    const started = Date.now();
+    log(`${what}${flags.map((flag) => ` ${flag}`).join("")} (in ${label.imageCwd})`);
+    try {
+      execFileSync("npm", ["ci", ...flags, "--prefer-offline", "--no-audit", "--no-fund"], {
+        cwd,
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, npm_config_update_notifier: "false" },
+        timeout: timeoutMs,
+        killSignal: "SIGKILL",
+      });
+      log(`${what} done in ${((Date.now() - started) / 1000).toFixed(0)}s`);
+      return;
+    } catch (error) {
+      const limit = `${timeoutMs / 1000}s`;
+      if ((error as NodeJS.ErrnoException).code !== "ETIMEDOUT") {
+        const stderr = String((error as { stderr?: Buffer }).stderr ?? "").trim();
+        throw new Error(`${what} failed: ${stderr.split("\n")[0] || (error as Error).message}`);
+      }
+      if (attempt >= 2) throw new Error(`${what} did not finish within ${limit}, twice`);
+      log(`${what} did not finish within ${limit}; killed, running it once more`);
+    }
+  }
 }
 
 /** Removes what `skip` names under `dir` (relative paths). */

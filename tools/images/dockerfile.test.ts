@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { repoRoot } from "../rig/rig";
 import { copyInstruction, dockerignoreMatcher, envPairs, parseDockerfile } from "./dockerfile";
-import { imageFromDockerfile } from "./dockerfile-image";
+import { imageFromDockerfile, npmCi } from "./dockerfile-image";
 
 describe("parseDockerfile", () => {
   it("reads the project's Dockerfiles into named stages ending with the image's", () => {
@@ -173,5 +173,57 @@ describe("imageFromDockerfile", () => {
 
   it("cleans up", () => {
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("npmCi", () => {
+  const bin = mkdtempSync(join(tmpdir(), "fake-npm-"));
+  const savedPath = process.env.PATH;
+  const lines: string[] = [];
+  const label = { stage: "deps", imageCwd: "/app" };
+
+  /** An `npm` that hangs ignoring SIGTERM, as npm 11 was seen to, for its first `hangs` runs. */
+  function fakeNpm(hangs: number) {
+    writeFileSync(join(bin, "runs"), "");
+    writeFileSync(
+      join(bin, "npm"),
+      [
+        "#!/bin/sh",
+        `echo run >> ${join(bin, "runs")}`,
+        `if [ "$(wc -l < ${join(bin, "runs")})" -le ${hangs} ]; then trap '' TERM; while :; do sleep 1; done; fi`,
+        'if [ "$1 $2" = "ci --bad" ]; then echo "npm error bad flag" >&2; echo "npm error log: x" >&2; exit 1; fi',
+        "mkdir -p node_modules",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    process.env.PATH = `${bin}:${savedPath}`;
+    lines.length = 0;
+  }
+  const runs = () => readFileSync(join(bin, "runs"), "utf8").split("\n").filter(Boolean).length;
+
+  afterEach(() => {
+    process.env.PATH = savedPath;
+  });
+  afterAll(() => rmSync(bin, { recursive: true, force: true }));
+
+  it("kills an npm ci that outlives its bound and runs it once more", () => {
+    fakeNpm(1);
+    npmCi(["--omit=dev"], bin, label, (line) => lines.push(line), 1_000);
+    expect(runs()).toBe(2);
+    expect(lines).toContain(
+      "image stage deps: npm ci did not finish within 1s; killed, running it once more",
+    );
+    expect(lines.at(-1)).toMatch(/^image stage deps: npm ci done in \d+s$/);
+  });
+
+  it("gives up after a second hang, and says why in one line when npm fails", () => {
+    fakeNpm(2);
+    expect(() => npmCi([], bin, label, () => undefined, 1_000)).toThrow(
+      "image stage deps: npm ci did not finish within 1s, twice",
+    );
+    fakeNpm(0);
+    expect(() => npmCi(["--bad"], bin, label, () => undefined, 5_000)).toThrow(
+      "image stage deps: npm ci failed: npm error bad flag",
+    );
   });
 });
