@@ -1,7 +1,11 @@
 /**
- * `npm run bench:dashboard`: the dashboard under a large cluster's load — rollups of 10,000,000 hits over the
- * ~900 endpoints of 1.36 and 200 sources, in a real PostgreSQL (embedded, or a scratch database on
- * DATABASE_URL's server), stored through the real ingest namespace. Prints:
+ * `npm run bench:dashboard [-- --hits 100m|10m] [--replicas N]`: the dashboard under many clusters' load —
+ * rollups of 100,000,000 hits over the ~900 endpoints of 1.36 from 2,000 sources (`--hits 10m`: the
+ * earlier 10,000,000 from 200 sources, a tenth of the rows), in a real PostgreSQL (embedded, or a scratch
+ * database on DATABASE_URL's server), stored through the real ingest namespace of replica 1, while the
+ * API client and the browser use replica N (default 2: a second web process on the same database, which
+ * hears replica 1's commits through the PostgreSQL adapter; `--replicas 1`: one process). Prints
+ * `replicas: N`, then:
  *  - /api/v1/coverage latency with filters the cache has not seen (every request a query) and cached,
  *    against the same server answering a bad filter (400: routing without data) as the baseline, timed by a
  *    client on its own thread;
@@ -10,15 +14,37 @@
  *    send their batches, with what each probe waited for.
  * A script, not a test: it prints figures and never fails on them (a refused batch is an error, though).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
-import { sharedCatalog } from "@apisnoop/openapi/testing";
+import { SHARED_K8S, sharedCatalog } from "@apisnoop/openapi/testing";
 import { type IngestBatch, PROTOCOL_VERSION, type Source, sourceFromUserAgent } from "@apisnoop/protocol";
+import { freePort } from "../../../tools/net/free-port";
 import { ensureNextBuild } from "../src/server/next-build";
 import { launchBrowser } from "../src/testing/browser";
+import { Child } from "../src/testing/processes";
 import { type HitSpec, hitBatch, startTestStack, type TestStack } from "../src/testing/test-stack";
 
-const TOTAL_HITS = 10_000_000;
-const SOURCES = 200;
+const { values: args } = parseArgs({
+  options: { hits: { type: "string", default: "100m" }, replicas: { type: "string", default: "2" } },
+});
+/** The two scales: 10× the hits is 10× the sources, so 10× the rollup rows, not bigger counts. */
+const SCALES = {
+  "10m": { hits: 10_000_000, sources: 200 },
+  "100m": { hits: 100_000_000, sources: 2_000 },
+} as const;
+if (!(args.hits in SCALES)) throw new Error(`--hits is 100m or 10m, not '${args.hits}'`);
+const SCALE = SCALES[args.hits as keyof typeof SCALES];
+const REPLICAS = Number(args.replicas);
+if (!Number.isInteger(REPLICAS) || REPLICAS < 1 || REPLICAS > 8) {
+  throw new Error(`--replicas is a whole number from 1 to 8, not '${args.replicas}'`);
+}
+const TOTAL_HITS = SCALE.hits;
+const SOURCES = SCALE.sources;
+/** The sources whose views are timed (and that the live proxies send as): the same at every scale. */
+const TIMED_SOURCES = 200;
 const ENDPOINTS_PER_SOURCE = 150;
 const MINUTES = 12;
 const ROWS_PER_BATCH = 20_000;
@@ -75,7 +101,7 @@ class ApiClient {
   }
 }
 
-/** 200 sources: charts' pods, operators, kubectl users and e2e tests, like a busy cluster's. */
+/** `SOURCES` sources: charts' pods, operators, kubectl users and e2e tests, like busy clusters'. */
 function makeSources(): Source[] {
   return Array.from({ length: SOURCES }, (_, i) => {
     const kind = i % 4;
@@ -95,7 +121,7 @@ function makeSources(): Source[] {
   });
 }
 
-/** The seed: every source hits 150 endpoints in each of 12 hourly minutes, counts summing to 10M. */
+/** The seed: every source hits 150 endpoints in each of 12 hourly minutes, counts summing to TOTAL_HITS. */
 function* seedBatches(sources: Source[], operationIds: string[]): Generator<IngestBatch> {
   const now = Math.floor(Date.now() / 60_000);
   const rows = SOURCES * ENDPOINTS_PER_SOURCE * MINUTES;
@@ -182,11 +208,81 @@ function streamProxies(stack: TestStack, sources: Source[], operationIds: string
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
+/** A web process the browser and the API client use; replica 1 (in this process) takes the ingest. */
+interface Reader {
+  url: string;
+  /** Makes the reader forget its cached views, as an ingest commit on another replica does. */
+  forget(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Replicas 2..N as `npm start` runs them (`apps/web/server.ts`), each its own process on the stack's
+ * database; the last one is the reader. With one replica, the reader is replica 1 itself.
+ */
+async function startReaders(stack: TestStack, replicas: number): Promise<Reader> {
+  if (replicas === 1) {
+    return { url: stack.url, forget: async () => stack.app.data.invalidate(), close: async () => {} };
+  }
+  const cacheDir = mkdtempSync(path.join(tmpdir(), "apisnoop-bench-replicas-"));
+  const children: Child[] = [];
+  let url = "";
+  for (let i = 2; i <= replicas; i++) {
+    const port = await freePort();
+    const child = new Child(
+      `web-${i}`,
+      process.execPath,
+      ["--import", "tsx", "apps/web/server.ts"],
+      {
+        DATABASE_URL: stack.app.database.url,
+        APISNOOP_INGEST_TOKEN: stack.token,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        APISNOOP_REFERENCE_DIR: SHARED_K8S,
+        APISNOOP_RELEASES: "1.36",
+        APISNOOP_UPSTREAM_IMPORT: "0",
+        APISNOOP_CACHE_DIR: path.join(cacheDir, `cache-${i}`),
+        NODE_ENV: "production",
+        NEXT_TELEMETRY_DISABLED: "1",
+      },
+      /serving http/,
+    );
+    await child.start();
+    children.push(child);
+    url = `http://127.0.0.1:${port}`;
+  }
+  // A marker source only this function sends as: once the reader counts a marker hit, the commit's
+  // notification reached it and every view it had cached is gone.
+  const marker = sourceFromUserAgent("bench-marker/1.0");
+  let markers = 0;
+  return {
+    url,
+    async forget() {
+      markers++;
+      const ack = await stack.ingest(hitBatch([marker], [[0, "readCoreV1Namespace", 1]], "1.36"));
+      if (!ack.ok) throw new Error(`marker batch refused: ${ack.error}`);
+      for (let polls = 0; ; polls++) {
+        const response = await fetch(`${url}/api/v1/coverage?release=1.36&userAgent=bench-marker`);
+        const report = (await response.json()) as { endpoints: Array<{ operationId: string; hits: number }> };
+        const hits = report.endpoints.find((e) => e.operationId === "readCoreV1Namespace")?.hits ?? 0;
+        if (hits >= markers) return;
+        if (polls > 1000) throw new Error("the reader never saw replica 1's commit");
+        await sleep(10);
+      }
+    },
+    async close() {
+      for (const child of children) await child.kill("SIGTERM");
+      rmSync(cacheDir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function main(): Promise<void> {
   await ensureNextBuild(log);
   log("starting the dashboard on a fresh database…");
   const stack = await startTestStack("1.36");
   const browser = await launchBrowser();
+  let reader: Reader | null = null;
   try {
     const catalog = sharedCatalog("1.36");
     const operationIds = catalog.endpoints.map((e) => e.operationId);
@@ -217,10 +313,16 @@ async function main(): Promise<void> {
     // rather than that of a vacuum running beside it.
     const vacuumMs = await timed(() => stack.app.database.prisma.$executeRawUnsafe("VACUUM ANALYZE"));
     log(`  VACUUM ANALYZE after the seed: ${(vacuumMs / 1000).toFixed(1)} s`);
+    await logStorage(stack);
+
+    reader = await startReaders(stack, REPLICAS);
+    log(
+      `  replicas: ${REPLICAS} (ingest on replica 1${REPLICAS > 1 ? `, the API client and the browser on replica ${REPLICAS}, its own process` : ""})`,
+    );
 
     // /api/v1/coverage: a distinct filter set per request, so each one is a query.
     const queries: string[] = [];
-    for (let i = 0; i < SOURCES; i++) {
+    for (let i = 0; i < TIMED_SOURCES; i++) {
       const source = sources[i] as Source;
       const filter = source.chart
         ? `chart=${encodeURIComponent(source.chart.replace(/-1\.\d\.0$/, ""))}`
@@ -230,21 +332,25 @@ async function main(): Promise<void> {
       const variants = ["", "&outcome=2xx", "&level=stable", "&from=6h", "&from=1h&outcome=2xx"];
       queries.push(`${filter}${variants[i % variants.length]}`);
     }
-    queries.push("", "outcome=2xx", "level=beta", "from=24h", "from=3h&to=1h");
-    const client = new ApiClient(stack.url);
+    // Every source at once: no filter, and time windows over all sources (the per-endpoint rollups).
+    queries.push("", "outcome=2xx", "level=beta", "from=24h", "from=6h", "from=3h&to=1h");
+    const client = new ApiClient(reader.url);
     const get = (path: string) => client.get(path);
-    for (let i = 0; i < 5; i++) await get(`/api/v1/coverage?release=1.36&level=${["stable", "beta"][i % 2]}`);
+    // Warm-up on a view none of the timed ones is, so each timed one is its first request on the reader.
+    for (let i = 0; i < 5; i++)
+      await get(`/api/v1/coverage?release=1.36&level=alpha${i % 2 ? "&outcome=2xx" : ""}`);
     const uncached: number[] = [];
     // By kind: which filters are set ("chart&from&outcome"), so a slow kind shows through the p95.
     const byKind = new Map<string, number[]>();
     for (const query of queries) {
-      stack.app.data.invalidate(); // as after an ingest commit: the next request queries PostgreSQL
+      // Each filter set is new to the reader, so each request queries PostgreSQL.
+      if (REPLICAS === 1) stack.app.data.invalidate();
       const took = await get(`/api/v1/coverage?release=1.36&${query}`);
       uncached.push(took);
       const kind = query.replace(/=[^&]*/g, "") || "(no filter)";
       byKind.set(kind, [...(byKind.get(kind) ?? []), took]);
     }
-    // The same views from the data layer alone, in the server's process: what HTTP, JSON and gzip add.
+    // The same views from replica 1's data layer alone, in this process: what HTTP, JSON and gzip add.
     const dataLayer: number[] = [];
     for (const query of queries) {
       stack.app.data.invalidate();
@@ -280,6 +386,7 @@ async function main(): Promise<void> {
 
     // First page load in Chromium: navigation until the sunburst has all its arcs.
     const { page, context } = browser;
+    const readerUrl = reader.url;
     const loads: number[] = [];
     const iconLoads: number[] = [];
     for (let i = 0; i < 7; i++) {
@@ -288,12 +395,12 @@ async function main(): Promise<void> {
       const cdp = await context.newCDPSession(page);
       await cdp.send("Network.clearBrowserCache");
       await cdp.detach();
-      iconLoads.push(await timed(() => page.goto(`${stack.url}/icon.svg?i=${i}`)));
+      iconLoads.push(await timed(() => page.goto(`${readerUrl}/icon.svg?i=${i}`)));
       await page.goto("about:blank");
-      stack.app.data.invalidate(); // nothing cached on the server either: the page queries PostgreSQL
+      await reader.forget(); // nothing cached on the server either: the page queries PostgreSQL
       loads.push(
         await timed(async () => {
-          await page.goto(`${stack.url}/?release=1.36`);
+          await page.goto(`${readerUrl}/?release=1.36`);
           await page.waitForFunction(
             (n) => document.querySelectorAll("path[data-operation-id]").length === n,
             operationIds.length,
@@ -317,7 +424,7 @@ async function main(): Promise<void> {
       const headers = request.headers();
       if (headers.rsc === "1" && !headers["next-router-prefetch"]) reloads++;
     });
-    await page.goto(`${stack.url}/?release=1.36`);
+    await page.goto(`${readerUrl}/?release=1.36`);
     await page.locator('[data-testid="live-indicator"][data-status="live"]').waitFor();
     await page.evaluate(() => {
       const probe = { lit: {} as Record<string, number>, statuses: [] as string[], deltas: [] as number[] };
@@ -343,7 +450,7 @@ async function main(): Promise<void> {
     // Probes and proxies' traffic on different endpoints, so that an arc changes only for its probe.
     const probes = operationIds.slice(0, 60);
     const startedAt = Date.now();
-    const traffic = streamProxies(stack, sources, operationIds.slice(probes.length));
+    const traffic = streamProxies(stack, sources.slice(0, TIMED_SOURCES), operationIds.slice(probes.length));
     const sentAt: Record<string, number> = {};
     const ackMs: Record<string, number> = {};
     const probe = sourceFromUserAgent("bench-probe/1.0");
@@ -393,7 +500,42 @@ async function main(): Promise<void> {
     }
   } finally {
     await browser.close();
+    await reader?.close();
     await stack.close();
+  }
+}
+
+/** The tables a hit is stored in: minute, hour and day rollups, per-endpoint and per-source, totals. */
+const HIT_TABLES = [
+  "HitRollup",
+  "HitRollupHour",
+  "HitRollupDay",
+  "HitTotal",
+  "EndpointRollup",
+  "EndpointTotal",
+  "SourceRollup",
+  "SourceTotal",
+];
+
+/**
+ * Rows (counted) and bytes (heap, indexes, TOAST; every partition at every level, or the table itself
+ * when it is not partitioned) of the tables a hit is stored in: what a day of many clusters' traffic
+ * would cost, per row.
+ */
+async function logStorage(stack: TestStack): Promise<void> {
+  const { prisma } = stack.app.database;
+  log("  storage after the seed (bytes with indexes, every partition):");
+  for (const table of HIT_TABLES) {
+    const [size] = await prisma.$queryRawUnsafe<Array<{ rows: number; bytes: number }>>(
+      `SELECT (SELECT count(*) FROM "${table}")::float8 AS rows,
+              coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('"${table}"')),
+                       pg_total_relation_size('"${table}"'))::float8 AS bytes`,
+    );
+    if (!size) continue;
+    const perRow = size.rows > 0 ? ` = ${Math.round(size.bytes / size.rows)} B a row` : "";
+    log(
+      `    ${table.padEnd(14)} ${size.rows.toLocaleString("en").padStart(11)} rows ${(size.bytes / 2 ** 20).toFixed(1).padStart(8)} MiB${perRow}`,
+    );
   }
 }
 
