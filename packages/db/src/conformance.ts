@@ -1,17 +1,10 @@
-import type { Level } from "@apisnoop/openapi";
+import type { EndpointHeadline } from "@apisnoop/openapi";
 import { UPSTREAM_E2E } from "@apisnoop/protocol";
 import type { PrismaClient } from "./client";
 import { resolveRelease } from "./releases";
 
 /** One endpoint of a release with what the conformance view needs: eligibility and e2e hits. */
-export interface ConformanceEndpointRow {
-  operationId: string;
-  method: string;
-  path: string;
-  level: Level;
-  category: string;
-  kind: string | null;
-  deprecated: boolean;
+export interface ConformanceEndpointRow extends EndpointHeadline {
   conformanceEligible: boolean;
   /** Why `ineligible_endpoints.json` lists it; null when not listed. */
   ineligibleReason: string | null;

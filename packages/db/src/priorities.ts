@@ -1,4 +1,4 @@
-import type { Level } from "@apisnoop/openapi";
+import type { EndpointHeadline } from "@apisnoop/openapi";
 import { UPSTREAM_E2E } from "@apisnoop/protocol";
 import type { PrismaClient } from "./client";
 import { narrowWindow } from "./data-window";
@@ -8,14 +8,7 @@ import { endpointSourceHitsSql, hasSourceFilter, hasWindow, SqlParams } from "./
 import { CONFORMANCE_SOURCE, WORKLOAD_SOURCE, workloadFilters } from "./workloads";
 
 /** An endpoint that workloads call and no conformance test exercises: a test worth writing. */
-export interface PriorityEndpoint {
-  operationId: string;
-  method: string;
-  path: string;
-  level: Level;
-  category: string;
-  kind: string | null;
-  deprecated: boolean;
+export interface PriorityEndpoint extends EndpointHeadline {
   conformanceEligible: boolean;
   /** Distinct workloads that called it in the selection. */
   workloads: number;

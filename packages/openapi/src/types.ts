@@ -87,6 +87,15 @@ export interface Endpoint {
   responseRefs: Record<string, string>;
 }
 
+/**
+ * What every list of endpoints shows of each (the sunburst, /conformance, /priorities): its name, its call,
+ * where it sits (level, category, kind) and whether it is deprecated.
+ */
+export type EndpointHeadline = Pick<
+  Endpoint,
+  "operationId" | "method" | "path" | "level" | "category" | "kind" | "deprecated"
+>;
+
 /** All endpoints of one spec, indexed by operationId. */
 export interface EndpointCatalog {
   /** Release label, e.g. "1.34", when known (from the caller or the live cluster's /version). */

@@ -1,14 +1,8 @@
+import type { EndpointHeadline } from "@apisnoop/openapi";
 import { LEVELS, type Level } from "@apisnoop/openapi/level";
 
 /** What the sunburst needs of one endpoint: where it sits, and whether the selection hit it. */
-export interface SunburstEndpoint {
-  operationId: string;
-  method: string;
-  path: string;
-  level: Level;
-  category: string;
-  kind: string | null;
-  deprecated: boolean;
+export interface SunburstEndpoint extends EndpointHeadline {
   /** Hits under the page's filters. */
   hits: number;
   /** Tested by upstream e2e, per apisnoop's published coverage (null when that data is not imported). */
