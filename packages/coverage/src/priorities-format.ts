@@ -94,6 +94,22 @@ export function noWorkloadSentence(release: string): string {
   );
 }
 
+/**
+ * Why field gaps are uncertain when no conformance run through the proxy is recorded for the release: the
+ * published data has no bodies, so on an endpoint a conformance test hits, a listed field may be carried.
+ * Null when some conformance bodies are recorded or there is no field gap.
+ */
+export function fieldEvidenceSentence(
+  report: Pick<PrioritiesReport, "conformance" | "totals">,
+): string | null {
+  if (report.conformance.endpointsWithFields > 0 || report.totals.fields === 0) return null;
+  return (
+    "No conformance test's bodies are recorded for this release (no conformance run through the proxy), so " +
+    "on an endpoint a conformance test hits, a field listed here may be carried all the same. Record a run " +
+    "(`npm run e2e:conformance`, or `e2e.test --kubeconfig apisnoop.kubeconfig`) to find the real field gaps."
+  );
+}
+
 /** The line under the title: the workloads, where conformance coverage came from, what to do without workloads. */
 function summary(report: PrioritiesReport): string {
   const line = `${plural(report.totals.workloads, "workload")}. ${conformanceSourceSentence(report)}`;
@@ -155,6 +171,8 @@ export function formatPrioritiesText(report: PrioritiesReport): string {
     "",
     `Body fields no conformance test carried: ${report.totals.fields}${shownOf(report.fields.length, report.totals.fields)}`,
   );
+  const fieldEvidence = fieldEvidenceSentence(report);
+  if (fieldEvidence) lines.push(fieldEvidence);
   if (report.fields.length > 0) {
     table([
       ["#", "workloads", "hits", "endpoint", "in", "field", "endpoint tested", "used by"],
@@ -219,6 +237,8 @@ export function formatPrioritiesMarkdown(report: PrioritiesReport): string {
     "",
     `#### Body fields no conformance test carried: ${report.totals.fields}${shownOf(report.fields.length, report.totals.fields)}`,
   );
+  const fieldEvidence = fieldEvidenceSentence(report);
+  if (fieldEvidence) lines.push("", fieldEvidence);
   if (report.fields.length === 0) lines.push("", "None.");
   else {
     lines.push(
