@@ -169,6 +169,38 @@ describe("/priorities, /api/v1/priorities and `apisnoop priorities`", () => {
     expect(browser.errors).toEqual([]);
   });
 
+  // After the test above: 1.33 gets its first workload here.
+  it("says field gaps are uncertain while no conformance run's bodies are recorded", async () => {
+    const kubectl = sourceFromUserAgent("kubectl/v1.33.1 (linux/amd64) kubernetes/abc");
+    const batch = hitBatch([kubectl], [[0, "readCoreV1NamespacedConfigMap", 2]], "1.33");
+    batch.fields = [
+      {
+        source: 0,
+        operationId: "readCoreV1NamespacedConfigMap",
+        direction: "response",
+        field: "io.k8s.api.core.v1.ConfigMap:data",
+        unknown: false,
+        hour: Math.floor(Date.now() / 3_600_000),
+        count: 2,
+      },
+    ];
+    expect(await stack.ingest(batch)).toMatchObject({ ok: true });
+    const { page } = browser;
+    await page.goto(`${stack.url}/priorities?release=1.33`);
+    expect(await page.getByTestId("priority-fields").locator("tr[data-field]").count()).toBe(1);
+    expect(await page.getByTestId("no-conformance-bodies").textContent()).toMatch(
+      /^No conformance test's bodies are recorded for this release .*\(npm run e2e:conformance, /,
+    );
+    expect(await cli("--release", "1.33", "--format", "markdown")).toContain(
+      "No conformance test's bodies are recorded for this release",
+    );
+    // 1.34 has a conformance run's bodies: its field gaps are known.
+    await page.goto(`${stack.url}/priorities?release=1.34`);
+    expect(await page.getByTestId("no-conformance-bodies").count()).toBe(0);
+    expect(await cli("--release", "1.34")).not.toContain("No conformance test's bodies are recorded");
+    expect(browser.errors).toEqual([]);
+  });
+
   it("refuses a bad limit or filter with a 400 naming it", async () => {
     for (const [query, message] of [
       ["limit=0", /limit must be a whole number/],

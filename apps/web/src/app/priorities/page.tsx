@@ -1,4 +1,4 @@
-import { conformanceSourceSentence, noWorkloadSentence } from "@apisnoop/coverage";
+import { conformanceSourceSentence, fieldEvidenceSentence, noWorkloadSentence } from "@apisnoop/coverage";
 import Link from "next/link";
 import { FilterBar } from "../../components/FilterBar";
 import { FilterError } from "../../components/FilterError";
@@ -41,6 +41,7 @@ export default async function PrioritiesPage({ searchParams }: PageProps) {
   const ineligible = report.endpoints.filter((row) => !row.conformanceEligible && row.level === "stable");
   const { totals } = report;
   const links = new WorkloadLinks(report.workloads, params);
+  const fieldEvidence = fieldEvidenceSentence(report);
   const releaseQuery = `release=${encodeURIComponent(report.release)}`;
   if (totals.workloads === 0) {
     // Nothing to rank: say why and how to get workloads, rather than five empty lists.
@@ -127,6 +128,11 @@ export default async function PrioritiesPage({ searchParams }: PageProps) {
             they called in it.
             {shownNote(report.fields.length, totals.fields)}
           </p>
+          {fieldEvidence && (
+            <p className="notice" data-testid="no-conformance-bodies">
+              {withCode(fieldEvidence)}
+            </p>
+          )}
           <PriorityFieldTable rows={report.fields} query={query} links={links} testId="priority-fields" />
         </section>
 
