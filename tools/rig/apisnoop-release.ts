@@ -9,12 +9,13 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SHARED_K8S } from "@apisnoop/openapi/testing";
 import { postgresImage, proxyImage, redirectImage, webImage } from "../images/rig-images";
 import { loadRigImages } from "../images/rig-load";
 import { chartDir, helmPath } from "./helm";
 import { rigKubectl } from "./kubectl";
 import { createHostPathVolume, RIG_STORAGE_CLASS } from "./node/volumes";
-import { readRigState, repoRoot, rigKubeconfigPath } from "./rig";
+import { readRigState, rigKubeconfigPath } from "./rig";
 
 /** Where the web pod reads the published releases from (mounted from the host). */
 const REFERENCE_MOUNT = "/reference";
@@ -30,11 +31,6 @@ export interface ApisnoopRelease {
   /** `http://<release>-web.<namespace>.svc:3000`, the dashboard from inside the cluster. */
   webUrl: string;
   uninstall(): Promise<void>;
-}
-
-/** The reference data folder (`APISNOOP_SHARED_K8S` or `../shared/k8s` beside the checkout). */
-export function sharedK8sDir(): string {
-  return process.env.APISNOOP_SHARED_K8S ?? join(repoRoot, "..", "shared", "k8s");
 }
 
 /** The chart values that point it at the rig's images and storage. */
@@ -54,7 +50,7 @@ export function rigChartValues(
       releases: readRigState().kubeVersion.replace(/^v(\d+\.\d+)\..*$/, "$1"),
       auth: { mode: "basic", password },
       extraEnv: [{ name: "APISNOOP_REFERENCE_DIR", value: REFERENCE_MOUNT }],
-      extraVolumes: [{ name: "reference", hostPath: { path: sharedK8sDir(), type: "Directory" } }],
+      extraVolumes: [{ name: "reference", hostPath: { path: SHARED_K8S, type: "Directory" } }],
       extraVolumeMounts: [{ name: "reference", mountPath: REFERENCE_MOUNT, readOnly: true }],
     },
     webhook: { redirect: { enabled: true, image: split(images.redirect) } },
