@@ -45,6 +45,14 @@ describe("upstream e2e on the overview", () => {
     expect(await figure("figure-sources")).toBe("1");
     const row = page.getByRole("region", { name: "Sources" }).getByRole("link", { name: "upstream e2e" });
     expect(await row.getAttribute("href")).toBe("/?upstream=only");
+    // As many tests as the terminal said it imported: apisnoop's hits tied to no test are not one more.
+    const [imported] = stack.app.upstreamImport.states();
+    expect(imported?.tests).toBe(
+      new Set(published.flatMap((endpoint) => endpoint.tests).filter(Boolean)).size,
+    );
+    expect(await page.getByRole("region", { name: "Sources" }).textContent()).toContain(
+      `apisnoop's published coverage, ${imported?.tests.toLocaleString("en")} tests`,
+    );
     expect(await page.getByTestId("upstream-import").count()).toBe(0);
     await page.screenshot({ path: path.join(SCREENSHOTS, "first-start.png") });
   });

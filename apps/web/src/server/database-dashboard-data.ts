@@ -455,7 +455,8 @@ function splitUpstream<T extends SourceSummary>(
     hits: tests.reduce((sum, source) => sum + hitsOf(source), 0),
     endpoints,
     lastSeen: null,
-    tests: tests.length,
+    // apisnoop's hits tied to no test are one more source, not one more test.
+    tests: tests.filter((source) => source.e2eTest !== null).length,
   };
   return { own, upstreamRow: [row] };
 }
