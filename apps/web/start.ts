@@ -2,14 +2,15 @@
  * `npm start`: the whole of apisnoop on one machine — database, dashboard, and the proxy in front of the
  * current kubeconfig's cluster when it answers. Ctrl-C stops everything.
  */
-import { readEnv } from "./src/env";
-import { startBanner, startLocalStack } from "./src/start/local-stack";
-
 const log = (line: string) => process.stderr.write(`apisnoop: ${line}\n`);
 
+// Said before the stack's modules load: on a busy machine that alone takes several seconds.
+log("starting (database, dashboard, proxy)…");
+
 async function main(): Promise<void> {
+  const { readEnv } = await import("./src/env");
+  const { startBanner, startLocalStack } = await import("./src/start/local-stack");
   const env = readEnv();
-  log("starting (database, dashboard, proxy)…");
   const stack = await startLocalStack({ env, workDir: process.cwd(), log });
   process.stdout.write(`${startBanner(stack)}\n`);
   let stopping = false;

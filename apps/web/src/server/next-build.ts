@@ -46,7 +46,7 @@ export function nextBuildIsCurrent(): boolean {
 export async function ensureNextBuild(log: (line: string) => void): Promise<"built" | "current"> {
   if (nextBuildIsCurrent()) return "current";
   const hash = buildInputsHash();
-  log("building the dashboard (next build; once per change of its sources, about a minute)…");
+  log("building the dashboard (next build, once per change of its sources: one to two minutes)…");
   const started = Date.now();
   const output: string[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {

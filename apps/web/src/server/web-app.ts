@@ -1,7 +1,8 @@
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import type { ApisnoopCoverage, IneligibleEndpoint } from "@apisnoop/coverage";
-import { type Database, enforceRetention, openDatabase, recordBatch } from "@apisnoop/db";
+import { type Database, DEFAULT_DATA_DIR, enforceRetention, openDatabase, recordBatch } from "@apisnoop/db";
 import { compareReleaseNames, DownloadError, REFERENCE_LAYOUT } from "@apisnoop/openapi";
 import type { DashboardEnv } from "../env";
 import { type RunningDashboard, startDashboardServer } from "./dashboard-server";
@@ -24,6 +25,12 @@ export interface WebAppOptions {
   ingestToken?: string | null;
   /** An open database to use instead of opening one from the env (tests); closed with the app. */
   database?: Database;
+  /**
+   * Awaited once the database and the releases are ready, just before the server starts (`npm start`
+   * builds the dashboard here): a setting that cannot work, or no way to the published data, is said in
+   * seconds rather than after a build of minutes.
+   */
+  beforeServe?: () => Promise<unknown>;
   log: (line: string) => void;
 }
 
@@ -52,6 +59,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
   const { env, log } = options;
   // Which replica a connection belongs to, in pg_stat_activity (one web process among several).
   const applicationName = `apisnoop-web/${process.pid}`;
+  if (!options.database) log(databaseStep(env));
   const database =
     options.database ??
     (await openDatabase({
@@ -83,6 +91,9 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     let clusterError: string | null = null;
     let clusterRelease: string | null = null;
     if (options.cluster) {
+      log(
+        `release: asking the cluster of ${options.cluster.kubeconfig ?? "the kubeconfig"} for its API spec…`,
+      );
       try {
         clusterRelease = remember(
           await loadClusterRelease(database.prisma, options.cluster, loading),
@@ -94,6 +105,10 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     const unreachable: Error[] = [];
     for (const release of env.APISNOOP_RELEASES.split(",")) {
       if (releases.some((loaded) => loaded.release === release)) continue;
+      log(
+        `release ${release}: reading its spec and apisnoop's e2e coverage from ` +
+          `${loading.referenceDir ?? "the published URLs (downloaded once, cached)"}…`,
+      );
       try {
         remember(await loadPublishedRelease(database.prisma, release, loading));
       } catch (error) {
@@ -109,6 +124,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     const policy = keepRetention(database, env, log);
     retention = policy;
     await policy.first;
+    await options.beforeServe?.();
     let importer: UpstreamImporter | null = null;
     const data = createDatabaseDashboardData({
       prisma: database.prisma,
@@ -188,6 +204,18 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     await database.stop();
     throw error;
   }
+}
+
+/** What a newcomer reads while the database opens: which one, and why the first start takes longer. */
+function databaseStep(env: DashboardEnv): string {
+  if (env.DATABASE_URL) return "database: connecting to DATABASE_URL, applying pending migrations…";
+  const dataDir = path.resolve(env.APISNOOP_DATA_DIR ?? DEFAULT_DATA_DIR);
+  const shown = path.relative(process.cwd(), dataDir).startsWith("..")
+    ? dataDir
+    : path.relative(process.cwd(), dataDir);
+  return existsSync(path.join(dataDir, "PG_VERSION"))
+    ? `database: starting the embedded PostgreSQL in ${shown}…`
+    : `database: creating the embedded PostgreSQL in ${shown} (first start only)…`;
 }
 
 /** How often the retention policy is enforced: partitions for the next days made, old ones dropped. */

@@ -33,14 +33,13 @@ export interface LocalStack {
 }
 
 /**
- * What `npm start` runs: builds the dashboard if its sources changed, opens the database (embedded
- * without DATABASE_URL), loads the cluster's spec when the kubeconfig's cluster answers (else the latest
- * published release), starts the web app, and — with a reachable cluster — the proxy in front of it,
- * writing `apisnoop.kubeconfig` so clients can be pointed through it.
+ * What `npm start` runs: opens the database (embedded without DATABASE_URL), loads the cluster's spec
+ * when the kubeconfig's cluster answers and the published releases, builds the dashboard if its sources
+ * changed, starts the web app, and — with a reachable cluster — the proxy in front of it, writing
+ * `apisnoop.kubeconfig` so clients can be pointed through it.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { env, log } = options;
-  if (env.NODE_ENV !== "development") await ensureNextBuild(log);
   const upstreamKubeconfig = findKubeconfig(env);
   const cluster = upstreamKubeconfig
     ? { kubeconfig: upstreamKubeconfig, context: env.APISNOOP_CONTEXT }
@@ -51,6 +50,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     env,
     cluster,
     ingestToken: token,
+    // The build last: a data dir it cannot use, or no way to the published data, is said in seconds.
+    ...(env.NODE_ENV !== "development" ? { beforeServe: () => ensureNextBuild(log) } : {}),
     log,
     ...(options.database ? { database: options.database } : {}),
   });

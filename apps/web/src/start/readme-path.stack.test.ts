@@ -175,6 +175,34 @@ describe("the README's path: npm install, npm start, the page", () => {
     25 * MINUTES,
   );
 
+  it.runIf(asRoot)(
+    "as root, an APISNOOP_DATA_DIR postgres cannot reach: one line with the fix",
+    async () => {
+      const closed = path.join(work, "closed");
+      mkdirSync(closed, { mode: 0o700 });
+      started = new NpmStart(
+        clone,
+        shellEnv(home, {
+          PORT: String(await freePort()),
+          APISNOOP_REFERENCE_DIR: SHARED_K8S,
+          APISNOOP_DATA_DIR: path.join(closed, "pgdata"),
+        }),
+      );
+      expect(await started.failure(10 * MINUTES)).toBe("exit 1");
+      const lines = apisnoopLines(started.output);
+      expect(lines.at(-1)).toMatch(
+        new RegExp(
+          `^apisnoop: PostgreSQL does not run as root, .* cannot pass through ${closed} .*: chmod o\\+x ${closed}, or set APISNOOP_DATA_DIR to a folder it can reach`,
+        ),
+      );
+      expect(started.output).not.toMatch(/^\s+at /m); // no stack trace
+      // Said before the dashboard's first build, not minutes after it.
+      expect(started.output).not.toContain("building the dashboard");
+      started = null;
+    },
+    15 * MINUTES,
+  );
+
   it(
     `npm start${asRoot ? " as root" : ""}: upstream coverage, your traffic in one click, compare, report`,
     async () => {
@@ -191,6 +219,19 @@ describe("the README's path: npm install, npm start, the page", () => {
       );
       const url = await started.url(20 * MINUTES);
       const { page, errors } = browser;
+      // Every wait of the first start is said before it begins, in the order they come.
+      const said = apisnoopLines(started.output);
+      const steps = [
+        "apisnoop: starting (database, dashboard, proxy)…",
+        "apisnoop: database: creating the embedded PostgreSQL in .apisnoop/pgdata (first start only)…",
+        "apisnoop: release: asking the cluster of ",
+        `apisnoop: release 1.35: reading its spec and apisnoop's e2e coverage from ${SHARED_K8S}…`,
+        `apisnoop: release 1.36: reading its spec and apisnoop's e2e coverage from ${SHARED_K8S}…`,
+        "apisnoop: building the dashboard (next build, ",
+        "apisnoop: dashboard built in ",
+      ].map((step) => said.findIndex((line) => line.startsWith(step)));
+      expect(Math.min(...steps), said.join("\n")).toBeGreaterThanOrEqual(0);
+      expect(steps, said.join("\n")).toEqual([...steps].sort((a, b) => a - b));
 
       // The first screen: apisnoop's published upstream e2e coverage of the cluster's release (1.34),
       // imported in the background on this first start, without another command.
@@ -264,32 +305,6 @@ describe("the README's path: npm install, npm start, the page", () => {
       await releaseRig();
     },
     30 * MINUTES,
-  );
-
-  it.runIf(asRoot)(
-    "as root, an APISNOOP_DATA_DIR postgres cannot reach: one line with the fix",
-    async () => {
-      const closed = path.join(work, "closed");
-      mkdirSync(closed, { mode: 0o700 });
-      started = new NpmStart(
-        clone,
-        shellEnv(home, {
-          PORT: String(await freePort()),
-          APISNOOP_REFERENCE_DIR: SHARED_K8S,
-          APISNOOP_DATA_DIR: path.join(closed, "pgdata"),
-        }),
-      );
-      expect(await started.failure(10 * MINUTES)).toBe("exit 1");
-      const lines = apisnoopLines(started.output);
-      expect(lines.at(-1)).toMatch(
-        new RegExp(
-          `^apisnoop: PostgreSQL does not run as root, .* cannot pass through ${closed} .*: chmod o\\+x ${closed}, or set APISNOOP_DATA_DIR to a folder it can reach`,
-        ),
-      );
-      expect(started.output).not.toMatch(/^\s+at /m); // no stack trace
-      started = null;
-    },
-    15 * MINUTES,
   );
 
   it.runIf(asRoot)(
