@@ -50,15 +50,16 @@ class NpmStart {
   private readonly child: ChildProcess;
   private readonly exited: Promise<string>;
 
-  /** `npm start` in `cwd` with exactly `env`; as `user` (through runuser) when given. */
-  constructor(cwd: string, env: NodeJS.ProcessEnv, user?: string) {
-    const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
-    const [command, ...args] = user
-      ? ["runuser", "-u", user, "--", "env", "-i", ...assignments, "npm", "start"]
-      : ["npm", "start"];
-    this.child = spawn(command as string, args, {
+  /**
+   * `npm start` in `cwd` with exactly `env`; as the user `as` when given. Spawned with that user's ids
+   * rather than through runuser or su: they start the command in a session of its own and answer Ctrl-C
+   * by signalling npm alone, then SIGKILL, where a terminal signals every process of the foreground group.
+   */
+  constructor(cwd: string, env: NodeJS.ProcessEnv, as?: { uid: number; gid: number }) {
+    this.child = spawn("npm", ["start"], {
       cwd,
-      env: user ? shellEnv("/", {}) : env,
+      env,
+      ...(as ?? {}), // libuv drops root's supplementary groups when it changes ids
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -115,7 +116,7 @@ class NpmStart {
  * proxy, Next): no process left whose command line names the clone.
  */
 async function expectCleanStop(started: NpmStart, clone: string): Promise<void> {
-  // npm ends itself with the SIGINT; runuser reports that as 130, as a shell would.
+  // npm ends itself with the SIGINT it got once its script has exited.
   expect(await started.stop()).toMatch(/^(exit 0|exit 130|SIGINT)$/);
   expect(apisnoopLines(started.output).at(-1)).toBe("apisnoop: stopped");
   const left = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" })
@@ -157,8 +158,8 @@ describe("the README's path: npm install, npm start, the page", () => {
     await started?.stop();
     await browser?.close();
     if (rigHeld) await releaseRig();
-    if (user) execFileSync("userdel", [user]);
     if (work) rmSync(work, { recursive: true, force: true });
+    if (user) execFileSync("userdel", [user]);
   }, 5 * MINUTES);
 
   it(
@@ -312,6 +313,8 @@ describe("the README's path: npm install, npm start, the page", () => {
     async () => {
       user = `apisnoop-t${randomBytes(3).toString("hex")}`;
       execFileSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user]);
+      const id = (flag: string) => Number(execFileSync("id", [flag, user as string], { encoding: "utf8" }));
+      const ordinary = { uid: id("-u"), gid: id("-g") };
       // As if this user had cloned it: the root run's database belongs to postgres, this user makes its own.
       rmSync(path.join(clone, ".apisnoop"), { recursive: true, force: true });
       const userHome = path.join(work, `home-${user}`);
@@ -329,7 +332,7 @@ describe("the README's path: npm install, npm start, the page", () => {
           PORT: String(await freePort()),
           APISNOOP_DATA_DIR: path.join(closed, "pgdata"),
         }),
-        user,
+        ordinary,
       );
       expect(await started.failure(10 * MINUTES)).toBe("exit 1");
       expect(apisnoopLines(started.output).at(-1)).toMatch(
@@ -340,7 +343,7 @@ describe("the README's path: npm install, npm start, the page", () => {
       started = new NpmStart(
         clone,
         shellEnv(userHome, { ...settings, PORT: String(await freePort()) }),
-        user,
+        ordinary,
       );
       const url = await started.url(10 * MINUTES);
       browser.errors.length = 0; // the root run\'s page is gone
