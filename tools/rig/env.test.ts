@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_FEATURE_GATES } from "./config";
-import { rigDirFromEnv, rigStartEnv } from "./env";
+import { kubeCacheRoot, rigDirFromEnv, rigStartEnv } from "./env";
 
 describe("rigStartEnv", () => {
   it("gives the defaults for an empty environment", () => {
@@ -56,5 +56,19 @@ describe("rigDirFromEnv", () => {
     expect(rigDirFromEnv({ RIG_DIR: "/tmp/rig-x" })).toBe("/tmp/rig-x");
     expect(rigDirFromEnv({ RIG_DIR: "" })).toBeUndefined();
     expect(rigDirFromEnv({})).toBeUndefined();
+  });
+});
+
+describe("kubeCacheRoot", () => {
+  it("is APISNOOP_KUBE_CACHE, else under XDG_CACHE_HOME, else under ~/.cache", () => {
+    expect(kubeCacheRoot({ APISNOOP_KUBE_CACHE: "/c", XDG_CACHE_HOME: "/x" }, "/home/u")).toBe("/c");
+    expect(kubeCacheRoot({ XDG_CACHE_HOME: "/x" }, "/home/u")).toBe("/x/apisnoop/kube");
+    expect(kubeCacheRoot({}, "/home/u")).toBe("/home/u/.cache/apisnoop/kube");
+  });
+
+  it("takes an empty variable for unset, as build.sh's VAR:-default expansion does", () => {
+    expect(kubeCacheRoot({ APISNOOP_KUBE_CACHE: "", XDG_CACHE_HOME: "" }, "/home/u")).toBe(
+      "/home/u/.cache/apisnoop/kube",
+    );
   });
 });

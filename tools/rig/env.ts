@@ -3,6 +3,8 @@
  * tools/rig gets values, never variable names. Read on every call, not once per process, because the e2e
  * run and the lifecycle tests point RIG_DIR at another rig while they run.
  */
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { DEFAULT_AUDIT_REQUEST_RESPONSE, DEFAULT_FEATURE_GATES, parseAuditRequestResponse } from "./config";
 
 /** What a rig start takes from the environment. */
@@ -20,6 +22,15 @@ export interface RigStartEnv {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Where tools/kube/build.sh keeps the built binaries, per version: APISNOOP_KUBE_CACHE, else
+ * `$XDG_CACHE_HOME/apisnoop/kube`, else `~/.cache/apisnoop/kube`. An empty variable counts as unset, as
+ * in build.sh's `${VAR:-default}`, so both look in the same folder.
+ */
+export function kubeCacheRoot(env: Env = process.env, home: string = homedir()): string {
+  return env.APISNOOP_KUBE_CACHE || join(env.XDG_CACHE_HOME || join(home, ".cache"), "apisnoop", "kube");
+}
 
 /** The rig's directory as the environment names it (RIG_DIR), or undefined for the default. */
 export function rigDirFromEnv(env: Env = process.env): string | undefined {

@@ -1,8 +1,8 @@
 /** Locates (and, when missing, builds) the etcd / kube-apiserver / helm binaries built by tools/kube/build.sh. */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { kubeCacheRoot } from "./env";
 import { repoRoot } from "./rig";
 
 const kubeToolsDir = join(repoRoot, "tools", "kube");
@@ -25,12 +25,9 @@ export function kubeVersions(): { kube: string; helm: string; coredns: string; p
   };
 }
 
-/** `<cache>/<KUBE_VERSION>/bin`, mirroring build.sh (APISNOOP_KUBE_CACHE, XDG_CACHE_HOME, ~/.cache). */
+/** `<cache>/<KUBE_VERSION>/bin`, where build.sh puts them ({@link kubeCacheRoot}). */
 export function kubeBinDir(): string {
-  const cacheRoot =
-    process.env.APISNOOP_KUBE_CACHE ??
-    join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "apisnoop", "kube");
-  return join(cacheRoot, kubeVersions().kube, "bin");
+  return join(kubeCacheRoot(), kubeVersions().kube, "bin");
 }
 
 /**
