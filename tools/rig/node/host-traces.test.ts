@@ -66,8 +66,11 @@ describe.skipIf(!root)("the processes a node leaves", () => {
     async () => {
       const cgroup = `/apisnoop-test-${process.pid}`;
       cgroupRoots.push(cgroup);
-      createCgroupRoot(cgroup);
+      createCgroupRoot(cgroup, 4096);
       const hierarchies = cgroupHierarchies();
+      // The pods' weight against the host's other processes.
+      const cpu = hierarchies.find((h) => existsSync(join(h, cgroup, "cpu.shares")));
+      if (cpu) expect(readFileSync(join(cpu, cgroup, "cpu.shares"), "utf8").trim()).toBe("4096");
       expect(cgroupLeftovers(cgroup)).toEqual(hierarchies.map((h) => join(h, cgroup)));
       // A new cpuset cgroup gets its parent's CPUs, or no process could be moved into it.
       const cpuset = hierarchies.find((h) => existsSync(join(h, "cpuset.cpus")));

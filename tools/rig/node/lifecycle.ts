@@ -14,7 +14,7 @@ import { kubeconfig } from "../config";
 import { RIG_BINARY, type RigComponent, type RigLayout, rigExecutable } from "../layout";
 import { spawnDetached, untilExecuted } from "../processes";
 import type { RigNodeState, RigState } from "../rig";
-import { createCgroupRoot, removeCgroupRoot } from "./cgroups";
+import { createCgroupRoot, RIG_CPU_SHARES, removeCgroupRoot } from "./cgroups";
 import {
   CLUSTER_DNS_IP,
   cniConfList,
@@ -89,7 +89,7 @@ export async function prepareNode(
 ): Promise<NodeLayout> {
   const node = nodeLayout(rig);
   await createNodeNetwork(network);
-  createCgroupRoot(network.cgroupRoot);
+  createCgroupRoot(network.cgroupRoot, RIG_CPU_SHARES);
   for (const dir of [node.kubeletRoot, node.kubeletCertDir, node.cniConfDir, node.cniIpamDir, node.varLog]) {
     rmSync(dir, { recursive: true, force: true });
   }
