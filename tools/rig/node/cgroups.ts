@@ -7,12 +7,16 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** Mount points of the cgroup v1 hierarchies (`/sys/fs/cgroup/cpu`, `/sys/fs/cgroup/memory`, …). */
+/**
+ * Mount points of the cgroup hierarchies: the v1 ones (`/sys/fs/cgroup/cpu`, `/sys/fs/cgroup/memory`, …)
+ * and the v2 one (`/sys/fs/cgroup/unified` beside them here): runc makes every container's cgroup in the
+ * v2 tree too, which a stop that looked at v1 alone left behind.
+ */
 export function cgroupHierarchies(): string[] {
   return readFileSync("/proc/self/mounts", "utf8")
     .split("\n")
     .map((line) => line.split(" "))
-    .filter((fields) => fields[2] === "cgroup")
+    .filter((fields) => fields[2] === "cgroup" || fields[2] === "cgroup2")
     .map((fields) => fields[1] ?? "")
     .filter(Boolean);
 }
