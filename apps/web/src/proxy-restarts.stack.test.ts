@@ -412,7 +412,10 @@ async function storedCounts(url: string, tally: Tally): Promise<Record<Verb, num
           counts.list += Number(row.n) - Number(row.watches);
         } else if (!UNCOUNTED.has(row.operationId)) {
           const verb = OPERATION[row.operationId];
-          if (!verb) throw new Error(`unexpected hits of ${row.operationId}: ${row.n}`);
+          if (!verb)
+            throw new Error(
+              `unexpected hits of ${row.operationId}: ${row.n} (stored: ${JSON.stringify(rows)}; ${JSON.stringify(await sourcesOf(client, row.operationId))})`,
+            );
           counts[verb] += Number(row.n);
         }
       }
@@ -429,4 +432,13 @@ async function storedCounts(url: string, tally: Tally): Promise<Record<Verb, num
   }
   await new Promise((resolve) => setTimeout(resolve, 3000)); // anything more would be a duplicate
   return read();
+}
+
+/** Who made the hits of one operation, to name a stray call's client. */
+async function sourcesOf(client: pg.Client, operationId: string): Promise<unknown[]> {
+  const { rows } = await client.query(
+    `SELECT s.*, h."method", h."statusClass", h."minute" FROM "HitRollup" h JOIN "Source" s ON s.id = h."sourceId" WHERE h."operationId" = $1`,
+    [operationId],
+  );
+  return rows;
 }
