@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
 import { homedir, tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { SHARED_K8S, sharedApisnoopCoverage } from "@apisnoop/openapi/testing";
@@ -119,9 +119,17 @@ async function expectCleanStop(started: NpmStart, clone: string): Promise<void> 
   // npm ends itself with the SIGINT it got once its script has exited.
   expect(await started.stop()).toMatch(/^(exit 0|exit 130|SIGINT)$/);
   expect(apisnoopLines(started.output).at(-1)).toBe("apisnoop: stopped");
+  // By command line (PostgreSQL's data dir, a build) or working directory (`node apps/web/start.ts`).
+  const cwdOf = (pid: string) => {
+    try {
+      return readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      return ""; // gone meanwhile
+    }
+  };
   const left = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" })
     .split("\n")
-    .filter((line) => line.includes(clone));
+    .filter((line) => line.includes(clone) || cwdOf(line.trim().split(" ")[0] as string).startsWith(clone));
   expect(left).toEqual([]);
 }
 
