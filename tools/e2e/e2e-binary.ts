@@ -18,22 +18,29 @@ export function e2eBinaryAvailable(): boolean {
   return existsSync(process.env.E2E_TEST_BINARY ?? e2eBinaryPath());
 }
 
+/** Runs a build script of tools/e2e, its output on this process's terminal. */
+function runBuildScript(script: string): void {
+  const result = spawnSync("bash", [join(repoRoot, "tools", "e2e", script)], { stdio: "inherit" });
+  if (result.status !== 0) {
+    throw new Error(`tools/e2e/${script} failed (exit ${result.status ?? result.signal})`);
+  }
+}
+
 /**
- * Runs tools/e2e/build.sh (about a second when warm; a cold build prints progress and its total time) and
+ * Runs tools/e2e/build-helpers.sh (the ginkgo CLI and nnp: seconds) and tools/e2e/build.sh (about a
+ * second when warm; a cold build prints progress and its total time) and
  * returns the path of e2e.test. `E2E_TEST_BINARY` names a prebuilt one instead (e.g. from the release's
  * kubernetes-test tarball; it must match the rig's Kubernetes version).
  * @throws Error when the build fails or leaves no binary.
  */
 export function ensureE2eBinary(): string {
+  runBuildScript("build-helpers.sh");
   const prebuilt = process.env.E2E_TEST_BINARY;
   if (prebuilt) {
     if (!existsSync(prebuilt)) throw new Error(`E2E_TEST_BINARY=${prebuilt} does not exist`);
     return prebuilt;
   }
-  const result = spawnSync("bash", [join(repoRoot, "tools", "e2e", "build.sh")], { stdio: "inherit" });
-  if (result.status !== 0) {
-    throw new Error(`tools/e2e/build.sh failed (exit ${result.status ?? result.signal})`);
-  }
+  runBuildScript("build.sh");
   const binary = e2eBinaryPath();
   if (!existsSync(binary)) throw new Error(`tools/e2e/build.sh finished but ${binary} is missing`);
   return binary;
