@@ -44,11 +44,23 @@ describe("explainDifference", () => {
     expect(explain("getCodeVersion", "miss")).toBeNull();
   });
 
-  it("explains a [Serial] test's extras only when apisnoop's data does not name the test", () => {
+  it("explains a [Serial] or [Slow] test's extras only when apisnoop's data does not name the test", () => {
     const serial = "[sig-api-machinery] Namespaces [Serial] should patch a Namespace [Conformance]";
+    const slow = "[sig-apps] CronJob should not schedule jobs when suspended [Slow] [Conformance]";
     const unnamed = { ...passed, published: null };
-    expect(explain("patchCoreV1Namespace", "extra", serial, unnamed)).toBe("serial-not-in-source-job");
+    expect(explain("patchCoreV1Namespace", "extra", serial, unnamed)).toBe(
+      "serial-or-slow-not-in-source-job",
+    );
+    expect(explain("createBatchV1NamespacedCronJob", "extra", slow, unnamed)).toBe(
+      "serial-or-slow-not-in-source-job",
+    );
     expect(explain("patchCoreV1Namespace", "extra", serial, passed)).toBeNull();
+  });
+
+  it("explains the extras of any other test apisnoop's data does not name, and never its misses", () => {
+    const unnamed = { ...passed, published: null };
+    expect(explain("createCoreV1NamespacedPod", "extra", undefined, unnamed)).toBe("test-not-in-source-data");
+    expect(explain("createCoreV1NamespacedPod", "extra", undefined, passed)).toBeNull();
   });
 
   it("puts every difference of a test that did not pass down to the failure", () => {

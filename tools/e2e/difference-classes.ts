@@ -56,14 +56,25 @@ export const DIFFERENCE_CLASSES: readonly DifferenceClass[] = [
     explains: (_d, c) => c.state !== "passed",
   },
   {
-    id: "serial-not-in-source-job",
-    title: "the test is [Serial]; apisnoop's data has no [Serial] test",
+    id: "serial-or-slow-not-in-source-job",
+    title: "the test is [Serial] or [Slow]; apisnoop's data has no such test",
     why:
       "apisnoop's 1.34.0 coverage comes from one run of ci-kubernetes-e2e-gci-gce (its `sources`), a parallel job " +
       "that skips [Serial] and [Slow] tests: none of the 1,142 tests its data names is [Serial] or [Slow]. So " +
       "everything such a test does through the proxy is an extra.",
     side: "extra",
-    explains: (d, c) => c.published === null && d.test.includes("[Serial]"),
+    explains: (d, c) => c.published === null && (d.test.includes("[Serial]") || d.test.includes("[Slow]")),
+  },
+  {
+    id: "test-not-in-source-data",
+    title: "apisnoop's data names no such test",
+    why:
+      "A conformance test of v1.34.4 that apisnoop's 1.34.0 data does not name at all (its source job's run did " +
+      "not record it: OrderedNamespaceDeletion, the two kubectl proxy tests, the two multi-EndpointSlice tests and " +
+      "API chunking's compaction test in the node run), so there is no published set to compare with and " +
+      "everything the test does through the proxy is an extra. Only a test absent from the data gets this class.",
+    side: "extra",
+    explains: (_d, c) => c.published === null,
   },
   {
     id: "gce-audit-policy-drops",

@@ -30,7 +30,7 @@ describe("compareTests", () => {
     expect(s).toMatchObject({
       published: false,
       matches: [],
-      extras: [{ endpoint: "patchCoreV1Namespace", explanation: "serial-not-in-source-job" }],
+      extras: [{ endpoint: "patchCoreV1Namespace", explanation: "serial-or-slow-not-in-source-job" }],
       misses: [],
     });
     expect(summarizeComparison([a, s] as never)).toEqual({
@@ -41,7 +41,7 @@ describe("compareTests", () => {
       extras: 3,
       misses: 1,
       unexplained: 2,
-      byClass: { "gce-audit-policy-drops": 1, "serial-not-in-source-job": 1 },
+      byClass: { "gce-audit-policy-drops": 1, "serial-or-slow-not-in-source-job": 1 },
     });
   });
 
