@@ -8,6 +8,10 @@ export interface ConformanceReport {
   release: string;
   kubeVersion: string;
   generatedAt: string;
+  /** Ran on a rig with its node (pods run), or API-only. */
+  node?: boolean;
+  /** Parallel e2e processes. */
+  procs?: number;
   durations: Record<string, number>;
   hits: number;
   unattributedHits: number;

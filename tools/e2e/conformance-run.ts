@@ -6,12 +6,15 @@ import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { EndpointCatalog } from "@apisnoop/openapi";
 import { proxiedKubeconfig, startProxy } from "@apisnoop/proxy";
+import { loadRigImages } from "../images/rig-load";
+import type { RigState } from "../rig/rig";
 import { ginkgoFocus } from "./conformance-tests";
 import { ensureE2eBinary } from "./e2e-binary";
 import { e2eWorkDir, startE2eRig } from "./e2e-rig";
 import { runE2eSuite } from "./e2e-suite";
 import type { SpecResult } from "./ginkgo-report";
 import { type ObservedEndpoints, observedEndpointsByTest, readHits } from "./test-endpoints";
+import { e2eTestImages, writeTestImageRepoList } from "./test-images";
 
 export interface ConformanceRunOptions {
   tests: readonly string[];
@@ -24,6 +27,10 @@ export interface ConformanceRunOptions {
    * them (`apisnoop compare --from run=A --to run=B`); default: {@link defaultRunId}.
    */
   run?: string;
+  /** Run on a rig with its node, the test images built and imported (for tests that run pods). */
+  node?: boolean;
+  /** Parallel e2e processes (default 1). */
+  procs?: number;
   log?: (line: string) => void;
 }
 
@@ -61,12 +68,29 @@ export const RUN_FILES = [
   "e2e.log",
   "ginkgo-report.json",
   "kubeconfig-e2e-proxied.yaml",
+  "kube-test-repo-list.yaml",
   "report.txt",
   "report.md",
   "report.json",
 ] as const;
 
 const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
+
+/**
+ * Builds the e2e test images (cached), imports them into the rig's node and writes the repo list that
+ * points e2e.test at them, into `dir`.
+ * @returns what {@link runE2eSuite} takes as `node`.
+ */
+export function prepareTestImages(
+  state: RigState,
+  dir: string,
+  log: (line: string) => void,
+): { repoList: string } {
+  const started = Date.now();
+  const images = loadRigImages(e2eTestImages(), log, state);
+  log(`e2e: ${images.length} test images on the node (${seconds(started)}s)`);
+  return { repoList: writeTestImageRepoList(dir) };
+}
 
 /**
  * Builds e2e.test if needed, starts the e2e rig (with kube-controller-manager) if it is down, starts the
@@ -86,9 +110,16 @@ export async function runConformanceThroughProxy(options: ConformanceRunOptions)
   const build = seconds(runStart);
 
   const rigStart = Date.now();
-  const rig = await startE2eRig(log);
+  const rig = await startE2eRig(log, options.node ?? false);
   const rigSeconds = seconds(rigStart);
   log(`e2e: rig ${rig.started ? "started" : "already up"} at ${rig.state.server} (${rigSeconds}s)`);
+  let node: { repoList: string } | undefined;
+  try {
+    if (options.node) node = prepareTestImages(rig.state, outDir, log);
+  } catch (error) {
+    await rig.release();
+    throw error;
+  }
 
   const hitsPath = join(outDir, "hits.jsonl");
   const proxyLog = join(outDir, "proxy.log");
@@ -129,6 +160,10 @@ export async function runConformanceThroughProxy(options: ConformanceRunOptions)
         kubeconfig,
         focus: ginkgoFocus(options.tests),
         dir: outDir,
+        node,
+        procs: options.procs,
+        // Pod tests wait for real pods: the whole node selection takes about 45 minutes in 4 processes here.
+        timeout: options.node ? "4h" : undefined,
         onProgress: (line) => log(`e2e: [${++done}/${options.tests.length}] ${line}`),
       });
       suiteSeconds = seconds(suiteStart);

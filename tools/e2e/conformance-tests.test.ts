@@ -1,6 +1,16 @@
 import { sharedApisnoopCoverage } from "@apisnoop/openapi/testing";
 import { describe, expect, it } from "vitest";
-import { CONFORMANCE_TESTS, ginkgoFocus, RIG_TEST_SUBSET, SLOW_TESTS } from "./conformance-tests";
+import {
+  CONFORMANCE_TESTS,
+  conformanceTestsOf,
+  ginkgoFocus,
+  LEFT_OUT_ON_NODE,
+  NODE_TEST_SUBSET,
+  nodeConformanceTests,
+  RIG_TEST_SUBSET,
+  SLOW_TESTS,
+} from "./conformance-tests";
+import { e2eBinaryAvailable, e2eBinaryPath } from "./e2e-binary";
 
 describe("the selected conformance tests", () => {
   it("are distinct conformance tests, at least 20 of them also in the rig test", () => {
@@ -20,6 +30,26 @@ describe("the selected conformance tests", () => {
     const absent = CONFORMANCE_TESTS.filter((name) => !published.has(name));
     expect(absent.length).toBeLessThan(CONFORMANCE_TESTS.length / 10);
     for (const name of absent) expect(name).toContain("[Serial]");
+  });
+});
+
+describe.skipIf(!e2eBinaryAvailable())("the node selection, against e2e.test's own list", () => {
+  const all = e2eBinaryAvailable() ? conformanceTestsOf(process.env.E2E_TEST_BINARY ?? e2eBinaryPath()) : [];
+
+  it("lists v1.34.4's 424 conformance tests, the API-only selection among them", () => {
+    expect(all).toHaveLength(424);
+    expect(new Set(all).size).toBe(all.length);
+    for (const name of CONFORMANCE_TESTS) expect(all).toContain(name);
+  });
+
+  it("leaves out only real tests, each with a reason, and keeps the CI subset", () => {
+    for (const { test, reason } of LEFT_OUT_ON_NODE) {
+      expect(all).toContain(test);
+      expect(reason.length).toBeGreaterThan(20);
+    }
+    const selected = nodeConformanceTests(all);
+    expect(selected).toHaveLength(all.length - LEFT_OUT_ON_NODE.length);
+    for (const name of NODE_TEST_SUBSET) expect(selected).toContain(name);
   });
 });
 

@@ -1,5 +1,8 @@
+import { execFileSync } from "node:child_process";
+import { load } from "js-yaml";
+
 /**
- * The upstream conformance tests run through the proxy: ones that pass on a kube-apiserver with
+ * The upstream conformance tests run through the proxy without a node: ones that pass on a kube-apiserver with
  * kube-controller-manager and no nodes (API machinery, config objects, quota, events, leases, discovery,
  * field validation, …). Names are ginkgo's full spec texts, exactly as e2e.test puts them in its user
  * agent and as apisnoop's published data lists them.
@@ -110,3 +113,62 @@ export const SLOW_TESTS: readonly string[] = [
 export const RIG_TEST_SUBSET: readonly string[] = CONFORMANCE_TESTS.filter(
   (name) => !SLOW_TESTS.includes(name),
 );
+
+/**
+ * Every conformance test of the suite's release, as e2e.test lists them (`--list-conformance-tests`: the
+ * module's test/conformance/testdata/conformance.yaml), by full spec text.
+ * @throws Error when e2e.test cannot list them.
+ */
+export function conformanceTestsOf(binary: string): string[] {
+  const output = execFileSync(binary, ["--list-conformance-tests"], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const tests = load(output) as Array<{ codename?: unknown }> | null;
+  if (!Array.isArray(tests)) throw new Error(`${binary} --list-conformance-tests printed no list`);
+  return tests.map((test) => String(test.codename ?? "")).filter((name) => name.length > 0);
+}
+
+/** Why a conformance test is left out of the node run. */
+export interface LeftOut {
+  test: string;
+  reason: string;
+}
+
+/** The conformance tests the rig's node can support: every one of `all` but those {@link LEFT_OUT_ON_NODE}. */
+export function nodeConformanceTests(all: readonly string[]): string[] {
+  const leftOut = new Set(LEFT_OUT_ON_NODE.map((entry) => entry.test));
+  return all.filter((name) => !leftOut.has(name));
+}
+
+/** Conformance tests the rig's node cannot support, each with why (what was tried and what failed). */
+export const LEFT_OUT_ON_NODE: readonly LeftOut[] = [
+  {
+    test: "[sig-architecture] Conformance Tests should have at least two untainted nodes [Conformance]",
+    reason:
+      "the rig has one node: `Conformance requires at least two nodes` (architecture/conformance.go:45)",
+  },
+  {
+    test: "[sig-api-machinery] Aggregator Should be able to support the 1.17 Sample API Server using the current Aggregator [Conformance]",
+    reason:
+      "its Deployment runs the sample-apiserver:1.29.2 and etcd:3.6.4-0 images (apimachinery/aggregator.go), which " +
+      "test-images.ts does not build: without them the pod stays in ImagePullBackOff and the test times out",
+  },
+];
+
+/**
+ * What `conformance.node.test.ts` runs in CI: a few quick tests of each kind that needs a node — pods and
+ * their status, logs and exec, volumes, environment, a controller, a Service, an admission webhook. Not
+ * _the lifecycle of Pods and PodStatus_: it changes the pod's image and expects the restarted container
+ * Ready at once, which a machine at load average 45 missed (the full run keeps it).
+ */
+export const NODE_TEST_SUBSET: readonly string[] = [
+  "[sig-node] Pods should get a host IP [NodeConformance] [Conformance]",
+  "[sig-node] Pods should support retrieving logs from the container over websockets [NodeConformance] [Conformance]",
+  "[sig-storage] ConfigMap should be consumable from pods in volume [NodeConformance] [Conformance]",
+  "[sig-node] Downward API should provide pod name, namespace and IP address as env vars [NodeConformance] [Conformance]",
+  "[sig-apps] Deployment RollingUpdateDeployment should delete old pods and create new ones [Conformance]",
+  "[sig-network] Services should serve a basic endpoint from pods [Conformance]",
+  "[sig-api-machinery] AdmissionWebhook [Privileged:ClusterAdmin] should mutate configmap [Conformance]",
+];

@@ -14,9 +14,12 @@ export function e2eWorkDir(): string {
   return process.env.E2E_WORK_DIR ?? join(repoRoot, ".rig", "e2e");
 }
 
-/** The e2e rig's RIG_DIR. */
-export function e2eRigDir(): string {
-  return process.env.E2E_RIG_DIR ?? join(e2eWorkDir(), "rig");
+/**
+ * The e2e rig's RIG_DIR: one with a node (`node-rig`) and one without (`rig`), so an API-only run and a
+ * node run never restart each other's cluster.
+ */
+export function e2eRigDir(node: boolean): string {
+  return process.env.E2E_RIG_DIR ?? join(e2eWorkDir(), node ? "node-rig" : "rig");
 }
 
 export interface E2eRig {
@@ -39,30 +42,31 @@ function withEnv(values: Record<string, string | undefined>): () => void {
   return () => apply(saved);
 }
 
-const E2E_RIG_ENV = () => ({ RIG_DIR: e2eRigDir(), RIG_BUILD_KCM: "1", RIG_KCM: undefined });
+const E2E_RIG_ENV = (node: boolean) => ({ RIG_DIR: e2eRigDir(node), RIG_BUILD_KCM: "1", RIG_KCM: undefined });
 
 /**
- * Starts the e2e rig unless it is up, building kube-controller-manager first if missing. The rig functions
+ * Starts the e2e rig unless it is up, building kube-controller-manager first if missing; `node` asks for
+ * a rig with its node (kubelet, containerd, …) for tests that run pods. The rig functions
  * read RIG_DIR on every call, so it is pointed at the e2e rig only while they run and restored after (a
  * vitest worker runs other rig test files in the same process later).
  * @throws Error when the rig is up without kube-controller-manager (started with RIG_KCM=0).
  */
-export async function startE2eRig(log: (line: string) => void): Promise<E2eRig> {
-  const restore = withEnv(E2E_RIG_ENV());
+export async function startE2eRig(log: (line: string) => void, node = false): Promise<E2eRig> {
+  const restore = withEnv(E2E_RIG_ENV(node));
   try {
     // "global-setup": counted as a user, stopped by the last run out; `rig:up` with this RIG_DIR adopts it.
-    const { state, started } = await startRig("global-setup", log);
+    const { state, started } = await startRig("global-setup", log, { node });
     if (!state.pids.controllerManager) {
       await releaseRig();
       throw new Error(
-        `the e2e rig at ${state.server} runs without kube-controller-manager; stop it (RIG_DIR=${e2eRigDir()} npm run rig:down) and retry`,
+        `the e2e rig at ${state.server} runs without kube-controller-manager; stop it (RIG_DIR=${e2eRigDir(node)} npm run rig:down) and retry`,
       );
     }
     return {
       state,
       started,
       release: async () => {
-        const restoreAgain = withEnv(E2E_RIG_ENV());
+        const restoreAgain = withEnv(E2E_RIG_ENV(node));
         try {
           await releaseRig();
         } finally {

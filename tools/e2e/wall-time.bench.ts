@@ -5,8 +5,11 @@
  * which goes first each round so the rig's own drift (namespaces still terminating from the previous run)
  * falls on both. Prints each run's suite wall time, the totals per route and the ratio.
  *
- * Environment: BENCH_ROUNDS (default 2: direct then proxy, then proxy then direct), BENCH_TESTS=quick
- * (the rig test's subset, without the six slowest).
+ * Environment: BENCH_ROUNDS (default 2: direct then proxy, then proxy then direct); BENCH_TESTS: `api`
+ * (default: the API-only selection on a rig without a node), `quick` (the rig test's subset, without the
+ * six slowest), `node` (every conformance test the rig's node supports, on a rig with its node and the
+ * e2e test images) or `node-quick` (the node test's subset); BENCH_ONLY, a regexp keeping part of the
+ * selection; BENCH_PROCS, parallel e2e processes (default 4 with a node, else 1).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -14,13 +17,37 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { proxiedKubeconfig } from "@apisnoop/proxy";
 import { buildCli, ENTRY_FILE } from "../build/build-cli";
-import { CONFORMANCE_TESTS, ginkgoFocus, RIG_TEST_SUBSET } from "./conformance-tests";
+import { prepareTestImages } from "./conformance-run";
+import {
+  CONFORMANCE_TESTS,
+  conformanceTestsOf,
+  ginkgoFocus,
+  NODE_TEST_SUBSET,
+  nodeConformanceTests,
+  RIG_TEST_SUBSET,
+} from "./conformance-tests";
 import { ensureE2eBinary } from "./e2e-binary";
 import { startE2eRig } from "./e2e-rig";
 import { runE2eSuite } from "./e2e-suite";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const TESTS = process.env.BENCH_TESTS === "quick" ? RIG_TEST_SUBSET : CONFORMANCE_TESTS;
+const MODE = process.env.BENCH_TESTS ?? "api";
+const NODE = MODE === "node" || MODE === "node-quick";
+const PROCS = Number(process.env.BENCH_PROCS ?? (NODE ? 4 : 1));
+
+/** The selection BENCH_TESTS and BENCH_ONLY name. */
+function selectedTests(binary: string): readonly string[] {
+  const tests: Record<string, () => readonly string[]> = {
+    api: () => CONFORMANCE_TESTS,
+    quick: () => RIG_TEST_SUBSET,
+    node: () => nodeConformanceTests(conformanceTestsOf(binary)),
+    "node-quick": () => NODE_TEST_SUBSET,
+  };
+  const select = tests[MODE];
+  if (!select) throw new Error(`BENCH_TESTS must be one of ${Object.keys(tests).join(", ")}, not ${MODE}`);
+  const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
+  return select().filter((name) => !only || only.test(name));
+}
 const scratch = mkdtempSync(path.join(tmpdir(), "apisnoop-bench-conformance-"));
 
 /** Starts the compiled proxy in front of the rig of `adminKubeconfig`; resolves to its URL and process. */
@@ -59,9 +86,11 @@ async function main(): Promise<void> {
   const binary = ensureE2eBinary();
   const cliDir = path.join(scratch, "cli");
   await buildCli(cliDir);
-  const rig = await startE2eRig((line) => console.log(line));
+  const tests = selectedTests(binary);
+  const rig = await startE2eRig((line) => console.log(line), NODE);
   const runs: { route: "direct" | "proxy"; seconds: number; passed: number }[] = [];
   try {
+    const node = NODE ? prepareTestImages(rig.state, scratch, (line) => console.log(line)) : undefined;
     const proxy = await startProxyProcess(path.join(cliDir, ENTRY_FILE), rig.state.kubeconfigs.admin);
     try {
       const proxied = path.join(scratch, "kubeconfig-e2e-proxied.yaml");
@@ -83,13 +112,15 @@ async function main(): Promise<void> {
           const suite = await runE2eSuite({
             binary,
             kubeconfig: route === "direct" ? rig.state.kubeconfigs.e2e : proxied,
-            focus: ginkgoFocus(TESTS),
+            focus: ginkgoFocus(tests),
             dir,
+            node,
+            procs: PROCS,
           });
           const passed = suite.specs.filter((spec) => spec.state === "passed").length;
           runs.push({ route, seconds: suite.durationMs / 1000, passed });
           console.log(
-            `round ${round + 1} ${route.padEnd(6)} ${(suite.durationMs / 1000).toFixed(1)} s, ${passed}/${TESTS.length} passed`,
+            `round ${round + 1} ${route.padEnd(6)} ${(suite.durationMs / 1000).toFixed(1)} s, ${passed}/${tests.length} passed`,
           );
         }
       }
@@ -104,7 +135,7 @@ async function main(): Promise<void> {
   const direct = total("direct");
   const throughProxy = total("proxy");
   console.log(
-    `\nconformance wall time, ${TESTS.length} tests x ${ROUNDS} rounds: direct ${direct.toFixed(1)} s, through apisnoop ${throughProxy.toFixed(1)} s: ${((throughProxy / direct - 1) * 100).toFixed(1)} % (target <= +3 %)`,
+    `\nconformance wall time, ${tests.length} tests x ${ROUNDS} rounds: direct ${direct.toFixed(1)} s, through apisnoop ${throughProxy.toFixed(1)} s: ${((throughProxy / direct - 1) * 100).toFixed(1)} % (target <= +3 %)`,
   );
 }
 
