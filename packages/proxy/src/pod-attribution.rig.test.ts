@@ -113,8 +113,11 @@ describe("pod attribution through the proxy", () => {
       chart: "addon-1.2.3",
       helmRelease: "my-addon",
       managedBy: "Helm",
+      // The proxy's --cluster default: the name of the kubeconfig's cluster.
+      cluster: "apisnoop-rig",
     });
     const fromHost = hits.find((hit) => hit.operationId === "listCoreV1NamespacedSecret");
-    expect(fromHost?.source).toBeUndefined();
+    // Not a pod: nothing of a pod's identity, only the cluster every hit of this proxy carries.
+    expect(fromHost?.source).toEqual({ cluster: "apisnoop-rig" });
   });
 });

@@ -80,6 +80,8 @@ beforeAll(async () => {
     kubeconfig,
     "--set",
     "podAnnotations.apisnoop\\.io/source=demo-source",
+    "--set",
+    "podAnnotations.apisnoop\\.io/run=ci-42",
   ]);
   await createPod("plain");
   await createPod("host", { hostNetwork: true });
@@ -109,7 +111,7 @@ describe("podIdentity of real pods", () => {
     identities = new Map(pods.items.map((pod) => [pod.metadata?.name ?? "", podIdentity(pod)]));
   });
 
-  it("names the Helm chart, release, service account, source annotation and owning ReplicaSet", () => {
+  it("names the Helm chart, release, service account, source and run annotations and owning ReplicaSet", () => {
     const [name, identity] = [...identities].find(([name]) => name.startsWith("rel-demo-")) ?? [];
     expect(identity).toEqual({
       namespace,
@@ -119,12 +121,20 @@ describe("podIdentity of real pods", () => {
       helmRelease: "rel",
       managedBy: "Helm",
       sourceName: "demo-source",
+      run: "ci-42",
       owner: expect.stringMatching(/^ReplicaSet\/rel-demo-[a-z0-9]+$/),
     });
   });
 
   it("leaves unknown parts null and reads Helm 2-era labels only on pods Helm templated", () => {
-    const bare = { chart: null, helmRelease: null, managedBy: null, sourceName: null, owner: null };
+    const bare = {
+      chart: null,
+      helmRelease: null,
+      managedBy: null,
+      sourceName: null,
+      run: null,
+      owner: null,
+    };
     expect(identities.get("plain")).toEqual({ namespace, pod: "plain", serviceAccount: "default", ...bare });
     expect(identities.get("not-helm")).toEqual({
       namespace,
