@@ -107,6 +107,8 @@ describe("two proxies through a SIGKILL and a drain", () => {
         APISNOOP_REFERENCE_DIR: SHARED_K8S,
         APISNOOP_RELEASES: "1.34",
         APISNOOP_CACHE_DIR: path.join(workDir, "cache"),
+        // The database is held to the audit log call by call: no upstream e2e import beside the clients'.
+        APISNOOP_UPSTREAM_IMPORT: "0",
         NODE_ENV: "production",
         NEXT_TELEMETRY_DISABLED: "1",
       },
@@ -285,6 +287,8 @@ describe("two proxies through a SIGKILL and a drain", () => {
     mark("proxy-1 SIGKILL");
     const killedAt = Date.now();
     await killed.kill("SIGKILL");
+    // A loaded machine may take a while to reap it: until then it still accepts the balancer's connections.
+    const goneAt = Date.now();
     web.process?.kill("SIGCONT");
     mark("web SIGCONT");
     // The kill cut the informer's watch; it watches again through the only proxy left, the second.
@@ -329,7 +333,7 @@ describe("two proxies through a SIGKILL and a drain", () => {
 
     // kubectl: only runs in flight at the SIGKILL lost an attempt (the drain made none fail).
     for (const run of failedRuns) {
-      expect(run.started).toBeLessThanOrEqual(killedAt);
+      expect(run.started).toBeLessThanOrEqual(goneAt);
       expect(run.ended).toBeGreaterThanOrEqual(killedAt);
     }
     expect(failedRuns.length).toBeLessThanOrEqual(2);
