@@ -150,6 +150,18 @@ export const LEFT_OUT_ON_NODE: readonly LeftOut[] = [
       "the rig has one node: `Conformance requires at least two nodes` (architecture/conformance.go:45)",
   },
   {
+    test: "[sig-apps] Daemon set [Serial] should rollback without unnecessary restarts [Conformance]",
+    reason:
+      "the rig has one node: `Conformance test suite needs a cluster with at least 2 nodes` (apps/daemon_set.go:446)",
+  },
+  {
+    test: "[sig-node] Kubelet when scheduling a read only busybox container should not write to root filesystem [LinuxOnly] [NodeConformance] [Conformance]",
+    reason:
+      "it expects busybox ash's exact words, `/bin/sh: can't create /file: Read-only file system`; the rig's busybox " +
+      "image runs bash as /bin/sh (`/bin/sh: line 1: /file: Read-only file system`), because Debian's busybox ash " +
+      "drops environment variables whose names are not identifiers, which the ConfigMap and Secret env tests read",
+  },
+  {
     test: "[sig-api-machinery] Aggregator Should be able to support the 1.17 Sample API Server using the current Aggregator [Conformance]",
     reason:
       "its Deployment runs the sample-apiserver:1.29.2 and etcd:3.6.4-0 images (apimachinery/aggregator.go), which " +
