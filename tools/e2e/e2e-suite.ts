@@ -39,9 +39,10 @@ export interface E2eSuiteResult {
 }
 
 /**
- * The command line: e2e.test itself, or ginkgo's CLI running it in `procs` processes. For a cluster without nodes, `--num-nodes=0` stops the suite from requiring at least
- * one schedulable node; not-ready nodes stay at the default 0 allowed, so the framework still lists nodes
- * before the suite and after each test (`listCoreV1Node`, as on a real cluster) and finds none not ready.
+ * The command line: e2e.test itself, or ginkgo's CLI running it in `procs` processes. For a cluster
+ * without nodes, `--num-nodes=0` stops the suite from requiring at least one schedulable node; not-ready
+ * nodes stay at the default 0 allowed, so the framework still lists nodes before the suite and after each
+ * test (`listCoreV1Node`, as on a real cluster) and finds none not ready.
  * With a node, the suite counts the schedulable nodes itself and takes its images from the repo list.
  * `--provider=skeleton` is the no-cloud provider. Each test still gets its namespace, and the framework
  * waits for its default ServiceAccount and kube-root-ca.crt (kube-controller-manager provides both).
