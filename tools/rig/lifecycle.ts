@@ -16,23 +16,20 @@ import {
   controllerManagerArgs,
   etcdArgs,
   etcdUrls,
-  kubeconfig,
   type RigPorts,
   SERVICE_IP,
   tokenOf,
   tokensCsv,
 } from "./config";
-import { rigStartEnv } from "./env";
+import { type RigStartEnv, rigStartEnv } from "./env";
 import { ensureKubeBinaries, kubeVersions } from "./kube-bin";
 import { RIG_BINARY, type RigComponent, type RigLayout, rigExecutable, rigLayout } from "./layout";
-import { NODE_APISERVER_PORT, NODE_NAME, nodeLayout, rigId } from "./node/config";
+import { rigId } from "./node/config";
 import { hostIptablesChains } from "./node/host-traces";
 import {
   checkNodePrerequisites,
   checkNodeRigDir,
   killNodeRuntime,
-  NODE_TOKEN_USERS,
-  type NodeTokenUser,
   prepareNode,
   removeNode,
   spawnInNetns,
@@ -42,8 +39,17 @@ import {
 import { freeNodeNetwork } from "./node/network";
 import { generateRigPki, pemData } from "./pki";
 import { processExecutable, spawnDetached, stopGroup } from "./processes";
-import { RIG_TOKEN_USERS, type RigNodeState, type RigState, type RigTokenUser, rigDir } from "./rig";
+import { type RigNodeState, type RigState, type RigTokenUser, rigDir } from "./rig";
 import { otherRigClients, registerRigClient, unregisterRigClient, withRigLock } from "./rig-lock";
+import {
+  initialRigState,
+  newRigTokens,
+  presetPorts,
+  type RigTokens,
+  rigKubeconfigFiles,
+  rigTokenEntries,
+  runningRigAction,
+} from "./start-plan";
 
 const READY_TIMEOUT_MS = 180_000;
 
@@ -246,13 +252,6 @@ export async function startRig(
   });
 }
 
-/** Tokens of one start: the rig's users, kube-controller-manager's and the node's processes' identities. */
-interface RigTokens {
-  users: Record<RigTokenUser, string>;
-  controllerManager: string;
-  node: Record<NodeTokenUser, string>;
-}
-
 /**
  * A fresh cluster's files: certificates (the serving one also for `extraIps`), the token file, the
  * kubeconfigs and the audit policy. Tests must not depend on leftovers, so the previous etcd data, PKI and
@@ -270,45 +269,26 @@ function writeRigFiles(
   for (const file of [...Object.values(layout.logs), layout.auditLog]) rmSync(file, { force: true });
 
   const pki = generateRigPki(layout.pki, SERVICE_IP, extraIps);
-  const caData = pemData(pki.caCert);
-  const newToken = () => randomBytes(24).toString("hex");
-  const tokens: RigTokens = {
-    users: Object.fromEntries(RIG_TOKEN_USERS.map((u) => [u, newToken()])) as Record<RigTokenUser, string>,
-    controllerManager: newToken(),
-    node: { kubelet: newToken(), scheduler: newToken(), kubeProxy: newToken() },
-  };
-  writeSecret(
-    layout.tokensFile,
-    tokensCsv([
-      ...RIG_TOKEN_USERS.map((user) => ({ token: tokens.users[user], user, groups: ["system:masters"] })),
-      // Its own identity so its traffic is easy to filter out of the audit log.
-      { token: tokens.controllerManager, user: "kube-controller-manager", groups: ["system:masters"] },
-      // The node's processes as kubeadm's cluster knows them (Node authorizer, default RBAC bindings).
-      ...(Object.keys(NODE_TOKEN_USERS) as NodeTokenUser[]).map((who) => ({
-        token: tokens.node[who],
-        user: NODE_TOKEN_USERS[who].user,
-        groups: [...NODE_TOKEN_USERS[who].groups],
-      })),
-    ]),
-  );
-  for (const user of RIG_TOKEN_USERS) {
-    writeSecret(layout.kubeconfigs[user], kubeconfig(server, caData, user, { token: tokens.users[user] }));
+  const tokens = newRigTokens(() => randomBytes(24).toString("hex"));
+  writeSecret(layout.tokensFile, tokensCsv(rigTokenEntries(tokens)));
+  const adminCert = { certificate: pemData(pki.adminCert), key: pemData(pki.adminKey) };
+  for (const { path, content } of rigKubeconfigFiles(
+    layout,
+    server,
+    pemData(pki.caCert),
+    tokens,
+    adminCert,
+  )) {
+    writeSecret(path, content);
   }
-  writeSecret(
-    layout.kubeconfigs["admin-cert"],
-    kubeconfig(server, caData, "admin-cert", {
-      clientCertificateData: pemData(pki.adminCert),
-      clientKeyData: pemData(pki.adminKey),
-    }),
-  );
-  writeSecret(
-    layout.controllerManagerKubeconfig,
-    kubeconfig(server, caData, "kube-controller-manager", { token: tokens.controllerManager }),
-  );
   writeFileSync(layout.auditPolicy, auditPolicy(auditRequestResponse));
   return tokens;
 }
 
+/**
+ * Starts the rig unless it is already up (see {@link reuseRunningRig}), stopping whatever a failed start
+ * left running.
+ */
 async function startRigLocked(
   owner: RigState["owner"],
   log: (line: string) => void,
@@ -316,27 +296,56 @@ async function startRigLocked(
 ): Promise<StartResult> {
   const layout = rigLayout(rigDir());
   const settings = rigStartEnv();
-  if (await isRigUp()) {
-    const state = rigStatus().state as RigState;
-    if (!node || state.node) {
-      // rig:up adopts a rig a test run started, so that run's teardown leaves it up.
-      if (owner === "cli" && state.owner !== "cli") {
-        state.owner = "cli";
-        writeState(layout, state);
-      }
-      return { state, started: false, startMs: 0 };
-    }
-    // A node is wanted and the rig runs without one: restart it only if no one else uses it.
-    if (state.owner === "cli" || otherRigClients().length > 0) {
-      throw new Error(
-        `rig: up without a node at ${state.server} (${state.owner === "cli" ? "started by rig:up" : "used by another test run"}); stop it (npm run rig:down) and start it with a node (npm run rig:up)`,
-      );
-    }
-    log("rig: restarting the rig with a node");
-  }
+  const reused = await reuseRunningRig(layout, owner, node, log);
+  if (reused) return reused;
   // Anything left from a half-dead rig is stopped before starting afresh.
   await stopRigLocked();
+  const { state, tokens } = await prepareRigStart(layout, settings, owner, node);
+  const started = Date.now();
+  await stoppingRigOnFailure(() => runRigProcesses(layout, state, tokens, settings, log));
+  return { state, started: true, startMs: Date.now() - started };
+}
 
+/**
+ * The start's result when a rig is up and serves this start (adopted by rig:up if a test run started
+ * it), or undefined when there is none or it must be restarted with a node.
+ * @throws Error when a node is wanted and the rig without one is not this run's to restart.
+ */
+async function reuseRunningRig(
+  layout: RigLayout,
+  owner: RigState["owner"],
+  node: boolean,
+  log: (line: string) => void,
+): Promise<StartResult | undefined> {
+  if (!(await isRigUp())) return undefined;
+  const state = rigStatus().state as RigState;
+  const decision = runningRigAction(state, owner, node, () => otherRigClients().length > 0);
+  switch (decision.action) {
+    case "adopt":
+      state.owner = "cli";
+      writeState(layout, state);
+      return { state, started: false, startMs: 0 };
+    case "use":
+      return { state, started: false, startMs: 0 };
+    case "refuse":
+      throw new Error(decision.message);
+    case "restart":
+      log("rig: restarting the rig with a node");
+      return undefined;
+  }
+}
+
+/**
+ * Everything before the first process: the node's prerequisites, the binaries, the node's network, the
+ * ports, the rig's files, and the state file, written before anything runs so that rig:down can clean up
+ * a rig that never became ready.
+ */
+async function prepareRigStart(
+  layout: RigLayout,
+  settings: RigStartEnv,
+  owner: RigState["owner"],
+  node: boolean,
+): Promise<{ state: RigState; tokens: RigTokens }> {
   if (node) {
     checkNodePrerequisites();
     checkNodeRigDir(layout.dir);
@@ -344,83 +353,34 @@ async function startRigLocked(
   const binDir = ensureKubeBinaries({ node });
   const network = node ? freeNodeNetwork(rigId(layout.dir)) : undefined;
   const address = network?.nodeAddress ?? "127.0.0.1";
-  // The node's namespace has its ports to itself: the usual ones, unless the environment says otherwise.
-  const port = async (given: number | undefined, inNode: number) =>
-    given ?? (network ? inNode : await freePort());
+  const preset = presetPorts(settings.ports, network !== undefined);
   const ports: RigPorts = {
-    apiserver: await port(settings.ports.apiserver, NODE_APISERVER_PORT),
-    etcd: await port(settings.ports.etcd, 2379),
-    etcdPeer: await port(settings.ports.etcdPeer, 2380),
+    apiserver: preset.apiserver ?? (await freePort()),
+    etcd: preset.etcd ?? (await freePort()),
+    etcdPeer: preset.etcdPeer ?? (await freePort()),
   };
   const server = `https://${address}:${ports.apiserver}`;
-  const { auditRequestResponse } = settings;
-  const tokens = writeRigFiles(layout, server, auditRequestResponse, network ? [address] : []);
-  const state: RigState = {
-    kubeVersion: kubeVersions().kube,
+  const tokens = writeRigFiles(layout, server, settings.auditRequestResponse, network ? [address] : []);
+  const state = initialRigState({
+    layout,
     server,
     ports,
-    pids: { etcd: 0, apiserver: 0 },
-    kubeconfigs: layout.kubeconfigs,
-    tokensFile: layout.tokensFile,
-    caFile: layout.pki.caCert,
-    auditLog: layout.auditLog,
-    auditRequestResponse,
     binDir,
-    startedAt: new Date().toISOString(),
+    kubeVersion: kubeVersions().kube,
     owner,
-    ...(network && {
-      node: {
-        name: NODE_NAME,
-        network,
-        containerdSocket: nodeLayout(layout).containerdSocket,
-        volumesDir: nodeLayout(layout).volumes,
-        hostChainsBefore: hostIptablesChains(),
-      },
-    }),
-  };
-  // Written before anything is created, so that rig:down can clean up a rig that never became ready.
+    auditRequestResponse: settings.auditRequestResponse,
+    startedAt: new Date(),
+    ...(network && { node: { network, hostChainsBefore: hostIptablesChains() } }),
+  });
   writeState(layout, state);
-  const save = () => writeState(layout, state);
+  return { state, tokens };
+}
 
-  const started = Date.now();
+/** Runs `start`; when it fails, stops what it started and rethrows, with any failure to clean up appended. */
+async function stoppingRigOnFailure(start: () => Promise<void>): Promise<void> {
   try {
-    const nodeFiles =
-      network && (await prepareNode(layout, network, server, pemData(layout.pki.caCert), tokens.node));
-    const spawn = async (component: RigComponent, args: string[]) =>
-      network
-        ? await spawnInNetns(layout, network, component, binDir, args)
-        : (spawnDetached(rigExecutable(component, binDir), args, layout.logs[component], layout.dir).pid ??
-          0);
-    state.pids.etcd = await spawn("etcd", etcdArgs(layout, ports));
-    state.pids.apiserver = await spawn(
-      "apiserver",
-      apiserverArgs(layout, {
-        ports,
-        address,
-        node: !!network,
-        featureGates: settings.featureGates,
-      }),
-    );
-    save();
-    log(
-      `rig: etcd pid ${state.pids.etcd} on ${etcdUrls(ports).client}, kube-apiserver pid ${state.pids.apiserver} on ${server}${network ? ` (network namespace ${network.netns})` : ""}`,
-    );
-
-    await waitReady(state, tokens.users.admin, layout);
-
-    if (settings.controllerManager && existsSync(rigExecutable("controllerManager", binDir))) {
-      state.pids.controllerManager = await spawn("controllerManager", controllerManagerArgs(layout));
-      save();
-      log(`rig: kube-controller-manager pid ${state.pids.controllerManager}`);
-      await waitControllers(state, tokens.users.admin, layout);
-    }
-    if (nodeFiles && state.node) {
-      const withNode = state as RigState & { node: RigNodeState };
-      await startNodeProcesses(layout, nodeFiles, withNode, save, log);
-      await waitNodeReady(state, () => assertRunning(state), log);
-    }
+    await start();
   } catch (error) {
-    // Leave nothing half-started; a failure to clean up is reported with the start's own error.
     try {
       await stopRigLocked();
     } catch (cleanup) {
@@ -428,7 +388,66 @@ async function startRigLocked(
     }
     throw error;
   }
-  return { state, started: true, startMs: Date.now() - started };
+}
+
+/**
+ * Spawns the processes of a prepared start and waits for each: etcd and kube-apiserver, then
+ * kube-controller-manager (when built and wanted), then the node. Each PID is saved as soon as it is known.
+ */
+async function runRigProcesses(
+  layout: RigLayout,
+  state: RigState,
+  tokens: RigTokens,
+  settings: RigStartEnv,
+  log: (line: string) => void,
+): Promise<void> {
+  const network = state.node?.network;
+  const nodeFiles =
+    network && (await prepareNode(layout, network, state.server, pemData(layout.pki.caCert), tokens.node));
+  const spawn = (component: RigComponent, args: string[]) => spawnRigProcess(layout, state, component, args);
+  const save = () => writeState(layout, state);
+
+  state.pids.etcd = await spawn("etcd", etcdArgs(layout, state.ports));
+  state.pids.apiserver = await spawn(
+    "apiserver",
+    apiserverArgs(layout, {
+      ports: state.ports,
+      address: network?.nodeAddress ?? "127.0.0.1",
+      node: !!network,
+      featureGates: settings.featureGates,
+    }),
+  );
+  save();
+  log(
+    `rig: etcd pid ${state.pids.etcd} on ${etcdUrls(state.ports).client}, kube-apiserver pid ${state.pids.apiserver} on ${state.server}${network ? ` (network namespace ${network.netns})` : ""}`,
+  );
+  await waitReady(state, tokens.users.admin, layout);
+
+  if (settings.controllerManager && existsSync(rigExecutable("controllerManager", state.binDir))) {
+    state.pids.controllerManager = await spawn("controllerManager", controllerManagerArgs(layout));
+    save();
+    log(`rig: kube-controller-manager pid ${state.pids.controllerManager}`);
+    await waitControllers(state, tokens.users.admin, layout);
+  }
+  if (nodeFiles && state.node) {
+    const withNode = state as RigState & { node: RigNodeState };
+    await startNodeProcesses(layout, nodeFiles, withNode, save, log);
+    await waitNodeReady(state, () => assertRunning(state), log);
+  }
+}
+
+/** Spawns one control-plane process: in the node's network namespace when there is one, else detached here. */
+async function spawnRigProcess(
+  layout: RigLayout,
+  state: RigState,
+  component: RigComponent,
+  args: string[],
+): Promise<number> {
+  const network = state.node?.network;
+  if (network) return await spawnInNetns(layout, network, component, state.binDir, args);
+  return (
+    spawnDetached(rigExecutable(component, state.binDir), args, layout.logs[component], layout.dir).pid ?? 0
+  );
 }
 
 /** Throws naming the first process of `state` that no longer runs, with its log's tail. */

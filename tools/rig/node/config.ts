@@ -14,6 +14,14 @@ import type { RigLayout } from "../layout";
 
 /** The node's name in the cluster. */
 export const NODE_NAME = "rig-node";
+/** Identities of the node's processes in the token file (as kubeadm names them). */
+export const NODE_TOKEN_USERS = {
+  kubelet: { user: `system:node:${NODE_NAME}`, groups: ["system:nodes"] },
+  scheduler: { user: "system:kube-scheduler", groups: [] },
+  kubeProxy: { user: "system:kube-proxy", groups: [] },
+} as const;
+export type NodeTokenUser = keyof typeof NODE_TOKEN_USERS;
+
 /** Pod addresses (one node, so one /24, handed out by the CNI host-local IPAM). */
 export const POD_CIDR = "10.244.0.0/24";
 /** The cluster DNS Service's ClusterIP and the cluster domain. */

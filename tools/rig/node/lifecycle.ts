@@ -26,8 +26,10 @@ import {
   kubeProxyArgs,
   kubeProxyConfig,
   NODE_NAME,
+  NODE_TOKEN_USERS,
   type NodeLayout,
   type NodeNetwork,
+  type NodeTokenUser,
   nodeLayout,
   nodeRuntimeScript,
   schedulerArgs,
@@ -36,14 +38,6 @@ import { describeTraces, hostTraces, processesInMountNamespace } from "./host-tr
 import { createNodeNetwork, deleteNodeNetwork, netnsPath } from "./network";
 
 const NODE_READY_TIMEOUT_MS = 240_000;
-
-/** Identities of the node's processes in the token file (as kubeadm names them). */
-export const NODE_TOKEN_USERS = {
-  kubelet: { user: `system:node:${NODE_NAME}`, groups: ["system:nodes"] },
-  scheduler: { user: "system:kube-scheduler", groups: [] },
-  kubeProxy: { user: "system:kube-proxy", groups: [] },
-} as const;
-export type NodeTokenUser = keyof typeof NODE_TOKEN_USERS;
 
 /** Refuses a rig directory the node's mount namespace would hide (it mounts over /run, /var/lib, /var/log). */
 export function checkNodeRigDir(dir: string): void {
