@@ -11,6 +11,7 @@ import {
   SLOW_TESTS,
 } from "./conformance-tests";
 import { e2eBinaryAvailable, e2eBinaryPath } from "./e2e-binary";
+import { prebuiltE2eBinary } from "./env";
 
 describe("the selected conformance tests", () => {
   it("are distinct conformance tests, at least 20 of them also in the rig test", () => {
@@ -34,7 +35,7 @@ describe("the selected conformance tests", () => {
 });
 
 describe.skipIf(!e2eBinaryAvailable())("the node selection, against e2e.test's own list", () => {
-  const all = e2eBinaryAvailable() ? conformanceTestsOf(process.env.E2E_TEST_BINARY ?? e2eBinaryPath()) : [];
+  const all = e2eBinaryAvailable() ? conformanceTestsOf(prebuiltE2eBinary() ?? e2eBinaryPath()) : [];
 
   it("lists v1.34.4's 424 conformance tests, the API-only selection among them", () => {
     expect(all).toHaveLength(424);

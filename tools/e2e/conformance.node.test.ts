@@ -18,10 +18,11 @@ import { type ConformanceRun, runConformanceThroughProxy } from "./conformance-r
 import { NODE_TEST_SUBSET } from "./conformance-tests";
 import { e2eBinaryAvailable } from "./e2e-binary";
 import { compareTests, summarizeComparison, type TestComparison } from "./endpoint-comparison";
+import { e2eRequired } from "./env";
 import { publishedEndpointsByTest } from "./test-endpoints";
 
 const available = e2eBinaryAvailable();
-if (!available && process.env.E2E_REQUIRED === "1") {
+if (!available && e2eRequired()) {
   throw new Error("E2E_REQUIRED=1 but e2e.test is not built: run `npm run e2e:build` first");
 }
 if (!available) console.warn("conformance.node.test.ts skipped: e2e.test not built (`npm run e2e:build`)");

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { kubeBinDir } from "../rig/kube-bin";
 import { repoRoot } from "../rig/rig";
+import { prebuiltE2eBinary } from "./env";
 
 /** Where build.sh puts e2e.test: `<cache>/<KUBE_VERSION>/bin/e2e.test`. */
 export function e2eBinaryPath(): string {
@@ -15,7 +16,7 @@ export function e2eBinaryPath(): string {
 
 /** e2e.test is there to run (built by build.sh, or given by `E2E_TEST_BINARY`), so no build is needed first. */
 export function e2eBinaryAvailable(): boolean {
-  return existsSync(process.env.E2E_TEST_BINARY ?? e2eBinaryPath());
+  return existsSync(prebuiltE2eBinary() ?? e2eBinaryPath());
 }
 
 /** Runs a build script of tools/e2e, its output on this process's terminal. */
@@ -35,7 +36,7 @@ function runBuildScript(script: string): void {
  */
 export function ensureE2eBinary(): string {
   runBuildScript("build-helpers.sh");
-  const prebuilt = process.env.E2E_TEST_BINARY;
+  const prebuilt = prebuiltE2eBinary();
   if (prebuilt) {
     if (!existsSync(prebuilt)) throw new Error(`E2E_TEST_BINARY=${prebuilt} does not exist`);
     return prebuilt;

@@ -8,10 +8,11 @@
 import { join } from "node:path";
 import { releaseRig, startRig } from "../rig/lifecycle";
 import { type RigState, repoRoot } from "../rig/rig";
+import { e2eRigDirFromEnv, e2eWorkDirFromEnv, withEnv } from "./env";
 
 /** Where conformance runs keep their rig and outputs (git-ignored, under `.rig/`). */
 export function e2eWorkDir(): string {
-  return process.env.E2E_WORK_DIR ?? join(repoRoot, ".rig", "e2e");
+  return e2eWorkDirFromEnv() ?? join(repoRoot, ".rig", "e2e");
 }
 
 /**
@@ -19,7 +20,7 @@ export function e2eWorkDir(): string {
  * node run never restart each other's cluster.
  */
 export function e2eRigDir(node: boolean): string {
-  return process.env.E2E_RIG_DIR ?? join(e2eWorkDir(), node ? "node-rig" : "rig");
+  return e2eRigDirFromEnv() ?? join(e2eWorkDir(), node ? "node-rig" : "rig");
 }
 
 export interface E2eRig {
@@ -27,19 +28,6 @@ export interface E2eRig {
   /** This run started the rig (it stops again on release unless another run still uses it). */
   started: boolean;
   release(): Promise<void>;
-}
-
-/** Sets (or, for undefined, removes) environment variables and returns a function that restores them. */
-function withEnv(values: Record<string, string | undefined>): () => void {
-  const saved = Object.fromEntries(Object.keys(values).map((key) => [key, process.env[key]]));
-  const apply = (entries: Record<string, string | undefined>) => {
-    for (const [key, value] of Object.entries(entries)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  };
-  apply(values);
-  return () => apply(saved);
 }
 
 const E2E_RIG_ENV = (node: boolean) => ({ RIG_DIR: e2eRigDir(node), RIG_BUILD_KCM: "1", RIG_KCM: undefined });

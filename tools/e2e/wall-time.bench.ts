@@ -29,11 +29,13 @@ import {
 import { ensureE2eBinary } from "./e2e-binary";
 import { startE2eRig } from "./e2e-rig";
 import { runE2eSuite } from "./e2e-suite";
+import { conformanceBenchEnv } from "./env";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const MODE = process.env.BENCH_TESTS ?? "api";
+const SETTINGS = conformanceBenchEnv((tests) => tests === "node" || tests === "node-quick");
+const ROUNDS = SETTINGS.rounds;
+const MODE = SETTINGS.tests;
 const NODE = MODE === "node" || MODE === "node-quick";
-const PROCS = Number(process.env.BENCH_PROCS ?? (NODE ? 4 : 1));
+const PROCS = SETTINGS.procs;
 
 /** The selection BENCH_TESTS and BENCH_ONLY name. */
 function selectedTests(binary: string): readonly string[] {
@@ -45,7 +47,7 @@ function selectedTests(binary: string): readonly string[] {
   };
   const select = tests[MODE];
   if (!select) throw new Error(`BENCH_TESTS must be one of ${Object.keys(tests).join(", ")}, not ${MODE}`);
-  const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
+  const { only } = SETTINGS;
   return select().filter((name) => !only || only.test(name));
 }
 const scratch = mkdtempSync(path.join(tmpdir(), "apisnoop-bench-conformance-"));

@@ -39,7 +39,8 @@ import {
   inWorkdir,
   parseDockerfile,
 } from "./dockerfile";
-import { type ImageRecipe, imageCacheDir, type LayerItem } from "./oci-image";
+import { imageCacheDir } from "./env";
+import type { ImageRecipe, LayerItem } from "./oci-image";
 
 /** What stands for an `npm run …` of a checkout stage (the web app's build: its cached Next build). */
 export type ScriptBuilder = (log: (line: string) => void) => Promise<void>;

@@ -19,8 +19,8 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
-import { homedir } from "node:os";
 import { join, posix } from "node:path";
+import { imageCacheDir } from "./env";
 import { type TarEntry, TarWriter } from "./tar-writer";
 
 /** What goes into a layer, at an absolute path in the image. */
@@ -83,14 +83,6 @@ export interface BuiltImage {
 }
 
 const DIR_MODE = 0o755;
-
-/** `~/.cache/apisnoop/images` (APISNOOP_IMAGE_CACHE, XDG_CACHE_HOME honoured). */
-export function imageCacheDir(): string {
-  return (
-    process.env.APISNOOP_IMAGE_CACHE ??
-    join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "apisnoop", "images")
-  );
-}
 
 function sha256(data: string | Buffer): string {
   return createHash("sha256").update(data).digest("hex");
