@@ -115,16 +115,11 @@ export function compileMatcher(catalog: EndpointCatalog): RequestMatcher {
 
   function walk(node: TrieNode, index: number): Endpoint | null {
     if (index === path.count) {
-      const endpoint = node.operations?.get(method);
-      // `.../proxy/` asks the proxied server for "/": the {path} operation with an empty path, unless the
-      // spec has a template with that very trailing slash (`/logs/` is the log list, not `/logs/{logpath}`).
-      if (path.trailingSlash && node.greedy && !endpoint?.path.endsWith("/")) {
-        pathMatched = true;
-        const greedy = node.greedy.get(method);
-        if (greedy) return greedy;
-      }
+      // A trailing slash is no segment, also before a greedy {path}: kube-apiserver routes with go-restful,
+      // which trims it (TrimRightSlashEnabled) before matching, so `.../proxy/` takes the `.../proxy` route
+      // (the route with {path:*} needs one more segment), as apisnoop's audit-log mapping also counts it.
       if (node.operations) pathMatched = true;
-      return endpoint ?? null;
+      return node.operations?.get(method) ?? null;
     }
     const start = path.starts[index] as number;
     const length = (path.ends[index] as number) - start;
