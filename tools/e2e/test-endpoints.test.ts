@@ -2,7 +2,7 @@ import type { ApisnoopEndpoint } from "@apisnoop/openapi/testing";
 import { sharedCatalog } from "@apisnoop/openapi/testing";
 import type { HitLine } from "@apisnoop/protocol";
 import { describe, expect, it } from "vitest";
-import { observedEndpointsByTest, publishedEndpointsByTest } from "./test-endpoints";
+import { observedEndpointsByTest, publishedEndpointsByTest, rematchHits } from "./test-endpoints";
 
 const T1 = "[sig-node] ConfigMap should run through a ConfigMap lifecycle [Conformance]";
 const ua = (test?: string) => `e2e.test/v1.34.4 (linux/amd64) kubernetes/$Format${test ? ` -- ${test}` : ""}`;
@@ -79,5 +79,33 @@ describe("publishedEndpointsByTest", () => {
     ]);
     expect([...(byTest.get("other") ?? [])]).toEqual(["createCoreV1Namespace"]);
     expect(byTest.size).toBe(2);
+  });
+});
+
+describe("rematchHits", () => {
+  it("matches a kept run's requests again, keeping what the release's spec does not describe", () => {
+    const kept = [
+      // Recorded by a matcher that sent a trailing slash to the {path} operation.
+      hit("connectCoreV1GetNamespacedPodProxyWithPath", ua(T1), {
+        path: "/api/v1/namespaces/n/pods/p/proxy/",
+      }),
+      hit("connectCoreV1GetNamespacedPodProxyWithPath", ua(T1), {
+        path: "/api/v1/namespaces/n/pods/p/proxy/x",
+      }),
+      hit("listCoreV1NamespacedPod", ua(T1), { path: "/api/v1/namespaces/n/pods", query: "watch=true" }),
+      // A CRD's resource: matched against the live spec when recorded, unknown to the release's.
+      hit("listStableExampleComV1NamespacedWidget", ua(T1), {
+        path: "/apis/stable.example.com/v1/namespaces/n/widgets",
+      }),
+    ];
+    const { hits, changed } = rematchHits(kept, sharedCatalog("1.34"));
+    expect(hits.map((h) => h.operationId)).toEqual([
+      "connectCoreV1GetNamespacedPodProxy",
+      "connectCoreV1GetNamespacedPodProxyWithPath",
+      "listCoreV1NamespacedPod",
+      "listStableExampleComV1NamespacedWidget",
+    ]);
+    expect(changed).toBe(1);
+    expect(hits[2]).toBe(kept[2]);
   });
 });

@@ -3,7 +3,7 @@
  * apisnoop's published coverage lists for it. Only stable endpoints of the release count on either side.
  */
 import { readFileSync } from "node:fs";
-import type { EndpointCatalog } from "@apisnoop/openapi";
+import { compileMatcher, type EndpointCatalog } from "@apisnoop/openapi";
 import type { ApisnoopEndpoint } from "@apisnoop/openapi/testing";
 import { type HitLine, HitLineSchema, sourceFromUserAgent } from "@apisnoop/protocol";
 
@@ -27,6 +27,27 @@ export function readHits(file: string): HitLine[] {
     .split("\n")
     .filter((line) => line.trim() !== "")
     .map((line) => HitLineSchema.parse(JSON.parse(line)));
+}
+
+/**
+ * The hits of a kept run matched again by today's matcher against `catalog`, so a report recomputed from a
+ * run's files shows a matcher fix without running the suite again. A request the release's spec does not
+ * describe (a CRD's resources, which the proxy matched against its live spec) keeps its recorded operation.
+ * @returns the hits and how many changed operation.
+ */
+export function rematchHits(
+  hits: readonly HitLine[],
+  catalog: EndpointCatalog,
+): { hits: HitLine[]; changed: number } {
+  const matcher = compileMatcher(catalog);
+  let changed = 0;
+  const rematched = hits.map((hit) => {
+    const match = matcher.match(hit.method, hit.query ? `${hit.path}?${hit.query}` : hit.path);
+    if (match.operationId === null || match.operationId === hit.operationId) return hit;
+    changed++;
+    return { ...hit, operationId: match.operationId };
+  });
+  return { hits: rematched, changed };
 }
 
 function add(map: Map<string, Set<string>>, key: string, value: string): void {
