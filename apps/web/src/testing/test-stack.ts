@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { openDatabase } from "@apisnoop/db";
 import { openTestDatabase } from "@apisnoop/db/testing";
 import { SHARED_K8S } from "@apisnoop/openapi/testing";
 import {
@@ -31,15 +32,19 @@ export interface TestStack {
  * DATABASE_URL's server, else an embedded PostgreSQL in a temporary directory), a free port, and the
  * releases of `../shared/k8s`; `settings` are further variables of `env.ts` (upstream e2e's coverage is
  * imported only with `APISNOOP_UPSTREAM_IMPORT: "1"`). Needs a current production build (the stack
- * project's global setup).
+ * project's global setup). With `options.databaseUrl`, the stack uses that database instead (migrated on
+ * open, kept on close): a benchmark's seeded copy.
  */
 export async function startTestStack(
   releases = "1.34",
   settings: Record<string, string> = {},
+  options: { databaseUrl?: string } = {},
 ): Promise<TestStack> {
   const token = randomBytes(16).toString("hex");
   const cacheDir = mkdtempSync(path.join(tmpdir(), "apisnoop-web-cache-"));
-  const database = await openTestDatabase();
+  const database = options.databaseUrl
+    ? await openDatabase({ databaseUrl: options.databaseUrl })
+    : await openTestDatabase();
   const env = readEnv({
     PORT: "0",
     HOST: "127.0.0.1",
