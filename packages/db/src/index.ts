@@ -77,8 +77,11 @@ export {
 export {
   listSources,
   type SourceActivity,
+  type SourceGroup,
   type SourceSummary,
   sourcesById,
+  sourcesNamed,
+  type TopSource,
   type TopSources,
   topSources,
 } from "./sources";

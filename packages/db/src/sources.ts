@@ -105,6 +105,10 @@ export async function topSources(
   prisma: PrismaClient,
   asked: CoverageFilters,
   limit: number,
+  options: {
+    /** Leave out the sources with this `name` (listed apart as one, `sourcesNamed`): neither listed nor counted. */
+    except?: string;
+  } = {},
 ): Promise<TopSources> {
   const [release, filters] = await Promise.all([
     resolveRelease(prisma, asked.release),
@@ -113,12 +117,14 @@ export async function topSources(
   const params = new SqlParams();
   const releaseParam = params.add(release);
   const counted = filters.outcome === "2xx" ? "hits2xx" : "hits";
+  const except =
+    options.except === undefined ? undefined : `s."name" IS DISTINCT FROM ${params.add(options.except)}`;
   const rows = await prisma.$queryRawUnsafe<Array<TopSource & { count: number }>>(
     hasWindow(filters)
-      ? windowedTopSql(filters, params, releaseParam, limit)
+      ? windowedTopSql(filters, params, releaseParam, limit, except)
       : `WITH ranked AS (
            SELECT t.*, count(*) OVER ()::int AS count FROM "SourceTotal" t
-           ${joinSelected(filters, params, "t")}
+           ${joinSelected(filters, params, "t", except)}
            WHERE t."release" = ${releaseParam} AND t."${counted}" > 0
            ORDER BY t."hits" DESC, t."sourceId" LIMIT ${params.add(limit)}
          )
@@ -132,9 +138,13 @@ export async function topSources(
   return { sources: rows.map(({ count: _, ...source }) => source), count: rows[0]?.count ?? 0 };
 }
 
-/** `JOIN "Source"` restricted to the source filters, for a table aliased `alias`; "" without filters. */
-function joinSelected(filters: CoverageFilters, params: SqlParams, alias: string): string {
-  const conditions = sourceConditions(filters, params);
+/**
+ * `JOIN "Source" s` restricted to the source filters and `scope` (a condition on `s`), for a table aliased
+ * `alias`; "" without either.
+ */
+function joinSelected(filters: CoverageFilters, params: SqlParams, alias: string, scope?: string): string {
+  const filtered = sourceConditions(filters, params);
+  const conditions = [filtered, scope].filter(Boolean).join(" AND ");
   return conditions ? `JOIN "Source" s ON s."id" = ${alias}."sourceId" AND ${conditions}` : "";
 }
 
@@ -143,6 +153,7 @@ function windowedTopSql(
   params: SqlParams,
   releaseParam: string,
   limit: number,
+  scope?: string,
 ): string {
   const counted = filters.outcome === "2xx" ? "hits2xx" : "hits";
   const first = filters.outcome === "2xx" ? "first2xx" : "firstSeen";
@@ -165,6 +176,7 @@ function windowedTopSql(
        FROM (SELECT w."sourceId", sum(w.hits)::float8 AS hits, sum(w.hits2xx)::float8 AS hits2xx
              FROM (${sourceWindowSql(filters, params, releaseParam)}) w
              GROUP BY w."sourceId") a
+       ${scope ? `JOIN "Source" s ON s."id" = a."sourceId" AND ${scope}` : ""}
        WHERE a.${counted} > 0
        ORDER BY a.hits DESC, a."sourceId" LIMIT ${params.add(limit)}
      )
@@ -172,6 +184,48 @@ function windowedTopSql(
      FROM ranked r JOIN "Source" s ON s."id" = r."sourceId"
      CROSS JOIN LATERAL (${endpoints}) e
      ORDER BY r.hits DESC, s."id"`;
+}
+
+/** The sources of a selection that share one `name`, summed: what a view shows as one row for many. */
+export interface SourceGroup {
+  /** Their hits, and those with a 2xx response. */
+  hits: number;
+  hits2xx: number;
+  /** How many of them have hits that count under the outcome, and how many of those are e2e tests. */
+  sources: number;
+  tests: number;
+}
+
+/**
+ * The sources named `name` in a selection (its source filters, release, time window and outcome), summed
+ * over those with hits that count under the outcome; null when none has. Read from the per-source totals
+ * or rollups, like `topSources`: a few rows per source, never one per endpoint.
+ */
+export async function sourcesNamed(
+  prisma: PrismaClient,
+  asked: CoverageFilters,
+  name: string,
+): Promise<SourceGroup | null> {
+  const [release, filters] = await Promise.all([
+    resolveRelease(prisma, asked.release),
+    narrowWindow(prisma, asked),
+  ]);
+  const params = new SqlParams();
+  const releaseParam = params.add(release);
+  const counted = filters.outcome === "2xx" ? "hits2xx" : "hits";
+  const perSource = hasWindow(filters)
+    ? `SELECT w."sourceId", sum(w.hits) AS hits, sum(w.hits2xx) AS hits2xx
+       FROM (${sourceWindowSql(filters, params, releaseParam)}) w GROUP BY w."sourceId"`
+    : `SELECT t."sourceId", t."hits", t."hits2xx" FROM "SourceTotal" t
+       ${joinSelected(filters, params, "t")} WHERE t."release" = ${releaseParam}`;
+  const [row] = await prisma.$queryRawUnsafe<Array<SourceGroup>>(
+    `SELECT coalesce(sum(a.hits), 0)::float8 AS hits, coalesce(sum(a.hits2xx), 0)::float8 AS hits2xx,
+            count(*)::int AS sources, count(n."e2eTest")::int AS tests
+     FROM (${perSource}) a JOIN "Source" n ON n."id" = a."sourceId" AND n."name" = ${params.add(name)}
+     WHERE a.${counted} > 0`,
+    ...params.values,
+  );
+  return row && row.sources > 0 ? row : null;
 }
 
 /** The stored sources with these ids, by id. */

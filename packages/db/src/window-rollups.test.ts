@@ -16,7 +16,7 @@ import {
   windowParts,
   windowRestriction,
 } from "./selection-sql";
-import { listSources, topSources } from "./sources";
+import { listSources, sourcesNamed, topSources } from "./sources";
 import { epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
 import { countUnknownCalls } from "./unknown";
 import { getUsage } from "./usage";
@@ -322,9 +322,67 @@ describe("windowed queries from day, hour and minute rollups", () => {
           .slice(0, 3)
           .map(({ firstHit: _, ...source }) => source),
       );
+      // A view lists the e2e run "run-1" as one row: left out of the ranking, summed apart.
+      const runOne = new Set(
+        (await db.prisma.source.findMany({ where: { name: "run-1" } })).map((source) => source.id),
+      );
+      const others = counting.filter((source) => !runOne.has(source.id));
+      const ranked = await topSources(db.prisma, filters, 3, { except: "run-1" });
+      expect(ranked.count, label).toBe(others.length);
+      expect(
+        ranked.sources.map((source) => source.id),
+        label,
+      ).toEqual(others.slice(0, 3).map((source) => source.id));
+      const named = counting.filter((source) => runOne.has(source.id));
+      expect(await sourcesNamed(db.prisma, filters, "run-1"), label).toEqual(
+        named.length === 0
+          ? null
+          : {
+              hits: named.reduce((sum, source) => sum + source.hits, 0),
+              hits2xx: named.reduce((sum, source) => sum + source.hits2xx, 0),
+              sources: named.length,
+              tests: named.length, // both run-1 sources are e2e tests
+            },
+      );
       expect(await countUnknownCalls(db.prisma, filters), label).toBe(await referenceUnknownCalls(filters));
     }
     expect(answered).toBeGreaterThan(30); // most selections had hits: the comparison compared something
+  });
+
+  it("ranks all-time sources apart from a named group, like a scan of every minute", async () => {
+    const runOne = new Set(
+      (await db.prisma.source.findMany({ where: { name: "run-1" } })).map((source) => source.id),
+    );
+    for (const base of sourceFilters) {
+      for (const outcome of ["any", "2xx"] as const) {
+        const filters: CoverageFilters = { ...base, outcome };
+        const label = JSON.stringify(filters);
+        const counting = (await referenceSources(filters))
+          .filter((source) => (outcome === "2xx" ? source.hits2xx : source.hits) > 0)
+          .sort((a, b) => b.hits - a.hits || a.id - b.id);
+        const others = counting.filter((source) => !runOne.has(source.id));
+        const ranked = await topSources(db.prisma, filters, 3, { except: "run-1" });
+        expect(
+          [ranked.count, ranked.sources.map((source) => [source.id, source.hits, source.endpoints])],
+          label,
+        ).toEqual([
+          others.length,
+          others.slice(0, 3).map((source) => [source.id, source.hits, source.endpoints]),
+        ]);
+        const named = counting.filter((source) => runOne.has(source.id));
+        const group = await sourcesNamed(db.prisma, filters, "run-1");
+        expect(group && [group.hits, group.hits2xx, group.sources, group.tests], label).toEqual(
+          named.length === 0
+            ? null
+            : [
+                named.reduce((sum, source) => sum + source.hits, 0),
+                named.reduce((sum, source) => sum + source.hits2xx, 0),
+                named.length,
+                named.length,
+              ],
+        );
+      }
+    }
   });
 
   /** Per endpoint x source of the window, every minute row scanned: what chart and usage views read before. */
