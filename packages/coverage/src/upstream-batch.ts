@@ -10,7 +10,11 @@ import type { ApisnoopCoverage } from "./apisnoop-coverage";
 
 export { UPSTREAM_E2E };
 
-function upstreamSource(test: string | null, conformance: boolean): Source {
+/**
+ * The source an imported upstream e2e test's hits are stored under (`test` null: apisnoop's hits tied to
+ * no test); `upstreamSource(null, false)` stands for all of them.
+ */
+export function upstreamSource(test: string | null, conformance: boolean): Source {
   return {
     userAgent: "e2e.test",
     e2eTest: test,
