@@ -1,0 +1,105 @@
+/**
+ * What the proxy writes to a client itself, over HTTP/1.1 or HTTP/2 (Node's compatibility API) or, for
+ * CONNECT and protocol-switch requests, as raw HTTP/1.1 on the socket: refusals and the 502 as Kubernetes
+ * Status objects, and response heads relayed from the upstream.
+ */
+import http, { type IncomingMessage, ServerResponse } from "node:http";
+import http2 from "node:http2";
+import type { Duplex } from "node:stream";
+import { statusBody } from "./status";
+
+/** A client's request and response, over HTTP/1.1 or HTTP/2 (Node's compatibility API): one flow model. */
+export type ClientRequest = IncomingMessage | http2.Http2ServerRequest;
+export type ClientResponse = ServerResponse | http2.Http2ServerResponse;
+
+/** Answers a request the proxy will not serve with a Kubernetes Status and closes the connection. */
+export function refuse(res: ClientResponse, code: number, message: string): void {
+  const body = statusBody(code, reasonFor(code), message);
+  if (res instanceof ServerResponse) res.shouldKeepAlive = false;
+  res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The same on a raw socket (CONNECT and upgrade requests have no ServerResponse). */
+export function refuseOnSocket(socket: Duplex, code: number, message: string): void {
+  const body = statusBody(code, reasonFor(code), message);
+  socket.end(rawAnswer(code, http.STATUS_CODES[code] ?? "", body));
+}
+
+function reasonFor(code: number): string {
+  return code === 403 ? "Forbidden" : code === 503 ? "ServiceUnavailable" : "BadRequest";
+}
+
+/** A complete HTTP/1.1 answer with a JSON body that closes the connection, for a raw socket. */
+function rawAnswer(code: number, statusText: string, body: string): string {
+  return `HTTP/1.1 ${code} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/**
+ * The 502 Status `body` through the client's response or, for a protocol switch, as raw HTTP/1.1 on its
+ * socket.
+ */
+export function answerBadGateway(client: ClientResponse | Duplex, body: string): void {
+  if (client instanceof ServerResponse || client instanceof http2.Http2ServerResponse) {
+    client.writeHead(502, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    client.end(body);
+  } else {
+    client.end(rawAnswer(502, "Bad Gateway", body));
+  }
+}
+
+/**
+ * The answer to a request the HTTP parser rejected (bad framing, oversized head, header timeout), and
+ * the refusal's label; the socket is only closed when the peer is gone.
+ */
+export function answerParserError(error: NodeJS.ErrnoException, socket: Duplex): string {
+  const code =
+    error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+  const label = code === 431 ? "header too large" : code === 408 ? "header timeout" : "malformed request";
+  if (error.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return label;
+  }
+  const reason = code === 431 ? "RequestHeaderFieldsTooLarge" : code === 408 ? "Timeout" : "BadRequest";
+  const body = statusBody(
+    code,
+    reason,
+    `apisnoop proxy: ${reason === "BadRequest" ? "malformed request" : reason}`,
+  );
+  socket.end(rawAnswer(code, http.STATUS_CODES[code] ?? "", body));
+  return label;
+}
+
+/** An upstream answer's status line and `rawHeaders` as HTTP/1.1 text, for a client's raw socket. */
+export function responseHeadText(answer: IncomingMessage, rawHeaders: string[]): string {
+  let text = `HTTP/1.1 ${answer.statusCode ?? 502} ${answer.statusMessage ?? ""}\r\n`;
+  for (let i = 0; i < rawHeaders.length; i += 2) text += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  return `${text}\r\n`;
+}
+
+/** Writes a response head to an HTTP/1.1 or HTTP/2 client (HTTP/2 has no status message). */
+export function writeHead(
+  res: ClientResponse,
+  status: number,
+  message: string | undefined,
+  headers: string[],
+): void {
+  if (res instanceof ServerResponse) res.writeHead(status, message, headers);
+  else res.writeHead(status, headers as unknown as http2.OutgoingHttpHeaders);
+}
+
+/**
+ * A watch sends its headers long before its first event: flush them unless the body is right behind.
+ * (`headersSent` is already true after writeHead: Node only buffers them, so track the body instead.)
+ * HTTP/2 sends a response's HEADERS frame at writeHead.
+ */
+export function flushHeadersUnlessBodyFollows(body: NodeJS.ReadableStream, res: ClientResponse): void {
+  if (!(res instanceof ServerResponse)) return;
+  let bodyStarted = false;
+  body.once("data", () => {
+    bodyStarted = true;
+  });
+  setImmediate(() => {
+    if (!bodyStarted && !res.destroyed && !res.writableEnded) res.flushHeaders();
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * The client side of HTTP/1.1: Node's server options from the connection limits, and the bound on a TLS
+ * connection that sends no request, which Node's own timeouts leave open.
+ */
+import type http from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import type { ConnectionLimits } from "./limits";
+import type { ProxyMetrics } from "./metrics";
+
+/** Node's HTTP/1.1 server options from the connection limits. */
+export function http1ServerOptions(limits: ConnectionLimits): http.ServerOptions {
+  return {
+    keepAliveTimeout: limits.idleTimeoutMs,
+    // Watches and big uploads legitimately take long; clients and the apiserver set their own timeouts.
+    requestTimeout: 0,
+    headersTimeout: limits.headersTimeoutMs,
+    connectionsCheckingInterval: Math.min(5_000, limits.headersTimeoutMs),
+    maxHeaderSize: limits.maxHeaderBytes,
+    noDelay: true,
+  };
+}
+
+/**
+ * Node times out neither a TLS connection that never sends a request (headersTimeout starts with the first
+ * byte of one) nor one idle before its first request: this bounds that time by the headers timeout.
+ */
+export class FirstRequestBound {
+  /** TLS connections that have not sent a request yet, with their timeout handler. */
+  private readonly waiting = new WeakMap<Duplex, () => void>();
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly metrics: ProxyMetrics,
+  ) {}
+
+  /** Starts the wait of a new connection for its first request. */
+  start(socket: Socket): void {
+    const silent = () => {
+      this.metrics.countTimeout("first request");
+      socket.destroy();
+    };
+    this.waiting.set(socket, silent);
+    socket.setTimeout(this.timeoutMs);
+    socket.once("timeout", silent);
+  }
+
+  /** The connection's first request is in: from here Node's header and keep-alive timeouts apply. */
+  arrived(socket: Duplex): void {
+    const silent = this.waiting.get(socket);
+    if (!silent) return;
+    this.waiting.delete(socket);
+    socket.off("timeout", silent);
+    (socket as Socket).setTimeout(0);
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * A request's way to the apiserver and its answer's way back, the hot path: over the credential's HTTP/2
+ * session (UpstreamSessions), else over the HTTP/1.1 keep-alive pool, streamed both ways with
+ * back-pressure; the 502 Status when the upstream gives no answer. What happens is reported to the flow
+ * (`LiveFlow`); a watch's answer is followed event by event so that a drain can end it between two.
+ */
+import type http from "node:http";
+import { ServerResponse } from "node:http";
+import http2 from "node:http2";
+import https from "node:https";
+import type { Duplex, Readable } from "node:stream";
+import {
+  answerBadGateway,
+  type ClientRequest,
+  type ClientResponse,
+  flushHeadersUnlessBodyFollows,
+  writeHead,
+} from "./client-answers";
+import type { ProxyMode } from "./flow";
+import type { FlowLifecycle, LiveFlow } from "./flow-lifecycle";
+import { eventStreamType, flowRequest } from "./flow-request";
+import {
+  hasHeader,
+  requestHeadersForHttp2,
+  requestHeadersForUpstream,
+  responseHeadersForClient,
+} from "./http-headers";
+import type { ProxyMetrics } from "./metrics";
+import { statusBody } from "./status";
+import { type Upstream, upstreamAgent } from "./upstream";
+import { type UpstreamSessionLimits, UpstreamSessions } from "./upstream-sessions";
+import { watchFraming } from "./watch-framing";
+
+/** A request in flight, as a drain sees it. */
+export interface InFlight {
+  watch: boolean;
+  startedAt: number;
+  /**
+   * Ends a watch's stream of events, set once its head is in: between two events when the proxy knows
+   * their framing (the client reads a complete response and watches again, elsewhere), else by a cut.
+   */
+  endStream: (() => "ended" | "cut") | null;
+  /** A drain asked for the end (it comes with the event in progress, if one is half sent). */
+  ending: boolean;
+}
+
+/** What the relay needs of the proxy around it. */
+export interface RelayOptions {
+  upstream: Upstream;
+  flows: FlowLifecycle;
+  metrics: ProxyMetrics;
+  /** Bounds on the HTTP/2 sessions to the apiserver (default: DEFAULT_UPSTREAM_SESSION_LIMITS). */
+  upstreamSessions?: Partial<UpstreamSessionLimits>;
+  /** Requests in flight, by response: a watch's gets its `endStream` here. */
+  active: ReadonlyMap<ClientResponse, InFlight>;
+  /** Logs a line unless one was logged in the last 10 s. */
+  logRarely: (line: string) => void;
+}
+
+/** Forwards requests upstream and relays the answers; owns the upstream sessions and pools. */
+export class UpstreamRelay {
+  /** HTTP/2 sessions to the apiserver, one per credential. */
+  private readonly sessions: UpstreamSessions;
+  /** For clients that bring their own credential (a bearer token): never present ours. */
+  private readonly agent: https.Agent;
+  /** For clients without one, when the proxy's kubeconfig has a client certificate: present it. */
+  private readonly certAgent: https.Agent;
+
+  constructor(private readonly options: RelayOptions) {
+    const { upstream, metrics } = options;
+    this.agent = upstreamAgent(upstream, false);
+    this.certAgent = upstream.clientCertificate ? upstreamAgent(upstream, true) : this.agent;
+    this.sessions = new UpstreamSessions(upstream, options.upstreamSessions);
+    metrics.upstreamSessions = this.sessions;
+  }
+
+  /** Ends the upstream sessions and pools. */
+  close(): void {
+    this.sessions.close(true);
+    this.agent.destroy();
+    this.certAgent.destroy();
+  }
+
+  /**
+   * Forwards one request and streams the answer back; the hot path. Over the credential's HTTP/2 session
+   * to the apiserver, or over HTTP/1.1 when no session can be had (bound reached, no HTTP/2 upstream).
+   */
+  forward(mode: ProxyMode, req: ClientRequest, res: ClientResponse): void {
+    const { upstream, metrics } = this.options;
+    const url = req.url ?? "/";
+    const http2Client = req.httpVersionMajor === 2;
+    const hasBody = http2Client
+      ? !(req as http2.Http2ServerRequest).stream.endAfterHeaders
+      : req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    const live = this.options.flows.begin(mode, flowRequest(mode, req, upstream.basePath, false, hasBody));
+    // An addon may tap the body ('data'), which starts it flowing: hold it until the upstream side is
+    // there to take it (piping resumes it).
+    if (hasBody) req.pause();
+    const path = mode === "reverse" ? upstream.basePath + url : url;
+    const method = req.method ?? "GET";
+    /** Ends the upstream side when the client goes away; set once there is one. */
+    let cancelUpstream: (() => void) | null = null;
+    let clientGone = false;
+
+    this.sessions
+      .open(
+        req.headers.authorization,
+        requestHeadersForHttp2(req.rawHeaders, method, path, upstream.authority),
+        !hasBody,
+      )
+      .then(
+        (stream) => {
+          if (clientGone) {
+            stream?.close(http2.constants.NGHTTP2_CANCEL);
+            return;
+          }
+          metrics.countProtocols(http2Client ? "h2" : "h1", stream ? "h2" : "h1");
+          if (stream) {
+            cancelUpstream = () => stream.close(http2.constants.NGHTTP2_CANCEL);
+            this.relayHttp2(live, req, res, stream, hasBody, http2Client);
+          } else {
+            const upstreamRequest = this.relayHttp1(live, req, res, method, path, hasBody, http2Client);
+            cancelUpstream = () => upstreamRequest.destroy();
+          }
+        },
+        (error: Error) => {
+          if (!clientGone) this.answerUpstreamFailure(live, error, res);
+        },
+      );
+    req.on("error", () => cancelUpstream?.());
+    res.on("close", () => {
+      if (!res.writableFinished) {
+        // The client went away (watch closed, request cancelled): stop the upstream side too.
+        clientGone = true;
+        live.aborted("client closed the connection");
+        cancelUpstream?.();
+      }
+      live.end();
+    });
+  }
+
+  /**
+   * The proxy's own answer when the upstream gave none (down, refused, TLS failure): a Kubernetes `Status`,
+   * 502 BadGateway, through the client's response or, for a protocol switch, as raw HTTP/1.1 on its socket.
+   * The one place that answer is decided.
+   */
+  answerUpstreamFailure(live: LiveFlow, error: Error, client: ClientResponse | Duplex): void {
+    this.countUpstreamError(error);
+    live.upstreamFailed(error.message);
+    const body = statusBody(
+      502,
+      "BadGateway",
+      `apisnoop proxy: upstream ${this.options.upstream.server} failed: ${error.message}`,
+    );
+    answerBadGateway(client, body);
+  }
+
+  /** Relays a request over an HTTP/2 stream to the apiserver (flow control does the back-pressure). */
+  private relayHttp2(
+    live: LiveFlow,
+    req: ClientRequest,
+    res: ClientResponse,
+    stream: http2.ClientHttp2Stream,
+    hasBody: boolean,
+    http2Client: boolean,
+  ): void {
+    stream.on("response", (headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      const status = Number(headers[":status"] ?? 502);
+      live.responseHead(status, headers["content-type"] ?? null, stream);
+      writeHead(res, status, undefined, responseHeadersForClient(rawHeaders, http2Client));
+      if (!hasHeader(rawHeaders, "content-length")) flushHeadersUnlessBodyFollows(stream, res);
+      this.relay(
+        live,
+        stream,
+        res,
+        () => stream.close(http2.constants.NGHTTP2_CANCEL),
+        eventStreamType(status, rawHeaders, headers["content-type"]),
+      );
+    });
+    stream.on("error", (error) => this.upstreamFailedMidway(live, error, res));
+    if (hasBody) req.pipe(stream);
+    else req.resume();
+  }
+
+  /** Relays a request over the HTTP/1.1 keep-alive pool (an apiserver without HTTP/2, or at the session bound). */
+  private relayHttp1(
+    live: LiveFlow,
+    req: ClientRequest,
+    res: ClientResponse,
+    method: string,
+    path: string,
+    hasBody: boolean,
+    http2Client: boolean,
+  ): http.ClientRequest {
+    const { upstream } = this.options;
+    const upstreamRequest = https.request({
+      agent: req.headers.authorization ? this.agent : this.certAgent,
+      host: upstream.host,
+      port: upstream.port,
+      method,
+      path,
+      headers: requestHeadersForUpstream(
+        http2Client ? withoutPseudoHeaders(req.rawHeaders) : req.rawHeaders,
+        upstream.authority,
+      ) as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+    });
+    upstreamRequest.on("response", (answer) => {
+      live.responseHead(answer.statusCode ?? 502, answer.headers["content-type"] ?? null, answer);
+      writeHead(
+        res,
+        answer.statusCode ?? 502,
+        answer.statusMessage,
+        responseHeadersForClient(answer.rawHeaders, http2Client),
+      );
+      if (!hasHeader(answer.rawHeaders, "content-length")) flushHeadersUnlessBodyFollows(answer, res);
+      this.relay(
+        live,
+        answer,
+        res,
+        () => upstreamRequest.destroy(),
+        eventStreamType(answer.statusCode ?? 502, answer.rawHeaders, answer.headers["content-type"]),
+      );
+    });
+    upstreamRequest.on("error", (error) => this.upstreamFailedMidway(live, error, res));
+    if (!hasBody) {
+      // No body (GET, most DELETEs): send at once rather than one tick later on the request's 'end'.
+      upstreamRequest.end();
+      req.resume();
+    } else {
+      req.pipe(upstreamRequest);
+    }
+    return upstreamRequest;
+  }
+
+  /** The upstream side failed: a 502 Status if the client has no answer yet, else its response is cut. */
+  private upstreamFailedMidway(live: LiveFlow, error: Error, res: ClientResponse): void {
+    if (res.writableEnded) return; // the client has its whole answer (a drain ended a watch)
+    if (res.headersSent || res.destroyed) {
+      live.aborted(error.message);
+      res.destroy();
+      return;
+    }
+    this.answerUpstreamFailure(live, error, res);
+  }
+
+  /**
+   * Streams the upstream's answer to the client with back-pressure. The hit is counted (`complete`) before
+   * the client's response ends, so a proxy killed at any moment has counted every response a client
+   * received in full. A watch's answer is followed event by event, so that a drain can end it between two.
+   */
+  private relay(
+    live: LiveFlow,
+    answer: Readable,
+    res: ClientResponse,
+    cancelUpstream: () => void,
+    /** The content type of a stream of events (a watch's 200 answer), else null. */
+    eventStream: string | null,
+  ): void {
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      live.complete();
+      res.end();
+    };
+    answer.pipe(res, { end: false });
+    answer.once("end", end);
+    answer.on("error", () => {
+      if (!ended) res.destroy();
+    });
+    const request = this.options.active.get(res);
+    if (!request?.watch || eventStream === null) return;
+    const framing = watchFraming(eventStream);
+    if (!framing) {
+      // A framing the proxy cannot follow (CBOR): cut.
+      request.endStream = () => {
+        res.destroy();
+        return "cut";
+      };
+      return;
+    }
+    const follow = (chunk: Buffer) => framing.feed(chunk);
+    answer.on("data", follow);
+    request.endStream = () => {
+      if (ended) return "ended";
+      answer.unpipe(res);
+      answer.off("data", follow);
+      const finish = () => {
+        answer.off("data", untilEventEnds);
+        end();
+        // The connection goes with the answer's last chunk: the client's next request (its new watch)
+        // opens a new one, to another proxy, instead of reusing this one. An HTTP/2 stream ends with its
+        // END_STREAM, and its session already has the drain's GOAWAY (ending the socket would cut the
+        // session's other streams).
+        if (res instanceof ServerResponse) res.socket?.end();
+        cancelUpstream();
+      };
+      const out: NodeJS.WritableStream = res;
+      const untilEventEnds = (chunk: Buffer) => {
+        const eventEnd = framing.eventEndIn(chunk);
+        if (eventEnd !== -1) {
+          out.write(chunk.subarray(0, eventEnd));
+          finish();
+          return;
+        }
+        framing.feed(chunk);
+        if (!out.write(chunk)) {
+          answer.pause();
+          res.once("drain", () => answer.resume());
+        }
+      };
+      if (framing.betweenEvents) finish();
+      else {
+        answer.on("data", untilEventEnds);
+        answer.resume();
+      }
+      return "ended";
+    };
+  }
+
+  /** Counts an upstream failure; logs at most one line every 10 s so an outage does not flood the log. */
+  private countUpstreamError(error: Error): void {
+    this.options.metrics.upstreamErrors++;
+    this.options.logRarely(
+      `upstream ${this.options.upstream.server} failed: ${error.message} (answering 502)`,
+    );
+  }
+}
+
+/** An HTTP/2 client's headers without its pseudo-headers (`:method`, `:path`, …), for an HTTP/1.1 request. */
+function withoutPseudoHeaders(rawHeaders: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.charCodeAt(0) !== 58 /* ":" */) out.push(name, rawHeaders[i + 1] as string);
+  }
+  return out;
+}
