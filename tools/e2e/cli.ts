@@ -11,35 +11,16 @@
  * The proxy's cost in wall time is `npm run bench:conformance`'s.
  * Exit 0 when every test passed and every difference is explained; 1 otherwise; 2 on a usage error.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { sharedApisnoopCoverage, sharedCatalog } from "@apisnoop/openapi/testing";
-import { kubeVersions } from "../rig/kube-bin";
-import {
-  type ConformanceReport,
-  classLegend,
-  formatReportMarkdown,
-  formatReportText,
-  reportTests,
-} from "./conformance-report";
+import { sharedCatalog } from "@apisnoop/openapi/testing";
+import { formatReportText } from "./conformance-report";
 import { runConformanceThroughProxy } from "./conformance-run";
 import { CONFORMANCE_TESTS, conformanceTestsOf, nodeConformanceTests } from "./conformance-tests";
-import { DIFFERENCE_CLASSES } from "./difference-classes";
 import { ensureE2eBinary } from "./e2e-binary";
 import { e2eWorkDir } from "./e2e-rig";
-import { compareTests, summarizeComparison } from "./endpoint-comparison";
-import { readGinkgoReport, type SpecResult } from "./ginkgo-report";
-import {
-  type ObservedEndpoints,
-  observedEndpointsByTest,
-  publishedEndpointsByTest,
-  readHits,
-  rematchHits,
-} from "./test-endpoints";
-
-/** apisnoop's release the comparison is against: the data set in ../shared/k8s/apisnoop/. */
-const RELEASE = "1.34";
+import { KEPT_RUN_FILES, RELEASE, reportKeptRun, writeRunReport } from "./run-report";
 
 /** A one-line usage error (exit 2). */
 class UsageError extends Error {}
@@ -85,77 +66,22 @@ function conformanceFlags(args: string[]): ConformanceFlags {
   return { out: values.out, run: values.run, node, procs, only, reportOnly: values["report-only"] };
 }
 
-/** What a report says about its run besides the comparison. */
-interface RunFacts {
-  node: boolean;
-  procs: number;
-  durations: Record<string, number>;
-  hits: number;
-}
-
-/** Compares, classifies and writes report.{txt,md,json} into `outDir`; prints the text. */
-function writeReport(
-  outDir: string,
-  specs: readonly SpecResult[],
-  observed: ObservedEndpoints,
-  facts: RunFacts,
-): ConformanceReport {
-  const published = publishedEndpointsByTest(sharedApisnoopCoverage(RELEASE).endpoints);
-  const comparisons = compareTests(specs, observed.byTest, published);
-  const report: ConformanceReport = {
-    release: `${RELEASE}.0`,
-    kubeVersion: kubeVersions().kube,
-    generatedAt: new Date().toISOString(),
-    node: facts.node,
-    procs: facts.procs,
-    durations: { ...facts.durations },
-    hits: facts.hits,
-    unattributedHits: observed.unattributedHits,
-    summary: summarizeComparison(comparisons),
-    classes: classLegend(DIFFERENCE_CLASSES),
-    tests: reportTests(comparisons, specs, observed.nonStableByTest, observed.unmatchedByTest),
-  };
-  const text = formatReportText(report);
-  writeFileSync(join(outDir, "report.txt"), `${text}\n`);
-  writeFileSync(join(outDir, "report.md"), `${formatReportMarkdown(report)}\n`);
-  writeFileSync(join(outDir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
-  console.log(text);
-  return report;
-}
-
 /**
- * `--report-only`: the report of a kept run, from its hits.jsonl and ginkgo-report.json. The run's facts the
- * files do not hold (node, processes, phase times) come from the report.json a previous report left there.
+ * `--report-only`: the report of the run kept in `--out DIR`, from its files (see {@link reportKeptRun}).
  */
 function reportAgain(flags: ConformanceFlags): number {
   const outDir = flags.out ?? join(e2eWorkDir(), "last");
-  const hitsPath = join(outDir, "hits.jsonl");
-  const ginkgoPath = join(outDir, "ginkgo-report.json");
-  for (const file of [hitsPath, ginkgoPath]) {
-    if (!existsSync(file)) throw new UsageError(`--report-only: no ${file} (a run's --out DIR holds it)`);
+  for (const file of KEPT_RUN_FILES) {
+    const path = join(outDir, file);
+    if (!existsSync(path)) throw new UsageError(`--report-only: no ${path} (a run's --out DIR holds it)`);
   }
-  let specs = readGinkgoReport(ginkgoPath);
-  if (flags.only) {
-    const only = flags.only;
-    specs = specs.filter((spec) => only.test(spec.name));
-    if (specs.length === 0) throw new UsageError(`--only ${only.source} selects none of the run's tests`);
-  }
-  const previousPath = join(outDir, "report.json");
-  const previous = existsSync(previousPath)
-    ? (JSON.parse(readFileSync(previousPath, "utf8")) as Partial<ConformanceReport>)
-    : {};
-  const catalog = sharedCatalog(RELEASE);
-  const { hits, changed } = rematchHits(readHits(hitsPath), catalog);
-  const report = writeReport(outDir, specs, observedEndpointsByTest(hits, catalog), {
-    node: previous.node ?? flags.node,
-    procs: previous.procs ?? 1,
-    durations: previous.durations ?? {},
-    hits: hits.length,
-  });
+  const { report, specs, changed } = reportKeptRun(outDir, { only: flags.only, node: flags.node });
+  if (specs === 0) throw new UsageError(`--only ${flags.only?.source} selects none of the run's tests`);
+  console.log(formatReportText(report));
   console.log(
-    `e2e: report of the kept run in ${outDir}/report.{txt,md,json}; ${changed} of ${hits.length} hits matched to another operation than when recorded`,
+    `e2e: report of the kept run in ${outDir}/report.{txt,md,json}; ${changed} of ${report.hits} hits matched to another operation than when recorded`,
   );
-  const ok = report.summary.passed === specs.length && report.summary.unexplained === 0;
+  const ok = report.summary.passed === specs && report.summary.unexplained === 0;
   return ok ? 0 : 1;
 }
 
@@ -179,12 +105,13 @@ async function conformance(args: string[]): Promise<number> {
     outDir,
     ...(flags.run ? { run: flags.run } : {}),
   });
-  const report = writeReport(run.outDir, run.specs, run.observed, {
+  const report = writeRunReport(run.outDir, run.specs, run.observed, {
     node: flags.node,
     procs: flags.procs,
     durations: { ...run.durations },
     hits: run.hitCount,
   });
+  console.log(formatReportText(report));
   console.log(`e2e: report in ${run.outDir}/report.{txt,md,json}; hits counted under run ${run.run}`);
   const missing = tests.length - run.specs.length;
   if (missing > 0) console.log(`e2e: ${missing} selected tests did not run (focus mismatch?)`);

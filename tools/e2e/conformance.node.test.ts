@@ -44,7 +44,9 @@ beforeAll(async () => {
     log: () => {},
   });
   const published = publishedEndpointsByTest(sharedApisnoopCoverage("1.34").endpoints);
-  comparisons = compareTests(run.specs, run.observed.byTest, published);
+  comparisons = compareTests(run.specs, run.observed.byTest, published, {
+    succeeded: run.observed.succeededByTest,
+  });
 }, 1_500_000);
 
 describe.skipIf(!available)("upstream conformance tests with pods, through the proxy", () => {
@@ -70,9 +72,10 @@ describe.skipIf(!available)("upstream conformance tests with pods, through the p
       ...c.extras.filter((d) => d.explanation === null).map((d) => `${c.test}: + ${d.endpoint}`),
       ...c.misses.filter((d) => d.explanation === null).map((d) => `${c.test}: - ${d.endpoint}`),
     ]);
-    // Pod tests poll while they wait (a pod's status, a Service's endpoints), so a few endpoints are in
-    // one run's set and not another's: the full run reports them as unexplained (README, "Measured with
-    // pods"); here they are printed, and each test must still agree with apisnoop far more than it differs.
+    // The full run's report has every difference explained (README, "Measured with pods"). Some classes
+    // rest on timing (a wait that polls a pod only while it is not Running yet), so a difference this small
+    // subset may show on a slower or faster machine is printed here, not failed on; each test must still
+    // agree with apisnoop far more than it differs.
     if (unexplained.length > 0) console.log(`unexplained differences:\n${unexplained.join("\n")}`);
     for (const c of comparisons) {
       expect(c.published, c.test).toBe(true);

@@ -18,6 +18,8 @@ export interface DifferenceContext {
   /** apisnoop's endpoints for the test; null when its data does not name the test. */
   published: ReadonlySet<string> | null;
   state: string;
+  /** The test's endpoints answered with a 2xx at least once through the proxy; null when not known. */
+  succeeded?: ReadonlySet<string> | null;
 }
 
 export interface DifferenceClass {
@@ -41,6 +43,110 @@ export const GROUPS_NOT_SERVED_BY_SOURCE_CLUSTER: readonly string[] = [
   "getInternalApiserverAPIGroup",
   "getResourceAPIGroup",
   "getStoragemigrationAPIGroup",
+];
+
+/** A test and endpoints of one difference class's table. */
+export interface TestEndpoints {
+  test: string;
+  endpoints: readonly string[];
+}
+
+const has = (table: readonly TestEndpoints[], test: string, endpoint: string) =>
+  table.some((row) => row.test === test && row.endpoints.includes(endpoint));
+
+/** What kube-controller-manager's metrics grabber asks of its pod: its log, its status, a port-forward. */
+export const CONTROLLER_MANAGER_POD_CALLS: readonly string[] = [
+  "readCoreV1NamespacedPodLog",
+  "readCoreV1NamespacedPod",
+  "connectCoreV1GetNamespacedPodPortforward",
+];
+
+/**
+ * The conformance tests that gather kube-controller-manager's metrics after their work (garbage_collector.go's
+ * gatherMetrics) and that apisnoop's data names (the other two such tests are [Serial]).
+ */
+export const GATHERS_CONTROLLER_MANAGER_METRICS: readonly string[] = [
+  "[sig-api-machinery] Garbage collector should delete pods created by rc when not orphaning [Conformance]",
+  "[sig-api-machinery] Garbage collector should delete RS created by deployment when not orphaning [Conformance]",
+  "[sig-api-machinery] Garbage collector should orphan RS created by deployment when deleteOptions.PropagationPolicy is Orphan [Conformance]",
+];
+
+const SERVICES = "[sig-network] Services";
+const PROXY = "[sig-network] Proxy version v1 should proxy through a service and a pod [Conformance]";
+
+/**
+ * Calls apisnoop's data credits a test with that the test's v1.34.4 source cannot issue: the source job
+ * ran an earlier 1.34 build of the test (difference-classes.test.ts reads v1.34.4's source for each row).
+ */
+export const CALLS_NOT_IN_TEST_SOURCE: readonly TestEndpoints[] = [
+  ...[
+    "should serve a basic endpoint from pods",
+    "should serve multiport endpoints from pods",
+    "should serve endpoints on same port and different protocols",
+  ].map((it) => ({
+    test: `${SERVICES} ${it} [Conformance]`,
+    endpoints: ["readCoreV1NamespacedEndpoints", "getDiscoveryV1APIResources"],
+  })),
+  { test: PROXY, endpoints: ["readCoreV1NamespacedEndpoints"] },
+  {
+    test: "[sig-network] ServiceCIDR and IPAddress API should support ServiceCIDR API operations [Conformance]",
+    endpoints: ["patchNetworkingV1ServiceCIDR", "replaceNetworkingV1ServiceCIDR"],
+  },
+  {
+    test: "[sig-node] Pods should delete a collection of pods [Conformance]",
+    endpoints: ["createCoreV1NamespacedPodBinding"],
+  },
+];
+
+/**
+ * Calls a test's v1.34.4 source makes where apisnoop's data has the test make, instead, a call of
+ * {@link CALLS_NOT_IN_TEST_SOURCE} (`replaces`): the same wait, written against another API.
+ */
+export const CALLS_REPLACING_SOURCE_BUILD_CALLS: readonly (TestEndpoints & { replaces: string })[] = [
+  {
+    test: PROXY,
+    endpoints: ["listDiscoveryV1NamespacedEndpointSlice"],
+    replaces: "readCoreV1NamespacedEndpoints",
+  },
+];
+
+/**
+ * Calls a test's source makes or skips depending on how fast the cluster is, each row with the one
+ * function of the test's v1.34.4 source that can issue it and the condition there (checked in
+ * difference-classes.test.ts):
+ * - extra `readCoreV1NamespacedPod`: e2epod.VerifyPodsRunning lists the pods, then GETs only those not yet
+ *   Running (WaitForPodRunningInNamespace returns at once for a Running pod);
+ * - miss `deleteCoreV1NamespacedConfigMap`: waitWebhookConfigurationReady creates marker ConfigMaps until
+ *   the webhook denies one, deleting each it was allowed to create: none when the first is denied (the rule
+ *   also asks the run: no ConfigMap create of the test succeeded);
+ * - miss `listCoreV1NamespacedPod`: deployment.go's failureTrap (every test's AfterEach) lists pods only
+ *   for a Deployment or ReplicaSet still in the namespace when the test ends.
+ */
+export const TIMING_DEPENDENT_CALLS: readonly (TestEndpoints & {
+  side: EndpointDifference["side"];
+  /** An operation the run must never have seen answered with a 2xx for this test. */
+  unlessSucceeded?: string;
+})[] = [
+  ...[
+    "[sig-apps] Deployment RollingUpdateDeployment should delete old pods and create new ones [Conformance]",
+    "[sig-apps] Deployment deployment should delete old replica sets [Conformance]",
+    "[sig-apps] Deployment deployment should support rollover [Conformance]",
+    "[sig-apps] ReplicaSet Replace and Patch tests [Conformance]",
+    "[sig-apps] ReplicaSet should list and delete a collection of ReplicaSets [Conformance]",
+  ].map((test) => ({ test, endpoints: ["readCoreV1NamespacedPod"], side: "extra" as const })),
+  ...["should deny crd creation", "should be able to deny custom resource creation, update and deletion"].map(
+    (it) => ({
+      test: `[sig-api-machinery] AdmissionWebhook [Privileged:ClusterAdmin] ${it} [Conformance]`,
+      endpoints: ["deleteCoreV1NamespacedConfigMap"],
+      side: "miss" as const,
+      unlessSucceeded: "createCoreV1NamespacedConfigMap",
+    }),
+  ),
+  {
+    test: "[sig-apps] Deployment should run the lifecycle of a Deployment [Conformance]",
+    endpoints: ["listCoreV1NamespacedPod"],
+    side: "miss",
+  },
 ];
 
 /** The classes, most specific first; the first whose rule holds explains a difference. */
@@ -98,6 +204,73 @@ export const DIFFERENCE_CLASSES: readonly DifferenceClass[] = [
       "these three group endpoints, while the same walk hits every other group's.",
     side: "extra",
     explains: (d) => GROUPS_NOT_SERVED_BY_SOURCE_CLUSTER.includes(d.endpoint),
+  },
+  {
+    id: "control-plane-not-in-pods",
+    title: "kube-controller-manager's metrics: the source cluster ran it as a pod, the rig as a process",
+    why:
+      "The garbage collector tests gather kube-controller-manager's metrics at their end (garbage_collector.go " +
+      "gatherMetrics, e2emetrics.NewMetricsGrabber). The grabber looks for a kube-system pod named " +
+      "kube-controller-manager-*: on the source job's GCE cluster the control plane runs as static pods, so it " +
+      "reads that pod's log, waits for it Ready and port-forwards to it; the rig runs kube-controller-manager as " +
+      "a process, so there is no such pod and the grabber makes none of these 3 calls, which apisnoop's data " +
+      "also credits to the MetricsGrabber test of kube-controller-manager. Only these calls of these tests.",
+    side: "miss",
+    explains: (d) =>
+      GATHERS_CONTROLLER_MANAGER_METRICS.includes(d.test) &&
+      CONTROLLER_MANAGER_POD_CALLS.includes(d.endpoint),
+  },
+  {
+    id: "call-not-in-test-source",
+    title: "a call the test's v1.34.4 source cannot make: the source job ran an earlier build",
+    why:
+      "apisnoop's 1.34.0 data comes from a ci-kubernetes-e2e-gci-gce run of July 2025, an earlier 1.34 build of " +
+      "the tests than v1.34.4: since then the Services and Proxy tests wait on EndpointSlices instead of " +
+      "Endpoints (and no longer ask discovery for discovery.k8s.io/v1), the ServiceCIDR test no longer patches " +
+      "or replaces the default ServiceCIDR, and the collection-of-pods test no longer binds its pods. Each row " +
+      "of the table is checked against v1.34.4's source: no function the test reaches can make the call, so " +
+      "the proxy cannot have missed it.",
+    side: "miss",
+    explains: (d) => has(CALLS_NOT_IN_TEST_SOURCE, d.test, d.endpoint),
+  },
+  {
+    id: "call-replacing-source-build-call",
+    title: "v1.34.4's test makes this call where the source job's build made one it no longer can",
+    why:
+      "The Proxy test of v1.34.4 waits for its Service's EndpointSlices (e2eendpointslice) where the source " +
+      "job's build read its Endpoints: the extra list of EndpointSlices stands for the missing Endpoints read, " +
+      "which call-not-in-test-source explains. Only when the test misses that very call in this run.",
+    side: "extra",
+    explains: (d, c) =>
+      CALLS_REPLACING_SOURCE_BUILD_CALLS.some(
+        (row) =>
+          row.test === d.test &&
+          row.endpoints.includes(d.endpoint) &&
+          c.published?.has(row.replaces) === true &&
+          !c.observed.has(row.replaces),
+      ),
+  },
+  {
+    id: "timing-dependent-call",
+    title: "a call the test's source makes or skips depending on how fast the cluster is",
+    why:
+      "Some waits of the tests issue a call only while the cluster is not there yet: a GET of a listed pod " +
+      "that is not Running yet (e2epod.VerifyPodsRunning), the deletion of a marker ConfigMap the admission " +
+      "webhook was not yet denying (waitWebhookConfigurationReady; the rule also checks that no ConfigMap " +
+      "create of the test succeeded through the proxy), a pod list for a ReplicaSet the garbage collector had " +
+      "not yet removed when the test ended (deployment.go failureTrap). The source job's cluster and the rig " +
+      "differ in speed, so one side has the call and the other not. Each row names the only function of " +
+      "v1.34.4's source that can issue the call, checked against the source.",
+    side: "both",
+    explains: (d, c) =>
+      TIMING_DEPENDENT_CALLS.some(
+        (row) =>
+          row.test === d.test &&
+          row.side === d.side &&
+          row.endpoints.includes(d.endpoint) &&
+          (row.unlessSucceeded === undefined ||
+            (c.succeeded != null && !c.succeeded.has(row.unlessSucceeded))),
+      ),
   },
 ];
 

@@ -43,16 +43,22 @@ const sorted = (values: Iterable<string>) => [...values].sort();
 
 /**
  * Compares each run test's observed set with its published set. Each difference gets the first class of
- * `classes` whose rule holds.
+ * `options.classes` (default: DIFFERENCE_CLASSES) whose rule holds.
  */
 export function compareTests(
   specs: readonly SpecResult[],
   observed: EndpointsByTest,
   published: EndpointsByTest,
-  classes?: readonly DifferenceClass[],
+  options: {
+    classes?: readonly DifferenceClass[];
+    /** Per test, the operations answered with a 2xx at least once (rules about the run read it). */
+    succeeded?: EndpointsByTest;
+  } = {},
 ): TestComparison[] {
+  const { classes, succeeded } = options;
   return specs.map((spec) => {
     const seen = observed.get(spec.name) ?? new Set<string>();
+    const answered = succeeded?.get(spec.name) ?? null;
     const listed = published.get(spec.name);
     const expected = listed ?? new Set<string>();
     const explain = (endpoint: string, side: EndpointDifference["side"]): ExplainedDifference => ({
@@ -60,7 +66,7 @@ export function compareTests(
       explanation:
         explainDifference(
           { test: spec.name, endpoint, side },
-          { observed: seen, published: listed ?? null, state: spec.state },
+          { observed: seen, published: listed ?? null, state: spec.state, succeeded: answered },
           classes,
         )?.id ?? null,
     });

@@ -19,6 +19,8 @@ export interface ObservedEndpoints {
   nonStableByTest: Map<string, Set<string>>;
   /** Per test, requests that matched no operation of the live spec, as `METHOD path (reason)`. */
   unmatchedByTest: Map<string, Set<string>>;
+  /** Per test, the stable endpoints answered with a 2xx at least once. */
+  succeededByTest: EndpointsByTest;
 }
 
 /** The hits of a `--out hits.jsonl` file, one JSON object a line. */
@@ -73,6 +75,7 @@ export function observedEndpointsByTest(
     unattributedHits: 0,
     nonStableByTest: new Map(),
     unmatchedByTest: new Map(),
+    succeededByTest: new Map(),
   };
   for (const hit of hits) {
     const test = hit.userAgent ? sourceFromUserAgent(hit.userAgent).e2eTest : null;
@@ -87,6 +90,7 @@ export function observedEndpointsByTest(
     const endpoint = catalog.byOperationId.get(hit.operationId);
     if (endpoint && !endpoint.watchOperation && endpoint.level === "stable") {
       add(observed.byTest, test, hit.operationId);
+      if (hit.status >= 200 && hit.status < 300) add(observed.succeededByTest, test, hit.operationId);
     } else {
       add(observed.nonStableByTest, test, hit.operationId);
     }

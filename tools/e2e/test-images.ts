@@ -12,15 +12,15 @@ import { join } from "node:path";
 import { BUSYBOX, busyboxLayer, hostFilesLayer, IMAGE_USERS, systemLayer } from "../images/base-layers";
 import type { ImageLayer, ImageRecipe, LayerItem } from "../images/oci-image";
 import { pauseImage, RIG_IMAGE_REGISTRY } from "../images/rig-images";
-import { kubeBinDir, kubeVersions } from "../rig/kube-bin";
-import { goModCache } from "./env";
+import { kubeBinDir } from "../rig/kube-bin";
+import { kubernetesSourceDir } from "./upstream-source";
 
 /** Where e2e.test's "promoter" images (agnhost, busybox, httpd, nginx, …) live on the rig. */
 export const E2E_IMAGE_REGISTRY = `${RIG_IMAGE_REGISTRY}/e2e-test-images`;
 
 /** The upstream module's source tree (porter's certificates, the Update Demo's files). */
 function upstreamTestImages(): string {
-  return join(goModCache(), "k8s.io", `kubernetes@${kubeVersions().kube}`, "test", "images");
+  return join(kubernetesSourceDir(), "test", "images");
 }
 
 const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

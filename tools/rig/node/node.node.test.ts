@@ -112,6 +112,16 @@ describe("the rig's node", () => {
       expect(inCidr(address, POD_CIDR), address).toBe(true);
   });
 
+  it("runs the control plane as processes: kube-system has no pod of theirs", async () => {
+    // The e2e difference class control-plane-not-in-pods rests on this: e2e's metrics grabber only talks
+    // to a kube-controller-manager-* pod in kube-system, which a cluster with static control-plane pods has.
+    const pods = (await rigKubectl(["-n", "kube-system", "get", "pods", "-o", "name"])).trim().split(/\s+/);
+    expect(pods.some((pod) => pod.startsWith("pod/coredns"))).toBe(true);
+    expect(
+      pods.filter((pod) => /^pod\/(kube-apiserver|kube-controller-manager|kube-scheduler|etcd)-/.test(pod)),
+    ).toEqual([]);
+  });
+
   it("runs a pod with an address from the pod network that resolves Service names and calls the apiserver in-cluster", async () => {
     const status = await until(
       "the client pod running",

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import type { ConformanceReport } from "./conformance-report";
+import { reportKeptRun } from "./run-report";
 
 const run = promisify(execFile);
 const dirs: string[] = [];
@@ -69,60 +69,54 @@ function keptRun(extraHit: { method: string; path: string }): string {
   return dir;
 }
 
-async function reportOnly(dir: string): Promise<{ code: number; stdout: string; report: ConformanceReport }> {
-  let code = 0;
-  let stdout = "";
-  try {
-    ({ stdout } = await run("npx", [
-      "tsx",
-      "tools/e2e/cli.ts",
-      "conformance",
-      "--report-only",
-      "--out",
-      dir,
-    ]));
-  } catch (error) {
-    const failed = error as { code: number; stdout: string };
-    code = failed.code;
-    stdout = failed.stdout;
-  }
-  const report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as ConformanceReport;
-  return { code, stdout, report };
-}
-
-describe("e2e:conformance --report-only", () => {
-  it("recomputes a kept run's report with today's matcher, keeping the run's facts", async () => {
-    const { report, stdout } = await reportOnly(
-      keptRun({ method: "GET", path: "/api/v1/namespaces/n/pods/p/proxy/" }),
-    );
-    expect(report.summary.tests).toBe(1);
+describe("reportKeptRun", () => {
+  it("recomputes a kept run's report with today's matcher, keeping the run's facts", () => {
+    const dir = keptRun({ method: "GET", path: "/api/v1/namespaces/n/pods/p/proxy/" });
+    const { report, specs, changed } = reportKeptRun(dir, { node: false });
+    expect(specs).toBe(1);
+    expect(changed).toBe(1);
     expect(report.tests[0]?.test).toBe(TEST);
     // The trailing-slash hit counts for the route without {path}, as matched today.
     expect(report.tests[0]?.extras.map((d) => d.endpoint)).toEqual(["connectCoreV1GetNamespacedPodProxy"]);
-    expect(report.node).toBe(true);
-    expect(report.procs).toBe(6);
-    expect(report.durations).toEqual({ suite: 3520.7 });
-    expect(stdout).toContain("1 of 11 hits matched to another operation than when recorded");
-  }, 60_000);
+    expect(report.tests[0]?.matches).toHaveLength(10);
+    expect({ node: report.node, procs: report.procs, durations: report.durations }).toEqual({
+      node: true,
+      procs: 6,
+      durations: { suite: 3520.7 },
+    });
+    // Written over the run's report files.
+    const written = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as typeof report;
+    expect(written.summary).toEqual(report.summary);
+    expect(readFileSync(join(dir, "report.txt"), "utf8")).toContain("1/1 tests passed through the proxy");
+  });
 
-  it("fails on an unexplained difference, and says in one line when the run's files are missing", async () => {
-    const { code, report } = await reportOnly(
-      keptRun({ method: "GET", path: "/api/v1/namespaces/n/pods/p/proxy/x" }),
-    );
+  it("keeps a hit the matcher still sends to {path}, and compares only the tests --only selects", () => {
+    const dir = keptRun({ method: "GET", path: "/api/v1/namespaces/n/pods/p/proxy/x" });
+    expect(reportKeptRun(dir, { node: true, only: /Secrets/ }).specs).toBe(0);
+    const { report, changed } = reportKeptRun(dir, { node: true });
+    expect(changed).toBe(0);
     expect(report.summary.unexplained).toBe(1);
-    expect(code).toBe(1);
+  });
+});
+
+describe("npm run e2e:conformance -- --report-only", () => {
+  it("says in one line that a directory holds no kept run, and exits 2", async () => {
     const empty = mkdtempSync(join(tmpdir(), "apisnoop-e2e-kept-"));
     dirs.push(empty);
-    const failed = await run("npx", [
+    const failed = await run(process.execPath, [
+      "--import",
       "tsx",
       "tools/e2e/cli.ts",
       "conformance",
       "--report-only",
       "--out",
       empty,
-    ]).catch((error: { code: number; stderr: string }) => error);
-    expect(failed).toMatchObject({ code: 2 });
-    expect((failed as { stderr: string }).stderr.trim().split("\n")).toEqual([
+    ]).then(
+      () => ({ code: 0, stderr: "" }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failed.code).toBe(2);
+    expect(failed.stderr.trim().split("\n")).toEqual([
       `e2e: --report-only: no ${join(empty, "hits.jsonl")} (a run's --out DIR holds it)`,
     ]);
   }, 60_000);
