@@ -4,9 +4,11 @@
  * embedded database, use the repository's `npm start`.
  */
 import { readEnv } from "./src/env";
+import { endOnSignals } from "./src/server/signals";
 import { startWebApp } from "./src/server/web-app";
 
 const log = (line: string) => process.stderr.write(`apisnoop web: ${line}\n`);
+const ending = endOnSignals(log);
 
 try {
   const env = readEnv();
@@ -18,13 +20,10 @@ try {
       `the dashboard is open to anyone who reaches ${env.HOST}:${app.dashboard.port}: set APISNOOP_DASHBOARD_PASSWORD, or put an authenticating proxy in front`,
     );
   }
-  const stop = async (signal: NodeJS.Signals) => {
+  ending.started(async (signal) => {
     log(`${signal}, shutting down`);
     await app.close();
-    process.exit(0);
-  };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  });
 } catch (error) {
   log((error as Error).message);
   process.exit(1);

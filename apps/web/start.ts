@@ -8,22 +8,19 @@ const log = (line: string) => process.stderr.write(`apisnoop: ${line}\n`);
 log("starting (database, dashboard, proxy)…");
 
 async function main(): Promise<void> {
+  const { endOnSignals } = await import("./src/server/signals");
+  // From the first moment: a Ctrl-C while starting must still stop the database (see endOnSignals).
+  const ending = endOnSignals(log);
   const { readEnv } = await import("./src/env");
   const { startBanner, startLocalStack } = await import("./src/start/local-stack");
   const env = readEnv();
   const stack = await startLocalStack({ env, workDir: process.cwd(), log });
   process.stdout.write(`${startBanner(stack)}\n`);
-  let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
+  ending.started(async (signal) => {
     log(`${signal}: stopping…`);
     await stack.close();
     log("stopped");
-    process.exit(0);
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  });
 }
 
 main().catch((error: Error) => {

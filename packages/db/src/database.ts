@@ -36,6 +36,8 @@ export interface OpenDatabaseOptions {
   applicationName?: string;
   /** Run the embedded server without fsync: for throw-away test databases only. */
   volatile?: boolean;
+  /** Run the embedded server in a process group of its own (see `startEmbeddedPostgres`). */
+  ownProcessGroup?: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
         stateDir: STATE_DIR,
         ...(options.log ? { log: options.log } : {}),
         volatile: options.volatile ?? false,
+        ownProcessGroup: options.ownProcessGroup ?? false,
       });
   const url = options.databaseUrl ?? (embedded?.url as string);
   let migrations: MigrationResult;

@@ -1,4 +1,7 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -93,5 +96,82 @@ describe("startEmbeddedPostgres", () => {
     } finally {
       rmSync(closed, { recursive: true, force: true });
     }
+  });
+
+  /**
+   * Runs `body` in a Node.js process of its own (and a process group of its own, like a terminal's
+   * foreground job) that has started a server; `body` sees `db` and `query`. Resolves with the URL the
+   * script printed, the child, and its output so far.
+   */
+  function runOwner(name: string, body: string) {
+    const script = path.join(root, `${name}.mts`);
+    writeFileSync(
+      script,
+      `import pg from ${JSON.stringify(createRequire(__filename).resolve("pg"))};
+import { startEmbeddedPostgres } from ${JSON.stringify(path.resolve(__dirname, "embedded-postgres.ts"))};
+const db = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(path.join(root, name))}, volatile: true, ownProcessGroup: true });
+const query = async (sql: string) => {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try { return (await client.query(sql)).rows; } finally { await client.end(); }
+};
+${body}
+console.log("url " + db.url);
+`,
+    );
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      cwd: __dirname,
+      detached: true,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      output += chunk;
+    });
+    const url = new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", () => {
+        const match = /^url (\S+)$/m.exec(output);
+        if (match) resolve(match[1] as string);
+      });
+      child.once("exit", (code) =>
+        reject(new Error(`the owner exited (${code}) before starting: ${output}`)),
+      );
+    });
+    return { child, url, output: () => output };
+  }
+
+  it("keeps serving when Ctrl-C reaches its owner's process group, until the owner stops it", async () => {
+    const owner = runOwner(
+      "ctrl-c",
+      `process.on("SIGINT", async () => {
+  await new Promise((resolve) => setTimeout(resolve, 500)); // the owner drains into its database
+  try { console.log("after Ctrl-C " + JSON.stringify(await query("SELECT 1 AS one"))); }
+  catch (error) { console.log("after Ctrl-C failed: " + error.message); }
+  await db.stop();
+  process.exit(0);
+});`,
+    );
+    const url = await owner.url;
+    process.kill(-(owner.child.pid as number), "SIGINT"); // what a terminal does on Ctrl-C
+    const [code] = await once(owner.child, "exit");
+    expect(owner.output()).toContain('after Ctrl-C [{"one":1}]');
+    expect(code).toBe(0);
+    await expect(query(url, "SELECT 1")).rejects.toThrow(); // and the owner's stop() did stop it
+  });
+
+  it("stops its server when the owner's process exits without stopping it", async () => {
+    const owner = runOwner("exit", "setTimeout(() => process.exit(3), 200);");
+    const url = await owner.url;
+    expect(await query(url, "SELECT 1 AS one")).toEqual([{ one: 1 }]);
+    await once(owner.child, "exit");
+    let stopped = false;
+    for (let attempt = 0; attempt < 100 && !stopped; attempt++) {
+      stopped = await query(url, "SELECT 1").then(
+        () => false,
+        () => true,
+      );
+      if (!stopped) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(stopped).toBe(true);
   });
 });

@@ -63,6 +63,12 @@ export async function startEmbeddedPostgres(options: {
    * the `postgres` user to pass through when it shuts it out (as one made with mode 0700 would).
    */
   stateDir?: string;
+  /**
+   * Run the server in a process group of its own, so that a terminal's Ctrl-C (sent to the whole
+   * foreground group) reaches only its owner, which then stops it after its last write. Only for owners
+   * that stop it on SIGINT, SIGTERM and SIGHUP: others would leave it running when a signal ends them.
+   */
+  ownProcessGroup?: boolean;
 }): Promise<EmbeddedPostgres> {
   const dataDir = path.resolve(options.dataDir);
   const passwordFile = `${dataDir}.password`;
@@ -80,7 +86,7 @@ export async function startEmbeddedPostgres(options: {
   const settings = options.volatile ? VOLATILE_SETTINGS : [];
   let server: ChildProcess;
   try {
-    server = await startServer(binaries, dataDir, port, settings, owner, options.log);
+    server = await startServer(binaries, dataDir, port, settings, owner, options);
   } catch (error) {
     // Another process may have started a server on this data dir in the meantime: use that one.
     const other = await joinRunningServer(dataDir, passwordFile);
@@ -295,7 +301,7 @@ function startServer(
   port: number,
   settings: string[],
   owner: SystemUser | null,
-  log: ((line: string) => void) | undefined,
+  { log, ownProcessGroup = false }: { log?: (line: string) => void; ownProcessGroup?: boolean },
 ): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -305,8 +311,16 @@ function startServer(
         ...["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
         ...settings.flatMap((setting) => ["-c", setting]),
       ],
-      { stdio: ["ignore", "ignore", "pipe"], ...(owner ?? {}), env: { ...process.env, LC_ALL: "C" } },
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        ...(owner ?? {}),
+        env: { ...process.env, LC_ALL: "C" },
+        // In the owner's group, a terminal's Ctrl-C would shut the server down under the owner's open
+        // connections while the owner still drains into them.
+        detached: ownProcessGroup,
+      },
     );
+    own(child);
     let output = "";
     let ready = false;
     child.stderr?.setEncoding("utf8");
@@ -325,6 +339,26 @@ function startServer(
       if (!ready) reject(new Error(`PostgreSQL exited on start (${code ?? signal}): ${output.trim()}`));
     });
   });
+}
+
+/** The servers this process started and has not stopped yet. */
+const ownedServers = new Set<ChildProcess>();
+
+/**
+ * Keeps `child` until it exits. The last resort for a process that exits without stopping its server
+ * (an uncaught error, `process.exit`): in a process group of its own, the server would outlive it.
+ */
+function own(child: ChildProcess): void {
+  if (ownedServers.size === 0) process.once("exit", stopOwnedServers);
+  ownedServers.add(child);
+  child.once("exit", () => {
+    ownedServers.delete(child);
+    if (ownedServers.size === 0) process.off("exit", stopOwnedServers);
+  });
+}
+
+function stopOwnedServers(): void {
+  for (const child of ownedServers) child.kill("SIGINT");
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {

@@ -66,6 +66,9 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       databaseUrl: env.DATABASE_URL,
       dataDir: env.APISNOOP_DATA_DIR,
       applicationName,
+      // Its entry points (server.ts, start.ts) stop the app, and so the database, on SIGINT, SIGTERM
+      // and SIGHUP: the database then outlives a Ctrl-C long enough to take the app's last writes.
+      ownProcessGroup: true,
       // PostgreSQL's own chatter only on request: it drowns what a newcomer needs to read.
       ...(env.APISNOOP_DEBUG ? { log: (line: string) => log(`postgres: ${line.trimEnd()}`) } : {}),
     }));
