@@ -3,11 +3,26 @@
  * rows in. Concurrent batches mostly touch the same rows; sorted by key, they lock them in one order and
  * never deadlock.
  */
+import type { IngestBatch } from "@apisnoop/protocol";
+import type { BucketFilter } from "./batch-buckets";
 import type { PrismaClient } from "./client";
 
+/** The transaction a batch is written in. */
 export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 
 /** Sorts folded rows by their key, for a lock order every concurrent batch shares. */
 export function sortedValues<T>(rows: Map<string, T>): T[] {
   return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+}
+
+/** What each table writer of a batch is given: one transaction, one release, the batch and its sources. */
+export interface BatchWrite {
+  tx: Tx;
+  /** The release the batch's rows are stored under, resolved once for the batch. */
+  release: string;
+  batch: IngestBatch;
+  /** Database ids of `batch.sources`, by index. */
+  sourceIds: number[];
+  /** Which minute and hour buckets keep rows (retention); days and totals take every row. */
+  keep: BucketFilter;
 }

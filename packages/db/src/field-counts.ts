@@ -2,20 +2,14 @@
  * A batch's field uses: FieldCount per hour, FieldTotal per source, WorkloadFieldTotal and FieldUse per
  * workload, and which fields conformance tests' bodies carried.
  */
-import type { IngestBatch } from "@apisnoop/protocol";
-import type { BucketFilter } from "./batch-buckets";
 import { clipUtf8, MAX_KEY_TEXT_BYTES } from "./batch-limits";
 import { workloadsById } from "./batch-sources";
-import { sortedValues, type Tx } from "./batch-write";
+import { type BatchWrite, sortedValues } from "./batch-write";
 import { booleanArray, numberArray, textArray } from "./pg-arrays";
 
-export async function upsertFields(
-  tx: Tx,
-  release: string,
-  batch: IngestBatch,
-  sourceIds: number[],
-  keep: BucketFilter,
-): Promise<number> {
+/** Adds a batch's field uses to every field table (see the module's comment); returns the FieldCount rows. */
+export async function upsertFields(write: BatchWrite): Promise<number> {
+  const { tx, release, batch, sourceIds, keep } = write;
   const folded = new Map<
     string,
     {

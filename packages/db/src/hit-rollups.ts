@@ -3,39 +3,38 @@
  * minute, hour and day rollups per endpoint x source, the all-time totals and the per-endpoint and
  * per-source rollups, in one fixed table order.
  */
-import type { IngestBatch } from "@apisnoop/protocol";
-import type { BucketFilter } from "./batch-buckets";
 import { workloadsById } from "./batch-sources";
-import { sortedValues, type Tx } from "./batch-write";
+import { type BatchWrite, sortedValues, type Tx } from "./batch-write";
 import { foldTotal, type PairTotal, upsertTotals, upsertWorkloadHits } from "./hit-totals";
 import { numberArray, textArray } from "./pg-arrays";
 import { upsertEndpointRollups, upsertSourceRollups } from "./unit-rollups";
 import { unknownCallsBySource } from "./unknown-call-rows";
 
-export async function upsertHits(
-  tx: Tx,
-  release: string,
-  batch: IngestBatch,
-  sourceIds: number[],
-  keep: BucketFilter,
-): Promise<number> {
+/** A batch's hits folded by endpoint x source x method x status class x minute: one HitRollup row. */
+interface MinuteHitRow {
+  operationId: string;
+  sourceId: number;
+  method: string;
+  statusClass: string;
+  minute: number;
+  count: number;
+  details: Record<string, number>;
+}
+
+/**
+ * Writes a batch's hits to every hit table (see the module's comment) and returns the minute rows
+ * written; with no hits, the unknown calls still reach the totals and the per-source rollups.
+ */
+export async function upsertHits(write: BatchWrite): Promise<number> {
+  const { tx, release, batch, sourceIds, keep } = write;
   const unknown = unknownCallsBySource(batch, sourceIds);
   if (batch.hits.length === 0) {
     await upsertTotals(tx, release, [], unknown.totals);
     await upsertSourceRollups(tx, release, [], unknown.buckets, keep);
     return 0;
   }
-  interface Row {
-    operationId: string;
-    sourceId: number;
-    method: string;
-    statusClass: string;
-    minute: number;
-    count: number;
-    details: Record<string, number>;
-  }
   // Fold equal keys first: one INSERT ... ON CONFLICT may not touch the same row twice.
-  const rollups = new Map<string, Row>();
+  const rollups = new Map<string, MinuteHitRow>();
   const totals = new Map<string, PairTotal>();
   for (const hit of batch.hits) {
     const sourceId = sourceIds[hit.source] as number;
@@ -74,19 +73,7 @@ export async function upsertHits(
 }
 
 /** Adds folded rows to HitRollup, the minute rollup per endpoint x source x method x status class. */
-async function upsertMinuteRollups(
-  tx: Tx,
-  release: string,
-  rows: ReadonlyArray<{
-    operationId: string;
-    sourceId: number;
-    method: string;
-    statusClass: string;
-    minute: number;
-    count: number;
-    details: Record<string, number>;
-  }>,
-): Promise<void> {
+async function upsertMinuteRollups(tx: Tx, release: string, rows: readonly MinuteHitRow[]): Promise<void> {
   await tx.$executeRawUnsafe(
     `INSERT INTO "HitRollup" AS h ("release", "operationId", "sourceId", "method", "statusClass", "minute", "count", "details")
      SELECT $1, t.op, t.source, t.method, t.status, to_timestamp(t.minute * 60), t.count, t.details
@@ -115,13 +102,7 @@ async function upsertMinuteRollups(
 async function upsertBuckets(
   tx: Tx,
   release: string,
-  rows: ReadonlyArray<{
-    operationId: string;
-    sourceId: number;
-    statusClass: string;
-    minute: number;
-    count: number;
-  }>,
+  rows: readonly MinuteHitRow[],
   table: "HitRollupHour" | "HitRollupDay",
   column: "hour" | "day",
   minutes: number,

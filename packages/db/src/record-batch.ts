@@ -90,10 +90,11 @@ function storeBatch(
     }
     const sourceIds = await upsertSources(tx, batch);
     // Every transaction writes the tables in this order, each one's rows sorted: no deadlocks.
+    const write = { tx, release, batch, sourceIds, keep };
     const rows = {
-      hits: await upsertHits(tx, release, batch, sourceIds, keep),
-      unknownCalls: await upsertUnknownCalls(tx, release, batch, sourceIds, keep),
-      fields: await upsertFields(tx, release, batch, sourceIds, keep),
+      hits: await upsertHits(write),
+      unknownCalls: await upsertUnknownCalls(write),
+      fields: await upsertFields(write),
     };
     return { batchId: batch.batchId, duplicate: false, release, sourceIds, rows };
   });

@@ -4,9 +4,8 @@
  */
 import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import type { IngestBatch } from "@apisnoop/protocol";
-import type { BucketFilter } from "./batch-buckets";
 import { clipUtf8, MAX_KEY_TEXT_BYTES } from "./batch-limits";
-import { sortedValues, type Tx } from "./batch-write";
+import { type BatchWrite, sortedValues } from "./batch-write";
 import { numberArray, textArray } from "./pg-arrays";
 
 /** Unknown calls of one source (the apiserver's own paths left out) at one minute. */
@@ -48,13 +47,9 @@ export function unknownCallsBySource(
   return { totals: [...totals.values()].sort((a, b) => a.sourceId - b.sourceId), buckets };
 }
 
-export async function upsertUnknownCalls(
-  tx: Tx,
-  release: string,
-  batch: IngestBatch,
-  sourceIds: number[],
-  keep: BucketFilter,
-): Promise<number> {
+/** Adds a batch's unknown calls to UnknownCall per minute kept; returns the rows written. */
+export async function upsertUnknownCalls(write: BatchWrite): Promise<number> {
+  const { tx, release, batch, sourceIds, keep } = write;
   const folded = new Map<
     string,
     {
