@@ -8,6 +8,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { CertificateAuthority } from "./certificate-authority";
+import { fakeApiserverKubeconfig } from "./testing";
 
 const mode = (file: string) => statSync(file).mode & 0o777;
 
@@ -78,13 +79,11 @@ describe("CertificateAuthority with name constraints", () => {
       const kubeconfig = path.join(dir, "..", "kubeconfig");
       writeFileSync(
         kubeconfig,
-        `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:${(server.address() as AddressInfo).port}", certificate-authority-data: ${Buffer.from(ca.certificatePem).toString("base64")}}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`,
+        fakeApiserverKubeconfig(
+          `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          ca.certificatePem,
+          { token: "t" },
+        ),
       );
       try {
         const { stdout } = await promisify(execFile)("kubectl", [

@@ -4,7 +4,7 @@
  * connection), malformed authorities answered instead of crashing, timeouts for silent peers, the
  * connection cap, one leaf for every SNI name, oversized heads, and a drain.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import https from "node:https";
 import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CertificateAuthority } from "./certificate-authority";
 import { parseAllowTunnel } from "./connect-policy";
 import { type ProxyOptions, type RunningProxy, startProxy } from "./start-proxy";
+import { EMPTY_SPEC, fakeApiserverKubeconfig, writeProxyInputs } from "./testing";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-guard-test-"));
 let upstream: https.Server;
@@ -55,22 +56,11 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => sentinel.listen(0, "127.0.0.1", resolve));
   sentinelPort = (sentinel.address() as AddressInfo).port;
-  kubeconfig = path.join(dir, "kubeconfig");
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:${upstreamPort}", certificate-authority-data: ${Buffer.from(upstreamCa.certificatePem).toString("base64")}}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`,
-  );
-  specFile = path.join(dir, "spec.json");
-  writeFileSync(
-    specFile,
-    JSON.stringify({ swagger: "2.0", info: { title: "K", version: "v1.34.0" }, paths: {} }),
-  );
+  ({ kubeconfig, spec: specFile } = writeProxyInputs(
+    dir,
+    fakeApiserverKubeconfig(`https://127.0.0.1:${upstreamPort}`, upstreamCa.certificatePem, { token: "t" }),
+    EMPTY_SPEC,
+  ));
 });
 
 afterAll(async () => {

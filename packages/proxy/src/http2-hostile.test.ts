@@ -5,7 +5,7 @@
  * the upstream sees a bounded number of requests; the proxy keeps serving everyone else and holds no
  * session of theirs after the idle timeout.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,6 +14,7 @@ import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CertificateAuthority } from "./certificate-authority";
 import { type RunningProxy, startProxy } from "./start-proxy";
+import { EMPTY_SPEC, fakeApiserverKubeconfig, writeProxyInputs } from "./testing";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-http2-hostile-"));
 let upstream: http2.Http2SecureServer;
@@ -34,27 +35,20 @@ beforeAll(async () => {
     },
   );
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  const kubeconfig = path.join(dir, "kubeconfig");
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:${(upstream.address() as AddressInfo).port}", certificate-authority-data: ${Buffer.from(ca.certificatePem).toString("base64")}}}]
-users: [{name: u, user: {token: hostile-test}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`,
-  );
-  const specFile = path.join(dir, "spec.json");
-  writeFileSync(
-    specFile,
-    JSON.stringify({ swagger: "2.0", info: { title: "k", version: "v1.34.0" }, paths: {} }),
+  const inputs = writeProxyInputs(
+    dir,
+    fakeApiserverKubeconfig(
+      `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      ca.certificatePem,
+      { token: "hostile-test" },
+    ),
+    EMPTY_SPEC,
   );
   proxy = await startProxy({
-    kubeconfig,
+    kubeconfig: inputs.kubeconfig,
     listen: { host: "127.0.0.1", port: 0 },
     adminListen: null,
-    spec: specFile,
+    spec: inputs.spec,
     caDir: path.join(dir, "proxy-ca"),
     // A session that opens no stream is closed after the first, one with none open after the second
     // (the defaults are 30 s).

@@ -6,7 +6,7 @@
  * and the drain's GOAWAY.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
@@ -18,6 +18,7 @@ import type { HitLine } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CertificateAuthority } from "./certificate-authority";
 import { type RunningProxy, startProxy } from "./start-proxy";
+import { fakeApiserverKubeconfig, fakeSpec, readHitLines, writeProxyInputs } from "./testing";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-http2-test-"));
 const token = `test-token-${randomBytes(8).toString("hex")}`;
@@ -39,21 +40,6 @@ let releaseFirstEvent: () => void = () => {};
 const firstEventReleased = new Promise<void>((resolve) => {
   releaseFirstEvent = resolve;
 });
-
-const SPEC = {
-  swagger: "2.0",
-  info: { title: "Kubernetes", version: "v1.34.0" },
-  paths: {
-    "/api/v1/namespaces/{namespace}/configmaps": {
-      get: { operationId: "listCoreV1NamespacedConfigMap", tags: ["core_v1"], "x-kubernetes-action": "list" },
-      post: {
-        operationId: "createCoreV1NamespacedConfigMap",
-        tags: ["core_v1"],
-        "x-kubernetes-action": "post",
-      },
-    },
-  },
-};
 
 beforeAll(async () => {
   const upstreamCa = await CertificateAuthority.open(path.join(dir, "upstream-ca"));
@@ -129,24 +115,16 @@ beforeAll(async () => {
   upstream.on("secureConnection", () => upstreamConnections++);
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
   const port = (upstream.address() as AddressInfo).port;
-  const kubeconfig = path.join(dir, "kubeconfig");
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}", certificate-authority-data: ${Buffer.from(upstreamCa.certificatePem).toString("base64")}}}]
-users: [{name: u, user: {token: ${token}}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`,
+  const inputs = writeProxyInputs(
+    dir,
+    fakeApiserverKubeconfig(`https://127.0.0.1:${port}`, upstreamCa.certificatePem, { token }),
+    fakeSpec(),
   );
-  const specFile = path.join(dir, "spec.json");
-  writeFileSync(specFile, JSON.stringify(SPEC));
   proxy = await startProxy({
-    kubeconfig,
+    kubeconfig: inputs.kubeconfig,
     listen: { host: "127.0.0.1", port: 0 },
     adminListen: null,
-    spec: specFile,
+    spec: inputs.spec,
     out: hitsPath,
     caDir: path.join(dir, "proxy-ca"),
   });
@@ -219,11 +197,7 @@ function request(
 }
 
 function hits(): HitLine[] {
-  return readFileSync(hitsPath, "utf8")
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as HitLine);
+  return readHitLines(hitsPath);
 }
 
 describe("the proxy over HTTP/2", () => {
@@ -394,9 +368,9 @@ describe("the proxy over HTTP/2", () => {
 describe("an HTTP/2 client when the upstream is down", () => {
   it("gets the same 502 Status as over HTTP/1.1", async () => {
     const downDir = mkdtempSync(path.join(dir, "down-"));
-    const kubeconfig = path.join(downDir, "kubeconfig");
-    writeFileSync(
-      kubeconfig,
+    // An upstream nothing listens on: its certificate is never checked.
+    const inputs = writeProxyInputs(
+      downDir,
       `apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
@@ -404,14 +378,13 @@ users: [{name: u, user: {token: ${token}}}]
 contexts: [{name: c, context: {cluster: c, user: u}}]
 current-context: c
 `,
+      fakeSpec(),
     );
-    const specFile = path.join(downDir, "spec.json");
-    writeFileSync(specFile, JSON.stringify(SPEC));
     const down = await startProxy({
-      kubeconfig,
+      kubeconfig: inputs.kubeconfig,
       listen: { host: "127.0.0.1", port: 0 },
       adminListen: null,
-      spec: specFile,
+      spec: inputs.spec,
       caDir: path.join(dir, "proxy-ca"),
     });
     try {

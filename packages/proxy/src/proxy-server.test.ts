@@ -14,6 +14,7 @@ import type { HitLine } from "@apisnoop/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CertificateAuthority } from "./certificate-authority";
 import { type RunningProxy, startProxy } from "./start-proxy";
+import { fakeApiserverKubeconfig, fakeSpec, readHitLines, writeProxyInputs } from "./testing";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-proxy-test-"));
 const token = `test-token-${randomBytes(8).toString("hex")}`;
@@ -38,27 +39,15 @@ let upstreamPort: number;
 let proxy: RunningProxy;
 let proxyCa: string;
 
-const SPEC = {
-  swagger: "2.0",
-  info: { title: "Kubernetes", version: "v1.34.0" },
-  paths: {
-    "/api/v1/namespaces/{namespace}/configmaps": {
-      get: { operationId: "listCoreV1NamespacedConfigMap", tags: ["core_v1"], "x-kubernetes-action": "list" },
-      post: {
-        operationId: "createCoreV1NamespacedConfigMap",
-        tags: ["core_v1"],
-        "x-kubernetes-action": "post",
-      },
-    },
-    "/api/v1/namespaces/{namespace}/pods/{name}/exec": {
-      post: {
-        operationId: "connectCoreV1PostNamespacedPodExec",
-        tags: ["core_v1"],
-        "x-kubernetes-action": "connect",
-      },
+const SPEC = fakeSpec({
+  "/api/v1/namespaces/{namespace}/pods/{name}/exec": {
+    post: {
+      operationId: "connectCoreV1PostNamespacedPodExec",
+      tags: ["core_v1"],
+      "x-kubernetes-action": "connect",
     },
   },
-};
+});
 
 function fakeApiserver(req: http.IncomingMessage, res: http.ServerResponse): void {
   const hash = createHash("sha256");
@@ -177,34 +166,21 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
   upstreamPort = (upstream.address() as AddressInfo).port;
 
-  const kubeconfig = path.join(dir, "kubeconfig");
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: https://127.0.0.1:${upstreamPort}
-    certificate-authority-data: ${Buffer.from(upstreamCa.certificatePem).toString("base64")}
-users:
-- name: admin-cert
-  user:
-    client-certificate-data: ${Buffer.from(clientLeaf.cert).toString("base64")}
-    client-key-data: ${Buffer.from(clientLeaf.key).toString("base64")}
-contexts:
-- name: fake
-  context: {cluster: fake, user: admin-cert}
-current-context: fake
-`,
+  const inputs = writeProxyInputs(
+    dir,
+    fakeApiserverKubeconfig(
+      `https://127.0.0.1:${upstreamPort}`,
+      upstreamCa.certificatePem,
+      clientLeaf,
+      "fake",
+    ),
+    SPEC,
   );
-  const specFile = path.join(dir, "spec.json");
-  writeFileSync(specFile, JSON.stringify(SPEC));
   proxy = await startProxy({
-    kubeconfig,
+    kubeconfig: inputs.kubeconfig,
     listen: { host: "127.0.0.1", port: 0 },
     adminListen: { host: "127.0.0.1", port: 0 },
-    spec: specFile,
+    spec: inputs.spec,
     out: hitsPath,
     caDir: path.join(dir, "proxy-ca"),
     log: (line) => logLines.push(line),
@@ -253,10 +229,7 @@ function request(
 
 async function readHits(atLeast: number): Promise<HitLine[]> {
   for (let i = 0; i < 100; i++) {
-    const hits = readFileSync(hitsPath, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as HitLine);
+    const hits = readHitLines(hitsPath);
     if (hits.length >= atLeast) return hits;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

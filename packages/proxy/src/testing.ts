@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import type { MatchResult } from "@apisnoop/openapi";
 import { sharedCatalog } from "@apisnoop/openapi/testing";
+import type { HitLine } from "@apisnoop/protocol";
 import { createFlow, type Flow, type FlowRequest } from "./flow";
 import { type SpecSnapshot, specSnapshot } from "./spec-snapshot";
 
@@ -120,4 +121,83 @@ export function smallDisk(bytes: number): SmallDisk | null {
       fs.rmdirSync(dir);
     },
   };
+}
+
+/** How a fake apiserver's kubeconfig user authenticates: a bearer token, or a client certificate (PEM). */
+export type FakeApiserverUser = { token: string } | { cert: string; key: string };
+
+/**
+ * The kubeconfig of a fake apiserver at `server` (`https://127.0.0.1:<port>`), trusting the CA whose
+ * certificate is `caPem`: what the proxy's transport tests start the proxy with. `cluster` names its
+ * cluster (and context), which the proxy takes as its hits' cluster.
+ */
+export function fakeApiserverKubeconfig(
+  server: string,
+  caPem: string,
+  user: FakeApiserverUser,
+  cluster = "c",
+): string {
+  const b64 = (text: string) => Buffer.from(text).toString("base64");
+  const credentials =
+    "token" in user
+      ? `{token: ${user.token}}`
+      : `{client-certificate-data: ${b64(user.cert)}, client-key-data: ${b64(user.key)}}`;
+  return `apiVersion: v1
+kind: Config
+clusters: [{name: ${cluster}, cluster: {server: "${server}", certificate-authority-data: ${b64(caPem)}}}]
+users: [{name: u, user: ${credentials}}]
+contexts: [{name: ${cluster}, context: {cluster: ${cluster}, user: u}}]
+current-context: ${cluster}
+`;
+}
+
+/**
+ * A Kubernetes swagger of a few operations for tests against a fake apiserver: ConfigMaps listed and
+ * created in a namespace, and the paths in `more`. `fakeSpec({})` without ConfigMaps: use `EMPTY_SPEC`.
+ */
+export function fakeSpec(more: Record<string, unknown> = {}): object {
+  return {
+    swagger: "2.0",
+    info: { title: "Kubernetes", version: "v1.34.0" },
+    paths: {
+      "/api/v1/namespaces/{namespace}/configmaps": {
+        get: {
+          operationId: "listCoreV1NamespacedConfigMap",
+          tags: ["core_v1"],
+          "x-kubernetes-action": "list",
+        },
+        post: {
+          operationId: "createCoreV1NamespacedConfigMap",
+          tags: ["core_v1"],
+          "x-kubernetes-action": "post",
+        },
+      },
+      ...more,
+    },
+  };
+}
+
+/** A swagger with no operation: every request is unknown to it. */
+export const EMPTY_SPEC = { swagger: "2.0", info: { title: "Kubernetes", version: "v1.34.0" }, paths: {} };
+
+/** Writes `kubeconfig` and `spec` into `dir` as `kubeconfig` and `spec.json`; returns their paths. */
+export function writeProxyInputs(
+  dir: string,
+  kubeconfig: string,
+  spec: object,
+): { kubeconfig: string; spec: string } {
+  const paths = { kubeconfig: path.join(dir, "kubeconfig"), spec: path.join(dir, "spec.json") };
+  fs.writeFileSync(paths.kubeconfig, kubeconfig);
+  fs.writeFileSync(paths.spec, JSON.stringify(spec));
+  return paths;
+}
+
+/** The lines of a hits file, parsed (none while it does not exist yet). */
+export function readHitLines(file: string): HitLine[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as HitLine);
 }
