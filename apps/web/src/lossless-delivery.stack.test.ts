@@ -8,19 +8,16 @@
  * spool or database.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import https from "node:https";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "@apisnoop/db";
 import { dumpDatabaseText } from "@apisnoop/db/testing";
-import { SHARED_K8S, sharedSpecPath } from "@apisnoop/openapi/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../tools/net/free-port";
 import { startRig } from "../../../tools/rig/lifecycle";
-import { readRigState } from "../../../tools/rig/rig";
-import { Child } from "./testing/processes";
+import { type Child, proxyProcess, webOnPostgres } from "./testing/processes";
 
 const REQUESTS = Number(process.env.APISNOOP_LOSSLESS_REQUESTS ?? 100_000);
 const CONCURRENCY = 24;
@@ -40,49 +37,21 @@ describe("lossless delivery through crashes", () => {
 
   beforeAll(async () => {
     await startRig("global-setup", () => {});
-    workDir = mkdtempSync(path.join(tmpdir(), "apisnoop-lossless-"));
-    chmodSync(workDir, 0o755); // as root, PostgreSQL's owner must reach its data dir
-    pgPort = await freePort();
-    postgres = await startEmbeddedPostgres({ dataDir: path.join(workDir, "pgdata"), port: pgPort });
-    const webPort = await freePort();
+    let webPort: number;
+    ({ workDir, postgres, pgPort, web, webPort } = await webOnPostgres("apisnoop-lossless-", {
+      ingestToken: TOKEN,
+      upstreamImport: false, // every hit stored here must be one the proxy sent
+    }));
     const proxyPort = await freePort();
-    web = new Child(
-      "web",
-      process.execPath,
-      // node itself, not the tsx wrapper, whose SIGKILL would leave the server running.
-      ["--import", "tsx", "apps/web/server.ts"],
-      {
-        DATABASE_URL: postgres.url,
-        APISNOOP_INGEST_TOKEN: TOKEN,
-        PORT: String(webPort),
-        HOST: "127.0.0.1",
-        APISNOOP_REFERENCE_DIR: SHARED_K8S,
-        APISNOOP_RELEASES: "1.34",
-        APISNOOP_UPSTREAM_IMPORT: "0", // every hit stored here must be one the proxy sent
-        APISNOOP_CACHE_DIR: path.join(workDir, "cache"),
-        NODE_ENV: "production",
-        NEXT_TELEMETRY_DISABLED: "1",
-      },
-      /serving http/,
-    );
-    proxy = new Child(
-      "proxy",
-      process.execPath,
-      [
-        "apps/cli/bin/apisnoop.mjs",
-        "proxy",
-        `--kubeconfig=${readRigState().kubeconfigs["admin-cert"]}`,
-        `--listen=127.0.0.1:${proxyPort}`,
-        "--admin-listen=none",
-        `--spec=${sharedSpecPath("1.34")}`,
-        `--ca-dir=${path.join(workDir, "ca")}`,
-        `--spool-dir=${path.join(workDir, "spool")}`,
-        `--ingest-url=http://127.0.0.1:${webPort}`,
-        "--proxy-id=lossless",
-      ],
-      { APISNOOP_INGEST_TOKEN: TOKEN, KUBECONFIG: "" },
-      /listening on https:/,
-    );
+    proxy = proxyProcess({
+      name: "proxy",
+      proxyId: "lossless",
+      port: proxyPort,
+      caDir: path.join(workDir, "ca"),
+      spoolDir: path.join(workDir, "spool"),
+      ingestUrl: `http://127.0.0.1:${webPort}`,
+      ingestToken: TOKEN,
+    });
     await web.start();
     await proxy.start();
     (proxy as Child & { port: number }).port = proxyPort;

@@ -19,11 +19,9 @@
  * and the proxy may have counted or not.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "@apisnoop/db";
-import { SHARED_K8S, sharedSpecPath } from "@apisnoop/openapi/testing";
+import type { EmbeddedPostgres } from "@apisnoop/db";
 import { proxiedKubeconfig } from "@apisnoop/proxy";
 import { CoreV1Api, KubeConfig, ListWatch, type V1ConfigMap, Watch } from "@kubernetes/client-node";
 import pg from "pg";
@@ -34,7 +32,7 @@ import { readAuditEvents } from "../../../tools/rig/audit";
 import { releaseRig, startRig } from "../../../tools/rig/lifecycle";
 import { readRigState, rigKubeconfigPath } from "../../../tools/rig/rig";
 import { uniqueNamespace, until } from "../../../tools/rig/test-objects";
-import { Child } from "./testing/processes";
+import { type Child, proxyProcess, webOnPostgres } from "./testing/processes";
 
 const TOKEN = "restarts-ingest-token-0123456789";
 const ns = uniqueNamespace("proxy-restarts");
@@ -91,29 +89,12 @@ describe("two proxies through a SIGKILL and a drain", () => {
     const admin = new KubeConfig();
     admin.loadFromFile(rigKubeconfigPath("admin"));
     adminApi = admin.makeApiClient(CoreV1Api);
-    workDir = mkdtempSync(path.join(tmpdir(), "apisnoop-restarts-"));
-    chmodSync(workDir, 0o755); // as root, PostgreSQL's owner must reach its data dir
-    postgres = await startEmbeddedPostgres({ dataDir: path.join(workDir, "pgdata"), port: await freePort() });
-    const webPort = await freePort();
-    web = new Child(
-      "web",
-      process.execPath,
-      ["--import", "tsx", "apps/web/server.ts"],
-      {
-        DATABASE_URL: postgres.url,
-        APISNOOP_INGEST_TOKEN: TOKEN,
-        PORT: String(webPort),
-        HOST: "127.0.0.1",
-        APISNOOP_REFERENCE_DIR: SHARED_K8S,
-        APISNOOP_RELEASES: "1.34",
-        APISNOOP_CACHE_DIR: path.join(workDir, "cache"),
-        // The database is held to the audit log call by call: no upstream e2e import beside the clients'.
-        APISNOOP_UPSTREAM_IMPORT: "0",
-        NODE_ENV: "production",
-        NEXT_TELEMETRY_DISABLED: "1",
-      },
-      /serving http/,
-    );
+    let webPort: number;
+    ({ workDir, postgres, web, webPort } = await webOnPostgres("apisnoop-restarts-", {
+      ingestToken: TOKEN,
+      // The database is held to the audit log call by call: no upstream e2e import beside the clients'.
+      upstreamImport: false,
+    }));
     await web.start();
     // One CA for both, as the chart's Secret is mounted in both pods; a spool each. Only the first is
     // started here: until the second is, the balancer finds its port refusing and picks the first.
@@ -122,25 +103,16 @@ describe("two proxies through a SIGKILL and a drain", () => {
     for (const i of [1, 2]) {
       const port = await freePort();
       ports.push(port);
-      const proxy = new Child(
-        `proxy-${i}`,
-        process.execPath,
-        [
-          "apps/cli/bin/apisnoop.mjs",
-          "proxy",
-          `--kubeconfig=${readRigState().kubeconfigs["admin-cert"]}`,
-          `--listen=127.0.0.1:${port}`,
-          "--admin-listen=none",
-          `--spec=${sharedSpecPath("1.34")}`,
-          `--ca-dir=${caDir}`,
-          `--spool-dir=${path.join(workDir, `spool-${i}`)}`,
-          `--ingest-url=http://127.0.0.1:${webPort}`,
-          `--proxy-id=restarts-${i}`,
-          "--drain-seconds=15",
-        ],
-        { APISNOOP_INGEST_TOKEN: TOKEN, KUBECONFIG: "" },
-        /listening on https:/,
-      );
+      const proxy = proxyProcess({
+        name: `proxy-${i}`,
+        proxyId: `restarts-${i}`,
+        port,
+        caDir,
+        spoolDir: path.join(workDir, `spool-${i}`),
+        ingestUrl: `http://127.0.0.1:${webPort}`,
+        ingestToken: TOKEN,
+        extraArgs: ["--drain-seconds=15"],
+      });
       if (i === 1) await proxy.start();
       proxies.push(proxy);
     }

@@ -12,7 +12,6 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "@apisnoop/db";
-import { SHARED_K8S, sharedSpecPath } from "@apisnoop/openapi/testing";
 import { type IngestAck, ingestConnection, sourceFromUserAgent } from "@apisnoop/protocol";
 import pg from "pg";
 import { io, type Socket } from "socket.io-client";
@@ -20,9 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../tools/net/free-port";
 import { startTcpBalancer, type TcpBalancer } from "../../../tools/net/tcp-balancer";
 import { startRig } from "../../../tools/rig/lifecycle";
-import { readRigState } from "../../../tools/rig/rig";
 import { launchBrowser, type TestBrowser } from "./testing/browser";
-import { Child } from "./testing/processes";
+import { type Child, proxyProcess, webProcess } from "./testing/processes";
 import { hitBatch } from "./testing/test-stack";
 
 const TOKEN = randomBytes(20).toString("hex");
@@ -56,24 +54,13 @@ describe("web replicas on one database", () => {
     await db.connect();
     for (let i = 0; i < REPLICAS; i++) {
       const port = await freePort();
-      const child = new Child(
-        `web-${i + 1}`,
-        process.execPath,
-        // node itself, not the tsx wrapper: the pid the test kills is the server's own.
-        ["--import", "tsx", "apps/web/server.ts"],
-        {
-          DATABASE_URL: postgres.url,
-          APISNOOP_INGEST_TOKEN: TOKEN,
-          PORT: String(port),
-          HOST: "127.0.0.1",
-          APISNOOP_REFERENCE_DIR: SHARED_K8S,
-          APISNOOP_RELEASES: "1.34",
-          APISNOOP_CACHE_DIR: path.join(workDir, `cache-${i}`),
-          NODE_ENV: "production",
-          NEXT_TELEMETRY_DISABLED: "1",
-        },
-        /serving http/,
-      );
+      const child = webProcess({
+        name: `web-${i + 1}`,
+        databaseUrl: postgres.url,
+        ingestToken: TOKEN,
+        port,
+        cacheDir: path.join(workDir, `cache-${i}`),
+      });
       replicas.push({ child, port, url: `http://127.0.0.1:${port}` });
     }
     // Together, as a Deployment's pods start: migrations and release loading meet on one database.
@@ -82,24 +69,15 @@ describe("web replicas on one database", () => {
     for (let i = 0; i < PROXIES; i++) {
       const port = await freePort();
       const caDir = path.join(workDir, `ca-${i}`);
-      const proxy = new Child(
-        `proxy-${i + 1}`,
-        process.execPath,
-        [
-          "apps/cli/bin/apisnoop.mjs",
-          "proxy",
-          `--kubeconfig=${readRigState().kubeconfigs["admin-cert"]}`,
-          `--listen=127.0.0.1:${port}`,
-          "--admin-listen=none",
-          `--spec=${sharedSpecPath("1.34")}`,
-          `--ca-dir=${caDir}`,
-          `--spool-dir=${path.join(workDir, `spool-${i}`)}`,
-          `--ingest-url=http://127.0.0.1:${balancer.port}`,
-          `--proxy-id=replica-test-${i + 1}`,
-        ],
-        { APISNOOP_INGEST_TOKEN: TOKEN, KUBECONFIG: "" },
-        /listening on https:/,
-      );
+      const proxy = proxyProcess({
+        name: `proxy-${i + 1}`,
+        proxyId: `replica-test-${i + 1}`,
+        port,
+        caDir,
+        spoolDir: path.join(workDir, `spool-${i}`),
+        ingestUrl: `http://127.0.0.1:${balancer.port}`,
+        ingestToken: TOKEN,
+      });
       await proxy.start();
       proxies.push(Object.assign(proxy, { port, caDir }));
     }
