@@ -68,6 +68,18 @@ describe("etcd and kube-apiserver command lines", () => {
     expect(withNode.get("kubelet-preferred-address-types")).toBe("InternalIP");
   });
 
+  it("lets aggregated API servers trust the identity headers of the front proxy's certificate only", () => {
+    for (const node of [false, true]) {
+      const args = flags(apiserverArgs(layout, { ports, address: "127.0.0.1", featureGates: "", node }));
+      expect(args.get("requestheader-client-ca-file")).toBe(layout.pki.frontProxyCaCert);
+      expect(args.get("requestheader-allowed-names")).toBe("front-proxy-client");
+      expect(args.get("requestheader-username-headers")).toBe("X-Remote-User");
+      expect(args.get("proxy-client-cert-file")).toBe(layout.pki.frontProxyClientCert);
+      expect(args.get("proxy-client-key-file")).toBe(layout.pki.frontProxyClientKey);
+      expect(args.get("client-ca-file")).not.toBe(args.get("requestheader-client-ca-file"));
+    }
+  });
+
   it("points every file flag of the control plane into the rig directory", () => {
     const args = [
       ...apiserverArgs(layout, { ports, address: "127.0.0.1", featureGates: "", node: true }),
@@ -158,6 +170,11 @@ describe("rig PKI", () => {
       expect(serving.subjectAltName).toContain("IP Address:10.0.0.1");
       expect(serving.subjectAltName).toContain("DNS:kubernetes.default.svc");
       expect(serving.verify(new X509Certificate(readFileSync(pki.caCert)).publicKey)).toBe(true);
+      // The front proxy's certificate comes from its own CA, not the rig CA every client certificate has.
+      const frontProxy = new X509Certificate(readFileSync(pki.frontProxyClientCert));
+      expect(frontProxy.subject).toBe("CN=front-proxy-client");
+      expect(frontProxy.verify(new X509Certificate(readFileSync(pki.frontProxyCaCert)).publicKey)).toBe(true);
+      expect(frontProxy.verify(new X509Certificate(readFileSync(pki.caCert)).publicKey)).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -94,6 +94,15 @@ export function apiserverArgs(layout: RigLayout, settings: ApiserverSettings): s
           "--kubelet-preferred-address-types=InternalIP",
         ]
       : []),
+    // The aggregation layer authenticates to aggregated API servers as the front proxy, passing the user in
+    // headers they trust only from a certificate of the front-proxy CA with this name (as kubeadm sets it).
+    `--requestheader-client-ca-file=${pki.frontProxyCaCert}`,
+    "--requestheader-allowed-names=front-proxy-client",
+    "--requestheader-username-headers=X-Remote-User",
+    "--requestheader-group-headers=X-Remote-Group",
+    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    `--proxy-client-cert-file=${pki.frontProxyClientCert}`,
+    `--proxy-client-key-file=${pki.frontProxyClientKey}`,
     // Serve every group/version and gate, like the published spec (hack/update-openapi-spec.sh).
     "--runtime-config=api/all=true",
     `--feature-gates=${settings.featureGates}`,

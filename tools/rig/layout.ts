@@ -51,6 +51,15 @@ export interface RigPki {
   /** Client certificate kube-apiserver presents to kubelet (logs, exec, port-forward); node rigs only. */
   kubeletClientCert: string;
   kubeletClientKey: string;
+  /**
+   * The front proxy's own CA, which only signs {@link frontProxyClientCert}: kube-apiserver trusts the
+   * identity headers of a request signed by it (and by no other certificate of the rig CA's).
+   */
+  frontProxyCaCert: string;
+  frontProxyCaKey: string;
+  /** Client certificate CN=front-proxy-client: kube-apiserver's identity towards aggregated API servers. */
+  frontProxyClientCert: string;
+  frontProxyClientKey: string;
 }
 
 /** Every path of a rig directory. */
@@ -87,6 +96,10 @@ export function rigPkiLayout(dir: string): RigPki {
     adminKey: join(dir, "admin.key"),
     kubeletClientCert: join(dir, "apiserver-kubelet-client.crt"),
     kubeletClientKey: join(dir, "apiserver-kubelet-client.key"),
+    frontProxyCaCert: join(dir, "front-proxy-ca.crt"),
+    frontProxyCaKey: join(dir, "front-proxy-ca.key"),
+    frontProxyClientCert: join(dir, "front-proxy-client.crt"),
+    frontProxyClientKey: join(dir, "front-proxy-client.key"),
   };
 }
 

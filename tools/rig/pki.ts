@@ -16,8 +16,30 @@ function ecKey(path: string, cwd: string): void {
   openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path], cwd);
 }
 
-/** Issues `name`.crt signed by the rig CA, with the given subject and v3 extensions. */
-function issue(name: string, subject: string, extensions: string, cwd: string): void {
+/** A new self-signed CA `name`.crt with its key `name`.key. */
+function selfSignedCa(name: string, subject: string, cwd: string): void {
+  ecKey(`${name}.key`, cwd);
+  openssl(
+    [
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      `${name}.key`,
+      "-subj",
+      subject,
+      "-days",
+      "365",
+      "-sha256",
+      "-out",
+      `${name}.crt`,
+    ],
+    cwd,
+  );
+}
+
+/** Issues `name`.crt signed by the CA `ca` (default: the rig CA), with the given subject and v3 extensions. */
+function issue(name: string, subject: string, extensions: string, cwd: string, ca = "ca"): void {
   ecKey(`${name}.key`, cwd);
   writeFileSync(join(cwd, `${name}.ext`), extensions);
   openssl(["req", "-new", "-key", `${name}.key`, "-subj", subject, "-out", `${name}.csr`], cwd);
@@ -28,9 +50,9 @@ function issue(name: string, subject: string, extensions: string, cwd: string): 
       "-in",
       `${name}.csr`,
       "-CA",
-      "ca.crt",
+      `${ca}.crt`,
       "-CAkey",
-      "ca.key",
+      `${ca}.key`,
       "-CAcreateserial",
       "-days",
       "365",
@@ -63,30 +85,13 @@ export function apiserverSubjectAltName(serviceIp: string, extraIps: readonly st
 
 /**
  * Generates into `pki.dir` a fresh CA, the kube-apiserver serving certificate (see
- * {@link apiserverSubjectAltName}), the service-account signing key pair, the admin client certificate and
- * kube-apiserver's client certificate for kubelet.
+ * {@link apiserverSubjectAltName}), the service-account signing key pair, the admin client certificate,
+ * kube-apiserver's client certificate for kubelet, and its front-proxy client certificate with that CA.
  */
 export function generateRigPki(pki: RigPki, serviceIp: string, extraIps: readonly string[] = []): RigPki {
   const { dir } = pki;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  ecKey("ca.key", dir);
-  openssl(
-    [
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      "ca.key",
-      "-subj",
-      "/CN=apisnoop-rig-ca",
-      "-days",
-      "365",
-      "-sha256",
-      "-out",
-      "ca.crt",
-    ],
-    dir,
-  );
+  selfSignedCa("ca", "/CN=apisnoop-rig-ca", dir);
   const san = apiserverSubjectAltName(serviceIp, extraIps);
   issue(
     "apiserver",
@@ -106,6 +111,16 @@ export function generateRigPki(pki: RigPki, serviceIp: string, extraIps: readonl
     "/O=system:masters/CN=kube-apiserver-kubelet-client",
     "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
     dir,
+  );
+  // kube-apiserver's identity towards aggregated API servers (the sample API server of the Aggregator
+  // conformance test), from a CA of its own as kubeadm does, so no other rig certificate can assert users.
+  selfSignedCa("front-proxy-ca", "/CN=apisnoop-rig-front-proxy-ca", dir);
+  issue(
+    "front-proxy-client",
+    "/CN=front-proxy-client",
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    dir,
+    "front-proxy-ca",
   );
   ecKey("sa.key", dir);
   openssl(["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
