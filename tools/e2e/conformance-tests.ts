@@ -161,12 +161,6 @@ export const LEFT_OUT_ON_NODE: readonly LeftOut[] = [
       "image runs bash as /bin/sh (`/bin/sh: line 1: /file: Read-only file system`), because Debian's busybox ash " +
       "drops environment variables whose names are not identifiers, which the ConfigMap and Secret env tests read",
   },
-  {
-    test: "[sig-api-machinery] Aggregator Should be able to support the 1.17 Sample API Server using the current Aggregator [Conformance]",
-    reason:
-      "its Deployment runs the sample-apiserver:1.29.2 and etcd:3.6.4-0 images (apimachinery/aggregator.go), which " +
-      "test-images.ts does not build: without them the pod stays in ImagePullBackOff and the test times out",
-  },
 ];
 
 /**

@@ -28,7 +28,7 @@ function runBuildScript(script: string): void {
 }
 
 /**
- * Runs tools/e2e/build-helpers.sh (the ginkgo CLI and nnp: seconds) and tools/e2e/build.sh (about a
+ * Runs tools/e2e/build-helpers.sh (the ginkgo CLI, nnp and the sample API server: seconds) and tools/e2e/build.sh (about a
  * second when warm; a cold build prints progress and its total time) and
  * returns the path of e2e.test. `E2E_TEST_BINARY` names a prebuilt one instead (e.g. from the release's
  * kubernetes-test tarball; it must match the rig's Kubernetes version).

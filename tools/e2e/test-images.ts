@@ -2,9 +2,9 @@
  * The e2e suite's test images, built on this machine (nothing can be pulled) and named the way e2e.test
  * asks for them once `--kube-test-repo-list` maps its registries onto the rig's: agnhost and nonewprivs from
  * their Go module, busybox from Debian's static build, and the two web servers the workload tests only need to
- * serve (httpd, nginx) as busybox's httpd applet on the same port and document root. Tests that depend on
- * more than that (Apache or nginx behaviour, dig, iperf, the sample API server) are left out of the
- * selection, with the reason, in conformance-tests.ts.
+ * serve (httpd, nginx) as busybox's httpd applet on the same port and document root, the sample API server
+ * from its module and the rig's etcd. Tests that depend on more than that (Apache or nginx behaviour,
+ * busybox ash's exact messages) are left out of the selection, with the reason, in conformance-tests.ts.
  */
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -166,6 +166,41 @@ export function e2eTestImages(binDir: string = kubeBinDir()): ImageRecipe[] {
     ],
     config: { env: [PATH], cmd: ["nnp"] },
   };
+  // The Aggregator test's sample API server: upstream's image is busybox with kube-sample-apiserver as its
+  // entrypoint, a build of k8s.io/sample-apiserver 1.29; this one is the module at the rig's version.
+  const sampleApiserver: ImageRecipe = {
+    name: `${E2E_IMAGE_REGISTRY}/sample-apiserver:1.29.2`,
+    layers: [
+      systemLayer(),
+      busyboxLayer(),
+      {
+        name: "kube-sample-apiserver",
+        items: [
+          {
+            kind: "file",
+            to: "/kube-sample-apiserver",
+            from: join(binDir, "kube-sample-apiserver"),
+            mode: 0o755,
+          },
+        ],
+      },
+    ],
+    config: { env: [PATH], entrypoint: ["/kube-sample-apiserver"] },
+  };
+  // Its storage, the etcd the test runs beside it as /usr/local/bin/etcd: the rig's own etcd (3.6.4, the
+  // version e2e.test names).
+  const etcd: ImageRecipe = {
+    name: `${RIG_IMAGE_REGISTRY}/etcd:3.6.4-0`,
+    layers: [
+      systemLayer(),
+      busyboxLayer(),
+      {
+        name: "etcd",
+        items: [{ kind: "file", to: "/usr/local/bin/etcd", from: join(binDir, "etcd"), mode: 0o755 }],
+      },
+    ],
+    config: { env: [PATH], cmd: ["/usr/local/bin/etcd"] },
+  };
   return [
     // The sandbox image e2e.test names (registry.k8s.io/pause → the rig's), the one the node already runs.
     pauseImage(binDir),
@@ -179,6 +214,8 @@ export function e2eTestImages(binDir: string = kubeBinDir()): ImageRecipe[] {
     demo("kitten"),
     dnsutils,
     nonewprivs,
+    sampleApiserver,
+    etcd,
   ];
 }
 
