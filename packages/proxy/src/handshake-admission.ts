@@ -1,41 +1,58 @@
 /**
- * TLS handshakes in progress per client address. A handshake is the most expensive thing a client can
- * make the proxy do (a key agreement and a signature: 1–1.5 ms of its one thread's CPU measured on the
- * 2-core development machine, where a request costs a tenth of that), so one client opening connections
- * as fast as it can would fill every turn of the event loop with its handshakes, and every other client's
- * handshakes and requests would wait behind them. Each address gets `perAddress` handshakes at once; its
- * further connections wait their turn, unread, in arrival order, and never delay another address's.
+ * When a connection's TLS handshake may start. A handshake is the most expensive thing a client can make
+ * the proxy do (a key agreement and a signature, run inside the read of the ClientHello: 1–1.5 ms of its
+ * one thread's CPU measured on the 2-core development machine, where a request costs a tenth of that).
+ * Two bounds keep one client opening connections as fast as it can from crowding out the others:
+ * - per client address, `perAddress` handshakes in progress at once; its further connections wait their
+ *   turn, unread, in arrival order, and never delay another address's;
+ * - all addresses together, `startsPerTurn` handshakes start per turn of the event loop, the addresses
+ *   taking starts in rotation. Every other client's reads and writes of that turn run between two
+ *   handshakes, so a request waits behind at most `startsPerTurn` handshakes' CPU instead of one per
+ *   connection that finished its last handshake in the same turn; and an address that just connected
+ *   waits for at most one more start of each other address, however many connections they have queued.
  */
 export class HandshakeAdmission {
   private readonly addresses = new Map<string, AddressTurns>();
-  /** Connections waiting for their turn, all addresses. */
+  /** Addresses that may start a handshake now (one waits, fewer than `perAddress` run), in rotation. */
+  private readonly ready: AddressTurns[] = [];
+  private scheduled = false;
+  private readonly startsPerTurn: number;
+  private readonly nextTurn: (run: () => void) => void;
+  /** Connections waiting to start their handshake, all addresses. */
   waiting = 0;
 
-  constructor(private readonly perAddress: number) {
+  constructor(
+    private readonly perAddress: number,
+    options: HandshakeAdmissionOptions = {},
+  ) {
     if (!Number.isInteger(perAddress) || perAddress < 1)
       throw new RangeError(`handshakes per address must be a whole number >= 1, not ${perAddress}`);
+    this.startsPerTurn = options.startsPerTurn ?? 1;
+    if (!Number.isInteger(this.startsPerTurn) || this.startsPerTurn < 1)
+      throw new RangeError(
+        `handshake starts per turn must be a whole number >= 1, not ${this.startsPerTurn}`,
+      );
+    this.nextTurn = options.nextTurn ?? ((run) => setImmediate(run));
   }
 
   /**
-   * Calls `start` at once when `address` has fewer than `perAddress` handshakes in progress, else when
-   * one of them ends. Returns the function that ends this turn: call it when the handshake succeeded or
-   * failed or the connection closed; before `start` ran, it takes the connection out of the queue. It may
-   * be called more than once.
+   * Queues `start` for `address`: it runs on a later turn of the event loop, when the address has fewer
+   * than `perAddress` handshakes in progress and its place in the rotation comes. Returns the function
+   * that ends this turn: call it when the handshake succeeded or failed or the connection closed; before
+   * `start` ran, it takes the connection out of the queue. It may be called more than once.
    */
   admit(address: string, start: () => void): () => void {
     let turns = this.addresses.get(address);
     if (!turns) {
-      turns = { running: 0, queue: [] };
+      turns = { address, running: 0, queue: [], ready: false };
       this.addresses.set(address, turns);
     }
     const turn: Turn = { start, state: "waiting" };
-    if (turns.running < this.perAddress) this.run(turns, turn);
-    else {
-      turns.queue.push(turn);
-      this.waiting++;
-    }
+    turns.queue.push(turn);
+    this.waiting++;
+    this.offer(turns);
     const owner = turns;
-    return () => this.end(address, owner, turn);
+    return () => this.end(owner, turn);
   }
 
   /** Addresses with a handshake in progress or waiting (a bound: at most one per open connection). */
@@ -43,13 +60,43 @@ export class HandshakeAdmission {
     return this.addresses.size;
   }
 
-  private run(turns: AddressTurns, turn: Turn): void {
-    turns.running++;
-    turn.state = "running";
-    turn.start();
+  /** Puts `turns` at the back of the rotation when it may start a handshake and is not there yet. */
+  private offer(turns: AddressTurns): void {
+    if (turns.ready || turns.queue.length === 0 || turns.running >= this.perAddress) return;
+    turns.ready = true;
+    this.ready.push(turns);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.nextTurn(() => this.dispatch());
+    }
   }
 
-  private end(address: string, turns: AddressTurns, turn: Turn): void {
+  /** One turn's starts: the next addresses in rotation, one handshake each, up to `startsPerTurn`. */
+  private dispatch(): void {
+    this.scheduled = false;
+    let started = 0;
+    while (started < this.startsPerTurn && this.ready.length > 0) {
+      const turns = this.ready.shift() as AddressTurns;
+      turns.ready = false;
+      // Its waiting connections may have closed since it was offered.
+      const turn = turns.running < this.perAddress ? turns.queue.shift() : undefined;
+      if (!turn) continue;
+      this.waiting--;
+      turns.running++;
+      turn.state = "running";
+      started++;
+      this.offer(turns); // back of the rotation, if it may start another
+      turn.start();
+    }
+    // offer() schedules the next turn when an address is put in the rotation; an address can also be
+    // left over from this turn's budget.
+    if (this.ready.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      this.nextTurn(() => this.dispatch());
+    }
+  }
+
+  private end(turns: AddressTurns, turn: Turn): void {
     if (turn.state === "ended") return;
     const was = turn.state;
     turn.state = "ended";
@@ -59,14 +106,22 @@ export class HandshakeAdmission {
       this.waiting--;
     } else {
       turns.running--;
-      while (turns.running < this.perAddress && turns.queue.length > 0) {
-        this.waiting--;
-        this.run(turns, turns.queue.shift() as Turn);
-      }
+      this.offer(turns);
     }
-    if (turns.running === 0 && turns.queue.length === 0 && this.addresses.get(address) === turns)
-      this.addresses.delete(address);
+    if (turns.running === 0 && turns.queue.length === 0 && this.addresses.get(turns.address) === turns)
+      this.addresses.delete(turns.address);
   }
+}
+
+/** How handshake starts are spread over the event loop's turns. */
+export interface HandshakeAdmissionOptions {
+  /** Handshakes started per turn of the event loop, all addresses together (default 1). */
+  startsPerTurn?: number;
+  /**
+   * Runs the next turn's starts after this turn's I/O (default `setImmediate`: the check phase, after the
+   * poll phase has run every socket's ready reads). Tests pass their own to step turns by hand.
+   */
+  nextTurn?: (run: () => void) => void;
 }
 
 interface Turn {
@@ -75,7 +130,10 @@ interface Turn {
 }
 
 interface AddressTurns {
+  address: string;
   running: number;
   /** In arrival order. */
   queue: Turn[];
+  /** In the rotation of addresses that may start a handshake. */
+  ready: boolean;
 }
