@@ -46,6 +46,8 @@ export interface FloodFigures {
   leafCertificates: number;
   unknownServerNames: number;
   connectionsOpen: number;
+  /** Times the flood's address waited for its handshake rate (`--handshake-rate-per-address`). */
+  rateDelays: number;
   /** Connections the proxy closed for a timeout during the flood, by phase. */
   timeouts: string;
   seconds: number;
@@ -216,6 +218,7 @@ export async function flood(
     leafCertificates: metrics.get("apisnoop_proxy_leaf_certificates") ?? Number.NaN,
     unknownServerNames: metrics.get("apisnoop_proxy_tls_unknown_server_names_total") ?? Number.NaN,
     connectionsOpen: metrics.get("apisnoop_proxy_connections_open") ?? Number.NaN,
+    rateDelays: metrics.get("apisnoop_proxy_tls_handshake_rate_delays_total") ?? Number.NaN,
     timeouts: [...metrics]
       .filter(([series]) => series.startsWith("apisnoop_proxy_timeouts_total"))
       .map(([series, n]) => `${series.replace("apisnoop_proxy_timeouts_total", "")} ${n}`)
@@ -232,7 +235,7 @@ export function describeFlood(f: FloodFigures): string {
   const directDuring = median(f.directDuringMs);
   return [
     `proxy RSS: ${f.rssBeforeMiB.toFixed(0)} MiB before, ${f.rssAfterMiB.toFixed(0)} MiB with ${f.idleHeld} idle connections after ${f.handshakesDone} handshakes (${f.handshakesFailed} failed) with distinct SNI names: +${(f.rssAfterMiB - f.rssBeforeMiB).toFixed(0)} MiB`,
-    `handshakes: ${f.handshakesDone} in ${(f.handshakesMs / 1000).toFixed(1)} s; proxy CPU during the flood ${(f.proxyCpuMs / 1000).toFixed(1)} s (${(f.proxyCpuMs / Math.max(1, f.handshakesDone + f.handshakesFailed)).toFixed(2)} ms a handshake)`,
+    `handshakes: ${f.handshakesDone} in ${(f.handshakesMs / 1000).toFixed(1)} s (waited for the rate ${f.rateDelays} times); proxy CPU during the flood ${(f.proxyCpuMs / 1000).toFixed(1)} s (${(f.proxyCpuMs / Math.max(1, f.handshakesDone + f.handshakesFailed)).toFixed(2)} ms a handshake)`,
     `kubectl through the proxy, median of ${f.kubectlBeforeMs.length} / ${f.kubectlDuringMs.length}: ${before.toFixed(0)} ms before, ${during.toFixed(0)} ms during the flood: ${(during / before).toFixed(2)}x; failed runs ${f.kubectlFailedBefore} / ${f.kubectlFailedDuring}`,
     ...(f.directBeforeMs.length > 0
       ? [

@@ -375,6 +375,17 @@ export async function sendHostile(
   return outcomes;
 }
 
+/**
+ * The inputs come from 64 loopback addresses in turn, as from many pods: the proxy's per-address
+ * handshake rate (`--handshake-rate-per-address`) would otherwise pace the fuzz's TLS inputs, and what
+ * is tested here is what the bytes do, not how fast one address may send them (flood.rig.test.ts).
+ */
+let sources = 0;
+function nextSourceAddress(): string {
+  sources = (sources + 1) % 64;
+  return `127.0.1.${sources + 1}`;
+}
+
 interface TlsSessions {
   last: Buffer | null;
   full: number;
@@ -389,7 +400,7 @@ function sendOne(
   return new Promise((resolve) => {
     let answer = "";
     let settled = false;
-    const raw = net.connect({ host: "127.0.0.1", port });
+    const raw = net.connect({ host: "127.0.0.1", port, localAddress: nextSourceAddress() });
     const socket: net.Socket =
       input.transport === "tls"
         ? tls.connect({

@@ -6,6 +6,7 @@
  *
  * Environment: FLOOD_IDLE (default 700), FLOOD_HANDSHAKES (default 2000), FLOOD_KUBECTL_RUNS (default 7);
  * FLOOD_HANDSHAKES_PER_ADDRESS (the proxy's `--handshakes-per-address`; default the proxy's own);
+ * FLOOD_HANDSHAKE_RATE (the proxy's `--handshake-rate-per-address`; default the proxy's own, 0: off);
  * FLOOD_CPU_PROF=DIR profiles the proxy (`node --cpu-prof`) and prints where its CPU time went.
  */
 import { mkdirSync, readdirSync } from "node:fs";
@@ -23,9 +24,14 @@ await startRig("global-setup", () => {});
 let proxy: ProxyProcess | null = null;
 try {
   const started = await startRigProxyProcess({
-    args: process.env.FLOOD_HANDSHAKES_PER_ADDRESS
-      ? [`--handshakes-per-address=${process.env.FLOOD_HANDSHAKES_PER_ADDRESS}`]
-      : [],
+    args: [
+      ...(process.env.FLOOD_HANDSHAKES_PER_ADDRESS
+        ? [`--handshakes-per-address=${process.env.FLOOD_HANDSHAKES_PER_ADDRESS}`]
+        : []),
+      ...(process.env.FLOOD_HANDSHAKE_RATE
+        ? [`--handshake-rate-per-address=${process.env.FLOOD_HANDSHAKE_RATE}`]
+        : []),
+    ],
     nodeArgs: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
   });
   proxy = started.proxy;

@@ -325,6 +325,42 @@ describe("bounds", () => {
     behind.destroy();
   });
 
+  it("holds a client address to its handshake rate while another address is served", async () => {
+    // Half a handshake a second, one at once: the address's second handshake waits about two seconds.
+    const proxy = await proxyWith({ limits: { handshakeRatePerAddress: 0.5 } });
+    const port = portOf(proxy);
+    const rendered = (name: string) => new RegExp(`${name} (\\d+)`).exec(proxy.metrics.render())?.[1];
+    const events: string[] = [];
+    const handshake = (name: string) =>
+      new Promise<void>((resolve) => {
+        const socket = tls.connect(
+          {
+            socket: net.connect({ port, host: "127.0.0.1", localAddress: "127.0.0.5" }),
+            ca: proxy.ca.certificatePem,
+            servername: "localhost",
+          },
+          () => {
+            events.push(name);
+            socket.destroy();
+            resolve();
+          },
+        );
+        socket.on("error", () => resolve());
+      });
+    await handshake("first");
+    const second = handshake("second");
+    for (let i = 0; i < 50 && rendered("apisnoop_proxy_tls_handshake_rate_delays_total") !== "1"; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(rendered("apisnoop_proxy_tls_handshake_rate_delays_total")).toBe("1");
+    expect(rendered("apisnoop_proxy_tls_handshakes_waiting")).toBe("1");
+    // 127.0.0.1 has a rate of its own.
+    expect(await get(proxy, "/api")).toBe(200);
+    events.push("other address served");
+    await second;
+    expect(events).toEqual(["first", "other address served", "second"]);
+    expect(rendered("apisnoop_proxy_tls_handshakes_waiting")).toBe("0");
+  });
+
   it("closes a connection whose TLS handshake does not finish within the handshake timeout", async () => {
     const proxy = await proxyWith({ limits: { handshakeTimeoutMs: 300 } });
     // One byte of a ClientHello, then silence: past the first-byte timeout, inside the handshake's.

@@ -2,16 +2,32 @@ import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { HandshakeAdmission } from "./handshake-admission";
 
-/** An admission whose event-loop turns the test steps by hand: `turn()` runs the next one. */
-function stepped(perAddress: number, startsPerTurn?: number) {
+/**
+ * An admission whose event-loop turns and clock the test steps by hand: `turn()` runs the next turn,
+ * `advance(ms)` moves the clock and runs the timers that came due.
+ */
+function stepped(perAddress: number, startsPerTurn?: number, ratePerAddress?: number) {
   let pending: (() => void) | null = null;
+  let clock = 0;
+  let timers: Array<{ at: number; run: () => void }> = [];
   const admission = new HandshakeAdmission(perAddress, {
     startsPerTurn,
+    ratePerAddress,
     nextTurn: (run) => {
       expect(pending).toBeNull(); // never two turns scheduled at once
       pending = run;
     },
+    now: () => clock,
+    later: (run, ms) => {
+      timers.push({ at: clock + ms, run });
+    },
   });
+  const advance = (ms: number) => {
+    clock += ms;
+    const due = timers.filter((timer) => timer.at <= clock);
+    timers = timers.filter((timer) => timer.at > clock);
+    for (const timer of due) timer.run();
+  };
   const turn = () => {
     const run = pending;
     pending = null;
@@ -21,7 +37,7 @@ function stepped(perAddress: number, startsPerTurn?: number) {
   const settle = () => {
     for (let i = 0; i < 10_000 && pending; i++) turn();
   };
-  return { admission, turn, settle };
+  return { admission, turn, settle, advance, timers: () => timers.length };
 }
 
 describe("HandshakeAdmission", () => {
@@ -122,9 +138,65 @@ describe("HandshakeAdmission", () => {
     expect(admission.waiting).toBe(0);
   });
 
+  it("starts a second's worth of an address's handshakes at once, then as its rate allows", () => {
+    const { admission, settle, advance } = stepped(100, 1, 4);
+    const started: string[] = [];
+    for (let i = 0; i < 10; i++) admission.admit("flood", () => started.push(`flood${i}`));
+    settle();
+    expect(started).toHaveLength(4);
+    expect(admission.waiting).toBe(6);
+    expect(admission.rateDelays).toBe(1);
+    advance(249);
+    settle();
+    expect(started).toHaveLength(4);
+    advance(1); // a quarter of a second: one more
+    settle();
+    expect(started).toHaveLength(5);
+    advance(10_000); // the bucket holds one second's worth, not more
+    settle();
+    expect(started).toHaveLength(9);
+    advance(250);
+    settle();
+    expect(started).toHaveLength(10);
+    expect(admission.waiting).toBe(0);
+  });
+
+  it("holds each address to its own rate: another one starts while a flood waits for its own", () => {
+    const { admission, settle } = stepped(100, 1, 2);
+    const started: string[] = [];
+    for (let i = 0; i < 10; i++) admission.admit("flood", () => started.push(`flood${i}`));
+    settle();
+    admission.admit("kubectl", () => started.push("kubectl"));
+    settle();
+    expect(started).toEqual(["flood0", "flood1", "kubectl"]);
+  });
+
+  it("gives an address that comes back one connection at a time no new bucket each time", () => {
+    const { admission, settle, advance, timers } = stepped(4, 1, 2);
+    const started: string[] = [];
+    for (const name of ["a", "b"]) {
+      const end = admission.admit("10.0.0.9", () => started.push(name));
+      settle();
+      end(); // handshake done, connection closed: nothing in progress or waiting
+    }
+    const end = admission.admit("10.0.0.9", () => started.push("c"));
+    settle();
+    expect(started).toEqual(["a", "b"]);
+    advance(500);
+    settle();
+    expect(started).toEqual(["a", "b", "c"]);
+    end();
+    expect(admission.addressCount).toBe(1);
+    // Forgotten once its bucket is full again (a second after its last start here).
+    advance(1000);
+    expect(admission.addressCount).toBe(0);
+    expect(timers()).toBe(0);
+  });
+
   it("refuses a limit below one", () => {
     expect(() => new HandshakeAdmission(0)).toThrow(RangeError);
     expect(() => new HandshakeAdmission(4, { startsPerTurn: 0 })).toThrow(RangeError);
+    expect(() => new HandshakeAdmission(4, { ratePerAddress: -1 })).toThrow(RangeError);
   });
 });
 

@@ -2,9 +2,13 @@
  * When a connection's TLS handshake may start. A handshake is the most expensive thing a client can make
  * the proxy do (a key agreement and a signature, run inside the read of the ClientHello: 1–1.5 ms of its
  * one thread's CPU measured on the 2-core development machine, where a request costs a tenth of that).
- * Two bounds keep one client opening connections as fast as it can from crowding out the others:
+ * Three bounds keep one client opening connections as fast as it can from crowding out the others:
  * - per client address, `perAddress` handshakes in progress at once; its further connections wait their
  *   turn, unread, in arrival order, and never delay another address's;
+ * - per client address, `ratePerAddress` handshakes a second (a token bucket holding one second's worth,
+ *   so a client's burst of that many starts at once): the CPU one address can make the proxy spend on
+ *   handshakes is bounded, not only how many it has in progress, which a fast client turns over as fast as
+ *   the proxy can compute them;
  * - all addresses together, `startsPerTurn` handshakes start per turn of the event loop, the addresses
  *   taking starts in rotation. Every other client's reads and writes of that turn run between two
  *   handshakes, so a request waits behind at most `startsPerTurn` handshakes' CPU instead of one per
@@ -18,8 +22,14 @@ export class HandshakeAdmission {
   private scheduled = false;
   private readonly startsPerTurn: number;
   private readonly nextTurn: (run: () => void) => void;
+  private readonly ratePerAddress: number;
+  private readonly burst: number;
+  private readonly now: () => number;
+  private readonly later: (run: () => void, ms: number) => void;
   /** Connections waiting to start their handshake, all addresses. */
   waiting = 0;
+  /** Times an address's next handshake had to wait for its rate (`ratePerAddress`). */
+  rateDelays = 0;
 
   constructor(
     private readonly perAddress: number,
@@ -33,18 +43,37 @@ export class HandshakeAdmission {
         `handshake starts per turn must be a whole number >= 1, not ${this.startsPerTurn}`,
       );
     this.nextTurn = options.nextTurn ?? ((run) => setImmediate(run));
+    this.ratePerAddress = options.ratePerAddress ?? 0;
+    if (!Number.isFinite(this.ratePerAddress) || this.ratePerAddress < 0)
+      throw new RangeError(
+        `handshakes per second per address must be >= 0 (0: no limit), not ${this.ratePerAddress}`,
+      );
+    this.burst = Math.max(1, this.ratePerAddress);
+    this.now = options.now ?? (() => performance.now());
+    // Unreferenced: the sockets that wait keep the process alive, a timer for nobody must not.
+    this.later = options.later ?? ((run, ms) => setTimeout(run, ms).unref());
   }
 
   /**
    * Queues `start` for `address`: it runs on a later turn of the event loop, when the address has fewer
-   * than `perAddress` handshakes in progress and its place in the rotation comes. Returns the function
+   * than `perAddress` handshakes in progress, is within its rate, and its place in the rotation comes.
+   * Returns the function
    * that ends this turn: call it when the handshake succeeded or failed or the connection closed; before
    * `start` ran, it takes the connection out of the queue. It may be called more than once.
    */
   admit(address: string, start: () => void): () => void {
     let turns = this.addresses.get(address);
     if (!turns) {
-      turns = { address, running: 0, queue: [], ready: false };
+      turns = {
+        address,
+        running: 0,
+        queue: [],
+        ready: false,
+        tokens: this.burst,
+        refilledAt: this.now(),
+        refilling: false,
+        expiring: false,
+      };
       this.addresses.set(address, turns);
     }
     const turn: Turn = { start, state: "waiting" };
@@ -55,14 +84,33 @@ export class HandshakeAdmission {
     return () => this.end(owner, turn);
   }
 
-  /** Addresses with a handshake in progress or waiting (a bound: at most one per open connection). */
+  /**
+   * Addresses with a handshake in progress or waiting (at most one per open connection), or whose rate
+   * was used in the last second (an address's bucket is kept until it is full again).
+   */
   get addressCount(): number {
     return this.addresses.size;
   }
 
   /** Puts `turns` at the back of the rotation when it may start a handshake and is not there yet. */
   private offer(turns: AddressTurns): void {
-    if (turns.ready || turns.queue.length === 0 || turns.running >= this.perAddress) return;
+    if (turns.ready || turns.refilling || turns.queue.length === 0 || turns.running >= this.perAddress)
+      return;
+    if (this.ratePerAddress > 0) {
+      this.refill(turns);
+      if (turns.tokens < 1) {
+        turns.refilling = true;
+        this.rateDelays++;
+        this.later(
+          () => {
+            turns.refilling = false;
+            this.offer(turns);
+          },
+          Math.ceil(((1 - turns.tokens) * 1000) / this.ratePerAddress),
+        );
+        return;
+      }
+    }
     turns.ready = true;
     this.ready.push(turns);
     if (!this.scheduled) {
@@ -83,6 +131,10 @@ export class HandshakeAdmission {
       if (!turn) continue;
       this.waiting--;
       turns.running++;
+      if (this.ratePerAddress > 0) {
+        this.refill(turns);
+        turns.tokens -= 1;
+      }
       turn.state = "running";
       started++;
       this.offer(turns); // back of the rotation, if it may start another
@@ -108,13 +160,45 @@ export class HandshakeAdmission {
       turns.running--;
       this.offer(turns);
     }
-    if (turns.running === 0 && turns.queue.length === 0 && this.addresses.get(turns.address) === turns)
+    this.forgetWhenIdle(turns);
+  }
+
+  private refill(turns: AddressTurns): void {
+    const now = this.now();
+    turns.tokens = Math.min(
+      this.burst,
+      turns.tokens + ((now - turns.refilledAt) * this.ratePerAddress) / 1000,
+    );
+    turns.refilledAt = now;
+  }
+
+  /**
+   * Drops an address with nothing in progress or waiting; one whose rate was used, only once its bucket
+   * is full again, or a client making one connection at a time would get a full bucket for each.
+   */
+  private forgetWhenIdle(turns: AddressTurns): void {
+    if (turns.running > 0 || turns.queue.length > 0 || this.addresses.get(turns.address) !== turns) return;
+    if (this.ratePerAddress > 0) this.refill(turns);
+    if (this.ratePerAddress === 0 || turns.tokens >= this.burst) {
       this.addresses.delete(turns.address);
+      return;
+    }
+    if (turns.expiring) return;
+    turns.expiring = true;
+    this.later(
+      () => {
+        turns.expiring = false;
+        this.forgetWhenIdle(turns);
+      },
+      Math.ceil(((this.burst - turns.tokens) * 1000) / this.ratePerAddress),
+    );
   }
 }
 
 /** How handshake starts are spread over the event loop's turns. */
 export interface HandshakeAdmissionOptions {
+  /** Handshakes started per second per client address, a second's worth at once; 0 (default): no limit. */
+  ratePerAddress?: number;
   /** Handshakes started per turn of the event loop, all addresses together (default 1). */
   startsPerTurn?: number;
   /**
@@ -122,6 +206,9 @@ export interface HandshakeAdmissionOptions {
    * poll phase has run every socket's ready reads). Tests pass their own to step turns by hand.
    */
   nextTurn?: (run: () => void) => void;
+  /** The clock of the rate, in ms (default `performance.now`), and its timer; tests pass their own. */
+  now?: () => number;
+  later?: (run: () => void, ms: number) => void;
 }
 
 interface Turn {
@@ -136,4 +223,11 @@ interface AddressTurns {
   queue: Turn[];
   /** In the rotation of addresses that may start a handshake. */
   ready: boolean;
+  /** Handshakes it may start now without waiting for its rate, up to `burst`; as of `refilledAt`. */
+  tokens: number;
+  refilledAt: number;
+  /** Waiting for its rate to allow the next start. */
+  refilling: boolean;
+  /** Idle, kept until its bucket is full again. */
+  expiring: boolean;
 }

@@ -46,7 +46,7 @@ export class ProxyMetrics {
   draining = false;
   specOperations = 0;
   /** TLS handshake turns (their waiting connections), when the proxy serves TLS. */
-  handshakes: { waiting: number } | null = null;
+  handshakes: { waiting: number; rateDelays: number } | null = null;
   /** The delivery uplink, when there is one. */
   uplink: { stats(): UplinkStats } | null = null;
 
@@ -222,6 +222,12 @@ export class ProxyMetrics {
       "Connections waiting for their client address's turn to start a TLS handshake.",
     );
     lines.push(`apisnoop_proxy_tls_handshakes_waiting ${this.handshakes?.waiting ?? 0}`);
+    family(
+      "apisnoop_proxy_tls_handshake_rate_delays_total",
+      "counter",
+      "Times a client address's next TLS handshake waited for its rate (--handshake-rate-per-address).",
+    );
+    lines.push(`apisnoop_proxy_tls_handshake_rate_delays_total ${this.handshakes?.rateDelays ?? 0}`);
     family("apisnoop_proxy_leaf_certificates", "gauge", "Leaf certificates held (all issued at start-up).");
     lines.push(`apisnoop_proxy_leaf_certificates ${this.leafCertificates}`);
     labelled(

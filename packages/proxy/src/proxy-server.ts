@@ -110,7 +110,9 @@ export class ProxyServer {
       relay: this.relay,
       track: (socket) => this.track(socket),
     };
-    this.handshakes = new HandshakeAdmission(this.limits.handshakesPerAddress);
+    this.handshakes = new HandshakeAdmission(this.limits.handshakesPerAddress, {
+      ratePerAddress: this.limits.handshakeRatePerAddress,
+    });
     metrics.handshakes = this.handshakes;
     this.http2Sessions = new ClientHttp2Sessions(this.limits, metrics);
     this.firstRequest = new FirstRequestBound(this.limits.headersTimeoutMs, metrics);

@@ -37,6 +37,10 @@ const OPTIONS = {
   "tls-name": { type: "string", multiple: true },
   "max-connections": { type: "string", default: String(DEFAULT_LIMITS.maxConnections) },
   "handshakes-per-address": { type: "string", default: String(DEFAULT_LIMITS.handshakesPerAddress) },
+  "handshake-rate-per-address": {
+    type: "string",
+    default: String(DEFAULT_LIMITS.handshakeRatePerAddress),
+  },
   "drain-seconds": { type: "string", default: "25" },
   cluster: { type: "string" },
   run: { type: "string" },
@@ -159,7 +163,8 @@ export const proxyCommand: Command = {
                       [--ingest-url URL] [--ingest-token-file FILE] [--spool-dir DIR] [--spool-max-mib N]
                       [--proxy-id ID] [--pods auto|informer|off] [--body-cap BYTES] [--response-samples N]
                       [--allow-tunnel HOST:PORT]... [--tls-name NAME]... [--max-connections N]
-                      [--handshakes-per-address N] [--drain-seconds N] [--cluster NAME] [--run ID]
+                      [--handshakes-per-address N] [--handshake-rate-per-address N]
+                      [--drain-seconds N] [--cluster NAME] [--run ID]
 
 Forwards every request to the cluster of the kubeconfig context (or, without a kubeconfig, the in-cluster
 apiserver of the pod's service account), streaming both ways, and matches each call to its endpoint
@@ -207,6 +212,10 @@ Options:
                            TLS handshakes in progress at once per client address; its further
                            connections wait their turn, so one client's flood of them never holds up
                            another client (default: ${DEFAULT_LIMITS.handshakesPerAddress})
+  --handshake-rate-per-address N
+                           TLS handshakes started per second per client address, N of them at once;
+                           bounds the CPU one client's handshakes take; 0: no limit (default:
+                           ${DEFAULT_LIMITS.handshakeRatePerAddress})
   --drain-seconds N        on SIGTERM: stop accepting, finish requests in flight, end watches between two
                            events (as the apiserver does at a watch's timeout) so clients re-watch
                            elsewhere, flush the uplink, for at most N seconds; a second signal stops at
@@ -249,6 +258,11 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
     const run = nameOption("run", values.run);
     const maxConnections = countOption("max-connections", values["max-connections"], 1);
     const handshakesPerAddress = countOption("handshakes-per-address", values["handshakes-per-address"], 1);
+    const handshakeRatePerAddress = countOption(
+      "handshake-rate-per-address",
+      values["handshake-rate-per-address"],
+      0,
+    );
     const drainSeconds = countOption("drain-seconds", values["drain-seconds"], 0);
     const spoolMaxMiB = countOption("spool-max-mib", values["spool-max-mib"], 1);
     if (!["auto", "informer", "off"].includes(values.pods)) {
@@ -298,7 +312,7 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
         tlsNames: values["tls-name"] ?? [],
         ...(cluster ? { cluster } : {}),
         ...(run ? { run } : {}),
-        limits: { maxConnections, handshakesPerAddress },
+        limits: { maxConnections, handshakesPerAddress, handshakeRatePerAddress },
         uplink:
           ingestUrl && token
             ? {
