@@ -1,9 +1,11 @@
 /**
  * The compiled CLI (what the proxy image runs): built into a scratch folder, it serves as the sources do —
  * a request through `apisnoop proxy` reaches the upstream, and its hit is recorded with its endpoint.
+ * And `npm run proxy`'s entry (compiled-cli.mjs) builds apps/cli/dist when it is missing or older than
+ * its sources, else runs it as it is.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -11,7 +13,7 @@ import path from "node:path";
 import { sharedSpecPath } from "@apisnoop/openapi/testing";
 import { CertificateAuthority } from "@apisnoop/proxy";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildCli, ENTRY_FILE } from "./build-cli";
+import { buildCli, ENTRY_FILE, INPUTS_FILE } from "./build-cli";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-build-test-"));
 let upstream: https.Server | null = null;
@@ -105,4 +107,35 @@ current-context: c
       })
       .toContain('"operationId":"listCoreV1Namespace"');
   }, 120_000);
+
+  it("is what `npm run proxy` runs: built when missing or older than its sources, else as it is", () => {
+    const dist = path.resolve(import.meta.dirname, "../../apps/cli/dist");
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [path.join(import.meta.dirname, "compiled-cli.mjs"), ...args], {
+        encoding: "utf8",
+        timeout: 120_000,
+      });
+    rmSync(dist, { recursive: true, force: true });
+
+    const first = run("--help");
+    expect(first.status).toBe(0);
+    expect(first.stderr).toContain("building the CLI");
+    expect(first.stderr).toContain("(no build yet)");
+    expect(first.stdout).toContain("Usage: apisnoop <command>");
+    const inputs = JSON.parse(readFileSync(path.join(dist, INPUTS_FILE), "utf8")) as string[];
+    expect(inputs).toContain(path.resolve(import.meta.dirname, "../../apps/cli/src/main.ts"));
+
+    const again = run("--help");
+    expect(again.status).toBe(0);
+    expect(again.stderr).toBe("");
+    expect(again.stdout).toBe(first.stdout);
+
+    // A build older than its sources, as after an edit or a checkout: built again before it runs.
+    const longAgo = new Date(Date.now() - 86_400_000);
+    utimesSync(path.join(dist, ENTRY_FILE), longAgo, longAgo);
+    const stale = run("spec", "--help");
+    expect(stale.status).toBe(0);
+    expect(stale.stderr).toMatch(/building the CLI .* changed\)/);
+    expect(stale.stdout).toContain("--spec");
+  }, 300_000);
 });

@@ -1,7 +1,8 @@
 /**
  * Compiles the `apisnoop` command to JavaScript: `npm run build:cli` writes `apps/cli/dist/apisnoop.mjs`
- * (and the chunks each command loads on demand). The proxy image runs this build; the sources through
- * tsx (`apps/cli/bin/apisnoop.mjs`) stay the development entry.
+ * (and the chunks each command loads on demand). The proxy image runs this build, and so does
+ * `npm run proxy` (`tools/build/compiled-cli.mjs`, which builds first when the sources changed); the
+ * sources through tsx (`npx apisnoop`, `apps/cli/bin/apisnoop.mjs`) stay the development entry.
  *
  * One bundle, third-party code included: Node's module loader keeps every module it loads, and
  * @kubernetes/client-node alone is hundreds of files (importing it through the loader costs ~80 MiB RSS
@@ -10,7 +11,7 @@
  * helpers; they resolve from node_modules as usual.
  *   tsx tools/build/build-cli.ts [OUTDIR]
  */
-import { rmSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Metafile } from "esbuild";
@@ -30,6 +31,12 @@ export const EXTERNAL_PACKAGES = [
 
 /** The compiled entry module, relative to the output directory. */
 export const ENTRY_FILE = "apisnoop.mjs";
+
+/**
+ * What a build was made from, beside it: every source and dependency file the bundle holds (absolute
+ * paths), so `tools/build/compiled-cli.mjs` can tell a build older than its sources and build again.
+ */
+export const INPUTS_FILE = "inputs.json";
 
 /** Builds the CLI into `outdir` (replaced whole); resolves to esbuild's metafile (what went where). */
 export async function buildCli(outdir: string = path.join(cliRoot, "dist")): Promise<Metafile> {
@@ -64,6 +71,12 @@ export async function buildCli(outdir: string = path.join(cliRoot, "dist")): Pro
     metafile: true,
     logLevel: "warning",
   });
+  // Every file esbuild read (the entry is given on stdin: it has no file).
+  const inputs = Object.keys(result.metafile.inputs)
+    .map((input) => path.resolve(input))
+    .filter((input) => existsSync(input));
+  inputs.push(fileURLToPath(import.meta.url), path.resolve(cliRoot, "../../package-lock.json"));
+  writeFileSync(path.join(outdir, INPUTS_FILE), `${JSON.stringify(inputs)}\n`);
   return result.metafile;
 }
 
