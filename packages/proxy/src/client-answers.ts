@@ -6,6 +6,7 @@
 import http, { type IncomingMessage, ServerResponse } from "node:http";
 import http2 from "node:http2";
 import type { Duplex } from "node:stream";
+import { responseHeadersForClient, responseHeadersForHttp2Client } from "./http-headers";
 import { statusBody } from "./status";
 
 /** A client's request and response, over HTTP/1.1 or HTTP/2 (Node's compatibility API): one flow model. */
@@ -77,15 +78,18 @@ export function responseHeadText(answer: IncomingMessage, rawHeaders: string[]):
   return `${text}\r\n`;
 }
 
-/** Writes a response head to an HTTP/1.1 or HTTP/2 client (HTTP/2 has no status message). */
+/**
+ * Writes the upstream's response head (`rawHeaders` as Node gives them, names in their case) to an
+ * HTTP/1.1 or HTTP/2 client, minus what must not cross (hop-by-hop headers; HTTP/2 has no status message).
+ */
 export function writeHead(
   res: ClientResponse,
   status: number,
   message: string | undefined,
-  headers: string[],
+  rawHeaders: string[],
 ): void {
-  if (res instanceof ServerResponse) res.writeHead(status, message, headers);
-  else res.writeHead(status, headers as unknown as http2.OutgoingHttpHeaders);
+  if (res instanceof ServerResponse) res.writeHead(status, message, responseHeadersForClient(rawHeaders));
+  else res.writeHead(status, responseHeadersForHttp2Client(rawHeaders));
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   requestHeadersForHttp2,
   requestHeadersForUpstream,
   responseHeadersForClient,
+  responseHeadersForHttp2Client,
 } from "./http-headers";
 
 describe("requestHeadersForHttp2", () => {
@@ -66,16 +67,36 @@ describe("requestHeadersForHttp2", () => {
   });
 });
 
-describe("responseHeadersForClient over HTTP/2", () => {
-  it("drops :status, and Transfer-Encoding for an HTTP/2 client", () => {
-    const raw = [":status", "200", "content-type", "application/json", "transfer-encoding", "chunked"];
-    expect(responseHeadersForClient(raw)).toEqual([
-      "content-type",
+describe("responseHeadersForHttp2Client", () => {
+  it("drops :status and Transfer-Encoding, lower-cases names and keeps repeats as arrays", () => {
+    const raw = [
+      ":status",
+      "200",
+      "Content-Type",
       "application/json",
       "transfer-encoding",
       "chunked",
-    ]);
-    expect(responseHeadersForClient(raw, true)).toEqual(["content-type", "application/json"]);
+      "Warning",
+      "a",
+      "warning",
+      "b",
+      "Warning",
+      "c",
+      "Connection",
+      "X-Hop",
+      "X-Hop",
+      "1",
+      "__proto__",
+      "kept",
+    ];
+    expect(responseHeadersForClient(raw)).toContain("transfer-encoding");
+    const headers = responseHeadersForHttp2Client(raw);
+    expect({ ...headers }).toEqual({
+      "content-type": "application/json",
+      warning: ["a", "b", "c"],
+      ["__proto__"]: "kept",
+    });
+    expect(Object.keys(headers)).toEqual(["content-type", "warning", "__proto__"]);
   });
 });
 

@@ -99,19 +99,38 @@ const NOT_OVER_HTTP2 = new Set([
 ]);
 
 /**
- * The upstream's response headers minus hop-by-hop ones and HTTP/2 pseudo-headers (`:status`); the proxy
- * keeps its own client connection. For an HTTP/2 client `Transfer-Encoding` goes too (HTTP/2 frames the
- * body itself and forbids the header).
+ * The upstream's response headers for an HTTP/1.1 client, minus hop-by-hop ones and HTTP/2
+ * pseudo-headers (`:status`); the proxy keeps its own client connection.
  */
-export function responseHeadersForClient(rawHeaders: string[], http2Client = false): string[] {
+export function responseHeadersForClient(rawHeaders: string[]): string[] {
   const dropped = connectionTokens(rawHeaders);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
     if (lower.charCodeAt(0) === 58 /* ":" */ || HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
-    if (http2Client && lower === "transfer-encoding") continue;
     out.push(name, rawHeaders[i + 1] as string);
+  }
+  return out;
+}
+
+/**
+ * The same for an HTTP/2 client, as the object Node's HTTP/2 response takes in one step (an array makes
+ * it remove and re-validate every name first): lower-case names, repeats kept as arrays, and no
+ * `Transfer-Encoding` (HTTP/2 frames the body itself and forbids the header).
+ */
+export function responseHeadersForHttp2Client(rawHeaders: string[]): OutgoingHttp2Headers {
+  const dropped = connectionTokens(rawHeaders);
+  // No prototype: a header named `__proto__` is a header like any other.
+  const out: OutgoingHttp2Headers = { __proto__: null } as unknown as OutgoingHttp2Headers;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const lower = (rawHeaders[i] as string).toLowerCase();
+    if (lower.charCodeAt(0) === 58 /* ":" */ || HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
+    if (lower === "transfer-encoding") continue;
+    const value = rawHeaders[i + 1] as string;
+    const earlier = out[lower];
+    out[lower] =
+      earlier === undefined ? value : Array.isArray(earlier) ? [...earlier, value] : [earlier, value];
   }
   return out;
 }

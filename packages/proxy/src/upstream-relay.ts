@@ -19,12 +19,7 @@ import {
 import type { ProxyMode } from "./flow";
 import type { FlowLifecycle, LiveFlow } from "./flow-lifecycle";
 import { eventStreamType, flowRequest } from "./flow-request";
-import {
-  hasHeader,
-  requestHeadersForHttp2,
-  requestHeadersForUpstream,
-  responseHeadersForClient,
-} from "./http-headers";
+import { hasHeader, requestHeadersForHttp2, requestHeadersForUpstream } from "./http-headers";
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
 import { type Upstream, upstreamAgent } from "./upstream";
@@ -101,32 +96,6 @@ export class UpstreamRelay {
     /** Ends the upstream side when the client goes away; set once there is one. */
     let cancelUpstream: (() => void) | null = null;
     let clientGone = false;
-
-    this.sessions
-      .open(
-        req.headers.authorization,
-        requestHeadersForHttp2(req.rawHeaders, method, path, upstream.authority),
-        !hasBody,
-      )
-      .then(
-        (stream) => {
-          if (clientGone) {
-            stream?.close(http2.constants.NGHTTP2_CANCEL);
-            return;
-          }
-          metrics.countProtocols(http2Client ? "h2" : "h1", stream ? "h2" : "h1");
-          if (stream) {
-            cancelUpstream = () => stream.close(http2.constants.NGHTTP2_CANCEL);
-            this.relayHttp2(live, req, res, stream, hasBody, http2Client);
-          } else {
-            const upstreamRequest = this.relayHttp1(live, req, res, method, path, hasBody, http2Client);
-            cancelUpstream = () => upstreamRequest.destroy();
-          }
-        },
-        (error: Error) => {
-          if (!clientGone) this.answerUpstreamFailure(live, error, res);
-        },
-      );
     req.on("error", () => cancelUpstream?.());
     res.on("close", () => {
       if (!res.writableFinished) {
@@ -137,6 +106,31 @@ export class UpstreamRelay {
       }
       live.end();
     });
+    const relay = (stream: http2.ClientHttp2Stream | null) => {
+      if (clientGone) {
+        stream?.close(http2.constants.NGHTTP2_CANCEL);
+        return;
+      }
+      metrics.countProtocols(http2Client ? "h2" : "h1", stream ? "h2" : "h1");
+      if (stream) {
+        cancelUpstream = () => stream.close(http2.constants.NGHTTP2_CANCEL);
+        this.relayHttp2(live, req, res, stream, hasBody);
+      } else {
+        const upstreamRequest = this.relayHttp1(live, req, res, method, path, hasBody, http2Client);
+        cancelUpstream = () => upstreamRequest.destroy();
+      }
+    };
+    const opened = this.sessions.open(
+      req.headers.authorization,
+      requestHeadersForHttp2(req.rawHeaders, method, path, upstream.authority),
+      !hasBody,
+    );
+    // A connected session gives its stream at once: the request leaves in this turn of the event loop.
+    if (!(opened instanceof Promise)) relay(opened);
+    else
+      opened.then(relay, (error: Error) => {
+        if (!clientGone) this.answerUpstreamFailure(live, error, res);
+      });
   }
 
   /**
@@ -162,12 +156,11 @@ export class UpstreamRelay {
     res: ClientResponse,
     stream: http2.ClientHttp2Stream,
     hasBody: boolean,
-    http2Client: boolean,
   ): void {
     stream.on("response", (headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
       const status = Number(headers[":status"] ?? 502);
       live.responseHead(status, headers["content-type"] ?? null, stream);
-      writeHead(res, status, undefined, responseHeadersForClient(rawHeaders, http2Client));
+      writeHead(res, status, undefined, rawHeaders);
       if (!hasHeader(rawHeaders, "content-length")) flushHeadersUnlessBodyFollows(stream, res);
       this.relay(
         live,
@@ -207,12 +200,7 @@ export class UpstreamRelay {
     });
     upstreamRequest.on("response", (answer) => {
       live.responseHead(answer.statusCode ?? 502, answer.headers["content-type"] ?? null, answer);
-      writeHead(
-        res,
-        answer.statusCode ?? 502,
-        answer.statusMessage,
-        responseHeadersForClient(answer.rawHeaders, http2Client),
-      );
+      writeHead(res, answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
       if (!hasHeader(answer.rawHeaders, "content-length")) flushHeadersUnlessBodyFollows(answer, res);
       this.relay(
         live,

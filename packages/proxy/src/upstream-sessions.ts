@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import tls from "node:tls";
 import { type Upstream, upstreamTlsOptions } from "./upstream";
@@ -84,15 +84,16 @@ export class UpstreamSessions {
   }
 
   /**
-   * Opens a stream for a request carrying `authorization` (undefined: none) once its session is connected.
-   * Resolves to null when the request should go over HTTP/1.1 instead: every session slot is busy, or the
-   * apiserver does not speak HTTP/2. Rejects when the apiserver cannot be reached (the caller's 502).
+   * Opens a stream for a request carrying `authorization` (undefined: none): at once when the credential's
+   * session is connected (the common case: no promise, no extra turn of the event loop on the hot path),
+   * else once it is. Null when the request should go over HTTP/1.1 instead: every session slot is busy,
+   * or the apiserver does not speak HTTP/2. Rejects when the apiserver cannot be reached (the caller's 502).
    */
-  async open(
+  open(
     authorization: string | undefined,
     headers: http2.OutgoingHttpHeaders,
     endStream: boolean,
-  ): Promise<ClientHttp2Stream | null> {
+  ): ClientHttp2Stream | null | Promise<ClientHttp2Stream | null> {
     if (this.closed || Date.now() < this.http2RefusedUntil) return null;
     const pooled = this.sessionFor(credentialKey(authorization), authorization === undefined);
     if (!pooled) {
@@ -101,16 +102,40 @@ export class UpstreamSessions {
     }
     // The slot is taken now, so requests arriving while the session connects spread over its limit.
     this.take(pooled);
+    if (!pooled.connected) return this.openOnceConnected(pooled, headers, endStream);
+    try {
+      return this.request(pooled, headers, endStream);
+    } catch (error) {
+      this.release(pooled);
+      return Promise.reject(error);
+    }
+  }
+
+  private async openOnceConnected(
+    pooled: PooledSession,
+    headers: http2.OutgoingHttpHeaders,
+    endStream: boolean,
+  ): Promise<ClientHttp2Stream | null> {
     let stream: ClientHttp2Stream | null = null;
     try {
-      if (!pooled.connected && !(await pooled.ready)) return null;
-      if (pooled.session.destroyed || pooled.session.closed) throw new Error("the upstream session closed");
-      stream = pooled.session.request(headers, { endStream });
-      stream.once("close", () => this.release(pooled));
+      if (!(await pooled.ready)) return null;
+      stream = this.request(pooled, headers, endStream);
       return stream;
     } finally {
       if (!stream) this.release(pooled);
     }
+  }
+
+  /** A stream on a connected session, holding the slot `open` took until the stream closes. */
+  private request(
+    pooled: PooledSession,
+    headers: http2.OutgoingHttpHeaders,
+    endStream: boolean,
+  ): ClientHttp2Stream {
+    if (pooled.session.destroyed || pooled.session.closed) throw new Error("the upstream session closed");
+    const stream = pooled.session.request(headers, { endStream });
+    stream.on("close", () => this.release(pooled));
+    return stream;
   }
 
   stats(): UpstreamSessionStats {
@@ -258,9 +283,7 @@ export class UpstreamSessions {
 
 /** The pool's key for a credential: the hash of the `Authorization` value, never the value itself. */
 function credentialKey(authorization: string | undefined): string {
-  return authorization === undefined
-    ? "client certificate"
-    : createHash("sha256").update(authorization).digest("base64");
+  return authorization === undefined ? "client certificate" : hash("sha256", authorization, "base64");
 }
 
 function streamLimit(pooled: PooledSession): number {
