@@ -16,12 +16,47 @@ export class FlowLifecycle {
     private readonly currentSpec: () => SpecSnapshot | null,
   ) {}
 
+  /**
+   * Flows both of whose sides closed, waiting for their `error` and `done` hooks: all that end in one turn
+   * of the event loop run in the next, in the order they ended, from one immediate instead of one each.
+   */
+  private ended: Flow[] = [];
+
   /** A request head arrived: a new flow on the current spec, counted in flight; its `request` hooks run. */
   begin(mode: ProxyMode, request: FlowRequest): LiveFlow {
-    const live = new LiveFlow(createFlow(mode, request, this.currentSpec()), this.chain, this.metrics);
+    const live = new LiveFlow(
+      createFlow(mode, request, this.currentSpec()),
+      this.chain,
+      this.metrics,
+      this.finishLater,
+    );
     this.metrics.inFlight++;
     if (this.chain.has("request")) this.chain.run("request", live.flow);
     return live;
+  }
+
+  private readonly finishLater = (flow: Flow): void => {
+    if (this.ended.push(flow) === 1) setImmediate(this.finishEnded);
+  };
+
+  private readonly finishEnded = (): void => {
+    const flows = this.ended;
+    this.ended = [];
+    for (const flow of flows) this.finish(flow);
+  };
+
+  /** After the client has its last byte: `error` and `done`, captured bodies back to their budget, counted. */
+  private finish(flow: Flow): void {
+    const { chain, metrics } = this;
+    if (flow.error) chain.run("error", flow);
+    chain.run("done", flow);
+    flow.request.body?.release();
+    flow.request.bodyStream = null;
+    if (flow.response) {
+      flow.response.body?.release();
+      flow.response.bodyStream = null;
+    }
+    metrics.countFlow(flow);
   }
 }
 
@@ -35,6 +70,8 @@ export class LiveFlow {
     readonly flow: Flow,
     private readonly chain: AddonChain,
     private readonly metrics: ProxyMetrics,
+    /** Runs the flow's `error` and `done` hooks one turn of the event loop later. */
+    private readonly finishLater: (flow: Flow) => void,
   ) {}
 
   /**
@@ -77,18 +114,7 @@ export class LiveFlow {
     if (this.ended) return;
     this.ended = true;
     this.complete();
-    const { flow, chain, metrics } = this;
-    metrics.inFlight--;
-    setImmediate(() => {
-      if (flow.error) chain.run("error", flow);
-      chain.run("done", flow);
-      flow.request.body?.release();
-      flow.request.bodyStream = null;
-      if (flow.response) {
-        flow.response.body?.release();
-        flow.response.bodyStream = null;
-      }
-      metrics.countFlow(flow);
-    });
+    this.metrics.inFlight--;
+    this.finishLater(this.flow);
   }
 }
