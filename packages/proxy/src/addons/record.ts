@@ -37,8 +37,8 @@ export function hitLineOf(flow: Flow): HitLine {
     userAgent: flow.request.userAgent,
   };
   if (hit.operationId === null) hit.reason = flow.match?.reason ?? "not matched";
-  const source = flow.source ? knownParts(flow.source) : {};
-  if (Object.keys(source).length > 0) hit.source = source;
+  const source = flow.source ? knownParts(flow.source) : null;
+  if (source) hit.source = source;
   if (flow.details.length > 0) hit.details = [...flow.details];
   if (flow.fields?.request) hit.requestFields = sortedFields(flow.fields.request);
   if (flow.fields?.response) hit.responseFields = sortedFields(flow.fields.response);
@@ -103,13 +103,23 @@ export function record(...sinks: HitSink[]): Addon {
   };
 }
 
-function knownParts(source: Source): Partial<Source> {
-  const parts: Partial<Source> = {};
+/**
+ * A source's set parts, built once per source: attribution hands out one object per client (and never
+ * changes it after), so every hit line of that client shares them. Null when nothing is set.
+ */
+const partsOf = new WeakMap<Source, Readonly<Partial<Source>> | null>();
+
+function knownParts(source: Source): Readonly<Partial<Source>> | null {
+  let parts = partsOf.get(source);
+  if (parts !== undefined) return parts;
+  const found: Partial<Source> = {};
   for (const [key, value] of Object.entries(source) as [keyof Source, Source[keyof Source]][]) {
     if (value !== null && value !== false && value !== "" && key !== "userAgent") {
-      (parts as Record<string, unknown>)[key] = value;
+      (found as Record<string, unknown>)[key] = value;
     }
   }
+  parts = Object.keys(found).length > 0 ? Object.freeze(found) : null;
+  partsOf.set(source, parts);
   return parts;
 }
 
