@@ -137,7 +137,7 @@ export class SpecRefresher {
       path: url.pathname + url.search,
       headers: { accept: "application/json", "user-agent": PROXY_USER_AGENT },
     };
-    await this.options.upstream.kubeConfig.applyToHTTPSOptions(options);
+    await (await this.options.upstream.kubeConfig()).applyToHTTPSOptions(options);
     return options;
   }
 

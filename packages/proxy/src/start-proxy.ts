@@ -120,7 +120,7 @@ export interface RunningProxy {
  * or in a pod (no kubeconfig: client-node calls the cluster `inCluster`) the apiserver's host.
  */
 export function defaultClusterName(upstream: Upstream): string {
-  const name = upstream.kubeConfig.getCurrentCluster()?.name;
+  const name = upstream.clusterName;
   return name && name !== "inCluster" ? name : upstream.host;
 }
 
@@ -138,7 +138,7 @@ export function parseListenAddress(value: string): ListenAddress {
  */
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const log = options.log ?? (() => {});
-  const upstream = resolveUpstream({ kubeconfig: options.kubeconfig, context: options.context });
+  const upstream = await resolveUpstream({ kubeconfig: options.kubeconfig, context: options.context });
   const serviceHost = options.serviceHost ?? null;
   const hosts = expectedHosts(upstream, options.listen.host, serviceHost, options.tlsNames ?? []);
   const caDir = options.caDir ?? DEFAULT_CA_DIR;

@@ -57,7 +57,8 @@ beforeAll(async () => {
     ca: Buffer.from(ca.certificatePem),
     rejectUnauthorized: true,
     clientCertificate: { cert: Buffer.from(client.cert), key: Buffer.from(client.key) },
-    kubeConfig: new KubeConfig(),
+    clusterName: "test",
+    kubeConfig: () => Promise.resolve(new KubeConfig()),
   };
 });
 

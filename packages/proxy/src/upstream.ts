@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import https from "node:https";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { KubeconfigFile, type KubeconfigView } from "./kubeconfig-file";
 
 /** The kube-apiserver the proxy forwards to, and how to reach it over TLS. */
 export interface Upstream {
@@ -19,8 +20,13 @@ export interface Upstream {
   rejectUnauthorized: boolean;
   /** The kubeconfig user's client certificate, presented upstream for clients that bring no token. */
   clientCertificate: { cert: Buffer; key: Buffer } | null;
-  /** The kubeconfig and context the upstream came from (for the proxy's own API calls). */
-  kubeConfig: KubeConfig;
+  /** The kubeconfig's name for the cluster (client-node calls the in-cluster one `inCluster`). */
+  clusterName: string;
+  /**
+   * The kubeconfig and context the upstream came from, as client-node's KubeConfig, for the proxy's own
+   * API calls (it applies every kind of credential): loaded on first use, since only a live spec needs it.
+   */
+  kubeConfig: () => Promise<KubeConfig>;
 }
 
 /** Where to read the upstream from: a kubeconfig file (else $KUBECONFIG, ~/.kube/config, in-cluster). */
@@ -31,13 +37,21 @@ export interface UpstreamSource {
 
 /**
  * Resolves the upstream apiserver from a kubeconfig and context, or from the in-cluster service account
- * when there is no kubeconfig (client-node's loadFromDefault covers both). Throws one-line errors.
+ * when there is no kubeconfig. A kubeconfig file given by name is read without client-node (start-up
+ * time, `KubeconfigFile`); the defaults ($KUBECONFIG's list, ~/.kube/config, in-cluster) are found by
+ * client-node's loadFromDefault. Throws one-line errors.
  */
-export function resolveUpstream(source: UpstreamSource = {}): Upstream {
-  const kubeConfig = new KubeConfig();
+export async function resolveUpstream(source: UpstreamSource = {}): Promise<Upstream> {
+  let kubeConfig: KubeconfigView;
+  let loaded: Promise<KubeConfig> | null = null;
   try {
-    if (source.kubeconfig) kubeConfig.loadFromFile(source.kubeconfig);
-    else kubeConfig.loadFromDefault();
+    if (source.kubeconfig) kubeConfig = KubeconfigFile.load(source.kubeconfig);
+    else {
+      const defaults = new (await import("./client-node-config")).KubeConfig();
+      defaults.loadFromDefault();
+      kubeConfig = defaults;
+      loaded = Promise.resolve(defaults);
+    }
   } catch (error) {
     throw new Error(
       `cannot load kubeconfig ${source.kubeconfig ?? "(default)"}: ${(error as Error).message}`,
@@ -49,6 +63,12 @@ export function resolveUpstream(source: UpstreamSource = {}): Upstream {
     }
     kubeConfig.setCurrentContext(source.context);
   }
+  const clientNodeConfig = async (): Promise<KubeConfig> => {
+    const config = new (await import("./client-node-config")).KubeConfig();
+    config.loadFromFile(source.kubeconfig as string);
+    if (source.context) config.setCurrentContext(source.context);
+    return config;
+  };
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error(`kubeconfig ${source.kubeconfig ?? "(default)"} has no current cluster`);
   const url = new URL(cluster.server);
@@ -81,7 +101,11 @@ export function resolveUpstream(source: UpstreamSource = {}): Upstream {
     ca,
     rejectUnauthorized: !cluster.skipTLSVerify,
     clientCertificate: cert && key ? { cert, key } : null,
-    kubeConfig,
+    clusterName: cluster.name,
+    kubeConfig: () => {
+      loaded ??= clientNodeConfig();
+      return loaded;
+    },
   };
 }
 

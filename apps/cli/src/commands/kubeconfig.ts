@@ -98,7 +98,7 @@ Example:
       const permit = [proxyUrl.hostname.replace(/^\[(.*)\]$/, "$1")];
       if (values.mode === "forward") {
         try {
-          const upstream = resolveUpstream({ kubeconfig: values.from, context: values.context });
+          const upstream = await resolveUpstream({ kubeconfig: values.from, context: values.context });
           permit.push(upstream.host, ...(upstream.serverName ? [upstream.serverName] : []));
         } catch {
           // proxiedKubeconfig below says what is wrong with --from, in one line
