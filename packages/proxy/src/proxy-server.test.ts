@@ -227,6 +227,23 @@ function request(
   });
 }
 
+/** A TLS connection to the proxy in reverse mode, for raw HTTP/1.1; `received` is all it got, as text. */
+async function rawConnection(): Promise<{ socket: tls.TLSSocket; received: () => string }> {
+  const socket = tls.connect({
+    host: "127.0.0.1",
+    port: Number(new URL(proxy.url).port),
+    ca: proxyCa,
+    servername: "localhost",
+  });
+  await new Promise((resolve) => socket.once("secureConnect", resolve));
+  let text = "";
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => {
+    text += chunk;
+  });
+  return { socket, received: () => text };
+}
+
 async function readHits(atLeast: number): Promise<HitLine[]> {
   for (let i = 0; i < 100; i++) {
     const hits = readHitLines(hitsPath);
@@ -427,26 +444,15 @@ describe("the proxy in front of a local HTTPS upstream", () => {
   });
 
   it("tunnels an upgrade (SPDY) as raw bytes both ways", async () => {
-    const socket = tls.connect({
-      host: "127.0.0.1",
-      port: Number(new URL(proxy.url).port),
-      ca: proxyCa,
-      servername: "localhost",
-    });
-    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    const { socket, received } = await rawConnection();
     socket.write(
       `POST /api/v1/namespaces/default/pods/p/exec?command=ls&stdout=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n`,
     );
-    let received = "";
-    socket.setEncoding("utf8");
-    socket.on("data", (text: string) => {
-      received += text;
-    });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(received).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(received()).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
     socket.write("ping-through-tunnel");
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(received.endsWith("ping-through-tunnel")).toBe(true);
+    expect(received().endsWith("ping-through-tunnel")).toBe(true);
     socket.end();
     const hits = await readHits(1);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -460,26 +466,18 @@ describe("the proxy in front of a local HTTPS upstream", () => {
 
   it("answers an upgrade the upstream refuses (no 101) as an ordinary response, counts it and closes", async () => {
     for (const pod of ["forbidden", "chunked"]) {
-      const socket = tls.connect({
-        host: "127.0.0.1",
-        port: Number(new URL(proxy.url).port),
-        ca: proxyCa,
-        servername: "localhost",
-      });
-      await new Promise((resolve) => socket.once("secureConnect", resolve));
+      const { socket, received } = await rawConnection();
       socket.write(
         `POST /api/v1/namespaces/default/pods/${pod}/exec?command=ls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n`,
       );
-      let received = "";
-      socket.setEncoding("utf8");
-      socket.on("data", (text: string) => {
-        received += text;
+      socket.on("data", () => {
         // The client goes on as if the connection were still HTTP (or a tunnel): nothing of it may reach
         // the apiserver unseen.
-        if (received.includes('"code":403}')) socket.write("GET /api/v1/secrets HTTP/1.1\r\nHost: x\r\n\r\n");
+        if (received().includes('"code":403}'))
+          socket.write("GET /api/v1/secrets HTTP/1.1\r\nHost: x\r\n\r\n");
       });
       await new Promise((resolve) => socket.once("close", resolve));
-      const [head = "", body] = received.split("\r\n\r\n");
+      const [head = "", body] = received().split("\r\n\r\n");
       expect(head, pod).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
       expect(head.toLowerCase(), pod).toContain("connection: close");
       expect(head.toLowerCase(), pod).not.toContain("transfer-encoding");
@@ -497,24 +495,13 @@ describe("the proxy in front of a local HTTPS upstream", () => {
 
   it("refuses a protocol switch that declares a body, before the upstream sees it", async () => {
     const before = seen.length;
-    const socket = tls.connect({
-      host: "127.0.0.1",
-      port: Number(new URL(proxy.url).port),
-      ca: proxyCa,
-      servername: "localhost",
-    });
-    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    const { socket, received } = await rawConnection();
     socket.write(
       `POST /api/v1/namespaces/default/pods/p/exec HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nContent-Length: 5\r\n\r\nhello`,
     );
-    let received = "";
-    socket.setEncoding("utf8");
-    socket.on("data", (text: string) => {
-      received += text;
-    });
     await new Promise((resolve) => socket.once("close", resolve));
-    expect(received).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    expect(received).toContain('"reason":"BadRequest"');
+    expect(received()).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(received()).toContain('"reason":"BadRequest"');
     expect(seen.length).toBe(before);
   });
 
