@@ -280,8 +280,6 @@ describe("getUnknown", () => {
         field: `${deployment}:spec.replicaz`,
         count: 1,
         sourceIds: [id.B],
-        firstSeen: at(H * 60),
-        lastSeen: at(H * 60),
       },
     ]);
     expect(report.sources.map((source) => source.id).sort()).toEqual([id.A, id.B, id.C].sort());

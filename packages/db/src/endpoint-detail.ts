@@ -6,7 +6,13 @@ import { narrowWindow } from "./data-window";
 import { NotFoundError } from "./errors";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
-import { SqlParams, sourceRestriction, windowRestriction } from "./selection-sql";
+import {
+  endpointSourcesSql,
+  hasWindow,
+  SqlParams,
+  sourceRestriction,
+  windowRestriction,
+} from "./selection-sql";
 import { type SourceSummary, sourcesById } from "./sources";
 
 /** An endpoint as its release's spec describes it. */
@@ -84,72 +90,95 @@ export async function getEndpointDetail(
     omit: { release: true },
   })) as EndpointInfo | null;
 
-  const params = new SqlParams();
-  const hitWhere =
-    `h."release" = ${params.add(release)} AND h."operationId" = ${params.add(operationId)}` +
-    sourceRestriction(filters, params, `h."sourceId"`) +
-    windowRestriction(filters, params, `h."minute"`, "minute");
-  const bySource = await prisma.$queryRawUnsafe<
-    Array<{ sourceId: number; statusClass: string; hits: number; first: Date; last: Date }>
-  >(
-    `SELECT h."sourceId", h."statusClass", sum(h."count")::float8 AS hits, min(h."minute") AS first, max(h."minute") AS last
-     FROM "HitRollup" h WHERE ${hitWhere} GROUP BY h."sourceId", h."statusClass"`,
-    ...params.values,
-  );
+  // The coarsest rollups that answer the selection (all-time totals, or whole days and hours and only the
+  // edge minutes of a window): they carry the status classes and details, so no view of an endpoint reads
+  // every minute row kept.
+  const parts = () => {
+    const params = new SqlParams();
+    const sql = endpointSourcesSql(filters, params, params.add(release), params.add(operationId));
+    return { sql, params: params.values };
+  };
+  const perSource = parts();
+  const counts = parts();
+  const fieldParams = new SqlParams();
+  const fieldRelease = fieldParams.add(release);
+  const fieldOperation = fieldParams.add(operationId);
+  const fieldSources = sourceRestriction(filters, fieldParams, `f."sourceId"`);
+  // Without a window the all-time totals per source; with one the hours it overlaps.
+  const fieldRows = hasWindow(filters)
+    ? `SELECT f."sourceId", f."direction", f."field", f."unknown", f."count" FROM "FieldCount" f
+       WHERE f."release" = ${fieldRelease} AND f."operationId" = ${fieldOperation}${fieldSources}${windowRestriction(filters, fieldParams, `f."hour"`, "hour")}`
+    : `SELECT f."sourceId", f."direction", f."field", f."unknown", f."count" FROM "FieldTotal" f
+       WHERE f."release" = ${fieldRelease} AND f."operationId" = ${fieldOperation}${fieldSources}`;
+  const [bySource, countRows, fields] = await Promise.all([
+    prisma.$queryRawUnsafe<
+      Array<{
+        sourceId: number;
+        hits: number;
+        hits2xx: number;
+        first: Date;
+        last: Date;
+        first2xx: Date | null;
+        last2xx: Date | null;
+      }>
+    >(
+      `SELECT p."sourceId", sum(p.hits)::float8 AS hits, sum(p.hits2xx)::float8 AS hits2xx,
+              min(p."firstSeen") AS first, max(p."lastSeen") AS last, min(p."first2xx") AS first2xx, max(p."last2xx") AS last2xx
+       FROM (${perSource.sql}) p GROUP BY p."sourceId"`,
+      ...perSource.params,
+    ),
+    prisma.$queryRawUnsafe<Array<{ kind: "status" | "detail"; key: string; hits: number }>>(
+      `WITH p AS MATERIALIZED (${counts.sql})
+       SELECT 'status' AS kind, c.key, sum(c.value::numeric)::float8 AS hits
+       FROM p, jsonb_each_text(p."otherStatusClasses") AS c(key, value) GROUP BY c.key
+       UNION ALL
+       SELECT 'detail', c.key, sum(c.value::numeric)::float8
+       FROM p, jsonb_each_text(p."details") AS c(key, value) GROUP BY c.key`,
+      ...counts.params,
+    ),
+    prisma.$queryRawUnsafe<EndpointField[]>(
+      `SELECT f."direction", f."field", bool_or(f."unknown") AS unknown, sum(f."count")::float8 AS count,
+              count(DISTINCT f."sourceId")::int AS sources
+       FROM (${fieldRows}) f
+       GROUP BY f."direction", f."field" ORDER BY f."direction", f."field"`,
+      ...fieldParams.values,
+    ),
+  ]);
   if (!endpoint && bySource.length === 0) {
     throw new NotFoundError("endpoint", `release ${release} has no endpoint ${operationId}`);
   }
-  const details = await prisma.$queryRawUnsafe<Array<{ detail: string; hits: number }>>(
-    `SELECT d.key AS detail, sum(d.value::numeric)::float8 AS hits
-     FROM "HitRollup" h, jsonb_each_text(h."details") AS d(key, value)
-     WHERE ${hitWhere} AND h."details" <> '{}'::jsonb GROUP BY d.key ORDER BY d.key`,
-    ...params.values,
-  );
-
-  const fieldParams = new SqlParams();
-  const fieldWhere =
-    `f."release" = ${fieldParams.add(release)} AND f."operationId" = ${fieldParams.add(operationId)}` +
-    sourceRestriction(filters, fieldParams, `f."sourceId"`) +
-    windowRestriction(filters, fieldParams, `f."hour"`, "hour");
-  const fields = await prisma.$queryRawUnsafe<EndpointField[]>(
-    `SELECT f."direction", f."field", bool_or(f."unknown") AS unknown, sum(f."count")::float8 AS count,
-            count(DISTINCT f."sourceId")::int AS sources
-     FROM "FieldCount" f WHERE ${fieldWhere}
-     GROUP BY f."direction", f."field" ORDER BY f."direction", f."field"`,
-    ...fieldParams.values,
-  );
 
   const summaries = await sourcesById(
     prisma,
     bySource.map((row) => row.sourceId),
   );
-  const statusClasses: Record<string, number> = {};
   const sources = new Map<number, EndpointSource>();
   let hits = 0;
   let hits2xx = 0;
   let firstSeen: Date | null = null;
   let lastSeen: Date | null = null;
+  const twoxx = filters.outcome === "2xx";
   for (const row of bySource) {
-    const counted = filters.outcome === "any" || row.statusClass === "2xx";
-    statusClasses[row.statusClass] = (statusClasses[row.statusClass] ?? 0) + row.hits;
     hits += row.hits;
-    if (row.statusClass === "2xx") hits2xx += row.hits;
-    if (counted) {
-      if (!firstSeen || row.first < firstSeen) firstSeen = row.first;
-      if (!lastSeen || row.last > lastSeen) lastSeen = row.last;
-    }
-    const source = sources.get(row.sourceId) ?? {
+    hits2xx += row.hits2xx;
+    // First and last seen count the hits under the outcome only.
+    const first = twoxx ? row.first2xx : row.first;
+    const last = twoxx ? row.last2xx : row.last;
+    if (first && (!firstSeen || first < firstSeen)) firstSeen = first;
+    if (last && (!lastSeen || last > lastSeen)) lastSeen = last;
+    sources.set(row.sourceId, {
       ...(summaries.get(row.sourceId) as SourceSummary),
-      hits: 0,
-      hits2xx: 0,
+      hits: row.hits,
+      hits2xx: row.hits2xx,
       firstHit: row.first,
       lastHit: row.last,
-    };
-    source.hits += row.hits;
-    if (row.statusClass === "2xx") source.hits2xx += row.hits;
-    if (row.first < source.firstHit) source.firstHit = row.first;
-    if (row.last > source.lastHit) source.lastHit = row.last;
-    sources.set(row.sourceId, source);
+    });
+  }
+  const statusClasses: Record<string, number> = hits2xx > 0 ? { "2xx": hits2xx } : {};
+  const details: Record<string, number> = {};
+  for (const row of countRows) {
+    if (row.kind === "status") statusClasses[row.key] = row.hits;
+    else details[row.key] = row.hits;
   }
   const e2eTests = new Map<string, EndpointE2eTest>();
   for (const source of sources.values()) {
@@ -175,7 +204,7 @@ export async function getEndpointDetail(
     firstSeen,
     lastSeen,
     statusClasses,
-    details: Object.fromEntries(details.map((row) => [row.detail, row.hits])),
+    details: Object.fromEntries(Object.entries(details).sort(([a], [b]) => a.localeCompare(b))),
     sources: [...sources.values()].sort((a, b) => b.hits - a.hits || a.id - b.id),
     e2eTests: [...e2eTests.values()].sort((a, b) => a.name.localeCompare(b.name)),
     fields,

@@ -5,7 +5,7 @@
  */
 import { workloadsById } from "./batch-sources";
 import { type BatchWrite, sortedValues, type Tx } from "./batch-write";
-import { foldTotal, type PairTotal, upsertTotals, upsertWorkloadHits } from "./hit-totals";
+import { addCountsSql, foldTotal, type PairTotal, upsertTotals, upsertWorkloadHits } from "./hit-totals";
 import { numberArray, textArray } from "./pg-arrays";
 import { upsertEndpointRollups, upsertSourceRollups } from "./unit-rollups";
 import { unknownCallsBySource } from "./unknown-call-rows";
@@ -57,7 +57,16 @@ export async function upsertHits(write: BatchWrite): Promise<number> {
       });
     }
     const totalKey = `${hit.operationId}\u0000${sourceId}`;
-    foldTotal(totals, totalKey, hit.operationId, sourceId, hit.minute, hit.count, hit.statusClass === "2xx");
+    foldTotal(
+      totals,
+      totalKey,
+      hit.operationId,
+      sourceId,
+      hit.minute,
+      hit.count,
+      hit.statusClass,
+      hit.details,
+    );
   }
   const rows = sortedValues(rollups);
   const minuteRows = rows.filter((row) => keep.minute(row.minute));
@@ -111,22 +120,35 @@ async function upsertBuckets(
   for (const row of rows) {
     const bucket = Math.floor(row.minute / minutes) * minutes;
     const key = `${row.sourceId}\u0000${bucket}\u0000${row.operationId}`;
-    foldTotal(buckets, key, row.operationId, row.sourceId, row.minute, row.count, row.statusClass === "2xx");
+    foldTotal(
+      buckets,
+      key,
+      row.operationId,
+      row.sourceId,
+      row.minute,
+      row.count,
+      row.statusClass,
+      row.details,
+    );
   }
   const sorted = sortedValues(buckets);
   await tx.$executeRawUnsafe(
-    `INSERT INTO "${table}" AS b ("release", "operationId", "sourceId", "${column}", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx")
+    `INSERT INTO "${table}" AS b ("release", "operationId", "sourceId", "${column}", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx",
+                                 "otherStatusClasses", "details")
      SELECT $1, t.op, t.source, to_timestamp(t.bucket * 60), t.hits, t.hits2xx, to_timestamp(t.first * 60),
-            to_timestamp(t.last * 60), to_timestamp(t.first2xx * 60), to_timestamp(t.last2xx * 60)
-     FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
-       AS t(op, source, bucket, hits, hits2xx, first, last, first2xx, last2xx)
+            to_timestamp(t.last * 60), to_timestamp(t.first2xx * 60), to_timestamp(t.last2xx * 60), t.others, t.details
+     FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
+                 $11::jsonb[], $12::jsonb[])
+       AS t(op, source, bucket, hits, hits2xx, first, last, first2xx, last2xx, others, details)
      ON CONFLICT ("release", "sourceId", "${column}", "operationId") DO UPDATE SET
        "hits" = b."hits" + excluded."hits",
        "hits2xx" = b."hits2xx" + excluded."hits2xx",
        "firstSeen" = LEAST(b."firstSeen", excluded."firstSeen"),
        "lastSeen" = GREATEST(b."lastSeen", excluded."lastSeen"),
        "first2xx" = LEAST(b."first2xx", excluded."first2xx"),
-       "last2xx" = GREATEST(b."last2xx", excluded."last2xx")`,
+       "last2xx" = GREATEST(b."last2xx", excluded."last2xx"),
+       "otherStatusClasses" = ${addCountsSql(`b."otherStatusClasses"`, `excluded."otherStatusClasses"`)},
+       "details" = ${addCountsSql(`b."details"`, `excluded."details"`)}`,
     release,
     textArray(sorted.map((total) => total.operationId)),
     numberArray(sorted.map((total) => total.sourceId)),
@@ -138,5 +160,7 @@ async function upsertBuckets(
     numberArray(sorted.map((total) => total.last)),
     numberArray(sorted.map((total) => total.first2xx ?? null)),
     numberArray(sorted.map((total) => total.last2xx ?? null)),
+    textArray(sorted.map((total) => JSON.stringify(total.otherStatusClasses))),
+    textArray(sorted.map((total) => JSON.stringify(total.details))),
   );
 }

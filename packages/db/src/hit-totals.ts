@@ -20,11 +20,16 @@ export interface PairTotal {
   last: number;
   first2xx?: number;
   last2xx?: number;
+  /** Hits by status class other than 2xx (2xx is `hits2xx`): what an endpoint's page breaks hits down by. */
+  otherStatusClasses: Record<string, number>;
+  /** The hits' detail counts ("watch", "dryRun", ...), as the minute rows keep them. */
+  details: Record<string, number>;
 }
 
 /**
- * Adds `count` hits of `minute` to the total under `key` (new for `operationId` × `sourceId` when
- * missing): the one fold behind the all-time totals and the hour and day buckets.
+ * Adds `count` hits of `minute` with `statusClass` and `details` to the total under `key` (new for
+ * `operationId` × `sourceId` when missing): the one fold behind the all-time totals and the hour and day
+ * buckets.
  */
 export function foldTotal(
   totals: Map<string, PairTotal>,
@@ -33,21 +38,42 @@ export function foldTotal(
   sourceId: number,
   minute: number,
   count: number,
-  ok: boolean,
+  statusClass: string,
+  details: Readonly<Record<string, number>>,
 ): void {
   let total = totals.get(key);
   if (!total) {
-    total = { operationId, sourceId, hits: 0, hits2xx: 0, first: minute, last: minute };
+    total = {
+      operationId,
+      sourceId,
+      hits: 0,
+      hits2xx: 0,
+      first: minute,
+      last: minute,
+      otherStatusClasses: {},
+      details: {},
+    };
     totals.set(key, total);
   }
   total.hits += count;
   total.first = Math.min(total.first, minute);
   total.last = Math.max(total.last, minute);
-  if (ok) {
+  if (statusClass === "2xx") {
     total.hits2xx += count;
     total.first2xx = Math.min(total.first2xx ?? minute, minute);
     total.last2xx = Math.max(total.last2xx ?? minute, minute);
+  } else {
+    total.otherStatusClasses[statusClass] = (total.otherStatusClasses[statusClass] ?? 0) + count;
   }
+  for (const name in details) total.details[name] = (total.details[name] ?? 0) + (details[name] as number);
+}
+
+/**
+ * The SQL that adds a stored JSON object of counts (`stored`, e.g. `h."details"`) and an upserted one
+ * (`added`): `added` is most often `{}` (all hits 2xx, no details), which costs no function call.
+ */
+export function addCountsSql(stored: string, added: string): string {
+  return `CASE WHEN ${added} = '{}' THEN ${stored} ELSE apisnoop_add_counts(${stored}, ${added}) END`;
 }
 
 /**
@@ -66,16 +92,18 @@ export async function upsertTotals(
   if (pairs.length === 0 && unknown.length === 0) return;
   await tx.$executeRawUnsafe(
     `WITH input AS (
-       SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])
-         AS t(op, source, hits, hits2xx, first, last, first2xx, last2xx)
+       SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
+                            $14::jsonb[], $15::jsonb[])
+         AS t(op, source, hits, hits2xx, first, last, first2xx, last2xx, others, details)
      ),
      unknown AS (
        SELECT * FROM unnest($10::int[], $11::bigint[], $12::bigint[], $13::bigint[]) AS u(source, calls, first, last)
      ),
      pairs AS (
-       INSERT INTO "HitTotal" AS h ("release", "operationId", "sourceId", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx")
+       INSERT INTO "HitTotal" AS h ("release", "operationId", "sourceId", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx",
+                                    "otherStatusClasses", "details")
        SELECT $1, i.op, i.source, i.hits, i.hits2xx, to_timestamp(i.first * 60), to_timestamp(i.last * 60),
-              to_timestamp(i.first2xx * 60), to_timestamp(i.last2xx * 60)
+              to_timestamp(i.first2xx * 60), to_timestamp(i.last2xx * 60), i.others, i.details
        FROM input i
        ON CONFLICT ("release", "operationId", "sourceId") DO UPDATE SET
          "hits" = h."hits" + excluded."hits",
@@ -83,7 +111,9 @@ export async function upsertTotals(
          "firstSeen" = LEAST(h."firstSeen", excluded."firstSeen"),
          "lastSeen" = GREATEST(h."lastSeen", excluded."lastSeen"),
          "first2xx" = LEAST(h."first2xx", excluded."first2xx"),
-         "last2xx" = GREATEST(h."last2xx", excluded."last2xx")
+         "last2xx" = GREATEST(h."last2xx", excluded."last2xx"),
+         "otherStatusClasses" = ${addCountsSql(`h."otherStatusClasses"`, `excluded."otherStatusClasses"`)},
+         "details" = ${addCountsSql(`h."details"`, `excluded."details"`)}
        RETURNING h."operationId", h."sourceId", h."hits", h."hits2xx"
      ),
      endpoints AS (
@@ -148,6 +178,8 @@ export async function upsertTotals(
     numberArray(unknown.map((total) => total.calls)),
     numberArray(unknown.map((total) => total.first)),
     numberArray(unknown.map((total) => total.last)),
+    textArray(pairs.map((pair) => JSON.stringify(pair.otherStatusClasses))),
+    textArray(pairs.map((pair) => JSON.stringify(pair.details))),
   );
 }
 

@@ -335,3 +335,104 @@ describe("the migration to partitioned rollups", () => {
     }
   });
 });
+
+describe("the migration to endpoint and unknown-call rollups", () => {
+  let db: Database;
+  let dir: string;
+  let scratch: { url: string; drop: () => Promise<void> } | null = null;
+
+  beforeAll(async () => {
+    db = await openTestDatabase();
+    dir = mkdtempSync(path.join(tmpdir(), "apisnoop-migrations-"));
+  });
+  afterAll(async () => {
+    await scratch?.drop();
+    await db?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("fills the coarser rollups' status classes and details, and the unknown calls' hours, days and totals, from the minutes", async () => {
+    scratch = await createScratchDatabase(db.url);
+    for (const migration of readMigrations().filter((m) => m.name < "20261206120000"))
+      cpSync(path.join(MIGRATIONS_DIR, migration.name), path.join(dir, migration.name), { recursive: true });
+    await applyMigrations(scratch.url, dir);
+    const client = new pg.Client({ connectionString: scratch.url });
+    await client.connect();
+    try {
+      // Minutes over three days with 2xx, 4xx and 5xx hits and details, and the coarser rollups the
+      // ingest before this migration kept (counts only).
+      await client.query(`
+        SELECT apisnoop_ensure_partitions('HitRollup', 'day', '2026-11-26T00:00Z', '2026-12-03T00:00Z');
+        SELECT apisnoop_ensure_partitions('HitRollupHour', 'month', '2026-11-26T00:00Z', '2026-12-03T00:00Z');
+        SELECT apisnoop_ensure_partitions('UnknownCall', 'day', '2026-11-26T00:00Z', '2026-12-03T00:00Z');
+        INSERT INTO "HitRollup" ("release", "operationId", "sourceId", "method", "statusClass", "minute", "count", "details")
+        SELECT '1.34', 'op-' || (m % 3), 1 + (m % 2), 'GET', (ARRAY['2xx', '2xx', '4xx', '5xx'])[1 + m % 4],
+               timestamptz '2026-11-26T00:00Z' + m * interval '37 minutes', 1 + m % 5,
+               CASE WHEN m % 3 = 0 THEN jsonb_build_object('watch', 1 + m % 2) ELSE '{}' END
+        FROM generate_series(0, 200) m;
+        INSERT INTO "HitRollupHour" ("release", "operationId", "sourceId", "hour", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx")
+        SELECT "release", "operationId", "sourceId", date_trunc('hour', "minute", 'UTC'), sum("count"),
+               coalesce(sum("count") FILTER (WHERE "statusClass" = '2xx'), 0), min("minute"), max("minute"),
+               min("minute") FILTER (WHERE "statusClass" = '2xx'), max("minute") FILTER (WHERE "statusClass" = '2xx')
+        FROM "HitRollup" GROUP BY 1, 2, 3, 4;
+        INSERT INTO "HitRollupDay" ("release", "operationId", "sourceId", "day", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx")
+        SELECT "release", "operationId", "sourceId", date_trunc('day', "hour", 'UTC'), sum("hits"), sum("hits2xx"),
+               min("firstSeen"), max("lastSeen"), min("first2xx"), max("last2xx")
+        FROM "HitRollupHour" GROUP BY 1, 2, 3, 4;
+        INSERT INTO "HitTotal" ("release", "operationId", "sourceId", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx")
+        SELECT "release", "operationId", "sourceId", sum("hits"), sum("hits2xx"), min("firstSeen"), max("lastSeen"),
+               min("first2xx"), max("last2xx")
+        FROM "HitRollupDay" GROUP BY 1, 2, 3;
+        INSERT INTO "UnknownCall" ("release", "sourceId", "method", "path", "reason", "statusClass", "minute", "count")
+        SELECT '1.34', 1 + (m % 2), 'GET', '/x' || (m % 2), 'no such path', '4xx',
+               timestamptz '2026-11-26T00:00Z' + m * interval '53 minutes', 2
+        FROM generate_series(0, 60) m;`);
+      await applyMigrations(scratch.url);
+      const rows = async (sql: string) => (await client.query(sql)).rows;
+      for (const [table, bucket] of [
+        ["HitRollupHour", `date_trunc('hour', "minute", 'UTC')`],
+        ["HitRollupDay", `date_trunc('day', "minute", 'UTC')`],
+        ["HitTotal", "NULL::timestamptz"],
+      ]) {
+        const column =
+          table === "HitRollupHour" ? `"hour"` : table === "HitRollupDay" ? `"day"` : "NULL::timestamptz";
+        // Per bucket: "4xx" and "5xx" counts, and "watch" counts, summed from the minutes.
+        expect(
+          await rows(`SELECT "operationId", "sourceId", ${column} AS bucket,
+                             ("otherStatusClasses"->>'4xx')::int AS "4xx", ("otherStatusClasses"->>'5xx')::int AS "5xx",
+                             ("details"->>'watch')::int AS watch, "otherStatusClasses" ? '2xx' AS "has2xx"
+                      FROM "${table}" ORDER BY 1, 2, 3`),
+          table,
+        ).toEqual(
+          await rows(`SELECT "operationId", "sourceId", ${bucket} AS bucket,
+                             sum("count") FILTER (WHERE "statusClass" = '4xx')::int AS "4xx",
+                             sum("count") FILTER (WHERE "statusClass" = '5xx')::int AS "5xx",
+                             sum(("details"->>'watch')::int)::int AS watch, false AS "has2xx"
+                      FROM "HitRollup" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`),
+        );
+      }
+      for (const [unit, bucket] of [
+        ["hour", `date_trunc('hour', "minute", 'UTC')`],
+        ["day", `date_trunc('day', "minute", 'UTC')`],
+      ]) {
+        expect(
+          await rows(`SELECT "sourceId", "path", "bucket", "count"::int, "firstSeen", "lastSeen"
+                      FROM "UnknownCallRollup" WHERE "unit" = '${unit}' ORDER BY 1, 2, 3`),
+          unit,
+        ).toEqual(
+          await rows(`SELECT "sourceId", "path", ${bucket} AS bucket, sum("count")::int AS count,
+                             min("minute") AS "firstSeen", max("minute") AS "lastSeen"
+                      FROM "UnknownCall" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`),
+        );
+      }
+      expect(
+        await rows(`SELECT "sourceId", "path", "count"::int FROM "UnknownCallTotal" ORDER BY 1, 2`),
+      ).toEqual([
+        { sourceId: 1, path: "/x0", count: 62 },
+        { sourceId: 2, path: "/x1", count: 60 },
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+});

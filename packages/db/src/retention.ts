@@ -7,7 +7,10 @@ import type { PrismaClient } from "./client";
 export interface RetentionPolicy {
   /** Days of minute buckets: HitRollup, UnknownCall, and the minute buckets of EndpointRollup, SourceRollup. */
   minuteDays: number;
-  /** Days of hour buckets: HitRollupHour, FieldCount, and the hour buckets of EndpointRollup, SourceRollup. */
+  /**
+   * Days of hour buckets: HitRollupHour, FieldCount, and the hour buckets of EndpointRollup, SourceRollup
+   * and UnknownCallRollup.
+   */
   hourDays: number;
 }
 
@@ -28,7 +31,13 @@ export const PARTITIONED_TABLES: Record<AgingUnit, { step: "day" | "month"; tabl
   },
   hour: {
     step: "month",
-    tables: ["HitRollupHour", "FieldCount", "EndpointRollup_hour", "SourceRollup_hour"],
+    tables: [
+      "HitRollupHour",
+      "FieldCount",
+      "EndpointRollup_hour",
+      "SourceRollup_hour",
+      "UnknownCallRollup_hour",
+    ],
   },
 };
 

@@ -180,7 +180,7 @@ export function windowHitsSql(
 const PART_UNIT = { HitRollup: "minute", HitRollupHour: "hour", HitRollupDay: "day" } as const;
 
 /** `AND` conditions keeping a part's buckets in `column`. */
-function partRange(part: WindowPart, params: SqlParams, column: string): string {
+export function partRange(part: WindowPart, params: SqlParams, column: string): string {
   const time = (minute: number) => `${params.add(new Date(minute * MINUTE_MS))}::timestamptz`;
   let sql = "";
   if (part.from !== null) sql += ` AND ${column} >= ${time(part.from)}`;
@@ -295,4 +295,68 @@ export function endpointSourceHitsSql(
        FROM "HitTotal" w WHERE w."release" = ${releaseParam}${sourceCondition}`,
     scope,
   );
+}
+
+/**
+ * A SELECT of one endpoint's hits per source in a selection, from the coarsest rollups that answer it:
+ * all-time totals without a time window; with one, whole days, whole hours and only the edge minutes.
+ * Columns "sourceId", hits, hits2xx, "firstSeen", "lastSeen", "first2xx", "last2xx" and the JSON counts
+ * "otherStatusClasses" (hits by status class other than 2xx) and "details": one row per source and part
+ * of the window (per minute row at its edges): group them.
+ */
+export function endpointSourcesSql(
+  filters: CoverageFilters,
+  params: SqlParams,
+  releaseParam: string,
+  operationParam: string,
+): string {
+  const selected = (column: string) => sourceRestriction(filters, params, column);
+  const columns = `w."sourceId", w."hits", w."hits2xx", w."firstSeen", w."lastSeen", w."first2xx", w."last2xx",
+                   w."otherStatusClasses", w."details"`;
+  if (!hasWindow(filters)) {
+    return `SELECT ${columns} FROM "HitTotal" w
+       WHERE w."release" = ${releaseParam} AND w."operationId" = ${operationParam}${selected(`w."sourceId"`)}`;
+  }
+  return windowParts(filters)
+    .map((part) => {
+      if (part.table === "HitRollup") {
+        const ok = `w."statusClass" = '2xx'`;
+        return `SELECT w."sourceId", w."count" AS hits, CASE WHEN ${ok} THEN w."count" ELSE 0 END AS hits2xx,
+                  w."minute" AS "firstSeen", w."minute" AS "lastSeen",
+                  CASE WHEN ${ok} THEN w."minute" END AS "first2xx", CASE WHEN ${ok} THEN w."minute" END AS "last2xx",
+                  CASE WHEN ${ok} THEN '{}'::jsonb ELSE jsonb_build_object(w."statusClass", w."count") END AS "otherStatusClasses",
+                  w."details"
+           FROM "HitRollup" w
+           WHERE w."release" = ${releaseParam} AND w."operationId" = ${operationParam}${partRange(part, params, `w."minute"`)}${selected(`w."sourceId"`)}`;
+      }
+      const column = part.table === "HitRollupHour" ? "hour" : "day";
+      return `SELECT ${columns} FROM "${part.table}" w
+         WHERE w."release" = ${releaseParam} AND w."operationId" = ${operationParam}${partRange(part, params, `w."${column}"`)}${selected(`w."sourceId"`)}`;
+    })
+    .join("\n       UNION ALL ");
+}
+
+/**
+ * A SELECT of the unknown calls of a selection per source, method, path, reason and status class, from
+ * the coarsest rollups that answer it: all-time totals without a time window; with one, whole days, whole
+ * hours and only the edge minutes. Columns "sourceId", "method", "path", "reason", "statusClass", "count",
+ * "firstSeen", "lastSeen": one row per part of the window (per minute at its edges): group them.
+ */
+export function unknownCallsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
+  const selected = () => sourceRestriction(filters, params, `u."sourceId"`);
+  const key = `u."sourceId", u."method", u."path", u."reason", u."statusClass"`;
+  if (!hasWindow(filters)) {
+    return `SELECT ${key}, u."count", u."firstSeen", u."lastSeen" FROM "UnknownCallTotal" u
+       WHERE u."release" = ${releaseParam}${selected()}`;
+  }
+  return windowParts(filters)
+    .map((part) => {
+      if (part.table === "HitRollup") {
+        return `SELECT ${key}, u."count", u."minute" AS "firstSeen", u."minute" AS "lastSeen" FROM "UnknownCall" u
+           WHERE u."release" = ${releaseParam}${partRange(part, params, `u."minute"`)}${selected()}`;
+      }
+      return `SELECT ${key}, u."count", u."firstSeen", u."lastSeen" FROM "UnknownCallRollup" u
+         WHERE u."release" = ${releaseParam} AND u."unit" = '${PART_UNIT[part.table]}'${partRange(part, params, `u."bucket"`)}${selected()}`;
+    })
+    .join("\n       UNION ALL ");
 }

@@ -2,7 +2,14 @@ import type { PrismaClient } from "./client";
 import { narrowWindow } from "./data-window";
 import type { CoverageFilters } from "./filters";
 import { resolveRelease } from "./releases";
-import { hasWindow, SqlParams, sourceRestriction, sourceWindowSql, windowRestriction } from "./selection-sql";
+import {
+  hasWindow,
+  SqlParams,
+  sourceRestriction,
+  sourceWindowSql,
+  unknownCallsSql,
+  windowRestriction,
+} from "./selection-sql";
 import { type SourceSummary, sourcesById } from "./sources";
 
 /** Calls with one method and example path that matched nothing in the release's spec, for one reason. */
@@ -27,9 +34,6 @@ export interface UnknownFieldSummary {
   field: string;
   count: number;
   sourceIds: number[];
-  /** Start of the first and last hour with uses. */
-  firstSeen: Date;
-  lastSeen: Date;
 }
 
 /** Unknown calls and unknown fields of a selection, and the sources behind them. */
@@ -78,7 +82,8 @@ export async function getUnknown(prisma: PrismaClient, asked: CoverageFilters): 
     narrowWindow(prisma, asked),
   ]);
   const callParams = new SqlParams();
-  // Both queries at once: a view waits for one round trip, not two.
+  // Both queries at once: a view waits for one round trip, not two. Each reads the coarsest rows that
+  // answer the window (all-time totals without one), never every minute or hour kept.
   const callQuery = prisma.$queryRawUnsafe<
     Array<{
       method: string;
@@ -92,19 +97,21 @@ export async function getUnknown(prisma: PrismaClient, asked: CoverageFilters): 
     }>
   >(
     `SELECT u."method", u."path", u."reason", u."statusClass", sum(u."count")::float8 AS count,
-            array_agg(DISTINCT u."sourceId") AS "sourceIds", min(u."minute") AS "firstSeen", max(u."minute") AS "lastSeen"
-     FROM "UnknownCall" u
-     WHERE u."release" = ${callParams.add(release)}${sourceRestriction(filters, callParams, `u."sourceId"`)}${windowRestriction(filters, callParams, `u."minute"`, "minute")}
+            array_agg(DISTINCT u."sourceId") AS "sourceIds", min(u."firstSeen") AS "firstSeen", max(u."lastSeen") AS "lastSeen"
+     FROM (${unknownCallsSql(filters, callParams, callParams.add(release))}) u
      GROUP BY u."method", u."path", u."reason", u."statusClass"`,
     ...callParams.values,
   );
   const fieldParams = new SqlParams();
+  const fieldWhere = `f."release" = ${fieldParams.add(release)} AND f."unknown"${sourceRestriction(filters, fieldParams, `f."sourceId"`)}`;
   const fieldQuery = prisma.$queryRawUnsafe<UnknownFieldSummary[]>(
     `SELECT f."operationId", f."direction", f."field", sum(f."count")::float8 AS count,
-            array_agg(DISTINCT f."sourceId" ORDER BY f."sourceId") AS "sourceIds",
-            min(f."hour") AS "firstSeen", max(f."hour") AS "lastSeen"
-     FROM "FieldCount" f
-     WHERE f."release" = ${fieldParams.add(release)} AND f."unknown"${sourceRestriction(filters, fieldParams, `f."sourceId"`)}${windowRestriction(filters, fieldParams, `f."hour"`, "hour")}
+            array_agg(DISTINCT f."sourceId" ORDER BY f."sourceId") AS "sourceIds"
+     FROM ${
+       hasWindow(filters)
+         ? `"FieldCount" f WHERE ${fieldWhere}${windowRestriction(filters, fieldParams, `f."hour"`, "hour")}`
+         : `"FieldTotal" f WHERE ${fieldWhere}`
+     }
      GROUP BY f."operationId", f."direction", f."field"
      ORDER BY count DESC, f."operationId", f."direction", f."field"`,
     ...fieldParams.values,

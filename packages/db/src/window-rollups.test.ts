@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getChart } from "./chart";
 import { getCoverage, getCoverageCounts } from "./coverage";
 import type { Database } from "./database";
+import { getEndpointDetail } from "./endpoint-detail";
 import type { CoverageFilters } from "./filters";
 import { getPriorities } from "./priorities";
 import { recordBatch } from "./record-batch";
@@ -18,7 +19,7 @@ import {
 } from "./selection-sql";
 import { listSources, sourcesNamed, topSources } from "./sources";
 import { epochMinute, openTestDatabase, testBatch, testSource } from "./testing";
-import { countUnknownCalls } from "./unknown";
+import { countUnknownCalls, getUnknown } from "./unknown";
 import { getUsage } from "./usage";
 
 /**
@@ -132,15 +133,15 @@ describe("windowed queries from day, hour and minute rollups", () => {
           // Clustered minutes, so pairs share hours and days and edges cut through them.
           minute: START + Math.floor(next() ** 2 * SPAN),
           count: 1 + Math.floor(next() * 5),
-          details: {},
+          details: next() < 0.3 ? { watch: 1, ...(next() < 0.5 ? { dryRun: 2 } : {}) } : {},
         });
       }
       const unknownCalls = Array.from({ length: 10 }, () => ({
         source: Math.floor(next() * sources.length),
-        method: "GET",
-        path: "/apis/x.example.com/v1/things",
+        method: next() < 0.7 ? "GET" : "DELETE",
+        path: next() < 0.6 ? "/apis/x.example.com/v1/things" : "/apis/y.example.com/v1/others",
         reason: "group not served by this spec",
-        statusClass: "4xx" as const,
+        statusClass: next() < 0.8 ? ("4xx" as const) : ("5xx" as const),
         minute: START + Math.floor(next() ** 2 * SPAN),
         count: 1 + Math.floor(next() * 3),
       }));
@@ -164,6 +165,68 @@ describe("windowed queries from day, hour and minute rollups", () => {
      EXCEPT
      SELECT "release", "operationId", "sourceId", "${unit}", "hits"::float8, "hits2xx"::float8, "firstSeen", "lastSeen", "first2xx", "last2xx"
      FROM "${from}"`;
+
+  /** Status classes other than 2xx and details of the minute rows, summed per bucket: JSON as stored. */
+  const countsOf = (unit: "hour" | "day" | null) => {
+    const bucket = unit ? `date_trunc('${unit}', "minute", 'UTC')` : "NULL::timestamptz";
+    return `SELECT "release", "operationId", "sourceId", bucket,
+              coalesce(jsonb_object_agg(key, n) FILTER (WHERE kind = 's'), '{}') AS others,
+              coalesce(jsonb_object_agg(key, n) FILTER (WHERE kind = 'd'), '{}') AS details
+       FROM (SELECT "release", "operationId", "sourceId", bucket, kind, key, sum(n) AS n
+             FROM (SELECT "release", "operationId", "sourceId", ${bucket} AS bucket, 's' AS kind, "statusClass" AS key, "count"::numeric AS n
+                   FROM "HitRollup" WHERE "statusClass" <> '2xx'
+                   UNION ALL
+                   SELECT "release", "operationId", "sourceId", ${bucket}, 'd', d.key, d.value::numeric
+                   FROM "HitRollup", jsonb_each_text("details") AS d(key, value)) c
+             GROUP BY 1, 2, 3, 4, 5, 6) k
+       GROUP BY 1, 2, 3, 4`;
+  };
+
+  it("keeps each bucket's and total's status classes and details equal to the sum of its minutes", async () => {
+    for (const [unit, table, column] of [
+      ["hour", "HitRollupHour", `"hour"`],
+      ["day", "HitRollupDay", `"day"`],
+      [null, "HitTotal", "NULL::timestamptz"],
+    ] as const) {
+      const differences = await db.prisma.$queryRawUnsafe<unknown[]>(
+        `(SELECT * FROM (${countsOf(unit)}) m
+          EXCEPT SELECT "release", "operationId", "sourceId", ${column}, "otherStatusClasses", "details" FROM "${table}")
+         UNION ALL
+         (SELECT "release", "operationId", "sourceId", ${column}, "otherStatusClasses", "details" FROM "${table}"
+          WHERE "otherStatusClasses" <> '{}' OR "details" <> '{}'
+          EXCEPT SELECT * FROM (${countsOf(unit)}) m)`,
+      );
+      expect(differences, table).toEqual([]);
+    }
+    const [seen] = await db.prisma.$queryRawUnsafe<Array<{ details: number; others: number }>>(
+      `SELECT count(*) FILTER (WHERE "details" <> '{}')::int AS details,
+              count(*) FILTER (WHERE "otherStatusClasses" <> '{}')::int AS others FROM "HitTotal"`,
+    );
+    expect(seen?.details).toBeGreaterThan(10); // the comparison compared something
+    expect(seen?.others).toBeGreaterThan(10);
+  });
+
+  it("keeps unknown calls' hour, day and all-time rollups equal to their minutes", async () => {
+    const key = `"release", "sourceId", "method", "path", "reason", "statusClass"`;
+    for (const unit of ["hour", "day", null] as const) {
+      const fromMinutes = `SELECT ${key}, ${unit ? `date_trunc('${unit}', "minute", 'UTC')` : "NULL::timestamptz"} AS bucket,
+              sum("count")::float8 AS count, min("minute") AS first, max("minute") AS last
+         FROM "UnknownCall" GROUP BY 1, 2, 3, 4, 5, 6, 7`;
+      const stored = unit
+        ? `SELECT ${key}, "bucket", "count"::float8, "firstSeen", "lastSeen" FROM "UnknownCallRollup" WHERE "unit" = '${unit}'`
+        : `SELECT ${key}, NULL::timestamptz, "count"::float8, "firstSeen", "lastSeen" FROM "UnknownCallTotal"`;
+      expect(
+        await db.prisma.$queryRawUnsafe(
+          `(${fromMinutes} EXCEPT ${stored}) UNION ALL (${stored} EXCEPT ${fromMinutes})`,
+        ),
+        unit ?? "total",
+      ).toEqual([]);
+    }
+    const [calls] = await db.prisma.$queryRawUnsafe<Array<{ n: number }>>(
+      `SELECT count(*)::int AS n FROM "UnknownCallTotal"`,
+    );
+    expect(calls?.n).toBeGreaterThan(5);
+  });
 
   it("keeps hour and day rollups equal to their minutes, across concurrent batches", async () => {
     for (const [unit, table] of [
@@ -383,6 +446,191 @@ describe("windowed queries from day, hour and minute rollups", () => {
         );
       }
     }
+  });
+
+  it("answers an endpoint's page and the unknown-call list like a scan of every minute, for random windows and filters", async () => {
+    const next = seededRandom(47);
+    const time = (minute: number) => new Date(Math.round(minute * 60_000));
+    const operations = await db.prisma.$queryRawUnsafe<Array<{ operationId: string }>>(
+      `SELECT DISTINCT "operationId" FROM "HitRollup" ORDER BY 1`,
+    );
+    let compared = 0;
+    for (let i = 0; i < 40; i++) {
+      const from = next() < 0.2 ? undefined : START - 30 + next() * (SPAN + 60);
+      const to = next() < 0.3 ? undefined : (from ?? START) + 1 + next() * SPAN * 0.7;
+      const filters: CoverageFilters = {
+        ...(sourceFilters[i % sourceFilters.length] as CoverageFilters),
+        outcome: next() < 0.5 ? "any" : "2xx",
+        ...(from === undefined ? {} : { from: time(from) }),
+        ...(to === undefined ? {} : { to: time(to) }),
+      };
+      const label = JSON.stringify(filters);
+      const operationId = operations[Math.floor(next() * operations.length)]?.operationId as string;
+      const params = new SqlParams();
+      const where = `h."release" = '1.34' AND h."operationId" = ${params.add(operationId)}${sourceRestriction(filters, params, `h."sourceId"`)}${windowRestriction(filters, params, `h."minute"`, "minute")}`;
+      const rows = await db.prisma.$queryRawUnsafe<
+        Array<{
+          sourceId: number;
+          statusClass: string;
+          count: number;
+          minute: Date;
+          details: Record<string, number>;
+        }>
+      >(
+        `SELECT h."sourceId", h."statusClass", h."count"::float8 AS count, h."minute", h."details" FROM "HitRollup" h WHERE ${where}`,
+        ...params.values,
+      );
+      const statusClasses: Record<string, number> = {};
+      const details: Record<string, number> = {};
+      const bySource = new Map<number, { hits: number; hits2xx: number; firstHit: Date; lastHit: Date }>();
+      let firstSeen: Date | null = null;
+      let lastSeen: Date | null = null;
+      for (const row of rows) {
+        statusClasses[row.statusClass] = (statusClasses[row.statusClass] ?? 0) + row.count;
+        for (const [name, n] of Object.entries(row.details)) details[name] = (details[name] ?? 0) + n;
+        const source = bySource.get(row.sourceId) ?? {
+          hits: 0,
+          hits2xx: 0,
+          firstHit: row.minute,
+          lastHit: row.minute,
+        };
+        source.hits += row.count;
+        if (row.statusClass === "2xx") source.hits2xx += row.count;
+        if (row.minute < source.firstHit) source.firstHit = row.minute;
+        if (row.minute > source.lastHit) source.lastHit = row.minute;
+        bySource.set(row.sourceId, source);
+        if (filters.outcome === "any" || row.statusClass === "2xx") {
+          if (!firstSeen || row.minute < firstSeen) firstSeen = row.minute;
+          if (!lastSeen || row.minute > lastSeen) lastSeen = row.minute;
+        }
+      }
+      const detail = await getEndpointDetail(db.prisma, operationId, filters);
+      expect(
+        {
+          statusClasses: detail.statusClasses,
+          details: detail.details,
+          firstSeen: detail.firstSeen,
+          lastSeen: detail.lastSeen,
+          sources: Object.fromEntries(
+            detail.sources.map((s) => [
+              s.id,
+              { hits: s.hits, hits2xx: s.hits2xx, firstHit: s.firstHit, lastHit: s.lastHit },
+            ]),
+          ),
+        },
+        `${operationId} in ${label}`,
+      ).toEqual({ statusClasses, details, firstSeen, lastSeen, sources: Object.fromEntries(bySource) });
+      if (rows.length > 0) compared++;
+
+      const callParams = new SqlParams();
+      const calls = await db.prisma.$queryRawUnsafe<
+        Array<{
+          method: string;
+          path: string;
+          count: number;
+          sourceIds: number[];
+          firstSeen: Date;
+          lastSeen: Date;
+        }>
+      >(
+        `SELECT u."method", u."path", sum(u."count")::float8 AS count, array_agg(DISTINCT u."sourceId" ORDER BY u."sourceId") AS "sourceIds",
+                min(u."minute") AS "firstSeen", max(u."minute") AS "lastSeen"
+         FROM "UnknownCall" u
+         WHERE u."release" = '1.34'${sourceRestriction(filters, callParams, `u."sourceId"`)}${windowRestriction(filters, callParams, `u."minute"`, "minute")}
+         GROUP BY 1, 2 ORDER BY 1, 2`,
+        ...callParams.values,
+      );
+      const unknown = await getUnknown(db.prisma, filters);
+      expect(
+        unknown.calls
+          .map(({ method, path, count, sourceIds, firstSeen, lastSeen }) => ({
+            method,
+            path,
+            count,
+            sourceIds,
+            firstSeen,
+            lastSeen,
+          }))
+          .sort((a, b) => a.method.localeCompare(b.method) || a.path.localeCompare(b.path)),
+        label,
+      ).toEqual(calls.sort((a, b) => a.method.localeCompare(b.method) || a.path.localeCompare(b.path)));
+    }
+    expect(compared).toBeGreaterThan(15);
+  });
+
+  /**
+   * The tables (partitions included) that PostgreSQL's plans read for every raw query `view` runs: a
+   * client whose $queryRawUnsafe also EXPLAINs each statement, with the same parameters.
+   */
+  async function tablesRead(view: (prisma: Database["prisma"]) => Promise<unknown>): Promise<Set<string>> {
+    const read = new Set<string>();
+    const raw = db.prisma.$queryRawUnsafe.bind(db.prisma);
+    const explaining = new Proxy(db.prisma, {
+      get(target, property) {
+        if (property !== "$queryRawUnsafe") return Reflect.get(target, property);
+        return async (sql: string, ...values: unknown[]) => {
+          const [plan] = await raw<Array<{ "QUERY PLAN": unknown }>>(
+            `EXPLAIN (FORMAT JSON) ${sql}`,
+            ...values,
+          );
+          const walk = (node: unknown): void => {
+            if (Array.isArray(node)) node.forEach(walk);
+            else if (node && typeof node === "object") {
+              const relation = (node as Record<string, unknown>)["Relation Name"];
+              if (typeof relation === "string") read.add(relation);
+              Object.values(node).forEach(walk);
+            }
+          };
+          walk(plan?.["QUERY PLAN"]);
+          return raw(sql, ...values);
+        };
+      },
+    });
+    await view(explaining);
+    return read;
+  }
+
+  it("reads an endpoint's page and the unknown-call list of from=0 from all-time totals, and a window's edges from a day of minutes at most", async () => {
+    const [busiest] = await db.prisma.$queryRawUnsafe<Array<{ operationId: string }>>(
+      `SELECT "operationId" FROM "HitTotal" GROUP BY 1 ORDER BY sum("hits") DESC LIMIT 1`,
+    );
+    const operationId = busiest?.operationId as string;
+    const bucketed =
+      /^(HitRollup|HitRollupHour|HitRollupDay|UnknownCall|UnknownCallRollup_hour|UnknownCallRollup_day|FieldCount)(_\d+)?$/;
+    for (const filters of [
+      { outcome: "any", from: new Date(0) },
+      { outcome: "2xx", from: new Date(0), to: new Date("9999-01-01T00:00:00Z"), chart: "nginx" },
+    ] satisfies CoverageFilters[]) {
+      const read = await tablesRead(async (prisma) => {
+        await getEndpointDetail(prisma, operationId, filters);
+        await getUnknown(prisma, filters);
+      });
+      expect(
+        [...read].filter((table) => bucketed.test(table)),
+        JSON.stringify(filters),
+      ).toEqual([]);
+      expect(read).toContain("HitTotal");
+      expect(read).toContain("UnknownCallTotal");
+      expect(read).toContain("FieldTotal");
+    }
+    // Two days and a bit, cut mid-hour at both ends: whole days and hours, and only the minute partitions
+    // (one a UTC day) that hold its edges.
+    const from = START + 2 * 60 + 17;
+    const window = {
+      outcome: "any",
+      from: new Date(from * 60_000),
+      to: new Date((from + 2 * 1440 + 70) * 60_000),
+    } satisfies CoverageFilters;
+    const read = await tablesRead(async (prisma) => {
+      await getEndpointDetail(prisma, operationId, window);
+      await getUnknown(prisma, window);
+    });
+    const minutePartitions = [...read].filter((table) => /^(HitRollup|UnknownCall)_\d{8}$/.test(table));
+    const days = new Set(minutePartitions.map((table) => table.slice(-8)));
+    expect(days.size, [...read].join(" ")).toBeLessThanOrEqual(2);
+    expect(days.size, [...read].join(" ")).toBeGreaterThan(0); // the edges' minutes are read, and seen
+    expect(read).toContain("HitRollupDay");
+    expect(read).toContain("UnknownCallRollup_day");
   });
 
   /** Per endpoint x source of the window, every minute row scanned: what chart and usage views read before. */
