@@ -352,6 +352,7 @@ export class ProxyServer {
       refuse(res, problem.code, problem.message);
       return;
     }
+    // Until its response closes (the relay removes it).
     this.active.set(res, {
       // A watch (a stream that may last hours) is ended by a drain, so its client re-watches elsewhere.
       watch: requestTargetWatches(req.url ?? ""),
@@ -359,7 +360,6 @@ export class ProxyServer {
       endStream: null,
       ending: false,
     });
-    res.once("close", () => this.active.delete(res));
     // While draining, answers go out with `Connection: close` (HTTP/2: the session got a GOAWAY): the
     // client's next request picks another proxy.
     if (this.draining && res instanceof ServerResponse) res.shouldKeepAlive = false;

@@ -46,8 +46,11 @@ export interface RelayOptions {
   metrics: ProxyMetrics;
   /** Bounds on the HTTP/2 sessions to the apiserver (default: DEFAULT_UPSTREAM_SESSION_LIMITS). */
   upstreamSessions?: Partial<UpstreamSessionLimits>;
-  /** Requests in flight, by response: a watch's gets its `endStream` here. */
-  active: ReadonlyMap<ClientResponse, InFlight>;
+  /**
+   * Requests in flight, by response: a watch's gets its `endStream` here, and each leaves when its
+   * response closes (one 'close' listener per request serves both).
+   */
+  active: Map<ClientResponse, InFlight>;
   /** Logs a line unless one was logged in the last 10 s. */
   logRarely: (line: string) => void;
 }
@@ -98,6 +101,7 @@ export class UpstreamRelay {
     let clientGone = false;
     req.on("error", () => cancelUpstream?.());
     res.on("close", () => {
+      this.options.active.delete(res);
       if (!res.writableFinished) {
         // The client went away (watch closed, request cancelled): stop the upstream side too.
         clientGone = true;
@@ -253,7 +257,7 @@ export class UpstreamRelay {
       res.end();
     };
     answer.pipe(res, { end: false });
-    answer.once("end", end);
+    answer.on("end", end);
     answer.on("error", () => {
       if (!ended) res.destroy();
     });
