@@ -1,8 +1,8 @@
 /**
  * Forward mode's CONNECT: the policy's decision carried out. A CONNECT to the Kubernetes API is answered
  * and its TLS handed to the proxy's own TLS server (decrypted and recorded); one the operator allowed by
- * name becomes a plain byte tunnel; anything else, and everything during a drain, is refused before any
- * socket is opened.
+ * name becomes a plain byte tunnel; anything else, and everything once a drain's grace is over, is refused
+ * before any socket is opened.
  */
 import type { IncomingMessage } from "node:http";
 import net from "node:net";
@@ -17,7 +17,10 @@ export interface ConnectContext {
   connectPolicy: ConnectPolicy;
   metrics: ProxyMetrics;
   limits: ConnectionLimits;
-  /** True once the proxy drains: no new tunnel. */
+  /**
+   * True once the drain's grace is over: no new tunnel. During the grace a CONNECT on a connection
+   * accepted before the drain is served like a request on one.
+   */
   draining(): boolean;
   /** Takes the tunnel's TLS to the proxy's forward-mode TLS server, in its handshake turn. */
   intercept(socket: Duplex): void;

@@ -36,6 +36,13 @@ export interface ConnectionLimits {
   maxHeaderBytes: number;
   /** A pass-through tunnel (`--allow-tunnel`) with no byte either way for this long is closed. */
   tunnelIdleTimeoutMs: number;
+  /**
+   * How long a drain keeps connections with nothing in flight open (at most the drain's own deadline).
+   * A client may have sent a request on one just as the drain began: closing it would reset that request,
+   * which no client can tell from one the proxy took. Kept open, it is answered (with `Connection: close`,
+   * or a GOAWAY for HTTP/2); the ones still idle at the end of this are closed.
+   */
+  drainGraceMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
@@ -54,4 +61,7 @@ export const DEFAULT_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
   maxHeaderBytes: 64 * 1024,
   // Envoy's tcp_proxy default.
   tunnelIdleTimeoutMs: 3_600_000,
+  // Envoy waits as long between its drain's first GOAWAY and the last; Go's Shutdown gives a new
+  // connection as long to send its first request.
+  drainGraceMs: 5_000,
 });

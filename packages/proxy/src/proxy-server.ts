@@ -29,6 +29,12 @@ import type { UpstreamSessionLimits } from "./upstream-sessions";
 /** A watch ended by a drain has lasted at least this long: client-go calls a shorter one with no event "very short" and backs off. */
 const SHORTEST_WATCH_MS = 1000;
 
+/**
+ * Where a drain is: `grace` keeps connections with nothing in flight open and answers what comes on them
+ * (`drainGraceMs`); `closing` closes every connection once it has nothing in flight.
+ */
+type DrainPhase = "serving" | "grace" | "closing";
+
 export interface ProxyServerOptions {
   upstream: Upstream;
   /**
@@ -73,6 +79,8 @@ export class ProxyServer {
   private readonly forwardTls: tls.Server;
   /** The HTTP/1.1 servers behind each TLS server (connections that negotiated `http/1.1` or nothing). */
   private readonly http1Servers: http.Server[] = [];
+  /** The TLS connections handed to them (what a drain counts when it closes idle ones). */
+  private readonly http1Connections = new Set<tls.TLSSocket>();
   private readonly http2Sessions: ClientHttp2Sessions;
   private readonly connectServer: http.Server;
   /** The way upstream and back, with the upstream sessions and pools. */
@@ -88,7 +96,7 @@ export class ProxyServer {
   private readonly handshakeTurns = new Map<string, () => void>();
   /** TLS connections that have not sent a request yet. */
   private readonly firstRequest: FirstRequestBound;
-  private draining = false;
+  private drainPhase: DrainPhase = "serving";
   private lastUpstreamErrorLog = 0;
 
   constructor(private readonly options: ProxyServerOptions) {
@@ -167,6 +175,8 @@ export class ProxyServer {
           return;
         }
         this.firstRequest.start(socket);
+        this.http1Connections.add(socket);
+        socket.once("close", () => this.http1Connections.delete(socket));
         http1.emit("connection", socket);
       });
     }
@@ -185,7 +195,7 @@ export class ProxyServer {
           connectPolicy: options.connectPolicy,
           metrics,
           limits: this.limits,
-          draining: () => this.draining,
+          draining: () => this.drainPhase === "closing",
           intercept: (tunnel) => this.handshakeInTurn(tunnel, this.forwardTls),
           track: (tunnel) => this.track(tunnel),
         },
@@ -240,25 +250,28 @@ export class ProxyServer {
   }
 
   /**
-   * Stops taking new connections and requests, and lets the ones in flight end: idle keep-alive
-   * connections close now, answers in flight go out with `Connection: close`, watches end between two
-   * events as the apiserver ends them at their timeout (complete responses: their clients watch again,
-   * through another proxy, from their last resourceVersion). Whatever is still open after `timeoutMs` is
-   * closed.
+   * Stops taking new connections and lets what is in flight end, as Envoy's drain and Go's
+   * `http.Server.Shutdown` do. For `drainGraceMs` connections with nothing in flight stay open: a request
+   * a client sent on one as the drain began (a pooled keep-alive connection, a connection just accepted)
+   * is answered, not reset — over HTTP/1.1 with `Connection: close`, over HTTP/2 after a first GOAWAY that
+   * refuses no stream (ClientHttp2Sessions). Answers in flight go out with `Connection: close`; watches
+   * end between two events as the apiserver ends them at their timeout (complete responses: their clients
+   * watch again, through another proxy, from their last resourceVersion). After the grace, connections are
+   * closed as soon as nothing is in flight on them; whatever is still open after `timeoutMs` is closed.
    */
   async drain(timeoutMs: number): Promise<DrainSummary> {
     const started = performance.now();
-    this.draining = true;
+    this.drainPhase = "grace";
     this.listener.close();
-    for (const server of [...this.http1Servers, this.connectServer]) server.closeIdleConnections();
-    // HTTP/2 clients get a GOAWAY: streams in flight finish, the next request opens a new connection.
-    this.http2Sessions.goAway();
+    this.http2Sessions.drainBegins();
     const inFlight = this.active.size;
     for (const res of this.active.keys()) if (res instanceof ServerResponse) res.shouldKeepAlive = false;
     /** Watches asked to end between events: those in flight, and those begun during the drain. */
     const ending: ClientResponse[] = [];
     let watchesCut = 0;
     const deadline = started + timeoutMs;
+    const graceEnds = started + Math.min(this.limits.drainGraceMs, timeoutMs);
+    let idleClosed = 0;
     for (;;) {
       const now = performance.now();
       for (const [res, request] of this.active) {
@@ -269,18 +282,36 @@ export class ProxyServer {
           else ending.push(res);
         }
       }
-      if (this.active.size === 0 || now >= deadline) break;
+      if (this.drainPhase === "grace" && now >= graceEnds) {
+        this.drainPhase = "closing";
+        idleClosed = this.closeIdleConnections();
+      }
+      // Every client has gone (or, after the grace, has nothing in flight): done.
+      if (this.active.size === 0 && (this.drainPhase === "closing" || this.sockets.size === 0)) break;
+      if (now >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    this.drainPhase = "closing";
     const cut = this.active.size;
-    for (const server of [...this.http1Servers, this.connectServer]) server.closeIdleConnections();
+    this.closeIdleConnections();
     return {
       inFlight,
       watchesEnded: ending.filter((res) => res.writableFinished).length,
       watchesCut,
+      idleClosed,
       cut,
       ms: Math.round(performance.now() - started),
     };
+  }
+
+  /**
+   * Closes the connections with nothing in flight, and sends every HTTP/2 session its final GOAWAY (its
+   * streams in flight finish). Returns how many were idle.
+   */
+  private closeIdleConnections(): number {
+    const open = [...this.http1Connections].filter((socket) => !socket.destroyed);
+    for (const server of [...this.http1Servers, this.connectServer]) server.closeIdleConnections();
+    return open.filter((socket) => socket.destroyed).length + this.http2Sessions.closeAll();
   }
 
   /** Tells TLS (reverse) from a CONNECT (forward) by the first byte, then hands the socket on. */
@@ -360,9 +391,9 @@ export class ProxyServer {
       endStream: null,
       ending: false,
     });
-    // While draining, answers go out with `Connection: close` (HTTP/2: the session got a GOAWAY): the
+    // While draining, answers go out with `Connection: close` (HTTP/2: the session gets a GOAWAY): the
     // client's next request picks another proxy.
-    if (this.draining && res instanceof ServerResponse) res.shouldKeepAlive = false;
+    if (this.drainPhase !== "serving" && res instanceof ServerResponse) res.shouldKeepAlive = false;
     this.relay.forward(mode, req, res);
   }
 
@@ -402,6 +433,8 @@ export interface DrainSummary {
   watchesEnded: number;
   /** Watches cut instead, their framing unknown to the proxy. */
   watchesCut: number;
+  /** Connections still open with nothing in flight at the end of the grace (`drainGraceMs`), closed then. */
+  idleClosed: number;
   /** Requests still open at the deadline, closed then. */
   cut: number;
   ms: number;

@@ -5,7 +5,6 @@
  * (`LiveFlow`); a watch's answer is followed event by event so that a drain can end it between two.
  */
 import type http from "node:http";
-import { ServerResponse } from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
 import type { Duplex, Readable } from "node:stream";
@@ -281,11 +280,11 @@ export class UpstreamRelay {
       const finish = () => {
         answer.off("data", untilEventEnds);
         end();
-        // The connection goes with the answer's last chunk: the client's next request (its new watch)
-        // opens a new one, to another proxy, instead of reusing this one. An HTTP/2 stream ends with its
-        // END_STREAM, and its session already has the drain's GOAWAY (ending the socket would cut the
-        // session's other streams).
-        if (res instanceof ServerResponse) res.socket?.end();
+        // The connection stays open: closing it with the answer's last chunk would race a client that
+        // sends its next request (its new watch) on it at once. That request is answered with
+        // `Connection: close`, so the client's watch after it goes to another proxy; an idle connection
+        // is closed at the end of the drain's grace. An HTTP/2 stream ends with its END_STREAM, and its
+        // session already has the drain's first GOAWAY.
         cancelUpstream();
       };
       const out: NodeJS.WritableStream = res;
