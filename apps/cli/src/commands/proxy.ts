@@ -346,8 +346,8 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
       proxy
         .drain(drainSeconds * 1000)
         .then(
-          ({ inFlight, watchesEnded, watchesCut, cut, ms }) =>
-            `drained in ${ms} ms: ${inFlight - cut} of ${inFlight} requests in flight finished (${watchesEnded} watches ended between events for their clients to re-watch${watchesCut > 0 ? `, ${watchesCut} cut (a framing the proxy cannot follow)` : ""}, ${cut} cut at the deadline)`,
+          ({ inFlight, watchesEnded, watchesCut, idleClosed, cut, ms }) =>
+            `drained in ${ms} ms: ${inFlight - cut} of ${inFlight} requests in flight finished (${watchesEnded} watches ended between events for their clients to re-watch${watchesCut > 0 ? `, ${watchesCut} cut (a framing the proxy cannot follow)` : ""}, ${cut} cut at the deadline); ${idleClosed} connections idle at the end of the grace closed`,
         ),
       untilSignal().then((again) => `${again}: stopping at once`),
     ]);
