@@ -108,8 +108,10 @@ export interface RunningProxy {
   uplink: Uplink | null;
   /**
    * Graceful stop, for SIGTERM: /healthz turns 503, the port stops accepting, requests in flight finish
-   * (answered with `Connection: close`), watches are cut so clients re-watch elsewhere; whatever is open
-   * after `timeoutMs` is closed. Then call `close()`, which flushes the hits file and the uplink.
+   * (answered with `Connection: close`), watches end between two events so clients re-watch elsewhere,
+   * and a request sent on an idle connection as the drain begins is answered, not reset (ProxyServer's
+   * `drain`); whatever is open after `timeoutMs` is closed. Then call `close()`, which flushes the hits
+   * file and the uplink.
    */
   drain(timeoutMs: number): Promise<DrainSummary>;
   close(): Promise<void>;
