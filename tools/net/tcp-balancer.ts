@@ -4,6 +4,12 @@ import net from "node:net";
 export interface BalancedConnection {
   at: number;
   backend: number;
+  /**
+   * The backend ended it before sending a byte (set when it closes): a reset of a connection that was
+   * still in its accept queue when it closed its port reads like this, and so does a connection it closed
+   * while idle.
+   */
+  closedUnanswered?: boolean;
 }
 
 /** One address in front of several backends, as a Kubernetes Service is in front of a Deployment's pods. */
@@ -42,11 +48,13 @@ export async function startTcpBalancer(backends: number[]): Promise<TcpBalancer>
       upstream.once("connect", () => {
         connected = true;
         open.add(upstream);
+        const connection: BalancedConnection = { at: Date.now(), backend };
         upstream.on("close", () => {
           open.delete(upstream);
+          if (upstream.bytesRead === 0 && !client.destroyed) connection.closedUnanswered = true;
           client.destroy();
         });
-        connections.push({ at: Date.now(), backend });
+        connections.push(connection);
         client.on("error", () => upstream.destroy());
         client.on("close", () => upstream.destroy());
         client.pipe(upstream);

@@ -19,6 +19,7 @@
  * and the proxy may have counted or not.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { EmbeddedPostgres } from "@apisnoop/db";
@@ -34,7 +35,9 @@ import { readRigState, rigKubeconfigPath } from "../../../tools/rig/rig";
 import { uniqueNamespace, until } from "../../../tools/rig/test-objects";
 import { type Child, proxyProcess, webOnPostgres } from "./testing/processes";
 
-const TOKEN = "restarts-ingest-token-0123456789";
+// A token of this run's own: a proxy left running by another run (another checkout's, still retrying its
+// spool to a port this run's web app now has) could otherwise deliver into this test's database.
+const TOKEN = randomBytes(20).toString("hex");
 const ns = uniqueNamespace("proxy-restarts");
 
 /** The verbs the clients use, as the audit log names them. */
@@ -82,6 +85,8 @@ describe("two proxies through a SIGKILL and a drain", () => {
   let balancer: TcpBalancer;
   let clientKubeconfig: string;
   let adminApi: CoreV1Api;
+  /** The proxies' ports, in order. */
+  const ports: number[] = [];
 
   beforeAll(async () => {
     await startRig("global-setup", () => {});
@@ -99,7 +104,6 @@ describe("two proxies through a SIGKILL and a drain", () => {
     // One CA for both, as the chart's Secret is mounted in both pods; a spool each. Only the first is
     // started here: until the second is, the balancer finds its port refusing and picks the first.
     const caDir = path.join(workDir, "ca");
-    const ports: number[] = [];
     for (const i of [1, 2]) {
       const port = await freePort();
       ports.push(port);
@@ -299,8 +303,15 @@ describe("two proxies through a SIGKILL and a drain", () => {
     const failedRuns = runs.filter(
       (run) => run.exit !== 0 || run.attempts.some((attempt) => attempt.status === null),
     );
+    // Connections a proxy ended before its first byte (a reset from the accept queue of a closing port).
+    const unanswered = balancer.connections
+      .filter((connection) => connection.closedUnanswered)
+      .map(
+        (connection) =>
+          `${connection.backend === ports[0] ? "proxy-1" : "proxy-2"} at ${connection.at - started} ms`,
+      );
     console.log(
-      `restarts: ${runs.length} kubectl runs, ${failedRuns.length} failed; informer errors ${informerErrors.length} (${informerErrors.map((error) => `${error.message} at ${error.at - started} ms`).join("; ")}), watches opened ${watchesOpened}; ${events.join(", ")}; proxy-1 after its restart: ${replayed[0]}; proxy-2: ${drainLog}`,
+      `restarts: ${runs.length} kubectl runs, ${failedRuns.length} failed${failedRuns.map((run) => ` (${run.started - started}–${run.ended - started} ms)`).join("")}; connections closed unanswered: ${unanswered.join(", ") || "none"}; informer errors ${informerErrors.length} (${informerErrors.map((error) => `${error.message} at ${error.at - started} ms`).join("; ")}), watches opened ${watchesOpened}; ${events.join(", ")}; proxy-1 after its restart: ${replayed[0]}; proxy-2: ${drainLog}`,
     );
 
     // kubectl: only runs in flight at the SIGKILL lost an attempt (the drain made none fail).
