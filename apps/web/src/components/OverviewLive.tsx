@@ -15,6 +15,8 @@ import { Sunburst } from "./Sunburst";
 import { useLiveDeltas } from "./use-live-deltas";
 
 const FLASH_MS = 1600;
+/** Arcs due to go dark within this of the one going dark now go with it (one render instead of two). */
+const FLASH_SLACK_MS = 200;
 
 /**
  * The overview's live part: coverage figures, the sunburst and the sources, starting from the server's
@@ -27,7 +29,10 @@ export function OverviewLive({ report, query }: { report: CoverageReport; query:
   const [unknownCalls, setUnknownCalls] = useState(report.totals.unknownCalls);
   const [liveSources, setLiveSources] = useState<Map<string, string>>(new Map());
   const [flashing, setFlashing] = useState<ReadonlySet<string>>(new Set());
-  const flashTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
+  // When each lit arc goes dark (epoch ms), and the one timer that darkens them: a timer per arc re-rendered
+  // the whole page once per arc, and a busy delta lights dozens, so the next delta's paint waited.
+  const flashUntil = useRef(new Map<string, number>());
+  const flashTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   // A new server report (navigation, refresh) replaces what live deltas added.
   useEffect(() => {
@@ -37,12 +42,12 @@ export function OverviewLive({ report, query }: { report: CoverageReport; query:
     setLiveSources(new Map());
   }, [report]);
 
-  useEffect(() => {
-    const timers = flashTimers.current;
-    return () => {
-      for (const timer of timers.values()) clearTimeout(timer);
-    };
-  }, []);
+  useEffect(
+    () => () => {
+      if (flashTimer.current) clearTimeout(flashTimer.current);
+    },
+    [],
+  );
 
   const onDelta = useCallback((delta: LiveDelta) => {
     const added = delta.endpoints;
@@ -63,23 +68,19 @@ export function OverviewLive({ report, query }: { report: CoverageReport; query:
     }
     const ids = Object.keys(added);
     if (ids.length === 0) return;
-    setFlashing((current) => new Set([...current, ...ids]));
-    for (const id of ids) {
-      const timers = flashTimers.current;
-      const previous = timers.get(id);
-      if (previous) clearTimeout(previous);
-      timers.set(
-        id,
-        setTimeout(() => {
-          timers.delete(id);
-          setFlashing((current) => {
-            const next = new Set(current);
-            next.delete(id);
-            return next;
-          });
-        }, FLASH_MS),
-      );
-    }
+    const until = flashUntil.current;
+    for (const id of ids) until.set(id, Date.now() + FLASH_MS);
+    setFlashing(new Set(until.keys()));
+    // Darkens, in one render, every arc whose time is up (or nearly: arcs lit by neighbouring deltas go
+    // together), then waits for the next one.
+    const darken = () => {
+      flashTimer.current = null;
+      const now = Date.now() + FLASH_SLACK_MS;
+      for (const [id, end] of until) if (end <= now) until.delete(id);
+      setFlashing(new Set(until.keys()));
+      if (until.size > 0) flashTimer.current = setTimeout(darken, Math.min(...until.values()) - Date.now());
+    };
+    flashTimer.current ??= setTimeout(darken, FLASH_MS);
   }, []);
 
   const onGap = useCallback(() => router.refresh(), [router]);
