@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { UNMATCHED_REASONS } from "@apisnoop/openapi";
 import {
   type IngestBatch,
+  LIVE_MAX_DELTAS_PER_SECOND,
   type LiveDelta,
   PROTOCOL_VERSION,
   type StatusClass,
@@ -94,7 +95,7 @@ describe("LiveHub", () => {
   beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
   afterEach(() => vi.useRealTimers());
 
-  it("sends the first hit at once and coalesces the rest to at most 4 deltas per second", () => {
+  it("sends the first hit at once and coalesces the rest to LIVE_MAX_DELTAS_PER_SECOND", () => {
     const hub = new LiveHub();
     const deltas: LiveDelta[] = [];
     hub.subscribe("a", everything, (delta) => deltas.push(delta));
@@ -104,14 +105,15 @@ describe("LiveHub", () => {
     expect(deltas).toHaveLength(1);
     expect(deltas[0]).toMatchObject({ seq: 1, hits: 1, endpoints: { listCoreV1Pod: 1 } });
 
-    // 100 batches over one second: 4 deltas at most, and no hit lost.
+    // 100 batches over one second: LIVE_MAX_DELTAS_PER_SECOND deltas at most, and no hit lost.
     for (let i = 0; i < 100; i++) {
       hub.publish(batch([[i % 2, i % 3 ? "listCoreV1Pod" : "readCoreV1Namespace", 2]]));
       vi.advanceTimersByTime(10);
     }
     vi.advanceTimersByTime(1000);
     const after = deltas.slice(1);
-    expect(after.length).toBeLessThanOrEqual(5);
+    expect(after.length).toBeLessThanOrEqual(LIVE_MAX_DELTAS_PER_SECOND + 1);
+    expect(after.length).toBeGreaterThanOrEqual(LIVE_MAX_DELTAS_PER_SECOND - 1);
     expect(after.map((d) => d.seq)).toEqual(after.map((_, i) => i + 2));
     expect(after.reduce((sum, d) => sum + d.hits, 0)).toBe(200);
     expect(new Set(after.flatMap((d) => d.sources.map((s) => s.label)))).toEqual(
@@ -119,7 +121,7 @@ describe("LiveHub", () => {
     );
   });
 
-  it("never sends two deltas less than 250 ms apart", () => {
+  it("never sends two deltas less than 1000 / LIVE_MAX_DELTAS_PER_SECOND ms apart", () => {
     const hub = new LiveHub();
     const sentAt: number[] = [];
     hub.subscribe("a", everything, () => sentAt.push(Date.now()));
@@ -129,9 +131,12 @@ describe("LiveHub", () => {
     }
     vi.advanceTimersByTime(1000);
     for (let i = 1; i < sentAt.length; i++) {
-      expect((sentAt[i] ?? 0) - (sentAt[i - 1] ?? 0)).toBeGreaterThanOrEqual(250);
+      expect((sentAt[i] ?? 0) - (sentAt[i - 1] ?? 0)).toBeGreaterThanOrEqual(
+        1000 / LIVE_MAX_DELTAS_PER_SECOND,
+      );
     }
-    expect(sentAt.length).toBeGreaterThanOrEqual(14);
+    // 3.5 s of hits: a delta in every slot, none skipped.
+    expect(sentAt.length).toBeGreaterThanOrEqual(Math.floor(3.5 * LIVE_MAX_DELTAS_PER_SECOND));
   });
 
   it("scopes each subscriber to its filters", () => {
