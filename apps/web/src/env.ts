@@ -1,4 +1,5 @@
 import { isReleaseName } from "@apisnoop/openapi";
+import { LIVE_MAX_DELTAS_PER_SECOND } from "@apisnoop/protocol";
 import { z } from "zod";
 
 /**
@@ -37,6 +38,11 @@ const EnvSchema = z.object({
    * on the event loop; more viewers are told the dashboard is busy and try again every 30 s.
    */
   APISNOOP_LIVE_MAX_VIEWERS: z.coerce.number().int().min(1).max(100_000).default(256),
+  /**
+   * Deltas a live page receives per second at most; hits in between coalesce. Fewer: less work per viewer
+   * for this process and each browser, but a hit waits longer for its slot (up to a second at 1).
+   */
+  APISNOOP_LIVE_DELTAS_PER_SECOND: z.coerce.number().int().min(1).max(60).default(LIVE_MAX_DELTAS_PER_SECOND),
   /**
    * Published releases to load at start besides the cluster's ("1.36" or "1.34,1.36"); the default, the
    * latest two, lets `/compare` compare at once.

@@ -35,6 +35,8 @@ export interface DashboardServerOptions {
   replicas: { databaseUrl: string; applicationName: string; onRemoteCommit: () => void } | null;
   /** Pages receiving live updates at once; more are refused (and retry later). Default 256. */
   maxLiveViewers?: number;
+  /** Deltas one page receives per second at most (default LIVE_MAX_DELTAS_PER_SECOND). */
+  liveDeltasPerSecond?: number;
   /** Who may view the dashboard (null: anyone who reaches it). The ingest has its own token. */
   viewers?: ViewerCredentials | null;
   log: (line: string) => void;
@@ -102,7 +104,9 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     // Upgrades for other paths (the ingest's, Next's dev hot reload) are not this engine's to end.
     destroyUpgrade: false,
   });
-  const hub = new LiveHub();
+  const hub = new LiveHub(
+    options.liveDeltasPerSecond ? { intervalMs: 1000 / options.liveDeltasPerSecond } : {},
+  );
   const publishCommitted = (batch: IngestBatch, release: string, receivedAt = Date.now()) => {
     const committed = committedHits(batch, release, receivedAt);
     hub.publish(committed);

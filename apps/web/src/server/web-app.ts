@@ -150,6 +150,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       // Other web processes on this database: their commits reach this one's pages too.
       replicas: { databaseUrl: database.url, applicationName, onRemoteCommit: () => data.invalidate() },
       maxLiveViewers: env.APISNOOP_LIVE_MAX_VIEWERS,
+      liveDeltasPerSecond: env.APISNOOP_LIVE_DELTAS_PER_SECOND,
       viewers: env.APISNOOP_DASHBOARD_PASSWORD
         ? { user: env.APISNOOP_DASHBOARD_USER, password: env.APISNOOP_DASHBOARD_PASSWORD }
         : null,
