@@ -1,10 +1,10 @@
 /**
  * Web replicas: three web processes on one PostgreSQL behind one address, sharing live updates through
  * Socket.IO's PostgreSQL adapter. A hit stored through replica 1 reaches a Chromium page served by replica
- * 3 (delivery asserted; the latency printed, not asserted), and replica 3's HTTP API shows it too. Then two
- * real proxies send their traffic through the shared address while the replica serving one of them is
- * SIGKILLed in the middle of storing a batch: the proxy reconnects to another replica, and the stored hits
- * equal the requests answered, exactly.
+ * 3 (delivery asserted; how long it takes is `npm run bench:replicas`' figure, beside the same replica's),
+ * and replica 3's HTTP API shows it too. Then two real proxies send their traffic through the shared
+ * address while the replica serving one of them is SIGKILLed in the middle of storing a batch: the proxy
+ * reconnects to another replica, and the stored hits equal the requests answered, exactly.
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -103,20 +103,16 @@ describe("web replicas on one database", () => {
     await page.locator('[data-testid="live-indicator"][data-status="live"]').waitFor();
     await page.evaluate((id) => {
       const arc = document.querySelector(`path[data-operation-id="${id}"]`) as Element;
-      const seen = window as unknown as { __paintedAt?: number };
-      new MutationObserver(() => requestAnimationFrame(() => (seen.__paintedAt ??= Date.now()))).observe(
-        arc,
-        {
-          attributes: true,
-          attributeFilter: ["data-hits"],
-        },
-      );
+      const seen = window as unknown as { __changed?: boolean };
+      new MutationObserver(() => (seen.__changed = true)).observe(arc, {
+        attributes: true,
+        attributeFilter: ["data-hits"],
+      });
     }, operationId);
 
     const connection = ingestConnection(first.url, { token: TOKEN, proxyId: "replica-test-probe" });
     const ingest: Socket = io(connection.url, connection.options);
     try {
-      const sentAt = Date.now();
       const ack = (await ingest
         .timeout(30_000)
         .emitWithAck(
@@ -124,14 +120,11 @@ describe("web replicas on one database", () => {
           hitBatch([sourceFromUserAgent(`probe/${RUN}`)], [[0, operationId, 3]], "1.34"),
         )) as IngestAck;
       expect(ack).toMatchObject({ ok: true, duplicate: false });
+      // Arrival, not speed: the arc's count changes on the page that is open.
       await page.waitForFunction(
-        () => (window as unknown as { __paintedAt?: number }).__paintedAt !== undefined,
+        () => (window as unknown as { __changed?: boolean }).__changed === true,
         undefined,
-        { timeout: 10_000 },
-      );
-      const paintedAt = await page.evaluate(() => (window as unknown as { __paintedAt: number }).__paintedAt);
-      console.log(
-        `replicas: hit emitted to replica 1, painted by Chromium on replica 3 after ${paintedAt - sentAt} ms`,
+        { timeout: 30_000 },
       );
       expect(await page.getAttribute(`path[data-operation-id="${operationId}"]`, "data-hits")).toBe(
         String(before + 3),
