@@ -218,7 +218,8 @@ Options:
                            ${DEFAULT_LIMITS.handshakeRatePerAddress})
   --drain-seconds N        on SIGTERM: stop accepting, finish requests in flight, end watches between two
                            events (as the apiserver does at a watch's timeout) so clients re-watch
-                           elsewhere, flush the uplink, for at most N seconds; a second signal stops at
+                           elsewhere, answer what comes on open connections for ${DEFAULT_LIMITS.drainGraceMs / 1000} s (then close
+                           them), flush the uplink, for at most N seconds; a second signal stops at
                            once (default: 25)
   --cluster NAME           the cluster every hit is counted under, a filter of every view (default: the
                            kubeconfig's cluster name; in a pod, the apiserver's host)
