@@ -84,6 +84,10 @@ describe("commitFindings on a real repository", () => {
     expect(findings.map((f) => f.commit)).not.toContain(good);
   });
 
+  it("passes over the commits named as exceptions, and only those", () => {
+    expect(commitFindings(repo, since, "HEAD", new Set([long])).map((f) => f.commit)).toEqual([twoScopes]);
+  });
+
   it("finds nothing when every later commit keeps the rule", () => {
     expect(commitFindings(repo, since, good)).toEqual([]);
   });
