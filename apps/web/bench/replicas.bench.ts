@@ -302,7 +302,9 @@ async function main(): Promise<void> {
       await sleep(3000); // the last probes' paints
       const notifyAt: Seen = new Map();
       for (const operationId of probes) {
-        const heard = notifications.find((n) => n.payload.includes(operationId));
+        // The name whole: listCoreV1Namespace must not match listCoreV1NamespacedPod's message.
+        const name = new RegExp(`(?<![A-Za-z])${operationId}(?![A-Za-z0-9])`);
+        const heard = notifications.find((n) => name.test(n.payload));
         if (heard) notifyAt.set(operationId, heard.at);
       }
       const copy = (seen: Seen) => new Map([...seen].filter(([id]) => probes.includes(id)));
