@@ -294,7 +294,9 @@ async function main(): Promise<void> {
         for (let i = 1; i < PROBE_ROWS; i++) {
           rows.push([1 + (i % fillers.length), trafficEndpoints[i % trafficEndpoints.length] as string, 1]);
         }
-        const ack = await emit(probeSocket, hitBatch([probeSource, ...fillers], rows, RELEASE));
+        // Fillers' sources only when there are filler rows: 50 more sources alone pass 8,000 bytes.
+        const sources = PROBE_ROWS > 1 ? [probeSource, ...fillers] : [probeSource];
+        const ack = await emit(probeSocket, hitBatch(sources, rows, RELEASE));
         if (!ack.ok) throw new Error(`probe batch refused: ${ack.error}`);
         ackAt.set(operationId, Date.now());
         await sleep(PROBE_GAP_MS);
