@@ -112,6 +112,9 @@ export async function enforceRetention(
     for (const table of tables) {
       created += await ensurePartitions(prisma, table, step, horizons[unit], ahead);
       for (const partition of await partitionsOf(prisma, table)) {
+        // No readable upper bound: seen only while several replicas enforce at once, on a partition
+        // another one is attaching or detaching. That one finishes it, or the next run drops it.
+        if (partition.to === null) continue;
         if (partition.to.getTime() > horizons[unit].getTime()) continue;
         if (await dropPartition(prisma, table, partition)) dropped.push(partition.name);
       }
@@ -140,7 +143,8 @@ async function ensurePartitions(
 
 interface Partition {
   name: string;
-  to: Date;
+  /** The partition's upper bound; null when its bound could not be read. */
+  to: Date | null;
   /** An earlier DETACH ... CONCURRENTLY was interrupted: the partition must be finalized. */
   detachPending: boolean;
 }
