@@ -22,8 +22,9 @@ export function http1ServerOptions(limits: ConnectionLimits): http.ServerOptions
 }
 
 /**
- * Node times out neither a TLS connection that never sends a request (headersTimeout starts with the first
- * byte of one) nor one idle before its first request: this bounds that time by the headers timeout.
+ * Bounds the time a TLS connection may stay open before its first request by the headers timeout. Node's
+ * own headers timeout covers it too, but only at its periodic connection check, and then answers it 408
+ * and merely ends it: a client that never reads holds it half-open. Here it is closed, whichever fires.
  */
 export class FirstRequestBound {
   /** TLS connections that have not sent a request yet, with their timeout handler. */
@@ -43,6 +44,18 @@ export class FirstRequestBound {
     this.waiting.set(socket, silent);
     socket.setTimeout(this.timeoutMs);
     socket.once("timeout", silent);
+  }
+
+  /**
+   * Node's headers timeout fired on `socket`: if it is still waiting for its first request, it is closed
+   * and counted here, as when this bound fires first (the two race); true then, else Node's answer applies.
+   */
+  expired(socket: Duplex): boolean {
+    const silent = this.waiting.get(socket);
+    if (!silent) return false;
+    this.arrived(socket);
+    silent();
+    return true;
   }
 
   /** The connection's first request is in: from here Node's header and keep-alive timeouts apply. */

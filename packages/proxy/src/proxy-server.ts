@@ -399,6 +399,8 @@ export class ProxyServer {
 
   /** A request the HTTP parser rejected (bad framing, oversized head, header timeout): answer it and close. */
   private onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+    // A connection that never sent a request has nothing to answer: closed as a first-request timeout.
+    if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" && this.firstRequest.expired(socket)) return;
     this.options.metrics.countRefused(answerParserError(error, socket));
   }
 
