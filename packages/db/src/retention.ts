@@ -112,8 +112,8 @@ export async function enforceRetention(
     for (const table of tables) {
       created += await ensurePartitions(prisma, table, step, horizons[unit], ahead);
       for (const partition of await partitionsOf(prisma, table)) {
-        // No readable upper bound: seen only while several replicas enforce at once, on a partition
-        // another one is attaching or detaching. That one finishes it, or the next run drops it.
+        // No readable bound: another replica dropped the partition after this query's snapshot was
+        // taken (pg_get_expr reads the live catalog and gives NULL for a dropped table). Nothing to do.
         if (partition.to === null) continue;
         if (partition.to.getTime() > horizons[unit].getTime()) continue;
         if (await dropPartition(prisma, table, partition)) dropped.push(partition.name);
@@ -143,7 +143,7 @@ async function ensurePartitions(
 
 interface Partition {
   name: string;
-  /** The partition's upper bound; null when its bound could not be read. */
+  /** The partition's upper bound; null when another replica has just dropped it. */
   to: Date | null;
   /** An earlier DETACH ... CONCURRENTLY was interrupted: the partition must be finalized. */
   detachPending: boolean;
