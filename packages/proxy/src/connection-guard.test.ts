@@ -221,6 +221,29 @@ describe("malformed input", () => {
 });
 
 describe("bounds", () => {
+  it("closes a connection it answered 400 when the client keeps its own side open", async () => {
+    const proxy = await proxyWith({ limits: { idleTimeoutMs: 300 } });
+    const openNow = () =>
+      Number(/^apisnoop_proxy_connections_open (\d+)$/m.exec(proxy.metrics.render())?.[1]);
+    const socket = net.connect({ port: portOf(proxy), host: "127.0.0.1", allowHalfOpen: true });
+    socket.on("error", () => {});
+    let answer = "";
+    socket.on("data", (chunk) => {
+      answer += chunk.toString("latin1");
+    });
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write("GET /api HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+    await new Promise((resolve) => socket.once("end", resolve)); // the answer, then the proxy's FIN
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    // A client that never closes its side (nor reads further) must not hold the connection for good:
+    // it is let go like an idle keep-alive connection. A bound, not a speed requirement.
+    const deadline = Date.now() + 300 + 10_000;
+    while (openNow() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const open = openNow();
+    socket.destroy();
+    expect(open).toBe(0);
+  });
+
   it("closes a connection that says nothing within the first-byte timeout", async () => {
     const proxy = await proxyWith({ limits: { firstByteTimeoutMs: 200 } });
     const started = Date.now();

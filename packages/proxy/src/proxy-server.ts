@@ -402,6 +402,12 @@ export class ProxyServer {
     // A connection that never sent a request has nothing to answer: closed as a first-request timeout.
     if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" && this.firstRequest.expired(socket)) return;
     this.options.metrics.countRefused(answerParserError(error, socket));
+    // The answer ends only the proxy's side; Node's parser, and its timeouts, have let go of the socket.
+    // A client that never closes its own would hold the connection for good: let go of it as of an idle one.
+    if (socket.destroyed) return;
+    const linger = setTimeout(() => socket.destroy(), this.limits.idleTimeoutMs);
+    linger.unref();
+    socket.once("close", () => clearTimeout(linger));
   }
 
   private logAtMostEvery10s(line: string): void {
