@@ -1,7 +1,7 @@
 /**
  * The HTTP/2 session pool against a local HTTP/2 server: one session per credential, shared by that
  * credential's concurrent requests; the client certificate only without a token; more sessions when the
- * server's stream limit is reached; idle expiry; the session bound; GOAWAY.
+ * server's stream limit is reached, also for a burst; idle expiry; the session bound; GOAWAY.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
@@ -24,6 +24,8 @@ const connections: (string | null)[] = [];
 /** Requests the server holds open until released (to keep streams in flight). */
 const held: http2.Http2ServerResponse[] = [];
 let pools: UpstreamSessions[] = [];
+/** Per server session, the credentials its requests carried (one, when sessions are never shared). */
+const credentialsBySession = new Map<http2.Http2Session | undefined, Set<string>>();
 
 beforeAll(async () => {
   const ca = await CertificateAuthority.open(dir);
@@ -42,6 +44,9 @@ beforeAll(async () => {
     connections.push(typeof cn === "string" ? cn : null);
   });
   server.on("request", (req, res) => {
+    const seen = credentialsBySession.get(req.stream.session) ?? new Set<string>();
+    seen.add(req.headers.authorization ?? "none");
+    credentialsBySession.set(req.stream.session, seen);
     if (req.url === "/hold") held.push(res);
     else res.end(req.headers.authorization ?? "none");
   });
@@ -67,6 +72,7 @@ afterEach(() => {
   for (const pool of pools) pool.close(true);
   pools = [];
   connections.length = 0;
+  credentialsBySession.clear();
 });
 
 afterAll(async () => {
@@ -130,6 +136,31 @@ describe("UpstreamSessions", () => {
     for (let i = 0; i < 10; i++) sessions.open("Bearer a", request("Bearer a", "/hold"), true);
     await expect.poll(() => held.length).toBe(10);
     expect(sessions.stats()).toMatchObject({ sessions: 2, streams: 10 });
+  });
+
+  it("spreads a burst on one credential over ceil(N / maxConcurrentStreams) sessions, none shared", async () => {
+    const sessions = pool();
+    // From cold: the burst arrives while the first session connects, before the server's SETTINGS.
+    const cold = await Promise.all(Array.from({ length: 20 }, () => get(sessions, "Bearer a")));
+    expect(cold).toEqual(Array(20).fill("Bearer a"));
+    expect(sessions.stats().opened).toBeLessThanOrEqual(Math.ceil(20 / 8));
+    await expect.poll(() => sessions.stats().streams).toBe(0);
+    const openedBefore = sessions.stats().opened; // a's, kept open by its idle timer
+    // Connected, the server's limit (8) known: 20 streams held open at once per credential, two credentials.
+    for (let i = 0; i < 20; i++) {
+      sessions.open("Bearer a", request("Bearer a", "/hold"), true);
+      sessions.open("Bearer b", request("Bearer b", "/hold"), true);
+    }
+    await expect.poll(() => held.length).toBe(40);
+    // Each credential's 20 streams sit on ceil(20 / 8) sessions of its own, every one of them serving.
+    expect(sessions.stats()).toMatchObject({ streams: 40, sessions: connections.length });
+    const perCredential = new Map<string, number>();
+    for (const seen of credentialsBySession.values()) {
+      expect(seen.size).toBe(1);
+      for (const credential of seen) perCredential.set(credential, (perCredential.get(credential) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(perCredential)).toEqual({ "Bearer a": 3, "Bearer b": 3 });
+    expect(sessions.stats().opened - openedBefore).toBe(2 + 3);
   });
 
   it("closes a session that stayed idle", async () => {

@@ -49,6 +49,7 @@ interface PooledSession {
   retired: boolean;
   /** The apiserver's SETTINGS arrived (its stream limit is known). */
   settled: boolean;
+  /** Connected and settled: streams may go out. */
   connected: boolean;
   /** Resolves true once connected, false if the apiserver refused HTTP/2; rejects when unreachable. */
   ready: Promise<boolean>;
@@ -75,6 +76,11 @@ export class UpstreamSessions {
   private overflows = 0;
   private closed = false;
   private http2RefusedUntil = 0;
+  /**
+   * The stream limit the apiserver announced last: what a session still connecting is assumed to take,
+   * so a burst spreads over as many sessions as the apiserver will carry it on.
+   */
+  private announcedStreamLimit: number | null = null;
 
   constructor(
     private readonly upstream: Upstream,
@@ -160,7 +166,8 @@ export class UpstreamSessions {
   private sessionFor(key: string, withCertificate: boolean): PooledSession | null {
     const list = this.byKey.get(key);
     if (list) {
-      for (const pooled of list) if (!pooled.retired && pooled.streams < streamLimit(pooled)) return pooled;
+      for (const pooled of list)
+        if (!pooled.retired && pooled.streams < this.streamLimit(pooled)) return pooled;
     }
     if (this.sessions >= this.limits.maxSessions && !this.closeOneIdle()) return null;
     return this.connect(key, withCertificate);
@@ -209,17 +216,28 @@ export class UpstreamSessions {
       connected: false,
       ready,
     };
-    session.once("remoteSettings", () => {
+    // Streams go out once the apiserver's SETTINGS are in as well as the connection: sent before, past
+    // its (then unknown) stream limit, they would be refused (REFUSED_STREAM) rather than queued.
+    let handshaken = false;
+    const connectedOnceSettled = () => {
+      if (!handshaken || !pooled.settled || pooled.connected) return;
+      pooled.connected = true;
+      settle(true);
+    };
+    session.once("remoteSettings", (settings: http2.Settings) => {
       pooled.settled = true;
+      if (settings.maxConcurrentStreams !== undefined)
+        this.announcedStreamLimit = settings.maxConcurrentStreams;
+      connectedOnceSettled();
     });
     session.once("connect", () => {
-      pooled.connected = true;
+      handshaken = true;
       try {
         session.setLocalWindowSize(4 * limits.streamWindowBytes);
       } catch {
         // The session failed between connecting and this call: its 'close' removes it.
       }
-      settle(true);
+      connectedOnceSettled();
     });
     // Errors reach each stream as the stream's own 'error'; the session only needs to leave the pool.
     session.on("error", (error: NodeJS.ErrnoException) => {
@@ -266,6 +284,12 @@ export class UpstreamSessions {
     pooled.idleTimer.unref();
   }
 
+  /** Streams a session takes: the apiserver's SETTINGS, or before they arrive, what it announced last. */
+  private streamLimit(pooled: PooledSession): number {
+    const announced = pooled.settled ? pooled.session.remoteSettings?.maxConcurrentStreams : undefined;
+    return announced ?? this.announcedStreamLimit ?? STREAMS_BEFORE_SETTINGS;
+  }
+
   /** Closes an idle session to make room for another credential's; false if none is idle. */
   private closeOneIdle(): boolean {
     for (const list of this.byKey.values()) {
@@ -284,9 +308,4 @@ export class UpstreamSessions {
 /** The pool's key for a credential: the hash of the `Authorization` value, never the value itself. */
 function credentialKey(authorization: string | undefined): string {
   return authorization === undefined ? "client certificate" : hash("sha256", authorization, "base64");
-}
-
-function streamLimit(pooled: PooledSession): number {
-  const announced = pooled.session.remoteSettings?.maxConcurrentStreams;
-  return !pooled.settled || announced === undefined ? STREAMS_BEFORE_SETTINGS : announced;
 }
