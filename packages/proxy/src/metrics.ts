@@ -284,12 +284,6 @@ export class ProxyMetrics {
         "Requests sent over HTTP/1.1 because every upstream HTTP/2 session slot was busy.",
       );
       lines.push(`apisnoop_proxy_upstream_session_overflows_total ${stats.overflows}`);
-      family(
-        "apisnoop_proxy_upstream_anonymous_http1_total",
-        "counter",
-        "Requests sent over HTTP/1.1 because they reach the apiserver anonymous (it closes those HTTP/2 sessions).",
-      );
-      lines.push(`apisnoop_proxy_upstream_anonymous_http1_total ${stats.anonymous}`);
     }
     family("apisnoop_proxy_draining", "gauge", "1 while the proxy drains (SIGTERM): /healthz answers 503.");
     lines.push(`apisnoop_proxy_draining ${this.draining ? 1 : 0}`);

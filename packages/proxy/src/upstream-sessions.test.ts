@@ -1,8 +1,7 @@
 /**
  * The HTTP/2 session pool against a local HTTP/2 server: one session per credential, shared by that
  * credential's concurrent requests; the client certificate only without a token; more sessions when the
- * server's stream limit is reached, also for a burst; idle expiry; the session bound; GOAWAY; no session
- * for a request the apiserver would see as anonymous.
+ * server's stream limit is reached, also for a burst; idle expiry; the session bound; GOAWAY.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
@@ -162,16 +161,6 @@ describe("UpstreamSessions", () => {
     }
     expect(Object.fromEntries(perCredential)).toEqual({ "Bearer a": 3, "Bearer b": 3 });
     expect(sessions.stats().opened - openedBefore).toBe(2 + 3);
-  });
-
-  it("sends requests that would reach the apiserver anonymous over HTTP/1.1, opening no session", async () => {
-    // kube-apiserver answers an anonymous HTTP/2 request with GOAWAY: a session per request otherwise.
-    const sessions = new UpstreamSessions({ ...upstream, clientCertificate: null });
-    pools.push(sessions);
-    for (let i = 0; i < 5; i++) expect(sessions.open(undefined, request(undefined, "/"), true)).toBeNull();
-    expect(sessions.stats()).toMatchObject({ opened: 0, anonymous: 5, overflows: 0 });
-    expect(await get(sessions, "Bearer a")).toBe("Bearer a");
-    expect(connections).toEqual([null]);
   });
 
   it("closes a session that stayed idle", async () => {

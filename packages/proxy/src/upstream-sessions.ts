@@ -32,8 +32,6 @@ export interface UpstreamSessionStats {
   opened: number;
   /** Requests sent over HTTP/1.1 because `maxSessions` were busy. */
   overflows: number;
-  /** Requests sent over HTTP/1.1 because they reach the apiserver anonymous (no token, no certificate). */
-  anonymous: number;
 }
 
 /**
@@ -68,12 +66,6 @@ const HTTP1_ONLY_RETRY_MS = 60_000;
  * (the apiserver's `maxConcurrentStreams`) gets another; idle sessions close after `idleTimeoutMs`; at
  * `maxSessions`, the least recently used idle one is closed, and when none is idle the caller falls back
  * to HTTP/1.1 (`open` returns null).
- *
- * A request with no token, when the proxy has no client certificate either, reaches the apiserver as
- * `system:anonymous`: kube-apiserver (UnauthenticatedHTTP2DOSMitigation, on by default; seen on v1.34)
- * answers an anonymous HTTP/2 request with GOAWAY, so each such request would cost a TLS handshake and a
- * session, and requests racing on that session are refused. Those go over HTTP/1.1 keep-alive instead,
- * which it keeps open.
  */
 export class UpstreamSessions {
   private readonly byKey = new Map<string, PooledSession[]>();
@@ -82,7 +74,6 @@ export class UpstreamSessions {
   private streams = 0;
   private opened = 0;
   private overflows = 0;
-  private anonymous = 0;
   private closed = false;
   private http2RefusedUntil = 0;
   /**
@@ -110,10 +101,6 @@ export class UpstreamSessions {
     endStream: boolean,
   ): ClientHttp2Stream | null | Promise<ClientHttp2Stream | null> {
     if (this.closed || Date.now() < this.http2RefusedUntil) return null;
-    if (authorization === undefined && !this.upstream.clientCertificate) {
-      this.anonymous++;
-      return null;
-    }
     const pooled = this.sessionFor(credentialKey(authorization), authorization === undefined);
     if (!pooled) {
       this.overflows++;
@@ -158,8 +145,7 @@ export class UpstreamSessions {
   }
 
   stats(): UpstreamSessionStats {
-    const { sessions, streams, opened, overflows, anonymous } = this;
-    return { sessions, streams, opened, overflows, anonymous };
+    return { sessions: this.sessions, streams: this.streams, opened: this.opened, overflows: this.overflows };
   }
 
   /**
