@@ -71,7 +71,8 @@ class ImportFuzzer extends SeededChoices {
       const text = bytes.toString("latin1").replace(/[\n\r]/g, "x");
       return text.trim() === "" || text.trim() === "{" ? `#${text}` : text;
     }
-    if (kind === 1) return json.slice(0, 1 + this.int(json.length - 2)); // torn
+    // Torn, at least two characters: torn after one it is a bare `{`, which opens a multi-line object.
+    if (kind === 1) return json.slice(0, 2 + this.int(json.length - 3));
     if (kind === 2) return this.pick(["[1,2]", "42", '"text"', "null", "}", "not json at all"]);
     if (kind === 3) return JSON.stringify({ ...valid, userAgent: `nul\u0000agent` });
     if (kind === 4) return JSON.stringify({ ...valid, method: "M".repeat(40), verb: "v".repeat(40) });
