@@ -28,7 +28,13 @@ export function refuseOnSocket(socket: Duplex, code: number, message: string): v
 }
 
 function reasonFor(code: number): string {
-  return code === 403 ? "Forbidden" : code === 503 ? "ServiceUnavailable" : "BadRequest";
+  return code === 403
+    ? "Forbidden"
+    : code === 429
+      ? "TooManyRequests"
+      : code === 503
+        ? "ServiceUnavailable"
+        : "BadRequest";
 }
 
 /** A complete HTTP/1.1 answer with a JSON body that closes the connection, for a raw socket. */

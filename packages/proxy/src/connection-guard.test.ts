@@ -5,6 +5,7 @@
  * connection cap, one leaf for every SNI name, oversized heads, and a drain.
  */
 import { mkdtempSync } from "node:fs";
+import type http from "node:http";
 import https from "node:https";
 import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -221,6 +222,45 @@ describe("malformed input", () => {
 });
 
 describe("bounds", () => {
+  it("answers 429 past --max-requests-in-flight, watches included, and serves again once one ends", async () => {
+    const proxy = await proxyWith({ limits: { maxRequestsInFlight: 2 } });
+    /** A watch through the proxy, held open until destroyed; resolves once its answer has begun. */
+    const watch = () =>
+      new Promise<http.ClientRequest>((resolve, reject) => {
+        const req = https.request(
+          {
+            host: "127.0.0.1",
+            port: portOf(proxy),
+            path: "/api/v1/pods?watch=1",
+            ca: proxy.ca.certificatePem,
+            agent: false,
+          },
+          (res) => {
+            res.resume();
+            res.on("error", () => {});
+            if (res.statusCode === 200) resolve(req);
+            else reject(new Error(`watch answered ${res.statusCode}`));
+          },
+        );
+        req.on("error", () => {});
+        req.end();
+      });
+    const watches = [await watch(), await watch()];
+    expect(await get(proxy, "/api")).toBe(429);
+    expect(proxy.metrics.render()).toMatch(
+      /apisnoop_proxy_refused_requests_total\{reason="requests in flight"\} 1/,
+    );
+    watches[0]?.destroy();
+    // The ended watch leaves the count when the proxy sees its client go: soon, not at once.
+    let status: number | string = 429;
+    for (let attempt = 0; attempt < 100 && status === 429; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = await get(proxy, "/api");
+    }
+    expect(status).toBe(200);
+    watches[1]?.destroy();
+  });
+
   it("closes a connection it answered 400 when the client keeps its own side open", async () => {
     const proxy = await proxyWith({ limits: { idleTimeoutMs: 300 } });
     const openNow = () =>

@@ -6,6 +6,12 @@
 export interface ConnectionLimits {
   /** Client connections held at once; past it, new ones are closed on accept and counted. */
   maxConnections: number;
+  /**
+   * Requests relayed at once over all clients, watches included; past it a request is answered 429 with
+   * `Retry-After` and counted. Each holds an upstream stream or an upstream HTTP/1.1 socket, and the
+   * HTTP/1.1 pool has no socket limit of its own (watches hold theirs for minutes): this is its bound.
+   */
+  maxRequestsInFlight: number;
   /** A new connection must send its first byte within this (silent sockets, slowloris before TLS). */
   firstByteTimeoutMs: number;
   /**
@@ -47,6 +53,9 @@ export interface ConnectionLimits {
 
 export const DEFAULT_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
   maxConnections: 4096,
+  // Four times the connections: room for every client's watches and requests, far below the file
+  // descriptors a process gets, and kube-apiserver's own --max-requests-inflight does not count watches.
+  maxRequestsInFlight: 16_384,
   firstByteTimeoutMs: 10_000,
   handshakeTimeoutMs: 10_000,
   // A client's own connections rarely handshake more than a few at once; a flood of them waits in line.

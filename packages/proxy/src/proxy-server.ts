@@ -383,6 +383,12 @@ export class ProxyServer {
       refuse(res, problem.code, problem.message);
       return;
     }
+    if (this.active.size >= this.limits.maxRequestsInFlight) {
+      this.options.metrics.countRefused("requests in flight");
+      res.setHeader("retry-after", "1");
+      refuse(res, 429, "apisnoop proxy: too many requests in flight, retry");
+      return;
+    }
     // Until its response closes (the relay removes it).
     this.active.set(res, {
       // A watch (a stream that may last hours) is ended by a drain, so its client re-watches elsewhere.

@@ -36,6 +36,7 @@ const OPTIONS = {
   "allow-tunnel": { type: "string", multiple: true },
   "tls-name": { type: "string", multiple: true },
   "max-connections": { type: "string", default: String(DEFAULT_LIMITS.maxConnections) },
+  "max-requests-in-flight": { type: "string", default: String(DEFAULT_LIMITS.maxRequestsInFlight) },
   "handshakes-per-address": { type: "string", default: String(DEFAULT_LIMITS.handshakesPerAddress) },
   "handshake-rate-per-address": {
     type: "string",
@@ -163,6 +164,7 @@ export const proxyCommand: Command = {
                       [--ingest-url URL] [--ingest-token-file FILE] [--spool-dir DIR] [--spool-max-mib N]
                       [--proxy-id ID] [--pods auto|informer|off] [--body-cap BYTES] [--response-samples N]
                       [--allow-tunnel HOST:PORT]... [--tls-name NAME]... [--max-connections N]
+                      [--max-requests-in-flight N]
                       [--handshakes-per-address N] [--handshake-rate-per-address N]
                       [--drain-seconds N] [--cluster NAME] [--run ID]
 
@@ -208,6 +210,9 @@ Options:
                            added to its certificate and to its CA's name constraints
   --max-connections N      client connections held at once; more are closed at once and counted
                            (default: ${DEFAULT_LIMITS.maxConnections})
+  --max-requests-in-flight N
+                           requests relayed at once, watches included; more are answered 429
+                           and counted (default: ${DEFAULT_LIMITS.maxRequestsInFlight})
   --handshakes-per-address N
                            TLS handshakes in progress at once per client address; its further
                            connections wait their turn, so one client's flood of them never holds up
@@ -258,6 +263,7 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
     const cluster = nameOption("cluster", values.cluster);
     const run = nameOption("run", values.run);
     const maxConnections = countOption("max-connections", values["max-connections"], 1);
+    const maxRequestsInFlight = countOption("max-requests-in-flight", values["max-requests-in-flight"], 1);
     const handshakesPerAddress = countOption("handshakes-per-address", values["handshakes-per-address"], 1);
     const handshakeRatePerAddress = countOption(
       "handshake-rate-per-address",
@@ -313,7 +319,7 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
         tlsNames: values["tls-name"] ?? [],
         ...(cluster ? { cluster } : {}),
         ...(run ? { run } : {}),
-        limits: { maxConnections, handshakesPerAddress, handshakeRatePerAddress },
+        limits: { maxConnections, maxRequestsInFlight, handshakesPerAddress, handshakeRatePerAddress },
         uplink:
           ingestUrl && token
             ? {
