@@ -1,23 +1,80 @@
 /**
- * What the proxy writes to a client itself, over HTTP/1.1 or HTTP/2 (Node's compatibility API) or, for
- * CONNECT and protocol-switch requests, as raw HTTP/1.1 on the socket: refusals and the 502 as Kubernetes
- * Status objects, and response heads relayed from the upstream.
+ * What the proxy writes to a client itself, over HTTP/1.1 or HTTP/2 or, for CONNECT and protocol-switch
+ * requests, as raw HTTP/1.1 on the socket: refusals and the 502 as Kubernetes Status objects, and
+ * response heads relayed from the upstream.
  */
 import http, { type IncomingMessage, ServerResponse } from "node:http";
-import http2 from "node:http2";
-import type { Duplex } from "node:stream";
+import type http2 from "node:http2";
+import type { Duplex, Readable } from "node:stream";
 import { responseHeadersForClient, responseHeadersForHttp2Client } from "./http-headers";
 import { statusBody } from "./status";
 
-/** A client's request and response, over HTTP/1.1 or HTTP/2 (Node's compatibility API): one flow model. */
-export type ClientRequest = IncomingMessage | http2.Http2ServerRequest;
-export type ClientResponse = ServerResponse | http2.Http2ServerResponse;
+/**
+ * An HTTP/2 client's request as Node's core API gives it: the stream (the body in, the answer out) and
+ * its header block. Node's compatibility API (Http2ServerRequest/Response) would wrap each stream in two
+ * more streams and their listeners, the largest share of the proxy's CPU per small request.
+ */
+export interface Http2Request {
+  readonly stream: http2.ServerHttp2Stream;
+  readonly method: string | undefined;
+  /** `:path`. */
+  readonly url: string | undefined;
+  /** Names in lower case, pseudo-headers included. */
+  readonly headers: http2.IncomingHttpHeaders;
+  /** Flat `[name, value, …]` as received (pseudo-headers first). */
+  readonly rawHeaders: string[];
+  readonly remoteAddress: string | undefined;
+}
 
-/** Answers a request the proxy will not serve with a Kubernetes Status and closes the connection. */
-export function refuse(res: ClientResponse, code: number, message: string): void {
+/** A client's request and response, over HTTP/1.1 (Node's http) or HTTP/2 (a core stream): one flow model. */
+export type ClientRequest = IncomingMessage | Http2Request;
+export type ClientResponse = ServerResponse | http2.ServerHttp2Stream;
+
+/** The request's body as it streams in: the IncomingMessage itself, or the HTTP/2 stream's readable side. */
+export function requestBody(req: ClientRequest): Readable {
+  return "stream" in req ? req.stream : req;
+}
+
+/** The client's address as the proxy's socket saw it. */
+export function clientAddress(req: ClientRequest): string | undefined {
+  return "stream" in req ? req.remoteAddress : req.socket.remoteAddress;
+}
+
+/**
+ * Answers a request the proxy will not serve with a Kubernetes Status and closes the connection (an
+ * HTTP/2 client's session stays: only the stream ends).
+ */
+export function refuse(
+  res: ClientResponse,
+  code: number,
+  message: string,
+  extraHeaders?: Record<string, string>,
+): void {
   const body = statusBody(code, reasonFor(code), message);
-  if (res instanceof ServerResponse) res.shouldKeepAlive = false;
-  res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  answerJson(res, code, body, true, extraHeaders);
+}
+
+/** A JSON answer the proxy writes itself, in one step; `close` ends an HTTP/1.1 connection after it. */
+function answerJson(
+  res: ClientResponse,
+  code: number,
+  body: string,
+  close: boolean,
+  extraHeaders?: Record<string, string>,
+): void {
+  const headers = {
+    ...extraHeaders,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+  };
+  if (res instanceof ServerResponse) {
+    if (close) res.shouldKeepAlive = false;
+    res.writeHead(code, headers);
+    res.end(body);
+    return;
+  }
+  if (res.destroyed || res.headersSent) return;
+  res.respond({ ...headers, ":status": code });
   res.end(body);
 }
 
@@ -30,11 +87,15 @@ export function refuseOnSocket(socket: Duplex, code: number, message: string): v
 function reasonFor(code: number): string {
   return code === 403
     ? "Forbidden"
-    : code === 429
-      ? "TooManyRequests"
-      : code === 503
-        ? "ServiceUnavailable"
-        : "BadRequest";
+    : code === 405
+      ? "MethodNotAllowed"
+      : code === 417
+        ? "ExpectationFailed"
+        : code === 429
+          ? "TooManyRequests"
+          : code === 503
+            ? "ServiceUnavailable"
+            : "BadRequest";
 }
 
 /** A complete HTTP/1.1 answer with a JSON body that closes the connection, for a raw socket. */
@@ -47,12 +108,8 @@ function rawAnswer(code: number, statusText: string, body: string): string {
  * socket.
  */
 export function answerBadGateway(client: ClientResponse | Duplex, body: string): void {
-  if (client instanceof ServerResponse || client instanceof http2.Http2ServerResponse) {
-    client.writeHead(502, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-    client.end(body);
-  } else {
-    client.end(rawAnswer(502, "Bad Gateway", body));
-  }
+  if (client instanceof ServerResponse || "respond" in client) answerJson(client, 502, body, false);
+  else client.end(rawAnswer(502, "Bad Gateway", body));
 }
 
 /**
@@ -87,6 +144,8 @@ export function responseHeadText(answer: IncomingMessage, rawHeaders: string[]):
 /**
  * Writes the upstream's response head (`rawHeaders` as Node gives them, names in their case) to an
  * HTTP/1.1 or HTTP/2 client, minus what must not cross (hop-by-hop headers; HTTP/2 has no status message).
+ * Throws when Node will not send it (a status outside 200–599 to an HTTP/2 client): the caller answers 502.
+ * Nothing is written to a client already gone.
  */
 export function writeHead(
   res: ClientResponse,
@@ -94,8 +153,14 @@ export function writeHead(
   message: string | undefined,
   rawHeaders: string[],
 ): void {
-  if (res instanceof ServerResponse) res.writeHead(status, message, responseHeadersForClient(rawHeaders));
-  else res.writeHead(status, responseHeadersForHttp2Client(rawHeaders));
+  if (res instanceof ServerResponse) {
+    res.writeHead(status, message, responseHeadersForClient(rawHeaders));
+    return;
+  }
+  if (res.destroyed) return;
+  const headers = responseHeadersForHttp2Client(rawHeaders);
+  headers[":status"] = String(status);
+  res.respond(headers);
 }
 
 /**

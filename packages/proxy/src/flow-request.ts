@@ -2,7 +2,7 @@
  * The hand-off from the transport to the flow lifecycle: what of a client's request a new flow gets, and
  * how an answer tells that it is a stream of events.
  */
-import type { ClientRequest } from "./client-answers";
+import { type ClientRequest, clientAddress, requestBody } from "./client-answers";
 import type { FlowRequest, ProxyMode } from "./flow";
 import { hasHeader } from "./http-headers";
 
@@ -26,9 +26,9 @@ export function flowRequest(
     upgrade,
     sourceHeader: (Array.isArray(source) ? source[0] : source) ?? null,
     runHeader: (Array.isArray(run) ? run[0] : run) ?? null,
-    remoteAddress: req.socket.remoteAddress ?? null,
+    remoteAddress: clientAddress(req) ?? null,
     contentType: req.headers["content-type"] ?? null,
-    bodyStream: hasBody ? req : null,
+    bodyStream: hasBody ? requestBody(req) : null,
     body: null,
   };
 }

@@ -117,7 +117,7 @@ export function responseHeadersForClient(rawHeaders: string[]): string[] {
 /**
  * The same for an HTTP/2 client, as the object Node's HTTP/2 response takes in one step (an array makes
  * it remove and re-validate every name first): lower-case names, repeats kept as arrays, and no
- * `Transfer-Encoding` (HTTP/2 frames the body itself and forbids the header).
+ * `Transfer-Encoding` or `HTTP2-Settings` (HTTP/2 frames the body itself and forbids both; Node throws on them).
  */
 export function responseHeadersForHttp2Client(rawHeaders: string[]): OutgoingHttp2Headers {
   const dropped = connectionTokens(rawHeaders);
@@ -126,7 +126,7 @@ export function responseHeadersForHttp2Client(rawHeaders: string[]): OutgoingHtt
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const lower = (rawHeaders[i] as string).toLowerCase();
     if (lower.charCodeAt(0) === 58 /* ":" */ || HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
-    if (lower === "transfer-encoding") continue;
+    if (lower === "transfer-encoding" || lower === "http2-settings") continue;
     const value = rawHeaders[i + 1] as string;
     const earlier = out[lower];
     out[lower] =

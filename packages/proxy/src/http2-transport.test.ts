@@ -251,6 +251,67 @@ describe("the proxy over HTTP/2", () => {
     session.close();
   });
 
+  it("answers Expect and CONNECT itself, as Node's compatibility layer did, each with a Status", async () => {
+    const session = await clientSession();
+    const send = (headers: http2.OutgoingHttpHeaders, body?: string) =>
+      new Promise<Answer & { informational: number[] }>((resolve, reject) => {
+        const stream = session.request(
+          { authorization: `Bearer ${token}`, ...headers },
+          { endStream: body === undefined },
+        );
+        const informational: number[] = [];
+        let answerHeaders: http2.IncomingHttpHeaders = {};
+        let text = "";
+        stream.on("headers", (h) => informational.push(Number(h[":status"])));
+        stream.on("response", (h) => {
+          answerHeaders = h;
+        });
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        stream.on("end", () =>
+          resolve({
+            status: Number(answerHeaders[":status"]),
+            headers: answerHeaders,
+            body: text,
+            informational,
+          }),
+        );
+        stream.on("error", reject);
+        if (body !== undefined) stream.end(body);
+      });
+    const refusedBefore = proxy.metrics.render();
+    const continued = await send(
+      { ":method": "POST", ":path": "/api/v1/namespaces/default/configmaps", expect: "100-continue" },
+      "{}",
+    );
+    expect(continued.informational).toEqual([100]);
+    expect(continued.status).toBe(200);
+    expect(JSON.parse(continued.body).seen).toMatchObject({ length: 2 });
+    const expectation = await send(
+      { ":method": "POST", ":path": "/api/v1/namespaces/default/configmaps", expect: "a-pony" },
+      "{}",
+    );
+    expect(expectation.status).toBe(417);
+    expect(JSON.parse(expectation.body)).toMatchObject({
+      kind: "Status",
+      code: 417,
+      reason: "ExpectationFailed",
+    });
+    const tunnel = await send({ ":method": "CONNECT", ":authority": "example.com:443" });
+    expect(tunnel.status).toBe(405);
+    expect(JSON.parse(tunnel.body)).toMatchObject({ kind: "Status", code: 405, reason: "MethodNotAllowed" });
+    // The session outlives both refusals.
+    expect((await request(session, "/api/v1/namespaces/default/configmaps")).status).toBe(200);
+    expect(refusedBefore).not.toMatch(/reason="expectation"/);
+    expect(proxy.metrics.render()).toMatch(/apisnoop_proxy_refused_requests_total\{reason="expectation"\} 1/);
+    expect(proxy.metrics.render()).toMatch(
+      /apisnoop_proxy_refused_requests_total\{reason="http2 connect"\} 1/,
+    );
+    session.close();
+  });
+
   it("holds the upstream back while an HTTP/2 client does not read, and loses nothing", async () => {
     const session = await clientSession();
     const stream = session.request({ ":path": "/big", authorization: `Bearer ${token}` });

@@ -9,6 +9,7 @@ import {
   answerParserError,
   type ClientRequest,
   type ClientResponse,
+  type Http2Request,
   refuse,
   refuseOnSocket,
 } from "./client-answers";
@@ -157,9 +158,17 @@ export class ProxyServer {
         this.onClientError(error, socket),
       );
       const h2 = http2.createServer(http2Options);
-      h2.on("request", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) =>
-        this.onRequest(mode, req, res),
-      );
+      // Node's core stream API, not its compatibility layer ('request'), which would wrap each stream in
+      // two more streams: the headers Node gives the listener are validated by nghttp2 already.
+      h2.on("stream", ((
+        stream: http2.ServerHttp2Stream,
+        headers: http2.IncomingHttpHeaders,
+        _flags: number,
+        rawHeaders: string[],
+      ) => this.onHttp2Stream(mode, stream, headers, rawHeaders)) as (
+        stream: http2.ServerHttp2Stream,
+        headers: http2.IncomingHttpHeaders,
+      ) => void);
       h2.on("session", (session: http2.ServerHttp2Session) => this.http2Sessions.add(session));
       // A client that does not trust our CA, or garbage where a handshake should be: its own error to report.
       // Node only reports a failed handshake (its timeout included) here and leaves the connection open:
@@ -374,6 +383,46 @@ export class ProxyServer {
     raw.once("close", ended);
   }
 
+  /**
+   * An HTTP/2 client's request, as Node's core API gives it: what Node's compatibility layer decided
+   * (CONNECT refused, `Expect` answered) decided here, then the same way as an HTTP/1.1 request.
+   */
+  private onHttp2Stream(
+    mode: ProxyMode,
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    rawHeaders: string[],
+  ): void {
+    // Node throws an HTTP/2 stream's 'error' when nobody listens. The error also closes the stream,
+    // which is what the flow reacts to.
+    stream.on("error", ignoreStreamError);
+    const method = headers[":method"];
+    if (method === "CONNECT") {
+      // No tunnel inside a tunnel: forward mode's CONNECT is HTTP/1.1, on the listener.
+      this.options.metrics.countRefused("http2 connect");
+      refuse(stream, 405, "apisnoop proxy: CONNECT over HTTP/2 is not served");
+      return;
+    }
+    const expect = headers.expect;
+    if (expect !== undefined) {
+      if (expect !== "100-continue") {
+        this.options.metrics.countRefused("expectation");
+        refuse(stream, 417, "apisnoop proxy: only Expect: 100-continue is understood");
+        return;
+      }
+      stream.additionalHeaders({ ":status": 100 });
+    }
+    const req: Http2Request = {
+      stream,
+      method,
+      url: headers[":path"],
+      headers,
+      rawHeaders,
+      remoteAddress: stream.session?.socket.remoteAddress,
+    };
+    this.onRequest(mode, req, stream);
+  }
+
   /** A request as it arrives: refused when its target is no path or the proxy drains, else forwarded. */
   private onRequest(mode: ProxyMode, req: ClientRequest, res: ClientResponse): void {
     if (req instanceof http.IncomingMessage) this.firstRequest.arrived(req.socket);
@@ -385,8 +434,7 @@ export class ProxyServer {
     }
     if (this.active.size >= this.limits.maxRequestsInFlight) {
       this.options.metrics.countRefused("requests in flight");
-      res.setHeader("retry-after", "1");
-      refuse(res, 429, "apisnoop proxy: too many requests in flight, retry");
+      refuse(res, 429, "apisnoop proxy: too many requests in flight, retry", { "retry-after": "1" });
       return;
     }
     // Until its response closes (the relay removes it).
@@ -453,6 +501,9 @@ export interface DrainSummary {
   cut: number;
   ms: number;
 }
+
+/** An HTTP/2 stream's error: the stream closes with it, and its flow ends as aborted. */
+function ignoreStreamError(): void {}
 
 /** A connection's remote address and port: what tells it apart once TLS has wrapped it in another socket. */
 function turnKey(socket: Socket): string {

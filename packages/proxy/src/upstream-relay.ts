@@ -13,6 +13,7 @@ import {
   type ClientRequest,
   type ClientResponse,
   flushHeadersUnlessBodyFollows,
+  requestBody,
   writeHead,
 } from "./client-answers";
 import type { ProxyMode } from "./flow";
@@ -85,20 +86,23 @@ export class UpstreamRelay {
   forward(mode: ProxyMode, req: ClientRequest, res: ClientResponse): void {
     const { upstream, metrics } = this.options;
     const url = req.url ?? "/";
-    const http2Client = req.httpVersionMajor === 2;
+    const http2Client = "stream" in req;
+    const body = requestBody(req);
     const hasBody = http2Client
-      ? !(req as http2.Http2ServerRequest).stream.endAfterHeaders
+      ? !req.stream.endAfterHeaders
       : req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
     const live = this.options.flows.begin(mode, flowRequest(mode, req, upstream.basePath, false, hasBody));
     // An addon may tap the body ('data'), which starts it flowing: hold it until the upstream side is
     // there to take it (piping resumes it).
-    if (hasBody) req.pause();
+    if (hasBody) body.pause();
     const path = mode === "reverse" ? upstream.basePath + url : url;
     const method = req.method ?? "GET";
     /** Ends the upstream side when the client goes away; set once there is one. */
     let cancelUpstream: (() => void) | null = null;
     let clientGone = false;
-    req.on("error", () => cancelUpstream?.());
+    // An HTTP/2 stream's error also closes it, which the 'close' below handles (the proxy listens for
+    // its errors from the start, see ProxyServer).
+    if (!http2Client) body.on("error", () => cancelUpstream?.());
     res.on("close", () => {
       this.options.active.delete(res);
       if (!res.writableFinished) {
@@ -117,9 +121,9 @@ export class UpstreamRelay {
       metrics.countProtocols(http2Client ? "h2" : "h1", stream ? "h2" : "h1");
       if (stream) {
         cancelUpstream = () => stream.close(http2.constants.NGHTTP2_CANCEL);
-        this.relayHttp2(live, req, res, stream, hasBody);
+        this.relayHttp2(live, body, res, stream, hasBody);
       } else {
-        const upstreamRequest = this.relayHttp1(live, req, res, method, path, hasBody, http2Client);
+        const upstreamRequest = this.relayHttp1(live, req, body, res, method, path, hasBody, http2Client);
         cancelUpstream = () => upstreamRequest.destroy();
       }
     };
@@ -155,7 +159,7 @@ export class UpstreamRelay {
   /** Relays a request over an HTTP/2 stream to the apiserver (flow control does the back-pressure). */
   private relayHttp2(
     live: LiveFlow,
-    req: ClientRequest,
+    body: Readable,
     res: ClientResponse,
     stream: http2.ClientHttp2Stream,
     hasBody: boolean,
@@ -163,7 +167,10 @@ export class UpstreamRelay {
     stream.on("response", (headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
       const status = Number(headers[":status"] ?? 502);
       live.responseHead(status, headers["content-type"] ?? null, stream);
-      writeHead(res, status, undefined, rawHeaders);
+      if (!this.writeHeadOrFail(live, res, status, undefined, rawHeaders)) {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        return;
+      }
       if (!hasHeader(rawHeaders, "content-length")) flushHeadersUnlessBodyFollows(stream, res);
       this.relay(
         live,
@@ -174,14 +181,35 @@ export class UpstreamRelay {
       );
     });
     stream.on("error", (error) => this.upstreamFailedMidway(live, error, res));
-    if (hasBody) req.pipe(stream);
-    else req.resume();
+    if (hasBody) body.pipe(stream);
+    else body.resume();
+  }
+
+  /**
+   * Writes the upstream's head to the client; false, with the client answered 502, when Node will not
+   * send it (a status an HTTP/2 client cannot be given): relaying fails closed.
+   */
+  private writeHeadOrFail(
+    live: LiveFlow,
+    res: ClientResponse,
+    status: number,
+    message: string | undefined,
+    rawHeaders: string[],
+  ): boolean {
+    try {
+      writeHead(res, status, message, rawHeaders);
+      return true;
+    } catch (error) {
+      this.answerUpstreamFailure(live, error as Error, res);
+      return false;
+    }
   }
 
   /** Relays a request over the HTTP/1.1 keep-alive pool (an apiserver without HTTP/2, or at the session bound). */
   private relayHttp1(
     live: LiveFlow,
     req: ClientRequest,
+    body: Readable,
     res: ClientResponse,
     method: string,
     path: string,
@@ -203,7 +231,12 @@ export class UpstreamRelay {
     });
     upstreamRequest.on("response", (answer) => {
       live.responseHead(answer.statusCode ?? 502, answer.headers["content-type"] ?? null, answer);
-      writeHead(res, answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
+      if (
+        !this.writeHeadOrFail(live, res, answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders)
+      ) {
+        upstreamRequest.destroy();
+        return;
+      }
       if (!hasHeader(answer.rawHeaders, "content-length")) flushHeadersUnlessBodyFollows(answer, res);
       this.relay(
         live,
@@ -217,9 +250,9 @@ export class UpstreamRelay {
     if (!hasBody) {
       // No body (GET, most DELETEs): send at once rather than one tick later on the request's 'end'.
       upstreamRequest.end();
-      req.resume();
+      body.resume();
     } else {
-      req.pipe(upstreamRequest);
+      body.pipe(upstreamRequest);
     }
     return upstreamRequest;
   }
