@@ -14,8 +14,8 @@ import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CertificateAuthority } from "./certificate-authority";
 import { parseAllowTunnel } from "./connect-policy";
-import { type ProxyOptions, type RunningProxy, startProxy } from "./start-proxy";
-import { EMPTY_SPEC, fakeApiserverKubeconfig, writeProxyInputs } from "./testing";
+import type { RunningProxy } from "./start-proxy";
+import { EMPTY_SPEC, fakeApiserverKubeconfig, testProxies, writeProxyInputs } from "./testing";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-guard-test-"));
 let upstream: https.Server;
@@ -26,7 +26,9 @@ let sentinelPort: number;
 let sentinelConnections = 0;
 let kubeconfig: string;
 let specFile: string;
-const proxies: RunningProxy[] = [];
+const proxies = testProxies(() => ({ kubeconfig, spec: specFile, caDir: path.join(dir, "proxy-ca") }));
+/** A proxy on the fake apiserver with `options`; closed after the file's tests. */
+const proxyWith = proxies.start;
 
 beforeAll(async () => {
   const upstreamCa = await CertificateAuthority.open(path.join(dir, "upstream-ca"));
@@ -65,24 +67,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(proxies.map((proxy) => proxy.close()));
+  await proxies.closeAll();
   upstream?.closeAllConnections();
   upstream?.close();
   sentinel?.close();
 });
-
-async function proxyWith(options: Partial<ProxyOptions> = {}): Promise<RunningProxy> {
-  const proxy = await startProxy({
-    kubeconfig,
-    listen: { host: "127.0.0.1", port: 0 },
-    adminListen: null,
-    spec: specFile,
-    caDir: path.join(dir, "proxy-ca"),
-    ...options,
-  });
-  proxies.push(proxy);
-  return proxy;
-}
 
 function portOf(proxy: RunningProxy): number {
   return Number(new URL(proxy.url).port);
@@ -196,10 +185,13 @@ describe("no open relay", () => {
 });
 
 describe("malformed input", () => {
+  /** One proxy for every case: each must leave it serving. */
+  let malformedInputProxy: RunningProxy | undefined;
   it.each(["x:abc", "x:70000", "x:-1", "[::1", "x", "a@b:1", `${"a".repeat(400)}:1`])(
     "answers CONNECT %j with 400 and goes on serving",
     async (target) => {
-      const proxy = proxies[0] ?? (await proxyWith());
+      malformedInputProxy ??= await proxyWith();
+      const proxy = malformedInputProxy;
       expect(await exchange(portOf(proxy), `CONNECT ${target} HTTP/1.1\r\n\r\n`)).toMatch(
         /^HTTP\/1\.1 400 Bad Request\r\n/,
       );

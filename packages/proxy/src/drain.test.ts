@@ -21,7 +21,8 @@ import { Agent, fetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CertificateAuthority } from "./certificate-authority";
 import type { DrainSummary } from "./proxy-server";
-import { type ProxyOptions, type RunningProxy, startProxy } from "./start-proxy";
+import type { RunningProxy } from "./start-proxy";
+import { testProxies } from "./testing";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-drain-test-"));
 const token = `test-token-${randomBytes(8).toString("hex")}`;
@@ -31,7 +32,9 @@ let kubeconfig: string;
 let specFile: string;
 /** The upstream's `host:port`: the one authority a CONNECT is decrypted for. */
 let upstreamAuthority: string;
-const proxies: RunningProxy[] = [];
+const proxies = testProxies(() => ({ kubeconfig, spec: specFile, caDir: path.join(dir, "proxy-ca") }));
+/** A proxy on the fake apiserver with `options`; closed after the file's tests. */
+const proxyWith = proxies.start;
 
 beforeAll(async () => {
   const upstreamCa = await CertificateAuthority.open(path.join(dir, "upstream-ca"));
@@ -76,23 +79,10 @@ current-context: c
 });
 
 afterAll(async () => {
-  await Promise.all(proxies.map((proxy) => proxy.close()));
+  await proxies.closeAll();
   upstream?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function proxyWith(options: Partial<ProxyOptions> = {}): Promise<RunningProxy> {
-  const proxy = await startProxy({
-    kubeconfig,
-    listen: { host: "127.0.0.1", port: 0 },
-    adminListen: null,
-    spec: specFile,
-    caDir: path.join(dir, "proxy-ca"),
-    ...options,
-  });
-  proxies.push(proxy);
-  return proxy;
-}
 
 /** Drains and then closes, as `apisnoop proxy` does on SIGTERM. */
 async function drainAndClose(proxy: RunningProxy): Promise<DrainSummary> {

@@ -7,6 +7,7 @@ import { sharedCatalog } from "@apisnoop/openapi/testing";
 import type { HitLine } from "@apisnoop/protocol";
 import { createFlow, type Flow, type FlowRequest } from "./flow";
 import { type SpecSnapshot, specSnapshot } from "./spec-snapshot";
+import { type ProxyOptions, type RunningProxy, startProxy } from "./start-proxy";
 
 /** A flow as the proxy would hand it to addons, for unit tests without sockets. */
 export function fakeFlow(request: Partial<FlowRequest> = {}, rest: Partial<Flow> = {}): Flow {
@@ -200,4 +201,38 @@ export function readHitLines(file: string): HitLine[] {
     .split("\n")
     .filter(Boolean)
     .map((line) => JSON.parse(line) as HitLine);
+}
+
+/** What every proxy of a test file starts from: its fake apiserver's kubeconfig, a spec and a CA dir. */
+export interface TestProxyInputs {
+  kubeconfig: string;
+  spec: string;
+  caDir: string;
+}
+
+/**
+ * The proxies a test file starts against its fake apiserver: each on a free loopback port with no admin
+ * port, `options` on top of `inputs()` (read when a proxy starts, as the inputs are written in
+ * `beforeAll`); `closeAll` (for `afterAll`) closes every one still open.
+ */
+export function testProxies(inputs: () => TestProxyInputs): {
+  start(options?: Partial<ProxyOptions>): Promise<RunningProxy>;
+  closeAll(): Promise<void>;
+} {
+  const started: RunningProxy[] = [];
+  return {
+    async start(options = {}) {
+      const proxy = await startProxy({
+        ...inputs(),
+        listen: { host: "127.0.0.1", port: 0 },
+        adminListen: null,
+        ...options,
+      });
+      started.push(proxy);
+      return proxy;
+    },
+    async closeAll() {
+      await Promise.all(started.map((proxy) => proxy.close()));
+    },
+  };
 }
