@@ -6,6 +6,7 @@
  */
 import { mkdtempSync } from "node:fs";
 import type http from "node:http";
+import http2 from "node:http2";
 import https from "node:https";
 import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -97,8 +98,16 @@ function exchange(port: number, bytes: string): Promise<string> {
   });
 }
 
-/** A GET through the proxy in reverse mode; resolves with the status, or the error's code. */
-function get(proxy: RunningProxy, urlPath: string, servername?: string): Promise<number | string> {
+/**
+ * A GET through the proxy in reverse mode, from `localAddress` (a loopback address; default 127.0.0.1);
+ * resolves with the status, or the error's code.
+ */
+function get(
+  proxy: RunningProxy,
+  urlPath: string,
+  servername?: string,
+  localAddress?: string,
+): Promise<number | string> {
   return new Promise((resolve) => {
     const req = https.request(
       {
@@ -107,6 +116,7 @@ function get(proxy: RunningProxy, urlPath: string, servername?: string): Promise
         path: urlPath,
         ca: proxy.ca.certificatePem,
         servername,
+        localAddress,
         agent: false,
       },
       (res) => {
@@ -116,6 +126,33 @@ function get(proxy: RunningProxy, urlPath: string, servername?: string): Promise
       },
     );
     req.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    req.end();
+  });
+}
+
+/**
+ * A watch through the proxy over HTTP/1.1 from `localAddress` (default 127.0.0.1), held open until
+ * destroyed; resolves once its answer has begun.
+ */
+function watch(proxy: RunningProxy, localAddress?: string): Promise<http.ClientRequest> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: "127.0.0.1",
+        port: portOf(proxy),
+        path: "/api/v1/pods?watch=1",
+        ca: proxy.ca.certificatePem,
+        localAddress,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on("error", () => {});
+        if (res.statusCode === 200) resolve(req);
+        else reject(new Error(`watch answered ${res.statusCode}`));
+      },
+    );
+    req.on("error", () => {});
     req.end();
   });
 }
@@ -216,28 +253,7 @@ describe("malformed input", () => {
 describe("bounds", () => {
   it("answers 429 past --max-requests-in-flight, watches included, and serves again once one ends", async () => {
     const proxy = await proxyWith({ limits: { maxRequestsInFlight: 2 } });
-    /** A watch through the proxy, held open until destroyed; resolves once its answer has begun. */
-    const watch = () =>
-      new Promise<http.ClientRequest>((resolve, reject) => {
-        const req = https.request(
-          {
-            host: "127.0.0.1",
-            port: portOf(proxy),
-            path: "/api/v1/pods?watch=1",
-            ca: proxy.ca.certificatePem,
-            agent: false,
-          },
-          (res) => {
-            res.resume();
-            res.on("error", () => {});
-            if (res.statusCode === 200) resolve(req);
-            else reject(new Error(`watch answered ${res.statusCode}`));
-          },
-        );
-        req.on("error", () => {});
-        req.end();
-      });
-    const watches = [await watch(), await watch()];
+    const watches = [await watch(proxy), await watch(proxy)];
     expect(await get(proxy, "/api")).toBe(429);
     expect(proxy.metrics.render()).toMatch(
       /apisnoop_proxy_refused_requests_total\{reason="requests in flight"\} 1/,
@@ -251,6 +267,49 @@ describe("bounds", () => {
     }
     expect(status).toBe(200);
     watches[1]?.destroy();
+  });
+
+  it("holds each client address to its share of requests in flight, and serves the others", async () => {
+    const proxy = await proxyWith({ limits: { maxRequestsInFlightPerAddress: 2 } });
+    const hog = "127.0.0.2";
+    // Its share, as two watch streams on one HTTP/2 connection.
+    const session = http2.connect(`https://localhost:${portOf(proxy)}`, {
+      createConnection: () =>
+        tls.connect({
+          socket: net.connect({ host: "127.0.0.1", port: portOf(proxy), localAddress: hog }),
+          servername: "localhost",
+          ca: proxy.ca.certificatePem,
+          ALPNProtocols: ["h2"],
+        }),
+    });
+    session.on("error", () => {});
+    /** A stream's status (its body is left to flow). */
+    const status = (urlPath: string) =>
+      new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ":path": urlPath });
+        stream.on("response", (headers) => resolve(Number(headers[":status"])));
+        stream.on("error", reject);
+        stream.resume();
+      });
+    try {
+      expect(await status("/api/v1/pods?watch=1")).toBe(200);
+      expect(await status("/api/v1/pods?watch=1")).toBe(200);
+      // Past it: on the same connection, and on another one from the same address.
+      expect(await status("/api")).toBe(429);
+      expect(await get(proxy, "/api", undefined, hog)).toBe(429);
+      expect(proxy.metrics.render()).toMatch(
+        /apisnoop_proxy_refused_requests_total\{reason="requests in flight per address"\} 2/,
+      );
+      // Every other address is served, a watch of its own included.
+      expect(await get(proxy, "/api", undefined, "127.0.0.3")).toBe(200);
+      const other = await watch(proxy, "127.0.0.4");
+      expect(await get(proxy, "/api")).toBe(200);
+      other.destroy();
+    } finally {
+      session.destroy();
+    }
+    // Once its watches end, the address is served again.
+    await expect.poll(() => get(proxy, "/api", undefined, hog), { timeout: 5000, interval: 50 }).toBe(200);
   });
 
   it("closes a connection it answered 400 when the client keeps its own side open", async () => {

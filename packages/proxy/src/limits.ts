@@ -12,6 +12,13 @@ export interface ConnectionLimits {
    * HTTP/1.1 pool has no socket limit of its own (watches hold theirs for minutes): this is its bound.
    */
   maxRequestsInFlight: number;
+  /**
+   * Each client address's share of `maxRequestsInFlight`; past it that address's requests are answered
+   * 429 with `Retry-After` and counted, while other addresses are served. A watch lasts as long as its
+   * client keeps it: without a share, one client holding `maxRequestsInFlight` watches would refuse every
+   * other client until it let them go. The address is the client pod's IP (client-address.ts).
+   */
+  maxRequestsInFlightPerAddress: number;
   /** A new connection must send its first byte within this (silent sockets, slowloris before TLS). */
   firstByteTimeoutMs: number;
   /**
@@ -56,6 +63,10 @@ export const DEFAULT_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
   // Four times the connections: room for every client's watches and requests, far below the file
   // descriptors a process gets, and kube-apiserver's own --max-requests-inflight does not count watches.
   maxRequestsInFlight: 16_384,
+  // A sixteenth of it: sixteen clients at their share before anyone else is refused, and far above what
+  // one client holds (kube-controller-manager watches ~50 resources; kube-apiserver's own
+  // --max-requests-inflight default is 400, watches not counted).
+  maxRequestsInFlightPerAddress: 1024,
   firstByteTimeoutMs: 10_000,
   handshakeTimeoutMs: 10_000,
   // A client's own connections rarely handshake more than a few at once; a flood of them waits in line.

@@ -1,5 +1,5 @@
-import { isIP } from "node:net";
 import type { Informer, KubeConfig, ObjectCache, V1Pod } from "@kubernetes/client-node";
+import { normaliseRemoteAddress } from "./client-address";
 
 /**
  * Who a pod is, as far as source attribution (GUIDE §2) cares: read from the pod object alone.
@@ -56,29 +56,6 @@ export function podIdentity(pod: V1Pod): PodIdentity {
 
 function text(value: string | undefined): string | null {
   return value ? value.slice(0, FIELD_MAX) : null;
-}
-
-/**
- * The canonical text of a connection's remote address, as pod IPs are written in pod status: IPv4-mapped
- * IPv6 (`::ffff:10.0.0.5`, what a dual-stack listener reports for IPv4 clients) becomes `10.0.0.5`, IPv6
- * is lower-case and compressed (RFC 5952), brackets and zone ids (`%eth0`) are dropped. Null when the
- * input is not an IP address.
- */
-export function normaliseRemoteAddress(address: string | null | undefined): string | null {
-  if (!address) return null;
-  let ip = address.trim().replace(/^\[(.*)\]$/, "$1");
-  const zone = ip.indexOf("%");
-  if (zone !== -1) ip = ip.slice(0, zone);
-  const family = isIP(ip);
-  if (family === 4) return ip;
-  if (family !== 6) return null;
-  // The WHATWG URL parser serialises IPv6 hosts compressed and lower-case, like Go's net.IP.String().
-  const canonical = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
-  if (!mapped) return canonical;
-  const high = Number.parseInt(mapped[1] as string, 16);
-  const low = Number.parseInt(mapped[2] as string, 16);
-  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
 /**

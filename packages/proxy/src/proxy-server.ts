@@ -5,10 +5,12 @@ import type { Duplex } from "node:stream";
 import tls, { type SecureContext } from "node:tls";
 import { requestTargetWatches } from "@apisnoop/openapi";
 import type { LeafCertificate } from "./certificate-authority";
+import { clientAddressKey } from "./client-address";
 import {
   answerParserError,
   type ClientRequest,
   type ClientResponse,
+  clientAddress,
   type Http2Request,
   refuse,
   refuseOnSocket,
@@ -22,9 +24,10 @@ import { FirstRequestBound, http1ServerOptions } from "./http1-server";
 import { ClientHttp2Sessions, http2ServerOptions } from "./http2-client-sessions";
 import { type ConnectionLimits, DEFAULT_LIMITS } from "./limits";
 import type { ProxyMetrics } from "./metrics";
+import { RequestsInFlight } from "./requests-in-flight";
 import { tunnelUpgrade, type UpgradeContext } from "./upgrade-tunnel";
 import type { Upstream } from "./upstream";
-import { type InFlight, UpstreamRelay } from "./upstream-relay";
+import { UpstreamRelay } from "./upstream-relay";
 import type { UpstreamSessionLimits } from "./upstream-sessions";
 
 /** A watch ended by a drain has lasted at least this long: client-go calls a shorter one with no event "very short" and backs off. */
@@ -88,8 +91,8 @@ export class ProxyServer {
   private readonly relay: UpstreamRelay;
   private readonly upgrades: UpgradeContext;
   private readonly sockets = new Set<Duplex>();
-  /** Requests in flight (responses not yet finished). */
-  private readonly active = new Map<ClientResponse, InFlight>();
+  /** Requests in flight (responses not yet finished), and each client address's share of them. */
+  private readonly active: RequestsInFlight;
   private readonly limits: ConnectionLimits;
   /** Each client address's TLS handshakes in progress, and the connections waiting for a turn. */
   private readonly handshakes: HandshakeAdmission;
@@ -103,6 +106,10 @@ export class ProxyServer {
   constructor(private readonly options: ProxyServerOptions) {
     const { upstream, defaultLeaf, metrics, flows } = options;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.active = new RequestsInFlight(
+      this.limits.maxRequestsInFlight,
+      this.limits.maxRequestsInFlightPerAddress,
+    );
     this.relay = new UpstreamRelay({
       upstream,
       flows,
@@ -373,7 +380,7 @@ export class ProxyServer {
     };
     raw.setTimeout(this.limits.handshakeTimeoutMs);
     raw.once("timeout", waitedTooLong);
-    endTurn = this.handshakes.admit(raw.remoteAddress ?? "", () => {
+    endTurn = this.handshakes.admit(clientAddressKey(raw.remoteAddress), () => {
       raw.off("timeout", waitedTooLong);
       raw.setTimeout(0);
       if (raw.destroyed) return; // closed while it waited: its 'close' ends the turn
@@ -432,19 +439,19 @@ export class ProxyServer {
       refuse(res, problem.code, problem.message);
       return;
     }
-    if (this.active.size >= this.limits.maxRequestsInFlight) {
-      this.options.metrics.countRefused("requests in flight");
-      refuse(res, 429, "apisnoop proxy: too many requests in flight, retry", { "retry-after": "1" });
-      return;
-    }
     // Until its response closes (the relay removes it).
-    this.active.set(res, {
+    const refusal = this.active.admit(res, clientAddressKey(clientAddress(req)), {
       // A watch (a stream that may last hours) is ended by a drain, so its client re-watches elsewhere.
       watch: requestTargetWatches(req.url ?? ""),
       startedAt: performance.now(),
       endStream: null,
       ending: false,
     });
+    if (refusal) {
+      this.options.metrics.countRefused(refusal);
+      refuse(res, 429, `apisnoop proxy: too many ${refusal}, retry`, { "retry-after": "1" });
+      return;
+    }
     // While draining, answers go out with `Connection: close` (HTTP/2: the session gets a GOAWAY): the
     // client's next request picks another proxy.
     if (this.drainPhase !== "serving" && res instanceof ServerResponse) res.shouldKeepAlive = false;
