@@ -37,6 +37,10 @@ const OPTIONS = {
   "tls-name": { type: "string", multiple: true },
   "max-connections": { type: "string", default: String(DEFAULT_LIMITS.maxConnections) },
   "max-requests-in-flight": { type: "string", default: String(DEFAULT_LIMITS.maxRequestsInFlight) },
+  "max-requests-in-flight-per-address": {
+    type: "string",
+    default: String(DEFAULT_LIMITS.maxRequestsInFlightPerAddress),
+  },
   "handshakes-per-address": { type: "string", default: String(DEFAULT_LIMITS.handshakesPerAddress) },
   "handshake-rate-per-address": {
     type: "string",
@@ -164,7 +168,7 @@ export const proxyCommand: Command = {
                       [--ingest-url URL] [--ingest-token-file FILE] [--spool-dir DIR] [--spool-max-mib N]
                       [--proxy-id ID] [--pods auto|informer|off] [--body-cap BYTES] [--response-samples N]
                       [--allow-tunnel HOST:PORT]... [--tls-name NAME]... [--max-connections N]
-                      [--max-requests-in-flight N]
+                      [--max-requests-in-flight N] [--max-requests-in-flight-per-address N]
                       [--handshakes-per-address N] [--handshake-rate-per-address N]
                       [--drain-seconds N] [--cluster NAME] [--run ID]
 
@@ -213,6 +217,10 @@ Options:
   --max-requests-in-flight N
                            requests relayed at once, watches included; more are answered 429
                            and counted (default: ${DEFAULT_LIMITS.maxRequestsInFlight})
+  --max-requests-in-flight-per-address N
+                           each client address's share of them (a pod's IP; pods on the host
+                           network share their node's); past it that address is answered 429 while
+                           others are served (default: ${DEFAULT_LIMITS.maxRequestsInFlightPerAddress})
   --handshakes-per-address N
                            TLS handshakes in progress at once per client address; its further
                            connections wait their turn, so one client's flood of them never holds up
@@ -264,6 +272,11 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
     const run = nameOption("run", values.run);
     const maxConnections = countOption("max-connections", values["max-connections"], 1);
     const maxRequestsInFlight = countOption("max-requests-in-flight", values["max-requests-in-flight"], 1);
+    const maxRequestsInFlightPerAddress = countOption(
+      "max-requests-in-flight-per-address",
+      values["max-requests-in-flight-per-address"],
+      1,
+    );
     const handshakesPerAddress = countOption("handshakes-per-address", values["handshakes-per-address"], 1);
     const handshakeRatePerAddress = countOption(
       "handshake-rate-per-address",
@@ -319,7 +332,13 @@ ${DEFAULT_LIMITS.maxHeaderBytes / 1024} KiB of request headers.`,
         tlsNames: values["tls-name"] ?? [],
         ...(cluster ? { cluster } : {}),
         ...(run ? { run } : {}),
-        limits: { maxConnections, maxRequestsInFlight, handshakesPerAddress, handshakeRatePerAddress },
+        limits: {
+          maxConnections,
+          maxRequestsInFlight,
+          maxRequestsInFlightPerAddress,
+          handshakesPerAddress,
+          handshakeRatePerAddress,
+        },
         uplink:
           ingestUrl && token
             ? {
