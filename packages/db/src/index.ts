@@ -57,6 +57,16 @@ export {
   type PriorityField,
   type PriorityWorkload,
 } from "./priorities";
+export {
+  type DatabaseReads,
+  DEFAULT_READ_REPLICA_WAIT_MS,
+  formatLsn,
+  parseLsn,
+  primaryReads,
+  type ReadReplicaOptions,
+  type ReadStats,
+  readReplica,
+} from "./read-replica";
 export { type RecordBatchResult, recordBatch, sourceIdentity, UNKNOWN_RELEASE } from "./record-batch";
 export {
   defaultReleaseName,

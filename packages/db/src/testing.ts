@@ -124,3 +124,4 @@ export function epochMinute(iso: string): number {
 }
 
 export { PRIORITY_SOURCES, type PrioritySourceName, prioritiesBatch } from "./priorities-scenario";
+export { type StreamingPair, startStreamingPair, systemPostgresBin } from "./streaming-pair";

@@ -1,0 +1,259 @@
+import { createPrismaClient, type PrismaClient } from "./client";
+import { NotFoundError } from "./errors";
+
+/** How long a read waits for the read replica to replay the last commit before it asks the primary. */
+export const DEFAULT_READ_REPLICA_WAIT_MS = 250;
+
+/** How long a read replica that failed is left alone before a read tries it again. */
+const RETRY_DOWN_MS = 5_000;
+
+/** How long a connection attempt to the read replica may take (a silent host must not hang a view). */
+const CONNECT_TIMEOUT_MS = 2_000;
+
+/** First and longest pause between two looks at the replica's replay position while a read waits. */
+const FIRST_POLL_MS = 2;
+const MAX_POLL_MS = 25;
+
+/** Where the reads of views go: the primary's client, or a read replica's when it has caught up. */
+export interface DatabaseReads {
+  /**
+   * Runs `query` on the read replica when it has replayed every commit this process knows of, else (or
+   * when the replica fails during the query) on the primary. Without a replica, on the primary.
+   */
+  read<T>(query: (db: PrismaClient) => Promise<T>): Promise<T>;
+  /**
+   * Notes a commit: reads that start afterwards wait for the replica to replay it. `fence` is the
+   * primary's WAL position after that commit (another process's, from `fence()`); without one, the next
+   * read asks the primary for its current position. Call before invalidating cached views.
+   */
+  committed(fence?: string | null): void;
+  /**
+   * Notes a commit this process just made, asking the primary for its WAL position now (a round trip,
+   * only with a replica): what `fence()` then hands to other web processes.
+   */
+  recordCommit(): Promise<void>;
+  /** The latest commit position known here, as PostgreSQL prints an LSN, or null. */
+  fence(): string | null;
+  /** Reads served by each side so far, and why the primary served them. */
+  stats(): ReadStats;
+  /** Ends the replica's connections (the primary's belong to its owner). */
+  close(): Promise<void>;
+}
+
+/** What `DatabaseReads.stats` counts. */
+export interface ReadStats {
+  replica: number;
+  /** Reads the primary served because the replica had not replayed the last commit within the wait. */
+  fallbackLagging: number;
+  /** Reads the primary served because the replica did not answer (or failed the query). */
+  fallbackDown: number;
+}
+
+/** Reads on the primary only: what a process without `DATABASE_READ_URL` uses. */
+export function primaryReads(primary: PrismaClient): DatabaseReads {
+  return {
+    read: (query) => query(primary),
+    committed() {},
+    async recordCommit() {},
+    fence: () => null,
+    stats: () => ({ replica: 0, fallbackLagging: 0, fallbackDown: 0 }),
+    async close() {},
+  };
+}
+
+export interface ReadReplicaOptions {
+  /** The primary: every write, and the reads the replica cannot serve. */
+  primary: PrismaClient;
+  /** A streaming (physical) standby of the primary, e.g. made with `pg_basebackup -R`. */
+  readUrl: string;
+  /** Names the replica's connections in its pg_stat_activity. */
+  applicationName?: string;
+  /** The longest a read waits for the replica to catch up (default `DEFAULT_READ_REPLICA_WAIT_MS`). */
+  maxWaitMs?: number;
+  /** How long a replica that failed is left alone (default 5 s). */
+  retryDownMs?: number;
+  /** Receives one line when the replica stops serving reads and one when it serves them again. */
+  log: (line: string) => void;
+}
+
+/**
+ * Reads from a streaming read replica without ever reading older data than the last commit this process
+ * knows of: commits are noted with the primary's WAL insert position after them (`pg_current_wal_insert_lsn`,
+ * which covers a commit record even under `synchronous_commit = off`), and a read goes to the replica
+ * only once its `pg_last_wal_replay_lsn()` has reached that position, waiting at most `maxWaitMs`;
+ * otherwise the primary answers. A replica that refuses connections, fails a query or is not a standby at
+ * all falls back the same way, so it can slow a view by at most the wait and a connection timeout, never
+ * stop it. While the replica lags, reads look once and do not wait again until it has caught up.
+ */
+export function readReplica(options: ReadReplicaOptions): DatabaseReads {
+  const { primary, log } = options;
+  const maxWaitMs = options.maxWaitMs ?? DEFAULT_READ_REPLICA_WAIT_MS;
+  const replica = createPrismaClient(options.readUrl, options.applicationName, {
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+  });
+  const stats: ReadStats = { replica: 0, fallbackLagging: 0, fallbackDown: 0 };
+  // The newest commit to wait for; `unknownFence` until the primary told us (at start, and after a
+  // commit noted without a position): a replica hours behind must not serve a freshly started process.
+  let fence = 0n;
+  let unknownFence = true;
+  // The replica's replay position as last seen: reads at or below it need no round trip at all.
+  let replayed = -1n;
+  let downUntil = 0;
+  // "lagging" or "down" while the primary serves the reads; logged once per change, with the count.
+  let state: "serving" | "lagging" | "down" = "serving";
+  let fallbacksInState = 0;
+  let fenceQuery: Promise<bigint> | null = null;
+  let replayQuery: Promise<bigint | null> | null = null;
+
+  const enter = (next: typeof state, why: string) => {
+    if (state === next) return;
+    if (next === "serving") {
+      log(`read replica: serving reads again (${fallbacksInState} reads fell back to DATABASE_URL)`);
+    } else {
+      log(`read replica: ${why}; reading from DATABASE_URL meanwhile`);
+    }
+    if (state === "serving" || next === "serving") fallbacksInState = 0;
+    state = next;
+  };
+
+  const primaryFence = () => {
+    fenceQuery ??= primary
+      .$queryRawUnsafe<Array<{ lsn: string }>>("SELECT pg_current_wal_insert_lsn()::text AS lsn")
+      .then((rows) => parseLsn(rows[0]?.lsn ?? "0/0"))
+      .finally(() => {
+        fenceQuery = null;
+      });
+    return fenceQuery;
+  };
+
+  /** The replica's replay position; null when it is not a standby. One query at a time, shared. */
+  const replayPosition = () => {
+    replayQuery ??= replica
+      .$queryRawUnsafe<Array<{ lsn: string | null }>>("SELECT pg_last_wal_replay_lsn()::text AS lsn")
+      .then((rows) => {
+        const lsn = rows[0]?.lsn;
+        return lsn ? parseLsn(lsn) : null;
+      })
+      .finally(() => {
+        replayQuery = null;
+      });
+    return replayQuery;
+  };
+
+  /** Whether the replica has replayed `target`, waiting for it at most `maxWaitMs`. */
+  const caughtUp = async (target: bigint): Promise<"yes" | "lagging" | "not a standby"> => {
+    const deadline = Date.now() + (state === "lagging" ? 0 : maxWaitMs);
+    let pause = FIRST_POLL_MS;
+    for (;;) {
+      const position = await replayPosition();
+      if (position === null) return "not a standby";
+      if (position > replayed) replayed = position;
+      if (replayed >= target) return "yes";
+      const left = deadline - Date.now();
+      if (left <= 0) return "lagging";
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      pause = Math.min(pause * 2, MAX_POLL_MS);
+    }
+  };
+
+  const onPrimary = <T>(query: (db: PrismaClient) => Promise<T>, why: "lagging" | "down") => {
+    if (why === "lagging") stats.fallbackLagging++;
+    else stats.fallbackDown++;
+    fallbacksInState++;
+    return query(primary);
+  };
+
+  const down = (error: unknown) => {
+    downUntil = Date.now() + (options.retryDownMs ?? RETRY_DOWN_MS);
+    enter("down", `${oneLine(error)} (DATABASE_READ_URL)`);
+  };
+
+  return {
+    async read<R>(query: (db: PrismaClient) => Promise<R>): Promise<R> {
+      if (Date.now() < downUntil) return onPrimary(query, "down");
+      try {
+        if (unknownFence) {
+          const current = await primaryFence();
+          if (current > fence) fence = current;
+          unknownFence = false;
+        }
+      } catch {
+        // The primary's own trouble: the query on it will say so.
+        return query(primary);
+      }
+      const target = fence;
+      if (replayed < target) {
+        let answer: Awaited<ReturnType<typeof caughtUp>>;
+        try {
+          answer = await caughtUp(target);
+        } catch (error) {
+          down(error);
+          return onPrimary(query, "down");
+        }
+        if (answer === "not a standby") {
+          down(new Error("is not a standby in recovery, so its data cannot be checked against commits"));
+          return onPrimary(query, "down");
+        }
+        if (answer === "lagging") {
+          enter("lagging", `has not replayed the last commit within ${maxWaitMs} ms`);
+          return onPrimary(query, "lagging");
+        }
+      }
+      let result: R;
+      try {
+        result = await query(replica);
+      } catch (error) {
+        if (error instanceof NotFoundError) throw error;
+        // A query the primary would fail too fails there again; a replica that went away, or that
+        // cancelled the query for a conflict with recovery, is covered by the primary.
+        down(error);
+        return onPrimary(query, "down");
+      }
+      stats.replica++;
+      enter("serving", "");
+      return result;
+    },
+    committed(position) {
+      if (!position) {
+        unknownFence = true;
+        return;
+      }
+      const lsn = parseLsn(position);
+      if (lsn > fence) fence = lsn;
+    },
+    async recordCommit() {
+      // Asked before the caller invalidates its views, so no read after that can miss this commit. Never
+      // throws: the batch is stored, and a failed ack would only make its sender resend it as a duplicate.
+      unknownFence = true;
+      try {
+        const current = await primaryFence();
+        if (current > fence) fence = current;
+        unknownFence = false;
+      } catch {
+        // The next read asks the primary again.
+      }
+    },
+    fence: () => (fence === 0n ? null : formatLsn(fence)),
+    stats: () => ({ ...stats }),
+    close: () => replica.$disconnect(),
+  };
+}
+
+/** An LSN as PostgreSQL prints it (`16/B374D848`) as a number; throws on anything else. */
+export function parseLsn(text: string): bigint {
+  const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text);
+  if (!match) throw new Error(`not an LSN: ${JSON.stringify(text.slice(0, 40))}`);
+  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
+}
+
+/** The inverse of `parseLsn`. */
+export function formatLsn(lsn: bigint): string {
+  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+}
+
+/** The line of an error that says what went wrong: Prisma's messages open with where it was called. */
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = message.split("\n").map((line) => line.trim());
+  return lines.filter((line) => line !== "" && !line.startsWith("Invalid `")).at(-1) ?? "failed";
+}
