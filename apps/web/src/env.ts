@@ -1,3 +1,4 @@
+import { DEFAULT_READ_REPLICA_WAIT_MS } from "@apisnoop/db";
 import { isReleaseName } from "@apisnoop/openapi";
 import { LIVE_MAX_DELTAS_PER_SECOND } from "@apisnoop/protocol";
 import { z } from "zod";
@@ -13,6 +14,24 @@ const EnvSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   /** Any PostgreSQL; without it an embedded PostgreSQL runs under APISNOOP_DATA_DIR. */
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /**
+   * A streaming read replica of DATABASE_URL's server (e.g. made with `pg_basebackup -R`): the views and
+   * the HTTP API read there once it has replayed the last commit; ingest, migrations, retention and the
+   * replicas' adapter stay on DATABASE_URL. A replica that is down, lagging or not a standby falls back to
+   * DATABASE_URL with one line in the log. Unset: everything on DATABASE_URL.
+   */
+  DATABASE_READ_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /**
+   * Milliseconds a view waits for the read replica to replay the last commit before DATABASE_URL answers
+   * it instead; a view never shows data older than the last commit. While the replica lags, views do not
+   * wait again until it has caught up.
+   */
+  APISNOOP_READ_REPLICA_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(DEFAULT_READ_REPLICA_WAIT_MS),
   /** Data directory of the embedded PostgreSQL (default `.apisnoop/` beside the checkout). */
   APISNOOP_DATA_DIR: z.string().min(1).optional(),
   /**

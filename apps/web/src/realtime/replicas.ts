@@ -12,13 +12,21 @@ const COMMITTED = "committed";
  */
 const ATTACHMENT_TABLE = `"LiveAttachment"`;
 
+/** A WAL position as PostgreSQL prints it. */
+const LSN = /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i;
+
 export interface ReplicaOptions {
   /** The database every replica stores in; its LISTEN/NOTIFY carries messages between them. */
   databaseUrl: string;
   /** Shown in pg_stat_activity, to tell replicas' connections apart. */
   applicationName: string;
-  /** Hits another replica committed: hand them to this replica's live subscribers. */
-  onRemoteCommit: (committed: CommittedHits) => void;
+  /**
+   * The WAL position after this replica's latest commit, sent along with its hits so the others' views
+   * wait for a read replica to replay it (null: none known; they then ask the database).
+   */
+  commitFence?: () => string | null;
+  /** Hits another replica committed (and its commit's WAL position): hand them to live subscribers. */
+  onRemoteCommit: (committed: CommittedHits, fence: string | null) => void;
   log: (line: string) => void;
 }
 
@@ -55,12 +63,13 @@ export function setupReplicas(io: Server, options: ReplicaOptions): ReplicaLink 
   pool.on("error", reportError);
   io.adapter(createAdapter(pool, { tableName: ATTACHMENT_TABLE, errorHandler: reportError }));
   const events = io as unknown as {
-    on(event: string, listener: (committed: CommittedHits) => void): void;
-    serverSideEmit(event: string, committed: CommittedHits): void;
+    on(event: string, listener: (committed: CommittedHits, fence?: unknown) => void): void;
+    serverSideEmit(event: string, committed: CommittedHits, fence: string | null): void;
   };
-  events.on(COMMITTED, (committed) => {
+  events.on(COMMITTED, (committed, fence) => {
     try {
-      options.onRemoteCommit(committed);
+      // From another replica of ours, over the database; still only a well-formed position is used.
+      options.onRemoteCommit(committed, typeof fence === "string" && LSN.test(fence) ? fence : null);
     } catch (error) {
       reportError(error as Error);
     }
@@ -68,7 +77,7 @@ export function setupReplicas(io: Server, options: ReplicaOptions): ReplicaLink 
   return {
     publish(committed) {
       try {
-        events.serverSideEmit(COMMITTED, committed);
+        events.serverSideEmit(COMMITTED, committed, options.commitFence?.() ?? null);
       } catch (error) {
         reportError(error as Error);
       }

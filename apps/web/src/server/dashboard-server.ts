@@ -30,9 +30,15 @@ export interface DashboardServerOptions {
   resolveScope: ScopeResolver;
   /**
    * Join the other web processes on this database (replicas.ts); `onRemoteCommit` runs when one of them
-   * stored a batch. Null: this process alone.
+   * stored a batch, with the WAL position after its commit (`commitFence` of the storing process) or null.
+   * Null: this process alone.
    */
-  replicas: { databaseUrl: string; applicationName: string; onRemoteCommit: () => void } | null;
+  replicas: {
+    databaseUrl: string;
+    applicationName: string;
+    commitFence?: () => string | null;
+    onRemoteCommit: (fence: string | null) => void;
+  } | null;
   /** Pages receiving live updates at once; more are refused (and retry later). Default 256. */
   maxLiveViewers?: number;
   /** Deltas one page receives per second at most (default LIVE_MAX_DELTAS_PER_SECOND). */
@@ -117,8 +123,9 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     ? setupReplicas(io, {
         databaseUrl: replicas.databaseUrl,
         applicationName: replicas.applicationName,
-        onRemoteCommit: (committed) => {
-          replicas.onRemoteCommit();
+        ...(replicas.commitFence ? { commitFence: replicas.commitFence } : {}),
+        onRemoteCommit: (committed, fence) => {
+          replicas.onRemoteCommit(fence);
           hub.publish(committed);
         },
         log: options.log,

@@ -12,6 +12,7 @@ import {
 } from "@apisnoop/coverage";
 import {
   countUnknownCalls,
+  type DatabaseReads,
   type EndpointCounts,
   getChart,
   getConformance,
@@ -25,6 +26,7 @@ import {
   listReleases,
   listSources,
   type PrismaClient,
+  primaryReads,
   resolveRelease,
   type SourceGroup,
   type SourceSummary,
@@ -58,6 +60,11 @@ const MAX_COMPARE_CALLERS = 5;
 
 export interface DatabaseDashboardDataOptions {
   prisma: PrismaClient;
+  /**
+   * Where the views' queries run (a read replica that has replayed the last commit, else `prisma`);
+   * default: `prisma` alone.
+   */
+  reads?: DatabaseReads;
   /** apisnoop's published coverage per release, for the "tested by upstream e2e" marks. */
   upstream: ReadonlyMap<string, ApisnoopCoverage>;
   /** apisnoop's ineligible endpoints, for the links behind the conformance view's reasons. */
@@ -82,7 +89,10 @@ export interface DatabaseDashboardData extends DashboardData {
  * window for the current minute only), so page loads and API polls cost one query per change of data.
  */
 export function createDatabaseDashboardData(options: DatabaseDashboardDataOptions): DatabaseDashboardData {
-  const { prisma, upstream, ineligible } = options;
+  const { upstream, ineligible } = options;
+  const reads = options.reads ?? primaryReads(options.prisma);
+  // Every query of a view goes through here: one choice of server per view, made after the last commit.
+  const read = <T>(query: (db: PrismaClient) => Promise<T>) => reads.read(query);
   const coverageCache = new Map<string, Promise<CoverageReport>>();
   const prioritiesCache = new Map<string, Promise<PrioritiesReport>>();
   // Suggestions may lag new sources by a few seconds; they are not worth a query per page under ingest.
@@ -99,12 +109,14 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     // Independent queries, in parallel: a view costs the slowest of them, not their sum. The source table
     // lists the most active sources and counts the rest: listing every source of a window over all of
     // them aggregated each source's rows per endpoint (seconds at 2,000 sources).
-    const [coverage, top, upstreamSources, unknownCalls] = await Promise.all([
-      getCoverageCounts(prisma, filters),
-      topSources(prisma, filters, SOURCE_ROWS, { except: UPSTREAM_E2E }),
-      sourcesNamed(prisma, filters, UPSTREAM_E2E),
-      countUnknownCalls(prisma, filters),
-    ]);
+    const [coverage, top, upstreamSources, unknownCalls] = await read((db) =>
+      Promise.all([
+        getCoverageCounts(db, filters),
+        topSources(db, filters, SOURCE_ROWS, { except: UPSTREAM_E2E }),
+        sourcesNamed(db, filters, UPSTREAM_E2E),
+        countUnknownCalls(db, filters),
+      ]),
+    );
     const scoped = { ...filters, release: coverage.release };
     const endpoints = withUpstream(coverage.release, coverage.endpoints, filters);
     const tallies = tally(endpoints);
@@ -142,15 +154,17 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     parseFilters: (query) => parseCoverageFilters(query),
 
     async releases() {
-      const releases = await listReleases(prisma);
-      const fallback = await resolveRelease(prisma).catch(() => null);
+      const [releases, fallback] = await read(async (db) => [
+        await listReleases(db),
+        await resolveRelease(db).catch(() => null),
+      ]);
       // The release a URL without `release=` shows comes first (the picker's empty value).
       return releases
         .map((r) => ({ name: r.name, origin: r.origin, isDefault: r.isDefault, endpoints: r.endpoints }))
         .sort((a, b) => Number(b.name === fallback) - Number(a.name === fallback));
     },
 
-    resolveRelease: (name) => resolveRelease(prisma, name),
+    resolveRelease: (name) => read((db) => resolveRelease(db, name)),
 
     coverage(filters) {
       return cached(coverageCache, viewKey(filters), () => buildCoverage(filters));
@@ -158,7 +172,7 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
 
     priorities(filters, limit) {
       return cached(prioritiesCache, `${viewKey(filters)}|${limit}`, async () => {
-        const priorities = await getPriorities(prisma, filters, { limit });
+        const priorities = await read((db) => getPriorities(db, filters, { limit }));
         return { ...priorities, filters: { ...filters, release: priorities.release } };
       });
     },
@@ -166,7 +180,7 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     async endpoint(operationId, filters) {
       let detail: Awaited<ReturnType<typeof getEndpointDetail>>;
       try {
-        detail = await getEndpointDetail(prisma, operationId, filters);
+        detail = await read((db) => getEndpointDetail(db, operationId, filters));
       } catch (error) {
         if (error instanceof NotFoundError && error.missing === "endpoint") return null;
         throw error;
@@ -223,7 +237,7 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     },
 
     async chart(name, filters): Promise<ChartReport | null> {
-      const report = await getChart(prisma, name, filters);
+      const report = await read((db) => getChart(db, name, filters));
       if (report.sources.length === 0) return null;
       const unknown = unknownRows({
         release: report.release,
@@ -251,10 +265,9 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     },
 
     async conformance(release) {
-      const [stored, fields] = await Promise.all([
-        getConformance(prisma, { release }),
-        getConformanceFieldCoverage(prisma, { release }),
-      ]);
+      const [stored, fields] = await read((db) =>
+        Promise.all([getConformance(db, { release }), getConformanceFieldCoverage(db, { release })]),
+      );
       const status = conformanceStatus(stored.release, stored.endpoints, {
         published: upstream.get(stored.release) ?? null,
         ...(ineligible ? { ineligible } : {}),
@@ -294,10 +307,12 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
               [earlier, before.release],
               [later, after.release],
             ].map(async ([filters, release]) => {
-              const usage = await getUsage(
-                prisma,
-                { ...(filters as CoverageFilters), release: release as string },
-                MAX_COMPARE_CALLERS,
+              const usage = await read((db) =>
+                getUsage(
+                  db,
+                  { ...(filters as CoverageFilters), release: release as string },
+                  MAX_COMPARE_CALLERS,
+                ),
               );
               return new Map(usage.operations.map((o) => [o.operationId, o.callers.map(callerLabel)]));
             }),
@@ -320,22 +335,22 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     },
 
     async unknown(filters) {
-      return unknownRows(await getUnknown(prisma, filters));
+      return unknownRows(await read((db) => getUnknown(db, filters)));
     },
 
     async readiness(filters, target) {
-      const usage = await getUsage(prisma, filters);
-      const { catalog, ineligible: excluded } = await getReleaseCatalog(prisma, usage.release);
+      const usage = await read((db) => getUsage(db, filters));
+      const { catalog, ineligible: excluded } = await read((db) => getReleaseCatalog(db, usage.release));
       const named =
         target ??
         nextRelease(
           usage.release,
-          (await listReleases(prisma)).map((r) => r.name),
+          (await read((db) => listReleases(db))).map((r) => r.name),
         );
       let targetCatalog: Awaited<ReturnType<typeof getReleaseCatalog>>["catalog"] | undefined;
       if (named !== undefined) {
         try {
-          targetCatalog = (await getReleaseCatalog(prisma, named)).catalog;
+          targetCatalog = (await read((db) => getReleaseCatalog(db, named))).catalog;
         } catch (error) {
           if (!(error instanceof NotFoundError)) throw error;
           throw new NotFoundError(
@@ -354,7 +369,7 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
 
     sourceFacets() {
       if (!facetsCache || Date.now() - facetsCache.at > 10_000) {
-        const facets = loadFacets(prisma);
+        const facets = read((db) => loadFacets(db));
         facetsCache = { at: Date.now(), facets };
         facets.catch(() => {
           facetsCache = null;
@@ -364,10 +379,12 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     },
 
     async endpointIds(release, level) {
-      const rows = await prisma.endpoint.findMany({
-        where: { release, watchOperation: false, ...(level ? { level } : {}) },
-        select: { operationId: true },
-      });
+      const rows = await read((db) =>
+        db.endpoint.findMany({
+          where: { release, watchOperation: false, ...(level ? { level } : {}) },
+          select: { operationId: true },
+        }),
+      );
       return new Set(rows.map((row) => row.operationId));
     },
 

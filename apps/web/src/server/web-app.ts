@@ -2,7 +2,16 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import type { ApisnoopCoverage, IneligibleEndpoint } from "@apisnoop/coverage";
-import { type Database, DEFAULT_DATA_DIR, enforceRetention, openDatabase, recordBatch } from "@apisnoop/db";
+import {
+  type Database,
+  type DatabaseReads,
+  DEFAULT_DATA_DIR,
+  enforceRetention,
+  openDatabase,
+  primaryReads,
+  readReplica,
+  recordBatch,
+} from "@apisnoop/db";
 import { compareReleaseNames, DownloadError, REFERENCE_LAYOUT } from "@apisnoop/openapi";
 import type { DashboardEnv } from "../env";
 import { type RunningDashboard, startDashboardServer } from "./dashboard-server";
@@ -38,6 +47,8 @@ export interface WebAppOptions {
 export interface RunningWebApp {
   url: string;
   database: Database;
+  /** Where views read: DATABASE_READ_URL's replica when set and caught up, else the database. */
+  reads: DatabaseReads;
   data: DatabaseDashboardData;
   dashboard: RunningDashboard;
   releases: LoadedRelease[];
@@ -73,7 +84,18 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       ...(env.APISNOOP_DEBUG ? { log: (line: string) => log(`postgres: ${line.trimEnd()}`) } : {}),
     }));
   let retention: ReturnType<typeof keepRetention> | null = null;
+  let reads: DatabaseReads = primaryReads(database.prisma);
   try {
+    if (env.DATABASE_READ_URL) {
+      log(`database: views read from DATABASE_READ_URL once it has replayed each commit`);
+      reads = readReplica({
+        primary: database.prisma,
+        readUrl: env.DATABASE_READ_URL,
+        applicationName,
+        maxWaitMs: env.APISNOOP_READ_REPLICA_WAIT_MS,
+        log,
+      });
+    }
     const upstream = new Map<string, ApisnoopCoverage>();
     const ineligible = new Map<string, IneligibleEndpoint>();
     const loading = {
@@ -131,6 +153,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     let importer: UpstreamImporter | null = null;
     const data = createDatabaseDashboardData({
       prisma: database.prisma,
+      reads,
       upstream,
       ineligible,
       upstreamImports: () => importer?.states() ?? [],
@@ -143,12 +166,25 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
       ingestToken: options.ingestToken ?? env.APISNOOP_INGEST_TOKEN ?? null,
       recordBatch: async (batch) => {
         const result = await recordBatch(database.prisma, batch);
-        if (!result.duplicate) data.invalidate();
+        if (!result.duplicate) {
+          // The commit's WAL position first: a view read after the ack waits for the replica to replay it.
+          await reads.recordCommit();
+          data.invalidate();
+        }
         return result;
       },
       resolveScope: liveScopeResolver(data),
       // Other web processes on this database: their commits reach this one's pages too.
-      replicas: { databaseUrl: database.url, applicationName, onRemoteCommit: () => data.invalidate() },
+      // With the position of their commit, so that this one's views wait for the read replica to replay it.
+      replicas: {
+        databaseUrl: database.url,
+        applicationName,
+        commitFence: () => reads.fence(),
+        onRemoteCommit: (fence) => {
+          reads.committed(fence);
+          data.invalidate();
+        },
+      },
       maxLiveViewers: env.APISNOOP_LIVE_MAX_VIEWERS,
       liveDeltasPerSecond: env.APISNOOP_LIVE_DELTAS_PER_SECOND,
       viewers: env.APISNOOP_DASHBOARD_PASSWORD
@@ -160,6 +196,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     importer = new UpstreamImporter(async (batch) => {
       const result = await recordBatch(database.prisma, batch);
       if (!result.duplicate) {
+        await reads.recordCommit();
         data.invalidate();
         dashboard.publishCommitted(batch, batch.release as string); // upstream batches name theirs
       }
@@ -184,6 +221,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
     return {
       url: dashboard.url,
       database,
+      reads,
       data,
       dashboard,
       releases,
@@ -192,6 +230,7 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
         const loaded = await loadPublishedRelease(database.prisma, release, loading);
         remember(loaded);
         importPending(started);
+        reads.committed(null);
         data.invalidate();
         return { ...loaded, upstreamBatch: null };
       },
@@ -200,11 +239,13 @@ export async function startWebApp(options: WebAppOptions): Promise<RunningWebApp
         policy.stop();
         await started.stop();
         await dashboard.close();
+        await reads.close();
         await database.stop();
       },
     };
   } catch (error) {
     retention?.stop();
+    await reads.close();
     await database.stop();
     throw error;
   }

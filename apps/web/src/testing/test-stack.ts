@@ -33,12 +33,12 @@ export interface TestStack {
  * releases of `../shared/k8s`; `settings` are further variables of `env.ts` (upstream e2e's coverage is
  * imported only with `APISNOOP_UPSTREAM_IMPORT: "1"`). Needs a current production build (the stack
  * project's global setup). With `options.databaseUrl`, the stack uses that database instead (migrated on
- * open, kept on close): a benchmark's seeded copy.
+ * open, kept on close): a benchmark's seeded copy; `options.log` receives the app's log lines.
  */
 export async function startTestStack(
   releases = "1.34",
   settings: Record<string, string> = {},
-  options: { databaseUrl?: string } = {},
+  options: { databaseUrl?: string; log?: (line: string) => void } = {},
 ): Promise<TestStack> {
   const token = randomBytes(16).toString("hex");
   const cacheDir = mkdtempSync(path.join(tmpdir(), "apisnoop-web-cache-"));
@@ -56,7 +56,13 @@ export async function startTestStack(
     NODE_ENV: "production",
     ...settings,
   });
-  const app = await startWebApp({ env, cluster: null, ingestToken: token, database, log: () => {} });
+  const app = await startWebApp({
+    env,
+    cluster: null,
+    ingestToken: token,
+    database,
+    log: options.log ?? (() => {}),
+  });
   const connection = ingestConnection(app.url, { token, proxyId: "test-stack" });
   const socket: Socket = io(connection.url, connection.options);
   return {
