@@ -1,10 +1,11 @@
 /**
  * A batch's hits: folded by endpoint x source x method x status class x minute, then written to the
- * minute, hour and day rollups per endpoint x source, the all-time totals and the per-endpoint and
- * per-source rollups, in one fixed table order.
+ * minute, hour and day rollups per endpoint x source, the all-time totals and the per-endpoint,
+ * per-source and per-chart rollups, in one fixed table order.
  */
 import { workloadsById } from "./batch-sources";
 import { type BatchWrite, sortedValues, type Tx } from "./batch-write";
+import { upsertChartRollups } from "./chart-rollups";
 import { addCountsSql, foldTotal, type PairTotal, upsertTotals, upsertWorkloadHits } from "./hit-totals";
 import { numberArray, textArray } from "./pg-arrays";
 import { upsertEndpointRollups, upsertSourceRollups } from "./unit-rollups";
@@ -78,6 +79,7 @@ export async function upsertHits(write: BatchWrite): Promise<number> {
   await upsertBuckets(tx, release, rows, "HitRollupDay", "day", 1440);
   await upsertEndpointRollups(tx, release, rows, keep);
   await upsertSourceRollups(tx, release, rows, unknown.buckets, keep);
+  await upsertChartRollups(write, rows);
   return minuteRows.length;
 }
 

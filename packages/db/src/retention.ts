@@ -5,11 +5,14 @@ import type { PrismaClient } from "./client";
  * count stays; what ages out is the resolution of old time windows.
  */
 export interface RetentionPolicy {
-  /** Days of minute buckets: HitRollup, UnknownCall, and the minute buckets of EndpointRollup, SourceRollup. */
+  /**
+   * Days of minute buckets: HitRollup, UnknownCall, and the minute buckets of EndpointRollup, SourceRollup
+   * and ChartRollup.
+   */
   minuteDays: number;
   /**
-   * Days of hour buckets: HitRollupHour, FieldCount, and the hour buckets of EndpointRollup, SourceRollup
-   * and UnknownCallRollup.
+   * Days of hour buckets: HitRollupHour, FieldCount, and the hour buckets of EndpointRollup, SourceRollup,
+   * UnknownCallRollup and ChartRollup.
    */
   hourDays: number;
 }
@@ -27,7 +30,13 @@ export type AgingUnit = "minute" | "hour";
 export const PARTITIONED_TABLES: Record<AgingUnit, { step: "day" | "month"; tables: readonly string[] }> = {
   minute: {
     step: "day",
-    tables: ["HitRollup", "UnknownCall", "EndpointRollup_minute", "SourceRollup_minute"],
+    tables: [
+      "HitRollup",
+      "UnknownCall",
+      "EndpointRollup_minute",
+      "SourceRollup_minute",
+      "ChartRollup_minute",
+    ],
   },
   hour: {
     step: "month",
@@ -37,6 +46,7 @@ export const PARTITIONED_TABLES: Record<AgingUnit, { step: "day" | "month"; tabl
       "EndpointRollup_hour",
       "SourceRollup_hour",
       "UnknownCallRollup_hour",
+      "ChartRollup_hour",
     ],
   },
 };

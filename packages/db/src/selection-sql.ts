@@ -1,4 +1,4 @@
-import type { CoverageFilters, SourceFilters } from "./filters";
+import { type CoverageFilters, type SourceFilters, sourceFiltersOf } from "./filters";
 import { sourceFilterConditions } from "./source-match";
 
 /**
@@ -222,12 +222,42 @@ export function sourceWindowSql(filters: CoverageFilters, params: SqlParams, rel
     .join("\n       UNION ALL ");
 }
 
+/** Whether `chart` is the selection's only source filter: its counts can come from ChartRollup. */
+export function onlyChartFilter(filters: SourceFilters): boolean {
+  const given = Object.keys(sourceFiltersOf(filters));
+  return given.length === 1 && given[0] === "chart";
+}
+
+/**
+ * A SELECT of the hits per endpoint of a selection narrowed by `chart` alone, from the per-chart rollups:
+ * columns "operationId", hits, hits2xx, one row per endpoint, chart label and part of the window (group
+ * them). The chart labels the filter matches are found among the sources (as the filter's SQL decides),
+ * then each one's rows are read by the index that starts with it: a chart of many pods reads one row per
+ * endpoint and bucket. Without a time window, its all-time rows.
+ */
+export function chartHitsSql(filters: CoverageFilters, params: SqlParams, releaseParam: string): string {
+  const labels = `SELECT DISTINCT s."chart" FROM "Source" s WHERE ${sourceConditions({ chart: filters.chart }, params)}`;
+  const parts: Array<{ unit: string; range: string }> = hasWindow(filters)
+    ? windowParts(filters).map((part) => ({
+        unit: PART_UNIT[part.table],
+        range: partRange(part, params, `r."bucket"`),
+      }))
+    : [{ unit: "all", range: "" }];
+  return parts
+    .map(
+      ({ unit, range }) => `SELECT x.* FROM (${labels}) c
+       CROSS JOIN LATERAL (SELECT r."operationId", r."hits", r."hits2xx" FROM "ChartRollup" r
+         WHERE r."release" = ${releaseParam} AND r."chart" = c."chart" AND r."unit" = '${unit}'${range} OFFSET 0) x`,
+    )
+    .join("\n       UNION ALL ");
+}
+
 /**
  * A SELECT of the hits per endpoint of a selection: columns "operationId", hits, hits2xx and, with
  * `detail`, sources (distinct sources with hits that count under the outcome), "firstSeen" and "lastSeen"
  * (of those hits). It reads the cheapest tables that answer: per-endpoint totals without source filters or
  * window, per endpoint x source totals with source filters only, day, hour and edge-minute rollups with a
- * time window.
+ * time window; counts alone narrowed by `chart` alone, the per-chart rollups.
  */
 export function endpointHitsSql(
   filters: CoverageFilters,
@@ -238,6 +268,11 @@ export function endpointHitsSql(
   const ok = filters.outcome === "2xx";
   const counts = (from: string) =>
     `${from}."operationId", sum(${from}.hits)::float8 AS hits, sum(${from}.hits2xx)::float8 AS hits2xx`;
+  if (!detail && onlyChartFilter(filters)) {
+    // A chart's counts: the per-chart rollups, never a row per pod.
+    return `SELECT ${counts("w")} FROM (${chartHitsSql(filters, params, releaseParam)}) w
+       GROUP BY w."operationId"`;
+  }
   if (hasWindow(filters) && !detail && !hasSourceFilter(filters)) {
     // Counts over all sources: the per-endpoint rollups, never a row per source.
     return `SELECT ${counts("w")} FROM (${endpointWindowSql(filters, params, releaseParam)}) w

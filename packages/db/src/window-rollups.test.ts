@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { EndpointCatalog } from "@apisnoop/openapi";
 import { seededRandom, sharedCatalog } from "@apisnoop/openapi/testing";
 import type { HitRollup, Source } from "@apisnoop/protocol";
@@ -7,6 +9,7 @@ import { getCoverage, getCoverageCounts } from "./coverage";
 import type { Database } from "./database";
 import { getEndpointDetail } from "./endpoint-detail";
 import type { CoverageFilters } from "./filters";
+import { MIGRATIONS_DIR } from "./migrate";
 import { getPriorities } from "./priorities";
 import { recordBatch } from "./record-batch";
 import { loadRelease } from "./releases";
@@ -101,6 +104,8 @@ describe("windowed queries from day, hour and minute rollups", () => {
       serviceAccount: "nginx",
     }),
     testSource("controller/1.0", { chart: "nginx-ingress-4.0.0", namespace: "ingress", pod: "ingress-0" }),
+    // A label without a version: the `nginx` filter selects it whole.
+    testSource("helm/3.15", { chart: "nginx", namespace: "web2", pod: "nginx-2" }),
     testSource("e2e.test/v1.34.0 -- [sig-apps] Deployment should work [Conformance]", { name: "run-1" }),
     testSource("e2e.test/v1.34.0 -- [sig-node] Pods should run", { name: "run-1" }),
     testSource("operator/2.0", { namespace: "ops", pod: "op-0", serviceAccount: "op" }),
@@ -108,6 +113,7 @@ describe("windowed queries from day, hour and minute rollups", () => {
   const sourceFilters: CoverageFilters[] = [
     { outcome: "any" },
     { outcome: "any", chart: "nginx" },
+    { outcome: "any", chart: "nginx-ingress" },
     { outcome: "any", namespace: "default" },
     { outcome: "any", userAgent: "kubectl/v1.34" },
     { outcome: "any", name: "run-1", e2eTest: "[sig-node] Pods should run" },
@@ -239,6 +245,64 @@ describe("windowed queries from day, hour and minute rollups", () => {
       );
       expect(counts?.buckets).toBe(counts?.rollup);
     }
+  });
+
+  it("keeps the per-chart rollups equal to their sources' minutes, and counts a chart from them", async () => {
+    for (const unit of ["minute", "hour", "day", "all"] as const) {
+      const bucket = unit === "all" ? "to_timestamp(0)" : `date_trunc('${unit}', h."minute", 'UTC')`;
+      const fromMinutes = `SELECT h."release", s."chart", ${bucket} AS bucket, h."operationId", sum(h."count")::float8 AS hits,
+              coalesce(sum(h."count") FILTER (WHERE h."statusClass" = '2xx'), 0)::float8 AS hits2xx
+         FROM "HitRollup" h JOIN "Source" s ON s."id" = h."sourceId" AND s."chart" IS NOT NULL
+         GROUP BY 1, 2, 3, 4`;
+      const stored = `SELECT "release", "chart", "bucket", "operationId", "hits"::float8, "hits2xx"::float8
+         FROM "ChartRollup" WHERE "unit" = '${unit}'`;
+      expect(
+        await db.prisma.$queryRawUnsafe(
+          `(${fromMinutes} EXCEPT ${stored}) UNION ALL (${stored} EXCEPT ${fromMinutes})`,
+        ),
+        unit,
+      ).toEqual([]);
+    }
+    const [labels] = await db.prisma.$queryRawUnsafe<Array<{ n: number }>>(
+      `SELECT count(DISTINCT "chart")::int AS n FROM "ChartRollup" WHERE "unit" = 'all'`,
+    );
+    expect(labels?.n).toBe(4); // the comparison compared every label
+    // Without a window a chart's counts come from its all-time rows: equal to every minute, summed.
+    for (const chart of ["nginx", "nginx-ingress", "nginx-1.3.0", "nobody"]) {
+      for (const outcome of ["any", "2xx"] as const) {
+        const filters: CoverageFilters = { outcome, chart };
+        const counts = await getCoverageCounts(db.prisma, filters);
+        const expected = new Map((await referenceCoverage(filters)).map((row) => [row.operationId, row]));
+        expect(
+          counts.endpoints.map((endpoint) => [endpoint.operationId, endpoint.hits, endpoint.hits2xx]),
+          JSON.stringify(filters),
+        ).toEqual(
+          counts.endpoints.map((endpoint) => {
+            const want = expected.get(endpoint.operationId);
+            return [endpoint.operationId, want?.hits ?? 0, want?.hits2xx ?? 0];
+          }),
+        );
+        if (chart !== "nobody") expect(counts.totals.all.hits, chart).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it("rebuilds the per-chart rollups in the migration's backfill exactly as ingest kept them", async () => {
+    const snapshot = `SELECT "release", "chart", "unit", "bucket", "operationId", "hits"::float8, "hits2xx"::float8
+                      FROM "ChartRollup" ORDER BY 1, 2, 3, 4, 5`;
+    const kept = await db.prisma.$queryRawUnsafe<unknown[]>(snapshot);
+    expect(kept.length).toBeGreaterThan(100);
+    const sql = readFileSync(
+      path.join(MIGRATIONS_DIR, "20261206130000_chart_rollup", "migration.sql"),
+      "utf8",
+    );
+    const backfill = sql.slice(sql.indexOf("-- Backfill"));
+    await db.prisma.$transaction(async (tx) => {
+      await tx.$executeRawUnsafe(`TRUNCATE "ChartRollup"`);
+      for (const statement of backfill.split(/;\s*\n/).filter((part) => /\b(SELECT|INSERT)\b/.test(part)))
+        await tx.$executeRawUnsafe(statement);
+    });
+    expect(await db.prisma.$queryRawUnsafe<unknown[]>(snapshot)).toEqual(kept);
   });
 
   /** Per endpoint, straight from every minute row of the window: what getCoverage answered before. */
