@@ -570,7 +570,7 @@ async function main(): Promise<void> {
   }
 }
 
-/** The tables a hit is stored in: minute, hour and day rollups, per-endpoint and per-source, totals. */
+/** The tables a hit is stored in: minute, hour and day rollups, per-endpoint, per-source and per-chart, totals. */
 const HIT_TABLES = [
   "HitRollup",
   "HitRollupHour",
@@ -580,6 +580,7 @@ const HIT_TABLES = [
   "EndpointTotal",
   "SourceRollup",
   "SourceTotal",
+  "ChartRollup",
 ];
 
 /**
