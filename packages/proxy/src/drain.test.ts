@@ -9,20 +9,19 @@
  * goes: `Connection: close` over HTTP/1.1, a GOAWAY that refuses no stream over HTTP/2.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
 import https from "node:https";
-import net, { type AddressInfo } from "node:net";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { Agent, fetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CertificateAuthority } from "./certificate-authority";
 import type { DrainSummary } from "./proxy-server";
 import type { RunningProxy } from "./start-proxy";
-import { testProxies } from "./testing";
+import { EMPTY_SPEC, fakeApiserver, fakeApiserverKubeconfig, testProxies, writeProxyInputs } from "./testing";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-drain-test-"));
 const token = `test-token-${randomBytes(8).toString("hex")}`;
@@ -37,45 +36,28 @@ const proxies = testProxies(() => ({ kubeconfig, spec: specFile, caDir: path.joi
 const proxyWith = proxies.start;
 
 beforeAll(async () => {
-  const upstreamCa = await CertificateAuthority.open(path.join(dir, "upstream-ca"));
-  const serving = await upstreamCa.leafFor(["127.0.0.1"]);
-  upstream = http2.createSecureServer(
-    { key: serving.key, cert: serving.cert, allowHTTP1: true },
-    (req, res) => {
-      const url = new URL(req.url, "https://x");
-      if (url.searchParams.get("watch") === "true") {
+  const apiserver = await fakeApiserver(dir, (req, res) => {
+    const url = new URL(req.url, "https://x");
+    if (url.searchParams.get("watch") === "true") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"type":"ADDED","object":{"kind":"ConfigMap"}}\n');
+      return; // a watch: never ends by itself
+    }
+    setTimeout(
+      () => {
         res.writeHead(200, { "content-type": "application/json" });
-        res.write('{"type":"ADDED","object":{"kind":"ConfigMap"}}\n');
-        return; // a watch: never ends by itself
-      }
-      setTimeout(
-        () => {
-          res.writeHead(200, { "content-type": "application/json" });
-          res.end(LIST);
-        },
-        Number(url.searchParams.get("delayMs") ?? 0),
-      );
-    },
-  );
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  const upstreamPort = (upstream.address() as AddressInfo).port;
-  upstreamAuthority = `127.0.0.1:${upstreamPort}`;
-  kubeconfig = path.join(dir, "kubeconfig");
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:${upstreamPort}", certificate-authority-data: ${Buffer.from(upstreamCa.certificatePem).toString("base64")}}}]
-users: [{name: u, user: {token: ${token}}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`,
-  );
-  specFile = path.join(dir, "spec.json");
-  writeFileSync(
-    specFile,
-    JSON.stringify({ swagger: "2.0", info: { title: "K", version: "v1.34.0" }, paths: {} }),
-  );
+        res.end(LIST);
+      },
+      Number(url.searchParams.get("delayMs") ?? 0),
+    );
+  });
+  upstream = apiserver.server;
+  upstreamAuthority = new URL(apiserver.url).host;
+  ({ kubeconfig, spec: specFile } = writeProxyInputs(
+    dir,
+    fakeApiserverKubeconfig(apiserver.url, apiserver.caPem, { token }),
+    EMPTY_SPEC,
+  ));
 });
 
 afterAll(async () => {

@@ -7,14 +7,12 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CertificateAuthority } from "./certificate-authority";
 import { type RunningProxy, startProxy } from "./start-proxy";
-import { EMPTY_SPEC, fakeApiserverKubeconfig, writeProxyInputs } from "./testing";
+import { EMPTY_SPEC, fakeApiserver, fakeApiserverKubeconfig, writeProxyInputs } from "./testing";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-http2-hostile-"));
 let upstream: http2.Http2SecureServer;
@@ -22,26 +20,17 @@ let proxy: RunningProxy;
 let upstreamRequests = 0;
 
 beforeAll(async () => {
-  const ca = await CertificateAuthority.open(path.join(dir, "upstream-ca"));
-  const serving = await ca.leafFor(["127.0.0.1"]);
-  upstream = http2.createSecureServer(
-    { key: serving.key, cert: serving.cert, allowHTTP1: true },
-    (req, res) => {
-      upstreamRequests++;
-      req.resume();
-      // Slow answers, so requests pile up if nothing bounds them.
-      const timer = setTimeout(() => res.end("{}"), 50);
-      res.on("close", () => clearTimeout(timer));
-    },
-  );
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+  const apiserver = await fakeApiserver(dir, (req, res) => {
+    upstreamRequests++;
+    req.resume();
+    // Slow answers, so requests pile up if nothing bounds them.
+    const timer = setTimeout(() => res.end("{}"), 50);
+    res.on("close", () => clearTimeout(timer));
+  });
+  upstream = apiserver.server;
   const inputs = writeProxyInputs(
     dir,
-    fakeApiserverKubeconfig(
-      `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
-      ca.certificatePem,
-      { token: "hostile-test" },
-    ),
+    fakeApiserverKubeconfig(apiserver.url, apiserver.caPem, { token: "hostile-test" }),
     EMPTY_SPEC,
   );
   proxy = await startProxy({

@@ -1,10 +1,13 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { MatchResult } from "@apisnoop/openapi";
 import { sharedCatalog } from "@apisnoop/openapi/testing";
 import type { HitLine } from "@apisnoop/protocol";
+import { CertificateAuthority } from "./certificate-authority";
 import { createFlow, type Flow, type FlowRequest } from "./flow";
 import { type SpecSnapshot, specSnapshot } from "./spec-snapshot";
 import { type ProxyOptions, type RunningProxy, startProxy } from "./start-proxy";
@@ -235,4 +238,30 @@ export function testProxies(inputs: () => TestProxyInputs): {
       await Promise.all(started.map((proxy) => proxy.close()));
     },
   };
+}
+
+/** A local stand-in for kube-apiserver: its server, `https://127.0.0.1:<port>`, and its CA's certificate. */
+export interface FakeApiserver {
+  server: http2.Http2SecureServer;
+  url: string;
+  caPem: string;
+}
+
+/**
+ * Starts a TLS server on 127.0.0.1 that speaks HTTP/2 and HTTP/1.1 as kube-apiserver does, answering
+ * with `handler`; its CA lives in `dir/upstream-ca`.
+ */
+export async function fakeApiserver(
+  dir: string,
+  handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+): Promise<FakeApiserver> {
+  const ca = await CertificateAuthority.open(path.join(dir, "upstream-ca"));
+  const serving = await ca.leafFor(["127.0.0.1"]);
+  const server = http2.createSecureServer(
+    { key: serving.key, cert: serving.cert, allowHTTP1: true },
+    handler,
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { server, url, caPem: ca.certificatePem };
 }
