@@ -199,12 +199,21 @@ describe("hostile HTTP/2 clients", () => {
 
   it("streams past the concurrency limit are refused, not queued", async () => {
     const before = upstreamRequests;
+    const sessionsBefore = metric("apisnoop_proxy_upstream_sessions_opened_total");
+    const unauthenticatedBefore = metric("apisnoop_proxy_upstream_unauthenticated_requests_total");
     const frames: Buffer[] = [SETTINGS()];
     for (let i = 0; i < 400; i++)
       frames.push(frame(0x1, END_HEADERS | END_STREAM, 2 * i + 1, requestBlock()));
     await hostile(frames, 1000);
     // At most 250 at once were accepted; the slow upstream answered none of them before the rest came.
     expect(upstreamRequests - before).toBeLessThanOrEqual(250);
+    // They carry no token and the proxy has no client certificate: anonymous, so over the bounded
+    // HTTP/1.1 pool, at no upstream session's cost (kube-apiserver ends one after each).
+    expect(upstreamRequests - before).toBeGreaterThan(0);
+    expect(
+      metric("apisnoop_proxy_upstream_unauthenticated_requests_total") - unauthenticatedBefore,
+    ).toBeGreaterThanOrEqual(upstreamRequests - before);
+    expect(metric("apisnoop_proxy_upstream_sessions_opened_total")).toBe(sessionsBefore);
     await stillServes();
   });
 

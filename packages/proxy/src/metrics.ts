@@ -1,5 +1,6 @@
 import type { Flow } from "./flow";
 import type { UplinkStats } from "./uplink/uplink";
+import type { BoundedPoolStats } from "./upstream";
 import type { UpstreamSessionStats } from "./upstream-sessions";
 
 /** Upper bounds (seconds) of the request latency histogram; long watches land in +Inf. */
@@ -29,6 +30,8 @@ export class ProxyMetrics {
   http2StreamsReset = 0;
   /** The HTTP/2 sessions to the apiserver, when there are any. */
   upstreamSessions: { stats(): UpstreamSessionStats } | null = null;
+  /** The HTTP/1.1 pool requests the apiserver takes as unauthenticated go over, when there is one. */
+  unauthenticatedPool: { stats(): BoundedPoolStats } | null = null;
   upstreamErrors = 0;
   inFlight = 0;
   /** Client connections accepted, and open now. */
@@ -284,6 +287,33 @@ export class ProxyMetrics {
         "Requests sent over HTTP/1.1 because every upstream HTTP/2 session slot was busy.",
       );
       lines.push(`apisnoop_proxy_upstream_session_overflows_total ${stats.overflows}`);
+      family(
+        "apisnoop_proxy_upstream_rejected_credentials",
+        "gauge",
+        "Bearer tokens the apiserver answered 401, remembered (hashed) so their requests go over HTTP/1.1.",
+      );
+      lines.push(`apisnoop_proxy_upstream_rejected_credentials ${stats.rejectedCredentials}`);
+    }
+    if (this.unauthenticatedPool) {
+      const stats = this.unauthenticatedPool.stats();
+      family(
+        "apisnoop_proxy_upstream_unauthenticated_requests_total",
+        "counter",
+        "Requests sent over HTTP/1.1 because the apiserver takes them as unauthenticated (anonymous, a rejected token).",
+      );
+      lines.push(`apisnoop_proxy_upstream_unauthenticated_requests_total ${stats.sent}`);
+      family(
+        "apisnoop_proxy_upstream_unauthenticated_active",
+        "gauge",
+        "Unauthenticated requests on one of the HTTP/1.1 pool's connections now.",
+      );
+      lines.push(`apisnoop_proxy_upstream_unauthenticated_active ${stats.active}`);
+      family(
+        "apisnoop_proxy_upstream_unauthenticated_queued",
+        "gauge",
+        "Unauthenticated requests waiting for one of the pool's connections (past the queue's bound: 429).",
+      );
+      lines.push(`apisnoop_proxy_upstream_unauthenticated_queued ${stats.queued}`);
     }
     family("apisnoop_proxy_draining", "gauge", "1 while the proxy drains (SIGTERM): /healthz answers 503.");
     lines.push(`apisnoop_proxy_draining ${this.draining ? 1 : 0}`);

@@ -16,6 +16,7 @@ import { type DrainSummary, ProxyServer } from "./proxy-server";
 import { SpecRefresher } from "./spec-refresher";
 import { Uplink } from "./uplink/uplink";
 import { resolveUpstream, type Upstream } from "./upstream";
+import type { UpstreamSessionLimits } from "./upstream-sessions";
 
 /** Where the CA lives unless `--ca-dir` says otherwise. */
 export const DEFAULT_CA_DIR = path.join(homedir(), ".apisnoop", "ca");
@@ -72,6 +73,8 @@ export interface ProxyOptions {
   run?: string;
   /** Bounds on connections and timeouts (default: DEFAULT_LIMITS). */
   limits?: Partial<ConnectionLimits>;
+  /** Bounds on the upstream sessions and pools (default: DEFAULT_UPSTREAM_SESSION_LIMITS). */
+  upstreamSessions?: Partial<UpstreamSessionLimits>;
   /** Replaces the default addon chain (tests). */
   addons?: () => Addon[];
   /** Operational messages; default: none. Never given headers or bodies. */
@@ -226,6 +229,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       allowTunnel: options.allowTunnel ?? [],
     }),
     limits: options.limits,
+    upstreamSessions: options.upstreamSessions,
     log,
   });
   let serving = false;

@@ -1,8 +1,9 @@
 /**
  * A request's way to the apiserver and its answer's way back, the hot path: over the credential's HTTP/2
- * session (UpstreamSessions), else over the HTTP/1.1 keep-alive pool, streamed both ways with
- * back-pressure; the 502 Status when the upstream gives no answer. What happens is reported to the flow
- * (`LiveFlow`); a watch's answer is followed event by event so that a drain can end it between two.
+ * session (UpstreamSessions), else over an HTTP/1.1 keep-alive pool (a bounded one for requests the
+ * apiserver takes as unauthenticated), streamed both ways with back-pressure; the 502 Status when the
+ * upstream gives no answer. What happens is reported to the flow (`LiveFlow`); a watch's answer is
+ * followed event by event so that a drain can end it between two.
  */
 import type http from "node:http";
 import http2 from "node:http2";
@@ -13,6 +14,7 @@ import {
   type ClientRequest,
   type ClientResponse,
   flushHeadersUnlessBodyFollows,
+  refuse,
   requestBody,
   writeHead,
 } from "./client-answers";
@@ -22,8 +24,12 @@ import { eventStreamType, flowRequest } from "./flow-request";
 import { hasHeader, requestHeadersForHttp2, requestHeadersForUpstream } from "./http-headers";
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
-import { type Upstream, upstreamAgent } from "./upstream";
-import { type UpstreamSessionLimits, UpstreamSessions } from "./upstream-sessions";
+import { BoundedUpstreamPool, type Upstream, upstreamAgent } from "./upstream";
+import {
+  DEFAULT_UPSTREAM_SESSION_LIMITS,
+  type UpstreamSessionLimits,
+  UpstreamSessions,
+} from "./upstream-sessions";
 import { watchFraming } from "./watch-framing";
 
 /** A request in flight, as a drain sees it. */
@@ -63,6 +69,11 @@ export class UpstreamRelay {
   private readonly agent: https.Agent;
   /** For clients without one, when the proxy's kubeconfig has a client certificate: present it. */
   private readonly certAgent: https.Agent;
+  /**
+   * For requests the apiserver takes as unauthenticated (anonymous, a rejected token): over HTTP/2 each
+   * would cost a session (UpstreamSessions), over this pool a place among its bounded connections.
+   */
+  private readonly unauthenticatedPool: BoundedUpstreamPool;
 
   constructor(private readonly options: RelayOptions) {
     const { upstream, metrics } = options;
@@ -70,6 +81,9 @@ export class UpstreamRelay {
     this.certAgent = upstream.clientCertificate ? upstreamAgent(upstream, true) : this.agent;
     this.sessions = new UpstreamSessions(upstream, options.upstreamSessions);
     metrics.upstreamSessions = this.sessions;
+    const { unauthenticatedPool } = { ...DEFAULT_UPSTREAM_SESSION_LIMITS, ...options.upstreamSessions };
+    this.unauthenticatedPool = new BoundedUpstreamPool(upstream, unauthenticatedPool);
+    metrics.unauthenticatedPool = this.unauthenticatedPool;
   }
 
   /** Ends the upstream sessions and pools. */
@@ -77,14 +91,26 @@ export class UpstreamRelay {
     this.sessions.close(true);
     this.agent.destroy();
     this.certAgent.destroy();
+    this.unauthenticatedPool.destroy();
   }
 
   /**
    * Forwards one request and streams the answer back; the hot path. Over the credential's HTTP/2 session
-   * to the apiserver, or over HTTP/1.1 when no session can be had (bound reached, no HTTP/2 upstream).
+   * to the apiserver, or over HTTP/1.1 when no session can be had (bound reached, no HTTP/2 upstream)
+   * or the apiserver takes the request as unauthenticated; 429 when that pool is full.
    */
   forward(mode: ProxyMode, req: ClientRequest, res: ClientResponse): void {
     const { upstream, metrics } = this.options;
+    const authorization = req.headers.authorization;
+    const pool = this.sessions.unauthenticated(authorization) ? this.unauthenticatedPool : null;
+    if (pool && !pool.take()) {
+      this.options.active.delete(res);
+      metrics.countRefused("unauthenticated upstream queue");
+      refuse(res, 429, "apisnoop proxy: too many unauthenticated requests waiting, retry", {
+        "retry-after": "1",
+      });
+      return;
+    }
     const url = req.url ?? "/";
     const http2Client = "stream" in req;
     const body = requestBody(req);
@@ -123,12 +149,26 @@ export class UpstreamRelay {
         cancelUpstream = () => stream.close(http2.constants.NGHTTP2_CANCEL);
         this.relayHttp2(live, body, res, stream, hasBody);
       } else {
-        const upstreamRequest = this.relayHttp1(live, req, body, res, method, path, hasBody, http2Client);
+        const upstreamRequest = this.relayHttp1(
+          live,
+          req,
+          body,
+          res,
+          method,
+          path,
+          hasBody,
+          http2Client,
+          pool,
+        );
         cancelUpstream = () => upstreamRequest.destroy();
       }
     };
+    if (pool) {
+      relay(null);
+      return;
+    }
     const opened = this.sessions.open(
-      req.headers.authorization,
+      authorization,
       requestHeadersForHttp2(req.rawHeaders, method, path, upstream.authority),
       !hasBody,
     );
@@ -205,7 +245,10 @@ export class UpstreamRelay {
     }
   }
 
-  /** Relays a request over the HTTP/1.1 keep-alive pool (an apiserver without HTTP/2, or at the session bound). */
+  /**
+   * Relays a request over an HTTP/1.1 keep-alive pool: `pool`, whose place the request holds until its
+   * upstream request closes, or the unbounded one (an apiserver without HTTP/2, or at the session bound).
+   */
   private relayHttp1(
     live: LiveFlow,
     req: ClientRequest,
@@ -215,10 +258,12 @@ export class UpstreamRelay {
     path: string,
     hasBody: boolean,
     http2Client: boolean,
+    pool: BoundedUpstreamPool | null,
   ): http.ClientRequest {
     const { upstream } = this.options;
+    const authorization = req.headers.authorization;
     const upstreamRequest = https.request({
-      agent: req.headers.authorization ? this.agent : this.certAgent,
+      agent: pool?.agent ?? (authorization ? this.agent : this.certAgent),
       host: upstream.host,
       port: upstream.port,
       method,
@@ -229,7 +274,9 @@ export class UpstreamRelay {
       ) as unknown as http.OutgoingHttpHeaders,
       setHost: false,
     });
+    if (pool) upstreamRequest.once("close", () => pool.release());
     upstreamRequest.on("response", (answer) => {
+      if (pool) this.sessions.answered(authorization, answer.statusCode ?? 0);
       live.responseHead(answer.statusCode ?? 502, answer.headers["content-type"] ?? null, answer);
       if (
         !this.writeHeadOrFail(live, res, answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders)

@@ -1,7 +1,9 @@
 /**
  * The HTTP/2 session pool against a local HTTP/2 server: one session per credential, shared by that
  * credential's concurrent requests; the client certificate only without a token; more sessions when the
- * server's stream limit is reached, also for a burst; idle expiry; the session bound; GOAWAY.
+ * server's stream limit is reached, also for a burst; idle expiry; the session bound; GOAWAY; which
+ * requests the apiserver takes as unauthenticated (anonymous, a token it answered 401), and the bound on
+ * the tokens remembered.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
@@ -47,7 +49,11 @@ beforeAll(async () => {
     const seen = credentialsBySession.get(req.stream.session) ?? new Set<string>();
     seen.add(req.headers.authorization ?? "none");
     credentialsBySession.set(req.stream.session, seen);
-    if (req.url === "/hold") held.push(res);
+    if (req.headers.authorization?.startsWith("Bearer rejected")) {
+      // As kube-apiserver does (UnauthenticatedHTTP2DOSMitigation): 401, then GOAWAY.
+      res.writeHead(401).end("rejected");
+      req.stream.session?.close();
+    } else if (req.url === "/hold") held.push(res);
     else res.end(req.headers.authorization ?? "none");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -195,6 +201,41 @@ describe("UpstreamSessions", () => {
     expect(sessions.stats().opened).toBe(2);
     held.shift()?.end("held");
     expect(await inFlight).toBe("held");
+  });
+});
+
+describe("UpstreamSessions: what the apiserver takes as unauthenticated", () => {
+  it("takes a request without a token as anonymous only when the proxy has no client certificate", () => {
+    expect(pool().unauthenticated(undefined)).toBe(false);
+    const anonymous = new UpstreamSessions({ ...upstream, clientCertificate: null });
+    pools.push(anonymous);
+    expect(anonymous.unauthenticated(undefined)).toBe(true);
+    expect(anonymous.unauthenticated("Bearer a")).toBe(false);
+  });
+
+  it("takes a token answered 401 as unauthenticated until an answer that is not 401", async () => {
+    const sessions = pool();
+    expect(sessions.unauthenticated("Bearer rejected-1")).toBe(false);
+    expect(await get(sessions, "Bearer rejected-1")).toBe("rejected");
+    expect(sessions.unauthenticated("Bearer rejected-1")).toBe(true);
+    expect(sessions.unauthenticated("Bearer a")).toBe(false);
+    expect(sessions.stats().rejectedCredentials).toBe(1);
+    // Answered 401 over HTTP/1.1 again: still rejected. Then accepted: HTTP/2 again.
+    sessions.answered("Bearer rejected-1", 401);
+    expect(sessions.unauthenticated("Bearer rejected-1")).toBe(true);
+    sessions.answered("Bearer rejected-1", 200);
+    expect(sessions.unauthenticated("Bearer rejected-1")).toBe(false);
+    expect(sessions.stats().rejectedCredentials).toBe(0);
+  });
+
+  it("remembers at most rejectedCredentials tokens, forgetting the least recently rejected", async () => {
+    const sessions = pool({ rejectedCredentials: 2 });
+    for (const token of ["Bearer rejected-1", "Bearer rejected-2", "Bearer rejected-3"])
+      expect(await get(sessions, token)).toBe("rejected");
+    expect(sessions.stats().rejectedCredentials).toBe(2);
+    expect(sessions.unauthenticated("Bearer rejected-1")).toBe(false);
+    expect(sessions.unauthenticated("Bearer rejected-2")).toBe(true);
+    expect(sessions.unauthenticated("Bearer rejected-3")).toBe(true);
   });
 });
 

@@ -1,9 +1,12 @@
 import { hash } from "node:crypto";
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import tls from "node:tls";
-import { type Upstream, upstreamTlsOptions } from "./upstream";
+import { type BoundedPoolLimits, type Upstream, upstreamTlsOptions } from "./upstream";
 
-/** Bounds on the proxy's HTTP/2 sessions to the apiserver. */
+/**
+ * Bounds on the proxy's HTTP/2 sessions to the apiserver, and on the HTTP/1.1 pool that requests the
+ * apiserver takes as unauthenticated go over instead (`UpstreamSessions.unauthenticated`).
+ */
 export interface UpstreamSessionLimits {
   /** Sessions held at once, across credentials; past it a request goes over HTTP/1.1 and is counted. */
   maxSessions: number;
@@ -14,12 +17,26 @@ export interface UpstreamSessionLimits {
    * slowly; a session's window is four of these. HTTP/2's default 64 KiB stalls a 118 KiB list on a round trip.
    */
   streamWindowBytes: number;
+  /**
+   * Bearer tokens the apiserver answered 401 over HTTP/2, remembered (as SHA-256 hashes) so that their
+   * next requests go over HTTP/1.1; the least recently rejected is forgotten past this many.
+   */
+  rejectedCredentials: number;
+  /** The HTTP/1.1 pool for requests the apiserver takes as unauthenticated. */
+  unauthenticatedPool: BoundedPoolLimits;
 }
 
 export const DEFAULT_UPSTREAM_SESSION_LIMITS: Readonly<UpstreamSessionLimits> = Object.freeze({
   maxSessions: 128,
   idleTimeoutMs: 90_000,
   streamWindowBytes: 1024 * 1024,
+  // 1024 hashes are ~150 KiB. A client cycling through more rejected tokens than that costs a session
+  // per token again, as any token seen for the first time does: bounded by maxSessions.
+  rejectedCredentials: 1024,
+  // An anonymous request (/version, /healthz, a 401 or 403) takes the apiserver a millisecond or so:
+  // 32 connections carry thousands a second. The queue holds a burst of them (a client's 250 HTTP/2
+  // streams, twice); past it they are answered 429.
+  unauthenticatedPool: Object.freeze({ sockets: 32, queued: 512 }),
 });
 
 /** What the admin port shows of the upstream sessions. */
@@ -32,6 +49,8 @@ export interface UpstreamSessionStats {
   opened: number;
   /** Requests sent over HTTP/1.1 because `maxSessions` were busy. */
   overflows: number;
+  /** Bearer tokens remembered as rejected (their requests go over HTTP/1.1). */
+  rejectedCredentials: number;
 }
 
 /**
@@ -66,6 +85,16 @@ const HTTP1_ONLY_RETRY_MS = 60_000;
  * (the apiserver's `maxConcurrentStreams`) gets another; idle sessions close after `idleTimeoutMs`; at
  * `maxSessions`, the least recently used idle one is closed, and when none is idle the caller falls back
  * to HTTP/1.1 (`open` returns null).
+ *
+ * kube-apiserver answers every HTTP/2 request it takes as unauthenticated with a GOAWAY after it
+ * (UnauthenticatedHTTP2DOSMitigation, on by default; seen on v1.34): anonymous requests (no token, and
+ * the proxy has no client certificate to present) and requests whose token it rejects (401). Over
+ * HTTP/2 each would cost a TLS handshake and a session, and streams racing on that session are refused;
+ * `unauthenticated` tells the caller to send those over HTTP/1.1 keep-alive instead, which the apiserver
+ * keeps open. A token is taken as rejected once the apiserver answered it 401 here, and as accepted
+ * again at its first answer that is not a 401 (`answered`): which way a request goes never changes
+ * what it is answered. A client certificate of the proxy's that the apiserver rejects is not
+ * remembered: every request without a token then fails, and costs a session as before.
  */
 export class UpstreamSessions {
   private readonly byKey = new Map<string, PooledSession[]>();
@@ -74,6 +103,8 @@ export class UpstreamSessions {
   private streams = 0;
   private opened = 0;
   private overflows = 0;
+  /** Credential keys of tokens the apiserver answered 401, least recently rejected first. */
+  private readonly rejected = new Set<string>();
   private closed = false;
   private http2RefusedUntil = 0;
   /**
@@ -117,6 +148,24 @@ export class UpstreamSessions {
     }
   }
 
+  /**
+   * Whether the apiserver would take a request carrying `authorization` as unauthenticated (anonymous,
+   * or a token it just rejected): then it should go over HTTP/1.1, not `open` a stream.
+   */
+  unauthenticated(authorization: string | undefined): boolean {
+    if (authorization === undefined) return !this.upstream.clientCertificate;
+    return this.rejected.size > 0 && this.rejected.has(credentialKey(authorization));
+  }
+
+  /**
+   * What the apiserver answered a request carrying `authorization` that went over HTTP/1.1 because it
+   * was taken as rejected: any answer but 401 means the token is accepted now, and HTTP/2 again.
+   */
+  answered(authorization: string | undefined, status: number): void {
+    if (authorization === undefined || status === 401 || this.rejected.size === 0) return;
+    this.rejected.delete(credentialKey(authorization));
+  }
+
   private async openOnceConnected(
     pooled: PooledSession,
     headers: http2.OutgoingHttpHeaders,
@@ -141,11 +190,26 @@ export class UpstreamSessions {
     if (pooled.session.destroyed || pooled.session.closed) throw new Error("the upstream session closed");
     const stream = pooled.session.request(headers, { endStream });
     stream.on("close", () => this.release(pooled));
+    if (pooled.key !== CLIENT_CERTIFICATE)
+      stream.once("response", (answer: http2.IncomingHttpHeaders) => {
+        if (Number(answer[":status"]) === 401) this.rememberRejected(pooled.key);
+      });
     return stream;
   }
 
   stats(): UpstreamSessionStats {
-    return { sessions: this.sessions, streams: this.streams, opened: this.opened, overflows: this.overflows };
+    const { sessions, streams, opened, overflows } = this;
+    return { sessions, streams, opened, overflows, rejectedCredentials: this.rejected.size };
+  }
+
+  /** Remembers a token the apiserver rejected, forgetting the least recently rejected past the bound. */
+  private rememberRejected(key: string): void {
+    this.rejected.delete(key);
+    this.rejected.add(key);
+    if (this.rejected.size > this.limits.rejectedCredentials) {
+      const oldest = this.rejected.values().next().value;
+      if (oldest !== undefined) this.rejected.delete(oldest);
+    }
   }
 
   /**
@@ -305,7 +369,10 @@ export class UpstreamSessions {
   }
 }
 
+/** The key of requests without a token (they present the proxy's client certificate, if it has one). */
+const CLIENT_CERTIFICATE = "client certificate";
+
 /** The pool's key for a credential: the hash of the `Authorization` value, never the value itself. */
 function credentialKey(authorization: string | undefined): string {
-  return authorization === undefined ? "client certificate" : hash("sha256", authorization, "base64");
+  return authorization === undefined ? CLIENT_CERTIFICATE : hash("sha256", authorization, "base64");
 }

@@ -125,18 +125,89 @@ export function upstreamTlsOptions(upstream: Upstream, withClientCertificate: bo
 }
 
 /**
- * A keep-alive agent to the upstream. `lifo` reuses the warmest connection; no socket limit because watches
- * hold theirs for minutes.
+ * A keep-alive agent to the upstream. `lifo` reuses the warmest connection. No socket limit by default:
+ * watches hold theirs for minutes, and the proxy's requests in flight (`maxRequestsInFlight`) bound them.
  */
-export function upstreamAgent(upstream: Upstream, withClientCertificate: boolean): https.Agent {
+export function upstreamAgent(
+  upstream: Upstream,
+  withClientCertificate: boolean,
+  maxSockets = Number.POSITIVE_INFINITY,
+): https.Agent {
   return new https.Agent({
     ...upstreamTlsOptions(upstream, withClientCertificate),
     keepAlive: true,
     keepAliveMsecs: 30_000,
     noDelay: true,
     scheduling: "lifo",
-    maxFreeSockets: 256,
+    maxFreeSockets: Math.min(256, maxSockets),
+    ...(Number.isFinite(maxSockets) ? { maxSockets, maxTotalSockets: maxSockets } : {}),
   });
+}
+
+/** Bounds of a `BoundedUpstreamPool`. */
+export interface BoundedPoolLimits {
+  /** Connections to the upstream at once; a request past them waits for one. */
+  sockets: number;
+  /** Requests waiting for a connection; past it `take` refuses. */
+  queued: number;
+}
+
+/** What the admin port shows of a `BoundedUpstreamPool`. */
+export interface BoundedPoolStats {
+  /** Requests on a connection now. */
+  active: number;
+  /** Requests waiting for one. */
+  queued: number;
+  /** Requests sent over the pool since start. */
+  sent: number;
+  /** Requests refused because every connection and queue slot was taken. */
+  refused: number;
+}
+
+/**
+ * An HTTP/1.1 keep-alive pool to the upstream with a bound on its connections and on the requests
+ * waiting for one: what it holds cannot grow with what clients send. A request `take`s a place (a
+ * connection, else a queue slot) before it is sent and gives it back with `release` once its upstream
+ * request closes; Node's agent hands each freed connection to the next request waiting.
+ */
+export class BoundedUpstreamPool {
+  /** The agent requests go over (`maxSockets` is the socket bound, its queue the rest). */
+  readonly agent: https.Agent;
+  private inFlight = 0;
+  private sent = 0;
+  private refused = 0;
+
+  constructor(
+    upstream: Upstream,
+    private readonly limits: BoundedPoolLimits,
+  ) {
+    this.agent = upstreamAgent(upstream, false, limits.sockets);
+  }
+
+  /** Takes a place for one request; false (counted) when every connection and queue slot is taken. */
+  take(): boolean {
+    if (this.inFlight >= this.limits.sockets + this.limits.queued) {
+      this.refused++;
+      return false;
+    }
+    this.inFlight++;
+    this.sent++;
+    return true;
+  }
+
+  /** Gives back the place a request took. */
+  release(): void {
+    this.inFlight--;
+  }
+
+  stats(): BoundedPoolStats {
+    const active = Math.min(this.inFlight, this.limits.sockets);
+    return { active, queued: this.inFlight - active, sent: this.sent, refused: this.refused };
+  }
+
+  destroy(): void {
+    this.agent.destroy();
+  }
 }
 
 function isIpAddress(host: string): boolean {

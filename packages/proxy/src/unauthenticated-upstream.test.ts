@@ -1,0 +1,195 @@
+/**
+ * Requests the apiserver takes as unauthenticated — anonymous ones, and those carrying a token it has
+ * rejected — go upstream over a bounded HTTP/1.1 pool, not HTTP/2: kube-apiserver ends an HTTP/2
+ * session after every such request (UnauthenticatedHTTP2DOSMitigation), so each would cost a session.
+ * Against a local upstream that does the same, over real sockets: no session is opened for them, the
+ * pool holds its socket bound, a full queue is answered 429 while authenticated clients are served, and
+ * a token the apiserver accepts again goes back to HTTP/2.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import http2 from "node:http2";
+import https from "node:https";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { TLSSocket } from "node:tls";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { RunningProxy } from "./start-proxy";
+import { EMPTY_SPEC, fakeApiserver, fakeApiserverKubeconfig, testProxies, writeProxyInputs } from "./testing";
+
+const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-unauthenticated-test-"));
+let upstream: http2.Http2SecureServer;
+let kubeconfig: string;
+let specFile: string;
+const proxies = testProxies(() => ({ kubeconfig, spec: specFile, caDir: path.join(dir, "proxy-ca") }));
+/** Tokens the upstream accepts; any other is answered 401. */
+const accepted = new Set(["Bearer good"]);
+/** Connections the upstream accepted, by protocol. */
+const upstreamConnections = { h2: 0, "http/1.1": 0 };
+/** Requests the upstream holds open until released (`/hold`). */
+const held: http2.Http2ServerResponse[] = [];
+
+beforeAll(async () => {
+  const apiserver = await fakeApiserver(dir, (req, res) => {
+    const authorization = req.headers.authorization;
+    const authenticated = authorization !== undefined && accepted.has(authorization);
+    if (authorization !== undefined && !authenticated) res.writeHead(401).end('{"code":401}');
+    else if (req.url === "/hold") held.push(res);
+    else res.end('{"major":"1"}');
+    // kube-apiserver's UnauthenticatedHTTP2DOSMitigation: an HTTP/2 session ends after any request it
+    // takes as unauthenticated (anonymous or rejected).
+    if (req.httpVersionMajor === 2 && !authenticated) req.stream.session?.close();
+  });
+  upstream = apiserver.server;
+  upstream.on("secureConnection", (socket: TLSSocket) => {
+    if (socket.alpnProtocol === "h2" || socket.alpnProtocol === "http/1.1")
+      upstreamConnections[socket.alpnProtocol]++;
+  });
+  // The proxy's own credential is a token: a request without one reaches the upstream anonymous.
+  ({ kubeconfig, spec: specFile } = writeProxyInputs(
+    dir,
+    fakeApiserverKubeconfig(apiserver.url, apiserver.caPem, { token: "good" }),
+    EMPTY_SPEC,
+  ));
+});
+
+afterEach(() => {
+  for (const res of held.splice(0)) res.end("{}");
+});
+
+afterAll(async () => {
+  await proxies.closeAll();
+  await new Promise((resolve) => upstream.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** One line of the proxy's metrics (`name` with its labels), 0 when absent. */
+function metric(proxy: RunningProxy, line: string): number {
+  const found = proxy.metrics
+    .render()
+    .split("\n")
+    .find((l) => l.startsWith(`${line} `));
+  return found ? Number(found.slice(line.length + 1)) : 0;
+}
+
+/** A GET through the proxy over HTTP/1.1 (no pooling); resolves with the status. */
+function get(proxy: RunningProxy, urlPath: string, authorization?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: "localhost",
+        port: new URL(proxy.url).port,
+        path: urlPath,
+        ca: proxy.ca.certificatePem,
+        headers: authorization ? { authorization } : {},
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** A GET through the proxy on an HTTP/2 session; resolves with the status. */
+function get2(session: http2.ClientHttp2Session, urlPath: string, authorization?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ":path": urlPath, ...(authorization ? { authorization } : {}) });
+    let status = 0;
+    stream.on("response", (headers) => {
+      status = Number(headers[":status"]);
+    });
+    stream.on("end", () => resolve(status));
+    stream.on("error", reject);
+    stream.resume();
+  });
+}
+
+function connect2(proxy: RunningProxy): http2.ClientHttp2Session {
+  const session = http2.connect(`https://localhost:${new URL(proxy.url).port}`, {
+    ca: proxy.ca.certificatePem,
+  });
+  session.on("error", () => {});
+  return session;
+}
+
+const SESSIONS_OPENED = "apisnoop_proxy_upstream_sessions_opened_total";
+const UNAUTHENTICATED = "apisnoop_proxy_upstream_unauthenticated_requests_total";
+
+describe("requests the apiserver takes as unauthenticated", () => {
+  it("go over the HTTP/1.1 pool, within its socket bound, and open no upstream session", async () => {
+    const proxy = await proxies.start({
+      upstreamSessions: { unauthenticatedPool: { sockets: 2, queued: 64 } },
+    });
+    const h2Before = upstreamConnections.h2;
+    const h1Before = upstreamConnections["http/1.1"];
+    const session = connect2(proxy);
+    try {
+      // 40 anonymous requests at once, half over HTTP/2 streams of one client session, half over HTTP/1.1.
+      const statuses = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? get2(session, "/version") : get(proxy, "/version"))),
+      );
+      expect(statuses).toEqual(Array(40).fill(200));
+    } finally {
+      session.close();
+    }
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(0);
+    expect(upstreamConnections.h2 - h2Before).toBe(0);
+    expect(metric(proxy, UNAUTHENTICATED)).toBe(40);
+    // Kept alive and shared: never more connections than the pool's sockets.
+    expect(upstreamConnections["http/1.1"] - h1Before).toBeLessThanOrEqual(2);
+    // An authenticated client still goes over HTTP/2.
+    expect(await get(proxy, "/version", "Bearer good")).toBe(200);
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(1);
+  });
+
+  it("take a token over HTTP/1.1 once it was answered 401, and over HTTP/2 again once it is accepted", async () => {
+    const proxy = await proxies.start();
+    const token = "Bearer later";
+    expect(await get(proxy, "/version", token)).toBe(401);
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(1);
+    expect(metric(proxy, "apisnoop_proxy_upstream_rejected_credentials")).toBe(1);
+    // Ten more with the rejected token: each answered 401 as before, none costing a session.
+    for (let i = 0; i < 10; i++) expect(await get(proxy, "/version", token)).toBe(401);
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(1);
+    expect(metric(proxy, UNAUTHENTICATED)).toBe(10);
+    // The apiserver accepts it now (a token reviewer that was down, a token just created): the first
+    // answer that is not 401 takes it back to HTTP/2.
+    accepted.add(token);
+    try {
+      expect(await get(proxy, "/version", token)).toBe(200);
+      expect(metric(proxy, "apisnoop_proxy_upstream_rejected_credentials")).toBe(0);
+      expect(await get(proxy, "/version", token)).toBe(200);
+      expect(metric(proxy, UNAUTHENTICATED)).toBe(11);
+      expect(metric(proxy, SESSIONS_OPENED)).toBe(2);
+    } finally {
+      accepted.delete(token);
+    }
+  });
+
+  it("are answered 429 past the pool's queue, while authenticated clients are served", async () => {
+    const proxy = await proxies.start({
+      upstreamSessions: { unauthenticatedPool: { sockets: 2, queued: 2 } },
+    });
+    // Two on the pool's connections, held by the upstream, and two waiting for one.
+    const waiting = Array.from({ length: 4 }, () => get(proxy, "/hold"));
+    await expect.poll(() => held.length).toBe(2);
+    await expect
+      .poll(() => metric(proxy, "apisnoop_proxy_upstream_unauthenticated_queued"), { timeout: 5000 })
+      .toBe(2);
+    expect(metric(proxy, "apisnoop_proxy_upstream_unauthenticated_active")).toBe(2);
+    expect(await get(proxy, "/version")).toBe(429);
+    expect(
+      metric(proxy, 'apisnoop_proxy_refused_requests_total{reason="unauthenticated upstream queue"}'),
+    ).toBe(1);
+    expect(await get(proxy, "/version", "Bearer good")).toBe(200);
+    // Released, the queue moves on and the pool serves again.
+    for (const res of held.splice(0)) res.end("{}");
+    await expect.poll(() => held.length).toBe(2);
+    for (const res of held.splice(0)) res.end("{}");
+    expect(await Promise.all(waiting)).toEqual([200, 200, 200, 200]);
+    expect(await get(proxy, "/version")).toBe(200);
+  });
+});
