@@ -50,12 +50,15 @@ export interface FloodFigures {
   rateDelays: number;
   /** HTTP/2 sessions to the apiserver the proxy opened during the flood (its requests reuse a few). */
   upstreamSessionsOpened: number;
+  /** Requests sent over the HTTP/1.1 pool for what the apiserver takes as unauthenticated, during the flood. */
+  upstreamUnauthenticated: number;
   /** Connections the proxy closed for a timeout during the flood, by phase. */
   timeouts: string;
   seconds: number;
 }
 
 const UPSTREAM_OPENED = "apisnoop_proxy_upstream_sessions_opened_total";
+const UPSTREAM_UNAUTHENTICATED = "apisnoop_proxy_upstream_unauthenticated_requests_total";
 
 export const DEFAULT_FLOOD: FloodOptions = { idleConnections: 700, handshakes: 2000, kubectlRuns: 7 };
 
@@ -179,6 +182,7 @@ export async function flood(
   const rssBeforeMiB = proxy.rssBytes() / 2 ** 20;
   const cpuBeforeMs = proxy.cpuMs();
   const upstreamOpenedBefore = await proxy.metric(UPSTREAM_OPENED);
+  const upstreamUnauthenticatedBefore = await proxy.metric(UPSTREAM_UNAUTHENTICATED);
 
   const idle = (await pool(options.idleConnections, 32, () => idleConnection(proxy.port))).filter(
     (socket): socket is tls.TLSSocket => socket !== null,
@@ -204,6 +208,8 @@ export async function flood(
   await handshaking;
   const proxyCpuMs = proxy.cpuMs() - cpuBeforeMs;
   const upstreamSessionsOpened = (await proxy.metric(UPSTREAM_OPENED)) - upstreamOpenedBefore;
+  const upstreamUnauthenticated =
+    (await proxy.metric(UPSTREAM_UNAUTHENTICATED)) - upstreamUnauthenticatedBefore;
   const rssAfterMiB = proxy.rssBytes() / 2 ** 20;
   const metrics = await proxy.metrics();
   for (const socket of idle) socket.destroy();
@@ -226,6 +232,7 @@ export async function flood(
     connectionsOpen: metrics.get("apisnoop_proxy_connections_open") ?? Number.NaN,
     rateDelays: metrics.get("apisnoop_proxy_tls_handshake_rate_delays_total") ?? Number.NaN,
     upstreamSessionsOpened,
+    upstreamUnauthenticated,
     timeouts: [...metrics]
       .filter(([series]) => series.startsWith("apisnoop_proxy_timeouts_total"))
       .map(([series, n]) => `${series.replace("apisnoop_proxy_timeouts_total", "")} ${n}`)
@@ -249,6 +256,6 @@ export function describeFlood(f: FloodFigures): string {
           `kubectl straight to the apiserver (this machine's own slowdown), median of ${f.directBeforeMs.length} / ${f.directDuringMs.length}: ${directBefore.toFixed(0)} ms before, ${directDuring.toFixed(0)} ms during: ${(directDuring / directBefore).toFixed(2)}x`,
         ]
       : []),
-    `leaf certificates held: ${f.leafCertificates}; handshakes naming an unknown server: ${f.unknownServerNames}; connections open at the end: ${f.connectionsOpen}; upstream HTTP/2 sessions opened during the flood: ${f.upstreamSessionsOpened}; timeouts: ${f.timeouts}; ${f.seconds.toFixed(0)} s`,
+    `leaf certificates held: ${f.leafCertificates}; handshakes naming an unknown server: ${f.unknownServerNames}; connections open at the end: ${f.connectionsOpen}; upstream HTTP/2 sessions opened during the flood: ${f.upstreamSessionsOpened} (requests over the unauthenticated HTTP/1.1 pool: ${f.upstreamUnauthenticated}); timeouts: ${f.timeouts}; ${f.seconds.toFixed(0)} s`,
   ].join("\n");
 }
