@@ -92,17 +92,18 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     connectTimeoutMs: CONNECT_TIMEOUT_MS,
   });
   const stats: ReadStats = { replica: 0, fallbackLagging: 0, fallbackDown: 0 };
-  // The newest commit to wait for; `unknownFence` until the primary told us (at start, and after a
-  // commit noted without a position): a replica hours behind must not serve a freshly started process.
+  // The newest commit to wait for. Commits noted without a position (and the start: a replica hours
+  // behind must not serve a freshly started process) bump `unknownCommits`; a read then asks the primary
+  // for its position, which covers every commit up to the count it saw before asking.
   let fence = 0n;
-  let unknownFence = true;
+  let unknownCommits = 1;
+  let coveredCommits = 0;
   // The replica's replay position as last seen: reads at or below it need no round trip at all.
   let replayed = -1n;
   let downUntil = 0;
   // "lagging" or "down" while the primary serves the reads; logged once per change, with the count.
   let state: "serving" | "lagging" | "down" = "serving";
   let fallbacksInState = 0;
-  let fenceQuery: Promise<bigint> | null = null;
   let replayQuery: Promise<bigint | null> | null = null;
 
   const enter = (next: typeof state, why: string) => {
@@ -116,14 +117,13 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     state = next;
   };
 
-  const primaryFence = () => {
-    fenceQuery ??= primary
-      .$queryRawUnsafe<Array<{ lsn: string }>>("SELECT pg_current_wal_insert_lsn()::text AS lsn")
-      .then((rows) => parseLsn(rows[0]?.lsn ?? "0/0"))
-      .finally(() => {
-        fenceQuery = null;
-      });
-    return fenceQuery;
+  // Never shared between callers: a query started before a commit would not cover it.
+  const primaryFence = async () => {
+    const rows = await primary.$queryRawUnsafe<Array<{ lsn: string }>>(
+      "SELECT pg_current_wal_insert_lsn()::text AS lsn",
+    );
+    const current = parseLsn(rows[0]?.lsn ?? "0/0");
+    if (current > fence) fence = current;
   };
 
   /** The replica's replay position; null when it is not a standby. One query at a time, shared. */
@@ -164,6 +164,9 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
   };
 
   const down = (error: unknown) => {
+    // A standby that restarts may serve data older than it had replayed before (it starts again from its
+    // last restartpoint): what it had replayed is looked up afresh.
+    replayed = -1n;
     downUntil = Date.now() + (options.retryDownMs ?? RETRY_DOWN_MS);
     enter("down", `${oneLine(error)} (DATABASE_READ_URL)`);
   };
@@ -172,10 +175,10 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     async read<R>(query: (db: PrismaClient) => Promise<R>): Promise<R> {
       if (Date.now() < downUntil) return onPrimary(query, "down");
       try {
-        if (unknownFence) {
-          const current = await primaryFence();
-          if (current > fence) fence = current;
-          unknownFence = false;
+        if (coveredCommits < unknownCommits) {
+          const seen = unknownCommits;
+          await primaryFence();
+          if (coveredCommits < seen) coveredCommits = seen;
         }
       } catch {
         // The primary's own trouble: the query on it will say so.
@@ -215,7 +218,7 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     },
     committed(position) {
       if (!position) {
-        unknownFence = true;
+        unknownCommits++;
         return;
       }
       const lsn = parseLsn(position);
@@ -224,13 +227,10 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     async recordCommit() {
       // Asked before the caller invalidates its views, so no read after that can miss this commit. Never
       // throws: the batch is stored, and a failed ack would only make its sender resend it as a duplicate.
-      unknownFence = true;
       try {
-        const current = await primaryFence();
-        if (current > fence) fence = current;
-        unknownFence = false;
+        await primaryFence();
       } catch {
-        // The next read asks the primary again.
+        unknownCommits++; // the next read asks the primary
       }
     },
     fence: () => (fence === 0n ? null : formatLsn(fence)),
