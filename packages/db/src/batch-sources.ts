@@ -4,8 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import { type IngestBatch, type Source, sourceKey } from "@apisnoop/protocol";
-import type { Tx } from "./batch-write";
 import { booleanArray, numberArray, textArray } from "./pg-arrays";
+import type { PipelinedTransaction } from "./pipelined-transaction";
 import { workloadOf } from "./workloads";
 
 /** The stored identity of a source: sha256 of `sourceKey()`, fixed-size for the unique index. */
@@ -15,9 +15,12 @@ export function sourceIdentity(source: Source): string {
 
 /**
  * Upserts the batch's sources (equal ones once), widening first/last seen to the minutes of the rows that
- * name them. Returns the database id of each `batch.sources` entry.
+ * name them, if this transaction has claimed the batch: its IngestBatch row is one this transaction
+ * inserted (its `xmin` is ours). On a replay nothing is upserted. Returns the database id of each
+ * `batch.sources` entry (none on a replay). Sent without waiting for the claim's answer, so that both
+ * cost one round trip.
  */
-export async function upsertSources(tx: Tx, batch: IngestBatch): Promise<number[]> {
+export async function upsertSources(tx: PipelinedTransaction, batch: IngestBatch): Promise<number[]> {
   const keys = batch.sources.map(sourceIdentity);
   const fallback = Math.floor(batch.sentAt / 60_000);
   const seen = new Map<string, { source: Source; first: number; last: number }>();
@@ -39,7 +42,7 @@ export async function upsertSources(tx: Tx, batch: IngestBatch): Promise<number[
   const entries = [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const column = (pick: (source: Source) => string | null) =>
     textArray(entries.map(([, e]) => pick(e.source)));
-  const stored = await tx.$queryRawUnsafe<Array<{ id: number; key: string }>>(
+  const stored = await tx.query<{ id: number; key: string }>(
     `INSERT INTO "Source" AS s ("key", "userAgent", "e2eTest", "conformance", "name", "namespace", "pod",
        "serviceAccount", "chart", "helmRelease", "managedBy", "firstSeen", "lastSeen", "workload", "cluster", "run")
      SELECT t.key, t.ua, t.e2e, t.conf, t.name, t.ns, t.pod, t.sa, t.chart, t.rel, t.mb,
@@ -48,26 +51,30 @@ export async function upsertSources(tx: Tx, batch: IngestBatch): Promise<number[
                  $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[],
                  $15::text[], $16::text[])
        AS t(key, ua, e2e, conf, name, ns, pod, sa, chart, rel, mb, first, last, workload, cluster, run)
+     WHERE EXISTS (SELECT 1 FROM "IngestBatch" b WHERE b."batchId" = $17::uuid AND b.xmin = pg_current_xact_id_if_assigned()::xid)
      ON CONFLICT ("key") DO UPDATE SET
        "firstSeen" = LEAST(s."firstSeen", excluded."firstSeen"),
        "lastSeen" = GREATEST(s."lastSeen", excluded."lastSeen")
      RETURNING "id", "key"`,
-    textArray(entries.map(([key]) => key)),
-    column((source) => source.userAgent),
-    column((source) => source.e2eTest),
-    booleanArray(entries.map(([, e]) => e.source.conformance)),
-    column((source) => source.name),
-    column((source) => source.namespace),
-    column((source) => source.pod),
-    column((source) => source.serviceAccount),
-    column((source) => source.chart),
-    column((source) => source.helmRelease),
-    column((source) => source.managedBy),
-    numberArray(entries.map(([, e]) => e.first)),
-    numberArray(entries.map(([, e]) => e.last)),
-    column(workloadOf),
-    column((source) => source.cluster ?? null),
-    column((source) => source.run ?? null),
+    [
+      textArray(entries.map(([key]) => key)),
+      column((source) => source.userAgent),
+      column((source) => source.e2eTest),
+      booleanArray(entries.map(([, e]) => e.source.conformance)),
+      column((source) => source.name),
+      column((source) => source.namespace),
+      column((source) => source.pod),
+      column((source) => source.serviceAccount),
+      column((source) => source.chart),
+      column((source) => source.helmRelease),
+      column((source) => source.managedBy),
+      numberArray(entries.map(([, e]) => e.first)),
+      numberArray(entries.map(([, e]) => e.last)),
+      column(workloadOf),
+      column((source) => source.cluster ?? null),
+      column((source) => source.run ?? null),
+      batch.batchId,
+    ],
   );
   const idByKey = new Map(stored.map((row) => [row.key, row.id]));
   return keys.map((key) => idByKey.get(key) as number);

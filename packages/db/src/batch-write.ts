@@ -5,10 +5,16 @@
  */
 import type { IngestBatch } from "@apisnoop/protocol";
 import type { BucketFilter } from "./batch-buckets";
-import type { PrismaClient } from "./client";
 
-/** The transaction a batch is written in. */
-export type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
+/**
+ * Where a table writer puts its statements: each is sent at once, behind the ones before it, and none
+ * waits for an answer; the batch's COMMIT follows the last one and fails if any of them failed (nothing
+ * is then stored). So a writer's statements can use no result of an earlier one but what SQL itself
+ * carries (a CTE's RETURNING), and they run in the order added: the tables' lock order.
+ */
+export interface BatchStatements {
+  add(sql: string, ...params: unknown[]): void;
+}
 
 /** Sorts folded rows by their key, for a lock order every concurrent batch shares. */
 export function sortedValues<T>(rows: Map<string, T>): T[] {
@@ -17,7 +23,7 @@ export function sortedValues<T>(rows: Map<string, T>): T[] {
 
 /** What each table writer of a batch is given: one transaction, one release, the batch and its sources. */
 export interface BatchWrite {
-  tx: Tx;
+  statements: BatchStatements;
   /** The release the batch's rows are stored under, resolved once for the batch. */
   release: string;
   batch: IngestBatch;

@@ -38,8 +38,8 @@ function kept(keep: BucketFilter, unit: Unit, minute: number): boolean {
  * Adds a batch's folded hit rows (one per endpoint x source x status class x minute) of sources with a
  * chart label to ChartRollup. Sources without one add nothing: no `chart` filter selects them.
  */
-export async function upsertChartRollups(
-  write: Pick<BatchWrite, "tx" | "release" | "batch" | "sourceIds" | "keep">,
+export function upsertChartRollups(
+  write: Pick<BatchWrite, "statements" | "release" | "batch" | "sourceIds" | "keep">,
   rows: ReadonlyArray<{
     operationId: string;
     sourceId: number;
@@ -47,8 +47,8 @@ export async function upsertChartRollups(
     minute: number;
     count: number;
   }>,
-): Promise<void> {
-  const { tx, release, batch, sourceIds, keep } = write;
+): void {
+  const { statements, release, batch, sourceIds, keep } = write;
   const chartOf = new Map<number, string>();
   batch.sources.forEach((source, index) => {
     if (source.chart) chartOf.set(sourceIds[index] as number, source.chart);
@@ -75,7 +75,7 @@ export async function upsertChartRollups(
   }
   if (buckets.size === 0) return;
   const sorted = sortedValues(buckets);
-  await tx.$executeRawUnsafe(
+  statements.add(
     `INSERT INTO "ChartRollup" AS r ("release", "chart", "unit", "bucket", "operationId", "hits", "hits2xx")
      SELECT $1, t.chart, t.unit, to_timestamp(t.bucket * 60), t.op, t.hits, t.hits2xx
      FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[])

@@ -8,8 +8,8 @@ import { type BatchWrite, sortedValues } from "./batch-write";
 import { booleanArray, numberArray, textArray } from "./pg-arrays";
 
 /** Adds a batch's field uses to every field table (see the module's comment); returns the FieldCount rows. */
-export async function upsertFields(write: BatchWrite): Promise<number> {
-  const { tx, release, batch, sourceIds, keep } = write;
+export function upsertFields(write: BatchWrite): number {
+  const { statements, release, batch, sourceIds, keep } = write;
   const folded = new Map<
     string,
     {
@@ -35,7 +35,7 @@ export async function upsertFields(write: BatchWrite): Promise<number> {
   }
   const rows = sortedValues(folded);
   if (rows.length === 0) return 0;
-  await tx.$executeRawUnsafe(
+  statements.add(
     `INSERT INTO "FieldCount" AS f ("release", "operationId", "sourceId", "direction", "field", "unknown", "hour", "count")
      SELECT $1, t.op, t.source, t.direction, t.field, t.unknown, to_timestamp(t.hour * 3600), t.count
      FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::boolean[], $7::bigint[], $8::bigint[])
@@ -72,7 +72,7 @@ export async function upsertFields(write: BatchWrite): Promise<number> {
     else byWorkload.set(workloadKey, { ...row, workload });
   }
   const totalRows = sortedValues(totals);
-  await tx.$executeRawUnsafe(
+  statements.add(
     `INSERT INTO "FieldTotal" AS f ("release", "sourceId", "operationId", "direction", "field", "unknown", "count")
      SELECT $1, t.source, t.op, t.direction, t.field, t.unknown, t.count
      FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::bigint[])
@@ -92,7 +92,7 @@ export async function upsertFields(write: BatchWrite): Promise<number> {
     // Per workload, and per field the number of distinct workloads using it: a workload row inserted
     // (not updated: `xmax` is 0 only on a fresh row) is one more workload for its field.
     const workloadRows = sortedValues(byWorkload);
-    await tx.$executeRawUnsafe(
+    statements.add(
       `WITH t AS (
          SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
            AS t(op, direction, field, workload, count)
@@ -135,7 +135,7 @@ export async function upsertFields(write: BatchWrite): Promise<number> {
   }
   if (carried.size > 0) {
     const carriedRows = sortedValues(carried);
-    await tx.$executeRawUnsafe(
+    statements.add(
       `INSERT INTO "FieldUse" AS u ("release", "operationId", "direction", "field", "workloads", "count", "conformance")
        SELECT $1, t.op, t.direction, t.field, 0, 0, true
        FROM unnest($2::text[], $3::text[], $4::text[]) AS t(op, direction, field)

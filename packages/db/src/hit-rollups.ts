@@ -4,7 +4,7 @@
  * per-source and per-chart rollups, in one fixed table order.
  */
 import { workloadsById } from "./batch-sources";
-import { type BatchWrite, sortedValues, type Tx } from "./batch-write";
+import { type BatchStatements, type BatchWrite, sortedValues } from "./batch-write";
 import { upsertChartRollups } from "./chart-rollups";
 import { addCountsSql, foldTotal, type PairTotal, upsertTotals, upsertWorkloadHits } from "./hit-totals";
 import { numberArray, textArray } from "./pg-arrays";
@@ -26,12 +26,12 @@ interface MinuteHitRow {
  * Writes a batch's hits to every hit table (see the module's comment) and returns the minute rows
  * written; with no hits, the unknown calls still reach the totals and the per-source rollups.
  */
-export async function upsertHits(write: BatchWrite): Promise<number> {
-  const { tx, release, batch, sourceIds, keep } = write;
+export function upsertHits(write: BatchWrite): number {
+  const { statements, release, batch, sourceIds, keep } = write;
   const unknown = unknownCallsBySource(batch, sourceIds);
   if (batch.hits.length === 0) {
-    await upsertTotals(tx, release, [], unknown.totals);
-    await upsertSourceRollups(tx, release, [], unknown.buckets, keep);
+    upsertTotals(statements, release, [], unknown.totals);
+    upsertSourceRollups(statements, release, [], unknown.buckets, keep);
     return 0;
   }
   // Fold equal keys first: one INSERT ... ON CONFLICT may not touch the same row twice.
@@ -71,21 +71,25 @@ export async function upsertHits(write: BatchWrite): Promise<number> {
   }
   const rows = sortedValues(rollups);
   const minuteRows = rows.filter((row) => keep.minute(row.minute));
-  if (minuteRows.length > 0) await upsertMinuteRollups(tx, release, minuteRows);
-  await upsertTotals(tx, release, sortedValues(totals), unknown.totals);
-  await upsertWorkloadHits(tx, release, totals.values(), workloadsById(batch, sourceIds));
+  if (minuteRows.length > 0) upsertMinuteRollups(statements, release, minuteRows);
+  upsertTotals(statements, release, sortedValues(totals), unknown.totals);
+  upsertWorkloadHits(statements, release, totals.values(), workloadsById(batch, sourceIds));
   const hourRows = rows.filter((row) => keep.hour(Math.floor(row.minute / 60) * 60));
-  if (hourRows.length > 0) await upsertBuckets(tx, release, hourRows, "HitRollupHour", "hour", 60);
-  await upsertBuckets(tx, release, rows, "HitRollupDay", "day", 1440);
-  await upsertEndpointRollups(tx, release, rows, keep);
-  await upsertSourceRollups(tx, release, rows, unknown.buckets, keep);
-  await upsertChartRollups(write, rows);
+  if (hourRows.length > 0) upsertBuckets(statements, release, hourRows, "HitRollupHour", "hour", 60);
+  upsertBuckets(statements, release, rows, "HitRollupDay", "day", 1440);
+  upsertEndpointRollups(statements, release, rows, keep);
+  upsertSourceRollups(statements, release, rows, unknown.buckets, keep);
+  upsertChartRollups(write, rows);
   return minuteRows.length;
 }
 
 /** Adds folded rows to HitRollup, the minute rollup per endpoint x source x method x status class. */
-async function upsertMinuteRollups(tx: Tx, release: string, rows: readonly MinuteHitRow[]): Promise<void> {
-  await tx.$executeRawUnsafe(
+function upsertMinuteRollups(
+  statements: BatchStatements,
+  release: string,
+  rows: readonly MinuteHitRow[],
+): void {
+  statements.add(
     `INSERT INTO "HitRollup" AS h ("release", "operationId", "sourceId", "method", "statusClass", "minute", "count", "details")
      SELECT $1, t.op, t.source, t.method, t.status, to_timestamp(t.minute * 60), t.count, t.details
      FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::jsonb[])
@@ -110,14 +114,14 @@ async function upsertMinuteRollups(tx: Tx, release: string, rows: readonly Minut
  * windows read whole buckets instead of every minute in them. First/last minutes are kept per bucket, so
  * first/last seen in a window stay exact.
  */
-async function upsertBuckets(
-  tx: Tx,
+function upsertBuckets(
+  statements: BatchStatements,
   release: string,
   rows: readonly MinuteHitRow[],
   table: "HitRollupHour" | "HitRollupDay",
   column: "hour" | "day",
   minutes: number,
-): Promise<void> {
+): void {
   const buckets = new Map<string, PairTotal>();
   for (const row of rows) {
     const bucket = Math.floor(row.minute / minutes) * minutes;
@@ -134,7 +138,7 @@ async function upsertBuckets(
     );
   }
   const sorted = sortedValues(buckets);
-  await tx.$executeRawUnsafe(
+  statements.add(
     `INSERT INTO "${table}" AS b ("release", "operationId", "sourceId", "${column}", "hits", "hits2xx", "firstSeen", "lastSeen", "first2xx", "last2xx",
                                  "otherStatusClasses", "details")
      SELECT $1, t.op, t.source, to_timestamp(t.bucket * 60), t.hits, t.hits2xx, to_timestamp(t.first * 60),

@@ -3,7 +3,7 @@
  * (SourceTotal) and per endpoint x workload (WorkloadHitTotal), and the one fold of hits into a total
  * that the hour and day rollups share.
  */
-import { sortedValues, type Tx } from "./batch-write";
+import { type BatchStatements, sortedValues } from "./batch-write";
 import { numberArray, textArray } from "./pg-arrays";
 import type { SourceUnknownTotal } from "./unknown-call-rows";
 
@@ -83,14 +83,14 @@ export function addCountsSql(stored: string, added: string): string {
  * for 2xx. That test reads the row as upserted, so two concurrent batches with the same new pair count it
  * once.
  */
-export async function upsertTotals(
-  tx: Tx,
+export function upsertTotals(
+  statements: BatchStatements,
   release: string,
   pairs: PairTotal[],
   unknown: SourceUnknownTotal[],
-): Promise<void> {
+): void {
   if (pairs.length === 0 && unknown.length === 0) return;
-  await tx.$executeRawUnsafe(
+  statements.add(
     `WITH input AS (
        SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
                             $14::jsonb[], $15::jsonb[])
@@ -184,12 +184,12 @@ export async function upsertTotals(
 }
 
 /** Adds a batch's endpoint x source totals of workloads to the totals per endpoint x workload. */
-export async function upsertWorkloadHits(
-  tx: Tx,
+export function upsertWorkloadHits(
+  statements: BatchStatements,
   release: string,
   totals: Iterable<PairTotal>,
   workloads: Map<number, string | null>,
-): Promise<void> {
+): void {
   const byWorkload = new Map<
     string,
     { operationId: string; workload: string; hits: number; hits2xx: number }
@@ -212,7 +212,7 @@ export async function upsertWorkloadHits(
   }
   if (byWorkload.size === 0) return;
   const rows = sortedValues(byWorkload);
-  await tx.$executeRawUnsafe(
+  statements.add(
     `INSERT INTO "WorkloadHitTotal" AS w ("release", "operationId", "workload", "hits", "hits2xx")
      SELECT $1, t.op, t.workload, t.hits, t.hits2xx
      FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS t(op, workload, hits, hits2xx)

@@ -2,9 +2,10 @@ import type { IngestBatch } from "@apisnoop/protocol";
 import { type BucketFilter, prepareBuckets } from "./batch-buckets";
 import { checkBuckets } from "./batch-limits";
 import { upsertSources } from "./batch-sources";
-import type { PrismaClient } from "./client";
+import { type PrismaClient, poolOf } from "./client";
 import { upsertFields } from "./field-counts";
 import { upsertHits } from "./hit-rollups";
+import { inPipelinedTransaction } from "./pipelined-transaction";
 import { defaultReleaseName } from "./releases";
 import { forgetHorizons } from "./retention";
 import { upsertUnknownCalls } from "./unknown-call-rows";
@@ -33,7 +34,8 @@ export interface RecordBatchResult {
  * returns `duplicate: true` and changes nothing. Sources are upserted by identity (sha256 of
  * `sourceKey()`); hit rollups (per endpoint x source, per endpoint and per source, by minute, hour and
  * day), all-time totals, unknown calls and field counts are added to what is stored
- * (`count = count + excluded.count`) with one bulk statement per table, never a round trip per row.
+ * (`count = count + excluded.count`) with one bulk statement per table, never a round trip per row, and
+ * the statements go out together: two round trips a batch, however many tables it writes.
  * Hits of a batch without a release go to the default release (else "unknown").
  *
  * Rows older than a unit's retention horizon (retention.ts), or more than two days ahead of this clock,
@@ -57,29 +59,41 @@ export async function recordBatch(prisma: PrismaClient, batch: IngestBatch): Pro
   });
 }
 
-function storeBatch(
+/** How long one statement of a batch may run (waiting for locks included) before it fails the batch. */
+const STATEMENT_TIMEOUT = "120s";
+
+/**
+ * The batch's transaction in two round trips: BEGIN, the claim of its id and the sources' upsert go out
+ * together; then every table writer's statements and the COMMIT (pipelined-transaction.ts).
+ */
+async function storeBatch(
   prisma: PrismaClient,
   batch: IngestBatch,
   keep: BucketFilter,
 ): Promise<RecordBatchResult> {
-  return prisma.$transaction(async (tx) => {
-    const release = batch.release ?? (await defaultReleaseName(tx)) ?? UNKNOWN_RELEASE;
+  const release = batch.release ?? (await defaultReleaseName(prisma)) ?? UNKNOWN_RELEASE;
+  return inPipelinedTransaction(poolOf(prisma), async (tx) => {
+    tx.add(`SET LOCAL statement_timeout = '${STATEMENT_TIMEOUT}'`);
     const hitTotal = batch.hits.reduce((sum, hit) => sum + BigInt(hit.count), 0n);
-    const inserted = await tx.$queryRawUnsafe<unknown[]>(
+    const claimed = tx.query(
       `INSERT INTO "IngestBatch" ("batchId", "proxyId", "release", "sentAt", "sources", "hitRows", "hits", "unknownCalls", "fieldRows")
        VALUES ($1::uuid, $2, $3, to_timestamp($4::double precision / 1000), $5, $6, $7::bigint, $8, $9)
        ON CONFLICT ("batchId") DO NOTHING RETURNING 1`,
-      batch.batchId,
-      batch.proxyId,
-      release,
-      batch.sentAt,
-      batch.sources.length,
-      batch.hits.length,
-      hitTotal.toString(),
-      batch.unknownCalls.length,
-      batch.fields.length,
+      [
+        batch.batchId,
+        batch.proxyId,
+        release,
+        batch.sentAt,
+        batch.sources.length,
+        batch.hits.length,
+        hitTotal.toString(),
+        batch.unknownCalls.length,
+        batch.fields.length,
+      ],
     );
-    if (inserted.length === 0) {
+    // Sent before the claim is answered: it upserts only once this transaction has claimed the batch.
+    const [claim, sourceIds] = await Promise.all([claimed, upsertSources(tx, batch)]);
+    if (claim.length === 0) {
       return {
         batchId: batch.batchId,
         duplicate: true,
@@ -88,13 +102,12 @@ function storeBatch(
         rows: { hits: 0, unknownCalls: 0, fields: 0 },
       };
     }
-    const sourceIds = await upsertSources(tx, batch);
     // Every transaction writes the tables in this order, each one's rows sorted: no deadlocks.
-    const write = { tx, release, batch, sourceIds, keep };
+    const write = { statements: tx, release, batch, sourceIds, keep };
     const rows = {
-      hits: await upsertHits(write),
-      unknownCalls: await upsertUnknownCalls(write),
-      fields: await upsertFields(write),
+      hits: upsertHits(write),
+      unknownCalls: upsertUnknownCalls(write),
+      fields: upsertFields(write),
     };
     return { batchId: batch.batchId, duplicate: false, release, sourceIds, rows };
   });

@@ -3,7 +3,7 @@
  * time window over all sources reads, folded by one accumulator.
  */
 import type { BucketFilter } from "./batch-buckets";
-import { sortedValues, type Tx } from "./batch-write";
+import { type BatchStatements, sortedValues } from "./batch-write";
 import { numberArray, textArray } from "./pg-arrays";
 import type { UnknownAtMinute } from "./unknown-call-rows";
 
@@ -63,17 +63,17 @@ function unitBuckets<Id>(keep: BucketFilter, key: (id: Id) => string) {
  * Adds a batch's hits to EndpointRollup, per endpoint and minute, hour and day whatever the source: what a
  * time window over all sources reads (about 900 rows a bucket).
  */
-export async function upsertEndpointRollups(
-  tx: Tx,
+export function upsertEndpointRollups(
+  statements: BatchStatements,
   release: string,
   rows: ReadonlyArray<{ operationId: string; statusClass: string; minute: number; count: number }>,
   keep: BucketFilter,
-): Promise<void> {
+): void {
   const buckets = unitBuckets<string>(keep, (operationId) => operationId);
   for (const row of rows)
     buckets.add(row.operationId, row.minute, row.count, row.statusClass === "2xx" ? row.count : 0, 0);
   const sorted = buckets.sorted();
-  await tx.$executeRawUnsafe(
+  statements.add(
     `INSERT INTO "EndpointRollup" AS r ("release", "operationId", "unit", "bucket", "hits", "hits2xx")
      SELECT $1, t.op, t.unit, to_timestamp(t.bucket * 60), t.hits, t.hits2xx
      FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) AS t(unit, op, bucket, hits, hits2xx)
@@ -93,20 +93,20 @@ export async function upsertEndpointRollups(
  * Adds a batch's hits and unknown calls to SourceRollup, per source and minute, hour and day: what the
  * source list and the unknown-call count of a time window read.
  */
-export async function upsertSourceRollups(
-  tx: Tx,
+export function upsertSourceRollups(
+  statements: BatchStatements,
   release: string,
   rows: ReadonlyArray<{ sourceId: number; statusClass: string; minute: number; count: number }>,
   unknown: readonly UnknownAtMinute[],
   keep: BucketFilter,
-): Promise<void> {
+): void {
   if (rows.length === 0 && unknown.length === 0) return;
   const buckets = unitBuckets<number>(keep, (sourceId) => String(sourceId).padStart(10, "0"));
   for (const row of rows)
     buckets.add(row.sourceId, row.minute, row.count, row.statusClass === "2xx" ? row.count : 0, 0);
   for (const call of unknown) buckets.add(call.sourceId, call.minute, 0, 0, call.calls);
   const sorted = buckets.sorted();
-  await tx.$executeRawUnsafe(
+  statements.add(
     `INSERT INTO "SourceRollup" AS r ("release", "sourceId", "unit", "bucket", "hits", "hits2xx", "unknownCalls")
      SELECT $1, t.source, t.unit, to_timestamp(t.bucket * 60), t.hits, t.hits2xx, t.unknown
      FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])

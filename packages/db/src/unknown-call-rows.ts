@@ -69,8 +69,8 @@ interface UnknownCallBucket {
  * unknown-call list of a window reads whole days and hours and only its edge minutes. Returns the minute
  * rows written.
  */
-export async function upsertUnknownCalls(write: BatchWrite): Promise<number> {
-  const { tx, release, batch, sourceIds, keep } = write;
+export function upsertUnknownCalls(write: BatchWrite): number {
+  const { statements, release, batch, sourceIds, keep } = write;
   const folded = new Map<string, UnknownCallBucket>();
   for (const call of batch.unknownCalls) {
     const sourceId = sourceIds[call.source] as number;
@@ -119,7 +119,7 @@ export async function upsertUnknownCalls(write: BatchWrite): Promise<number> {
   ];
   const minutes = of(["minute"]);
   if (minutes.length > 0) {
-    await tx.$executeRawUnsafe(
+    statements.add(
       `INSERT INTO "UnknownCall" AS u ("release", "sourceId", "method", "path", "reason", "statusClass", "minute", "count")
        SELECT $1, t.source, t.method, t.path, t.reason, t.status, to_timestamp(t.minute * 60), t.count
        FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
@@ -133,7 +133,7 @@ export async function upsertUnknownCalls(write: BatchWrite): Promise<number> {
   }
   const buckets = of(["day", "hour"]);
   if (buckets.length > 0) {
-    await tx.$executeRawUnsafe(
+    statements.add(
       `INSERT INTO "UnknownCallRollup" AS u ("release", "sourceId", "method", "path", "reason", "statusClass", "unit", "bucket",
                                              "count", "firstSeen", "lastSeen")
        SELECT $1, t.source, t.method, t.path, t.reason, t.status, t.unit, to_timestamp(t.bucket * 60), t.count,
@@ -155,7 +155,7 @@ export async function upsertUnknownCalls(write: BatchWrite): Promise<number> {
   }
   const totals = of(["total"]);
   if (totals.length > 0) {
-    await tx.$executeRawUnsafe(
+    statements.add(
       `INSERT INTO "UnknownCallTotal" AS u ("release", "sourceId", "method", "path", "reason", "statusClass", "count",
                                             "firstSeen", "lastSeen")
        SELECT $1, t.source, t.method, t.path, t.reason, t.status, t.count, to_timestamp(t.first * 60), to_timestamp(t.last * 60)
