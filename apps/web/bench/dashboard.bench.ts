@@ -29,7 +29,8 @@ import { freePort } from "../../../tools/net/free-port";
 import { ensureNextBuild } from "../src/server/next-build";
 import { launchBrowser } from "../src/testing/browser";
 import { Child } from "../src/testing/processes";
-import { type HitSpec, hitBatch, startTestStack, type TestStack } from "../src/testing/test-stack";
+import { hitBatch, startTestStack, type TestStack } from "../src/testing/test-stack";
+import { startBusyProxies } from "./busy-proxies";
 import { openSeededDatabase, type SeededDatabase, type SeedRecord } from "./seeded-database";
 
 const { values: args } = parseArgs({
@@ -174,45 +175,6 @@ function* seedBatches(sources: Source[], operationIds: string[], now: number): G
 
 const PROXIES = 5;
 const PROXY_ROWS = 1000;
-
-/**
- * Live traffic beside the probes: `PROXIES` proxies, each sending what the uplink sends, a batch of this
- * minute's hits every second (its own 40 sources calling 25 endpoints, as controllers poll the same
- * ones), the next one only after the previous one's ack.
- * `stop()` ends it and resolves with each batch's emit-to-ack time and the number refused.
- */
-function streamProxies(stack: TestStack, sources: Source[], operationIds: string[]) {
-  const acks: number[] = [];
-  let refused = 0;
-  let stopped = false;
-  const perProxy = sources.length / PROXIES;
-  const proxies = Array.from({ length: PROXIES }, async (_, p) => {
-    await sleep((p * 1000) / PROXIES); // spread over the second, as independent proxies are
-    for (let round = 0; !stopped; round++) {
-      const started = Date.now();
-      const rows = Array.from(
-        { length: PROXY_ROWS },
-        (_, i): HitSpec => [
-          p * perProxy + (i % perProxy),
-          operationIds[(p * 50 + Math.floor(i / perProxy)) % operationIds.length] as string,
-          1 + ((round + i) % 5),
-          i % 10 === 0 ? "4xx" : "2xx",
-        ],
-      );
-      const ack = await stack.ingest(hitBatch(sources, rows, "1.36")).catch(() => null);
-      if (ack?.ok) acks.push(Date.now() - started);
-      else refused++;
-      await sleep(1000 - (Date.now() - started));
-    }
-  });
-  return {
-    async stop() {
-      stopped = true;
-      await Promise.all(proxies);
-      return { acks, refused };
-    },
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
@@ -514,7 +476,16 @@ async function main(): Promise<void> {
     // Probes and proxies' traffic on different endpoints, so that an arc changes only for its probe.
     const probes = operationIds.slice(0, 60);
     const startedAt = Date.now();
-    const traffic = streamProxies(stack, sources.slice(0, TIMED_SOURCES), operationIds.slice(probes.length));
+    const traffic = startBusyProxies({
+      proxies: PROXIES,
+      rows: PROXY_ROWS,
+      sources: sources.slice(0, TIMED_SOURCES),
+      operationIds: operationIds.slice(probes.length),
+      endpointStride: 50,
+      release: "1.36",
+      statusClass: (row) => (row % 10 === 0 ? "4xx" : "2xx"),
+      send: stack.ingest,
+    });
     const sentAt: Record<string, number> = {};
     const ackMs: Record<string, number> = {};
     const probe = sourceFromUserAgent("bench-probe/1.0");

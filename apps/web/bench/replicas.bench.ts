@@ -33,7 +33,6 @@ import {
   LIVE_MAX_DELTAS_PER_SECOND,
   LIVE_NAMESPACE,
   type LiveDelta,
-  type Source,
   sourceFromUserAgent,
 } from "@apisnoop/protocol";
 import pg from "pg";
@@ -44,6 +43,7 @@ import { ensureNextBuild } from "../src/server/next-build";
 import { launchBrowser, type TestBrowser } from "../src/testing/browser";
 import { Child } from "../src/testing/processes";
 import { type HitSpec, hitBatch } from "../src/testing/test-stack";
+import { startBusyProxies } from "./busy-proxies";
 
 const { values: args } = parseArgs({
   options: {
@@ -142,44 +142,6 @@ async function paintedAt(page: Page): Promise<Seen> {
 /** Sends `batch` on an ingest socket and resolves with its ack (after commit). */
 const emit = (socket: Socket, batch: IngestBatch) =>
   socket.timeout(30_000).emitWithAck("batch", batch) as Promise<IngestAck>;
-
-/**
- * Busy traffic: `PROXIES` proxies, each emitting a batch of this minute's hits every second (its own 40
- * sources calling 25 endpoints) to `socket`, the next one after the previous one's ack.
- */
-function streamProxies(socket: Socket, operationIds: string[]) {
-  let stopped = false;
-  let acked = 0;
-  let refused = 0;
-  const sources: Source[] = Array.from({ length: PROXIES * 40 }, (_, i) =>
-    sourceFromUserAgent(`bench-controller-${i}/1.0`),
-  );
-  const proxies = Array.from({ length: PROXIES }, async (_, p) => {
-    await sleep((p * 1000) / Math.max(1, PROXIES));
-    for (let round = 0; !stopped; round++) {
-      const started = Date.now();
-      const rows = Array.from(
-        { length: PROXY_ROWS },
-        (_, i): HitSpec => [
-          p * 40 + (i % 40),
-          operationIds[(p * 25 + Math.floor(i / 40)) % operationIds.length] as string,
-          1 + ((round + i) % 5),
-        ],
-      );
-      const ack = await emit(socket, hitBatch(sources, rows, RELEASE)).catch(() => null);
-      if (ack?.ok) acked++;
-      else refused++;
-      await sleep(1000 - (Date.now() - started));
-    }
-  });
-  return {
-    async stop() {
-      stopped = true;
-      await Promise.all(proxies);
-      return { acked, refused };
-    },
-  };
-}
 
 interface PhaseResult {
   name: string;
@@ -330,14 +292,25 @@ async function main(): Promise<void> {
     results.push(await runPhase("quiet: nothing else stored"));
     report(results.at(-1) as PhaseResult);
     if (PROXIES > 0) {
-      const traffic = streamProxies(trafficSocket, trafficEndpoints);
+      const traffic = startBusyProxies({
+        proxies: PROXIES,
+        rows: PROXY_ROWS,
+        // 40 sources a proxy calling 25 endpoints, as bench:dashboard's proxies
+        sources: Array.from({ length: PROXIES * 40 }, (_, i) =>
+          sourceFromUserAgent(`bench-controller-${i}/1.0`),
+        ),
+        operationIds: trafficEndpoints,
+        endpointStride: 25,
+        release: RELEASE,
+        send: (batch) => emit(trafficSocket, batch),
+      });
       await sleep(2000);
       const busy = await runPhase(
         `busy: ${PROXIES} proxies each storing a ${PROXY_ROWS.toLocaleString("en")}-row batch a second through replica 2`,
       );
-      const { acked, refused } = await traffic.stop();
+      const { acks, refused } = await traffic.stop();
       report(busy);
-      log(`    the proxies' batches: ${acked} acked, ${refused} refused`);
+      log(`    the proxies' batches: ${acks.length} acked, ${refused} refused`);
     }
     for (const browser of browsers) {
       if (browser.errors.length > 0) log(`  browser errors: ${browser.errors.join("; ")}`);
