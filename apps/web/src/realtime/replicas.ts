@@ -51,6 +51,11 @@ export function setupReplicas(io: Server, options: ReplicaOptions): ReplicaLink 
     connectionString: options.databaseUrl,
     max: 2,
     application_name: options.applicationName,
+    // What this pool writes is transient: attachment rows the other replicas read within moments and the
+    // adapter deletes after 30 s. A commit need not wait for the WAL's fsync, which a busy ingest's own
+    // commits make slow; a crash can lose only live messages of its last moments, never a stored hit
+    // (those are committed on the app's own connections, synchronously).
+    options: "-c synchronous_commit=off",
   });
   let lastError = "";
   const reportError = (error: Error) => {
