@@ -40,23 +40,32 @@ describe("the e2e tooling's environment", () => {
 });
 
 describe("conformanceBenchEnv", () => {
-  it("defaults to two API-only rounds in one process, four processes on a node", () => {
-    expect(conformanceBenchEnv(onNode, {})).toEqual({ rounds: 2, tests: "api", only: undefined, procs: 1 });
+  it("defaults to API-only pairs of 12 tests for 25 minutes in one process, four processes on a node", () => {
+    expect(conformanceBenchEnv(onNode, {})).toEqual({
+      chunk: 12,
+      pairs: 60,
+      minutes: 25,
+      tests: "api",
+      only: undefined,
+      procs: 1,
+    });
     expect(conformanceBenchEnv(onNode, { BENCH_TESTS: "node-quick" }).procs).toBe(4);
   });
 
-  it("reads rounds, processes and the BENCH_ONLY filter", () => {
+  it("reads chunk, pairs, minutes, processes and the BENCH_ONLY filter", () => {
     const settings = conformanceBenchEnv(onNode, {
-      BENCH_ROUNDS: "6",
+      BENCH_CHUNK: "7",
+      BENCH_PAIRS: "6",
+      BENCH_MINUTES: "10",
       BENCH_PROCS: "3",
       BENCH_ONLY: "Pods?",
     });
-    expect(settings).toMatchObject({ rounds: 6, procs: 3 });
+    expect(settings).toMatchObject({ chunk: 7, pairs: 6, minutes: 10, procs: 3 });
     expect(settings.only?.test("Pod")).toBe(true);
   });
 
   it("stops with one line naming the variable for a bad count or pattern", () => {
-    expect(() => conformanceBenchEnv(onNode, { BENCH_ROUNDS: "two" })).toThrow(/^BENCH_ROUNDS="two" is not/);
+    expect(() => conformanceBenchEnv(onNode, { BENCH_PAIRS: "two" })).toThrow(/^BENCH_PAIRS="two" is not/);
     expect(() => conformanceBenchEnv(onNode, { BENCH_PROCS: "0" })).toThrow(/^BENCH_PROCS="0"/);
     expect(() => conformanceBenchEnv(onNode, { BENCH_ONLY: "(" })).toThrow(
       /^BENCH_ONLY="\(" is not a regular/,

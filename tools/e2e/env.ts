@@ -43,8 +43,12 @@ export function goModCache(env: Env = process.env): string {
 
 /** What `npm run bench:conformance` takes from the environment. */
 export interface ConformanceBenchEnv {
-  /** BENCH_ROUNDS: rounds of direct-then-proxy / proxy-then-direct (default 2). */
-  rounds: number;
+  /** BENCH_CHUNK: tests per pair (default 12); the selection is cut into chunks of about that many. */
+  chunk: number;
+  /** BENCH_PAIRS: pairs at most (default 60); a pair runs one chunk direct and through the proxy. */
+  pairs: number;
+  /** BENCH_MINUTES: no pair starts after this many minutes of pairs (default 25): the bench lock is shared. */
+  minutes: number;
   /** BENCH_TESTS: the selection's name (default `api`); wall-time.bench.ts knows the names. */
   tests: string;
   /** BENCH_ONLY: a regular expression keeping part of the selection; undefined keeps all. */
@@ -56,7 +60,8 @@ export interface ConformanceBenchEnv {
 /**
  * The settings of a conformance benchmark; `withNode` says whether the selection runs on a node (it sets
  * BENCH_PROCS's default).
- * @throws Error naming the variable when BENCH_ROUNDS or BENCH_PROCS is not a whole number from 1, or
+ * @throws Error naming the variable when BENCH_CHUNK, BENCH_PAIRS, BENCH_MINUTES or BENCH_PROCS is not a
+ * whole number from 1, or
  * BENCH_ONLY is not a regular expression.
  */
 export function conformanceBenchEnv(
@@ -73,7 +78,9 @@ export function conformanceBenchEnv(
     );
   }
   return {
-    rounds: count(env, "BENCH_ROUNDS", 2),
+    chunk: count(env, "BENCH_CHUNK", 12),
+    pairs: count(env, "BENCH_PAIRS", 60),
+    minutes: count(env, "BENCH_MINUTES", 25),
     tests,
     only,
     procs: count(env, "BENCH_PROCS", withNode(tests) ? 4 : 1),
