@@ -29,6 +29,7 @@ export {
   getWithKubeconfig,
   type LoadedSpec,
   type LoadSpecOptions,
+  liveSpecOf,
   loadSpec,
   parseSpec,
   readSource,

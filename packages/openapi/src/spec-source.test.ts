@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadSpec, releaseFromName, specSourceKind } from "./spec-source";
+import { liveSpecOf, loadSpec, releaseFromName, specSourceKind } from "./spec-source";
 import { sharedSpecPath } from "./testing";
 
 const gzipped = readFileSync(sharedSpecPath("1.30"));
@@ -33,6 +33,23 @@ describe("loadSpec from files", () => {
     await expect(loadSpec(path.join(dir, "broken.json"))).rejects.toThrow(/broken\.json is not valid JSON/);
     await expect(loadSpec(path.join(dir, "broken.json.gz"))).rejects.toThrow(/is not valid gzip$/);
     await expect(loadSpec(path.join(dir, "openapi3.json"))).rejects.toThrow(/is not a swagger 2\.0 document/);
+  });
+});
+
+describe("liveSpecOf", () => {
+  it("takes the release from /version's major and minor, and none from a /version it cannot read", () => {
+    const server = "https://10.0.0.1:6443";
+    const version = (body: string) => liveSpecOf(plain, Buffer.from(body), server).release;
+    expect(version('{"major":"1","minor":"34+","gitVersion":"v1.34.4-gke.1"}')).toBe("1.34");
+    expect(version('{"major":1,"minor":"34"}')).toBeNull();
+    expect(version("<html>")).toBeNull();
+    const loaded = liveSpecOf(plain, null, server);
+    expect(loaded.release).toBeNull();
+    expect(loaded.origin).toBe(server);
+    expect(Object.keys(loaded.spec.paths)).toEqual(Object.keys(JSON.parse(plain.toString("utf8")).paths));
+    expect(() => liveSpecOf(Buffer.from("{}"), null, server)).toThrow(
+      /https:\/\/10\.0\.0\.1:6443\/openapi\/v2/,
+    );
   });
 });
 

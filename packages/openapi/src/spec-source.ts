@@ -204,13 +204,25 @@ async function loadLiveSpec(options: LoadSpecOptions): Promise<LoadedSpec> {
     getWithKubeconfig(config, cluster.server, "/openapi/v2"),
     getWithKubeconfig(config, cluster.server, "/version").catch(() => null),
   ]);
+  return liveSpecOf(specBody, versionBody, cluster.server);
+}
+
+/**
+ * A cluster's spec from the bodies of its `/openapi/v2` and `/version` (null when that failed: the release
+ * is then unknown). Throws a one-line Error when the spec is not a swagger v2 spec.
+ */
+export function liveSpecOf(specBody: Buffer, versionBody: Buffer | null, server: string): LoadedSpec {
   let release: string | null = null;
   if (versionBody) {
-    const version = JSON.parse(versionBody.toString("utf8")) as { major?: string; minor?: string };
-    const minor = version.minor?.replace(/\D+$/, "");
-    if (version.major && minor) release = `${version.major}.${minor}`;
+    try {
+      const version = JSON.parse(versionBody.toString("utf8")) as { major?: unknown; minor?: unknown };
+      const minor = typeof version.minor === "string" ? version.minor.replace(/\D+$/, "") : "";
+      if (typeof version.major === "string" && version.major && minor) release = `${version.major}.${minor}`;
+    } catch {
+      // Not JSON: the release stays unknown, as when /version cannot be read at all.
+    }
   }
-  return { spec: parseSpec(specBody, `${cluster.server}/openapi/v2`), release, origin: cluster.server };
+  return { spec: parseSpec(specBody, `${server}/openapi/v2`), release, origin: server };
 }
 
 /** GET `server + apiPath` with the kubeconfig's TLS settings and credentials. */
