@@ -55,6 +55,25 @@ export class KubeconfigFile implements KubeconfigView {
     );
   }
 
+  /**
+   * Several files as client-node's `loadFromDefault` reads `$KUBECONFIG`'s list: the first file, then each
+   * next one merged in, its `current-context` (when it has one) taking over, and a name given twice an error
+   * (`Duplicate cluster: a`).
+   */
+  static loadAll(files: readonly string[]): KubeconfigFile {
+    const [first, ...rest] = files;
+    if (first === undefined) throw new Error("no kubeconfig file");
+    const merged = KubeconfigFile.load(first);
+    for (const file of rest) {
+      const next = KubeconfigFile.load(file);
+      if (next.currentContext) merged.currentContext = next.currentContext;
+      addAll(merged.clusters, next.clusters, "cluster");
+      addAll(merged.users, next.users, "user");
+      addAll(merged.contexts, next.contexts, "context");
+    }
+    return merged;
+  }
+
   getContextObject(name: string): Context | null {
     return this.contexts.find((context) => context.name === name) ?? null;
   }
@@ -71,6 +90,15 @@ export class KubeconfigFile implements KubeconfigView {
   getCurrentUser(): User | null {
     const context = this.currentContext === undefined ? null : this.getContextObject(this.currentContext);
     return context ? (this.users.find((user) => user.name === context.user) ?? null) : null;
+  }
+}
+
+/** Appends `added` to `entries`; a name already there is client-node's error. */
+function addAll(entries: { name: string }[], added: readonly { name: string }[], kind: string): void {
+  for (const entry of added) {
+    if (entries.some((known) => known.name === entry.name))
+      throw new Error(`Duplicate ${kind}: ${entry.name}`);
+    entries.push(entry);
   }
 }
 

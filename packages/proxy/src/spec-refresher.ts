@@ -1,5 +1,5 @@
 import https from "node:https";
-import { buildCatalog, type LoadedSpec, loadSpec } from "@apisnoop/openapi";
+import { buildCatalog, type LoadedSpec, liveSpecOf, loadSpec } from "@apisnoop/openapi";
 import { type SpecSnapshot, specSnapshot } from "./spec-snapshot";
 import type { Upstream } from "./upstream";
 
@@ -8,10 +8,8 @@ const CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 export const PROXY_USER_AGENT = "apisnoop-proxy (spec refresh)";
 
 export interface SpecRefresherOptions {
-  /** "live" (the upstream's /openapi/v2), a file or an http(s) URL. */
+  /** "live" (the upstream's /openapi/v2, read with the upstream's own credentials), a file or an http(s) URL. */
   source: string;
-  kubeconfig?: string;
-  context?: string;
   upstream: Upstream;
   /** Reload on this interval too (milliseconds; 0: never). Only for "live". */
   intervalMs: number;
@@ -72,9 +70,7 @@ export class SpecRefresher {
     this.reloading = (async () => {
       try {
         const load =
-          this.options.load ??
-          ((source: string) =>
-            loadSpec(source, { kubeconfig: this.options.kubeconfig, context: this.options.context }));
+          this.options.load ?? ((source: string) => (source === "live" ? this.loadLive() : loadSpec(source)));
         const loaded = await load(this.options.source);
         const catalog = buildCatalog(loaded.spec, loaded.release);
         this.snapshot = specSnapshot(catalog);
@@ -127,6 +123,18 @@ export class SpecRefresher {
     }
   }
 
+  /** The upstream's spec and release, read with the upstream's credentials (no client-node). */
+  private async loadLive(): Promise<LoadedSpec> {
+    const { server } = this.options.upstream;
+    const [specBody, versionBody] = await Promise.all([
+      this.get("/openapi/v2").catch((error: Error) => {
+        throw new Error(`cannot read the live spec from ${server}: ${error.message}`);
+      }),
+      this.get("/version").catch(() => null),
+    ]);
+    return liveSpecOf(specBody, versionBody, server);
+  }
+
   private async requestOptions(path: string): Promise<https.RequestOptions> {
     const url = new URL(this.options.upstream.basePath + path, this.options.upstream.server);
     const options: https.RequestOptions = {
@@ -137,7 +145,7 @@ export class SpecRefresher {
       path: url.pathname + url.search,
       headers: { accept: "application/json", "user-agent": PROXY_USER_AGENT },
     };
-    await (await this.options.upstream.kubeConfig()).applyToHTTPSOptions(options);
+    await this.options.upstream.authorize(options);
     return options;
   }
 
@@ -150,7 +158,7 @@ export class SpecRefresher {
         response.on("end", () =>
           response.statusCode === 200
             ? resolve(Buffer.concat(chunks))
-            : reject(new Error(`GET ${CRDS_PATH}: HTTP ${response.statusCode}`)),
+            : reject(new Error(`GET ${path.replace(/\?.*/, "")}: HTTP ${response.statusCode}`)),
         );
         response.on("error", reject);
       });

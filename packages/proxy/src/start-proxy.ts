@@ -161,8 +161,6 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
 
   const spec = new SpecRefresher({
     source: options.spec ?? "live",
-    kubeconfig: options.kubeconfig,
-    context: options.context,
     upstream,
     intervalMs: options.specRefreshIntervalMs ?? 10 * 60_000,
     onLoaded: ({ operations, release, origin }) => {

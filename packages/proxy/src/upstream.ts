@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import https from "node:https";
-import type { KubeConfig } from "@kubernetes/client-node";
-import { KubeconfigFile, type KubeconfigView } from "./kubeconfig-file";
+import { loadKubeconfig, type UpstreamSource } from "./kubeconfig-source";
+import { type Authorize, authorizer } from "./upstream-credentials";
+
+export type { UpstreamSource } from "./kubeconfig-source";
 
 /** The kube-apiserver the proxy forwards to, and how to reach it over TLS. */
 export interface Upstream {
@@ -23,54 +25,23 @@ export interface Upstream {
   /** The kubeconfig's name for the cluster (client-node calls the in-cluster one `inCluster`). */
   clusterName: string;
   /**
-   * The kubeconfig and context the upstream came from, as client-node's KubeConfig, for the proxy's own
-   * API calls (it applies every kind of credential): loaded on first use, since only a live spec needs it.
+   * Applies the kubeconfig user's TLS settings and credentials to one of the proxy's own API calls (live
+   * spec, CRD watch); a rotating in-cluster token is read again as client-go reads it.
    */
-  kubeConfig: () => Promise<KubeConfig>;
-}
-
-/** Where to read the upstream from: a kubeconfig file (else $KUBECONFIG, ~/.kube/config, in-cluster). */
-export interface UpstreamSource {
-  kubeconfig?: string;
-  context?: string;
+  authorize: Authorize;
 }
 
 /**
  * Resolves the upstream apiserver from a kubeconfig and context, or from the in-cluster service account
- * when there is no kubeconfig. A kubeconfig file given by name is read without client-node (start-up
- * time, `KubeconfigFile`); the defaults ($KUBECONFIG's list, ~/.kube/config, in-cluster) are found by
- * client-node's loadFromDefault. Throws one-line errors.
+ * when there is no kubeconfig (`loadKubeconfig`: client-node's order, without loading client-node).
+ * Throws one-line errors.
  */
 export async function resolveUpstream(source: UpstreamSource = {}): Promise<Upstream> {
-  let kubeConfig: KubeconfigView;
-  let loaded: Promise<KubeConfig> | null = null;
-  try {
-    if (source.kubeconfig) kubeConfig = KubeconfigFile.load(source.kubeconfig);
-    else {
-      const defaults = new (await import("./client-node-config")).KubeConfig();
-      defaults.loadFromDefault();
-      kubeConfig = defaults;
-      loaded = Promise.resolve(defaults);
-    }
-  } catch (error) {
-    throw new Error(
-      `cannot load kubeconfig ${source.kubeconfig ?? "(default)"}: ${(error as Error).message}`,
-    );
-  }
-  if (source.context) {
-    if (!kubeConfig.getContextObject(source.context)) {
-      throw new Error(`kubeconfig ${source.kubeconfig ?? "(default)"} has no context '${source.context}'`);
-    }
-    kubeConfig.setCurrentContext(source.context);
-  }
-  const clientNodeConfig = async (): Promise<KubeConfig> => {
-    const config = new (await import("./client-node-config")).KubeConfig();
-    config.loadFromFile(source.kubeconfig as string);
-    if (source.context) config.setCurrentContext(source.context);
-    return config;
-  };
+  const loaded = loadKubeconfig(source);
+  const kubeConfig = loaded.view;
+  const label = loaded.label;
   const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error(`kubeconfig ${source.kubeconfig ?? "(default)"} has no current cluster`);
+  if (!cluster) throw new Error(`kubeconfig ${label} has no current cluster`);
   const url = new URL(cluster.server);
   if (url.protocol !== "https:")
     throw new Error(`upstream ${cluster.server} is not https: apisnoop proxies TLS apiservers`);
@@ -102,10 +73,7 @@ export async function resolveUpstream(source: UpstreamSource = {}): Promise<Upst
     rejectUnauthorized: !cluster.skipTLSVerify,
     clientCertificate: cert && key ? { cert, key } : null,
     clusterName: cluster.name,
-    kubeConfig: () => {
-      loaded ??= clientNodeConfig();
-      return loaded;
-    },
+    authorize: authorizer(cluster, user, loaded.clientNode, source.tokenMaxAgeMs),
   };
 }
 
