@@ -1,5 +1,7 @@
-import type { Informer, KubeConfig, ObjectCache, V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import { normaliseRemoteAddress } from "./client-address";
+import { PodWatch, ResourceVersionGone } from "./pod-watch";
+import { resolveUpstream, type Upstream } from "./upstream";
 
 /**
  * Who a pod is, as far as source attribution (GUIDE §2) cares: read from the pod object alone.
@@ -80,6 +82,8 @@ export interface PodDirectoryOptions {
   /** A kubeconfig file; default: `$KUBECONFIG`, `~/.kube/config`, else the in-cluster service account. */
   kubeconfig?: string;
   context?: string;
+  /** The upstream to watch, already resolved (the proxy's own); else resolved from kubeconfig and context. */
+  upstream?: Upstream;
   /** Told one line per watch failure and per recovery; never headers, tokens or bodies. */
   log?: (line: string) => void;
   /** First delay before restarting a failed list/watch (milliseconds); doubles up to 30 s. Default 1 s. */
@@ -94,25 +98,31 @@ interface Claim {
 const MAX_RETRY_DELAY_MS = 30_000;
 
 /**
- * Pod identities by pod IP, kept current by an informer (list + watch of pods in all namespaces) so a
+ * Pod identities by pod IP, kept current by a list and watch of pods in all namespaces (`PodWatch`) so a
  * connection's remote IP names the pod that opened it. Needs `list` and `watch` on pods cluster-wide (the
- * chart's proxy ClusterRole grants them). After a watch or list error the informer is restarted after a
+ * chart's proxy ClusterRole grants them). After a watch or list error it lists and watches again after a
  * growing delay; what was known stays served meanwhile.
  */
 export class PodDirectory {
   /** Pods claiming each IP, newest claim last: two pods can briefly share an IP while one terminates. */
   private readonly byIp = new Map<string, Claim[]>();
   private readonly ipsByUid = new Map<string, string[]>();
+  private readonly watch: PodWatch;
   private retryTimer: NodeJS.Timeout | null = null;
+  private wakeUp: (() => void) | null = null;
   private retryDelayMs: number;
-  private errors = 0;
   private stopped = false;
 
   private constructor(
-    private readonly informer: Informer<V1Pod> & ObjectCache<V1Pod>,
+    upstream: Upstream,
     private readonly options: PodDirectoryOptions,
   ) {
     this.retryDelayMs = options.retryDelayMs ?? 1000;
+    this.watch = new PodWatch(upstream, {
+      replace: (pods) => this.replace(pods),
+      upsert: (pod) => this.upsert(pod),
+      remove: (pod) => this.remove(pod),
+    });
   }
 
   /**
@@ -120,31 +130,17 @@ export class PodDirectory {
    * @throws Error (one line) when the kubeconfig cannot be loaded or the first list fails, e.g. forbidden.
    */
   static async start(options: PodDirectoryOptions = {}): Promise<PodDirectory> {
-    // client-node takes seconds to import: only a proxy that attributes pods pays for it.
-    const { CoreV1Api, KubeConfig, makeInformer } = await import("./pod-informer-client");
-    const config = loadKubeConfig(new KubeConfig(), options);
-    const api = config.makeApiClient(CoreV1Api);
-    const informer = makeInformer<V1Pod>(config, "/api/v1/pods", () => api.listPodForAllNamespaces());
-    const directory = new PodDirectory(informer, options);
-    let firstError: unknown = null;
-    const recordFirst = (error: unknown) => {
-      firstError ??= error;
-    };
-    informer.on("error", recordFirst);
-    informer.on("add", (pod) => directory.upsert(pod));
-    informer.on("update", (pod) => directory.upsert(pod));
-    informer.on("delete", (pod) => directory.remove(pod));
+    const upstream =
+      options.upstream ??
+      (await resolveUpstream({ kubeconfig: options.kubeconfig, context: options.context }));
+    const directory = new PodDirectory(upstream, options);
     try {
-      await informer.start();
+      await directory.watch.list();
     } catch (error) {
-      firstError ??= error;
-    }
-    informer.off("error", recordFirst);
-    if (firstError) {
       directory.stop();
-      throw new Error(`cannot list pods: ${describeError(firstError)}`);
+      throw new Error(`cannot list pods: ${describeError(error)}`);
     }
-    informer.on("error", (error) => directory.restartLater(error));
+    void directory.follow();
     return directory;
   }
 
@@ -164,7 +160,54 @@ export class PodDirectory {
   stop(): void {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    void this.informer.stop().catch(() => undefined);
+    this.wakeUp?.();
+    this.watch.stop();
+  }
+
+  /**
+   * Watches on and on: again from the last resourceVersion when a watch ends, a new list first when the
+   * version is gone; after any other failure one log line, a delay that doubles while failures go on, a
+   * new list and watch, and one line once a watch is open again.
+   */
+  private async follow(): Promise<void> {
+    let failing = false;
+    let listFirst = false;
+    while (!this.stopped) {
+      try {
+        if (listFirst) await this.watch.list();
+        listFirst = false;
+        await this.watch.watch(() => {
+          if (!failing) return;
+          failing = false;
+          this.retryDelayMs = this.options.retryDelayMs ?? 1000;
+          this.options.log?.("pod directory: watching pods again");
+        });
+      } catch (error) {
+        if (this.stopped) return;
+        listFirst = true;
+        if (error instanceof ResourceVersionGone) continue;
+        failing = true;
+        const delay = this.retryDelayMs;
+        this.options.log?.(
+          `pod directory: watching pods failed (${describeError(error)}); retrying in ${delay} ms`,
+        );
+        this.retryDelayMs = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+        await new Promise<void>((resolve) => {
+          this.wakeUp = resolve;
+          this.retryTimer = setTimeout(resolve, delay);
+          this.retryTimer.unref();
+        });
+        this.retryTimer = null;
+        this.wakeUp = null;
+      }
+    }
+  }
+
+  /** A (re)list: every pod there is now, in place of what was known. */
+  private replace(pods: V1Pod[]): void {
+    this.byIp.clear();
+    this.ipsByUid.clear();
+    for (const pod of pods) this.upsert(pod);
   }
 
   private upsert(pod: V1Pod): void {
@@ -195,54 +238,12 @@ export class PodDirectory {
     }
     this.ipsByUid.delete(uid);
   }
-
-  /** The informer stopped on an error: restart it after a delay that doubles while failures go on. */
-  private restartLater(error: unknown): void {
-    if (this.stopped) return;
-    const delay = this.retryDelayMs;
-    this.options.log?.(
-      `pod directory: watching pods failed (${describeError(error)}); retrying in ${delay} ms`,
-    );
-    const errorsBefore = ++this.errors;
-    this.retryDelayMs = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(async () => {
-      this.retryTimer = null;
-      if (this.stopped) return;
-      try {
-        // Resolves once the list (if needed) is done and the watch answered; a failure on the way has
-        // already come back through the 'error' handler.
-        await this.informer.start();
-      } catch (startError) {
-        this.restartLater(startError);
-        return;
-      }
-      if (this.errors === errorsBefore && !this.stopped) {
-        this.retryDelayMs = this.options.retryDelayMs ?? 1000;
-        this.options.log?.("pod directory: watching pods again");
-      }
-    }, delay);
-    this.retryTimer.unref();
-  }
-}
-
-function loadKubeConfig(config: KubeConfig, options: PodDirectoryOptions): KubeConfig {
-  try {
-    if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
-    else config.loadFromDefault();
-    if (options.context) config.setCurrentContext(options.context);
-  } catch (error) {
-    throw new Error(`cannot load kubeconfig ${options.kubeconfig ?? "(default)"}: ${describeError(error)}`);
-  }
-  if (!config.getCurrentCluster()) {
-    throw new Error(`kubeconfig ${options.kubeconfig ?? "(default)"} has no current cluster`);
-  }
-  return config;
 }
 
 /**
- * One short line about a list/watch failure. client-node's ApiException message carries the response
- * headers and body, so for HTTP failures only the status code is kept (GUIDE §4: never log headers).
+ * One short line about a list/watch failure. For HTTP failures only the status code is kept: a response
+ * body may echo the request, and client-node's errors carry the response headers (GUIDE §4: never log
+ * headers).
  */
 export function describeError(error: unknown): string {
   const code =

@@ -174,7 +174,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
   });
   await spec.start();
-  const podDirectory = await startPodDirectory(options, log);
+  const podDirectory = await startPodDirectory(options, upstream, log);
   if (podDirectory) log(`pod attribution: ${podDirectory.size} pod addresses known`);
 
   const hits = options.out
@@ -274,11 +274,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
  */
 async function startPodDirectory(
   options: ProxyOptions,
+  upstream: Upstream,
   log: (line: string) => void,
 ): Promise<PodDirectory | null> {
   if (options.pods !== "informer" && options.pods !== "informer-if-allowed") return null;
   try {
-    return await PodDirectory.start({ kubeconfig: options.kubeconfig, context: options.context, log });
+    return await PodDirectory.start({ upstream, log });
   } catch (error) {
     if (options.pods === "informer") throw error;
     log(

@@ -1,0 +1,165 @@
+/**
+ * PodWatch against a local HTTPS server that answers as an apiserver would, and as a hostile one might:
+ * pages followed by their continue token, a watch from the list's resourceVersion, events applied and
+ * the version followed, 410 as "list again", an event past its bound and a status other than 200.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CertificateAuthority } from "./certificate-authority";
+import {
+  HttpStatusError,
+  MAX_WATCH_EVENT_BYTES,
+  type PodEvents,
+  PodWatch,
+  ResourceVersionGone,
+} from "./pod-watch";
+import type { Upstream } from "./upstream";
+
+const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-pod-watch-test-"));
+let server: https.Server;
+let upstream: Upstream;
+/** How the server answers the next requests: path and query in, status and body out. */
+let answer: (url: URL, res: import("node:http").ServerResponse) => void = (_url, res) => res.end();
+const asked: URL[] = [];
+
+beforeAll(async () => {
+  const ca = await CertificateAuthority.open(dir);
+  const leaf = await ca.leafFor(["127.0.0.1"]);
+  server = https.createServer({ key: leaf.key, cert: leaf.cert }, (req, res) => {
+    const url = new URL(req.url ?? "/", "https://apiserver");
+    asked.push(url);
+    answer(url, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  upstream = {
+    server: `https://127.0.0.1:${port}`,
+    host: "127.0.0.1",
+    port,
+    authority: `127.0.0.1:${port}`,
+    basePath: "",
+    serverName: undefined,
+    ca: Buffer.from(ca.certificatePem),
+    rejectUnauthorized: true,
+    clientCertificate: null,
+    clusterName: "test",
+    authorize: async (options) => {
+      options.ca = ca.certificatePem;
+      (options.headers as Record<string, string>).Authorization = "Bearer test-token";
+    },
+  };
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function pod(name: string, version: string): V1Pod {
+  return { metadata: { name, namespace: "ns", uid: `uid-${name}`, resourceVersion: version } };
+}
+
+/** What the watch handed over, in order. */
+function recorder(): PodEvents & { seen: string[] } {
+  const seen: string[] = [];
+  return {
+    seen,
+    replace: (pods) => seen.push(`replace ${pods.map((p) => p.metadata?.name).join(",")}`),
+    upsert: (p) => seen.push(`upsert ${p.metadata?.name}`),
+    remove: (p) => seen.push(`remove ${p.metadata?.name}`),
+  };
+}
+
+describe("PodWatch", () => {
+  it("lists page by page, then watches from the list's version and follows the events' versions", async () => {
+    asked.length = 0;
+    answer = (url, res) => {
+      if (url.searchParams.get("watch") === "1") {
+        res.write(`${JSON.stringify({ type: "ADDED", object: pod("c", "11") })}\n`);
+        res.write(`${JSON.stringify({ type: "MODIFIED", object: pod("a", "12") })}\n`);
+        res.write(
+          `${JSON.stringify({ type: "BOOKMARK", object: { metadata: { resourceVersion: "15" } } })}\n`,
+        );
+        res.end(`${JSON.stringify({ type: "DELETED", object: pod("b", "16") })}\n`);
+      } else if (!url.searchParams.get("continue")) {
+        res.end(
+          JSON.stringify({ metadata: { resourceVersion: "10", continue: "page-2" }, items: [pod("a", "1")] }),
+        );
+      } else res.end(JSON.stringify({ metadata: { resourceVersion: "10" }, items: [pod("b", "2")] }));
+    };
+    const events = recorder();
+    const watch = new PodWatch(upstream, events);
+    await watch.list();
+    let opened = 0;
+    await watch.watch(() => opened++);
+    expect(events.seen).toEqual(["replace a,b", "upsert c", "upsert a", "remove b"]);
+    expect(opened).toBe(1);
+    expect(asked.map((url) => url.searchParams.get("limit"))).toEqual(["500", "500", null]);
+    expect(asked[1]?.searchParams.get("continue")).toBe("page-2");
+    expect(asked[2]?.searchParams.get("resourceVersion")).toBe("10");
+    expect(asked[2]?.searchParams.get("allowWatchBookmarks")).toBe("true");
+    // The next watch starts from the last event's version, the bookmark's passed by.
+    await watch.watch(() => {});
+    expect(asked[3]?.searchParams.get("resourceVersion")).toBe("16");
+    watch.stop();
+  });
+
+  it("says 'list again' for a version gone, as an event or as the answer", async () => {
+    answer = (_url, res) =>
+      res.end(
+        `${JSON.stringify({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } })}\n`,
+      );
+    const watch = new PodWatch(upstream, recorder());
+    await expect(watch.watch(() => {})).rejects.toBeInstanceOf(ResourceVersionGone);
+    answer = (_url, res) => {
+      res.statusCode = 410;
+      res.end("{}");
+    };
+    await expect(watch.watch(() => {})).rejects.toBeInstanceOf(ResourceVersionGone);
+  });
+
+  it("refuses an event past its bound and cuts the watch", async () => {
+    let closed = false;
+    answer = (_url, res) => {
+      res.on("close", () => {
+        closed = true;
+      });
+      res.write(`{"type":"ADDED","object":{"metadata":{"name":"${"x".repeat(MAX_WATCH_EVENT_BYTES)}`);
+    };
+    const events = recorder();
+    await expect(new PodWatch(upstream, events).watch(() => {})).rejects.toThrow(
+      `watch pods: an event longer than ${MAX_WATCH_EVENT_BYTES} bytes`,
+    );
+    expect(events.seen).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(true);
+  });
+
+  it("keeps only the status of a refused list, never the body", async () => {
+    answer = (_url, res) => {
+      res.statusCode = 403;
+      res.end('{"message":"pods is forbidden: User \\"system:serviceaccount:x:y\\" cannot list"}');
+    };
+    const failure = await new PodWatch(upstream, recorder()).list().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(HttpStatusError);
+    expect((failure as Error).message).toBe("list pods: HTTP 403");
+  });
+
+  it("takes a watch cut mid-stream for a failure, not for the apiserver's end", async () => {
+    answer = (_url, res) => {
+      res.write(`${JSON.stringify({ type: "ADDED", object: pod("d", "20") })}\n`);
+      setTimeout(() => res.socket?.destroy(), 20);
+    };
+    const events = recorder();
+    await expect(new PodWatch(upstream, events).watch(() => {})).rejects.toThrow(
+      /mid-stream|aborted|socket hang up|ECONNRESET/,
+    );
+    expect(events.seen).toEqual(["upsert d"]);
+  });
+});
