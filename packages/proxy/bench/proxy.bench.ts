@@ -3,7 +3,10 @@
  *
  * 1. Footprint of `apisnoop proxy --spec FILE` from the TypeScript sources (tsx, `apps/cli/bin`) and from
  *    the compiled build (`npm run build:cli`, built afresh into a scratch folder): launch to ready (the
- *    "listening" line), CPU spent until ready, idle RSS, and peak RSS under load.
+ *    "listening" line), CPU spent until ready, idle RSS, and peak RSS under load. Then the compiled build's
+ *    start-up by where its kubeconfig comes from: `--kubeconfig FILE`, `$KUBECONFIG`, `~/.kube/config` and a
+ *    pod's service account (mounted at its standard path in a namespace of the proxy's own, `unshare`),
+ *    beside another build's (BENCH_BASELINE_CLI) for a before/after in one run.
  * 2. Load with h2load (Debian's nghttp2-client) over HTTP/1.1 (`--h1`) and HTTP/2 clients, against the
  *    same stand-in apiserver (bench/upstream.ts, its own process, HTTP/2 and HTTP/1.1 by ALPN): direct,
  *    through apisnoop (compiled, 1.34 spec, recording to a hits file), through bare Node.js
@@ -21,10 +24,19 @@
  * Environment: BENCH_LOW_RATE_REQUESTS (default 2000), BENCH_SATURATION_SECONDS (per round, default 4),
  * BENCH_SATURATION_ROUNDS (default 3), BENCH_CONNECTIONS (HTTP/1.1 connections, default 16),
  * BENCH_STREAMS (HTTP/2 streams on one connection, default 16), BENCH_SKIP_MITMPROXY=1,
- * BENCH_SKIP_FOOTPRINT=1.
+ * BENCH_SKIP_FOOTPRINT=1; BENCH_STARTS (starts per kubeconfig source, default 3), BENCH_BASELINE_CLI (another
+ * build's apisnoop.mjs, started beside this one's), BENCH_SKIP_LOAD=1 (footprint and start-ups only).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,10 +64,10 @@ interface Started {
 }
 
 /** Spawns a process and resolves once a stdout or stderr line matches `ready`. */
-function start(command: string, args: string[], ready: RegExp): Promise<Started> {
+function start(command: string, args: string[], ready: RegExp, env = process.env): Promise<Started> {
   return new Promise((resolve, reject) => {
     const launched = performance.now();
-    const child = spawn(command, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
     let out = "";
     const timer = setTimeout(() => reject(new Error(`${command} did not start in time:\n${out}`)), 120_000);
@@ -243,6 +255,128 @@ function table(rows: string[][]): void {
   for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  "));
 }
 
+/** Where a start-up by kubeconfig source reads its kubeconfig from. */
+interface StartMode {
+  name: string;
+  /** Extra arguments (after the common ones, which carry no --kubeconfig). */
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  /** Run in a user and mount namespace with the service account mounted at its standard path. */
+  pod?: boolean;
+}
+
+/**
+ * The service account of a pod at /var/run/secrets/kubernetes.io/serviceaccount, without writing there:
+ * `unshare` gives the proxy a mount namespace of its own (as root of a user namespace) with a tmpfs on
+ * /run, the account's files copied in, then execs it (same pid).
+ */
+function inPod(serviceAccount: string, command: string, args: string[]): [string, string[]] {
+  const dir = "/run/secrets/kubernetes.io/serviceaccount";
+  const script = `mount -t tmpfs tmpfs /run && mkdir -p ${dir} && cp "$0"/token "$0"/ca.crt ${dir}/ && exec "$@"`;
+  return [
+    "unshare",
+    ["--user", "--map-root-user", "--mount", "sh", "-c", script, serviceAccount, command, ...args],
+  ];
+}
+
+/**
+ * Launch to ready, CPU to ready and idle RSS of the compiled proxy for each place its kubeconfig can come
+ * from (a file named, $KUBECONFIG, ~/.kube/config, a pod's service account), BENCH_STARTS times each,
+ * builds and modes interleaved; with BENCH_BASELINE_CLI (another build's apisnoop.mjs) the same starts of
+ * that build, for a before/after in one run. Prints each cell's median.
+ */
+async function startupByMode(
+  builds: { name: string; entry: string }[],
+  upstreamPort: number,
+  caPem: string,
+  kubeconfig: string,
+  specFile: string,
+): Promise<void> {
+  if (spawnSync("unshare", ["--user", "--map-root-user", "--mount", "true"]).status !== 0) {
+    console.log(
+      "\nstart-up by kubeconfig source: skipped (unshare cannot make a user and mount namespace here)",
+    );
+    return;
+  }
+  const home = path.join(scratch, "home");
+  mkdirSync(path.join(home, ".kube"), { recursive: true });
+  copyFileSync(kubeconfig, path.join(home, ".kube", "config"));
+  const emptyHome = path.join(scratch, "empty-home");
+  mkdirSync(emptyHome, { recursive: true });
+  const serviceAccount = path.join(scratch, "service-account");
+  mkdirSync(serviceAccount, { recursive: true });
+  writeFileSync(path.join(serviceAccount, "token"), TOKEN);
+  writeFileSync(path.join(serviceAccount, "ca.crt"), caPem);
+  const base = { ...process.env };
+  delete base.KUBECONFIG;
+  delete base.KUBERNETES_SERVICE_HOST;
+  delete base.KUBERNETES_SERVICE_PORT;
+  const pod = {
+    ...base,
+    HOME: emptyHome,
+    KUBERNETES_SERVICE_HOST: "127.0.0.1",
+    KUBERNETES_SERVICE_PORT: String(upstreamPort),
+  };
+  const modes: StartMode[] = [
+    { name: "--kubeconfig FILE", args: ["--kubeconfig", kubeconfig], env: { ...base, HOME: emptyHome } },
+    { name: "$KUBECONFIG", args: [], env: { ...base, HOME: emptyHome, KUBECONFIG: kubeconfig } },
+    { name: "~/.kube/config", args: [], env: { ...base, HOME: home } },
+    { name: "in-cluster, --pods off", args: ["--pods", "off"], env: pod, pod: true },
+    { name: "in-cluster (--pods auto)", args: [], env: pod, pod: true },
+  ];
+  const starts = Number(process.env.BENCH_STARTS ?? 3);
+  const figures = new Map<string, { ready: number[]; cpu: number[]; rss: number[] }>();
+  for (let round = 0; round < starts; round++) {
+    for (const mode of modes) {
+      for (const build of round % 2 === 0 ? builds : [...builds].reverse()) {
+        const common = [
+          build.entry,
+          "proxy",
+          "--listen",
+          "127.0.0.1:0",
+          "--admin-listen",
+          "none",
+          "--spec",
+          specFile,
+          "--ca-dir",
+          path.join(scratch, "proxy-ca"),
+          ...mode.args,
+        ];
+        const [command, args] = mode.pod ? inPod(serviceAccount, "node", common) : ["node", common];
+        const proxy = await start(command, args, LISTENING, mode.env);
+        const pid = proxy.child.pid as number;
+        const cpu = cpuMicros(pid) / 1000;
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        const key = `${mode.name}\t${build.name}`;
+        const cell = figures.get(key) ?? { ready: [], cpu: [], rss: [] };
+        cell.ready.push(proxy.readyMs);
+        cell.cpu.push(cpu);
+        cell.rss.push(memory(pid).rss);
+        figures.set(key, cell);
+        await stop(proxy.child);
+      }
+    }
+  }
+  const median = (values: number[]) =>
+    percentile(
+      [...values].sort((a, b) => a - b),
+      50,
+    );
+  const rows = [["kubeconfig from", "build", "ready ms", "CPU to ready ms", "idle RSS MiB"]];
+  for (const [key, cell] of figures) {
+    const [mode, build] = key.split("\t") as [string, string];
+    rows.push([
+      mode,
+      build,
+      median(cell.ready).toFixed(0),
+      median(cell.cpu).toFixed(0),
+      median(cell.rss).toFixed(1),
+    ]);
+  }
+  console.log(`\nstart-up by kubeconfig source (compiled, --spec FILE; median of ${starts} starts each)`);
+  table(rows);
+}
+
 async function main(): Promise<void> {
   if (spawnSync("sh", ["-c", "command -v h2load"]).status !== 0) {
     throw new Error("bench:proxy needs h2load: apt-get install -y nghttp2-client");
@@ -336,6 +470,18 @@ current-context: bench
     else await stop(proxy.child);
   }
   if (!apisnoop) throw new Error("the compiled proxy did not start");
+  const baseline = process.env.BENCH_BASELINE_CLI;
+  await startupByMode(
+    [
+      { name: "this", entry: compiled },
+      ...(baseline ? [{ name: "baseline", entry: path.resolve(baseline) }] : []),
+    ],
+    upstream.port,
+    upstream.caPem,
+    kubeconfig,
+    specFile,
+  );
+  if (process.env.BENCH_SKIP_LOAD === "1") return;
   targets.push({ name: "apisnoop", port: Number(apisnoop.match[1]), pid: apisnoop.child.pid as number });
 
   const mitmdump = spawnSync("sh", ["-c", "command -v mitmdump"], { encoding: "utf8" }).stdout.trim();
