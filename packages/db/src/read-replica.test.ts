@@ -98,7 +98,7 @@ describe.skipIf(!RUN)("reads from a streaming replica", () => {
       await patient.recordCommit();
       expect(await view(patient)).toEqual({ standby: true, hits: stored });
     }
-    expect(patient.stats()).toEqual({ replica: 5, fallbackLagging: 0, fallbackDown: 0 });
+    expect(patient.stats()).toMatchObject({ replica: 5, fallbackLagging: 0, fallbackDown: 0 });
     const named = await pair.onReplica(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'apisnoop-read-test'",
     );
@@ -168,7 +168,7 @@ describe.skipIf(!RUN)("reads from a streaming replica", () => {
     });
     opened.push(primaryAsReplica);
     expect(await view(primaryAsReplica)).toEqual({ standby: false, hits: stored });
-    expect(primaryAsReplica.stats()).toEqual({ replica: 0, fallbackLagging: 0, fallbackDown: 1 });
+    expect(primaryAsReplica.stats()).toMatchObject({ replica: 0, fallbackLagging: 0, fallbackDown: 1 });
     expect(lines).toContain(
       "read replica: is not a standby in recovery, so its data cannot be checked against commits " +
         "(DATABASE_READ_URL); reading from DATABASE_URL meanwhile",

@@ -47,6 +47,8 @@ export interface ReadStats {
   fallbackLagging: number;
   /** Reads the primary served because the replica did not answer (or failed the query). */
   fallbackDown: number;
+  /** Milliseconds reads spent finding out whether the replica had replayed the last commit, in all. */
+  waitedMs: number;
 }
 
 /** Reads on the primary only: what a process without `DATABASE_READ_URL` uses. */
@@ -56,7 +58,7 @@ export function primaryReads(primary: PrismaClient): DatabaseReads {
     committed() {},
     async recordCommit() {},
     fence: () => null,
-    stats: () => ({ replica: 0, fallbackLagging: 0, fallbackDown: 0 }),
+    stats: () => ({ replica: 0, fallbackLagging: 0, fallbackDown: 0, waitedMs: 0 }),
     async close() {},
   };
 }
@@ -91,7 +93,7 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
   const replica = createPrismaClient(options.readUrl, options.applicationName, {
     connectTimeoutMs: CONNECT_TIMEOUT_MS,
   });
-  const stats: ReadStats = { replica: 0, fallbackLagging: 0, fallbackDown: 0 };
+  const stats: ReadStats = { replica: 0, fallbackLagging: 0, fallbackDown: 0, waitedMs: 0 };
   // The newest commit to wait for. Commits noted without a position (and the start: a replica hours
   // behind must not serve a freshly started process) bump `unknownCommits`; a read then asks the primary
   // for its position, which covers every commit up to the count it saw before asking.
@@ -187,11 +189,14 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
       const target = fence;
       if (replayed < target) {
         let answer: Awaited<ReturnType<typeof caughtUp>>;
+        const started = performance.now();
         try {
           answer = await caughtUp(target);
         } catch (error) {
           down(error);
           return onPrimary(query, "down");
+        } finally {
+          stats.waitedMs += performance.now() - started;
         }
         if (answer === "not a standby") {
           down(new Error("is not a standby in recovery, so its data cannot be checked against commits"));
