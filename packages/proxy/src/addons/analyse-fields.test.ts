@@ -168,23 +168,37 @@ describe("analyseFlowFields", () => {
 });
 
 describe("analyseFields addon", () => {
-  it("reads the first N responses per endpoint and source each minute, and every request", () => {
+  it("captures and reads the first N responses per endpoint and source each minute, and every request", async () => {
     const addon = analyseFields(new CaptureBudget(), 2);
     const list = JSON.stringify({ items: [{ spec: { nodeName: "n" } }] });
-    const flows = Array.from({ length: 4 }, () =>
-      flowFor("GET", "/api/v1/namespaces/default/pods", "listCoreV1NamespacedPod", {}, { body: list }),
-    );
-    for (const flow of flows) addon.done?.(flow);
+    /** A list call through the addon's hooks, its response body streamed past after the head. */
+    const listCall = async (minutesLater = 0): Promise<Flow> => {
+      const flow = matchedFlow(spec, { url: "/api/v1/namespaces/default/pods" });
+      flow.startedAt += minutesLater * 60_000;
+      const download = new PassThrough();
+      flow.response = { status: 200, contentType: "application/json", bodyStream: download };
+      addon.response?.(flow);
+      download.end(list);
+      await new Promise((resolve) => setImmediate(resolve));
+      addon.done?.(flow);
+      return flow;
+    };
+    const flows: Flow[] = [];
+    for (let i = 0; i < 4; i++) flows.push(await listCall());
     expect(flows.map((flow) => flow.fields?.response?.fields.size ?? 0)).toEqual([2, 2, 0, 0]);
-    const next = flowFor(
-      "GET",
-      "/api/v1/namespaces/default/pods",
-      "listCoreV1NamespacedPod",
-      {},
-      { body: list },
+    // Past the sample, nothing is even captured.
+    expect(flows.map((flow) => flow.response?.body != null)).toEqual([true, true, false, false]);
+    const create = flowFor(
+      "POST",
+      "/apis/apps/v1/namespaces/default/deployments",
+      "createAppsV1NamespacedDeployment",
+      {
+        body: JSON.stringify(deployment),
+      },
     );
-    next.startedAt += 60_000; // a new minute
-    addon.done?.(next);
+    addon.done?.(create);
+    expect(create.fields?.request?.unknown.size).toBe(1);
+    const next = await listCall(1); // a new minute
     expect(next.fields?.response?.fields.size).toBe(2);
   });
 

@@ -124,7 +124,8 @@ export const DEFAULT_RESPONSE_SAMPLES = 20;
  * with its own schema once the spec is refreshed): sets `flow.fields`.
  *
  * Request bodies are always read. Response bodies — a controller re-reading the same big list every few
- * seconds — are read for the first `responseSamples` calls per endpoint and source each minute (0: all):
+ * seconds — are captured and read for the first `responseSamples` calls per endpoint and source each
+ * minute (0: all), decided at the response head:
  * which fields a client receives barely changes between those reads, and reading every one cost this
  * proxy about a third of its throughput on 118 KiB lists (README, bench:proxy).
  */
@@ -161,10 +162,13 @@ export function analyseFields(budget: CaptureBudget, responseSamples = DEFAULT_R
       const response = flow.response;
       if (!response?.bodyStream) return;
       if (!capturesResponseBody(flow.request.method, response.status, response.contentType ?? null)) return;
+      // Sampled before a byte is kept: a response that will not be read is never captured (no listener,
+      // no buffers held until `done`).
+      if (!wantsResponse(flow)) return;
       response.body = budget.capture(response.bodyStream, flow.match?.watch ? WATCH_PREFIX_BYTES : undefined);
     },
     done(flow) {
-      const readResponse = Boolean(flow.response?.body) && wantsResponse(flow);
+      const readResponse = Boolean(flow.response?.body);
       if (!flow.request.body && !readResponse) return;
       const { request, response } = analyseFlowFields(flow, readResponse);
       if (request || response) flow.fields = { request, response };
