@@ -3,7 +3,9 @@
  * ALPN) piped to one HTTP/2 session upstream (`h2`) or to a keep-alive pool of HTTP/1.1 connections
  * (`h1`), nothing else (no flows, no header filtering, no recording, no bounds). The benchmark runs it
  * beside apisnoop so the cost of apisnoop's own work can be told from the cost of the platform.
- *   tsx bare-proxy.ts <upstreamPort> <certDir> h1|h2  -> prints {"port": N} on stdout, serves until killed.
+ * With `core`, HTTP/2 clients are served with Node's core stream API (`'stream'`, `stream.respond()`)
+ * instead of its compatibility layer (`'request'`), as apisnoop serves them: the leaner floor.
+ *   tsx bare-proxy.ts <upstreamPort> <certDir> h1|h2 [core]  -> prints {"port": N}, serves until killed.
  */
 import http2 from "node:http2";
 import https from "node:https";
@@ -14,8 +16,9 @@ import { CertificateAuthority } from "../src/certificate-authority";
 const upstreamPort = Number(process.argv[2]);
 const certDir = process.argv[3];
 const upstreamProtocol = process.argv[4];
+const coreApi = process.argv[5] === "core";
 if (!upstreamPort || !certDir || (upstreamProtocol !== "h1" && upstreamProtocol !== "h2"))
-  throw new Error("usage: bare-proxy.ts <upstreamPort> <certDir> h1|h2");
+  throw new Error("usage: bare-proxy.ts <upstreamPort> <certDir> h1|h2 [core]");
 const leaf = await (await CertificateAuthority.open(certDir)).leafFor(["127.0.0.1"]);
 
 /** HTTP/2's default 64 KiB flow-control window stalls a 118 KiB list on a round trip: as apisnoop does. */
@@ -90,6 +93,29 @@ const server = http2.createSecureServer(
     if (req.method !== "GET") req.pipe(stream);
   },
 );
+if (coreApi) {
+  if (upstreamProtocol !== "h2") throw new Error("bare-proxy.ts: core serves HTTP/2 upstream only");
+  // HTTP/1.1 clients stay on 'request'; HTTP/2 streams go to this listener instead of the compatibility
+  // layer's, which adding a 'request' listener installed.
+  server.removeAllListeners("stream");
+  server.on("stream", (client: http2.ServerHttp2Stream, requestHeaders: http2.IncomingHttpHeaders) => {
+    client.on("error", () => {});
+    const headers: http2.OutgoingHttpHeaders = { ":authority": `127.0.0.1:${upstreamPort}` };
+    for (const [name, value] of Object.entries(requestHeaders)) {
+      if (name !== ":authority" && name !== ":scheme" && !NOT_FORWARDED.has(name)) headers[name] = value;
+    }
+    const stream = upstream().request(headers, { endStream: client.endAfterHeaders });
+    stream.on("response", (answer) => {
+      if (client.destroyed) return;
+      const out: http2.OutgoingHttpHeaders = {};
+      for (const [name, value] of Object.entries(answer)) if (!NOT_FORWARDED.has(name)) out[name] = value;
+      client.respond(out);
+      stream.pipe(client);
+    });
+    stream.on("error", () => client.destroy());
+    if (!client.endAfterHeaders) client.pipe(stream);
+  });
+}
 server.on("connection", (socket: Socket) => socket.setNoDelay(true));
 server.on("session", (session) => session.setLocalWindowSize(WINDOW));
 server.listen(0, "127.0.0.1", () =>

@@ -11,7 +11,8 @@
  *    same stand-in apiserver (bench/upstream.ts, its own process, HTTP/2 and HTTP/1.1 by ALPN): direct,
  *    through apisnoop (compiled, 1.34 spec, recording to a hits file), through bare Node.js
  *    pass-throughs (bench/bare-proxy.ts, HTTP/1.1 and HTTP/2 upstream: the floor any Node proxy stands
- *    on) and, when installed, through
+ *    on; the HTTP/2 one twice, its HTTP/2 clients served by Node's compatibility API, the target's
+ *    baseline, and by its core stream API, as apisnoop serves them) and, when installed, through
  *    mitmproxy (`mitmdump --mode reverse:…`). For a PodList GET and a small ConfigMap GET: p50/p99 with
  *    one request in flight, then requests/s at saturation and the CPU the route's process (the proxy; the
  *    upstream for direct) spends per request. Ratios are to the same run's direct and bare rows.
@@ -247,6 +248,9 @@ function proxyArgs(kubeconfig: string, specFile: string, name: string): string[]
   ];
 }
 
+/** The bare pass-through that serves HTTP/2 clients with Node's core stream API (HTTP/1.1 ones as the other). */
+const BARE_CORE = "bare, h2 upstream, core API";
+
 const LISTENING = /listening on https:\/\/127\.0\.0\.1:(\d+)/;
 
 function table(rows: string[][]): void {
@@ -425,7 +429,11 @@ current-context: bench
   // A first start creates the CA (key generation): not part of any launch measured below.
   await stop((await start("node", [compiled, ...proxyArgs(kubeconfig, specFile, "ca")], LISTENING)).child);
 
-  for (const upstreamProtocol of ["h1", "h2"] as const) {
+  for (const [upstreamProtocol, api] of [
+    ["h1", "compat"],
+    ["h2", "compat"],
+    ["h2", "core"],
+  ] as const) {
     const bare = await start(
       "node",
       [
@@ -434,11 +442,12 @@ current-context: bench
         String(upstream.port),
         path.join(scratch, "bare-ca"),
         upstreamProtocol,
+        ...(api === "core" ? ["core"] : []),
       ],
       /^(\{.*\})$/m,
     );
     targets.push({
-      name: `bare, ${upstreamProtocol} upstream`,
+      name: api === "core" ? BARE_CORE : `bare, ${upstreamProtocol} upstream`,
       port: (JSON.parse(bare.match[1] as string) as { port: number }).port,
       pid: bare.child.pid as number,
     });
@@ -525,6 +534,8 @@ current-context: bench
       "CPU µs/req",
       "CPU vs bare",
       "req/s vs bare",
+      "CPU vs core bare",
+      "req/s vs core bare",
       "failed",
     ],
   ];
@@ -549,10 +560,12 @@ current-context: bench
         const total = totals.get(target.name) as Saturation;
         const load = rates(total);
         const direct = results.get("direct");
-        // apisnoop speaks HTTP/2 upstream: its floor is the bare pass-through that does too.
+        // apisnoop speaks HTTP/2 upstream: its floor is the bare pass-through that does too, on Node's
+        // compatibility API (the target's baseline) and on its core stream API, as apisnoop serves HTTP/2.
         const bareResult = results.get("bare, h2 upstream");
-        const versusBare =
-          !["direct", "bare, h1 upstream", "bare, h2 upstream"].includes(target.name) && bareResult;
+        const coreResult = results.get(BARE_CORE);
+        const versusBare = !target.name.startsWith("bare") && target.name !== "direct" && bareResult;
+        const versusCore = !target.name.startsWith("bare") && target.name !== "direct" && coreResult;
         rows.push([
           label,
           protocol === "h1" ? "HTTP/1.1" : "HTTP/2",
@@ -565,6 +578,8 @@ current-context: bench
           load.cpuPerRequest.toFixed(0),
           versusBare ? `${(load.cpuPerRequest / bareResult.cpuPerRequest).toFixed(2)}x` : "",
           versusBare ? `${(load.rps / bareResult.rps).toFixed(2)}x` : "",
+          versusCore ? `${(load.cpuPerRequest / coreResult.cpuPerRequest).toFixed(2)}x` : "",
+          versusCore ? `${(load.rps / coreResult.rps).toFixed(2)}x` : "",
           String(latency.failed + total.failed),
         ]);
       }
