@@ -310,7 +310,9 @@ async function main(): Promise<void> {
       );
       const { acks, refused } = await traffic.stop();
       report(busy);
-      log(`    the proxies' batches: ${acks.length} acked, ${refused} refused`);
+      log(
+        `    the proxies' batches: ${acks.length} acked, emit → ack (commit on 2) p50 / p95 ${pair(acks)}; ${refused} refused`,
+      );
     }
     for (const browser of browsers) {
       if (browser.errors.length > 0) log(`  browser errors: ${browser.errors.join("; ")}`);
