@@ -15,7 +15,7 @@ import {
   sourceFromUserAgent,
 } from "@apisnoop/protocol";
 import { Server } from "socket.io";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ProxyMetrics } from "../metrics";
 import { smallDisk } from "../testing";
 import { BatchSpool } from "./batch-spool";
@@ -251,6 +251,53 @@ describe("Uplink", () => {
     expect(uplink.stats().spoolBatches).toBe(1);
     expect(uplink.stats().hitsPending).toBe(400);
     expect(journalledHits(dir)).toBe(400);
+  });
+
+  it("ships the first hit after a quiet spell at once, and later hits at the next tick, batched", async () => {
+    const server = await IngestServer.start();
+    open.push({ close: () => server.stop() });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
+    // A tick a minute: whatever arrives within the test's seconds was shipped without waiting for one.
+    const uplink = uplinkTo(server.url, dir, { flushMs: 60_000, quietFlushMs: 10 });
+    await until(() => uplink.stats().connected, "connected");
+    uplink.count(hit("first"));
+    uplink.count(hit("first")); // the same burst
+    await until(() => server.counts().first === 2, "the first hits stored");
+    expect(server.batches).toHaveLength(1);
+    // A batch was just spooled: the next hit waits for the tick.
+    uplink.count(hit("soon"));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.batches).toHaveLength(1);
+    expect(uplink.stats().hitsPending).toBe(1);
+    // A minute without a batch later (the uplink's monotonic clock moved on; the minute's tick has not
+    // run), the next hit is the first of a quiet spell again: it ships at once, with the one waiting.
+    const now = performance.now.bind(performance);
+    const spell = vi.spyOn(performance, "now").mockImplementation(() => now() + 61_000);
+    try {
+      uplink.count(hit("after"));
+      await until(() => server.counts().after === 1, "the hit after the quiet spell stored");
+      expect(server.batches).toHaveLength(2);
+      expect(server.counts().soon).toBe(1);
+      // And the hits right after that batch wait for the tick again, folded into one batch.
+      for (let i = 0; i < 5; i++) uplink.count(hit("later"));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(server.batches).toHaveLength(2);
+      expect(uplink.stats().hitsPending).toBe(5);
+    } finally {
+      spell.mockRestore();
+    }
+  });
+
+  it("with quietFlushMs 0, keeps even the first hit for the tick", async () => {
+    const server = await IngestServer.start();
+    open.push({ close: () => server.stop() });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uplink-"));
+    const uplink = uplinkTo(server.url, dir, { flushMs: 60_000, quietFlushMs: 0 });
+    await until(() => uplink.stats().connected, "connected");
+    uplink.count(hit("first"));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.batches).toHaveLength(0);
+    expect(uplink.stats().hitsPending).toBe(1);
   });
 
   it("keeps a batch it cannot write to the spool in memory, logs once, and writes it later in order", async () => {

@@ -28,6 +28,13 @@ export interface UplinkOptions {
   maxSpoolBytes?: number;
   /** Ship pending rollups this often while the web app keeps up (default 1 s). */
   flushMs?: number;
+  /**
+   * The first hit after a quiet spell (nothing spooled for `flushMs`, nothing waiting for an ack) ships
+   * this soon (default 25 ms, to take in the rest of a burst such as kubectl's discovery calls) instead of
+   * at the next tick, up to `flushMs` later; the ticks then start again from it. Batches stay at least
+   * `flushMs` apart, so steady traffic is batched as before. 0: off (every hit waits for a tick).
+   */
+  quietFlushMs?: number;
   /** ... or as soon as this many distinct rollup rows are pending (default 20,000). */
   maxKeys?: number;
   /**
@@ -83,19 +90,22 @@ const MAX_RETRY_DELAY_MS = 60_000;
 
 /**
  * Lossless delivery to the dashboard: counted hits go to a write-ahead journal and into edge
- * rollups; every `flushMs` (or `maxKeys` rows; less often while the web app is behind) the rollups become a
- * batch in the durable spool (split into parts well below the web app's message limit), then the journal
- * is emptied. Spooled batches are sent in order over the ingest namespace and deleted only when the web app
- * acknowledges their commit; batch ids make replays idempotent there, and a batch it did not take is sent
- * again after a delay that doubles up to a minute. While nothing can be spooled (the spool full, or its
- * disk failing) rollups stay in memory, bounded: wider time buckets first, then counted drops.
+ * rollups; every `flushMs` (or `maxKeys` rows; less often while the web app is behind; `quietFlushMs` after
+ * the first hit of a quiet spell) the rollups become a batch in the durable spool (split into parts well
+ * below the web app's message limit), then the journal is emptied. Spooled batches are sent in order over
+ * the ingest namespace and deleted only when the web app acknowledges their commit; batch ids make replays
+ * idempotent there, and a batch it did not take is sent again after a delay that doubles up to a minute.
+ * While nothing can be spooled (the spool full, or its disk failing) rollups stay in memory, bounded:
+ * wider time buckets first, then counted drops.
  */
 export class Uplink implements HitSink {
   private readonly builder: RollupBuilder;
   private readonly journal: HitJournal;
   private readonly spool: BatchSpool;
   private readonly socket: Socket;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout;
+  /** The flush armed by the first hit after a quiet spell, until it runs. */
+  private quietFlush: NodeJS.Timeout | null = null;
   private readonly lockFile: string;
   private sending = false;
   private closed = false;
@@ -104,6 +114,12 @@ export class Uplink implements HitSink {
   private refused = 0;
   private lastErrorLog = "";
   private lastSpooledAt = Date.now();
+  /**
+   * When a batch was last spooled (`performance.now()`, which a wall-clock step cannot move: a step back
+   * would keep every hit waiting for a tick, a step forward ship batches closer than `flushMs`); never, at
+   * start, so the first hit ships soon, as after a quiet spell.
+   */
+  private lastBatchAt = Number.NEGATIVE_INFINITY;
   /** Batches drained from the rollups but not yet written to the spool (a write failed), with their marks. */
   private readonly unspooled: { batches: IngestBatch[]; journal: JournalMark }[] = [];
   private writeErrorLogged = "";
@@ -190,6 +206,28 @@ export class Uplink implements HitSink {
     if (!this.spool.isFull) this.journal.append(hit);
     if (room) this.builder.add(hit);
     if (this.builder.keyCount >= (this.options.maxKeys ?? 20_000)) this.flush();
+    else if (this.quietFlush === null && this.options.quietFlushMs !== 0 && this.quiet()) {
+      this.quietFlush = setTimeout(() => this.flushAfterQuiet(), this.options.quietFlushMs ?? 25);
+    }
+  }
+
+  /** Nothing was spooled for a whole `flushMs` and the web app has taken every batch: hits are rare. */
+  private quiet(): boolean {
+    return (
+      this.spool.depth === 0 &&
+      !this.blocked() &&
+      performance.now() - this.lastBatchAt >= (this.options.flushMs ?? 1000)
+    );
+  }
+
+  /** Ships what the first hit after a quiet spell started, and restarts the ticks from now. */
+  private flushAfterQuiet(): void {
+    this.quietFlush = null;
+    // A tick since the hit came has shipped it already.
+    if (this.closed || !this.quiet()) return;
+    clearInterval(this.timer);
+    this.flush();
+    this.timer = setInterval(() => this.flush(), this.options.flushMs ?? 1000);
   }
 
   /** Adds the field paths found after the hit was counted. */
@@ -264,6 +302,7 @@ export class Uplink implements HitSink {
   /** Spools what is pending, waits up to `graceMs` for the web app to take the spool, and disconnects. */
   async close(graceMs = 3000): Promise<void> {
     clearInterval(this.timer);
+    if (this.quietFlush) clearTimeout(this.quietFlush);
     this.spoolPending(true);
     const deadline = Date.now() + graceMs;
     this.retryAt = 0;
@@ -347,6 +386,7 @@ export class Uplink implements HitSink {
   private journalSpooled(): void {
     this.journal.reset();
     this.lastSpooledAt = Date.now();
+    this.lastBatchAt = performance.now();
     if (this.droppingLogged) {
       this.options.log?.(`uplink: ${this.hitsDropped} hits dropped so far while nothing could be spooled`);
     }
