@@ -15,7 +15,8 @@
  * `--reuse DIR` keeps the seeded database in DIR (an embedded PostgreSQL per seed, keyed by the seed's
  * parameters and the migrations: `seeded-database.ts`) and copies it for each run, so a run after the
  * first skips the seed (~30 min at 100 M) and costs minutes; the time windows are then relative to the
- * seed's minute, not the clock, so every run reads the same rows.
+ * seed's minute, not the clock, so every run reads the same rows. `--seed-only` (with `--reuse DIR`)
+ * makes the kept seed and exits: heavy preparation, which can run niced outside a benchmark lock.
  * A script, not a test: it prints figures and never fails on them (a refused batch is an error, though).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -38,8 +39,10 @@ const { values: args } = parseArgs({
     hits: { type: "string", default: "100m" },
     replicas: { type: "string", default: "2" },
     reuse: { type: "string" },
+    "seed-only": { type: "boolean", default: false },
   },
 });
+if (args["seed-only"] && !args.reuse) throw new Error("--seed-only needs --reuse DIR: it keeps the seed");
 /** The two scales: 10× the hits is 10× the sources, so 10× the rollup rows, not bigger counts. */
 const SCALES = {
   "10m": { hits: 10_000_000, sources: 200 },
@@ -266,12 +269,20 @@ async function seed(stack: TestStack, sources: Source[], operationIds: string[])
   const anchorMinute = Math.floor(Date.now() / 60_000);
   let rows = 0;
   let batches = 0;
+  const startedAt = Date.now();
   const seedMs = await timed(async () => {
     for (const batch of seedBatches(sources, operationIds, anchorMinute)) {
       const ack = await stack.ingest(batch);
       if (!ack.ok) throw new Error(`seed batch refused: ${ack.error}`);
       rows += batch.hits.length;
       batches++;
+      // Progress, so a long seed's end can be told early: rows so far and the rate since the start.
+      if (batches % 10 === 0) {
+        const seconds = (Date.now() - startedAt) / 1000;
+        log(
+          `  seed: ${rows.toLocaleString("en")} rows in ${seconds.toFixed(0)} s (${Math.round(rows / seconds)} rows/s)`,
+        );
+      }
     }
   });
   const vacuumMs = await timed(() => stack.app.database.prisma.$executeRawUnsafe("VACUUM ANALYZE"));
@@ -289,6 +300,11 @@ async function main(): Promise<void> {
   let stack: TestStack;
   let record: SeedRecord;
   const reused = kept?.record != null;
+  if (kept?.record && args["seed-only"]) {
+    log(`${kept.folder} is seeded already`);
+    await kept.stop();
+    return;
+  }
   if (kept?.record) {
     log(`reusing the seed in ${kept.folder}: copying it for this run…`);
     record = kept.record;
@@ -302,6 +318,13 @@ async function main(): Promise<void> {
       await seeding.close();
     }
     kept.finish(record);
+    if (args["seed-only"]) {
+      await kept.stop();
+      log(
+        `seeded in ${(record.seedMs / 1000).toFixed(1)} s, VACUUM ANALYZE ${(record.vacuumMs / 1000).toFixed(1)} s`,
+      );
+      return;
+    }
     stack = await startTestStack("1.36", {}, { databaseUrl: await kept.copyForRun() });
   } else {
     log("starting the dashboard on a fresh database…");
