@@ -3,13 +3,18 @@
  * under ingest load. A real primary and a real streaming replica of it (`pg_basebackup -R`, the system's
  * PostgreSQL: Debian's postgresql-15), seeded through the ingest namespace with `--sources` sources × 100
  * endpoints × 60 minutes; then two web apps on that primary, one with DATABASE_READ_URL (the replica) and
- * one without (the same-run baseline), while proxies keep committing a batch every 200 ms (each commit
- * drops both apps' cached views). A client on its own thread asks both apps in turn for the same
- * uncached coverage views (a filter set neither has seen), and prints p50/p95 of each, their ratio, and
- * how the replica's reads went (served, fell back for lag, fell back as down).
- * On one host the replica adds no CPU: the figures say what the fence costs, not what a replica on its
- * own machine would take off the primary. A script, not a test: it prints figures and never fails on them.
+ * one without (the same-run baseline), while a proxy keeps committing a batch every 200 ms (each commit
+ * drops both apps' cached views). The batches go to a third web app, also with DATABASE_READ_URL as every
+ * process of a deployment with a replica has it, so the measured app hears each commit with its WAL
+ * position through the adapter, as it would from a sibling replica. A client on its own thread asks both
+ * apps in turn for the same uncached coverage views (a filter set neither has seen), and prints p50/p95 of
+ * each, their ratio, and how the replica's reads went (served, fell back for lag, fell back as down).
+ * The three apps share this process's event loop, so ingest slows both sides alike. On one host the
+ * replica adds no CPU: the figures say what the fence costs, not what a replica on its own machine would
+ * take off the primary. Prints the load average before and after. A script, not a test: it prints figures
+ * and never fails on them.
  */
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { startStreamingPair, systemPostgresBin } from "@apisnoop/db/testing";
@@ -33,6 +38,10 @@ const LIVE_ROWS = 1_000;
 const LIVE_EVERY_MS = 200;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(", ");
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -84,6 +93,7 @@ function batchOf(sources: Source[], hits: IngestBatch["hits"]): IngestBatch {
 }
 
 async function main() {
+  log(`bench:read-replica — uptime before: load average ${load()}`);
   const bin = systemPostgresBin();
   if (!bin) throw new Error("needs a system PostgreSQL with pg_basebackup (Debian's postgresql-15)");
   await ensureNextBuild(log);
@@ -111,6 +121,13 @@ async function main() {
       { databaseUrl: pair.primaryUrl },
     );
     stacks.push(primaryOnly);
+    // Stores the batches: a sibling of the measured apps, which hear of its commits, with their fences.
+    const ingest = await startTestStack(
+      "1.34",
+      { DATABASE_URL: pair.primaryUrl, DATABASE_READ_URL: pair.replicaUrl },
+      { databaseUrl: pair.primaryUrl },
+    );
+    stacks.push(ingest);
 
     let rows: IngestBatch["hits"] = [];
     let seeded = 0;
@@ -129,7 +146,7 @@ async function main() {
             details: {},
           });
           if (rows.length === ROWS_PER_BATCH) {
-            const ack = await primaryOnly.ingest(batchOf(sources, rows));
+            const ack = await ingest.ingest(batchOf(sources, rows));
             if (!ack.ok) throw new Error(`seed batch refused: ${ack.error}`);
             seeded += rows.length;
             rows = [];
@@ -137,11 +154,11 @@ async function main() {
         }
       }
     }
-    if (rows.length > 0) await primaryOnly.ingest(batchOf(sources, rows));
+    if (rows.length > 0) await ingest.ingest(batchOf(sources, rows));
     log(`seeded ${seeded + rows.length} rollup rows in ${((Date.now() - seedStarted) / 1000).toFixed(0)} s`);
 
-    // Live traffic: a batch every LIVE_EVERY_MS, each acked before the next, through the app without a
-    // replica (the other hears of each commit, with its WAL position, through the adapter).
+    // Live traffic: a batch every LIVE_EVERY_MS, each acked before the next, through the third app (both
+    // measured apps hear of each commit through the adapter and drop their cached views).
     let stopped = false;
     let commits = 0;
     const live = (async () => {
@@ -156,7 +173,7 @@ async function main() {
           count: 1,
           details: {},
         }));
-        const ack = await primaryOnly.ingest(batchOf(sources, hits));
+        const ack = await ingest.ingest(batchOf(sources, hits));
         if (!ack.ok) throw new Error(`batch refused: ${ack.error}`);
         commits++;
         await new Promise((resolve) =>
@@ -199,6 +216,7 @@ async function main() {
   } finally {
     for (const stack of stacks.reverse()) await stack.close();
     await pair.stop();
+    log(`bench:read-replica — uptime after: load average ${load()}`);
   }
 }
 
