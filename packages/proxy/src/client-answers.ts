@@ -30,6 +30,16 @@ export interface Http2Request {
 export type ClientRequest = IncomingMessage | Http2Request;
 export type ClientResponse = ServerResponse | http2.ServerHttp2Stream;
 
+/**
+ * Whether the proxy ended the answer before the response closed. An HTTP/2 client's RST_STREAM (client-go
+ * cancelling a watch, a Ctrl-C), whatever its error code, also marks the stream's writable side finished,
+ * since Node ends a stream it is about to destroy; `aborted` says the reset came first.
+ */
+export function answeredInFull(res: ClientResponse): boolean {
+  if (res instanceof ServerResponse) return res.writableFinished;
+  return res.writableFinished && !res.aborted;
+}
+
 /** The request's body as it streams in: the IncomingMessage itself, or the HTTP/2 stream's readable side. */
 export function requestBody(req: ClientRequest): Readable {
   return "stream" in req ? req.stream : req;
@@ -73,7 +83,7 @@ function answerJson(
     res.end(body);
     return;
   }
-  if (res.destroyed || res.headersSent) return;
+  if (res.destroyed || res.closed || res.headersSent) return;
   res.respond({ ...headers, ":status": code });
   res.end(body);
 }
@@ -157,7 +167,8 @@ export function writeHead(
     res.writeHead(status, message, responseHeadersForClient(rawHeaders));
     return;
   }
-  if (res.destroyed) return;
+  // A stream the client reset is closed before it is destroyed, and respond() throws on it.
+  if (res.destroyed || res.closed) return;
   const headers = responseHeadersForHttp2Client(rawHeaders);
   headers[":status"] = String(status);
   res.respond(headers);

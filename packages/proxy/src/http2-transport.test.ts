@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import type { HitLine } from "@apisnoop/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CertificateAuthority } from "./certificate-authority";
 import { type RunningProxy, startProxy } from "./start-proxy";
 import { fakeApiserverKubeconfig, fakeSpec, readHitLines, writeProxyInputs } from "./testing";
@@ -40,6 +40,8 @@ let releaseFirstEvent: () => void = () => {};
 const firstEventReleased = new Promise<void>((resolve) => {
   releaseFirstEvent = resolve;
 });
+/** Watches whose upstream request has closed, by the value of their `labelSelector`. */
+const upstreamWatchesClosed = new Set<string>();
 
 beforeAll(async () => {
   const upstreamCa = await CertificateAuthority.open(path.join(dir, "upstream-ca"));
@@ -53,6 +55,7 @@ beforeAll(async () => {
         // Headers at once (HTTP/2 sends them at writeHead), the first event when the test releases it,
         // then nothing until the client goes.
         res.writeHead(200, { "content-type": "application/json" });
+        res.on("close", () => upstreamWatchesClosed.add(url.searchParams.get("labelSelector") ?? ""));
         void firstEventReleased.then(() => {
           if (!res.writableEnded) res.write('{"type":"ADDED","object":{"kind":"ConfigMap"}}\n');
         });
@@ -359,6 +362,26 @@ describe("the proxy over HTTP/2", () => {
     releaseFirstEvent();
     expect(JSON.parse(await event)).toMatchObject({ type: "ADDED" });
     stream.close();
+    session.close();
+  });
+
+  it.each([
+    ["CANCEL", http2.constants.NGHTTP2_CANCEL],
+    ["NO_ERROR", http2.constants.NGHTTP2_NO_ERROR],
+  ])("ends the upstream watch when the client resets its stream with %s", async (name, code) => {
+    const session = await clientSession();
+    const stream = session.request({
+      ":path": `/api/v1/namespaces/default/configmaps?watch=true&labelSelector=reset-${name}`,
+      authorization: `Bearer ${token}`,
+    });
+    stream.on("error", () => {});
+    await new Promise((resolve) => stream.once("data", resolve));
+    // client-go resets a watch's stream when its context ends; the proxy must not leave the upstream
+    // watch open (and uncounted) until the apiserver times it out.
+    stream.close(code);
+    await vi.waitFor(() => expect(upstreamWatchesClosed.has(`reset-${name}`)).toBe(true), {
+      timeout: 5000,
+    });
     session.close();
   });
 

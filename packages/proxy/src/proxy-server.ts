@@ -7,6 +7,7 @@ import { requestTargetWatches } from "@apisnoop/openapi";
 import type { LeafCertificate } from "./certificate-authority";
 import { clientAddressKey } from "./client-address";
 import {
+  answeredInFull,
   answerParserError,
   type ClientRequest,
   type ClientResponse,
@@ -312,7 +313,7 @@ export class ProxyServer {
     this.closeIdleConnections();
     return {
       inFlight,
-      watchesEnded: ending.filter((res) => res.writableFinished).length,
+      watchesEnded: ending.filter(answeredInFull).length,
       watchesCut,
       idleClosed,
       cut,

@@ -11,6 +11,7 @@ import https from "node:https";
 import type { Duplex, Readable } from "node:stream";
 import {
   answerBadGateway,
+  answeredInFull,
   type ClientRequest,
   type ClientResponse,
   flushHeadersUnlessBodyFollows,
@@ -131,7 +132,7 @@ export class UpstreamRelay {
     if (!http2Client) body.on("error", () => cancelUpstream?.());
     res.on("close", () => {
       this.options.active.delete(res);
-      if (!res.writableFinished) {
+      if (!answeredInFull(res)) {
         // The client went away (watch closed, request cancelled): stop the upstream side too.
         clientGone = true;
         live.aborted("client closed the connection");
