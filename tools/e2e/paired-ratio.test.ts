@@ -45,6 +45,10 @@ describe("totalRatio", () => {
     expect(totalRatio(pairs)).toEqual(estimate);
   });
 
+  it("refuses fewer than six pairs", () => {
+    expect(() => totalRatio(pairsOf([1.01, 1.0, 1.02, 1.0, 1.01]))).toThrow(/needs 6 pairs or more, not 5/);
+  });
+
   it("narrows as pairs agree", () => {
     const noisy = totalRatio(pairsOf([1.2, 0.85, 1.1, 0.9, 1.15, 0.95, 1.05, 0.88]));
     const steady = totalRatio(pairsOf([1.01, 1.0, 1.02, 1.01, 1.0, 1.02, 1.01, 1.0]));

@@ -6,6 +6,9 @@
  * confidence interval instead of off one total.
  */
 
+/** The fewest pairs either interval below is computed from. */
+export const MIN_PAIRS = 6;
+
 /** One pair: the same work on the baseline route and on the route under test, in seconds. */
 export interface Pair {
   baseline: number;
@@ -32,7 +35,8 @@ export type Verdict = "met" | "missed" | "cannot tell at this noise";
 export function medianRatio(pairs: readonly Pair[]): RatioEstimate {
   const ratios = pairs.map((pair) => pair.measured / pair.baseline).sort((a, b) => a - b);
   const n = ratios.length;
-  if (n < 6) throw new Error(`a 95 % interval for the median needs 6 pairs or more, not ${n}`);
+  if (n < MIN_PAIRS)
+    throw new Error(`a 95 % interval for the median needs ${MIN_PAIRS} pairs or more, not ${n}`);
   const k = signTestRank(n);
   const middle = n % 2 === 1 ? at(ratios, (n - 1) / 2) : (at(ratios, n / 2 - 1) + at(ratios, n / 2)) / 2;
   return { ratio: middle, low: at(ratios, k - 1), high: at(ratios, n - k) };
@@ -59,10 +63,13 @@ export function signTestRank(n: number): number {
 /**
  * The ratio of the totals (sum measured / sum baseline: what a whole run of every pair's work would show)
  * with a 95 % percentile-bootstrap interval over the pairs. Seeded, so the same pairs give the same figures.
- * @throws Error for fewer than 2 pairs.
+ * Needs 6 pairs or more: a percentile bootstrap of a few values covers far less than it says (of 2 pairs
+ * it resamples only 3 distinct totals), so a verdict read off it would be a guess.
+ * @throws Error for fewer than 6 pairs.
  */
 export function totalRatio(pairs: readonly Pair[], resamples = 10_000, seed = 1): RatioEstimate {
-  if (pairs.length < 2) throw new Error(`a bootstrap interval needs 2 pairs or more, not ${pairs.length}`);
+  if (pairs.length < MIN_PAIRS)
+    throw new Error(`a bootstrap interval needs ${MIN_PAIRS} pairs or more, not ${pairs.length}`);
   const ratioOf = (sample: readonly Pair[]) =>
     sample.reduce((sum, pair) => sum + pair.measured, 0) /
     sample.reduce((sum, pair) => sum + pair.baseline, 0);

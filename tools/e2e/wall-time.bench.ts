@@ -37,7 +37,7 @@ import { ensureE2eBinary } from "./e2e-binary";
 import { startE2eRig } from "./e2e-rig";
 import { runE2eSuite } from "./e2e-suite";
 import { conformanceBenchEnv } from "./env";
-import { formatRatio, medianRatio, type Pair, totalRatio, verdict } from "./paired-ratio";
+import { formatRatio, MIN_PAIRS, medianRatio, type Pair, totalRatio, verdict } from "./paired-ratio";
 
 const SETTINGS = conformanceBenchEnv((tests) => tests === "node" || tests === "node-quick");
 /** The issue's target: the conformance run at most 3 % slower through the proxy. */
@@ -236,17 +236,18 @@ function summarize(runs: readonly PairRun[], tests: number, loadBefore: number):
   // The question is a whole run's wall time: the ratio of the totals is that quantity (a chunk counts by
   // its length). The median of the pairs' ratios is the check that no single spoiled pair decides it; a
   // 5 s chunk counts in it as much as an 80 s one, so its interval is wider.
-  if (pairs.length >= 2) {
+  if (pairs.length >= MIN_PAIRS) {
     const total = totalRatio(pairs);
     console.log(`  ratio of the totals ${formatRatio(total)}`);
     console.log(`  verdict, target <= +3 % over a whole run: ${verdict(total, TARGET)}`);
-  }
-  if (pairs.length >= 6) {
     const median = medianRatio(pairs);
     console.log(
       `  median pair ratio ${formatRatio(median)} (by itself: ${verdict(median, TARGET)}; every chunk weighs the same)`,
     );
-  } else console.log(`  ${pairs.length} pairs: too few for a 95 % interval of the median (6 or more)`);
+  } else
+    console.log(
+      `  ${pairs.length} pairs kept: too few for a 95 % interval (${MIN_PAIRS} or more), so no verdict; ratio of the totals ${(proxied / direct).toFixed(3)}`,
+    );
   const proxyCpu = sum(kept.map((run) => run.proxyCpu));
   const proxyCpuIdle = sum(kept.map((run) => run.proxyCpuIdle));
   const apiserverDirect = sum(kept.map((run) => run.apiserverCpuDirect));
