@@ -1,6 +1,7 @@
 import type { Flow } from "./flow";
 import type { UplinkStats } from "./uplink/uplink";
 import type { BoundedPoolStats } from "./upstream";
+import type { RetryReason } from "./upstream-retry";
 import type { UpstreamSessionStats } from "./upstream-sessions";
 
 /** Upper bounds (seconds) of the request latency histogram; long watches land in +Inf. */
@@ -24,6 +25,9 @@ export class ProxyMetrics {
   private readonly uncaught = new Map<string, number>();
   private readonly protocols = new Map<string, number>();
   private readonly http2Errors = new Map<string, number>();
+  private readonly upstreamRetries = new Map<string, number>();
+  /** The request bodies held to retry requests the apiserver did not process (set by the relay). */
+  retryBudget: { readonly heldBytes: number } | null = null;
   /** Client HTTP/2 sessions (connections that negotiated h2) open now. */
   http2Sessions = 0;
   /** Client HTTP/2 streams the client reset before their answer ended (rapid reset shows here first). */
@@ -97,6 +101,11 @@ export class ProxyMetrics {
     bump(this.protocols, PROTOCOL_LABELS[client][upstream]);
   }
 
+  /** Counts a request sent upstream again because the apiserver did not process it (upstream-retry.ts). */
+  countUpstreamRetry(reason: RetryReason): void {
+    bump(this.upstreamRetries, reason);
+  }
+
   /** Counts a client HTTP/2 session that failed or was closed for misbehaving (bounded kinds). */
   countHttp2Error(kind: string): void {
     bump(this.http2Errors, kind);
@@ -148,6 +157,22 @@ export class ProxyMetrics {
       "Requests the upstream could not answer (the client got a 502 Status).",
     );
     lines.push(`apisnoop_proxy_upstream_errors_total ${this.upstreamErrors}`);
+    labelled(
+      lines,
+      family,
+      "apisnoop_proxy_upstream_retries_total",
+      "Requests sent upstream again because the apiserver did not process them, by reason.",
+      "reason",
+      this.upstreamRetries,
+    );
+    if (this.retryBudget) {
+      family(
+        "apisnoop_proxy_upstream_retry_body_bytes",
+        "gauge",
+        "Bytes of request bodies held to send again should the apiserver not process them.",
+      );
+      lines.push(`apisnoop_proxy_upstream_retry_body_bytes ${this.retryBudget.heldBytes}`);
+    }
 
     family(
       "apisnoop_proxy_analysis_failures_total",

@@ -29,6 +29,7 @@ import { RequestsInFlight } from "./requests-in-flight";
 import { tunnelUpgrade, type UpgradeContext } from "./upgrade-tunnel";
 import type { Upstream } from "./upstream";
 import { UpstreamRelay } from "./upstream-relay";
+import type { RetryLimits } from "./upstream-retry";
 import type { UpstreamSessionLimits } from "./upstream-sessions";
 
 /** A watch ended by a drain has lasted at least this long: client-go calls a shorter one with no event "very short" and backs off. */
@@ -57,6 +58,8 @@ export interface ProxyServerOptions {
   limits?: Partial<ConnectionLimits>;
   /** Bounds on the HTTP/2 sessions to the apiserver (default: DEFAULT_UPSTREAM_SESSION_LIMITS). */
   upstreamSessions?: Partial<UpstreamSessionLimits>;
+  /** Bounds on the bodies held to retry requests the apiserver did not process (default: DEFAULT_RETRY_LIMITS). */
+  upstreamRetries?: Partial<RetryLimits>;
   /** One-line operational messages (never headers or bodies). */
   log?: (line: string) => void;
 }
@@ -116,6 +119,7 @@ export class ProxyServer {
       flows,
       metrics,
       upstreamSessions: options.upstreamSessions,
+      upstreamRetries: options.upstreamRetries,
       active: this.active,
       logRarely: (line) => this.logAtMostEvery10s(line),
     });

@@ -16,6 +16,7 @@ import { type DrainSummary, ProxyServer } from "./proxy-server";
 import { SpecRefresher } from "./spec-refresher";
 import { Uplink } from "./uplink/uplink";
 import { resolveUpstream, type Upstream } from "./upstream";
+import type { RetryLimits } from "./upstream-retry";
 import type { UpstreamSessionLimits } from "./upstream-sessions";
 
 /** Where the CA lives unless `--ca-dir` says otherwise. */
@@ -75,6 +76,8 @@ export interface ProxyOptions {
   limits?: Partial<ConnectionLimits>;
   /** Bounds on the upstream sessions and pools (default: DEFAULT_UPSTREAM_SESSION_LIMITS). */
   upstreamSessions?: Partial<UpstreamSessionLimits>;
+  /** Bounds on the bodies held to retry requests the apiserver did not process (default: DEFAULT_RETRY_LIMITS). */
+  upstreamRetries?: Partial<RetryLimits>;
   /** Replaces the default addon chain (tests). */
   addons?: () => Addon[];
   /** Operational messages; default: none. Never given headers or bodies. */
@@ -228,6 +231,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     }),
     limits: options.limits,
     upstreamSessions: options.upstreamSessions,
+    upstreamRetries: options.upstreamRetries,
     log,
   });
   let serving = false;

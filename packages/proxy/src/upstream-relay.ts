@@ -8,7 +8,7 @@
 import type http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
-import type { Duplex, Readable } from "node:stream";
+import type { Duplex, Readable, Writable } from "node:stream";
 import {
   answerBadGateway,
   answeredInFull,
@@ -26,6 +26,14 @@ import { hasHeader, requestHeadersForHttp2, requestHeadersForUpstream } from "./
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
 import { BoundedUpstreamPool, type Upstream, upstreamAgent } from "./upstream";
+import {
+  DEFAULT_RETRY_LIMITS,
+  MAX_RETRIES,
+  ReplayableBody,
+  RetryBudget,
+  type RetryLimits,
+  type RetryReason,
+} from "./upstream-retry";
 import {
   DEFAULT_UPSTREAM_SESSION_LIMITS,
   type UpstreamSessionLimits,
@@ -60,6 +68,8 @@ export interface RelayOptions {
   active: Map<ClientResponse, InFlight>;
   /** Logs a line unless one was logged in the last 10 s. */
   logRarely: (line: string) => void;
+  /** Bounds on the bodies held to retry requests the apiserver did not process (default: DEFAULT_RETRY_LIMITS). */
+  upstreamRetries?: Partial<RetryLimits>;
 }
 
 /** Forwards requests upstream and relays the answers; owns the upstream sessions and pools. */
@@ -75,9 +85,13 @@ export class UpstreamRelay {
    * would cost a session (UpstreamSessions), over this pool a place among its bounded connections.
    */
   private readonly unauthenticatedPool: BoundedUpstreamPool;
+  /** The request bodies held to send again, across all requests (upstream-retry.ts). */
+  private readonly retryBudget: RetryBudget;
 
   constructor(private readonly options: RelayOptions) {
     const { upstream, metrics } = options;
+    this.retryBudget = new RetryBudget({ ...DEFAULT_RETRY_LIMITS, ...options.upstreamRetries });
+    metrics.retryBudget = this.retryBudget;
     this.agent = upstreamAgent(upstream, false);
     this.certAgent = upstream.clientCertificate ? upstreamAgent(upstream, true) : this.agent;
     this.sessions = new UpstreamSessions(upstream, options.upstreamSessions);
@@ -98,7 +112,9 @@ export class UpstreamRelay {
   /**
    * Forwards one request and streams the answer back; the hot path. Over the credential's HTTP/2 session
    * to the apiserver, or over HTTP/1.1 when no session can be had (bound reached, no HTTP/2 upstream)
-   * or the apiserver takes the request as unauthenticated; 429 when that pool is full.
+   * or the apiserver takes the request as unauthenticated; 429 when that pool is full. A request the
+   * apiserver did not process (upstream-retry.ts) is sent once more, its body from a bounded copy: the
+   * same flow, the same place among the requests in flight, one hit.
    */
   forward(mode: ProxyMode, req: ClientRequest, res: ClientResponse): void {
     const { upstream, metrics } = this.options;
@@ -127,11 +143,15 @@ export class UpstreamRelay {
     /** Ends the upstream side when the client goes away; set once there is one. */
     let cancelUpstream: (() => void) | null = null;
     let clientGone = false;
+    /** The body, with its copy for a retry, once it goes over HTTP/2; null: it is piped as it comes. */
+    let replay: ReplayableBody | null = null;
+    let retries = 0;
     // An HTTP/2 stream's error also closes it, which the 'close' below handles (the proxy listens for
     // its errors from the start, see ProxyServer).
     if (!http2Client) body.on("error", () => cancelUpstream?.());
     res.on("close", () => {
       this.options.active.delete(res);
+      replay?.release();
       if (!answeredInFull(res)) {
         // The client went away (watch closed, request cancelled): stop the upstream side too.
         clientGone = true;
@@ -140,15 +160,40 @@ export class UpstreamRelay {
       }
       live.end();
     });
-    const relay = (stream: http2.ClientHttp2Stream | null) => {
+    const sendBody = (target: Writable) => {
+      if (replay) replay.sendTo(target);
+      else body.pipe(target);
+    };
+    /**
+     * Sends the request again when the apiserver did not process it (`reason`), once; false when it may
+     * not be (processed perhaps, sent twice already, its body not held, the client gone or answered),
+     * and the caller answers as before.
+     */
+    const retry = (reason: RetryReason | null): boolean => {
+      if (reason === null || retries >= MAX_RETRIES || clientGone || res.headersSent || res.destroyed)
+        return false;
+      if (hasBody && !replay?.replayable) return false;
+      const retryPool = this.sessions.unauthenticated(authorization) ? this.unauthenticatedPool : null;
+      if (retryPool && !retryPool.take()) return false;
+      retries++;
+      metrics.countUpstreamRetry(reason);
+      replay?.park();
+      send(retryPool);
+      return true;
+    };
+    const relay = (stream: http2.ClientHttp2Stream | null, attemptPool: BoundedUpstreamPool | null) => {
       if (clientGone) {
         stream?.close(http2.constants.NGHTTP2_CANCEL);
+        attemptPool?.release();
         return;
       }
-      metrics.countProtocols(http2Client ? "h2" : "h1", stream ? "h2" : "h1");
+      if (retries === 0) metrics.countProtocols(http2Client ? "h2" : "h1", stream ? "h2" : "h1");
       if (stream) {
+        // Only an HTTP/2 stream says the apiserver did not process it: the copy is made for those.
+        if (hasBody && retries === 0)
+          replay = new ReplayableBody(body, this.retryBudget, declaredLength(req));
         cancelUpstream = () => stream.close(http2.constants.NGHTTP2_CANCEL);
-        this.relayHttp2(live, body, res, stream, hasBody);
+        this.relayHttp2(live, body, res, stream, hasBody, sendBody, () => replay?.release(), retry);
       } else {
         const upstreamRequest = this.relayHttp1(
           live,
@@ -159,26 +204,35 @@ export class UpstreamRelay {
           path,
           hasBody,
           http2Client,
-          pool,
+          attemptPool,
+          sendBody,
         );
         cancelUpstream = () => upstreamRequest.destroy();
       }
+      // A retry is the last attempt: its copy of the body is written to it and needed no more.
+      if (retries >= MAX_RETRIES) replay?.release();
     };
-    if (pool) {
-      relay(null);
-      return;
-    }
-    const opened = this.sessions.open(
-      authorization,
-      requestHeadersForHttp2(req.rawHeaders, method, path, upstream.authority),
-      !hasBody,
-    );
-    // A connected session gives its stream at once: the request leaves in this turn of the event loop.
-    if (!(opened instanceof Promise)) relay(opened);
-    else
-      opened.then(relay, (error: Error) => {
-        if (!clientGone) this.answerUpstreamFailure(live, error, res);
-      });
+    const send = (attemptPool: BoundedUpstreamPool | null) => {
+      if (attemptPool) {
+        relay(null, attemptPool);
+        return;
+      }
+      const opened = this.sessions.open(
+        authorization,
+        requestHeadersForHttp2(req.rawHeaders, method, path, upstream.authority),
+        !hasBody,
+      );
+      // A connected session gives its stream at once: the request leaves in this turn of the event loop.
+      if (!(opened instanceof Promise)) relay(opened, null);
+      else
+        opened.then(
+          (stream) => relay(stream, null),
+          (error: Error) => {
+            if (!clientGone) this.answerUpstreamFailure(live, error, res);
+          },
+        );
+    };
+    send(pool);
   }
 
   /**
@@ -197,15 +251,25 @@ export class UpstreamRelay {
     answerBadGateway(client, body);
   }
 
-  /** Relays a request over an HTTP/2 stream to the apiserver (flow control does the back-pressure). */
+  /**
+   * Relays a request over an HTTP/2 stream to the apiserver (flow control does the back-pressure).
+   * `answered` is called when the answer's head is in; a stream that fails before it is offered to
+   * `retry` with why the apiserver did not process it, if it did not.
+   */
   private relayHttp2(
     live: LiveFlow,
     body: Readable,
     res: ClientResponse,
     stream: http2.ClientHttp2Stream,
     hasBody: boolean,
+    sendBody: (target: Writable) => void,
+    answered: () => void,
+    retry: (reason: RetryReason | null) => boolean,
   ): void {
+    let responded = false;
     stream.on("response", (headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      responded = true;
+      answered();
       const status = Number(headers[":status"] ?? 502);
       live.responseHead(status, headers["content-type"] ?? null, stream);
       if (!this.writeHeadOrFail(live, res, status, undefined, rawHeaders)) {
@@ -221,8 +285,11 @@ export class UpstreamRelay {
         eventStreamType(status, rawHeaders, headers["content-type"]),
       );
     });
-    stream.on("error", (error) => this.upstreamFailedMidway(live, error, res));
-    if (hasBody) body.pipe(stream);
+    stream.on("error", (error) => {
+      if (!responded && retry(this.sessions.unprocessed(stream))) return;
+      this.upstreamFailedMidway(live, error, res);
+    });
+    if (hasBody) sendBody(stream);
     else body.resume();
   }
 
@@ -249,6 +316,7 @@ export class UpstreamRelay {
   /**
    * Relays a request over an HTTP/1.1 keep-alive pool: `pool`, whose place the request holds until its
    * upstream request closes, or the unbounded one (an apiserver without HTTP/2, or at the session bound).
+   * Its body goes by `sendBody` (from the copy, for a retry of a stream the apiserver did not process).
    */
   private relayHttp1(
     live: LiveFlow,
@@ -260,6 +328,7 @@ export class UpstreamRelay {
     hasBody: boolean,
     http2Client: boolean,
     pool: BoundedUpstreamPool | null,
+    sendBody: (target: Writable) => void,
   ): http.ClientRequest {
     const { upstream } = this.options;
     const authorization = req.headers.authorization;
@@ -300,7 +369,7 @@ export class UpstreamRelay {
       upstreamRequest.end();
       body.resume();
     } else {
-      body.pipe(upstreamRequest);
+      sendBody(upstreamRequest);
     }
     return upstreamRequest;
   }
@@ -398,6 +467,12 @@ export class UpstreamRelay {
       `upstream ${this.options.upstream.server} failed: ${error.message} (answering 502)`,
     );
   }
+}
+
+/** The request's Content-Length, when it declares one (HTTP/1.1 or HTTP/2 alike). */
+function declaredLength(req: ClientRequest): number | undefined {
+  const value = req.headers["content-length"];
+  return value === undefined ? undefined : Number(value);
 }
 
 /** An HTTP/2 client's headers without its pseudo-headers (`:method`, `:path`, …), for an HTTP/1.1 request. */

@@ -2,6 +2,7 @@ import { hash } from "node:crypto";
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import tls from "node:tls";
 import { type BoundedPoolLimits, type Upstream, upstreamTlsOptions } from "./upstream";
+import { type RetryReason, unprocessedStream } from "./upstream-retry";
 
 /**
  * Bounds on the proxy's HTTP/2 sessions to the apiserver, and on the HTTP/1.1 pool that requests the
@@ -72,6 +73,8 @@ interface PooledSession {
   connected: boolean;
   /** Resolves true once connected, false if the apiserver refused HTTP/2; rejects when unreachable. */
   ready: Promise<boolean>;
+  /** The last-stream-id of the GOAWAY the apiserver sent: the streams above it it did not process. */
+  lastStreamId: number | undefined;
 }
 
 /** After an apiserver refused HTTP/2, requests go over HTTP/1.1 this long before HTTP/2 is tried again. */
@@ -107,6 +110,8 @@ export class UpstreamSessions {
   private readonly rejected = new Set<string>();
   private closed = false;
   private http2RefusedUntil = 0;
+  /** The session each stream went on, for `unprocessed` once the stream has failed. */
+  private readonly sessionOf = new WeakMap<ClientHttp2Stream, PooledSession>();
   /**
    * The stream limit the apiserver announced last: what a session still connecting is assumed to take,
    * so a burst spreads over as many sessions as the apiserver will carry it on.
@@ -189,12 +194,26 @@ export class UpstreamSessions {
   ): ClientHttp2Stream {
     if (pooled.session.destroyed || pooled.session.closed) throw new Error("the upstream session closed");
     const stream = pooled.session.request(headers, { endStream });
+    this.sessionOf.set(stream, pooled);
     stream.on("close", () => this.release(pooled));
     if (pooled.key !== CLIENT_CERTIFICATE)
       stream.once("response", (answer: http2.IncomingHttpHeaders) => {
         if (Number(answer[":status"]) === 401) this.rememberRejected(pooled.key);
       });
     return stream;
+  }
+
+  /**
+   * Why the apiserver did not process `stream`, which failed before its answer's head (RFC 9113 §8.7),
+   * so that it may be sent again; null when it may have. A session that refused a stream takes no new
+   * one (as after a GOAWAY): the apiserver refuses streams when its limit dropped or it is going away,
+   * so the retry goes on another session of the credential, or a fresh one.
+   */
+  unprocessed(stream: ClientHttp2Stream): RetryReason | null {
+    const pooled = this.sessionOf.get(stream);
+    const reason = unprocessedStream(stream, pooled?.lastStreamId);
+    if (reason && pooled) this.retire(pooled);
+    return reason;
   }
 
   stats(): UpstreamSessionStats {
@@ -279,6 +298,7 @@ export class UpstreamSessions {
       settled: false,
       connected: false,
       ready,
+      lastStreamId: undefined,
     };
     // Streams go out once the apiserver's SETTINGS are in as well as the connection: sent before, past
     // its (then unknown) stream limit, they would be refused (REFUSED_STREAM) rather than queued.
@@ -314,7 +334,12 @@ export class UpstreamSessions {
       } else fail(error);
     });
     session.once("close", () => settle(false));
-    session.once("goaway", () => this.retire(pooled));
+    // A graceful shutdown may come as two GOAWAYs (the first with the highest stream id, the second with
+    // the last one processed, as Envoy and nghttp2 send them): the lowest is what was not processed.
+    session.on("goaway", (_code: number, lastStreamId: number) => {
+      pooled.lastStreamId = Math.min(lastStreamId, pooled.lastStreamId ?? lastStreamId);
+      this.retire(pooled);
+    });
     session.once("close", () => this.remove(pooled));
     const list = this.byKey.get(key);
     if (list) list.push(pooled);
