@@ -1,11 +1,26 @@
-import https from "node:https";
 import { buildCatalog, type LoadedSpec, liveSpecOf, loadSpec } from "@apisnoop/openapi";
+import {
+  MAX_WATCH_EVENT_BYTES,
+  type OwnApiCall,
+  ownApiGet,
+  ownApiWatch,
+  WATCH_END_GRACE_MS,
+} from "./own-api";
 import { type SpecSnapshot, specSnapshot } from "./spec-snapshot";
 import type { Upstream } from "./upstream";
 
 const CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 /** The user agent of the proxy's own API calls, so they are recognisable in the apiserver's audit log. */
 export const PROXY_USER_AGENT = "apisnoop-proxy (spec refresh)";
+/**
+ * The live `/openapi/v2`, at most. A cluster's spec grows with its CRDs: a few MiB for Kubernetes alone,
+ * tens of MiB with hundreds of CRDs; past this the load fails and the previous spec is kept.
+ */
+export const MAX_SPEC_BYTES = 256 * 1024 * 1024;
+/** `/version` and the one-item CRD list, at most: a few hundred bytes, and one CRD. */
+export const MAX_SMALL_ANSWER_BYTES = 16 * 1024 * 1024;
+/** The CRD watch's `timeoutSeconds`: the apiserver ends it after this and it is watched again. */
+const CRD_WATCH_SECONDS = 600;
 
 export interface SpecRefresherOptions {
   /** "live" (the upstream's /openapi/v2, read with the upstream's own credentials), a file or an http(s) URL. */
@@ -20,6 +35,8 @@ export interface SpecRefresherOptions {
   onError?: (message: string) => void;
   /** Injectable for tests. */
   load?: (source: string) => Promise<LoadedSpec>;
+  /** Each GET of a live spec must be over within this (milliseconds); default 60 s (`OWN_API_TIMEOUT_MS`). */
+  timeoutMs?: number;
 }
 
 /**
@@ -31,7 +48,7 @@ export class SpecRefresher {
   private snapshot: SpecSnapshot | null = null;
   private timer: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
-  private watchRequest: ReturnType<typeof https.request> | null = null;
+  private readonly stopping = new AbortController();
   private stopped = false;
   private reloading: Promise<void> | null = null;
   private reloadAgain = false;
@@ -58,7 +75,7 @@ export class SpecRefresher {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.debounce) clearTimeout(this.debounce);
-    this.watchRequest?.destroy();
+    this.stopping.abort();
   }
 
   /** Reloads now; concurrent calls coalesce into one more reload after the running one. */
@@ -99,23 +116,41 @@ export class SpecRefresher {
     this.debounce.unref();
   }
 
-  /** List CRDs for a resourceVersion, then watch from it; any event schedules a reload. Re-watches forever. */
+  /**
+   * List CRDs for a resourceVersion, then watch from it; any event schedules a reload. Re-watches for ever,
+   * after a delay that doubles while failures go on (a watch that ended within a second with no event is
+   * one, so an upstream answering every watch at once is not called in a tight loop).
+   */
   private async watchCrds(): Promise<void> {
     let backoffMs = 1000;
     while (!this.stopped) {
       try {
-        const list = JSON.parse((await this.get(`${CRDS_PATH}?limit=1`)).toString("utf8")) as {
-          metadata?: { resourceVersion?: string };
-        };
-        const resourceVersion = list.metadata?.resourceVersion ?? "";
-        await this.watch(
-          `${CRDS_PATH}?watch=1&timeoutSeconds=600&resourceVersion=${encodeURIComponent(resourceVersion)}`,
-        );
+        const list = parseJson(
+          await this.get(`${CRDS_PATH}?limit=1`, "list customresourcedefinitions", MAX_SMALL_ANSWER_BYTES),
+          "list customresourcedefinitions",
+        ) as { metadata?: { resourceVersion?: unknown } } | null;
+        const version = list?.metadata?.resourceVersion;
+        const resourceVersion = typeof version === "string" ? version : "";
+        await ownApiWatch({
+          ...this.call(
+            `${CRDS_PATH}?watch=1&timeoutSeconds=${CRD_WATCH_SECONDS}&resourceVersion=${encodeURIComponent(resourceVersion)}`,
+            "watch customresourcedefinitions",
+          ),
+          maxEventBytes: MAX_WATCH_EVENT_BYTES,
+          timeoutMs: CRD_WATCH_SECONDS * 1000 + WATCH_END_GRACE_MS,
+          onLine: (line) => {
+            const event = parseJson(line, "watch customresourcedefinitions") as { type?: unknown } | null;
+            if (event?.type === "ERROR")
+              return new Error("watch customresourcedefinitions: an ERROR event (resourceVersion too old?)");
+            this.scheduleReload();
+            return null;
+          },
+        });
         backoffMs = 1000;
       } catch (error) {
         if (this.stopped) return;
         this.options.onError?.(
-          `watching customresourcedefinitions failed, retrying: ${(error as Error).message}`,
+          `watching customresourcedefinitions failed, retrying in ${backoffMs} ms: ${(error as Error).message}`,
         );
         await new Promise((resolve) => setTimeout(resolve, backoffMs).unref());
         backoffMs = Math.min(backoffMs * 2, 60_000);
@@ -127,80 +162,34 @@ export class SpecRefresher {
   private async loadLive(): Promise<LoadedSpec> {
     const { server } = this.options.upstream;
     const [specBody, versionBody] = await Promise.all([
-      this.get("/openapi/v2").catch((error: Error) => {
+      this.get("/openapi/v2", "read the live spec", MAX_SPEC_BYTES).catch((error: Error) => {
         throw new Error(`cannot read the live spec from ${server}: ${error.message}`);
       }),
-      this.get("/version").catch(() => null),
+      this.get("/version", "read the version", MAX_SMALL_ANSWER_BYTES).catch(() => null),
     ]);
     return liveSpecOf(specBody, versionBody, server);
   }
 
-  private async requestOptions(path: string): Promise<https.RequestOptions> {
-    const url = new URL(this.options.upstream.basePath + path, this.options.upstream.server);
-    const options: https.RequestOptions = {
-      method: "GET",
-      protocol: url.protocol,
-      hostname: this.options.upstream.host,
-      port: this.options.upstream.port,
-      path: url.pathname + url.search,
-      headers: { accept: "application/json", "user-agent": PROXY_USER_AGENT },
+  private call(path: string, what: string): OwnApiCall {
+    return {
+      upstream: this.options.upstream,
+      path,
+      what,
+      userAgent: PROXY_USER_AGENT,
+      signal: this.stopping.signal,
     };
-    await this.options.upstream.authorize(options);
-    return options;
   }
 
-  private async get(path: string): Promise<Buffer> {
-    const options = await this.requestOptions(path);
-    return new Promise((resolve, reject) => {
-      const request = https.request(options, (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () =>
-          response.statusCode === 200
-            ? resolve(Buffer.concat(chunks))
-            : reject(new Error(`GET ${path.replace(/\?.*/, "")}: HTTP ${response.statusCode}`)),
-        );
-        response.on("error", reject);
-      });
-      request.on("error", reject);
-      request.end();
-    });
+  private get(path: string, what: string, maxBodyBytes: number): Promise<Buffer> {
+    return ownApiGet({ ...this.call(path, what), maxBodyBytes, timeoutMs: this.options.timeoutMs });
   }
+}
 
-  private async watch(path: string): Promise<void> {
-    const options = await this.requestOptions(path);
-    if (this.stopped) return;
-    await new Promise<void>((resolve, reject) => {
-      const request = https.request(options, (response) => {
-        if (response.statusCode !== 200) {
-          response.resume();
-          reject(new Error(`watch ${CRDS_PATH}: HTTP ${response.statusCode}`));
-          return;
-        }
-        let buffered = "";
-        response.setEncoding("utf8");
-        response.on("data", (text: string) => {
-          buffered += text;
-          let newline = buffered.indexOf("\n");
-          while (newline !== -1) {
-            const line = buffered.slice(0, newline);
-            buffered = buffered.slice(newline + 1);
-            if (line.includes('"type":"ERROR"')) {
-              reject(new Error("watch answered an ERROR event (resourceVersion too old?)"));
-              request.destroy();
-              return;
-            }
-            if (line.trim()) this.scheduleReload();
-            newline = buffered.indexOf("\n");
-          }
-        });
-        response.on("end", () => resolve());
-        response.on("error", reject);
-      });
-      request.on("error", reject);
-      request.on("close", () => resolve());
-      this.watchRequest = request;
-      request.end();
-    });
+/** JSON of the upstream's, or an error that does not quote it (JSON.parse's message does). */
+function parseJson(text: Buffer | string, what: string): unknown {
+  try {
+    return JSON.parse(typeof text === "string" ? text : text.toString("utf8"));
+  } catch {
+    throw new Error(`${what}: the answer is not JSON`);
   }
 }

@@ -1,7 +1,9 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import https from "node:https";
+import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { MatchResult } from "@apisnoop/openapi";
@@ -11,6 +13,7 @@ import { CertificateAuthority } from "./certificate-authority";
 import { createFlow, type Flow, type FlowRequest } from "./flow";
 import { type SpecSnapshot, specSnapshot } from "./spec-snapshot";
 import { type ProxyOptions, type RunningProxy, startProxy } from "./start-proxy";
+import type { Upstream } from "./upstream";
 
 /** A flow as the proxy would hand it to addons, for unit tests without sockets. */
 export function fakeFlow(request: Partial<FlowRequest> = {}, rest: Partial<Flow> = {}): Flow {
@@ -264,4 +267,85 @@ export async function fakeApiserver(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { server, url, caPem: ca.certificatePem };
+}
+
+/**
+ * The {@link Upstream} of a local test server on 127.0.0.1:`port` whose certificate `caPem` signs; its
+ * `authorize` adds the CA and a test token, as the proxy's own calls get them.
+ */
+export function localUpstream(port: number, caPem: string): Upstream {
+  return {
+    server: `https://127.0.0.1:${port}`,
+    host: "127.0.0.1",
+    port,
+    authority: `127.0.0.1:${port}`,
+    basePath: "",
+    serverName: undefined,
+    ca: Buffer.from(caPem),
+    rejectUnauthorized: true,
+    clientCertificate: null,
+    clusterName: "test",
+    authorize: async (options) => {
+      options.ca = caPem;
+      (options.headers as Record<string, string>).Authorization = "Bearer test-token";
+    },
+  };
+}
+
+/** A local HTTPS server standing in for the apiserver of the proxy's own calls (see {@link localApiserver}). */
+export interface LocalApiserver {
+  server: https.Server;
+  /** Its {@link Upstream}, as {@link localUpstream} makes it. */
+  upstream: Upstream;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an HTTPS (HTTP/1.1) server on 127.0.0.1 answering with `handler`; its CA lives in
+ * `dir/local-apiserver-ca`.
+ */
+export async function localApiserver(
+  dir: string,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<LocalApiserver> {
+  const ca = await CertificateAuthority.open(path.join(dir, "local-apiserver-ca"));
+  const leaf = await ca.leafFor(["127.0.0.1"]);
+  const server = https.createServer({ key: leaf.key, cert: leaf.cert }, handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    server,
+    upstream: localUpstream((server.address() as AddressInfo).port, ca.certificatePem),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * A TCP server that accepts connections and never sends a byte, not even its side of the TLS handshake:
+ * a balancer in front of a dead apiserver. Its `upstream` trusts `caPem`.
+ */
+export async function silentServer(caPem = ""): Promise<{
+  upstream: Upstream;
+  /** Connections open now. */
+  sockets: Set<net.Socket>;
+  close(): Promise<void>;
+}> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    // Read (and drop) the ClientHello, so that the client's close is seen.
+    socket.resume();
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    upstream: localUpstream((server.address() as AddressInfo).port, caPem),
+    sockets,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
