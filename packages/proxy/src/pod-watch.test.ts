@@ -4,13 +4,11 @@
  * the version followed, 410 as "list again", an event past its bound and a status other than 200.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CertificateAuthority } from "./certificate-authority";
 import {
   HttpStatusError,
   MAX_WATCH_EVENT_BYTES,
@@ -18,46 +16,27 @@ import {
   PodWatch,
   ResourceVersionGone,
 } from "./pod-watch";
+import { type LocalApiserver, localApiserver } from "./testing";
 import type { Upstream } from "./upstream";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-pod-watch-test-"));
-let server: https.Server;
+let apiserver: LocalApiserver;
 let upstream: Upstream;
 /** How the server answers the next requests: path and query in, status and body out. */
-let answer: (url: URL, res: import("node:http").ServerResponse) => void = (_url, res) => res.end();
+let answer: (url: URL, res: ServerResponse) => void = (_url, res) => res.end();
 const asked: URL[] = [];
 
 beforeAll(async () => {
-  const ca = await CertificateAuthority.open(dir);
-  const leaf = await ca.leafFor(["127.0.0.1"]);
-  server = https.createServer({ key: leaf.key, cert: leaf.cert }, (req, res) => {
+  apiserver = await localApiserver(dir, (req, res) => {
     const url = new URL(req.url ?? "/", "https://apiserver");
     asked.push(url);
     answer(url, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  upstream = {
-    server: `https://127.0.0.1:${port}`,
-    host: "127.0.0.1",
-    port,
-    authority: `127.0.0.1:${port}`,
-    basePath: "",
-    serverName: undefined,
-    ca: Buffer.from(ca.certificatePem),
-    rejectUnauthorized: true,
-    clientCertificate: null,
-    clusterName: "test",
-    authorize: async (options) => {
-      options.ca = ca.certificatePem;
-      (options.headers as Record<string, string>).Authorization = "Bearer test-token";
-    },
-  };
+  upstream = apiserver.upstream;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await apiserver.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -158,8 +137,20 @@ describe("PodWatch", () => {
     };
     const events = recorder();
     await expect(new PodWatch(upstream, events).watch(() => {})).rejects.toThrow(
-      /mid-stream|aborted|socket hang up|ECONNRESET/,
+      /mid-answer|aborted|socket hang up|ECONNRESET/,
     );
     expect(events.seen).toEqual(["upsert d"]);
+  });
+
+  it("gives up on a list page the apiserver never answers", async () => {
+    answer = () => {};
+    const watch = new PodWatch(upstream, recorder(), { listTimeoutMs: 300 });
+    await expect(watch.list()).rejects.toThrow("list pods: no answer within 300 ms");
+  });
+
+  it("never quotes a page that is not JSON: it may hold pods' environment", async () => {
+    answer = (_url, res) => res.end('{"items":[{"env":"SECRET-VALUE"}');
+    const failure = await new PodWatch(upstream, recorder()).list().catch((error: unknown) => error);
+    expect((failure as Error).message).toBe("list pods: the answer is not JSON");
   });
 });
