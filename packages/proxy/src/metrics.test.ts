@@ -23,4 +23,14 @@ describe("ProxyMetrics", () => {
     for (const line of text.trim().split("\n"))
       expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? [\d.e+-]+)$/);
   });
+
+  it("renders the pod directory's size, staleness and failures when there is one", () => {
+    const metrics = new ProxyMetrics();
+    expect(metrics.render()).not.toContain("apisnoop_proxy_pod_directory_stale");
+    metrics.podDirectory = { stats: () => ({ addresses: 12, stale: true, failures: 3 }) };
+    const text = metrics.render();
+    expect(text).toContain("apisnoop_proxy_pod_addresses 12");
+    expect(text).toContain("apisnoop_proxy_pod_directory_stale 1");
+    expect(text).toContain("apisnoop_proxy_pod_watch_failures_total 3");
+  });
 });

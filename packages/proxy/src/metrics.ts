@@ -1,4 +1,5 @@
 import type { Flow } from "./flow";
+import type { PodDirectoryStats } from "./pod-directory";
 import type { UplinkStats } from "./uplink/uplink";
 import type { BoundedPoolStats } from "./upstream";
 import type { RetryReason } from "./upstream-retry";
@@ -56,6 +57,8 @@ export class ProxyMetrics {
   handshakes: { waiting: number; rateDelays: number } | null = null;
   /** The delivery uplink, when there is one. */
   uplink: { stats(): UplinkStats } | null = null;
+  /** The pod directory source attribution reads, when there is one. */
+  podDirectory: { stats(): PodDirectoryStats } | null = null;
 
   /** Counts a finished flow: by method, status and whether it matched an operation; and its latency. */
   countFlow(flow: Flow): void {
@@ -349,6 +352,24 @@ export class ProxyMetrics {
 
     family("apisnoop_proxy_spec_operations", "gauge", "Operations in the spec requests are matched against.");
     lines.push(`apisnoop_proxy_spec_operations ${this.specOperations}`);
+
+    if (this.podDirectory) {
+      const stats = this.podDirectory.stats();
+      family("apisnoop_proxy_pod_addresses", "gauge", "Pod IPs the pod directory knows.");
+      lines.push(`apisnoop_proxy_pod_addresses ${stats.addresses}`);
+      family(
+        "apisnoop_proxy_pod_directory_stale",
+        "gauge",
+        "1 from a failed list or watch of pods until a watch is open again: pod attribution may be out of date.",
+      );
+      lines.push(`apisnoop_proxy_pod_directory_stale ${stats.stale ? 1 : 0}`);
+      family(
+        "apisnoop_proxy_pod_watch_failures_total",
+        "counter",
+        "Lists and watches of pods that failed (410 Gone not counted); each is retried after a growing delay.",
+      );
+      lines.push(`apisnoop_proxy_pod_watch_failures_total ${stats.failures}`);
+    }
 
     if (this.uplink) {
       const stats = this.uplink.stats();

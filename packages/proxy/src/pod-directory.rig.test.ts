@@ -254,7 +254,7 @@ describe("PodDirectory when its connection to the apiserver is cut", () => {
     const token = rigToken("admin");
     for (const line of lines) {
       expect(line).toMatch(
-        /^pod directory: (watching pods failed \(.+\); retrying in \d+ ms|watching pods again)$/,
+        /^pod directory: (watching pods failed \(.+\); retrying in \d+ ms; pod attribution is stale until it recovers|watching pods again)$/,
       );
       expect(line).not.toContain(token);
       expect(line.toLowerCase()).not.toContain("authorization");

@@ -86,8 +86,23 @@ export interface PodDirectoryOptions {
   upstream?: Upstream;
   /** Told one line per watch failure and per recovery; never headers, tokens or bodies. */
   log?: (line: string) => void;
-  /** First delay before restarting a failed list/watch (milliseconds); doubles up to 30 s. Default 1 s. */
+  /**
+   * First delay before restarting a failed list/watch, or listing again after 410 Gone (milliseconds);
+   * doubles up to 30 s while they go on. Default 1 s.
+   */
   retryDelayMs?: number;
+  /** Each list page must be answered within this (milliseconds); default 60 s (`OWN_API_TIMEOUT_MS`). */
+  listTimeoutMs?: number;
+}
+
+/** How the directory keeps up, for the proxy's metrics. */
+export interface PodDirectoryStats {
+  /** Pod IPs known. */
+  addresses: number;
+  /** True from a failed list or watch until a watch is open again: changes to pods are not seen meanwhile. */
+  stale: boolean;
+  /** Lists and watches that failed (410 Gone, the apiserver's "list again", not counted). */
+  failures: number;
 }
 
 interface Claim {
@@ -110,19 +125,23 @@ export class PodDirectory {
   private readonly watch: PodWatch;
   private retryTimer: NodeJS.Timeout | null = null;
   private wakeUp: (() => void) | null = null;
-  private retryDelayMs: number;
   private stopped = false;
+  private stale = false;
+  private failures = 0;
 
   private constructor(
     upstream: Upstream,
     private readonly options: PodDirectoryOptions,
   ) {
-    this.retryDelayMs = options.retryDelayMs ?? 1000;
-    this.watch = new PodWatch(upstream, {
-      replace: (pods) => this.replace(pods),
-      upsert: (pod) => this.upsert(pod),
-      remove: (pod) => this.remove(pod),
-    });
+    this.watch = new PodWatch(
+      upstream,
+      {
+        replace: (pods) => this.replace(pods),
+        upsert: (pod) => this.upsert(pod),
+        remove: (pod) => this.remove(pod),
+      },
+      { listTimeoutMs: options.listTimeoutMs },
+    );
   }
 
   /**
@@ -156,6 +175,11 @@ export class PodDirectory {
     return this.byIp.size;
   }
 
+  /** How the directory keeps up: its size, whether it is stale, its failures so far. */
+  stats(): PodDirectoryStats {
+    return { addresses: this.byIp.size, stale: this.stale, failures: this.failures };
+  }
+
   /** Stops watching; lookups keep answering from what was last known. */
   stop(): void {
     this.stopped = true;
@@ -165,41 +189,52 @@ export class PodDirectory {
   }
 
   /**
-   * Watches on and on: again from the last resourceVersion when a watch ends, a new list first when the
-   * version is gone; after any other failure one log line, a delay that doubles while failures go on, a
-   * new list and watch, and one line once a watch is open again.
+   * Watches on and on: again at once from the last resourceVersion when the apiserver ends a watch; after
+   * a failure (a watch that ended within a second with no event is one) or a 410 Gone, a delay, then a new
+   * list and watch. The delay doubles while failures go on, as client-go's reflector backs off, so that an
+   * apiserver (or something in front of it) that fails every call at once is not called in a tight loop;
+   * a watch that delivered an event or ended normally starts it anew. A failure is one log line, and the
+   * directory is stale (its metric) until a watch is open again.
    */
   private async follow(): Promise<void> {
-    let failing = false;
+    const firstDelay = this.options.retryDelayMs ?? 1000;
+    let delay = firstDelay;
     let listFirst = false;
     while (!this.stopped) {
+      const eventsBefore = this.watch.eventsApplied;
+      let failure: unknown = null;
       try {
         if (listFirst) await this.watch.list();
         listFirst = false;
         await this.watch.watch(() => {
-          if (!failing) return;
-          failing = false;
-          this.retryDelayMs = this.options.retryDelayMs ?? 1000;
+          if (!this.stale) return;
+          this.stale = false;
           this.options.log?.("pod directory: watching pods again");
         });
       } catch (error) {
-        if (this.stopped) return;
-        listFirst = true;
-        if (error instanceof ResourceVersionGone) continue;
-        failing = true;
-        const delay = this.retryDelayMs;
-        this.options.log?.(
-          `pod directory: watching pods failed (${describeError(error)}); retrying in ${delay} ms`,
-        );
-        this.retryDelayMs = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
-        await new Promise<void>((resolve) => {
-          this.wakeUp = resolve;
-          this.retryTimer = setTimeout(resolve, delay);
-          this.retryTimer.unref();
-        });
-        this.retryTimer = null;
-        this.wakeUp = null;
+        failure = error;
       }
+      if (this.stopped) return;
+      if (failure === null || this.watch.eventsApplied > eventsBefore) delay = firstDelay;
+      if (failure === null) continue;
+      listFirst = true;
+      // 410 is the apiserver's ordinary "list again" (a watch older than etcd's compaction): no line for
+      // it, but the same delay, since an upstream answering 410 at once would otherwise be listed in a loop.
+      if (!(failure instanceof ResourceVersionGone)) {
+        this.failures++;
+        this.stale = true;
+        this.options.log?.(
+          `pod directory: watching pods failed (${describeError(failure)}); retrying in ${delay} ms; pod attribution is stale until it recovers`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        this.wakeUp = resolve;
+        this.retryTimer = setTimeout(resolve, delay);
+        this.retryTimer.unref();
+      });
+      this.retryTimer = null;
+      this.wakeUp = null;
+      delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
     }
   }
 

@@ -178,6 +178,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   });
   await spec.start();
   const podDirectory = await startPodDirectory(options, upstream, log);
+  metrics.podDirectory = podDirectory;
   if (podDirectory) log(`pod attribution: ${podDirectory.size} pod addresses known`);
 
   const hits = options.out
