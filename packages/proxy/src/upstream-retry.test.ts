@@ -182,6 +182,21 @@ function retries(proxy: RunningProxy, reason?: string): number {
   return Number(sample.exec(text)?.[1] ?? 0);
 }
 
+/**
+ * The proxy's counted requests, as `code count` lines, once every request it took is done (a flow is
+ * counted a turn after its client has the last byte).
+ */
+async function countedRequests(proxy: RunningProxy, expected: number): Promise<string[]> {
+  for (;;) {
+    const samples = [
+      ...proxy.metrics.render().matchAll(/^apisnoop_proxy_requests_total\{.*code="(\d+)".*\} (\d+)$/gm),
+    ];
+    const counted = samples.map(([, code, n]) => `${code} ${n}`);
+    if (samples.reduce((sum, [, , n]) => sum + Number(n), 0) >= expected) return counted;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Bytes of request bodies the proxy holds for retries now. */
 function heldBodyBytes(proxy: RunningProxy): number {
   return Number(/^apisnoop_proxy_upstream_retry_body_bytes (\d+)$/m.exec(proxy.metrics.render())?.[1]);
@@ -201,6 +216,8 @@ describe("a request the apiserver did not process", () => {
     expect(attemptsOf(urlPath)).toBe(2);
     expect(retries(proxy, "refused stream")).toBe(1);
     expect(proxy.metrics.upstreamErrors).toBe(0);
+    // One request, one hit: the client never saw the first attempt.
+    expect(await countedRequests(proxy, 1)).toEqual(["200 1"]);
   });
 
   it("is sent again when a GOAWAY's last-stream-id is below its stream", async () => {
@@ -253,6 +270,7 @@ describe("a request that is not sent again", () => {
     expect(attemptsOf(urlPath)).toBe(2);
     expect(retries(proxy, "refused stream")).toBe(1);
     expect(proxy.metrics.upstreamErrors).toBe(1);
+    expect(await countedRequests(proxy, 1)).toEqual(["502 1"]);
   });
 
   it("gets the 502 Status for a reset that does not say the apiserver did not process it", async () => {
