@@ -30,9 +30,13 @@ const held: http2.Http2ServerResponse[] = [];
 
 beforeAll(async () => {
   const apiserver = await fakeApiserver(dir, (req, res) => {
+    // As kube-apiserver reads it: only `Bearer <token>` carries a token; any other Authorization is
+    // ignored, and the request is anonymous (never a 401).
     const authorization = req.headers.authorization;
-    const authenticated = authorization !== undefined && accepted.has(authorization);
-    if (authorization !== undefined && !authenticated) res.writeHead(401).end('{"code":401}');
+    const token =
+      authorization !== undefined && /^bearer [^ ]/i.test(authorization) ? authorization : undefined;
+    const authenticated = token !== undefined && accepted.has(token);
+    if (token !== undefined && !authenticated) res.writeHead(401).end('{"code":401}');
     else if (req.url === "/hold") held.push(res);
     else res.end('{"major":"1"}');
     // kube-apiserver's UnauthenticatedHTTP2DOSMitigation: an HTTP/2 session ends after any request it
@@ -80,7 +84,7 @@ function get(proxy: RunningProxy, urlPath: string, authorization?: string): Prom
         port: new URL(proxy.url).port,
         path: urlPath,
         ca: proxy.ca.certificatePem,
-        headers: authorization ? { authorization } : {},
+        headers: authorization !== undefined ? { authorization } : {},
         agent: false,
       },
       (res) => {
@@ -191,5 +195,19 @@ describe("requests the apiserver takes as unauthenticated", () => {
     for (const res of held.splice(0)) res.end("{}");
     expect(await Promise.all(waiting)).toEqual([200, 200, 200, 200]);
     expect(await get(proxy, "/version")).toBe(200);
+  });
+
+  it("take an Authorization the apiserver ignores as anonymous: over the pool, no session each", async () => {
+    const proxy = await proxies.start();
+    // Not `Bearer <token>`: the apiserver serves them as anonymous (never 401), and over HTTP/2 would
+    // end the session after each.
+    const ignored = ["x", "Basic dXNlcjpwYXNzd29yZA==", "Bearer", "Bearer  two-spaces", "bearer\tx", ""];
+    for (let i = 0; i < 10; i++) expect(await get(proxy, "/version", ignored[i % ignored.length])).toBe(200);
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(0);
+    expect(metric(proxy, UNAUTHENTICATED)).toBe(10);
+    // A token, in any case of its scheme, is still the apiserver's to judge, over HTTP/2.
+    expect(await get(proxy, "/version", "bearer good")).toBe(401);
+    expect(await get(proxy, "/version", "Bearer good")).toBe(200);
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(2);
   });
 });

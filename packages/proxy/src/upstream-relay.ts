@@ -118,7 +118,8 @@ export class UpstreamRelay {
    */
   forward(mode: ProxyMode, req: ClientRequest, res: ClientResponse): void {
     const { upstream, metrics } = this.options;
-    const authorization = req.headers.authorization;
+    // An empty Authorization carries no token, as none does: the proxy's client certificate, if any.
+    const authorization = req.headers.authorization || undefined;
     const pool = this.sessions.unauthenticated(authorization) ? this.unauthenticatedPool : null;
     if (pool && !pool.take()) {
       this.options.active.delete(res);

@@ -15,7 +15,7 @@ import type { TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CertificateAuthority } from "./certificate-authority";
 import type { Upstream } from "./upstream";
-import { UpstreamSessions } from "./upstream-sessions";
+import { presentsBearerToken, UpstreamSessions } from "./upstream-sessions";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-sessions-test-"));
 let server: http2.Http2SecureServer;
@@ -210,6 +210,41 @@ describe("UpstreamSessions: what the apiserver takes as unauthenticated", () => 
     pools.push(anonymous);
     expect(anonymous.unauthenticated(undefined)).toBe(true);
     expect(anonymous.unauthenticated("Bearer a")).toBe(false);
+  });
+
+  it("takes an Authorization the apiserver ignores as anonymous, client certificate or not", () => {
+    const withCertificate = pool();
+    const anonymous = new UpstreamSessions({ ...upstream, clientCertificate: null });
+    pools.push(anonymous);
+    for (const sessions of [withCertificate, anonymous]) {
+      expect(sessions.unauthenticated("x")).toBe(true);
+      expect(sessions.unauthenticated("Basic dXNlcjpwYXNz")).toBe(true);
+      expect(sessions.unauthenticated("Bearer")).toBe(true);
+      expect(sessions.unauthenticated("bearer a")).toBe(false);
+    }
+    // An empty one is no Authorization: the proxy's client certificate goes with it, when it has one.
+    expect(withCertificate.unauthenticated("")).toBe(false);
+    expect(anonymous.unauthenticated("")).toBe(true);
+  });
+
+  it("reads a bearer token from Authorization as kube-apiserver does", () => {
+    for (const value of ["Bearer t", "bearer t", "BEARER t", " \tBearer t \r", "Bearer t and more"])
+      expect(presentsBearerToken(value), JSON.stringify(value)).toBe(true);
+    // Empty, no token, two spaces (Go's SplitN gives an empty token), another separator or scheme, and
+    // white space Go's TrimSpace does not trim from raw bytes (a lone 0xA0).
+    for (const value of [
+      "",
+      " ",
+      "t",
+      "Bearer",
+      "Bearer ",
+      "Bearer  t",
+      "Bearer\tt",
+      "Bearert",
+      "Basic dTpw",
+      "\u00a0Bearer t",
+    ])
+      expect(presentsBearerToken(value), JSON.stringify(value)).toBe(false);
   });
 
   it("takes a token answered 401 as unauthenticated until an answer that is not 401", async () => {

@@ -154,11 +154,14 @@ export class UpstreamSessions {
   }
 
   /**
-   * Whether the apiserver would take a request carrying `authorization` as unauthenticated (anonymous,
-   * or a token it just rejected): then it should go over HTTP/1.1, not `open` a stream.
+   * Whether the apiserver would take a request carrying `authorization` as unauthenticated (anonymous:
+   * no credential, or an `Authorization` it ignores; or a token it just rejected): then it should go over
+   * HTTP/1.1, not `open` a stream.
    */
   unauthenticated(authorization: string | undefined): boolean {
-    if (authorization === undefined) return !this.upstream.clientCertificate;
+    if (!authorization) return !this.upstream.clientCertificate;
+    // A header the apiserver ignores (another scheme, no token): anonymous, though a 401 never says so.
+    if (!presentsBearerToken(authorization)) return true;
     return this.rejected.size > 0 && this.rejected.has(credentialKey(authorization));
   }
 
@@ -400,4 +403,29 @@ const CLIENT_CERTIFICATE = "client certificate";
 /** The pool's key for a credential: the hash of the `Authorization` value, never the value itself. */
 function credentialKey(authorization: string | undefined): string {
   return authorization === undefined ? CLIENT_CERTIFICATE : hash("sha256", authorization, "base64");
+}
+
+/**
+ * Whether kube-apiserver's bearer token authenticator reads a token from this `Authorization` value,
+ * as it parses it: trimmed, `Bearer` in any case, one space, a token up to the next space. Any other
+ * value (empty, `Basic …`, `Bearer` with no token or two spaces) it ignores, and the request is served
+ * as anonymous: never a 401, but a GOAWAY after it over HTTP/2. Only ASCII white space is trimmed: a
+ * value this reads as no token costs a place in the unauthenticated pool at worst, never a session.
+ */
+export function presentsBearerToken(authorization: string): boolean {
+  let start = 0;
+  let end = authorization.length;
+  while (start < end && isAsciiSpace(authorization.charCodeAt(start))) start++;
+  while (end > start && isAsciiSpace(authorization.charCodeAt(end - 1))) end--;
+  return (
+    end - start > 7 &&
+    authorization.charCodeAt(start + 6) === 32 &&
+    authorization.charCodeAt(start + 7) !== 32 &&
+    authorization.slice(start, start + 6).toLowerCase() === "bearer"
+  );
+}
+
+/** Go's `unicode.IsSpace` for ASCII: tab, line feed, vertical tab, form feed, carriage return, space. */
+function isAsciiSpace(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13);
 }
