@@ -52,8 +52,8 @@ describe("ownApiGet", () => {
     await expect(
       ownApiGet({ ...call({ upstream: silent.upstream }), maxBodyBytes: 1024, timeoutMs: 300 }),
     ).rejects.toThrow("test call: no answer within 300 ms");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(silent.sockets.size).toBe(0);
+    // The silent server sees the connection closed (under load, later than at once; else a test timeout).
+    while (silent.sockets.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   });
 
   it("gives up on an answer whose body never ends", async () => {
