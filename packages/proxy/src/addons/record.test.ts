@@ -1,7 +1,17 @@
 import { type HitLine, HitLineSchema, sourceFromUserAgent } from "@apisnoop/protocol";
 import { describe, expect, it } from "vitest";
 import { fakeFlow, fakeMatch } from "../testing";
-import { hitLineOf, record } from "./record";
+import { hitLineOf, isoTimestamp, record } from "./record";
+
+describe("isoTimestamp", () => {
+  it("writes what Date#toISOString writes, within a second, across seconds and outside years 0–9999", () => {
+    const start = Date.UTC(2026, 0, 2, 3, 4, 5, 0);
+    const times = [start, start + 7, start + 42, start + 678, start + 999, start + 1000, start + 61_001];
+    times.push(start + 5, start - 1, 0, -1, -62167219200000, -62167219200001, 253402300799999);
+    times.push(253402300800000, 1.5);
+    for (const ms of times) expect(isoTimestamp(ms)).toBe(new Date(ms).toISOString());
+  });
+});
 
 describe("hitLineOf", () => {
   it("writes exactly the hits-file line's fields, path without query, only Kubernetes query parameters", () => {

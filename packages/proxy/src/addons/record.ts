@@ -27,7 +27,7 @@ export function hitLineOf(flow: Flow): HitLine {
   const { url } = flow.request;
   const q = url.indexOf("?");
   const hit: HitLine = {
-    ts: new Date(flow.startedAt).toISOString(),
+    ts: isoTimestamp(flow.startedAt),
     method: flow.request.method,
     path: q === -1 ? url : url.slice(0, q),
     query: q === -1 ? "" : kubernetesQuery(url.slice(q + 1)),
@@ -43,6 +43,27 @@ export function hitLineOf(flow: Flow): HitLine {
   if (flow.fields?.request) hit.requestFields = sortedFields(flow.fields.request);
   if (flow.fields?.response) hit.responseFields = sortedFields(flow.fields.response);
   return hit;
+}
+
+/** The second `isoTimestamp` formatted last, and its text up to the milliseconds (`2026-01-02T03:04:05.`). */
+let isoSecond = Number.NaN;
+let isoSecondText = "";
+
+/**
+ * `new Date(ms).toISOString()` for a whole number of milliseconds, without a Date per call: under load
+ * most hit lines of a second share its text, and formatting a Date costs more than the rest of the line.
+ */
+export function isoTimestamp(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  // Outside years 0–9999 (and for fractions) the text has another shape: Date writes it.
+  if (!Number.isInteger(ms) || ms < -62167219200000 || ms > 253402300799999)
+    return new Date(ms).toISOString();
+  if (second !== isoSecond) {
+    isoSecondText = new Date(second * 1000).toISOString().slice(0, 20);
+    isoSecond = second;
+  }
+  const milliseconds = ms - second * 1000;
+  return `${isoSecondText}${milliseconds < 10 ? "00" : milliseconds < 100 ? "0" : ""}${milliseconds}Z`;
 }
 
 /** The source of a flow nobody attributed (no attribution addon in the chain). */
