@@ -7,6 +7,7 @@ export {
   requestSchemaRef,
   type WalkOptions,
 } from "./fields";
+export { kubeconfigErrorLine } from "./kubeconfig-error";
 export { LEVELS, type Level, levelOf } from "./level";
 export { compileMatcher, type RequestMatcher, splitRequest, UNMATCHED_REASONS } from "./matcher";
 export { KUBERNETES_QUERY_PARAMETERS, kubernetesQuery } from "./query";

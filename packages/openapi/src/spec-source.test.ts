@@ -53,6 +53,16 @@ describe("liveSpecOf", () => {
   });
 });
 
+describe("loadSpec live", () => {
+  it("never quotes a kubeconfig with a syntax error: its lines hold the token", async () => {
+    const file = path.join(await mkdtemp(path.join(tmpdir(), "apisnoop-live-")), "config");
+    await writeFile(file, "users:\n- name: a\n  user:\n    token: SUPERSECRETTOKEN\n   bad: [\n");
+    const failure = await loadSpec("live", { kubeconfig: file }).catch((error: unknown) => error);
+    expect((failure as Error).message).toMatch(/^cannot load kubeconfig .*\(line 5, column \d+\)$/);
+    expect((failure as Error).message).not.toContain("SUPERSECRET");
+  });
+});
+
 describe("loadSpec from URLs", () => {
   let server: Server;
   let base: string;

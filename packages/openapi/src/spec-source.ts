@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { kubeconfigErrorLine } from "./kubeconfig-error";
 import type { SwaggerSpec } from "./types";
 
 /** Where a spec comes from: "live" (the kubeconfig's cluster), an http(s) URL, or a file path. */
@@ -194,7 +195,7 @@ async function loadLiveSpec(options: LoadSpecOptions): Promise<LoadedSpec> {
     else config.loadFromDefault();
   } catch (error) {
     throw new Error(
-      `cannot load kubeconfig ${options.kubeconfig ?? "(default)"}: ${(error as Error).message}`,
+      `cannot load kubeconfig ${options.kubeconfig ?? "(default)"}: ${kubeconfigErrorLine(error)}`,
     );
   }
   if (options.context) config.setCurrentContext(options.context);
