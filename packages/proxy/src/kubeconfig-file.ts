@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { kubeconfigErrorLine } from "@apisnoop/openapi/kubeconfig-error";
 import {
   type Cluster,
   type Context,
@@ -33,9 +34,19 @@ export class KubeconfigFile implements KubeconfigView {
     private currentContext: string | undefined,
   ) {}
 
-  /** Reads and parses `file`; throws client-node's errors (`clusters[0].cluster.server is missing`, …). */
+  /**
+   * Reads and parses `file`; throws client-node's errors (`clusters[0].cluster.server is missing`, …), and
+   * for a YAML syntax error only its reason and position (`kubeconfigErrorLine`): js-yaml's message quotes
+   * the lines around the error, a token or a client key in a kubeconfig, and it would be logged at start.
+   */
   static load(file: string): KubeconfigFile {
-    const document = loadYaml(readFileSync(file, "utf8")) as Record<string, unknown> | null | undefined;
+    const text = readFileSync(file, "utf8");
+    let document: Record<string, unknown> | null | undefined;
+    try {
+      document = loadYaml(text) as typeof document;
+    } catch (error) {
+      throw new Error(kubeconfigErrorLine(error));
+    }
     if (!document || typeof document !== "object") throw new Error("not a kubeconfig (no YAML mapping)");
     const clusters = newClusters(document.clusters);
     const users = newUsers(document.users);

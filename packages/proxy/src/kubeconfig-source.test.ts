@@ -152,6 +152,35 @@ describe("loadKubeconfig", () => {
       /KUBERNETES_SERVICE_HOST or KUBERNETES_SERVICE_PORT is not set/,
     );
   });
+
+  it("never quotes a kubeconfig with a syntax error: its lines hold the token", async () => {
+    const file = write(
+      "broken/config",
+      "apiVersion: v1\nusers:\n- name: a\n  user:\n    token: SUPERSECRETTOKEN\n   bad: [\n",
+    );
+    for (const load of [
+      () => loadKubeconfig({ kubeconfig: file }),
+      () => loadKubeconfig({}, { KUBECONFIG: file }),
+    ]) {
+      const message = (() => {
+        try {
+          load();
+        } catch (error) {
+          return (error as Error).message;
+        }
+        return "loaded";
+      })();
+      expect(message).toMatch(/^cannot load kubeconfig \S+: bad indentation .*\(line 6, column \d+\)$/);
+      expect(message).not.toContain("SUPERSECRET");
+    }
+    // client-node's own load of a file (for exec plugins) is reduced the same way.
+    const good = write("broken/good", kubeconfig("delta"));
+    const loaded = loadKubeconfig({ kubeconfig: good });
+    writeFileSync(good, "users:\n- user:\n    token: SUPERSECRETTOKEN\n   bad: [\n");
+    const failure = await loaded.clientNode().catch((error: unknown) => error);
+    expect((failure as Error).message).toMatch(/\(line 4, column \d+\)$/);
+    expect((failure as Error).message).not.toContain("SUPERSECRET");
+  });
 });
 
 describe("defaultFiles", () => {

@@ -8,6 +8,7 @@
  */
 import { accessSync, existsSync } from "node:fs";
 import path from "node:path";
+import { kubeconfigErrorLine } from "@apisnoop/openapi/kubeconfig-error";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { InClusterConfig, inCluster } from "./in-cluster";
 import { KubeconfigFile, type KubeconfigView } from "./kubeconfig-file";
@@ -59,7 +60,7 @@ export function loadKubeconfig(
       );
     }
   } catch (error) {
-    throw new Error(`cannot load kubeconfig ${label}: ${(error as Error).message}`);
+    throw new Error(`cannot load kubeconfig ${label}: ${kubeconfigErrorLine(error)}`);
   }
   if (source.context) {
     if (!view.getContextObject(source.context))
@@ -70,14 +71,19 @@ export function loadKubeconfig(
   const clientNode = async (): Promise<KubeConfig> => {
     const { KubeConfig } = await import("./client-node-config");
     const config = new KubeConfig();
-    if (files) {
-      config.loadFromFile(files[0] as string);
-      for (const file of files.slice(1)) {
-        const next = new KubeConfig();
-        next.loadFromFile(file);
-        config.mergeConfig(next);
-      }
-    } else config.loadFromCluster(prefix);
+    // client-node parses with js-yaml too: its errors would quote the file, as KubeconfigFile's would.
+    try {
+      if (files) {
+        config.loadFromFile(files[0] as string);
+        for (const file of files.slice(1)) {
+          const next = new KubeConfig();
+          next.loadFromFile(file);
+          config.mergeConfig(next);
+        }
+      } else config.loadFromCluster(prefix);
+    } catch (error) {
+      throw new Error(`cannot load kubeconfig ${label}: ${kubeconfigErrorLine(error)}`);
+    }
     if (source.context) config.setCurrentContext(source.context);
     return config;
   };

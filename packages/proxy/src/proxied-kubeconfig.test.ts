@@ -88,4 +88,17 @@ describe("proxiedKubeconfig", () => {
       proxiedKubeconfig({ from, context: "nope", proxyUrl: "https://127.0.0.1:1", mode: "reverse", caPem }),
     ).toThrow(/has no context 'nope'/);
   });
+
+  it("never quotes a kubeconfig it cannot parse, not even a tag of its text", () => {
+    const broken = path.join(dir, "broken-kubeconfig");
+    writeFileSync(broken, "users:\n- name: u\n  user:\n    token: !SUPERSECRET\n");
+    let message = "";
+    try {
+      proxiedKubeconfig({ from: broken, proxyUrl: "https://127.0.0.1:1", mode: "reverse", caPem });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^cannot read kubeconfig .*: unknown scalar tag !<…> \(line 4, column \d+\)$/);
+    expect(message).not.toContain("SUPERSECRET");
+  });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { kubeconfigErrorLine } from "@apisnoop/openapi/kubeconfig-error";
 import { dump as dumpYaml, load as loadYaml } from "js-yaml";
 
 /** How clients reach the proxy: reverse (`server` is the proxy) or forward (`proxy-url`, CONNECT). */
@@ -47,7 +48,7 @@ export function proxiedKubeconfig(options: ProxiedKubeconfigOptions): string {
   try {
     document = (loadYaml(readFileSync(options.from, "utf8")) ?? {}) as KubeconfigDocument;
   } catch (error) {
-    throw new Error(`cannot read kubeconfig ${options.from}: ${(error as Error).message.split("\n")[0]}`);
+    throw new Error(`cannot read kubeconfig ${options.from}: ${kubeconfigErrorLine(error)}`);
   }
   const contextName = options.context ?? document["current-context"];
   if (!contextName) throw new Error(`kubeconfig ${options.from} has no current-context: pass --context`);
