@@ -13,6 +13,7 @@ import {
   getWithKubeconfig,
   ineligibleEndpointsSource,
   isReleaseName,
+  kubeconfigErrorLine,
   loadSpec,
   releaseSources,
 } from "@apisnoop/openapi";
@@ -84,8 +85,15 @@ async function probeCluster(cluster: {
   context?: string | undefined;
 }): Promise<void> {
   const config = new KubeConfig();
-  if (cluster.kubeconfig) config.loadFromFile(cluster.kubeconfig);
-  else config.loadFromDefault();
+  try {
+    if (cluster.kubeconfig) config.loadFromFile(cluster.kubeconfig);
+    else config.loadFromDefault();
+  } catch (error) {
+    // The message is logged: js-yaml's would quote the kubeconfig's lines around a syntax error.
+    throw new Error(
+      `cannot load kubeconfig ${cluster.kubeconfig ?? "(default)"}: ${kubeconfigErrorLine(error)}`,
+    );
+  }
   if (cluster.context) config.setCurrentContext(cluster.context);
   const server = config.getCurrentCluster()?.server;
   if (!server) throw new Error("the kubeconfig has no current cluster");
