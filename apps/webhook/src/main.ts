@@ -6,9 +6,20 @@ import { readWebhookEnv } from "./webhook-env";
 import { startWebhookServer } from "./webhook-server";
 
 const env = readWebhookEnv();
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromDefault();
 const log = (line: string) => process.stderr.write(`apisnoop webhook: ${line}\n`);
+const kubeConfig = new KubeConfig();
+try {
+  kubeConfig.loadFromDefault();
+} catch (error) {
+  // js-yaml's message quotes the lines around a syntax error (a token, a client key): say where, not what.
+  const mark = (error as { mark?: { line?: unknown } }).mark;
+  log(
+    typeof mark?.line === "number"
+      ? `cannot load kubeconfig: a YAML syntax error at line ${mark.line + 1}`
+      : `cannot load kubeconfig: ${((error as Error).message ?? "").split("\n")[0]}`,
+  );
+  process.exit(1);
+}
 const publisher = kubeCaBundlePublisher(
   kubeConfig,
   env.settings.caBundleConfigMap,
