@@ -32,6 +32,7 @@ export {
   type LoadSpecOptions,
   liveSpecOf,
   loadSpec,
+  MAX_SPEC_BYTES,
   parseSpec,
   readSource,
   releaseFromName,

@@ -4,9 +4,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { liveSpecOf, loadSpec, releaseFromName, specSourceKind } from "./spec-source";
+import { liveSpecOf, loadSpec, MAX_SPEC_BYTES, releaseFromName, specSourceKind } from "./spec-source";
 import { sharedSpecPath } from "./testing";
 
 const gzipped = readFileSync(sharedSpecPath("1.30"));
@@ -49,6 +49,15 @@ describe("liveSpecOf", () => {
     expect(Object.keys(loaded.spec.paths)).toEqual(Object.keys(JSON.parse(plain.toString("utf8")).paths));
     expect(() => liveSpecOf(Buffer.from("{}"), null, server)).toThrow(
       /https:\/\/10\.0\.0\.1:6443\/openapi\/v2/,
+    );
+  });
+
+  it("refuses a gzip bomb for a spec instead of unzipping it all", () => {
+    // Zeros compress about a thousandfold: the bound and a byte more is a few hundred KiB of gzip.
+    const bomb = gzipSync(Buffer.alloc(MAX_SPEC_BYTES + 1), { level: 1 });
+    expect(bomb.length).toBeLessThan(MAX_SPEC_BYTES / 100);
+    expect(() => liveSpecOf(bomb, null, "https://10.0.0.1:6443")).toThrow(
+      `spec https://10.0.0.1:6443/openapi/v2 is larger than ${MAX_SPEC_BYTES} bytes unzipped`,
     );
   });
 });

@@ -77,11 +77,20 @@ export async function readSource(
   }
 }
 
+/**
+ * A spec's size, at most, compressed or not. Kubernetes' own is a few MiB and hundreds of CRDs make it
+ * tens; past this a live spec (`/openapi/v2`, from an upstream that may be hostile) or a gzip bomb is
+ * refused instead of taking the process's memory.
+ */
+export const MAX_SPEC_BYTES = 256 * 1024 * 1024;
+
 function gunzipIfNeeded(body: Buffer, origin: string): Buffer {
   if (body[0] !== 0x1f || body[1] !== 0x8b) return body;
   try {
-    return gunzipSync(body);
-  } catch {
+    return gunzipSync(body, { maxOutputLength: MAX_SPEC_BYTES });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+      throw new Error(`${origin} is larger than ${MAX_SPEC_BYTES} bytes unzipped`);
     throw new Error(`${origin} is not valid gzip`);
   }
 }
@@ -91,8 +100,8 @@ export function parseSpec(body: Buffer, origin: string): SwaggerSpec {
   let text: string;
   try {
     text = gunzipIfNeeded(body, origin).toString("utf8");
-  } catch {
-    throw new Error(`spec ${origin} is not valid gzip`);
+  } catch (error) {
+    throw new Error(`spec ${(error as Error).message}`);
   }
   let document: unknown;
   try {
