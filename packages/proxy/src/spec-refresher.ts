@@ -1,4 +1,4 @@
-import { buildCatalog, type LoadedSpec, liveSpecOf, loadSpec } from "@apisnoop/openapi";
+import { buildCatalog, type LoadedSpec, liveSpecOf, loadSpec, MAX_SPEC_BYTES } from "@apisnoop/openapi";
 import {
   MAX_WATCH_EVENT_BYTES,
   type OwnApiCall,
@@ -12,11 +12,6 @@ import type { Upstream } from "./upstream";
 const CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 /** The user agent of the proxy's own API calls, so they are recognisable in the apiserver's audit log. */
 export const PROXY_USER_AGENT = "apisnoop-proxy (spec refresh)";
-/**
- * The live `/openapi/v2`, at most. A cluster's spec grows with its CRDs: a few MiB for Kubernetes alone,
- * tens of MiB with hundreds of CRDs; past this the load fails and the previous spec is kept.
- */
-export const MAX_SPEC_BYTES = 256 * 1024 * 1024;
 /** `/version` and the one-item CRD list, at most: a few hundred bytes, and one CRD. */
 export const MAX_SMALL_ANSWER_BYTES = 16 * 1024 * 1024;
 /** The CRD watch's `timeoutSeconds`: the apiserver ends it after this and it is watched again. */
@@ -162,6 +157,7 @@ export class SpecRefresher {
   private async loadLive(): Promise<LoadedSpec> {
     const { server } = this.options.upstream;
     const [specBody, versionBody] = await Promise.all([
+      // Past its bound the load fails and a reload keeps the previous spec.
       this.get("/openapi/v2", "read the live spec", MAX_SPEC_BYTES).catch((error: Error) => {
         throw new Error(`cannot read the live spec from ${server}: ${error.message}`);
       }),
