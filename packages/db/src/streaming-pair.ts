@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
@@ -15,7 +15,19 @@ export interface StreamingPair {
   onReplica(sql: string): Promise<pg.QueryResult>;
   /** Stops the standby (fast shutdown); `startReplica` brings it back on the same port. */
   stopReplica(): Promise<void>;
-  startReplica(): Promise<void>;
+  /**
+   * Starts the standby on its port: from its own data, or from a copy made by `copyReplica` (a standby
+   * that comes back older than it was); `streaming: false` leaves it at what its data holds.
+   */
+  startReplica(options?: { from?: string; streaming?: boolean }): Promise<void>;
+  /** Copies the stopped standby's data as it is now; returns the copy's folder for `startReplica`. */
+  copyReplica(): string;
+  /**
+   * Stops the running standby's processes (SIGSTOP): it takes connections and queries into its socket
+   * buffers and never answers, like a host behind a network that drops packets. `thawReplica` resumes it.
+   */
+  freezeReplica(): void;
+  thawReplica(): void;
   /** Stops both servers and removes their data. */
   stop(): Promise<void>;
 }
@@ -60,15 +72,20 @@ export async function startStreamingPair(bin: string): Promise<StreamingPair> {
   const replicaDir = path.join(root, "replica");
   const [primaryPort, replicaPort] = [await freePort(), await freePort()];
   const servers = new Map<string, ChildProcess>();
-  const start = async (dir: string, port: number) => {
+  const start = async (dir: string, port: number, settings: string[] = []) => {
     const child = spawn(
       path.join(bin, "postgres"),
-      ["-D", dir, "-p", String(port), "-k", root, ...SETTINGS.flatMap((setting) => ["-c", setting])],
+      [
+        ...["-D", dir, "-p", String(port), "-k", root],
+        ...[...SETTINGS, ...settings].flatMap((setting) => ["-c", setting]),
+      ],
       { stdio: "ignore", ...(owner ? { uid: owner.uid, gid: owner.gid } : {}) },
     );
     servers.set(dir, child);
     await untilAccepting(`postgresql://postgres@127.0.0.1:${port}/postgres`, child);
   };
+  let replicaNow = ""; // the data folder the standby runs from
+  let copies = 0;
   const stopServer = async (dir: string) => {
     const child = servers.get(dir);
     servers.delete(dir);
@@ -91,6 +108,7 @@ export async function startStreamingPair(bin: string): Promise<StreamingPair> {
       ...["-D", replicaDir, "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"],
     ]);
     await start(replicaDir, replicaPort);
+    replicaNow = replicaDir;
   } catch (error) {
     for (const dir of [...servers.keys()]) await stopServer(dir);
     rmSync(root, { recursive: true, force: true });
@@ -109,14 +127,56 @@ export async function startStreamingPair(bin: string): Promise<StreamingPair> {
         await client.end();
       }
     },
-    stopReplica: () => stopServer(replicaDir),
-    startReplica: () => start(replicaDir, replicaPort),
+    stopReplica: () => stopServer(replicaNow),
+    async startReplica({ from = replicaDir, streaming = true } = {}) {
+      if (servers.has(replicaNow)) throw new Error("the standby is running");
+      replicaNow = from;
+      await start(from, replicaPort, streaming ? [] : ["primary_conninfo="]);
+    },
+    copyReplica() {
+      if (servers.has(replicaNow)) throw new Error("stop the standby before copying its data");
+      const copy = path.join(root, `replica-copy-${++copies}`);
+      execFileSync("cp", ["-a", replicaNow, copy]);
+      return copy;
+    },
+    freezeReplica: () => signalTree(servers.get(replicaNow), "SIGSTOP"),
+    thawReplica: () => signalTree(servers.get(replicaNow), "SIGCONT"),
     async stop() {
-      await stopServer(replicaDir);
-      await stopServer(primaryDir);
+      for (const child of servers.values()) signalTree(child, "SIGCONT");
+      await stopServer(replicaNow);
+      for (const dir of [...servers.keys()]) await stopServer(dir);
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** Sends `signal` to a postmaster and every process under it (its backends, walreceiver, startup). */
+function signalTree(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
+  if (!child?.pid || child.exitCode !== null) throw new Error("the standby is not running");
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // it has exited meanwhile
+    }
+    // "pid (name) state ppid …": the name may hold spaces and parentheses.
+    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+  }
+  // The postmaster first, so that it starts no process the walk would miss.
+  const pending = [child.pid];
+  while (pending.length > 0) {
+    const pid = pending.shift() as number;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // exited meanwhile
+    }
+    pending.push(...(children.get(pid) ?? []));
+  }
 }
 
 async function untilAccepting(url: string, child: ChildProcess): Promise<void> {
