@@ -1,14 +1,21 @@
 /**
  * Reads from a real streaming replica (pg_basebackup -R of a real primary, Debian's PostgreSQL): served by
  * the replica once it has replayed the last commit, never older than that commit (replay paused: the
- * primary answers), and answered by the primary while the replica is stopped.
+ * primary answers, also for other processes told of a commit whose position is unknown), and answered by
+ * the primary while the replica is stopped.
  */
 import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PrismaClient } from "./client";
+import { createPrismaClient, type PrismaClient } from "./client";
 import { getCoverageCounts } from "./coverage";
 import { type Database, openDatabase } from "./database";
-import { type DatabaseReads, formatLsn, parseLsn, readReplica } from "./read-replica";
+import {
+  type DatabaseReads,
+  formatLsn,
+  parseLsn,
+  type ReadReplicaOptions,
+  readReplica,
+} from "./read-replica";
 import { recordBatch } from "./record-batch";
 import { loadRelease } from "./releases";
 import { type StreamingPair, startStreamingPair, systemPostgresBin } from "./streaming-pair";
@@ -35,7 +42,7 @@ describe.skipIf(!RUN)("reads from a streaming replica", () => {
   let stored = 0;
   const lines: string[] = [];
   const opened: DatabaseReads[] = [];
-  const reads = (maxWaitMs: number) => {
+  const reads = (maxWaitMs: number, more: Partial<ReadReplicaOptions> = {}) => {
     const opening = readReplica({
       primary: db.prisma,
       readUrl: pair.replicaUrl,
@@ -43,6 +50,7 @@ describe.skipIf(!RUN)("reads from a streaming replica", () => {
       maxWaitMs,
       retryDownMs: 100,
       log: (line) => lines.push(line),
+      ...more,
     });
     opened.push(opening);
     return opening;
@@ -158,6 +166,34 @@ describe.skipIf(!RUN)("reads from a streaming replica", () => {
     }
     await until(async () => (await view(patient)).standby);
     expect(await view(patient)).toEqual({ standby: true, hits: stored });
+  });
+
+  it("hands other processes no fence while a commit's position is unknown", async () => {
+    // The writer asks the primary as a role that can be refused pg_current_wal_insert_lsn(): a real
+    // failure of the question after a commit.
+    await db.prisma.$executeRawUnsafe("CREATE ROLE apisnoop_fence LOGIN");
+    const writerPrimary = createPrismaClient(pair.primaryUrl.replace("//postgres@", "//apisnoop_fence@"));
+    const writer = reads(10_000, { primary: writerPrimary });
+    const other = reads(50);
+    await until(async () => (await view(other)).standby);
+    await writer.recordCommit();
+    expect(writer.fence()).not.toBeNull();
+    await db.prisma.$executeRawUnsafe("REVOKE EXECUTE ON FUNCTION pg_current_wal_insert_lsn() FROM PUBLIC");
+    await pair.onReplica("SELECT pg_wal_replay_pause()");
+    try {
+      await ingest();
+      await writer.recordCommit(); // the commit is stored; its position cannot be asked
+      expect(writer.fence()).toBeNull();
+      // Told of the commit without a position, the other process asks the primary and waits for it.
+      other.committed(writer.fence());
+      expect(await view(other)).toEqual({ standby: false, hits: stored });
+    } finally {
+      await db.prisma.$executeRawUnsafe("GRANT EXECUTE ON FUNCTION pg_current_wal_insert_lsn() TO PUBLIC");
+      await pair.onReplica("SELECT pg_wal_replay_resume()");
+    }
+    await writer.recordCommit();
+    expect(writer.fence()).not.toBeNull();
+    await writerPrimary.$disconnect();
   });
 
   it("falls back when DATABASE_READ_URL is no standby at all", async () => {

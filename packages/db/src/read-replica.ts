@@ -32,7 +32,10 @@ export interface DatabaseReads {
    * only with a replica): what `fence()` then hands to other web processes.
    */
   recordCommit(): Promise<void>;
-  /** The latest commit position known here, as PostgreSQL prints an LSN, or null. */
+  /**
+   * The position that covers every commit noted here, as PostgreSQL prints an LSN; null while there is
+   * none (a commit whose position could not be asked, or none yet): receivers then ask the primary.
+   */
   fence(): string | null;
   /** Reads served by each side so far, and why the primary served them. */
   stats(): ReadStats;
@@ -128,6 +131,13 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     if (current > fence) fence = current;
   };
 
+  /** Asks the primary for a position that covers every commit noted so far; throws when it cannot. */
+  const coverUnknownCommits = async () => {
+    const seen = unknownCommits;
+    await primaryFence();
+    if (coveredCommits < seen) coveredCommits = seen;
+  };
+
   /** The replica's replay position; null when it is not a standby. One query at a time, shared. */
   const replayPosition = () => {
     replayQuery ??= replica
@@ -177,11 +187,7 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     async read<R>(query: (db: PrismaClient) => Promise<R>): Promise<R> {
       if (Date.now() < downUntil) return onPrimary(query, "down");
       try {
-        if (coveredCommits < unknownCommits) {
-          const seen = unknownCommits;
-          await primaryFence();
-          if (coveredCommits < seen) coveredCommits = seen;
-        }
+        if (coveredCommits < unknownCommits) await coverUnknownCommits();
       } catch {
         // The primary's own trouble: the query on it will say so.
         return query(primary);
@@ -233,12 +239,14 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
       // Asked before the caller invalidates its views, so no read after that can miss this commit. Never
       // throws: the batch is stored, and a failed ack would only make its sender resend it as a duplicate.
       try {
-        await primaryFence();
+        await coverUnknownCommits();
       } catch {
-        unknownCommits++; // the next read asks the primary
+        unknownCommits++; // the next read asks the primary, and `fence()` says nothing until then
       }
     },
-    fence: () => (fence === 0n ? null : formatLsn(fence)),
+    // A position that misses a commit noted without one would let other processes read a replica that
+    // has not replayed it.
+    fence: () => (fence === 0n || coveredCommits < unknownCommits ? null : formatLsn(fence)),
     stats: () => ({ ...stats }),
     close: () => replica.$disconnect(),
   };
