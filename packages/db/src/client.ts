@@ -7,21 +7,36 @@ export type { PrismaClient } from "./generated/prisma/client";
 /** Each client's connection pool, shared with the writes that bypass Prisma (`poolOf`). */
 const pools = new WeakMap<PrismaClient, pg.Pool>();
 
+/** How `createPrismaClient` bounds its connections (default: no bound). */
+export interface ConnectionOptions {
+  /** Bounds a connection attempt, and the wait for a free connection of the pool. */
+  connectTimeoutMs?: number;
+  /**
+   * Bounds each query, answer included: past it the query fails and, as the connections pipeline, its
+   * connection is closed (a query behind it would wait for the stuck one).
+   */
+  queryTimeoutMs?: number;
+  /** TCP keepalive probes after 10 s idle, so a connection to a host that vanished is noticed. */
+  keepAlive?: boolean;
+}
+
 /**
  * Creates a Prisma client on `databaseUrl` through the `pg` driver adapter, its connections named
- * `applicationName` in pg_stat_activity when given; `connectTimeoutMs` bounds a connection attempt
- * (default: none). The only place in the project that constructs one: apps get theirs from
- * `openDatabase` (and a read replica's from `readReplica`).
+ * `applicationName` in pg_stat_activity when given, bounded as `options` say. The only place
+ * in the project that constructs one: apps get theirs from `openDatabase` (and a read replica's from
+ * `readReplica`).
  */
 export function createPrismaClient(
   databaseUrl: string,
   applicationName?: string,
-  options: { connectTimeoutMs?: number } = {},
+  options: ConnectionOptions = {},
 ): PrismaClient {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: 10,
     ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
+    ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
+    ...(options.keepAlive ? { keepAlive: true, keepAliveInitialDelayMillis: 10_000 } : {}),
     // Coverage over a time window aggregates tens of thousands of rollups: enough work_mem keeps that a
     // hash aggregate in memory instead of a sort spilling to disk (the default is 4 MB).
     options: "-c work_mem=32MB",

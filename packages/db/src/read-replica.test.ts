@@ -1,8 +1,9 @@
 /**
  * Reads from a real streaming replica (pg_basebackup -R of a real primary, Debian's PostgreSQL): served by
  * the replica once it has replayed the last commit, never older than that commit (replay paused: the
- * primary answers, also for other processes told of a commit whose position is unknown), and answered by
- * the primary while the replica is stopped.
+ * primary answers, also for other processes told of a commit whose position is unknown), answered by the
+ * primary while the replica is stopped, and within the wait (or the query bound) while it takes queries
+ * and never answers them.
  */
 import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -196,6 +197,46 @@ describe.skipIf(!RUN)("reads from a streaming replica", () => {
     await writerPrimary.$disconnect();
   });
 
+  it("waits at most maxWaitMs for a replica that takes queries and never answers", async () => {
+    const quick = reads(300);
+    await until(async () => (await view(quick)).standby);
+    pair.freezeReplica();
+    try {
+      await ingest();
+      await quick.recordCommit();
+      // Not a timing figure: without a bound on the look, this read waits as long as the replica is frozen.
+      expect(await answerWithin(view(quick), 300 + 5_000)).toEqual({ standby: false, hits: stored });
+      // Answered at the end of the wait, not when the look itself gave up (the replica is down then).
+      expect(quick.stats()).toMatchObject({ fallbackLagging: 1, fallbackDown: 0 });
+      expect(await answerWithin(view(quick), 300 + 5_000)).toEqual({ standby: false, hits: stored });
+      // The look that never got an answer is given up, and the replica left alone for a while.
+      await until(async () =>
+        lines.includes(
+          "read replica: Query read timeout (DATABASE_READ_URL); reading from DATABASE_URL meanwhile",
+        ),
+      );
+    } finally {
+      pair.thawReplica();
+    }
+    await until(async () => (await view(quick)).standby);
+  });
+
+  it("gives up a query the replica stops answering after queryTimeoutMs, and asks the primary", async () => {
+    const bounded = reads(10_000, { queryTimeoutMs: 1_000 });
+    await ingest();
+    await bounded.recordCommit();
+    expect(await view(bounded)).toEqual({ standby: true, hits: stored });
+    pair.freezeReplica();
+    try {
+      // The replica has replayed the last commit already: the read goes to it without a look.
+      expect(await answerWithin(view(bounded), 1_000 + 5_000)).toEqual({ standby: false, hits: stored });
+      expect(bounded.stats()).toMatchObject({ replica: 1, fallbackDown: 1 });
+    } finally {
+      pair.thawReplica();
+    }
+    await until(async () => (await view(bounded)).standby);
+  });
+
   it("falls back when DATABASE_READ_URL is no standby at all", async () => {
     const primaryAsReplica = readReplica({
       primary: db.prisma,
@@ -211,6 +252,19 @@ describe.skipIf(!RUN)("reads from a streaming replica", () => {
     );
   });
 });
+
+/** What `promise` gives, or a failure when it has not answered within `ms` (a read that hangs). */
+async function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Resolves once `condition` holds; fails after 30 s. */
 async function until(condition: () => Promise<boolean>): Promise<void> {

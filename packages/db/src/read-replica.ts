@@ -1,8 +1,15 @@
-import { createPrismaClient, type PrismaClient } from "./client";
+import type pg from "pg";
+import { createPrismaClient, type PrismaClient, poolOf } from "./client";
 import { NotFoundError } from "./errors";
 
 /** How long a read waits for the read replica to replay the last commit before it asks the primary. */
 export const DEFAULT_READ_REPLICA_WAIT_MS = 250;
+
+/**
+ * How long a query on the read replica may take before the replica counts as down and the primary
+ * answers instead: far more than any view takes, so only a replica that went silent reaches it.
+ */
+export const DEFAULT_READ_REPLICA_QUERY_TIMEOUT_MS = 30_000;
 
 /** How long a read replica that failed is left alone before a read tries it again. */
 const RETRY_DOWN_MS = 5_000;
@@ -10,9 +17,18 @@ const RETRY_DOWN_MS = 5_000;
 /** How long a connection attempt to the read replica may take (a silent host must not hang a view). */
 const CONNECT_TIMEOUT_MS = 2_000;
 
+/** How long the replica may take to say how far it has replayed (a trivial query) before it is down. */
+const REPLAY_TIMEOUT_MS = 2_000;
+
 /** First and longest pause between two looks at the replica's replay position while a read waits. */
 const FIRST_POLL_MS = 2;
 const MAX_POLL_MS = 25;
+
+/** Where a standby stands; NULL on a server that is not one. */
+const REPLAY_QUERY = {
+  text: "SELECT pg_last_wal_replay_lsn()::text AS lsn",
+  query_timeout: REPLAY_TIMEOUT_MS,
+} as pg.QueryConfig;
 
 /** Where the reads of views go: the primary's client, or a read replica's when it has caught up. */
 export interface DatabaseReads {
@@ -66,6 +82,7 @@ export function primaryReads(primary: PrismaClient): DatabaseReads {
   };
 }
 
+/** How `readReplica` reaches its replica and how long it waits for it. */
 export interface ReadReplicaOptions {
   /** The primary: every write, and the reads the replica cannot serve. */
   primary: PrismaClient;
@@ -77,6 +94,11 @@ export interface ReadReplicaOptions {
   maxWaitMs?: number;
   /** How long a replica that failed is left alone (default 5 s). */
   retryDownMs?: number;
+  /**
+   * The longest a query on the replica may take before the replica counts as down and the primary
+   * answers it (default `DEFAULT_READ_REPLICA_QUERY_TIMEOUT_MS`).
+   */
+  queryTimeoutMs?: number;
   /** Receives one line when the replica stops serving reads and one when it serves them again. */
   log: (line: string) => void;
 }
@@ -85,17 +107,15 @@ export interface ReadReplicaOptions {
  * Reads from a streaming read replica without ever reading older data than the last commit this process
  * knows of: commits are noted with the primary's WAL insert position after them (`pg_current_wal_insert_lsn`,
  * which covers a commit record even under `synchronous_commit = off`), and a read goes to the replica
- * only once its `pg_last_wal_replay_lsn()` has reached that position, waiting at most `maxWaitMs`;
- * otherwise the primary answers. A replica that refuses connections, fails a query or is not a standby at
- * all falls back the same way, so it can slow a view by at most the wait and a connection timeout, never
+ * only once its `pg_last_wal_replay_lsn()` has reached that position, waiting at most `maxWaitMs` (the
+ * look itself included); otherwise the primary answers. A replica that refuses connections, fails or
+ * does not answer a query, or is not a standby at all falls back the same way, so it can slow a view by
+ * at most the wait, a connection timeout or, once when it goes silent mid-query, `queryTimeoutMs`; never
  * stop it. While the replica lags, reads look once and do not wait again until it has caught up.
  */
 export function readReplica(options: ReadReplicaOptions): DatabaseReads {
   const { primary, log } = options;
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_READ_REPLICA_WAIT_MS;
-  const replica = createPrismaClient(options.readUrl, options.applicationName, {
-    connectTimeoutMs: CONNECT_TIMEOUT_MS,
-  });
   const stats: ReadStats = { replica: 0, fallbackLagging: 0, fallbackDown: 0, waitedMs: 0 };
   // The newest commit to wait for. Commits noted without a position (and the start: a replica hours
   // behind must not serve a freshly started process) bump `unknownCommits`; a read then asks the primary
@@ -109,7 +129,23 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
   // "lagging" or "down" while the primary serves the reads; logged once per change, with the count.
   let state: "serving" | "lagging" | "down" = "serving";
   let fallbacksInState = 0;
-  let replayQuery: Promise<bigint | null> | null = null;
+  let replayQuery: Promise<bigint | null | "failed"> | null = null;
+
+  const replica = createPrismaClient(options.readUrl, options.applicationName, {
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    // A replica that stops answering mid-query (a host gone behind a network that drops packets, a hung
+    // server) would otherwise hold a view until TCP gives up, about 15 minutes.
+    queryTimeoutMs: options.queryTimeoutMs ?? DEFAULT_READ_REPLICA_QUERY_TIMEOUT_MS,
+    keepAlive: true,
+  });
+
+  // An idle connection that breaks (the standby restarting, say) is dropped by the pool, which then
+  // emits it here: without a listener that would end the process, and the replay looks go to the pool
+  // directly, before Prisma (which adds its own listener) has run a query there. The standby behind it
+  // may be coming back older, so its position is looked up afresh.
+  poolOf(replica).on("error", () => {
+    replayed = -1n;
+  });
 
   const enter = (next: typeof state, why: string) => {
     if (state === next) return;
@@ -138,13 +174,30 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     if (coveredCommits < seen) coveredCommits = seen;
   };
 
-  /** The replica's replay position; null when it is not a standby. One query at a time, shared. */
-  const replayPosition = () => {
-    replayQuery ??= replica
-      .$queryRawUnsafe<Array<{ lsn: string | null }>>("SELECT pg_last_wal_replay_lsn()::text AS lsn")
-      .then((rows) => {
-        const lsn = rows[0]?.lsn;
-        return lsn ? parseLsn(lsn) : null;
+  const down = (error: unknown) => {
+    // A standby that restarts may serve data older than it had replayed before (it starts again from its
+    // last restartpoint): what it had replayed is looked up afresh.
+    replayed = -1n;
+    downUntil = Date.now() + (options.retryDownMs ?? RETRY_DOWN_MS);
+    enter("down", `${oneLine(error)} (DATABASE_READ_URL)`);
+  };
+
+  /**
+   * The replica's replay position (null: it is not a standby), one query at a time, shared. It may
+   * outlast the reads that asked (they wait at most their time left); a failure, or no answer within
+   * REPLAY_TIMEOUT_MS, marks the replica down.
+   */
+  const lookAtReplay = () => {
+    replayQuery ??= poolOf(replica)
+      .query<{ lsn: string | null }>(REPLAY_QUERY)
+      .then((result) => {
+        const position = replayPosition(result.rows);
+        if (position !== null && position > replayed) replayed = position;
+        return position;
+      })
+      .catch((error: unknown) => {
+        down(error);
+        return "failed" as const;
       })
       .finally(() => {
         replayQuery = null;
@@ -152,17 +205,20 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     return replayQuery;
   };
 
-  /** Whether the replica has replayed `target`, waiting for it at most `maxWaitMs`. */
-  const caughtUp = async (target: bigint): Promise<"yes" | "lagging" | "not a standby"> => {
-    const deadline = Date.now() + (state === "lagging" ? 0 : maxWaitMs);
+  /** Whether the replica has replayed `target`, waiting for it (the looks included) at most `maxWaitMs`. */
+  const caughtUp = async (target: bigint): Promise<"yes" | "lagging" | "not a standby" | "failed"> => {
+    const deadline = performance.now() + maxWaitMs;
+    // While the replica lags, one look (still bounded by the wait) and no polling.
+    const polling = state !== "lagging";
     let pause = FIRST_POLL_MS;
     for (;;) {
-      const position = await replayPosition();
+      const position = await within(lookAtReplay(), deadline - performance.now());
+      if (position === undefined) return "lagging"; // no answer within the wait
+      if (position === "failed") return "failed";
       if (position === null) return "not a standby";
-      if (position > replayed) replayed = position;
       if (replayed >= target) return "yes";
-      const left = deadline - Date.now();
-      if (left <= 0) return "lagging";
+      const left = deadline - performance.now();
+      if (!polling || left <= 0) return "lagging";
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
       pause = Math.min(pause * 2, MAX_POLL_MS);
     }
@@ -173,14 +229,6 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     else stats.fallbackDown++;
     fallbacksInState++;
     return query(primary);
-  };
-
-  const down = (error: unknown) => {
-    // A standby that restarts may serve data older than it had replayed before (it starts again from its
-    // last restartpoint): what it had replayed is looked up afresh.
-    replayed = -1n;
-    downUntil = Date.now() + (options.retryDownMs ?? RETRY_DOWN_MS);
-    enter("down", `${oneLine(error)} (DATABASE_READ_URL)`);
   };
 
   return {
@@ -194,16 +242,10 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
       }
       const target = fence;
       if (replayed < target) {
-        let answer: Awaited<ReturnType<typeof caughtUp>>;
         const started = performance.now();
-        try {
-          answer = await caughtUp(target);
-        } catch (error) {
-          down(error);
-          return onPrimary(query, "down");
-        } finally {
-          stats.waitedMs += performance.now() - started;
-        }
+        const answer = await caughtUp(target);
+        stats.waitedMs += performance.now() - started;
+        if (answer === "failed") return onPrimary(query, "down"); // lookAtReplay marked it down
         if (answer === "not a standby") {
           down(new Error("is not a standby in recovery, so its data cannot be checked against commits"));
           return onPrimary(query, "down");
@@ -250,6 +292,25 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     stats: () => ({ ...stats }),
     close: () => replica.$disconnect(),
   };
+}
+
+/** The position in an answer to REPLAY_QUERY; null when the server is not a standby. */
+function replayPosition(rows: Array<{ lsn: string | null }>): bigint | null {
+  const lsn = rows[0]?.lsn;
+  return lsn ? parseLsn(lsn) : null;
+}
+
+/** What `promise` resolves to within `ms`, else undefined (it is left running). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** An LSN as PostgreSQL prints it (`16/B374D848`) as a number; throws on anything else. */
