@@ -7,7 +7,7 @@ export type { PrismaClient } from "./generated/prisma/client";
 /** Each client's connection pool, shared with the writes that bypass Prisma (`poolOf`). */
 const pools = new WeakMap<PrismaClient, pg.Pool>();
 
-/** How `createPrismaClient` bounds its connections (default: no bound). */
+/** How `createPrismaClient` bounds and checks its connections (default: no bound, no check). */
 export interface ConnectionOptions {
   /** Bounds a connection attempt, and the wait for a free connection of the pool. */
   connectTimeoutMs?: number;
@@ -18,11 +18,13 @@ export interface ConnectionOptions {
   queryTimeoutMs?: number;
   /** TCP keepalive probes after 10 s idle, so a connection to a host that vanished is noticed. */
   keepAlive?: boolean;
+  /** Runs on each new connection before its first query; a rejection closes it and fails that query. */
+  verify?: (client: pg.PoolClient) => Promise<void>;
 }
 
 /**
  * Creates a Prisma client on `databaseUrl` through the `pg` driver adapter, its connections named
- * `applicationName` in pg_stat_activity when given, bounded as `options` say. The only place
+ * `applicationName` in pg_stat_activity when given, bounded and checked as `options` say. The only place
  * in the project that constructs one: apps get theirs from `openDatabase` (and a read replica's from
  * `readReplica`).
  */
@@ -31,12 +33,23 @@ export function createPrismaClient(
   applicationName?: string,
   options: ConnectionOptions = {},
 ): PrismaClient {
+  const { verify } = options;
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: 10,
     ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
     ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
     ...(options.keepAlive ? { keepAlive: true, keepAliveInitialDelayMillis: 10_000 } : {}),
+    ...(verify
+      ? {
+          verify: (client: pg.PoolClient, done: (error?: Error) => void) => {
+            verify(client).then(
+              () => done(),
+              (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+            );
+          },
+        }
+      : {}),
     // Coverage over a time window aggregates tens of thousands of rollups: enough work_mem keeps that a
     // hash aggregate in memory instead of a sort spilling to disk (the default is 4 MB).
     options: "-c work_mem=32MB",

@@ -1,9 +1,8 @@
 /**
  * Reads from a real streaming replica (pg_basebackup -R of a real primary, Debian's PostgreSQL): served by
- * the replica once it has replayed the last commit, never older than that commit (replay paused: the
- * primary answers, also for other processes told of a commit whose position is unknown), answered by the
- * primary while the replica is stopped, and within the wait (or the query bound) while it takes queries
- * and never answers them.
+ * the replica once it has replayed the last commit, never older than that commit (replay paused, or the
+ * standby restarted from older data: the primary answers), answered by the primary while the replica is
+ * stopped, and within the wait (or the query bound) while it takes queries and never answers them.
  */
 import { sharedCatalog } from "@apisnoop/openapi/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -235,6 +234,45 @@ describe.skipIf(!RUN)("reads from a streaming replica", () => {
       pair.thawReplica();
     }
     await until(async () => (await view(bounded)).standby);
+  });
+
+  it("never reads a standby that restarted older than it was while no connection was open", async () => {
+    const name = "apisnoop-read-test-restart";
+    const patient = reads(2_000, { applicationName: name });
+    const served = async () => {
+      await ingest();
+      await patient.recordCommit();
+      await until(async () => (await view(patient)).standby);
+      expect(await view(patient)).toEqual({ standby: true, hits: stored });
+    };
+    await served();
+    await pair.stopReplica();
+    const older = pair.copyReplica();
+    await pair.startReplica();
+    await served();
+    // An idle dashboard: the pool has closed its connections (after 10 s), so the restart below breaks
+    // none of them and nothing tells the reads that the standby went away.
+    await until(async () => {
+      const open = await pair.onReplica(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = '${name}'`,
+      );
+      return open.rows[0].n === 0;
+    });
+    // The same standby comes back from older data (as one that opens at its minimum recovery point
+    // does), not streaming, so it stays behind the commit just read; nothing is committed meanwhile.
+    await pair.stopReplica();
+    await pair.startReplica({ from: older, streaming: false });
+    try {
+      expect(await view(patient)).toEqual({ standby: false, hits: stored });
+      expect(await view(patient)).toEqual({ standby: false, hits: stored });
+      expect(lines).toContain(
+        "read replica: came back behind the last commit (restarted?); reading from DATABASE_URL meanwhile",
+      );
+    } finally {
+      await pair.stopReplica();
+      await pair.startReplica();
+    }
+    await until(async () => (await view(patient)).standby);
   });
 
   it("falls back when DATABASE_READ_URL is no standby at all", async () => {

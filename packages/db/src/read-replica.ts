@@ -24,6 +24,9 @@ const REPLAY_TIMEOUT_MS = 2_000;
 const FIRST_POLL_MS = 2;
 const MAX_POLL_MS = 25;
 
+/** How many of the replica's newest connections are remembered with the position they found. */
+const OPENINGS_KEPT = 64;
+
 /** Where a standby stands; NULL on a server that is not one. */
 const REPLAY_QUERY = {
   text: "SELECT pg_last_wal_replay_lsn()::text AS lsn",
@@ -108,10 +111,12 @@ export interface ReadReplicaOptions {
  * knows of: commits are noted with the primary's WAL insert position after them (`pg_current_wal_insert_lsn`,
  * which covers a commit record even under `synchronous_commit = off`), and a read goes to the replica
  * only once its `pg_last_wal_replay_lsn()` has reached that position, waiting at most `maxWaitMs` (the
- * look itself included); otherwise the primary answers. A replica that refuses connections, fails or
- * does not answer a query, or is not a standby at all falls back the same way, so it can slow a view by
- * at most the wait, a connection timeout or, once when it goes silent mid-query, `queryTimeoutMs`; never
- * stop it. While the replica lags, reads look once and do not wait again until it has caught up.
+ * look itself included); otherwise the primary answers. Each new connection to the replica first asks
+ * where the standby behind it stands, so one that restarted older than it was is not trusted on the
+ * strength of an earlier look. A replica that refuses connections, fails or does not answer a query, or
+ * is not a standby at all falls back the same way, so it can slow a view by at most the wait, a
+ * connection timeout or, once when it goes silent mid-query, `queryTimeoutMs`; never stop it. While the
+ * replica lags, reads look once and do not wait again until it has caught up.
  */
 export function readReplica(options: ReadReplicaOptions): DatabaseReads {
   const { primary, log } = options;
@@ -125,6 +130,13 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
   let coveredCommits = 0;
   // The replica's replay position as last seen: reads at or below it need no round trip at all.
   let replayed = -1n;
+  // Where the standby behind each new connection stood when it opened (-1: no standby), newest last, and
+  // how many have opened: a query that ran on a connection opened after its read chose the replica is
+  // trusted only if that connection found the standby at or past the read's commit. A standby that
+  // restarted (unseen: the pool quietly replaces its dead idle connections) opens at its minimum
+  // recovery point, not where it had replayed to, so it can come back older than `replayed`.
+  const openedAt: bigint[] = [];
+  let opened = 0;
   let downUntil = 0;
   // "lagging" or "down" while the primary serves the reads; logged once per change, with the count.
   let state: "serving" | "lagging" | "down" = "serving";
@@ -137,6 +149,15 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     // server) would otherwise hold a view until TCP gives up, about 15 minutes.
     queryTimeoutMs: options.queryTimeoutMs ?? DEFAULT_READ_REPLICA_QUERY_TIMEOUT_MS,
     keepAlive: true,
+    async verify(client) {
+      const result = await client.query<{ lsn: string | null }>(REPLAY_QUERY);
+      const position = replayPosition(result.rows);
+      // The newest connection speaks for the standby as it is now, even when that is behind an earlier look.
+      replayed = position ?? -1n;
+      openedAt.push(position ?? -1n);
+      if (openedAt.length > OPENINGS_KEPT) openedAt.shift();
+      opened++;
+    },
   });
 
   // An idle connection that breaks (the standby restarting, say) is dropped by the pool, which then
@@ -146,6 +167,13 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
   poolOf(replica).on("error", () => {
     replayed = -1n;
   });
+
+  /** Whether a connection opened after the `since`-th reached a standby that had not replayed `target`. */
+  const openedBehind = (since: number, target: bigint) => {
+    const count = opened - since;
+    if (count === 0) return false;
+    return count > openedAt.length || openedAt.slice(-count).some((position) => position < target);
+  };
 
   const enter = (next: typeof state, why: string) => {
     if (state === next) return;
@@ -231,6 +259,8 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
     return query(primary);
   };
 
+  const lagging = (why: string) => enter("lagging", why);
+
   return {
     async read<R>(query: (db: PrismaClient) => Promise<R>): Promise<R> {
       if (Date.now() < downUntil) return onPrimary(query, "down");
@@ -251,19 +281,29 @@ export function readReplica(options: ReadReplicaOptions): DatabaseReads {
           return onPrimary(query, "down");
         }
         if (answer === "lagging") {
-          enter("lagging", `has not replayed the last commit within ${maxWaitMs} ms`);
+          lagging(`has not replayed the last commit within ${maxWaitMs} ms`);
           return onPrimary(query, "lagging");
         }
       }
+      const since = opened;
       let result: R;
       try {
         result = await query(replica);
       } catch (error) {
+        if (openedBehind(since, target)) {
+          lagging("came back behind the last commit (restarted?)");
+          return onPrimary(query, "lagging");
+        }
         if (error instanceof NotFoundError) throw error;
         // A query the primary would fail too fails there again; a replica that went away, or that
         // cancelled the query for a conflict with recovery, is covered by the primary.
         down(error);
         return onPrimary(query, "down");
+      }
+      if (openedBehind(since, target)) {
+        // Part of the answer may come from a standby older than the commit: the primary answers again.
+        lagging("came back behind the last commit (restarted?)");
+        return onPrimary(query, "lagging");
       }
       stats.replica++;
       enter("serving", "");
