@@ -1,6 +1,9 @@
 import type pg from "pg";
 import { createPrismaClient, type PrismaClient, poolOf } from "./client";
 import { NotFoundError } from "./errors";
+import { formatLsn, parseLsn } from "./lsn";
+
+export { formatLsn, parseLsn } from "./lsn";
 
 /** How long a read waits for the read replica to replay the last commit before it asks the primary. */
 export const DEFAULT_READ_REPLICA_WAIT_MS = 250;
@@ -351,18 +354,6 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** An LSN as PostgreSQL prints it (`16/B374D848`) as a number; throws on anything else. */
-export function parseLsn(text: string): bigint {
-  const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text);
-  if (!match) throw new Error(`not an LSN: ${JSON.stringify(text.slice(0, 40))}`);
-  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
-}
-
-/** The inverse of `parseLsn`. */
-export function formatLsn(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 
 /** The line of an error that says what went wrong: Prisma's messages open with where it was called. */
