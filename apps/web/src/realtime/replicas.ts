@@ -1,3 +1,4 @@
+import { parseLsn } from "@apisnoop/db/lsn";
 import { createAdapter } from "@socket.io/postgres-adapter";
 import pg from "pg";
 import type { Server } from "socket.io";
@@ -11,9 +12,6 @@ const COMMITTED = "committed";
  * it, quoted as Prisma names it); the adapter deletes rows older than its cleanup interval.
  */
 const ATTACHMENT_TABLE = `"LiveAttachment"`;
-
-/** A WAL position as PostgreSQL prints it. */
-const LSN = /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i;
 
 export interface ReplicaOptions {
   /** The database every replica stores in; its LISTEN/NOTIFY carries messages between them. */
@@ -74,7 +72,7 @@ export function setupReplicas(io: Server, options: ReplicaOptions): ReplicaLink 
   events.on(COMMITTED, (committed, fence) => {
     try {
       // From another replica of ours, over the database; still only a well-formed position is used.
-      options.onRemoteCommit(committed, typeof fence === "string" && LSN.test(fence) ? fence : null);
+      options.onRemoteCommit(committed, typeof fence === "string" && isLsn(fence) ? fence : null);
     } catch (error) {
       reportError(error as Error);
     }
@@ -89,4 +87,14 @@ export function setupReplicas(io: Server, options: ReplicaOptions): ReplicaLink 
     },
     close: () => pool.end(),
   };
+}
+
+/** Whether `text` is a WAL position as PostgreSQL prints it. */
+function isLsn(text: string): boolean {
+  try {
+    parseLsn(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
