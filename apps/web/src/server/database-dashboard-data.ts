@@ -91,7 +91,10 @@ export interface DatabaseDashboardData extends DashboardData {
 export function createDatabaseDashboardData(options: DatabaseDashboardDataOptions): DatabaseDashboardData {
   const { upstream, ineligible } = options;
   const reads = options.reads ?? primaryReads(options.prisma);
-  // Every query of a view goes through here: one choice of server per view, made after the last commit.
+  // Every query of a view goes through here, and a view that needs several makes them in one `read`: one
+  // choice of server, made after the last commit, so its figures agree with each other. Views built from
+  // other cached views (compare) combine reports each read that way, possibly at different moments since
+  // the last commit.
   const read = <T>(query: (db: PrismaClient) => Promise<T>) => reads.read(query);
   const coverageCache = new Map<string, Promise<CoverageReport>>();
   const prioritiesCache = new Map<string, Promise<PrioritiesReport>>();
@@ -302,20 +305,20 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
       // Who hit what: the tests or sources of each side, for two runs or clusters (one query per side,
       // in the release the coverage resolved to). Time windows over every source skip it.
       const callers = options.callers
-        ? await Promise.all(
-            [
-              [earlier, before.release],
-              [later, after.release],
-            ].map(async ([filters, release]) => {
-              const usage = await read((db) =>
-                getUsage(
+        ? await read((db) =>
+            Promise.all(
+              [
+                [earlier, before.release],
+                [later, after.release],
+              ].map(async ([filters, release]) => {
+                const usage = await getUsage(
                   db,
                   { ...(filters as CoverageFilters), release: release as string },
                   MAX_COMPARE_CALLERS,
-                ),
-              );
-              return new Map(usage.operations.map((o) => [o.operationId, o.callers.map(callerLabel)]));
-            }),
+                );
+                return new Map(usage.operations.map((o) => [o.operationId, o.callers.map(callerLabel)]));
+              }),
+            ),
           )
         : null;
       const rows = (report: CoverageReport, side: number) =>
@@ -339,26 +342,29 @@ export function createDatabaseDashboardData(options: DatabaseDashboardDataOption
     },
 
     async readiness(filters, target) {
-      const usage = await read((db) => getUsage(db, filters));
-      const { catalog, ineligible: excluded } = await read((db) => getReleaseCatalog(db, usage.release));
-      const named =
-        target ??
-        nextRelease(
-          usage.release,
-          (await read((db) => listReleases(db))).map((r) => r.name),
-        );
-      let targetCatalog: Awaited<ReturnType<typeof getReleaseCatalog>>["catalog"] | undefined;
-      if (named !== undefined) {
-        try {
-          targetCatalog = (await read((db) => getReleaseCatalog(db, named))).catalog;
-        } catch (error) {
-          if (!(error instanceof NotFoundError)) throw error;
-          throw new NotFoundError(
-            "release",
-            `target release ${named} is not loaded: npx apisnoop spec add --release ${named} loads it`,
+      const { usage, catalog, excluded, named, targetCatalog } = await read(async (db) => {
+        const usage = await getUsage(db, filters);
+        const { catalog, ineligible: excluded } = await getReleaseCatalog(db, usage.release);
+        const named =
+          target ??
+          nextRelease(
+            usage.release,
+            (await listReleases(db)).map((r) => r.name),
           );
+        let targetCatalog: Awaited<ReturnType<typeof getReleaseCatalog>>["catalog"] | undefined;
+        if (named !== undefined) {
+          try {
+            targetCatalog = (await getReleaseCatalog(db, named)).catalog;
+          } catch (error) {
+            if (!(error instanceof NotFoundError)) throw error;
+            throw new NotFoundError(
+              "release",
+              `target release ${named} is not loaded: npx apisnoop spec add --release ${named} loads it`,
+            );
+          }
         }
-      }
+        return { usage, catalog, excluded, named, targetCatalog };
+      });
       const report = buildUsageReport(usage.operations, catalog, excluded, {
         ...(targetCatalog ? { target: targetCatalog } : {}),
       });
