@@ -15,9 +15,9 @@ const EnvSchema = z.object({
   /** Any PostgreSQL; without it an embedded PostgreSQL runs under APISNOOP_DATA_DIR. */
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   /**
-   * A streaming read replica of DATABASE_URL's server (e.g. made with `pg_basebackup -R`): the views and
-   * the HTTP API read there once it has replayed the last commit; ingest, migrations, retention and the
-   * replicas' adapter stay on DATABASE_URL. A replica that is down, lagging or not a standby falls back to
+   * A streaming read replica of DATABASE_URL's server (e.g. made with `pg_basebackup -R`; one standby, not
+   * a balancer over several): the views and the HTTP API read there once it has replayed the last commit;
+   * ingest, migrations, retention and the replicas' adapter stay on DATABASE_URL. A replica that is down, lagging or not a standby falls back to
    * DATABASE_URL with one line in the log. Unset: everything on DATABASE_URL.
    */
   DATABASE_READ_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
