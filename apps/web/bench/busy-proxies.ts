@@ -7,6 +7,7 @@
 import type { IngestAck, IngestBatch, Source, StatusClass } from "@apisnoop/protocol";
 import { type HitSpec, hitBatch } from "../src/testing/test-stack";
 
+/** How many fake proxies keep a web app busy, and how hard. */
 export interface BusyProxiesOptions {
   proxies: number;
   /** Rows of each batch. */

@@ -59,18 +59,22 @@ export class InClusterConfig implements KubeconfigView {
     this.context = { name: IN_CLUSTER.context, cluster: IN_CLUSTER.cluster, user: IN_CLUSTER.user };
   }
 
+  /** The one context, by its name; null for any other. */
   getContextObject(name: string): Context | null {
     return name === this.context.name ? this.context : null;
   }
 
+  /** Nothing to switch: the service account's context is the only one. */
   setCurrentContext(): void {
     // One context only: resolveUpstream asks getContextObject first, so no other name reaches here.
   }
 
+  /** The apiserver of `KUBERNETES_SERVICE_HOST`, trusted by the service account's CA. */
   getCurrentCluster(): Cluster {
     return this.cluster;
   }
 
+  /** The service account, by its token file (re-read as it rotates). */
   getCurrentUser(): User {
     return this.user;
   }

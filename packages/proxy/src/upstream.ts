@@ -168,11 +168,13 @@ export class BoundedUpstreamPool {
     this.inFlight--;
   }
 
+  /** Requests on a socket and waiting now, and counts since start (the pool's metrics). */
   stats(): BoundedPoolStats {
     const active = Math.min(this.inFlight, this.limits.sockets);
     return { active, queued: this.inFlight - active, sent: this.sent, refused: this.refused };
   }
 
+  /** Closes the pool's sockets, at the proxy's shutdown. */
   destroy(): void {
     this.agent.destroy();
   }
