@@ -360,7 +360,7 @@ export class ProxyMetrics {
       family(
         "apisnoop_proxy_pod_directory_stale",
         "gauge",
-        "1 from a failed list or watch of pods until a watch is open again: pod attribution may be out of date.",
+        "1 from a failed list or watch of pods until a watch has been open a second: pod attribution may be out of date.",
       );
       lines.push(`apisnoop_proxy_pod_directory_stale ${stats.stale ? 1 : 0}`);
       family(

@@ -1,5 +1,6 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { normaliseRemoteAddress } from "./client-address";
+import { MIN_WATCH_MS } from "./own-api";
 import { PodWatch, ResourceVersionGone } from "./pod-watch";
 import { resolveUpstream, type Upstream } from "./upstream";
 
@@ -99,7 +100,10 @@ export interface PodDirectoryOptions {
 export interface PodDirectoryStats {
   /** Pod IPs known. */
   addresses: number;
-  /** True from a failed list or watch until a watch is open again: changes to pods are not seen meanwhile. */
+  /**
+   * True from a failed list or watch until a watch has been open a second (or ended normally): changes
+   * to pods are not seen meanwhile.
+   */
   stale: boolean;
   /** Lists and watches that failed (410 Gone, the apiserver's "list again", not counted). */
   failures: number;
@@ -194,7 +198,7 @@ export class PodDirectory {
    * list and watch. The delay doubles while failures go on, as client-go's reflector backs off, so that an
    * apiserver (or something in front of it) that fails every call at once is not called in a tight loop;
    * a watch that delivered an event or ended normally starts it anew. A failure is one log line, and the
-   * directory is stale (its metric) until a watch is open again.
+   * directory is stale (its metric) until a watch has been open a second or ended normally.
    */
   private async follow(): Promise<void> {
     const firstDelay = this.options.retryDelayMs ?? 1000;
@@ -203,20 +207,27 @@ export class PodDirectory {
     while (!this.stopped) {
       const eventsBefore = this.watch.eventsApplied;
       let failure: unknown = null;
+      let recovery: NodeJS.Timeout | undefined;
       try {
         if (listFirst) await this.watch.list();
         listFirst = false;
         await this.watch.watch(() => {
           if (!this.stale) return;
-          this.stale = false;
-          this.options.log?.("pod directory: watching pods again");
+          // Open is not yet well: an upstream that ends every watch at once opens each one first.
+          recovery = setTimeout(() => this.recovered(), MIN_WATCH_MS);
+          recovery.unref();
         });
       } catch (error) {
         failure = error;
+      } finally {
+        clearTimeout(recovery);
       }
       if (this.stopped) return;
       if (failure === null || this.watch.eventsApplied > eventsBefore) delay = firstDelay;
-      if (failure === null) continue;
+      if (failure === null) {
+        this.recovered();
+        continue;
+      }
       listFirst = true;
       // 410 is the apiserver's ordinary "list again" (a watch older than etcd's compaction): no line for
       // it, but the same delay, since an upstream answering 410 at once would otherwise be listed in a loop.
@@ -236,6 +247,13 @@ export class PodDirectory {
       this.wakeUp = null;
       delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
     }
+  }
+
+  /** A watch that lasted, or ended as the apiserver ends them: the directory follows pods again. */
+  private recovered(): void {
+    if (!this.stale) return;
+    this.stale = false;
+    this.options.log?.("pod directory: watching pods again");
   }
 
   /** A (re)list: every pod there is now, in place of what was known. */
