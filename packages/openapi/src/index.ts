@@ -28,6 +28,7 @@ export {
 export {
   DownloadError,
   getWithKubeconfig,
+  KUBECONFIG_GET_TIMEOUT_MS,
   type LoadedSpec,
   type LoadSpecOptions,
   liveSpecOf,

@@ -1,12 +1,20 @@
 import { readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { liveSpecOf, loadSpec, MAX_SPEC_BYTES, releaseFromName, specSourceKind } from "./spec-source";
+import {
+  getWithKubeconfig,
+  liveSpecOf,
+  loadSpec,
+  MAX_SPEC_BYTES,
+  releaseFromName,
+  specSourceKind,
+} from "./spec-source";
 import { sharedSpecPath } from "./testing";
 
 const gzipped = readFileSync(sharedSpecPath("1.30"));
@@ -69,6 +77,33 @@ describe("loadSpec live", () => {
     const failure = await loadSpec("live", { kubeconfig: file }).catch((error: unknown) => error);
     expect((failure as Error).message).toMatch(/^cannot load kubeconfig .*\(line 5, column \d+\)$/);
     expect((failure as Error).message).not.toContain("SUPERSECRET");
+  });
+});
+
+describe("getWithKubeconfig", () => {
+  it("gives up on an apiserver that takes the connection and never answers", async () => {
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const server = `https://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: [{ name: "c", server, skipTLSVerify: true }],
+      users: [{ name: "u" }],
+      contexts: [{ name: "x", cluster: "c", user: "u" }],
+      currentContext: "x",
+    });
+    try {
+      await expect(getWithKubeconfig(config, server, "/version", 300)).rejects.toThrow(
+        `no answer from ${server} (GET /version) within 0.3 s`,
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
 

@@ -235,27 +235,59 @@ export function liveSpecOf(specBody: Buffer, versionBody: Buffer | null, server:
   return { spec: parseSpec(specBody, `${server}/openapi/v2`), release, origin: server };
 }
 
-/** GET `server + apiPath` with the kubeconfig's TLS settings and credentials. */
+/**
+ * How long {@link getWithKubeconfig} waits for an answer in all (connect, TLS, answer, body): a busy
+ * apiserver takes a while to assemble `/openapi/v2` the first time, and one that never answers (or a
+ * balancer in front of a dead one) must not hold a command for ever.
+ */
+export const KUBECONFIG_GET_TIMEOUT_MS = 180_000;
+
+/**
+ * GET `server + apiPath` with the kubeconfig's TLS settings and credentials, within `timeoutMs` and
+ * `maxBytes` of body ({@link MAX_SPEC_BYTES}); the body of a status other than 200 is never read.
+ */
 export async function getWithKubeconfig(
   config: KubeConfig,
   server: string,
   apiPath: string,
+  timeoutMs = KUBECONFIG_GET_TIMEOUT_MS,
+  maxBytes = MAX_SPEC_BYTES,
 ): Promise<Buffer> {
   // Relative to the server URL so a path prefix in `server` (`https://host/k8s`) is kept.
   const url = new URL(apiPath.replace(/^\//, ""), server.endsWith("/") ? server : `${server}/`);
   const options: https.RequestOptions = { method: "GET", headers: { accept: "application/json" } };
   await config.applyToHTTPSOptions(options);
   return new Promise((resolve, reject) => {
+    const fail = (error: Error): void => {
+      clearTimeout(deadline);
+      reject(error);
+      request.destroy();
+    };
     const request = https.request(url, options, (response) => {
+      if (response.statusCode !== 200) {
+        fail(new Error(`GET ${url.pathname} on ${server} answered HTTP ${response.statusCode}`));
+        return;
+      }
       const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => {
-        if (response.statusCode === 200) resolve(Buffer.concat(chunks));
-        else reject(new Error(`GET ${url.pathname} on ${server} answered HTTP ${response.statusCode}`));
+      let length = 0;
+      response.on("data", (chunk: Buffer) => {
+        length += chunk.length;
+        if (length > maxBytes)
+          fail(new Error(`GET ${url.pathname} on ${server}: more than ${maxBytes} bytes`));
+        else chunks.push(chunk);
       });
-      response.on("error", reject);
+      response.on("end", () => {
+        clearTimeout(deadline);
+        resolve(Buffer.concat(chunks));
+      });
+      response.on("error", fail);
     });
-    request.on("error", (error) => reject(new Error(`cannot reach ${server}: ${error.message}`)));
+    const deadline = setTimeout(
+      () => fail(new Error(`no answer from ${server} (GET ${url.pathname}) within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+    deadline.unref();
+    request.on("error", (error) => fail(new Error(`cannot reach ${server}: ${error.message}`)));
     request.end();
   });
 }
