@@ -97,7 +97,8 @@ async function probeCluster(cluster: {
   if (cluster.context) config.setCurrentContext(cluster.context);
   const server = config.getCurrentCluster()?.server;
   if (!server) throw new Error("the kubeconfig has no current cluster");
-  await withTimeout(getWithKubeconfig(config, server, "/version"), 10_000, `${server}/version`);
+  // Its own deadline also closes the connection, which a race with a timer would leave open.
+  await getWithKubeconfig(config, server, "/version", 10_000);
 }
 
 /** Rejects when `promise` takes longer than `ms` (an unreachable cluster can take minutes to fail). */
