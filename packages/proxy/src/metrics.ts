@@ -342,6 +342,12 @@ export class ProxyMetrics {
         "Unauthenticated requests waiting for one of the pool's connections (past the queue's bound: 429).",
       );
       lines.push(`apisnoop_proxy_upstream_unauthenticated_queued ${stats.queued}`);
+      family(
+        "apisnoop_proxy_upstream_unauthenticated_overflows_total",
+        "counter",
+        "Requests of remembered-rejected tokens sent over HTTP/2 because the pool, or their address's share of it, was full.",
+      );
+      lines.push(`apisnoop_proxy_upstream_unauthenticated_overflows_total ${stats.overflows}`);
     }
     family("apisnoop_proxy_draining", "gauge", "1 while the proxy drains (SIGTERM): /healthz answers 503.");
     lines.push(`apisnoop_proxy_draining ${this.draining ? 1 : 0}`);

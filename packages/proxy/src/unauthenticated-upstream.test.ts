@@ -3,8 +3,9 @@
  * rejected — go upstream over a bounded HTTP/1.1 pool, not HTTP/2: kube-apiserver ends an HTTP/2
  * session after every such request (UnauthenticatedHTTP2DOSMitigation), so each would cost a session.
  * Against a local upstream that does the same, over real sockets: no session is opened for them, the
- * pool holds its socket bound, a full queue is answered 429 while authenticated clients are served, and
- * a token the apiserver accepts again goes back to HTTP/2.
+ * pool holds its socket bound, a full queue is answered 429 while authenticated clients are served, one
+ * client address is held to its share while other addresses are served, a remembered token gets its own
+ * answer when the pool is full, and a token the apiserver accepts again goes back to HTTP/2.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
@@ -25,7 +26,7 @@ const proxies = testProxies(() => ({ kubeconfig, spec: specFile, caDir: path.joi
 const accepted = new Set(["Bearer good"]);
 /** Connections the upstream accepted, by protocol. */
 const upstreamConnections = { h2: 0, "http/1.1": 0 };
-/** Requests the upstream holds open until released (`/hold`). */
+/** Requests the upstream holds open until released (`/hold…`). */
 const held: http2.Http2ServerResponse[] = [];
 
 beforeAll(async () => {
@@ -37,7 +38,7 @@ beforeAll(async () => {
       authorization !== undefined && /^bearer [^ ]/i.test(authorization) ? authorization : undefined;
     const authenticated = token !== undefined && accepted.has(token);
     if (token !== undefined && !authenticated) res.writeHead(401).end('{"code":401}');
-    else if (req.url === "/hold") held.push(res);
+    else if (req.url?.startsWith("/hold")) held.push(res);
     else res.end('{"major":"1"}');
     // kube-apiserver's UnauthenticatedHTTP2DOSMitigation: an HTTP/2 session ends after any request it
     // takes as unauthenticated (anonymous or rejected).
@@ -75,12 +76,17 @@ function metric(proxy: RunningProxy, line: string): number {
   return found ? Number(found.slice(line.length + 1)) : 0;
 }
 
-/** A GET through the proxy over HTTP/1.1 (no pooling); resolves with the status. */
-function get(proxy: RunningProxy, urlPath: string, authorization?: string): Promise<number> {
+/**
+ * A GET through the proxy over HTTP/1.1 (no pooling), from `from` (a loopback address, as another client
+ * pod; default 127.0.0.1); resolves with the status.
+ */
+function get(proxy: RunningProxy, urlPath: string, authorization?: string, from?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
-        host: "localhost",
+        host: "127.0.0.1",
+        servername: "localhost",
+        localAddress: from,
         port: new URL(proxy.url).port,
         path: urlPath,
         ca: proxy.ca.certificatePem,
@@ -125,7 +131,9 @@ const UNAUTHENTICATED = "apisnoop_proxy_upstream_unauthenticated_requests_total"
 describe("requests the apiserver takes as unauthenticated", () => {
   it("go over the HTTP/1.1 pool, within its socket bound, and open no upstream session", async () => {
     const proxy = await proxies.start({
-      upstreamSessions: { unauthenticatedPool: { sockets: 2, queued: 64 } },
+      upstreamSessions: {
+        unauthenticatedPool: { sockets: 2, queued: 64, socketsPerAddress: 2, queuedPerAddress: 64 },
+      },
     });
     const h2Before = upstreamConnections.h2;
     const h1Before = upstreamConnections["http/1.1"];
@@ -175,7 +183,9 @@ describe("requests the apiserver takes as unauthenticated", () => {
 
   it("are answered 429 past the pool's queue, while authenticated clients are served", async () => {
     const proxy = await proxies.start({
-      upstreamSessions: { unauthenticatedPool: { sockets: 2, queued: 2 } },
+      upstreamSessions: {
+        unauthenticatedPool: { sockets: 2, queued: 2, socketsPerAddress: 2, queuedPerAddress: 3 },
+      },
     });
     // Two on the pool's connections, held by the upstream, and two waiting for one.
     const waiting = Array.from({ length: 4 }, () => get(proxy, "/hold"));
@@ -195,6 +205,55 @@ describe("requests the apiserver takes as unauthenticated", () => {
     for (const res of held.splice(0)) res.end("{}");
     expect(await Promise.all(waiting)).toEqual([200, 200, 200, 200]);
     expect(await get(proxy, "/version")).toBe(200);
+  });
+
+  it("hold one client address to its share of the pool, so that other addresses are served", async () => {
+    // A share of one connection and one queue place each.
+    const proxy = await proxies.start({
+      upstreamSessions: { unauthenticatedPool: { sockets: 2, queued: 2 } },
+    });
+    const hog = "127.0.0.2";
+    const hogs = Array.from({ length: 4 }, () => get(proxy, "/hold", undefined, hog));
+    await expect.poll(() => held.length).toBe(1);
+    await expect.poll(() => metric(proxy, "apisnoop_proxy_upstream_unauthenticated_queued")).toBe(1);
+    // Its two others are refused; another address gets the connection left.
+    expect(await get(proxy, "/version", undefined, "127.0.0.3")).toBe(200);
+    expect(
+      metric(
+        proxy,
+        'apisnoop_proxy_refused_requests_total{reason="unauthenticated upstream queue per address"}',
+      ),
+    ).toBe(2);
+    held.shift()?.end("{}");
+    await expect.poll(() => held.length).toBe(1);
+    held.shift()?.end("{}");
+    expect((await Promise.all(hogs)).sort()).toEqual([200, 200, 429, 429]);
+  });
+
+  it("give a remembered token its own answer when the pool is full, over HTTP/2, never a 429", async () => {
+    const proxy = await proxies.start({
+      upstreamSessions: {
+        unauthenticatedPool: { sockets: 1, queued: 1, socketsPerAddress: 1, queuedPerAddress: 1 },
+      },
+    });
+    const token = "Bearer back";
+    expect(await get(proxy, "/version", token)).toBe(401);
+    const waiting = [get(proxy, "/hold"), get(proxy, "/hold")];
+    await expect.poll(() => metric(proxy, "apisnoop_proxy_upstream_unauthenticated_queued")).toBe(1);
+    // Anonymous: the proxy's 429. The token, accepted by now: the apiserver's answer.
+    expect(await get(proxy, "/version")).toBe(429);
+    expect(await get(proxy, "/version", token)).toBe(401);
+    accepted.add(token);
+    try {
+      expect(await get(proxy, "/version", token)).toBe(200);
+    } finally {
+      accepted.delete(token);
+    }
+    expect(metric(proxy, "apisnoop_proxy_upstream_unauthenticated_overflows_total")).toBe(2);
+    held.shift()?.end("{}");
+    await expect.poll(() => held.length).toBe(1);
+    held.shift()?.end("{}");
+    expect(await Promise.all(waiting)).toEqual([200, 200]);
   });
 
   it("take an Authorization the apiserver ignores as anonymous: over the pool, no session each", async () => {

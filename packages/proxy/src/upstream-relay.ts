@@ -9,11 +9,13 @@ import type http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
 import type { Duplex, Readable, Writable } from "node:stream";
+import { clientAddressKey } from "./client-address";
 import {
   answerBadGateway,
   answeredInFull,
   type ClientRequest,
   type ClientResponse,
+  clientAddress,
   flushHeadersUnlessBodyFollows,
   refuse,
   requestBody,
@@ -25,7 +27,7 @@ import { eventStreamType, flowRequest } from "./flow-request";
 import { hasHeader, requestHeadersForHttp2, requestHeadersForUpstream } from "./http-headers";
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
-import { BoundedUpstreamPool, type Upstream, upstreamAgent } from "./upstream";
+import { BoundedUpstreamPool, PoolPlace, type PoolRefusal, type Upstream, upstreamAgent } from "./upstream";
 import {
   DEFAULT_RETRY_LIMITS,
   MAX_RETRIES,
@@ -36,6 +38,7 @@ import {
 } from "./upstream-retry";
 import {
   DEFAULT_UPSTREAM_SESSION_LIMITS,
+  presentsBearerToken,
   type UpstreamSessionLimits,
   UpstreamSessions,
 } from "./upstream-sessions";
@@ -120,21 +123,34 @@ export class UpstreamRelay {
     const { upstream, metrics } = this.options;
     // An empty Authorization carries no token, as none does: the proxy's client certificate, if any.
     const authorization = req.headers.authorization || undefined;
-    const pool = this.sessions.unauthenticated(authorization) ? this.unauthenticatedPool : null;
-    if (pool && !pool.take()) {
-      this.options.active.delete(res);
-      metrics.countRefused("unauthenticated upstream queue");
-      refuse(res, 429, "apisnoop proxy: too many unauthenticated requests waiting, retry", {
-        "retry-after": "1",
-      });
-      return;
-    }
     const url = req.url ?? "/";
     const http2Client = "stream" in req;
     const body = requestBody(req);
     const hasBody = http2Client
       ? !req.stream.endAfterHeaders
       : req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    /** The request's place in the unauthenticated pool; null: over HTTP/2; the bound met: no way. */
+    const placeFor = (): PoolPlace | PoolRefusal | null => {
+      if (!this.sessions.unauthenticated(authorization)) return null;
+      const place = this.unauthenticatedPool.take(clientAddressKey(clientAddress(req)));
+      if (place instanceof PoolPlace) return place;
+      // A token the apiserver rejected may be valid by now: its answer is the apiserver's to give, over
+      // HTTP/2 (as any token it has not seen yet). Anonymous requests get the proxy's 429.
+      if (authorization === undefined || !presentsBearerToken(authorization)) return place;
+      this.unauthenticatedPool.overflowed();
+      return null;
+    };
+    const pool = placeFor();
+    if (typeof pool === "string") {
+      this.options.active.delete(res);
+      metrics.countRefused(
+        pool === "queue" ? "unauthenticated upstream queue" : "unauthenticated upstream queue per address",
+      );
+      refuse(res, 429, "apisnoop proxy: too many unauthenticated requests waiting, retry", {
+        "retry-after": "1",
+      });
+      return;
+    }
     const live = this.options.flows.begin(mode, flowRequest(mode, req, upstream.basePath, false, hasBody));
     // An addon may tap the body ('data'), which starts it flowing: hold it until the upstream side is
     // there to take it (piping resumes it).
@@ -174,15 +190,15 @@ export class UpstreamRelay {
       if (reason === null || retries >= MAX_RETRIES || clientGone || res.headersSent || res.destroyed)
         return false;
       if (hasBody && !replay?.replayable) return false;
-      const retryPool = this.sessions.unauthenticated(authorization) ? this.unauthenticatedPool : null;
-      if (retryPool && !retryPool.take()) return false;
+      const retryPool = placeFor();
+      if (typeof retryPool === "string") return false;
       retries++;
       metrics.countUpstreamRetry(reason);
       replay?.park();
       send(retryPool);
       return true;
     };
-    const relay = (stream: http2.ClientHttp2Stream | null, attemptPool: BoundedUpstreamPool | null) => {
+    const relay = (stream: http2.ClientHttp2Stream | null, attemptPool: PoolPlace | null) => {
       if (clientGone) {
         stream?.close(http2.constants.NGHTTP2_CANCEL);
         attemptPool?.release();
@@ -213,9 +229,19 @@ export class UpstreamRelay {
       // A retry is the last attempt: its copy of the body is written to it and needed no more.
       if (retries >= MAX_RETRIES) replay?.release();
     };
-    const send = (attemptPool: BoundedUpstreamPool | null) => {
+    const send = (attemptPool: PoolPlace | null) => {
       if (attemptPool) {
-        relay(null, attemptPool);
+        // Until its turn, a client that leaves gives its place in the queue back.
+        cancelUpstream = () => attemptPool.release();
+        attemptPool.whenTurn(() => {
+          // Its turn may come in another request's 'close': a throw there would keep the place for good.
+          try {
+            relay(null, attemptPool);
+          } catch (error) {
+            attemptPool.release();
+            if (!clientGone) this.answerUpstreamFailure(live, error as Error, res);
+          }
+        });
         return;
       }
       const opened = this.sessions.open(
@@ -315,8 +341,9 @@ export class UpstreamRelay {
   }
 
   /**
-   * Relays a request over an HTTP/1.1 keep-alive pool: `pool`, whose place the request holds until its
-   * upstream request closes, or the unbounded one (an apiserver without HTTP/2, or at the session bound).
+   * Relays a request over an HTTP/1.1 keep-alive pool: the unauthenticated one, whose place (`pool`) the
+   * request holds until its upstream request closes, or the unbounded one (an apiserver without HTTP/2,
+   * or at the session bound).
    * Its body goes by `sendBody` (from the copy, for a retry of a stream the apiserver did not process).
    */
   private relayHttp1(
@@ -328,13 +355,13 @@ export class UpstreamRelay {
     path: string,
     hasBody: boolean,
     http2Client: boolean,
-    pool: BoundedUpstreamPool | null,
+    pool: PoolPlace | null,
     sendBody: (target: Writable) => void,
   ): http.ClientRequest {
     const { upstream } = this.options;
     const authorization = req.headers.authorization;
     const upstreamRequest = https.request({
-      agent: pool?.agent ?? (authorization ? this.agent : this.certAgent),
+      agent: pool ? this.unauthenticatedPool.agent : authorization ? this.agent : this.certAgent,
       host: upstream.host,
       port: upstream.port,
       method,

@@ -36,8 +36,14 @@ export const DEFAULT_UPSTREAM_SESSION_LIMITS: Readonly<UpstreamSessionLimits> = 
   rejectedCredentials: 1024,
   // An anonymous request (/version, /healthz, a 401 or 403) takes the apiserver a millisecond or so:
   // 32 connections carry thousands a second. The queue holds a burst of them (a client's 250 HTTP/2
-  // streams, twice); past it they are answered 429.
-  unauthenticatedPool: Object.freeze({ sockets: 32, queued: 512 }),
+  // streams, twice); past it they are answered 429. One client address holds at most a quarter of the
+  // connections and an eighth of the queue: four addresses to hold every connection, eight the queue.
+  unauthenticatedPool: Object.freeze({
+    sockets: 32,
+    queued: 512,
+    socketsPerAddress: 8,
+    queuedPerAddress: 64,
+  }),
 });
 
 /** What the admin port shows of the upstream sessions. */

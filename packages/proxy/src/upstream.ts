@@ -118,6 +118,13 @@ export interface BoundedPoolLimits {
   sockets: number;
   /** Requests waiting for a connection; past it `take` refuses. */
   queued: number;
+  /**
+   * Connections one client address's requests hold at once (default: a quarter of `sockets`, at least
+   * 1): its next requests wait even while connections are free, so it takes the pool from no one alone.
+   */
+  socketsPerAddress?: number;
+  /** Requests of one client address waiting (default: an eighth of `queued`, at least 1); past it `take` refuses. */
+  queuedPerAddress?: number;
 }
 
 /** What the admin port shows of a `BoundedUpstreamPool`. */
@@ -128,55 +135,174 @@ export interface BoundedPoolStats {
   queued: number;
   /** Requests sent over the pool since start. */
   sent: number;
-  /** Requests refused because every connection and queue slot was taken. */
+  /** Requests refused because the queue, or their address's share of it, was full. */
   refused: number;
+  /** Requests of those refused that went another way instead (`overflowed`). */
+  overflows: number;
+}
+
+/** Which bound a `take` met: the pool's whole queue, or the client address's share of it. */
+export type PoolRefusal = "queue" | "address queue";
+
+/** What one client address holds of a pool. */
+interface AddressShare {
+  active: number;
+  queued: number;
+}
+
+/**
+ * A request's place in a `BoundedUpstreamPool`: a connection (`whenTurn` runs at once) or a place in the
+ * queue (it runs when a connection is free for the request's address). Given back exactly once, with
+ * `release`: when its upstream request closes, or when its client leaves before its turn.
+ */
+export class PoolPlace {
+  /** Waiting for a connection, holding one, or given back. */
+  state: "queued" | "active" | "released";
+  private send: (() => void) | null = null;
+
+  constructor(
+    private readonly pool: BoundedUpstreamPool,
+    readonly address: string,
+    active: boolean,
+  ) {
+    this.state = active ? "active" : "queued";
+  }
+
+  /** Runs `send` once the request holds a connection: at once if it does, else when it gets one. */
+  whenTurn(send: () => void): void {
+    if (this.state === "active") send();
+    else if (this.state === "queued") this.send = send;
+  }
+
+  /** Gives the place back (a second call does nothing); the next request waiting may go. */
+  release(): void {
+    if (this.state === "released") return;
+    const was = this.state;
+    this.state = "released";
+    this.send = null;
+    this.pool.released(this, was);
+  }
+
+  /** The pool gave this request a connection. */
+  started(): void {
+    this.state = "active";
+    const send = this.send;
+    this.send = null;
+    send?.();
+  }
 }
 
 /**
  * An HTTP/1.1 keep-alive pool to the upstream with a bound on its connections and on the requests
  * waiting for one: what it holds cannot grow with what clients send. A request `take`s a place (a
- * connection, else a queue slot) before it is sent and gives it back with `release` once its upstream
- * request closes; Node's agent hands each freed connection to the next request waiting.
+ * connection, else a queue slot) before it is sent and gives it back once its upstream request closes.
+ *
+ * Each client address (`clientAddressKey`) gets a share: at most `socketsPerAddress` of the connections
+ * and `queuedPerAddress` of the queue. The pool, not the agent, decides who goes next: a freed connection
+ * goes to the longest-waiting request whose address holds less than its share, so a client that holds
+ * its connections for long (a slow reader of a large answer) delays its own requests only, and it takes
+ * `sockets / socketsPerAddress` addresses to hold them all.
  */
 export class BoundedUpstreamPool {
-  /** The agent requests go over (`maxSockets` is the socket bound, its queue the rest). */
+  /** The agent requests go over; the pool never gives it more than `sockets` requests at once. */
   readonly agent: https.Agent;
-  private inFlight = 0;
+  private readonly socketsPerAddress: number;
+  private readonly queuedPerAddress: number;
+  private active = 0;
+  /** Places waiting for a connection, in the order they came. */
+  private readonly waiting: PoolPlace[] = [];
+  private readonly byAddress = new Map<string, AddressShare>();
   private sent = 0;
   private refused = 0;
+  private overflows = 0;
 
   constructor(
     upstream: Upstream,
     private readonly limits: BoundedPoolLimits,
   ) {
     this.agent = upstreamAgent(upstream, false, limits.sockets);
+    this.socketsPerAddress = limits.socketsPerAddress ?? Math.max(1, Math.floor(limits.sockets / 4));
+    this.queuedPerAddress = limits.queuedPerAddress ?? Math.max(1, Math.floor(limits.queued / 8));
   }
 
-  /** Takes a place for one request; false (counted) when every connection and queue slot is taken. */
-  take(): boolean {
-    if (this.inFlight >= this.limits.sockets + this.limits.queued) {
-      this.refused++;
-      return false;
+  /**
+   * Takes a place for one request of client `address`: a connection if one is free within the address's
+   * share, else a queue slot; the bound met (counted) when the queue or the address's share of it is full.
+   */
+  take(address: string): PoolPlace | PoolRefusal {
+    const share = this.byAddress.get(address) ?? { active: 0, queued: 0 };
+    if (this.active < this.limits.sockets && share.active < this.socketsPerAddress) {
+      this.byAddress.set(address, share);
+      this.start(share);
+      return new PoolPlace(this, address, true);
     }
-    this.inFlight++;
-    this.sent++;
-    return true;
+    if (share.queued >= this.queuedPerAddress) {
+      this.refused++;
+      return "address queue";
+    }
+    if (this.waiting.length >= this.limits.queued) {
+      this.refused++;
+      return "queue";
+    }
+    this.byAddress.set(address, share);
+    share.queued++;
+    const place = new PoolPlace(this, address, false);
+    this.waiting.push(place);
+    return place;
   }
 
-  /** Gives back the place a request took. */
-  release(): void {
-    this.inFlight--;
+  /** A place was given back (`PoolPlace.release`): its connection goes to the next request that may have it. */
+  released(place: PoolPlace, was: "queued" | "active"): void {
+    const share = this.byAddress.get(place.address);
+    if (!share) return;
+    if (was === "queued") {
+      const index = this.waiting.indexOf(place);
+      if (index !== -1) this.waiting.splice(index, 1);
+      share.queued--;
+    } else {
+      share.active--;
+      this.active--;
+    }
+    if (share.active === 0 && share.queued === 0) this.byAddress.delete(place.address);
+    if (was === "active") this.next();
+  }
+
+  /** Counts a request `take` refused that the caller sent another way. */
+  overflowed(): void {
+    this.overflows++;
   }
 
   /** Requests on a socket and waiting now, and counts since start (the pool's metrics). */
   stats(): BoundedPoolStats {
-    const active = Math.min(this.inFlight, this.limits.sockets);
-    return { active, queued: this.inFlight - active, sent: this.sent, refused: this.refused };
+    const { active, sent, refused, overflows } = this;
+    return { active, queued: this.waiting.length, sent, refused, overflows };
   }
 
   /** Closes the pool's sockets, at the proxy's shutdown. */
   destroy(): void {
     this.agent.destroy();
+  }
+
+  private start(share: AddressShare): void {
+    share.active++;
+    this.active++;
+    this.sent++;
+  }
+
+  /** Gives free connections to the longest-waiting requests whose address is below its share. */
+  private next(): void {
+    for (let i = 0; i < this.waiting.length && this.active < this.limits.sockets; ) {
+      const place = this.waiting[i] as PoolPlace;
+      const share = this.byAddress.get(place.address);
+      if (!share || share.active >= this.socketsPerAddress) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      share.queued--;
+      this.start(share);
+      place.started();
+    }
   }
 }
 
