@@ -4,10 +4,12 @@
  * session after every such request (UnauthenticatedHTTP2DOSMitigation), so each would cost a session.
  * Against a local upstream that does the same, over real sockets: no session is opened for them, the
  * pool holds its socket bound, a full queue is answered 429 while authenticated clients are served, one
- * client address is held to its share while other addresses are served, a remembered token gets its own
- * answer when the pool is full, and a token the apiserver accepts again goes back to HTTP/2.
+ * client address is held to its share while other addresses are served, bodies and watches never take
+ * the pool, a remembered token gets its own answer when the pool is full, and a token the apiserver
+ * accepts again goes back to HTTP/2.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import type http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
 import { tmpdir } from "node:os";
@@ -28,6 +30,8 @@ const accepted = new Set(["Bearer good"]);
 const upstreamConnections = { h2: 0, "http/1.1": 0 };
 /** Requests the upstream holds open until released (`/hold…`). */
 const held: http2.Http2ServerResponse[] = [];
+/** Requests the upstream received, and whether over HTTP/2. */
+const seen: { method: string; url: string; h2: boolean }[] = [];
 
 beforeAll(async () => {
   const apiserver = await fakeApiserver(dir, (req, res) => {
@@ -37,6 +41,7 @@ beforeAll(async () => {
     const token =
       authorization !== undefined && /^bearer [^ ]/i.test(authorization) ? authorization : undefined;
     const authenticated = token !== undefined && accepted.has(token);
+    seen.push({ method: req.method, url: req.url, h2: req.httpVersionMajor === 2 });
     if (token !== undefined && !authenticated) res.writeHead(401).end('{"code":401}');
     else if (req.url?.startsWith("/hold")) held.push(res);
     else res.end('{"major":"1"}');
@@ -124,6 +129,49 @@ function connect2(proxy: RunningProxy): http2.ClientHttp2Session {
   session.on("error", () => {});
   return session;
 }
+
+/**
+ * A request through the proxy over HTTP/1.1 from `from` whose head is sent and that is left open: a POST
+ * that announces a body and never sends it, or a watch. Destroyed in `afterEach`.
+ */
+function leaveOpen(
+  proxy: RunningProxy,
+  from: string,
+  method: string,
+  urlPath: string,
+  authorization?: string,
+): Promise<number> {
+  const req = https.request({
+    host: "127.0.0.1",
+    servername: "localhost",
+    localAddress: from,
+    port: new URL(proxy.url).port,
+    method,
+    path: urlPath,
+    ca: proxy.ca.certificatePem,
+    headers: {
+      ...(method === "POST" ? { "content-type": "application/json", "content-length": "100" } : {}),
+      ...(authorization !== undefined ? { authorization } : {}),
+    },
+    agent: false,
+  });
+  open.push(req);
+  if (method === "POST") req.flushHeaders();
+  else req.end();
+  return new Promise((resolve) => {
+    req.on("error", () => resolve(0));
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+  });
+}
+
+const open: http.ClientRequest[] = [];
+
+afterEach(() => {
+  for (const req of open.splice(0)) req.destroy();
+});
 
 const SESSIONS_OPENED = "apisnoop_proxy_upstream_sessions_opened_total";
 const UNAUTHENTICATED = "apisnoop_proxy_upstream_unauthenticated_requests_total";
@@ -228,6 +276,56 @@ describe("requests the apiserver takes as unauthenticated", () => {
     await expect.poll(() => held.length).toBe(1);
     held.shift()?.end("{}");
     expect((await Promise.all(hogs)).sort()).toEqual([200, 200, 429, 429]);
+  });
+
+  it("never hold a pool connection with a body or a watch: those go over HTTP/2", async () => {
+    // Every place of the pool is one address's to take: only what goes over it can hold it.
+    const proxy = await proxies.start({
+      upstreamSessions: {
+        unauthenticatedPool: { sockets: 2, queued: 2, socketsPerAddress: 2, queuedPerAddress: 2 },
+      },
+    });
+    const hog = "127.0.0.2";
+    // A token the apiserver rejected, and accepts again: its watches must not hold the pool either.
+    const token = "Bearer recovered";
+    expect(await get(proxy, "/version", token, hog)).toBe(401);
+    expect(metric(proxy, "apisnoop_proxy_upstream_rejected_credentials")).toBe(1);
+    accepted.add(token);
+    try {
+      seen.length = 0;
+      // One at a time: the apiserver ends an anonymous request's HTTP/2 session after it, and refuses
+      // a stream racing it there. Anonymous POSTs that announce a body and never send it reach the
+      // apiserver, which answers without reading it (kube-apiserver's 403).
+      for (let i = 0; i < 4; i++) {
+        const answered = leaveOpen(proxy, hog, "POST", "/api/v1/namespaces/default/configmaps");
+        await expect.poll(() => seen.filter((request) => request.method === "POST").length).toBe(i + 1);
+        expect(await answered).toBe(200);
+      }
+      // Anonymous watches, a followed log, the token's watches.
+      const watches = [
+        ...Array.from({ length: 4 }, () => ["/hold?watch=1", undefined] as const),
+        ["/hold/api/v1/namespaces/default/pods/p/log?follow=true", undefined] as const,
+        ...Array.from({ length: 3 }, () => ["/hold?watch=true", token] as const),
+      ];
+      for (const [i, [urlPath, authorization]] of watches.entries()) {
+        leaveOpen(proxy, hog, "GET", urlPath, authorization);
+        await expect.poll(() => held.length, { timeout: 5000 }).toBe(i + 1);
+      }
+      expect(metric(proxy, "apisnoop_proxy_upstream_unauthenticated_active")).toBe(0);
+      expect(metric(proxy, "apisnoop_proxy_upstream_unauthenticated_queued")).toBe(0);
+      expect(seen.filter((request) => request.url.startsWith("/hold")).every((request) => request.h2)).toBe(
+        true,
+      );
+      // Another client's anonymous request is served at once.
+      expect(await get(proxy, "/version", undefined, "127.0.0.3")).toBe(200);
+      // Only that one went over the pool.
+      expect(metric(proxy, UNAUTHENTICATED)).toBe(1);
+      // The token's answers over HTTP/2 tell it is accepted again.
+      for (const res of held.splice(5)) res.end("{}");
+      await expect.poll(() => metric(proxy, "apisnoop_proxy_upstream_rejected_credentials")).toBe(0);
+    } finally {
+      accepted.delete(token);
+    }
   });
 
   it("give a remembered token its own answer when the pool is full, over HTTP/2, never a 429", async () => {

@@ -9,6 +9,7 @@ import type http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
 import type { Duplex, Readable, Writable } from "node:stream";
+import { requestTargetWatches } from "@apisnoop/openapi";
 import { clientAddressKey } from "./client-address";
 import {
   answerBadGateway,
@@ -129,9 +130,14 @@ export class UpstreamRelay {
     const hasBody = http2Client
       ? !req.stream.endAfterHeaders
       : req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    // Only a request that is over once the apiserver has answered takes a place in the shared pool: a
+    // body the client sends slowly (or never), or an answer that lasts (a watch, a followed log), would
+    // hold its connection for as long as the client likes. Those go over HTTP/2, at a session's cost
+    // (bounded by maxSessions), and a 401 there still teaches which tokens are rejected.
+    const poolable = !hasBody && !longRunning(url);
     /** The request's place in the unauthenticated pool; null: over HTTP/2; the bound met: no way. */
     const placeFor = (): PoolPlace | PoolRefusal | null => {
-      if (!this.sessions.unauthenticated(authorization)) return null;
+      if (!poolable || !this.sessions.unauthenticated(authorization)) return null;
       const place = this.unauthenticatedPool.take(clientAddressKey(clientAddress(req)));
       if (place instanceof PoolPlace) return place;
       // A token the apiserver rejected may be valid by now: its answer is the apiserver's to give, over
@@ -512,3 +518,17 @@ function withoutPseudoHeaders(rawHeaders: string[]): string[] {
   }
   return out;
 }
+
+/**
+ * Whether the apiserver may keep the request's answer open for long: kube-apiserver's long-running
+ * requests (a watch, and the `log`, `proxy`, `exec`, `attach` and `portforward` subresources; a log
+ * with `follow=true` lasts as long as its container). Told from the request target alone, erring
+ * towards "long": a namespace named `log` costs only an HTTP/2 session.
+ */
+export function longRunning(url: string): boolean {
+  if (requestTargetWatches(url)) return true;
+  const q = url.indexOf("?");
+  return LONG_RUNNING_SUBRESOURCE.test(q === -1 ? url : url.slice(0, q));
+}
+
+const LONG_RUNNING_SUBRESOURCE = /\/(?:log|proxy|exec|attach|portforward)(?:\/|$)/;

@@ -208,6 +208,8 @@ export class UpstreamSessions {
     if (pooled.key !== CLIENT_CERTIFICATE)
       stream.once("response", (answer: http2.IncomingHttpHeaders) => {
         if (Number(answer[":status"]) === 401) this.rememberRejected(pooled.key);
+        // A remembered token's request that came this way all the same (a watch, a body): accepted now.
+        else if (this.rejected.size > 0) this.rejected.delete(pooled.key);
       });
     return stream;
   }
