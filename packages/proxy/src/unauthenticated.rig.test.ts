@@ -1,8 +1,9 @@
 /**
  * Requests the rig's real kube-apiserver takes as unauthenticated, through the proxy: it ends an HTTP/2
  * session after each of them (UnauthenticatedHTTP2DOSMitigation), which is why the proxy sends them over
- * its bounded HTTP/1.1 pool. Anonymous requests and a rejected token get the apiserver's own answers,
- * and cost no upstream session past the one that revealed the rejection.
+ * its bounded HTTP/1.1 pool. Anonymous requests, an Authorization it ignores and a rejected token get
+ * the apiserver's own answers, and cost no upstream session past the one that revealed the rejection; an
+ * anonymous POST whose body never comes is answered over HTTP/2 and holds no pool connection.
  */
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
@@ -74,6 +75,19 @@ describe("unauthenticated requests against kube-apiserver", () => {
     }
   });
 
+  it("the apiserver serves an Authorization that is not `Bearer <token>` as anonymous, never 401", async () => {
+    for (const authorization of ["x", "Basic dXNlcjpwYXNzd29yZA==", "Bearer", "Bearer  two-spaces"]) {
+      const direct = http2.connect(readRigState().server, { rejectUnauthorized: false });
+      direct.on("error", () => {});
+      try {
+        // /version is public: anonymous gets it; the session still ends after it.
+        expect(await get(direct, "/version", authorization)).toEqual({ status: 200, goaway: true });
+      } finally {
+        direct.destroy();
+      }
+    }
+  });
+
   it("through the proxy they get the apiserver's answers and open no upstream session", async () => {
     const client = http2.connect(rig.proxy.url, { ca: rig.proxy.ca.certificatePem });
     client.on("error", () => {});
@@ -90,6 +104,36 @@ describe("unauthenticated requests against kube-apiserver", () => {
       for (let i = 0; i < 10; i++) expect((await get(client, "/api", token)).status).toBe(401);
       expect(metric(SESSIONS_OPENED)).toBe(before + 1);
       expect(metric("apisnoop_proxy_upstream_unauthenticated_requests_total")).toBeGreaterThanOrEqual(20);
+      // An Authorization the apiserver ignores: anonymous, over the pool, no session each.
+      for (let i = 0; i < 10; i++)
+        expect(await get(client, "/version", "x")).toEqual({ status: 200, goaway: false });
+      expect(metric(SESSIONS_OPENED)).toBe(before + 1);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("an anonymous POST whose body never comes gets the apiserver's answer and holds no pool connection", async () => {
+    const client = http2.connect(rig.proxy.url, { ca: rig.proxy.ca.certificatePem });
+    client.on("error", () => {});
+    try {
+      // Headers that announce a body, and no body: over HTTP/2 upstream the apiserver authorizes the
+      // request at its headers (anonymous may not create) and answers without reading the body.
+      const stream = client.request({
+        ":method": "POST",
+        ":path": "/api/v1/namespaces/default/configmaps",
+        "content-type": "application/json",
+        "content-length": "100",
+      });
+      const status = await new Promise<number>((resolve, reject) => {
+        stream.on("response", (headers) => resolve(Number(headers[":status"])));
+        stream.on("error", reject);
+      });
+      expect(status).toBe(403);
+      expect(metric("apisnoop_proxy_upstream_unauthenticated_active")).toBe(0);
+      stream.close();
+      // Anonymous requests are served over the pool as before.
+      expect((await get(client, "/version")).status).toBe(200);
     } finally {
       client.close();
     }
