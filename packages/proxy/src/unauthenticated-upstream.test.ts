@@ -367,4 +367,19 @@ describe("requests the apiserver takes as unauthenticated", () => {
     expect(await get(proxy, "/version", "Bearer good")).toBe(200);
     expect(metric(proxy, SESSIONS_OPENED)).toBe(2);
   });
+
+  it("give each body or watch that may not take the pool an HTTP/2 session of its own", async () => {
+    const proxy = await proxies.start();
+    // At once: on one session, the apiserver would answer the first and refuse the others (GOAWAY).
+    const answered = [
+      ...Array.from({ length: 4 }, () => leaveOpen(proxy, "127.0.0.2", "GET", "/hold?watch=1")),
+      ...Array.from({ length: 2 }, () => leaveOpen(proxy, "127.0.0.2", "POST", "/hold")),
+    ];
+    await expect.poll(() => held.length, { timeout: 5000 }).toBe(6);
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(6);
+    for (const res of held.splice(0)) res.end("{}");
+    expect(await Promise.all(answered)).toEqual([200, 200, 200, 200, 200, 200]);
+    // Each closes once its request is done.
+    await expect.poll(() => metric(proxy, "apisnoop_proxy_upstream_sessions")).toBe(0);
+  });
 });

@@ -250,10 +250,13 @@ export class UpstreamRelay {
         });
         return;
       }
+      // The apiserver ends an unauthenticated request's session after it, refusing any stream racing it
+      // there: such a request (a body, a watch, a token past the pool's bound) gets a session of its own.
       const opened = this.sessions.open(
         authorization,
         requestHeadersForHttp2(req.rawHeaders, method, path, upstream.authority),
         !hasBody,
+        this.sessions.unauthenticated(authorization),
       );
       // A connected session gives its stream at once: the request leaves in this turn of the event loop.
       if (!(opened instanceof Promise)) relay(opened, null);

@@ -73,6 +73,8 @@ interface PooledSession {
   idleTimer: NodeJS.Timeout | null;
   /** The apiserver sent GOAWAY, or the session failed: no new stream goes on it. */
   retired: boolean;
+  /** Opened for one request (`sessionAlone`): no other stream goes on it, and it closes after it. */
+  alone: boolean;
   /** The apiserver's SETTINGS arrived (its stream limit is known). */
   settled: boolean;
   /** Connected and settled: streams may go out. */
@@ -141,9 +143,13 @@ export class UpstreamSessions {
     authorization: string | undefined,
     headers: http2.OutgoingHttpHeaders,
     endStream: boolean,
+    /** A session of its own for this request (one the apiserver takes as unauthenticated). */
+    alone = false,
   ): ClientHttp2Stream | null | Promise<ClientHttp2Stream | null> {
     if (this.closed || Date.now() < this.http2RefusedUntil) return null;
-    const pooled = this.sessionFor(credentialKey(authorization), authorization === undefined);
+    const key = credentialKey(authorization);
+    const withCertificate = authorization === undefined;
+    const pooled = alone ? this.sessionAlone(key, withCertificate) : this.sessionFor(key, withCertificate);
     if (!pooled) {
       this.overflows++;
       return null;
@@ -261,10 +267,22 @@ export class UpstreamSessions {
     const list = this.byKey.get(key);
     if (list) {
       for (const pooled of list)
-        if (!pooled.retired && pooled.streams < this.streamLimit(pooled)) return pooled;
+        if (!pooled.retired && !pooled.alone && pooled.streams < this.streamLimit(pooled)) return pooled;
     }
     if (this.sessions >= this.limits.maxSessions && !this.closeOneIdle()) return null;
     return this.connect(key, withCertificate);
+  }
+
+  /**
+   * A session for one request the apiserver takes as unauthenticated (one that may not take the
+   * unauthenticated pool: a body, a watch): the apiserver ends the session after that request with a
+   * GOAWAY and refuses any stream racing it there, so none may join it. It closes when its stream ends.
+   */
+  private sessionAlone(key: string, withCertificate: boolean): PooledSession | null {
+    if (this.sessions >= this.limits.maxSessions && !this.closeOneIdle()) return null;
+    const pooled = this.connect(key, withCertificate);
+    pooled.alone = true;
+    return pooled;
   }
 
   private take(pooled: PooledSession): void {
@@ -279,7 +297,11 @@ export class UpstreamSessions {
   private release(pooled: PooledSession): void {
     this.streams--;
     pooled.streams--;
-    if (pooled.streams === 0 && !pooled.retired) this.startIdleTimer(pooled);
+    if (pooled.streams !== 0) return;
+    if (pooled.alone) {
+      this.retire(pooled);
+      pooled.session.close();
+    } else if (!pooled.retired) this.startIdleTimer(pooled);
   }
 
   private connect(key: string, withCertificate: boolean): PooledSession {
@@ -306,6 +328,7 @@ export class UpstreamSessions {
       streams: 0,
       idleTimer: null,
       retired: false,
+      alone: false,
       settled: false,
       connected: false,
       ready,
