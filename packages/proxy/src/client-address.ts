@@ -19,6 +19,23 @@ import { isIP } from "node:net";
  */
 export function normaliseRemoteAddress(address: string | null | undefined): string | null {
   if (!address) return null;
+  const known = normalised.get(address);
+  if (known !== undefined) return known;
+  const canonical = canonicalAddress(address);
+  if (normalised.size >= MAX_NORMALISED) normalised.clear();
+  normalised.set(address, canonical);
+  return canonical;
+}
+
+/**
+ * Addresses normalised lately, by the text Node reported: every request of a connection (and of a pod,
+ * for attribution) asks again, and parsing costs more than the request's own bookkeeping (an IPv6
+ * address builds a URL). Bounded: past it the map starts over.
+ */
+const normalised = new Map<string, string | null>();
+const MAX_NORMALISED = 4096;
+
+function canonicalAddress(address: string): string | null {
   let ip = address.trim().replace(/^\[(.*)\]$/, "$1");
   const zone = ip.indexOf("%");
   if (zone !== -1) ip = ip.slice(0, zone);
