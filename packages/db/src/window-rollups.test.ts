@@ -697,6 +697,58 @@ describe("windowed queries from day, hour and minute rollups", () => {
     expect(read).toContain("UnknownCallRollup_day");
   });
 
+  it("counts a window's source table endpoints at its edge minutes from HitRollup's index alone", async () => {
+    // A closed window cut mid-hour at both ends, over all sources and one chart, both outcomes: the
+    // listed sources' endpoints are counted from their rows of the window, edge minutes included. A
+    // source's rows of a minute lie among other sources', so reading them from the heap cost a page a row.
+    await db.prisma.$executeRawUnsafe(`VACUUM (ANALYZE) "HitRollup"`); // index-only needs visible pages
+    const from = START + 2 * 60 + 17;
+    const scans: string[] = [];
+    for (const filters of [
+      { outcome: "any", from: new Date(from * 60_000), to: new Date((from + 1440 + 70) * 60_000) },
+      {
+        outcome: "2xx",
+        chart: "nginx",
+        from: new Date(from * 60_000),
+        to: new Date((from + 200) * 60_000),
+      },
+    ] satisfies CoverageFilters[]) {
+      await db.prisma.$transaction(async (tx) => {
+        // Tables this small are scanned whole; with scans off, the planner shows which index it can use.
+        await tx.$executeRawUnsafe("SET LOCAL enable_seqscan = off");
+        await tx.$executeRawUnsafe("SET LOCAL enable_bitmapscan = off");
+        const raw = tx.$queryRawUnsafe.bind(tx);
+        const explaining = new Proxy(tx, {
+          get(target, property) {
+            if (property !== "$queryRawUnsafe") return Reflect.get(target, property);
+            return async (sql: string, ...values: unknown[]) => {
+              const [plan] = await raw<Array<{ "QUERY PLAN": unknown }>>(
+                `EXPLAIN (FORMAT JSON) ${sql}`,
+                ...values,
+              );
+              const walk = (node: unknown): void => {
+                if (Array.isArray(node)) node.forEach(walk);
+                else if (node && typeof node === "object") {
+                  const fields = node as Record<string, unknown>;
+                  const relation = fields["Relation Name"];
+                  if (typeof relation === "string" && /^HitRollup_\d{8}$/.test(relation)) {
+                    scans.push(`${fields["Node Type"]} on ${relation}`);
+                  }
+                  Object.values(node).forEach(walk);
+                }
+              };
+              walk(plan?.["QUERY PLAN"]);
+              return raw(sql, ...values);
+            };
+          },
+        });
+        await topSources(explaining as unknown as Database["prisma"], filters, 50, {});
+      });
+    }
+    expect(scans.length).toBeGreaterThan(0);
+    expect(scans.filter((scan) => !scan.startsWith("Index Only Scan "))).toEqual([]);
+  });
+
   /** Per endpoint x source of the window, every minute row scanned: what chart and usage views read before. */
   async function referenceRows(filters: CoverageFilters) {
     const params = new SqlParams();
