@@ -41,6 +41,18 @@ function stepped(perAddress: number, startsPerTurn?: number, ratePerAddress?: nu
 }
 
 describe("HandshakeAdmission", () => {
+  it("counts each address's turns still waiting", () => {
+    const { admission, settle } = stepped(1, 10);
+    const ends = [1, 2, 3].map(() => admission.admit("10.0.0.1", () => {}));
+    admission.admit("10.0.0.2", () => {});
+    expect(admission.waitingAt("10.0.0.1")).toBe(3);
+    settle();
+    expect([admission.waitingAt("10.0.0.1"), admission.waitingAt("10.0.0.2")]).toEqual([2, 0]);
+    ends[2]?.(); // its client left while waiting
+    expect(admission.waitingAt("10.0.0.1")).toBe(1);
+    expect(admission.waitingAt("10.0.0.9")).toBe(0);
+  });
+
   it("starts up to the limit per address, the rest in arrival order as turns end", () => {
     const { admission, settle } = stepped(2, 10);
     const started: string[] = [];

@@ -14,6 +14,10 @@
  *   handshakes, so a request waits behind at most `startsPerTurn` handshakes' CPU instead of one per
  *   connection that finished its last handshake in the same turn; and an address that just connected
  *   waits for at most one more start of each other address, however many connections they have queued.
+ *
+ * A second instance admits the upstream HTTP/2 sessions that requests the apiserver takes as
+ * unauthenticated open, one each (`UpstreamRelay`): the same bounds keep one client from turning its
+ * anonymous requests into upstream TLS handshakes as fast as it can send them.
  */
 export class HandshakeAdmission {
   private readonly addresses = new Map<string, AddressTurns>();
@@ -82,6 +86,11 @@ export class HandshakeAdmission {
     this.offer(turns);
     const owner = turns;
     return () => this.end(owner, turn);
+  }
+
+  /** Turns of `address` waiting to start (what a caller bounds per address before `admit`). */
+  waitingAt(address: string): number {
+    return this.addresses.get(address)?.queue.length ?? 0;
   }
 
   /**

@@ -55,6 +55,8 @@ export class ProxyMetrics {
   specOperations = 0;
   /** TLS handshake turns (their waiting connections), when the proxy serves TLS. */
   handshakes: { waiting: number; rateDelays: number } | null = null;
+  /** Turns to open an upstream session alone (an unauthenticated body or watch), when there are any. */
+  sessionsAlone: { waiting: number; rateDelays: number } | null = null;
   /** The delivery uplink, when there is one. */
   uplink: { stats(): UplinkStats } | null = null;
   /** The pod directory source attribution reads, when there is one. */
@@ -348,6 +350,20 @@ export class ProxyMetrics {
         "Requests of remembered-rejected tokens sent over HTTP/2 because the pool, or their address's share of it, was full.",
       );
       lines.push(`apisnoop_proxy_upstream_unauthenticated_overflows_total ${stats.overflows}`);
+    }
+    if (this.sessionsAlone) {
+      family(
+        "apisnoop_proxy_upstream_sessions_alone_waiting",
+        "gauge",
+        "Unauthenticated requests with a body or a watch waiting for their client address's turn to open an upstream session of their own.",
+      );
+      lines.push(`apisnoop_proxy_upstream_sessions_alone_waiting ${this.sessionsAlone.waiting}`);
+      family(
+        "apisnoop_proxy_upstream_sessions_alone_rate_delays_total",
+        "counter",
+        "Times a client address's next upstream session of its own waited for its rate.",
+      );
+      lines.push(`apisnoop_proxy_upstream_sessions_alone_rate_delays_total ${this.sessionsAlone.rateDelays}`);
     }
     family("apisnoop_proxy_draining", "gauge", "1 while the proxy drains (SIGTERM): /healthz answers 503.");
     lines.push(`apisnoop_proxy_draining ${this.draining ? 1 : 0}`);

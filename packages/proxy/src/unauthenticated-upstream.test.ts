@@ -6,18 +6,22 @@
  * pool holds its socket bound, a full queue is answered 429 while authenticated clients are served, one
  * client address is held to its share while other addresses are served, bodies and watches never take
  * the pool, a remembered token gets its own answer when the pool is full, and a token the apiserver
- * accepts again goes back to HTTP/2.
+ * accepts again goes back to HTTP/2. The sessions bodies and watches open one each are held to their
+ * client address's turns (so many at once, so many a second, a bounded queue), and other addresses are
+ * not delayed by them.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import type http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { TLSSocket } from "node:tls";
+import tls, { type TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningProxy } from "./start-proxy";
 import { EMPTY_SPEC, fakeApiserver, fakeApiserverKubeconfig, testProxies, writeProxyInputs } from "./testing";
+import { DEFAULT_UPSTREAM_SESSION_LIMITS } from "./upstream-sessions";
 
 const dir = mkdtempSync(path.join(tmpdir(), "apisnoop-unauthenticated-test-"));
 let upstream: http2.Http2SecureServer;
@@ -30,6 +34,8 @@ const accepted = new Set(["Bearer good"]);
 const upstreamConnections = { h2: 0, "http/1.1": 0 };
 /** Requests the upstream holds open until released (`/hold…`). */
 const held: http2.Http2ServerResponse[] = [];
+/** The most requests held at once since the last reset. */
+let heldPeak = 0;
 /** Requests the upstream received, and whether over HTTP/2. */
 const seen: { method: string; url: string; h2: boolean }[] = [];
 
@@ -43,7 +49,7 @@ beforeAll(async () => {
     const authenticated = token !== undefined && accepted.has(token);
     seen.push({ method: req.method, url: req.url, h2: req.httpVersionMajor === 2 });
     if (token !== undefined && !authenticated) res.writeHead(401).end('{"code":401}');
-    else if (req.url?.startsWith("/hold")) held.push(res);
+    else if (req.url?.startsWith("/hold")) heldPeak = Math.max(heldPeak, held.push(res));
     else res.end('{"major":"1"}');
     // kube-apiserver's UnauthenticatedHTTP2DOSMitigation: an HTTP/2 session ends after any request it
     // takes as unauthenticated (anonymous or rejected).
@@ -173,7 +179,42 @@ afterEach(() => {
   for (const req of open.splice(0)) req.destroy();
 });
 
+/**
+ * An anonymous POST with a small body through the proxy over HTTP/1.1 from `from`; its status, 0 if the
+ * request failed. The request is destroyed in `afterEach`.
+ */
+function post(
+  proxy: RunningProxy,
+  from: string,
+  urlPath: string,
+): { status: Promise<number>; req: http.ClientRequest } {
+  const req = https.request({
+    host: "127.0.0.1",
+    servername: "localhost",
+    localAddress: from,
+    port: new URL(proxy.url).port,
+    method: "POST",
+    path: urlPath,
+    ca: proxy.ca.certificatePem,
+    headers: { "content-type": "application/json" },
+    agent: false,
+  });
+  open.push(req);
+  req.end('{"kind":"ConfigMap"}');
+  const status = new Promise<number>((resolve) => {
+    req.on("error", () => resolve(0));
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+  });
+  return { status, req };
+}
+
+/** Turns of bodies and watches opening a session each, with room for every one these tests hold. */
+const ROOMY_SESSIONS_ALONE = { ...DEFAULT_UPSTREAM_SESSION_LIMITS.sessionsAlone, perAddress: 16 };
 const SESSIONS_OPENED = "apisnoop_proxy_upstream_sessions_opened_total";
+const ALONE_WAITING = "apisnoop_proxy_upstream_sessions_alone_waiting";
 const UNAUTHENTICATED = "apisnoop_proxy_upstream_unauthenticated_requests_total";
 
 describe("requests the apiserver takes as unauthenticated", () => {
@@ -283,6 +324,7 @@ describe("requests the apiserver takes as unauthenticated", () => {
     const proxy = await proxies.start({
       upstreamSessions: {
         unauthenticatedPool: { sockets: 2, queued: 2, socketsPerAddress: 2, queuedPerAddress: 2 },
+        sessionsAlone: ROOMY_SESSIONS_ALONE,
       },
     });
     const hog = "127.0.0.2";
@@ -369,7 +411,7 @@ describe("requests the apiserver takes as unauthenticated", () => {
   });
 
   it("give each body or watch that may not take the pool an HTTP/2 session of its own", async () => {
-    const proxy = await proxies.start();
+    const proxy = await proxies.start({ upstreamSessions: { sessionsAlone: ROOMY_SESSIONS_ALONE } });
     // At once: on one session, the apiserver would answer the first and refuse the others (GOAWAY).
     const answered = [
       ...Array.from({ length: 4 }, () => leaveOpen(proxy, "127.0.0.2", "GET", "/hold?watch=1")),
@@ -381,5 +423,127 @@ describe("requests the apiserver takes as unauthenticated", () => {
     expect(await Promise.all(answered)).toEqual([200, 200, 200, 200, 200, 200]);
     // Each closes once its request is done.
     await expect.poll(() => metric(proxy, "apisnoop_proxy_upstream_sessions")).toBe(0);
+  });
+
+  it("open sessions alone at most so many at once per client address, and answer every request", async () => {
+    const proxy = await proxies.start({
+      upstreamSessions: { sessionsAlone: { perAddress: 4, ratePerAddress: 0, queuedPerAddress: 64 } },
+    });
+    heldPeak = 0;
+    // 40 anonymous POSTs with bodies, multiplexed on one HTTP/2 connection from one address: the
+    // apiserver would end a shared session after the first, so each needs a session (a TLS handshake).
+    const session = http2.connect(`https://localhost:${new URL(proxy.url).port}`, {
+      createConnection: () =>
+        tls.connect({
+          socket: net.connect({
+            host: "127.0.0.1",
+            port: Number(new URL(proxy.url).port),
+            localAddress: "127.0.0.2",
+          }),
+          servername: "localhost",
+          ca: proxy.ca.certificatePem,
+          ALPNProtocols: ["h2"],
+        }),
+    });
+    session.on("error", () => {});
+    try {
+      const answered = Array.from({ length: 40 }, () => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/hold",
+          "content-type": "application/json",
+        });
+        stream.end('{"kind":"ConfigMap"}');
+        return new Promise<number>((resolve) => {
+          let status = 0;
+          stream.on("response", (headers) => {
+            status = Number(headers[":status"]);
+          });
+          stream.on("close", () => resolve(status));
+          stream.resume();
+        });
+      });
+      await expect
+        .poll(() => [held.length, metric(proxy, ALONE_WAITING)], { timeout: 5000 })
+        .toEqual([4, 36]);
+      expect(metric(proxy, SESSIONS_OPENED)).toBe(4);
+      // Another address's request does not wait behind that queue.
+      expect(await post(proxy, "127.0.0.3", "/version").status).toBe(200);
+      expect(metric(proxy, SESSIONS_OPENED)).toBe(5);
+      // Each answer head ends a turn, and the next request in the queue takes it.
+      for (let left = 40; left > 0; left--) {
+        await expect
+          .poll(() => [held.length, metric(proxy, ALONE_WAITING)], { timeout: 5000 })
+          .toEqual([Math.min(4, left), Math.max(0, left - 4)]);
+        held.shift()?.end("{}");
+      }
+      expect(await Promise.all(answered)).toEqual(Array(40).fill(200));
+    } finally {
+      session.close();
+    }
+    expect(heldPeak).toBe(4);
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(41);
+    expect(metric(proxy, "apisnoop_proxy_upstream_errors_total")).toBe(0);
+  });
+
+  it("open sessions alone at most so many a second per client address, others not delayed", async () => {
+    // The rate's clock stands still until the test moves it.
+    let now = 0;
+    const timers: (() => void)[] = [];
+    const proxy = await proxies.start({
+      upstreamSessions: {
+        sessionsAlone: {
+          perAddress: 8,
+          ratePerAddress: 2,
+          queuedPerAddress: 64,
+          now: () => now,
+          later: (run) => timers.push(run),
+        },
+      },
+    });
+    const answered = Array.from({ length: 6 }, () => post(proxy, "127.0.0.2", "/version").status);
+    // A second's worth at once, then the rest wait for the rate.
+    await expect.poll(() => metric(proxy, ALONE_WAITING), { timeout: 5000 }).toBe(4);
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(2);
+    expect(metric(proxy, "apisnoop_proxy_upstream_sessions_alone_rate_delays_total")).toBe(1);
+    // Another address has a rate of its own.
+    expect(await post(proxy, "127.0.0.3", "/version").status).toBe(200);
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(3);
+    // Half a second gives the address one more start (the timers also forget an idle address's rate).
+    for (let waiting = 4; waiting > 0; waiting--) {
+      expect(metric(proxy, ALONE_WAITING)).toBe(waiting);
+      now += 500;
+      for (const run of timers.splice(0)) run();
+      await expect.poll(() => metric(proxy, SESSIONS_OPENED), { timeout: 5000 }).toBe(8 - waiting);
+    }
+    expect(metric(proxy, ALONE_WAITING)).toBe(0);
+    expect(await Promise.all(answered)).toEqual(Array(6).fill(200));
+  });
+
+  it("answer 429 past an address's queue for sessions alone, and drop a waiting client that leaves", async () => {
+    const proxy = await proxies.start({
+      upstreamSessions: { sessionsAlone: { perAddress: 1, ratePerAddress: 0, queuedPerAddress: 2 } },
+    });
+    const first = post(proxy, "127.0.0.2", "/hold");
+    await expect.poll(() => held.length, { timeout: 5000 }).toBe(1);
+    const waiting = [post(proxy, "127.0.0.2", "/hold"), post(proxy, "127.0.0.2", "/hold")];
+    await expect.poll(() => metric(proxy, ALONE_WAITING), { timeout: 5000 }).toBe(2);
+    const refused = post(proxy, "127.0.0.2", "/hold");
+    expect(await refused.status).toBe(429);
+    expect(
+      metric(
+        proxy,
+        'apisnoop_proxy_refused_requests_total{reason="unauthenticated upstream sessions per address"}',
+      ),
+    ).toBe(1);
+    // A client that goes away while waiting takes its request out of the queue.
+    waiting[0]?.req.destroy();
+    await expect.poll(() => metric(proxy, ALONE_WAITING), { timeout: 5000 }).toBe(1);
+    held.shift()?.end("{}");
+    expect(await first.status).toBe(200);
+    await expect.poll(() => held.length, { timeout: 5000 }).toBe(1);
+    held.shift()?.end("{}");
+    expect(await waiting[1]?.status).toBe(200);
+    expect(metric(proxy, SESSIONS_OPENED)).toBe(2);
   });
 });

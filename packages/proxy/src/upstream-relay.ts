@@ -25,6 +25,7 @@ import {
 import type { ProxyMode } from "./flow";
 import type { FlowLifecycle, LiveFlow } from "./flow-lifecycle";
 import { eventStreamType, flowRequest } from "./flow-request";
+import { HandshakeAdmission } from "./handshake-admission";
 import { hasHeader, requestHeadersForHttp2, requestHeadersForUpstream } from "./http-headers";
 import type { ProxyMetrics } from "./metrics";
 import { statusBody } from "./status";
@@ -91,6 +92,12 @@ export class UpstreamRelay {
   private readonly unauthenticatedPool: BoundedUpstreamPool;
   /** The request bodies held to send again, across all requests (upstream-retry.ts). */
   private readonly retryBudget: RetryBudget;
+  /**
+   * Each client address's turns to open a session alone (an unauthenticated body or watch), and its
+   * requests waiting for one: at most `sessionsAlone.queuedPerAddress` of those, then 429.
+   */
+  private readonly sessionsAlone: HandshakeAdmission;
+  private readonly sessionsAloneQueuedPerAddress: number;
 
   constructor(private readonly options: RelayOptions) {
     const { upstream, metrics } = options;
@@ -100,9 +107,19 @@ export class UpstreamRelay {
     this.certAgent = upstream.clientCertificate ? upstreamAgent(upstream, true) : this.agent;
     this.sessions = new UpstreamSessions(upstream, options.upstreamSessions);
     metrics.upstreamSessions = this.sessions;
-    const { unauthenticatedPool } = { ...DEFAULT_UPSTREAM_SESSION_LIMITS, ...options.upstreamSessions };
+    const { unauthenticatedPool, sessionsAlone } = {
+      ...DEFAULT_UPSTREAM_SESSION_LIMITS,
+      ...options.upstreamSessions,
+    };
     this.unauthenticatedPool = new BoundedUpstreamPool(upstream, unauthenticatedPool);
     metrics.unauthenticatedPool = this.unauthenticatedPool;
+    this.sessionsAlone = new HandshakeAdmission(sessionsAlone.perAddress, {
+      ratePerAddress: sessionsAlone.ratePerAddress,
+      now: sessionsAlone.now,
+      later: sessionsAlone.later,
+    });
+    this.sessionsAloneQueuedPerAddress = sessionsAlone.queuedPerAddress;
+    metrics.sessionsAlone = this.sessionsAlone;
   }
 
   /** Ends the upstream sessions and pools. */
@@ -135,10 +152,11 @@ export class UpstreamRelay {
     // hold its connection for as long as the client likes. Those go over HTTP/2, at a session's cost
     // (bounded by maxSessions), and a 401 there still teaches which tokens are rejected.
     const poolable = !hasBody && !longRunning(url);
+    const addressKey = () => clientAddressKey(clientAddress(req));
     /** The request's place in the unauthenticated pool; null: over HTTP/2; the bound met: no way. */
     const placeFor = (): PoolPlace | PoolRefusal | null => {
       if (!poolable || !this.sessions.unauthenticated(authorization)) return null;
-      const place = this.unauthenticatedPool.take(clientAddressKey(clientAddress(req)));
+      const place = this.unauthenticatedPool.take(addressKey());
       if (place instanceof PoolPlace) return place;
       // A token the apiserver rejected may be valid by now: its answer is the apiserver's to give, over
       // HTTP/2 (as any token it has not seen yet). Anonymous requests get the proxy's 429.
@@ -152,6 +170,19 @@ export class UpstreamRelay {
       metrics.countRefused(
         pool === "queue" ? "unauthenticated upstream queue" : "unauthenticated upstream queue per address",
       );
+      refuse(res, 429, "apisnoop proxy: too many unauthenticated requests waiting, retry", {
+        "retry-after": "1",
+      });
+      return;
+    }
+    // One that will open a session alone waits for its address's turn; a full queue of those: 429.
+    if (
+      pool === null &&
+      this.sessions.unauthenticated(authorization) &&
+      this.sessionsAlone.waitingAt(addressKey()) >= this.sessionsAloneQueuedPerAddress
+    ) {
+      this.options.active.delete(res);
+      metrics.countRefused("unauthenticated upstream sessions per address");
       refuse(res, 429, "apisnoop proxy: too many unauthenticated requests waiting, retry", {
         "retry-after": "1",
       });
@@ -251,22 +282,48 @@ export class UpstreamRelay {
         return;
       }
       // The apiserver ends an unauthenticated request's session after it, refusing any stream racing it
-      // there: such a request (a body, a watch, a token past the pool's bound) gets a session of its own.
+      // there: such a request (a body, a watch, a token past the pool's bound) gets a session of its own,
+      // a TLS handshake upstream each, when its client address's turn comes (at most so many at once and
+      // a second). The turn lasts until the apiserver's answer head, or the attempt's end without one.
+      if (!this.sessions.unauthenticated(authorization)) {
+        openStream(false, null);
+        return;
+      }
+      const endTurn = this.sessionsAlone.admit(addressKey(), () => {
+        // Its turn comes in the admission's own turn of the event loop: a throw there would stop others'.
+        try {
+          openStream(true, endTurn);
+        } catch (error) {
+          endTurn();
+          if (!clientGone) this.answerUpstreamFailure(live, error as Error, res);
+        }
+      });
+      // Until its stream is there, a client that leaves gives its turn back, or its place in the queue.
+      cancelUpstream = endTurn;
+    };
+    const openStream = (alone: boolean, endTurn: (() => void) | null) => {
       const opened = this.sessions.open(
         authorization,
         requestHeadersForHttp2(req.rawHeaders, method, path, upstream.authority),
         !hasBody,
-        this.sessions.unauthenticated(authorization),
+        alone,
       );
+      const opens = (stream: http2.ClientHttp2Stream | null) => {
+        if (endTurn) {
+          if (stream) {
+            stream.once("response", endTurn);
+            stream.once("close", endTurn);
+          } else endTurn();
+        }
+        relay(stream, null);
+      };
       // A connected session gives its stream at once: the request leaves in this turn of the event loop.
-      if (!(opened instanceof Promise)) relay(opened, null);
+      if (!(opened instanceof Promise)) opens(opened);
       else
-        opened.then(
-          (stream) => relay(stream, null),
-          (error: Error) => {
-            if (!clientGone) this.answerUpstreamFailure(live, error, res);
-          },
-        );
+        opened.then(opens, (error: Error) => {
+          endTurn?.();
+          if (!clientGone) this.answerUpstreamFailure(live, error, res);
+        });
     };
     send(pool);
   }

@@ -25,6 +25,30 @@ export interface UpstreamSessionLimits {
   rejectedCredentials: number;
   /** The HTTP/1.1 pool for requests the apiserver takes as unauthenticated. */
   unauthenticatedPool: BoundedPoolLimits;
+  /**
+   * Per client address, the sessions its unauthenticated requests that may not take the pool (a body, a
+   * watch) open, one each: the turns `HandshakeAdmission` gives them.
+   */
+  sessionsAlone: SessionsAloneLimits;
+}
+
+/**
+ * Per client address, the upstream sessions opened for its unauthenticated requests that have a body or
+ * last (`UpstreamSessions.open` with `alone`). Each costs a TLS handshake to the apiserver, which answers
+ * an anonymous request in a millisecond: without these, one client connection multiplexing anonymous
+ * POSTs makes the proxy open upstream sessions as fast as it can, and takes the session bound from
+ * valid credentials.
+ */
+export interface SessionsAloneLimits {
+  /** Requests in progress at once (opening their session, until the apiserver's answer head). */
+  perAddress: number;
+  /** Sessions started per second, a second's worth at once (0: no limit). */
+  ratePerAddress: number;
+  /** Requests waiting for their address's turn; past it the next is answered 429. */
+  queuedPerAddress: number;
+  /** The rate's clock in ms and its timer (default `performance.now`, `setTimeout`); tests pass their own. */
+  now?: () => number;
+  later?: (run: () => void, ms: number) => void;
 }
 
 export const DEFAULT_UPSTREAM_SESSION_LIMITS: Readonly<UpstreamSessionLimits> = Object.freeze({
@@ -44,6 +68,10 @@ export const DEFAULT_UPSTREAM_SESSION_LIMITS: Readonly<UpstreamSessionLimits> = 
     socketsPerAddress: 8,
     queuedPerAddress: 64,
   }),
+  // An anonymous request with a body is answered 401 or 403 in milliseconds, and a watch that is served
+  // is rare without a credential: 4 at once and 20 a second is far more than a client needs, while 64
+  // waiting (about 3 s at that rate) absorb a burst. Past them, 429.
+  sessionsAlone: Object.freeze({ perAddress: 4, ratePerAddress: 20, queuedPerAddress: 64 }),
 });
 
 /** What the admin port shows of the upstream sessions. */
