@@ -37,7 +37,9 @@ import { ensureE2eBinary } from "./e2e-binary";
 import { startE2eRig } from "./e2e-rig";
 import { runE2eSuite } from "./e2e-suite";
 import { conformanceBenchEnv } from "./env";
+import type { SpecResult } from "./ginkgo-report";
 import { formatRatio, MIN_PAIRS, medianRatio, type Pair, totalRatio, verdict } from "./paired-ratio";
+import { formatSpecDifference, largestSpecDifferences } from "./spec-differences";
 
 const SETTINGS = conformanceBenchEnv((tests) => tests === "node" || tests === "node-quick");
 /** The issue's target: the conformance run at most 3 % slower through the proxy. */
@@ -167,6 +169,7 @@ async function main(): Promise<void> {
         const seconds = { direct: 0, proxy: 0 };
         const proxyCpu = { direct: 0, proxy: 0 };
         const apiserverCpu = { direct: 0, proxy: 0 };
+        const specs: Record<"direct" | "proxy", SpecResult[]> = { direct: [], proxy: [] };
         let passed = true;
         for (const route of proxyFirst ? (["proxy", "direct"] as const) : (["direct", "proxy"] as const)) {
           const dir = path.join(scratch, `${route}-${p}`);
@@ -184,6 +187,7 @@ async function main(): Promise<void> {
           proxyCpu[route] = cpuSeconds(proxyPid) - proxyCpuBefore;
           apiserverCpu[route] = cpuSeconds(apiserverPid) - apiserverCpuBefore;
           seconds[route] = suite.durationMs / 1000;
+          specs[route] = suite.specs;
           const ok = suite.specs.filter((spec) => spec.state === "passed").length;
           if (ok === chunk.length) rmSync(dir, { recursive: true, force: true });
           else {
@@ -208,6 +212,11 @@ async function main(): Promise<void> {
         console.log(
           `pair ${p + 1} chunk ${chunkIndex + 1} (${run.tests} tests, ${proxyFirst ? "proxy" : "direct"} first): direct ${run.direct.toFixed(1)} s, proxied ${run.proxied.toFixed(1)} s, ratio ${(run.proxied / run.direct).toFixed(3)}; proxy CPU ${run.proxyCpu.toFixed(2)} s (${run.proxyCpuIdle.toFixed(2)} s in the direct suite); apiserver CPU ${run.apiserverCpuDirect.toFixed(1)} / ${run.apiserverCpuProxied.toFixed(1)} s; load ${load.toFixed(1)}`,
         );
+        // The tests behind a pair's ratio: with parallel processes the suite's wall time follows its
+        // slowest tests, so a pair that stands out is usually one test that waited longer on one route.
+        for (const difference of largestSpecDifferences(specs.direct, specs.proxy, 2)) {
+          console.log(`  proxied − direct: ${formatSpecDifference(difference)}`);
+        }
       }
     } finally {
       proxy.child.kill("SIGTERM");
