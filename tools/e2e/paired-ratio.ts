@@ -6,6 +6,8 @@
  * confidence interval instead of off one total.
  */
 
+import { seededRandom } from "@apisnoop/openapi/testing";
+
 /** The fewest pairs either interval below is computed from. */
 export const MIN_PAIRS = 6;
 
@@ -73,7 +75,7 @@ export function totalRatio(pairs: readonly Pair[], resamples = 10_000, seed = 1)
   const ratioOf = (sample: readonly Pair[]) =>
     sample.reduce((sum, pair) => sum + pair.measured, 0) /
     sample.reduce((sum, pair) => sum + pair.baseline, 0);
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const ratios: number[] = [];
   for (let r = 0; r < resamples; r++) {
     let measured = 0;
@@ -114,16 +116,4 @@ export function formatRatio(estimate: RatioEstimate): string {
 
 function at(values: readonly number[], index: number): number {
   return values[index] as number;
-}
-
-/** A small seeded PRNG (mulberry32): reproducible resamples, no dependency. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
